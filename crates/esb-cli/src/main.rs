@@ -1,0 +1,38 @@
+//! `esb`: one binary for every ESB role.
+
+mod rie_command;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "esb",
+    version,
+    about = "Edge Serverless Box: AWS-Lambda-compatible serverless platform"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runtime Interface Emulator: the entrypoint of every worker (Invoke API + Runtime API).
+    Rie(rie_command::RieArgs),
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ESB_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    match cli.command {
+        Command::Rie(args) => rie_command::run(args),
+    }
+}

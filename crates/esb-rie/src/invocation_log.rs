@@ -1,0 +1,213 @@
+//! Attribution of log lines to the invocation in flight, Lambda's platform lines
+//! (START / END / REPORT), and the 4 KB tail returned for `X-Amz-Log-Type: Tail`.
+
+use std::io::Write;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use crate::limits::LOG_TAIL_BYTES;
+
+/// How lines are written to the RIE's stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// Raw lines, exactly what a CloudWatch log stream shows (AWS RIE's output).
+    #[default]
+    Text,
+    /// One JSON object per line with time, request id and stream, for log shippers.
+    Json,
+}
+
+/// Where a line came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Stdout,
+    Stderr,
+    Platform,
+}
+
+impl Source {
+    fn as_str(self) -> &'static str {
+        match self {
+            Source::Stdout => "stdout",
+            Source::Stderr => "stderr",
+            Source::Platform => "platform",
+        }
+    }
+}
+
+/// Figures of one invocation, printed on its REPORT line.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub duration: Duration,
+    pub memory_size_mb: u32,
+    pub max_memory_used_mb: u64,
+    pub init_duration: Option<Duration>,
+    /// `Status: timeout` / `Status: error` and the error type, as Lambda adds on failure.
+    pub status: Option<(String, Option<String>)>,
+}
+
+impl Report {
+    pub fn line(&self, request_id: &str) -> String {
+        let ms = self.duration.as_secs_f64() * 1000.0;
+        let billed = ms.ceil().max(1.0) as u64;
+        let mut line = format!(
+            "REPORT RequestId: {request_id}\tDuration: {ms:.2} ms\tBilled Duration: {billed} ms\tMemory Size: {} MB\tMax Memory Used: {} MB\t",
+            self.memory_size_mb, self.max_memory_used_mb
+        );
+        if let Some(init) = self.init_duration {
+            line.push_str(&format!(
+                "Init Duration: {:.2} ms\t",
+                init.as_secs_f64() * 1000.0
+            ));
+        }
+        if let Some((status, error_type)) = &self.status {
+            line.push_str(&format!("Status: {status}\t"));
+            if let Some(t) = error_type {
+                line.push_str(&format!("Error Type: {t}\t"));
+            }
+        }
+        line
+    }
+}
+
+struct Current {
+    request_id: String,
+    tail: Vec<u8>,
+}
+
+/// Receives every line (runtime output and platform lines), writes it to stdout and
+/// keeps the tail of the invocation it belongs to.
+pub struct LogSink {
+    format: LogFormat,
+    current: Mutex<Option<Current>>,
+}
+
+impl LogSink {
+    pub fn new(format: LogFormat) -> Self {
+        Self {
+            format,
+            current: Mutex::new(None),
+        }
+    }
+
+    /// Starts attributing lines to `request_id` and prints its START line.
+    pub fn begin(&self, request_id: &str, version: &str) {
+        if let Ok(mut cur) = self.current.lock() {
+            *cur = Some(Current {
+                request_id: request_id.to_string(),
+                tail: Vec::new(),
+            });
+        }
+        self.line(
+            Source::Platform,
+            format!("START RequestId: {request_id} Version: {version}").as_bytes(),
+        );
+    }
+
+    /// Prints END and REPORT, stops attribution and returns the invocation's log tail.
+    pub fn finish(&self, request_id: &str, report: &Report) -> Vec<u8> {
+        self.line(
+            Source::Platform,
+            format!("END RequestId: {request_id}").as_bytes(),
+        );
+        self.line(Source::Platform, report.line(request_id).as_bytes());
+        let cur = self.current.lock().ok().and_then(|mut c| c.take());
+        let mut tail = cur.map(|c| c.tail).unwrap_or_default();
+        if tail.len() > LOG_TAIL_BYTES {
+            tail.drain(..tail.len() - LOG_TAIL_BYTES);
+        }
+        tail
+    }
+
+    /// One line (without its newline) from `source`.
+    pub fn line(&self, source: Source, line: &[u8]) {
+        let mut cur = match self.current.lock() {
+            Ok(c) => c,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let request_id = cur.as_ref().map(|c| c.request_id.clone());
+        if let Some(c) = cur.as_mut() {
+            c.tail.extend_from_slice(line);
+            c.tail.push(b'\n');
+            // Keep memory bounded for chatty functions; `finish` trims to the exact size.
+            if c.tail.len() > 4 * LOG_TAIL_BYTES {
+                c.tail.drain(..c.tail.len() - LOG_TAIL_BYTES);
+            }
+        }
+        // Written while holding the lock so lines keep their order across streams.
+        let mut out = std::io::stdout().lock();
+        let _ = match self.format {
+            LogFormat::Text => out.write_all(line).and_then(|_| out.write_all(b"\n")),
+            LogFormat::Json => {
+                let record = serde_json::json!({
+                    "time": now_rfc3339(),
+                    "type": if source == Source::Platform { "platform" } else { "function" },
+                    "stream": source.as_str(),
+                    "requestId": request_id,
+                    "message": String::from_utf8_lossy(line),
+                });
+                writeln!(out, "{record}")
+            }
+        };
+        let _ = out.flush();
+    }
+}
+
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_line_follows_lambda_layout() {
+        let r = Report {
+            duration: Duration::from_micros(12_341),
+            memory_size_mb: 128,
+            max_memory_used_mb: 40,
+            init_duration: Some(Duration::from_micros(120_500)),
+            status: None,
+        };
+        assert_eq!(
+            r.line("id-1"),
+            "REPORT RequestId: id-1\tDuration: 12.34 ms\tBilled Duration: 13 ms\tMemory Size: 128 MB\tMax Memory Used: 40 MB\tInit Duration: 120.50 ms\t"
+        );
+        let t = Report {
+            status: Some(("timeout".into(), None)),
+            init_duration: None,
+            ..r
+        };
+        assert!(
+            t.line("x")
+                .ends_with("Max Memory Used: 40 MB\tStatus: timeout\t")
+        );
+    }
+
+    #[test]
+    fn tail_is_attributed_and_bounded() {
+        let sink = LogSink::new(LogFormat::Text);
+        sink.line(Source::Stdout, b"before any invocation");
+        sink.begin("req-1", "$LATEST");
+        for i in 0..2000 {
+            sink.line(Source::Stdout, format!("line {i}").as_bytes());
+        }
+        let report = Report {
+            duration: Duration::from_millis(1),
+            memory_size_mb: 128,
+            max_memory_used_mb: 1,
+            init_duration: None,
+            status: None,
+        };
+        let tail = sink.finish("req-1", &report);
+        assert_eq!(tail.len(), LOG_TAIL_BYTES);
+        let text = String::from_utf8_lossy(&tail);
+        assert!(text.contains("line 1999\nEND RequestId: req-1\nREPORT RequestId: req-1"));
+        assert!(!text.contains("before any invocation"));
+        sink.line(Source::Stdout, b"after");
+        assert!(sink.finish("req-2", &report).starts_with(b""));
+    }
+}

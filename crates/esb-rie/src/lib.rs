@@ -1,0 +1,122 @@
+//! ESB's Runtime Interface Emulator: the entrypoint of every ESB worker.
+//!
+//! It serves the Lambda Invoke API to the gateway (`--listen`, default `0.0.0.0:8080`)
+//! and the Lambda Runtime API to one language runtime it starts and supervises
+//! (`--runtime-api`, default `127.0.0.1:9001`), behaving like real Lambda where AWS's
+//! own emulator does not (function errors, timeouts, exits, logs, memory figures).
+
+pub mod api_error;
+pub mod config;
+pub mod failure;
+pub mod invocation_log;
+pub mod invoke_api;
+pub mod limits;
+mod log_capture;
+pub mod runtime_api;
+mod runtime_process;
+pub mod sandbox;
+mod trace_id;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::serve::ListenerExt;
+use tokio::net::TcpListener;
+
+pub use config::FunctionConfig;
+pub use invocation_log::LogFormat;
+
+/// Everything `esb rie` needs to run.
+#[derive(Debug, Clone)]
+pub struct RieOptions {
+    pub listen: SocketAddr,
+    pub runtime_api: SocketAddr,
+    /// The runtime command; empty means AWS's bootstrap lookup.
+    pub command: Vec<String>,
+    pub function: FunctionConfig,
+    pub log_format: LogFormat,
+    /// How long SIGTERM waits for the invocation in flight before failing it.
+    pub shutdown_grace: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RieError {
+    #[error("cannot listen on {addr} ({what}): {source}")]
+    Bind {
+        addr: SocketAddr,
+        what: &'static str,
+        source: std::io::Error,
+    },
+}
+
+/// Addresses actually bound (useful with port 0).
+#[derive(Debug, Clone, Copy)]
+pub struct BoundAddrs {
+    pub invoke: SocketAddr,
+    pub runtime_api: SocketAddr,
+}
+
+/// Runs the emulator until `shutdown` resolves, then stops gracefully.
+pub async fn run(
+    opts: RieOptions,
+    on_ready: impl FnOnce(BoundAddrs),
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), RieError> {
+    let bind = |addr: SocketAddr, what: &'static str| async move {
+        TcpListener::bind(addr)
+            .await
+            .map_err(|source| RieError::Bind { addr, what, source })
+    };
+    let invoke_listener = bind(opts.listen, "invoke API").await?;
+    let runtime_listener = bind(opts.runtime_api, "runtime API").await?;
+    let local = |l: &TcpListener, addr| l.local_addr().unwrap_or(addr);
+    let bound = BoundAddrs {
+        invoke: local(&invoke_listener, opts.listen),
+        runtime_api: local(&runtime_listener, opts.runtime_api),
+    };
+
+    let sink = Arc::new(invocation_log::LogSink::new(opts.log_format));
+    let sandbox = sandbox::Sandbox::new(
+        opts.function,
+        opts.command,
+        bound.runtime_api.to_string(),
+        sink,
+    );
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let serve = |listener: TcpListener, router: axum::Router| {
+        let mut stop = stop_rx.clone();
+        // Nagle's algorithm would add tens of ms to small keep-alive answers.
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        tokio::spawn(async move {
+            let stopped = async move {
+                let _ = stop.wait_for(|s| *s).await;
+            };
+            if let Err(e) = axum::serve(listener, router)
+                .with_graceful_shutdown(stopped)
+                .await
+            {
+                tracing::error!("server error: {e}");
+            }
+        })
+    };
+    let invoke_server = serve(invoke_listener, invoke_api::router(Arc::clone(&sandbox)));
+    let runtime_server = serve(runtime_listener, runtime_api::router(Arc::clone(&sandbox)));
+    tracing::info!(invoke = %bound.invoke, runtime_api = %bound.runtime_api, "esb rie listening");
+    on_ready(bound);
+    sandbox.start();
+
+    shutdown.await;
+    tracing::info!("shutting down");
+    sandbox.shutdown(opts.shutdown_grace).await;
+    let _ = stop_tx.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(3), async {
+        let _ = invoke_server.await;
+        let _ = runtime_server.await;
+    })
+    .await;
+    Ok(())
+}

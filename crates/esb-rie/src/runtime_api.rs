@@ -1,0 +1,203 @@
+//! The Runtime API (`/2018-06-01/runtime/...`) the language runtime polls, with the
+//! headers, status codes and error bodies of AWS's implementation.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use base64::Engine;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Limited};
+
+use crate::api_error::RuntimeApiError;
+use crate::failure::Failure;
+use crate::limits::MAX_RESPONSE_BYTES;
+use crate::sandbox::{Event, Sandbox};
+
+const ERROR_TYPE: &str = "lambda-runtime-function-error-type";
+const ERROR_BODY: &str = "lambda-runtime-function-error-body";
+
+pub fn router(sandbox: Arc<Sandbox>) -> Router {
+    Router::new()
+        .route("/2018-06-01/runtime/invocation/next", get(next))
+        .route(
+            "/2018-06-01/runtime/invocation/{id}/response",
+            post(response),
+        )
+        .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
+        .route("/2018-06-01/runtime/init/error", post(init_error))
+        .route("/2018-06-01/ping", get(|| async { "pong" }))
+        .with_state(sandbox)
+}
+
+async fn next(State(sandbox): State<Arc<Sandbox>>) -> Response {
+    match sandbox.next().await {
+        Ok(event) => event_response(event),
+        Err(e) => e.into_response(),
+    }
+}
+
+fn event_response(event: Event) -> Response {
+    let mut resp = (StatusCode::OK, event.payload).into_response();
+    let h = resp.headers_mut();
+    // awslambdaric crashes (exit 139) without Content-Type: always send it, as AWS does.
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    let mut set = |name: &'static str, value: &str| {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            h.insert(HeaderName::from_static(name), v);
+        }
+    };
+    set("lambda-runtime-aws-request-id", &event.request_id);
+    set("lambda-runtime-deadline-ms", &event.deadline_ms.to_string());
+    set("lambda-runtime-invoked-function-arn", &event.invoked_arn);
+    set("lambda-runtime-trace-id", &event.trace_id);
+    if let Some(cc) = &event.client_context {
+        set("lambda-runtime-client-context", cc);
+    }
+    if let Some(ci) = &event.cognito_identity {
+        set("lambda-runtime-cognito-identity", ci);
+    }
+    if let Some(t) = &event.tenant_id {
+        set("lambda-runtime-aws-tenant-id", t);
+    }
+    resp
+}
+
+/// A runtime's posted body, within the 6 MiB (+100 B) limit, and its trailers.
+enum Posted {
+    Complete {
+        body: Bytes,
+        trailers: Option<HeaderMap>,
+    },
+    TooLarge,
+}
+
+async fn read_posted(body: Body) -> Result<Posted, RuntimeApiError> {
+    match Limited::new(body, MAX_RESPONSE_BYTES).collect().await {
+        Ok(c) => {
+            let trailers = c.trailers().cloned();
+            Ok(Posted::Complete {
+                body: c.to_bytes(),
+                trailers,
+            })
+        }
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Ok(Posted::TooLarge),
+        Err(e) => Err(RuntimeApiError::bad_request(
+            "InvalidRequest",
+            format!("Could not read the body: {e}"),
+        )),
+    }
+}
+
+fn header_string(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+fn accepted() -> Response {
+    (
+        StatusCode::ACCEPTED,
+        [(header::CONTENT_TYPE, "application/json")],
+        "{\"status\":\"OK\"}\n",
+    )
+        .into_response()
+}
+
+async fn response(
+    State(sandbox): State<Arc<Sandbox>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    if let Some(mode) = header_string(&headers, "lambda-runtime-function-response-mode")
+        && !mode.eq_ignore_ascii_case("streaming")
+    {
+        return RuntimeApiError::bad_request(
+            "InvalidFunctionResponseMode",
+            format!("Invalid function response mode: {mode}"),
+        )
+        .into_response();
+    }
+    let posted = match read_posted(body).await {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    let result = match posted {
+        Posted::TooLarge => {
+            return match sandbox.respond(&id, Err(Failure::ResponseTooLarge)) {
+                Ok(()) => RuntimeApiError::too_large(MAX_RESPONSE_BYTES).into_response(),
+                Err(e) => e.into_response(),
+            };
+        }
+        // A streamed response that failed midway reports its error in trailers.
+        Posted::Complete { body, trailers } => {
+            match trailers.as_ref().and_then(|t| header_string(t, ERROR_TYPE)) {
+                Some(error_type) => {
+                    let error_body = trailers
+                        .as_ref()
+                        .and_then(|t| header_string(t, ERROR_BODY))
+                        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+                        .map(Bytes::from)
+                        .unwrap_or_default();
+                    Err(Failure::Function {
+                        body: error_body,
+                        error_type,
+                    })
+                }
+                None => Ok(body),
+            }
+        }
+    };
+    match sandbox.respond(&id, result) {
+        Ok(()) => accepted(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn error(
+    State(sandbox): State<Arc<Sandbox>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let error_type = header_string(&headers, ERROR_TYPE).unwrap_or_else(|| "Unhandled".into());
+    let result = match read_posted(body).await {
+        Ok(Posted::Complete { body, .. }) => Err(Failure::Function { body, error_type }),
+        Ok(Posted::TooLarge) => Err(Failure::ResponseTooLarge),
+        Err(e) => return e.into_response(),
+    };
+    let too_large = matches!(result, Err(Failure::ResponseTooLarge));
+    match sandbox.respond(&id, result) {
+        Ok(()) if too_large => RuntimeApiError::too_large(MAX_RESPONSE_BYTES).into_response(),
+        Ok(()) => accepted(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn init_error(
+    State(sandbox): State<Arc<Sandbox>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let error_type = header_string(&headers, ERROR_TYPE).unwrap_or_else(|| "Unhandled".into());
+    let body = match read_posted(body).await {
+        Ok(Posted::Complete { body, .. }) => body,
+        Ok(Posted::TooLarge) => {
+            return RuntimeApiError::too_large(MAX_RESPONSE_BYTES).into_response();
+        }
+        Err(e) => return e.into_response(),
+    };
+    match sandbox.init_error(body, error_type) {
+        Ok(()) => accepted(),
+        Err(e) => e.into_response(),
+    }
+}
