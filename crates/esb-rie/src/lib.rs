@@ -15,6 +15,7 @@ mod log_capture;
 pub mod runtime_api;
 mod runtime_process;
 pub mod sandbox;
+mod serve;
 mod trace_id;
 
 use std::future::Future;
@@ -22,7 +23,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
 pub use config::FunctionConfig;
@@ -85,26 +85,10 @@ pub async fn run(
         sink,
     );
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let serve = |listener: TcpListener, router: axum::Router| {
-        let mut stop = stop_rx.clone();
-        // Nagle's algorithm would add tens of ms to small keep-alive answers.
-        let listener = listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        tokio::spawn(async move {
-            let stopped = async move {
-                let _ = stop.wait_for(|s| *s).await;
-            };
-            if let Err(e) = axum::serve(listener, router)
-                .with_graceful_shutdown(stopped)
-                .await
-            {
-                tracing::error!("server error: {e}");
-            }
-        })
-    };
-    let invoke_server = serve(invoke_listener, invoke_api::router(Arc::clone(&sandbox)));
-    let runtime_server = serve(runtime_listener, runtime_api::router(Arc::clone(&sandbox)));
+    let spawn_server =
+        |listener, router| tokio::spawn(serve::serve(listener, router, stop_rx.clone()));
+    let invoke_server = spawn_server(invoke_listener, invoke_api::router(Arc::clone(&sandbox)));
+    let runtime_server = spawn_server(runtime_listener, runtime_api::router(Arc::clone(&sandbox)));
     tracing::info!(invoke = %bound.invoke, runtime_api = %bound.runtime_api, "esb rie listening");
     on_ready(bound);
     sandbox.start();

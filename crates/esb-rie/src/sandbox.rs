@@ -228,23 +228,35 @@ impl Sandbox {
     }
 
     /// The runtime process ended on its own.
-    fn on_exit(&self, generation: u64, description: String) {
+    fn on_exit(self: &Arc<Self>, generation: u64, description: String) {
         let mut st = self.lock();
         if st.generation != generation {
             return; // we killed it ourselves and already moved on
         }
         tracing::info!("runtime exited: {description}");
-        if st.phase == Phase::Started {
-            st.init_failure = Some(Failure::Exit {
-                description: description.clone(),
-            });
-        }
+        let was_initialising = matches!(st.phase, Phase::Started | Phase::InitError);
         st.runtime = None;
         st.phase = Phase::Stopped;
         st.next_waiter = None;
-        st.pending = None;
-        if let Some(f) = st.in_flight.take() {
-            let _ = f.reply.send(Err(Failure::Exit { description }));
+        let exit = Failure::Exit { description };
+        if was_initialising {
+            let failure = st.init_failure.take().unwrap_or(exit);
+            match st.in_flight.take() {
+                Some(f) => {
+                    st.pending = None;
+                    let _ = f.reply.send(Err(failure));
+                }
+                None => st.init_failure = Some(failure),
+            }
+        } else if st.in_flight.as_ref().is_some_and(|f| f.delivered) {
+            st.pending = None;
+            if let Some(f) = st.in_flight.take() {
+                let _ = f.reply.send(Err(exit));
+            }
+        } else if st.in_flight.is_some() && !self.shutting_down.load(Ordering::SeqCst) {
+            // The runtime died between answering and polling again: the waiting event
+            // never reached function code, so a fresh runtime can take it safely.
+            self.spawn_locked(&mut st);
         }
         drop(st);
         self.changed.notify_waiters();
@@ -450,8 +462,15 @@ impl Sandbox {
             let mut st = self.lock();
             match st.phase {
                 Phase::Started => {
-                    let init = st.runtime.as_ref().map(|l| l.spawned_at.elapsed());
-                    st.init_duration = init;
+                    if let Some((elapsed, pid)) =
+                        st.runtime.as_ref().map(|l| (l.spawned_at.elapsed(), l.pid))
+                    {
+                        st.init_duration = Some(elapsed);
+                        // Sampled here too, so a runtime that later crashes still has a figure.
+                        st.peak_memory_kib = st
+                            .peak_memory_kib
+                            .max(runtime_process::peak_memory_kib(pid));
+                    }
                 }
                 Phase::ResponseSent => {}
                 // A runtime re-polling after its previous `/next` connection dropped.
@@ -525,7 +544,16 @@ impl Sandbox {
             ));
         }
         st.phase = Phase::InitError;
-        st.init_failure = Some(Failure::Init { body, error_type });
+        let failure = Failure::Init { body, error_type };
+        match st.in_flight.take() {
+            // An invocation was waiting for this runtime: it gets the error now.
+            Some(f) => {
+                st.pending = None;
+                let _ = f.reply.send(Err(failure));
+                self.reset_locked(&mut st);
+            }
+            None => st.init_failure = Some(failure),
+        }
         drop(st);
         self.changed.notify_waiters();
         Ok(())

@@ -1,0 +1,417 @@
+//! Shared harness for the RIE tests: starts AWS's RIE (the oracle) or `esb rie` on
+//! free loopback ports around a real runtime client, and invokes them over HTTP.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+
+/// Which emulator to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Emulator {
+    /// AWS's own RIE binary from the aws-sam-cli wheel.
+    Aws,
+    /// `esb rie`.
+    Esb,
+}
+
+pub const BOTH: [Emulator; 2] = [Emulator::Aws, Emulator::Esb];
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("crates/esb-cli sits two levels below the repository root")
+        .to_path_buf()
+}
+
+fn required(path: PathBuf, what: &str) -> PathBuf {
+    assert!(
+        path.exists(),
+        "{what} is missing at {}: run scripts/test.sh, which installs every test dependency",
+        path.display()
+    );
+    path
+}
+
+pub fn python() -> PathBuf {
+    required(
+        repo_root().join(".esb-test/venv/bin/python"),
+        "the test venv (awslambdaric)",
+    )
+}
+
+pub fn aws_rie() -> PathBuf {
+    required(
+        repo_root().join(".esb-test/aws-lambda-rie"),
+        "AWS's RIE (oracle)",
+    )
+}
+
+pub fn esb_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_esb"))
+}
+
+pub fn python_functions() -> PathBuf {
+    repo_root().join("tests/functions/python")
+}
+
+/// The `lambda_runtime`-crate fixture, built by `cargo build --workspace`.
+pub fn rust_bootstrap() -> PathBuf {
+    let dir = esb_bin().parent().expect("binary dir").to_path_buf();
+    required(
+        dir.join("bootstrap"),
+        "the Rust fixture function (cargo build -p esb-rust-fixture)",
+    )
+}
+
+/// Command running a Python handler under awslambdaric.
+pub fn python_cmd(handler: &str) -> Vec<String> {
+    vec![
+        python().display().to_string(),
+        "-m".into(),
+        "awslambdaric".into(),
+        handler.into(),
+    ]
+}
+
+pub fn free_addr() -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    l.local_addr().expect("local addr")
+}
+
+/// A running emulator with its runtime; killed on drop.
+pub struct Rie {
+    pub kind: Emulator,
+    pub addr: SocketAddr,
+    pub child: Child,
+    lines: Arc<Mutex<Vec<String>>>,
+    client: reqwest::blocking::Client,
+}
+
+pub struct Spec {
+    pub command: Vec<String>,
+    pub cwd: PathBuf,
+    pub env: Vec<(String, String)>,
+    pub extra_args: Vec<String>,
+}
+
+impl Spec {
+    pub fn python(handler: &str) -> Self {
+        Self {
+            command: python_cmd(handler),
+            cwd: python_functions(),
+            env: vec![("ESB_TEST_MARKER".into(), "from-the-caller".into())],
+            extra_args: Vec::new(),
+        }
+    }
+
+    pub fn rust() -> Self {
+        Self {
+            command: vec![rust_bootstrap().display().to_string()],
+            cwd: python_functions(),
+            env: Vec::new(),
+            extra_args: Vec::new(),
+        }
+    }
+
+    pub fn command(command: &[&str]) -> Self {
+        Self {
+            command: command.iter().map(|s| s.to_string()).collect(),
+            cwd: python_functions(),
+            env: Vec::new(),
+            extra_args: Vec::new(),
+        }
+    }
+
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    pub fn timeout(self, seconds: u32) -> Self {
+        self.env("AWS_LAMBDA_FUNCTION_TIMEOUT", &seconds.to_string())
+    }
+
+    pub fn arg(mut self, arg: &str) -> Self {
+        self.extra_args.push(arg.into());
+        self
+    }
+
+    pub fn start(self, kind: Emulator) -> Rie {
+        let addr = free_addr();
+        let api = free_addr();
+        let mut cmd = match kind {
+            Emulator::Aws => {
+                let mut c = Command::new(aws_rie());
+                c.arg("--runtime-interface-emulator-address")
+                    .arg(addr.to_string())
+                    .arg("--runtime-api-address")
+                    .arg(api.to_string());
+                c.args(&self.command);
+                c
+            }
+            Emulator::Esb => {
+                let mut c = Command::new(esb_bin());
+                c.arg("rie")
+                    .arg("--listen")
+                    .arg(addr.to_string())
+                    .arg("--runtime-api")
+                    .arg(api.to_string())
+                    .args(&self.extra_args)
+                    .arg("--")
+                    .args(&self.command);
+                c
+            }
+        };
+        cmd.current_dir(&self.cwd)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("start the emulator");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        for stream in [
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let lines = Arc::clone(&lines);
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    lines.lock().expect("log lock").push(line);
+                }
+            });
+        }
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(addr).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "{kind:?} did not listen on {addr}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let client = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(120))
+            .build()
+            .expect("http client");
+        Rie {
+            kind,
+            addr,
+            child,
+            lines,
+            client,
+        }
+    }
+}
+
+/// What an invocation answered.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: HashMap<String, String>,
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "body is not JSON ({e}): {}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .get(&name.to_ascii_lowercase())
+            .map(String::as_str)
+    }
+
+    pub fn function_error(&self) -> Option<&str> {
+        self.header("x-amz-function-error")
+    }
+
+    pub fn log_tail(&self) -> String {
+        let b64 = self
+            .header("x-amz-log-result")
+            .expect("X-Amz-Log-Result header");
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .expect("log result is base64");
+        String::from_utf8_lossy(&raw).into_owned()
+    }
+}
+
+impl Rie {
+    pub fn url(&self) -> String {
+        format!(
+            "http://{}/2015-03-31/functions/function/invocations",
+            self.addr
+        )
+    }
+
+    pub fn invoke(&self, body: impl Into<Vec<u8>>) -> Answer {
+        self.invoke_with(body, &[])
+    }
+
+    pub fn invoke_json(&self, value: serde_json::Value) -> Answer {
+        self.invoke(value.to_string())
+    }
+
+    pub fn invoke_with(&self, body: impl Into<Vec<u8>>, headers: &[(&str, &str)]) -> Answer {
+        self.request(&self.url(), body.into(), headers)
+    }
+
+    pub fn request(&self, url: &str, body: Vec<u8>, headers: &[(&str, &str)]) -> Answer {
+        let mut req = self.client.post(url).body(body);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = req
+            .send()
+            .unwrap_or_else(|e| panic!("{:?} request failed: {e}", self.kind));
+        let status = resp.status().as_u16();
+        let headers = resp
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_ascii_lowercase(),
+                    v.to_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect();
+        let body = resp.bytes().expect("read body").to_vec();
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// Every stdout/stderr line the emulator printed so far.
+    pub fn logs(&self) -> Vec<String> {
+        self.lines.lock().expect("log lock").clone()
+    }
+
+    /// Waits until a printed line satisfies `pred`.
+    pub fn wait_for_log(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(l) = self.logs().into_iter().find(|l| pred(l)) {
+                return l;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no log line {what}; got:\n{}",
+                self.logs().join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Processes started below the emulator (the runtime and its children).
+    pub fn descendants(&self) -> Vec<u32> {
+        descendants(self.child.id())
+    }
+
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: plain kill(2) on our own child.
+        unsafe {
+            libc::kill(self.child.id() as i32, sig);
+        }
+    }
+
+    /// Waits for the emulator to exit and returns its exit code.
+    pub fn wait_exit(&mut self, within: Duration) -> Option<i32> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            assert!(Instant::now() < deadline, "{:?} did not exit", self.kind);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Rie {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[allow(unused_imports)]
+pub use libc::{SIGKILL, SIGTERM};
+
+pub fn descendants(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    let mut stack = vec![pid];
+    while let Some(p) = stack.pop() {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{p}/task")) else {
+            continue;
+        };
+        for t in tasks.flatten() {
+            if let Ok(children) = std::fs::read_to_string(t.path().join("children")) {
+                for c in children
+                    .split_whitespace()
+                    .filter_map(|c| c.parse::<u32>().ok())
+                {
+                    out.push(c);
+                    stack.push(c);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// True while `pid` exists and is not a zombie.
+pub fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+pub fn wait_gone(pids: &[u32], within: Duration) {
+    let deadline = Instant::now() + within;
+    while pids.iter().any(|p| alive(*p)) {
+        assert!(
+            Instant::now() < deadline,
+            "processes {pids:?} outlived their worker"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A function error document without the fields that differ per run.
+pub fn without_request_id(mut v: serde_json::Value) -> serde_json::Value {
+    if let Some(o) = v.as_object_mut() {
+        o.remove("requestId");
+    }
+    v
+}

@@ -1,0 +1,66 @@
+"""Python handlers for the RIE tests, run as `python -m awslambdaric handlers.<name>`."""
+import os
+import sys
+import time
+
+_invocations = 0
+
+
+def echo(event, context):
+    return event
+
+
+def error(event, context):
+    raise ValueError("boom from handler")
+
+
+def sleep(event, context):
+    time.sleep(event.get("seconds", 10))
+    return "late"
+
+
+def exit(event, context):
+    print("exiting on purpose")
+    os._exit(3)
+
+
+def context(event, context):
+    cc = context.client_context
+    names = ["AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_VERSION", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+             "AWS_LAMBDA_FUNCTION_TIMEOUT", "_HANDLER", "LAMBDA_TASK_ROOT", "AWS_REGION", "AWS_DEFAULT_REGION",
+             "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME", "AWS_LAMBDA_INITIALIZATION_TYPE", "TZ",
+             "AWS_LAMBDA_RUNTIME_API", "ESB_TEST_MARKER"]
+    return {
+        "aws_request_id": context.aws_request_id,
+        "invoked_function_arn": context.invoked_function_arn,
+        "function_name": context.function_name,
+        "memory_limit_in_mb": context.memory_limit_in_mb,
+        "remaining_ms": context.get_remaining_time_in_millis(),
+        "client_context": None if cc is None else {"custom": cc.custom, "env": cc.env},
+        "trace_id": os.environ.get("_X_AMZN_TRACE_ID"),
+        "pid": os.getpid(),
+        "env": {name: os.environ.get(name) for name in names},
+    }
+
+
+def log(event, context):
+    print(f"log line 1 for {context.aws_request_id}")
+    print(f"stderr line for {context.aws_request_id}", file=sys.stderr)
+    return "logged"
+
+
+def chatty(event, context):
+    for i in range(event["lines"]):
+        print(f"chatty line {i} " + "-" * 40)
+    return "done"
+
+
+def big_response(event, context):
+    return "x" * event["size"]
+
+
+def memory(event, context):
+    block = bytearray(event["mb"] * 1024 * 1024)
+    for i in range(0, len(block), 4096):
+        block[i] = 1
+    return "ok"
