@@ -1,0 +1,15 @@
+"""The example project's function: greets the caller and shows what Lambda told it."""
+import json
+import os
+
+
+def handler(event, context):
+    name = (event or {}).get("name", "world")
+    print(f"greeting {name}")
+    return {
+        "message": f"Hello, {name}!",
+        "requestId": context.aws_request_id,
+        "function": context.invoked_function_arn,
+        "remainingMs": context.get_remaining_time_in_millis(),
+        "region": os.environ.get("AWS_REGION"),
+    }
