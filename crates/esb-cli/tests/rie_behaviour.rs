@@ -105,32 +105,6 @@ fn dry_run_and_event_invocations() {
 }
 
 #[test]
-fn a_second_concurrent_request_gets_a_clear_error() {
-    let rie = esb("handlers.sleep");
-    std::thread::scope(|s| {
-        let slow = s.spawn(|| rie.invoke_json(json!({"seconds": 2})));
-        std::thread::sleep(Duration::from_millis(700));
-        let second = rie.invoke_json(json!({"seconds": 0}));
-        assert_eq!(second.status, 429);
-        assert_eq!(
-            second.header("x-amzn-errortype"),
-            Some("TooManyRequestsException")
-        );
-        let doc = second.json();
-        assert_eq!(doc["Reason"], "ConcurrentInvocationLimitExceeded");
-        assert!(
-            doc["message"]
-                .as_str()
-                .is_some_and(|m| m.contains("one invocation at a time")),
-            "{doc}"
-        );
-        let first = slow.join().expect("first invocation");
-        assert_eq!((first.status, first.json()), (200, json!("late")));
-    });
-    assert_eq!(rie.invoke_json(json!({"seconds": 0})).json(), json!("late"));
-}
-
-#[test]
 fn a_runtime_that_never_polls_times_out_and_is_killed() {
     let rie = Spec::command(&["sleep", "1000"])
         .timeout(1)

@@ -292,6 +292,46 @@ fn sequential_invocations_reuse_one_runtime() {
 }
 
 #[test]
+fn a_concurrent_second_request_gets_an_answer_only_from_esb() {
+    for kind in BOTH {
+        let rie = Spec::python("handlers.sleep").start(kind);
+        std::thread::scope(|s| {
+            let slow = s.spawn(|| rie.try_request(&rie.url(), b"{\"seconds\":2}".to_vec(), &[]));
+            std::thread::sleep(std::time::Duration::from_millis(700));
+            let second = rie.try_request(&rie.url(), b"{\"seconds\":0}".to_vec(), &[]);
+            match kind {
+                // AWS's RIE closes the connection without answering, and the
+                // invocation in flight loses its answer too.
+                Emulator::Aws => {
+                    assert!(second.is_err(), "{second:?}");
+                    assert!(slow.join().expect("first").is_err());
+                }
+                Emulator::Esb => {
+                    let a = second.expect("an answer");
+                    assert_eq!(
+                        (a.status, a.header("x-amzn-errortype")),
+                        (429, Some("TooManyRequestsException"))
+                    );
+                    let doc = a.json();
+                    assert_eq!(doc["Reason"], "ConcurrentInvocationLimitExceeded");
+                    assert!(
+                        doc["message"]
+                            .as_str()
+                            .is_some_and(|m| m.contains("one invocation at a time")),
+                        "{doc}"
+                    );
+                    let first = slow
+                        .join()
+                        .expect("first")
+                        .expect("the first invocation is unharmed");
+                    assert_eq!(first.json(), json!("late"));
+                }
+            }
+        });
+    }
+}
+
+#[test]
 fn oversized_request_gets_413_in_esb() {
     let body = format!("\"{}\"", "a".repeat(6 * 1024 * 1024));
     for kind in BOTH {

@@ -14,9 +14,9 @@ use axum::routing::post;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Limited};
 
 use crate::api_error::InvokeApiError;
+use crate::body::{BodyError, read_limited};
 use crate::limits::{MAX_ASYNC_REQUEST_BYTES, MAX_CLIENT_CONTEXT_BYTES, MAX_SYNC_REQUEST_BYTES};
 use crate::sandbox::{InvokeRequest, Rejection, Sandbox};
 
@@ -84,7 +84,7 @@ async fn handle(
         InvocationType::Event => (MAX_ASYNC_REQUEST_BYTES, "InvokeAsync"),
         _ => (MAX_SYNC_REQUEST_BYTES, "InvokeFunction"),
     };
-    let payload = read_payload(&headers, body, limit, operation).await?;
+    let payload = read_payload(body, limit, operation).await?;
     let client_context = header_str(&headers, "x-amz-client-context")?
         .map(decode_client_context)
         .transpose()?;
@@ -142,26 +142,11 @@ async fn handle(
 }
 
 /// Reads the body within Lambda's limit and checks it is JSON (an empty body is `{}`).
-async fn read_payload(
-    headers: &HeaderMap,
-    body: Body,
-    limit: usize,
-    operation: &str,
-) -> Result<Bytes, InvokeApiError> {
-    let declared = header_str(headers, "content-length")?.and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > limit) {
-        return Err(InvokeApiError::too_large(limit, operation));
-    }
-    let payload = match Limited::new(body, limit).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            return Err(InvokeApiError::too_large(limit, operation));
-        }
-        Err(e) => {
-            return Err(InvokeApiError::invalid_content(format!(
-                "Could not read request body: {e}"
-            )));
-        }
+async fn read_payload(body: Body, limit: usize, operation: &str) -> Result<Bytes, InvokeApiError> {
+    let payload = match read_limited(body, limit).await {
+        Ok(collected) => collected.bytes,
+        Err(BodyError::TooLarge { .. }) => return Err(InvokeApiError::too_large(limit, operation)),
+        Err(e) => return Err(InvokeApiError::invalid_content(e.to_string())),
     };
     if payload.iter().all(u8::is_ascii_whitespace) {
         return Ok(Bytes::from_static(b"{}"));

@@ -11,9 +11,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Limited};
 
 use crate::api_error::RuntimeApiError;
+use crate::body::{BodyError, read_limited};
 use crate::failure::Failure;
 use crate::limits::MAX_RESPONSE_BYTES;
 use crate::sandbox::{Event, Sandbox};
@@ -80,18 +80,15 @@ enum Posted {
 }
 
 async fn read_posted(body: Body) -> Result<Posted, RuntimeApiError> {
-    match Limited::new(body, MAX_RESPONSE_BYTES).collect().await {
-        Ok(c) => {
-            let trailers = c.trailers().cloned();
-            Ok(Posted::Complete {
-                body: c.to_bytes(),
-                trailers,
-            })
-        }
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Ok(Posted::TooLarge),
+    match read_limited(body, MAX_RESPONSE_BYTES).await {
+        Ok(c) => Ok(Posted::Complete {
+            body: c.bytes,
+            trailers: c.trailers,
+        }),
+        Err(BodyError::TooLarge { .. }) => Ok(Posted::TooLarge),
         Err(e) => Err(RuntimeApiError::bad_request(
             "InvalidRequest",
-            format!("Could not read the body: {e}"),
+            e.to_string(),
         )),
     }
 }

@@ -283,13 +283,23 @@ impl Rie {
     }
 
     pub fn request(&self, url: &str, body: Vec<u8>, headers: &[(&str, &str)]) -> Answer {
+        self.try_request(url, body, headers)
+            .unwrap_or_else(|e| panic!("{:?} request failed: {e}", self.kind))
+    }
+
+    /// Like `request`, but a transport failure (connection closed without an answer)
+    /// is returned instead of failing the test.
+    pub fn try_request(
+        &self,
+        url: &str,
+        body: Vec<u8>,
+        headers: &[(&str, &str)],
+    ) -> reqwest::Result<Answer> {
         let mut req = self.client.post(url).body(body);
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        let resp = req
-            .send()
-            .unwrap_or_else(|e| panic!("{:?} request failed: {e}", self.kind));
+        let resp = req.send()?;
         let status = resp.status().as_u16();
         let headers = resp
             .headers()
@@ -301,12 +311,12 @@ impl Rie {
                 )
             })
             .collect();
-        let body = resp.bytes().expect("read body").to_vec();
-        Answer {
+        let body = resp.bytes()?.to_vec();
+        Ok(Answer {
             status,
             headers,
             body,
-        }
+        })
     }
 
     /// Every stdout/stderr line the emulator printed so far.
