@@ -481,9 +481,16 @@ fn runtime_api_misuse_gets_the_same_answers() {
         assert_eq!(first.json()["answered"], true, "{kind:?}");
         let second = rie.invoke("{}");
         assert_eq!(second.status, 200, "{kind:?}");
+        let third = rie.invoke("{}");
+        assert_eq!(
+            third.json()["errorType"],
+            "Function.ResponseSizeTooLarge",
+            "{kind:?}"
+        );
+        let fourth = rie.invoke("{}");
         let mut report = second.json();
-        let first_report = first.json();
-        report["during"] = first_report["during"].clone();
+        report["during"] = first.json()["during"].clone();
+        report["oversized"] = fourth.json()["oversized"].clone();
         reports.push(report);
     }
     let [aws, esb] = [&reports[0], &reports[1]];
@@ -495,6 +502,8 @@ fn runtime_api_misuse_gets_the_same_answers() {
     assert_eq!(esb["during"]["wrong_id"]["errorType"], "InvalidRequestID");
     assert_eq!(esb["after"]["twice"]["status"], 403);
     assert_eq!(esb["after"]["twice"]["errorType"], "InvalidStateTransition");
+    assert_eq!(esb["oversized"]["status"], 413);
+    assert_eq!(esb["oversized"]["errorType"], "RequestEntityTooLarge");
 }
 
 fn base64_encode(bytes: &[u8]) -> String {

@@ -2,7 +2,8 @@
 emulator answered, so the same misuse can be compared between AWS's RIE and esb rie.
 
 Invocation 1 answers {"answered": true, "during": {...}}; invocation 2 answers
-{"after": {...}} (what happened after invocation 1 was answered); then it echoes.
+{"after": {...}} (what happened after invocation 1 was answered); invocation 3 posts
+a response over the limit; invocation 4 answers {"oversized": {...}}; then it echoes.
 """
 import json
 import os
@@ -49,6 +50,11 @@ after = {
 }
 rid, _ = next_event()
 call("POST", f"/invocation/{rid}/response", json.dumps({"after": after}).encode())
+# Invocation 3 gets an oversized answer; invocation 4 reports what the runtime was told.
+rid, _ = next_event()
+oversized = record(*call("POST", f"/invocation/{rid}/response", b'"' + b"x" * (6 * 1024 * 1024 + 200) + b'"'))
+rid, _ = next_event()
+call("POST", f"/invocation/{rid}/response", json.dumps({"oversized": oversized}).encode())
 while True:
     rid, body = next_event()
     call("POST", f"/invocation/{rid}/response", body)

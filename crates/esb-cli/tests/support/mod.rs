@@ -366,9 +366,15 @@ impl Rie {
 }
 
 impl Drop for Rie {
+    /// Kills the emulator (SIGKILL, the harshest end) and, for `esb rie`, checks that
+    /// no runtime process outlived it.
     fn drop(&mut self) {
+        let runtime = self.descendants();
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if self.kind == Emulator::Esb && !std::thread::panicking() {
+            wait_gone(&runtime, Duration::from_secs(5));
+        }
     }
 }
 
