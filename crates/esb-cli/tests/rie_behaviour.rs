@@ -91,9 +91,7 @@ fn dry_run_and_event_invocations() {
     // The accepted event really runs: its logs and REPORT appear.
     let line = rie.wait_for_log("from the async event", |l| l.starts_with("log line 1 for "));
     let id = line.trim_start_matches("log line 1 for ").to_string();
-    rie.wait_for_log("REPORT of the event", |l| {
-        l.starts_with(&format!("REPORT RequestId: {id}"))
-    });
+    rie.report_for(&id);
     let big = rie.invoke_with(
         vec![b' '; 300 * 1024],
         &[("X-Amz-Invocation-Type", "Event")],
@@ -186,9 +184,7 @@ fn logs_are_attributed_and_tail_is_returned() {
     let b = rie.invoke("{}");
     assert_eq!(b.header("x-amz-log-result"), None);
     let id_b = b.header("x-amzn-requestid").expect("id").to_string();
-    let report_b = rie.wait_for_log("second REPORT", |l| {
-        l.starts_with(&format!("REPORT RequestId: {id_b}"))
-    });
+    let report_b = rie.report_for(&id_b);
     assert!(!report_b.contains("Init Duration"), "{report_b}");
     // On stdout, each function line sits between its invocation's START and END.
     let logs = rie.logs();

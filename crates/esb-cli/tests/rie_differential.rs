@@ -119,10 +119,8 @@ fn timeout_kills_the_runtime_and_next_invoke_reinitialises() {
                     doc["errorMessage"],
                     format!("RequestId: {id} Error: Task timed out after 1.00 seconds")
                 );
-                rie.wait_for_log("with Status: timeout", |l| {
-                    l.starts_with(&format!("REPORT RequestId: {id}"))
-                        && l.contains("Status: timeout")
-                });
+                let report = rie.report_for(id);
+                assert!(report.contains("\tStatus: timeout"), "{report}");
             }
         }
         // The environment recovers: a fresh runtime answers the next invocation.
@@ -130,9 +128,7 @@ fn timeout_kills_the_runtime_and_next_invoke_reinitialises() {
         assert_eq!((b.status, b.json()), (200, json!("late")), "{kind:?}");
         if kind == Emulator::Esb {
             let id = b.header("x-amzn-requestid").expect("request id");
-            let report = rie.wait_for_log("REPORT after re-init", |l| {
-                l.starts_with(&format!("REPORT RequestId: {id}"))
-            });
+            let report = rie.report_for(id);
             assert!(
                 report.contains("Init Duration:"),
                 "re-initialised: {report}"

@@ -13,7 +13,7 @@ use base64::Engine;
 use bytes::Bytes;
 
 use crate::api_error::RuntimeApiError;
-use crate::body::{BodyError, read_limited};
+use crate::body::{BodyError, Collected, read_limited};
 use crate::failure::Failure;
 use crate::limits::MAX_RESPONSE_BYTES;
 use crate::sandbox::{Event, Sandbox};
@@ -70,29 +70,6 @@ fn event_response(event: Event) -> Response {
     resp
 }
 
-/// A runtime's posted body, within the 6 MiB (+100 B) limit, and its trailers.
-enum Posted {
-    Complete {
-        body: Bytes,
-        trailers: Option<HeaderMap>,
-    },
-    TooLarge,
-}
-
-async fn read_posted(body: Body) -> Result<Posted, RuntimeApiError> {
-    match read_limited(body, MAX_RESPONSE_BYTES).await {
-        Ok(c) => Ok(Posted::Complete {
-            body: c.bytes,
-            trailers: c.trailers,
-        }),
-        Err(BodyError::TooLarge { .. }) => Ok(Posted::TooLarge),
-        Err(e) => Err(RuntimeApiError::bad_request(
-            "InvalidRequest",
-            e.to_string(),
-        )),
-    }
-}
-
 fn header_string(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get(name)
@@ -124,40 +101,26 @@ async fn response(
         )
         .into_response();
     }
-    let posted = match read_posted(body).await {
-        Ok(p) => p,
-        Err(e) => return e.into_response(),
+    let result = match read_limited(body, MAX_RESPONSE_BYTES).await {
+        Ok(posted) => match streamed_error(&posted) {
+            Some(failure) => Err(failure),
+            None => Ok(posted.bytes),
+        },
+        Err(BodyError::TooLarge { .. }) => Err(Failure::ResponseTooLarge),
+        Err(e) => return unreadable(e),
     };
-    let result = match posted {
-        Posted::TooLarge => {
-            return match sandbox.respond(&id, Err(Failure::ResponseTooLarge)) {
-                Ok(()) => RuntimeApiError::too_large(MAX_RESPONSE_BYTES).into_response(),
-                Err(e) => e.into_response(),
-            };
-        }
-        // A streamed response that failed midway reports its error in trailers.
-        Posted::Complete { body, trailers } => {
-            match trailers.as_ref().and_then(|t| header_string(t, ERROR_TYPE)) {
-                Some(error_type) => {
-                    let error_body = trailers
-                        .as_ref()
-                        .and_then(|t| header_string(t, ERROR_BODY))
-                        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
-                        .map(Bytes::from)
-                        .unwrap_or_default();
-                    Err(Failure::Function {
-                        body: error_body,
-                        error_type,
-                    })
-                }
-                None => Ok(body),
-            }
-        }
-    };
-    match sandbox.respond(&id, result) {
-        Ok(()) => accepted(),
-        Err(e) => e.into_response(),
-    }
+    conclude(&sandbox, &id, result)
+}
+
+/// A streamed response that failed midway reports its error in trailers.
+fn streamed_error(posted: &Collected) -> Option<Failure> {
+    let trailers = posted.trailers.as_ref()?;
+    let error_type = header_string(trailers, ERROR_TYPE)?;
+    let body = header_string(trailers, ERROR_BODY)
+        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+        .map(Bytes::from)
+        .unwrap_or_default();
+    Some(Failure::Function { body, error_type })
 }
 
 async fn error(
@@ -167,17 +130,29 @@ async fn error(
     body: Body,
 ) -> Response {
     let error_type = header_string(&headers, ERROR_TYPE).unwrap_or_else(|| "Unhandled".into());
-    let result = match read_posted(body).await {
-        Ok(Posted::Complete { body, .. }) => Err(Failure::Function { body, error_type }),
-        Ok(Posted::TooLarge) => Err(Failure::ResponseTooLarge),
-        Err(e) => return e.into_response(),
+    let failure = match read_limited(body, MAX_RESPONSE_BYTES).await {
+        Ok(posted) => Failure::Function {
+            body: posted.bytes,
+            error_type,
+        },
+        Err(BodyError::TooLarge { .. }) => Failure::ResponseTooLarge,
+        Err(e) => return unreadable(e),
     };
+    conclude(&sandbox, &id, Err(failure))
+}
+
+/// Hands the runtime's answer to the waiting invocation and tells the runtime how it went.
+fn conclude(sandbox: &Sandbox, id: &str, result: Result<Bytes, Failure>) -> Response {
     let too_large = matches!(result, Err(Failure::ResponseTooLarge));
-    match sandbox.respond(&id, result) {
+    match sandbox.respond(id, result) {
         Ok(()) if too_large => RuntimeApiError::too_large(MAX_RESPONSE_BYTES).into_response(),
         Ok(()) => accepted(),
         Err(e) => e.into_response(),
     }
+}
+
+fn unreadable(e: BodyError) -> Response {
+    RuntimeApiError::bad_request("InvalidRequest", e.to_string()).into_response()
 }
 
 async fn init_error(
@@ -186,12 +161,12 @@ async fn init_error(
     body: Body,
 ) -> Response {
     let error_type = header_string(&headers, ERROR_TYPE).unwrap_or_else(|| "Unhandled".into());
-    let body = match read_posted(body).await {
-        Ok(Posted::Complete { body, .. }) => body,
-        Ok(Posted::TooLarge) => {
+    let body = match read_limited(body, MAX_RESPONSE_BYTES).await {
+        Ok(posted) => posted.bytes,
+        Err(BodyError::TooLarge { .. }) => {
             return RuntimeApiError::too_large(MAX_RESPONSE_BYTES).into_response();
         }
-        Err(e) => return e.into_response(),
+        Err(e) => return unreadable(e),
     };
     match sandbox.init_error(body, error_type) {
         Ok(()) => accepted(),

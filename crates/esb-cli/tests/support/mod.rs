@@ -340,6 +340,14 @@ impl Rie {
         }
     }
 
+    /// Waits for the REPORT line of invocation `request_id`.
+    pub fn report_for(&self, request_id: &str) -> String {
+        let prefix = format!("REPORT RequestId: {request_id}\t");
+        self.wait_for_log(&format!("REPORT of {request_id}"), |l| {
+            l.starts_with(&prefix)
+        })
+    }
+
     /// Processes started below the emulator (the runtime and its children).
     pub fn descendants(&self) -> Vec<u32> {
         descendants(self.child.id())
