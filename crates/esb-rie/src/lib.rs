@@ -44,11 +44,11 @@ pub struct RieOptions {
 
 #[derive(Debug, thiserror::Error)]
 pub enum RieError {
-    #[error("cannot listen on {addr} ({what}): {source}")]
+    #[error("cannot listen on {addr} ({what}): {reason}")]
     Bind {
         addr: SocketAddr,
         what: &'static str,
-        source: std::io::Error,
+        reason: std::io::Error,
     },
 }
 
@@ -68,7 +68,7 @@ pub async fn run(
     let bind = |addr: SocketAddr, what: &'static str| async move {
         TcpListener::bind(addr)
             .await
-            .map_err(|source| RieError::Bind { addr, what, source })
+            .map_err(|reason| RieError::Bind { addr, what, reason })
     };
     let invoke_listener = bind(opts.listen, "invoke API").await?;
     let runtime_listener = bind(opts.runtime_api, "runtime API").await?;

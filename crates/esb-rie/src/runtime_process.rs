@@ -12,10 +12,10 @@ use nix::unistd::Pid;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SpawnError {
-    #[error("cannot start the runtime {program:?}: {source}")]
+    #[error("cannot start the runtime {program:?}: {reason}")]
     Spawn {
         program: String,
-        source: std::io::Error,
+        reason: std::io::Error,
     },
     #[error("no runtime command was given and no bootstrap exists at {tried}")]
     NoBootstrap { tried: String },
@@ -51,9 +51,9 @@ pub fn spawn(
     cwd: &Path,
 ) -> Result<RuntimeProcess, SpawnError> {
     let program = command.first().cloned().unwrap_or_default();
-    let spawn_err = |source| SpawnError::Spawn {
+    let spawn_err = |reason| SpawnError::Spawn {
         program: program.clone(),
-        source,
+        reason,
     };
     let mut cmd = tokio::process::Command::new(&program);
     cmd.args(&command[1..])
