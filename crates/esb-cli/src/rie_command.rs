@@ -76,7 +76,7 @@ pub fn run(args: RieArgs) -> Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
-        esb_rie::run(opts, |_| {}, shutdown_signal())
+        esb_rie::run(opts, shutdown_signal())
             .await
             .context("esb rie failed")
     })

@@ -88,7 +88,6 @@ async fn handle(
     let client_context = header_str(&headers, "x-amz-client-context")?
         .map(decode_client_context)
         .transpose()?;
-    let reservation = sandbox.reserve().map_err(rejection_error)?;
     let req = InvokeRequest {
         payload,
         qualifier,
@@ -98,47 +97,47 @@ async fn handle(
         tenant_id: header_str(&headers, "x-amz-tenant-id")?.map(str::to_string),
         want_log_tail: want_log_tail && invocation_type == InvocationType::RequestResponse,
     };
-    match invocation_type {
-        InvocationType::DryRun => Ok(StatusCode::NO_CONTENT.into_response()),
-        InvocationType::Event => {
-            // The event is accepted: its run, logs and REPORT happen in the background.
-            tokio::spawn(async move {
-                let result = sandbox.invoke(reservation, req).await;
-                if let Err(f) = result.outcome {
-                    tracing::warn!(request_id = %result.request_id, error_type = %f.error_type, "asynchronous invocation failed");
-                }
-            });
-            Ok(StatusCode::ACCEPTED.into_response())
-        }
-        InvocationType::RequestResponse => {
-            let result = sandbox.invoke(reservation, req).await;
-            let (body, function_error) = match result.outcome {
-                Ok(body) => (body, false),
-                Err(f) => (f.body, true),
-            };
-            let mut resp = (StatusCode::OK, body).into_response();
-            let h = resp.headers_mut();
-            h.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-            h.insert(
-                "x-amz-executed-version",
-                header_value(&sandbox.config().version),
-            );
-            h.insert("x-amzn-requestid", header_value(&result.request_id));
-            if function_error {
-                h.insert(
-                    "x-amz-function-error",
-                    HeaderValue::from_static("Unhandled"),
-                );
-            }
-            if let Some(tail) = result.log_tail {
-                h.insert("x-amz-log-result", header_value(&BASE64.encode(tail)));
-            }
-            Ok(resp)
-        }
+    // DryRun only validates; it neither needs nor takes the worker.
+    if invocation_type == InvocationType::DryRun {
+        return Ok(StatusCode::NO_CONTENT.into_response());
     }
+    let reservation = sandbox.reserve().map_err(rejection_error)?;
+    if invocation_type == InvocationType::Event {
+        // The event is accepted: its run, logs and REPORT happen in the background.
+        tokio::spawn(async move {
+            let result = sandbox.invoke(reservation, req).await;
+            if let Err(f) = result.outcome {
+                tracing::warn!(request_id = %result.request_id, error_type = %f.error_type, "asynchronous invocation failed");
+            }
+        });
+        return Ok(StatusCode::ACCEPTED.into_response());
+    }
+    let result = sandbox.invoke(reservation, req).await;
+    let (body, function_error) = match result.outcome {
+        Ok(body) => (body, false),
+        Err(f) => (f.body, true),
+    };
+    let mut resp = (StatusCode::OK, body).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h.insert(
+        "x-amz-executed-version",
+        header_value(&sandbox.config().version),
+    );
+    h.insert("x-amzn-requestid", header_value(&result.request_id));
+    if function_error {
+        h.insert(
+            "x-amz-function-error",
+            HeaderValue::from_static("Unhandled"),
+        );
+    }
+    if let Some(tail) = result.log_tail {
+        h.insert("x-amz-log-result", header_value(&BASE64.encode(tail)));
+    }
+    Ok(resp)
 }
 
 /// Reads the body within Lambda's limit and checks it is JSON (an empty body is `{}`).

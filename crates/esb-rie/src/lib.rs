@@ -52,19 +52,8 @@ pub enum RieError {
     },
 }
 
-/// Addresses actually bound (useful with port 0).
-#[derive(Debug, Clone, Copy)]
-pub struct BoundAddrs {
-    pub invoke: SocketAddr,
-    pub runtime_api: SocketAddr,
-}
-
 /// Runs the emulator until `shutdown` resolves, then stops gracefully.
-pub async fn run(
-    opts: RieOptions,
-    on_ready: impl FnOnce(BoundAddrs),
-    shutdown: impl Future<Output = ()>,
-) -> Result<(), RieError> {
+pub async fn run(opts: RieOptions, shutdown: impl Future<Output = ()>) -> Result<(), RieError> {
     let bind = |addr: SocketAddr, what: &'static str| async move {
         TcpListener::bind(addr)
             .await
@@ -72,26 +61,17 @@ pub async fn run(
     };
     let invoke_listener = bind(opts.listen, "invoke API").await?;
     let runtime_listener = bind(opts.runtime_api, "runtime API").await?;
-    let local = |l: &TcpListener, addr| l.local_addr().unwrap_or(addr);
-    let bound = BoundAddrs {
-        invoke: local(&invoke_listener, opts.listen),
-        runtime_api: local(&runtime_listener, opts.runtime_api),
-    };
+    // With port 0 the runtime must be told the port actually bound.
+    let runtime_api = runtime_listener.local_addr().unwrap_or(opts.runtime_api);
 
     let sink = Arc::new(invocation_log::LogSink::new(opts.log_format));
-    let sandbox = sandbox::Sandbox::new(
-        opts.function,
-        opts.command,
-        bound.runtime_api.to_string(),
-        sink,
-    );
+    let sandbox = sandbox::Sandbox::new(opts.function, opts.command, runtime_api.to_string(), sink);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let spawn_server =
         |listener, router| tokio::spawn(serve::serve(listener, router, stop_rx.clone()));
     let invoke_server = spawn_server(invoke_listener, invoke_api::router(Arc::clone(&sandbox)));
     let runtime_server = spawn_server(runtime_listener, runtime_api::router(Arc::clone(&sandbox)));
-    tracing::info!(invoke = %bound.invoke, runtime_api = %bound.runtime_api, "esb rie listening");
-    on_ready(bound);
+    tracing::info!(invoke = %opts.listen, %runtime_api, "esb rie listening");
     sandbox.start();
 
     shutdown.await;
