@@ -1,6 +1,8 @@
 //! `esb`: one binary for every ESB role.
 
+mod agent_command;
 mod rie_command;
+mod signals;
 
 use std::process::ExitCode;
 
@@ -22,6 +24,8 @@ struct Cli {
 enum Command {
     /// Runtime Interface Emulator: the entrypoint of every worker (Invoke API + Runtime API).
     Rie(rie_command::RieArgs),
+    /// Agent: owns this machine's workers; serves the gateway over gRPC.
+    Agent(agent_command::AgentArgs),
 }
 
 fn main() -> ExitCode {
@@ -47,5 +51,6 @@ fn run() -> Result<()> {
         .init();
     match cli.command {
         Command::Rie(args) => rie_command::run(args),
+        Command::Agent(args) => agent_command::run(args),
     }
 }

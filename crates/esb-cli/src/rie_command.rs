@@ -30,6 +30,9 @@ pub struct RieArgs {
     /// Seconds SIGTERM waits for the invocation in flight before failing it.
     #[arg(long, default_value_t = 5.0)]
     shutdown_grace: f64,
+    /// Shut down when this process exits (set by the agent: no worker outlives its box).
+    #[arg(long)]
+    lifeline_pid: Option<u32>,
     /// The runtime to start, e.g. `python -m awslambdaric app.handler`; defaults to
     /// /var/task/bootstrap, /opt/bootstrap or /var/runtime/bootstrap.
     #[arg(last = true)]
@@ -68,6 +71,7 @@ pub fn run(args: RieArgs) -> Result<()> {
             LogFormatArg::Json => LogFormat::Json,
         },
         shutdown_grace: Duration::from_secs_f64(args.shutdown_grace),
+        lifeline_pid: args.lifeline_pid,
     };
     // One thread serves both APIs: an invocation is a handful of tiny hops, and a
     // worker must stay light when hundreds share a machine.
@@ -76,23 +80,8 @@ pub fn run(args: RieArgs) -> Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
-        esb_rie::run(opts, shutdown_signal())
+        esb_rie::run(opts, crate::signals::shutdown_signal())
             .await
             .context("esb rie failed")
     })
-}
-
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        tracing::error!("cannot install signal handlers; SIGTERM will not stop esb rie gracefully");
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-    }
 }

@@ -11,8 +11,10 @@ pub mod config;
 pub mod failure;
 pub mod invocation_log;
 pub mod invoke_api;
+mod lifeline;
 pub mod limits;
 mod log_capture;
+pub mod process_tree;
 pub mod runtime_api;
 mod runtime_process;
 pub mod sandbox;
@@ -40,6 +42,8 @@ pub struct RieOptions {
     pub log_format: LogFormat,
     /// How long SIGTERM waits for the invocation in flight before failing it.
     pub shutdown_grace: Duration,
+    /// Shut down when this process exits (the box that started this worker).
+    pub lifeline_pid: Option<u32>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -74,7 +78,16 @@ pub async fn run(opts: RieOptions, shutdown: impl Future<Output = ()>) -> Result
     tracing::info!(invoke = %opts.listen, %runtime_api, "esb rie listening");
     sandbox.start();
 
-    shutdown.await;
+    let lifeline = async {
+        match opts.lifeline_pid {
+            Some(pid) => lifeline::exited(pid).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        () = shutdown => {}
+        () = lifeline => {}
+    }
     tracing::info!("shutting down");
     sandbox.shutdown(opts.shutdown_grace).await;
     let _ = stop_tx.send(true);

@@ -128,41 +128,7 @@ pub fn describe_exit(status: ExitStatus) -> String {
 
 /// Peak resident memory (sum of `VmHWM`) of the process tree rooted at `pid`, in KiB.
 pub fn peak_memory_kib(pid: u32) -> u64 {
-    let mut total = 0;
-    let mut stack = vec![pid];
-    let mut seen = 0;
-    while let Some(p) = stack.pop() {
-        seen += 1;
-        if seen > 4096 {
-            break;
-        }
-        total += read_vm_hwm(p).unwrap_or(0);
-        stack.extend(children(p));
-    }
-    total
-}
-
-fn read_vm_hwm(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-}
-
-fn children(pid: u32) -> Vec<u32> {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return Vec::new();
-    };
-    tasks
-        .flatten()
-        .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
-        .flat_map(|s| {
-            s.split_whitespace()
-                .filter_map(|p| p.parse().ok())
-                .collect::<Vec<u32>>()
-        })
-        .collect()
+    crate::process_tree::sum_status_kib(&crate::process_tree::tree(pid), "VmHWM")
 }
 
 #[cfg(test)]

@@ -1,0 +1,12 @@
+//! ESB's agent: owns the workers of one machine. The gateway asks it, over gRPC
+//! (`esb.agent.v1.AgentService`), for workers of a function; the agent starts them
+//! through a [`runtime::WorkerRuntime`] (today: local processes), tracks them on disk
+//! so a restarted agent re-adopts them, and stops them on request or at shutdown.
+
+pub mod memory_limit;
+pub mod python_env;
+pub mod runtime;
+pub mod service;
+pub mod worker_record;
+
+pub use service::Agent;

@@ -1,0 +1,96 @@
+//! `MemorySize` as a real memory limit, through the cgroup the machine offers (v2
+//! `memory.max`, or v1 `memory.limit_in_bytes`). Where no cgroup is writable the worker
+//! runs unlimited and the agent says so once.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+/// A cgroup created for one worker.
+#[derive(Debug)]
+pub struct WorkerCgroup {
+    dir: PathBuf,
+    /// `cgroup.procs`, opened before fork so the child can join without allocating.
+    procs: OwnedFd,
+}
+
+impl WorkerCgroup {
+    /// Creates `<parent>/esb-<worker>` with the limit, or `None` where not possible.
+    pub fn create(worker_id: &str, limit_bytes: u64) -> Option<Self> {
+        let (parent, limit_file) = parent_cgroup()?;
+        let dir = parent.join(format!("esb-{worker_id}"));
+        std::fs::create_dir_all(&dir).ok()?;
+        let written = std::fs::write(dir.join(limit_file), limit_bytes.to_string());
+        let procs = std::fs::OpenOptions::new()
+            .write(true)
+            .open(dir.join("cgroup.procs"));
+        match (written, procs) {
+            (Ok(()), Ok(f)) => Some(Self {
+                dir,
+                procs: f.into(),
+            }),
+            _ => {
+                let _ = std::fs::remove_dir(&dir);
+                None
+            }
+        }
+    }
+
+    /// A `pre_exec` hook that moves the new process into the cgroup before it runs
+    /// anything: a single write(2) (async-signal-safe) to the fd opened beforehand.
+    /// The cgroup must outlive the spawn.
+    pub fn joiner(&self) -> impl Fn() -> std::io::Result<()> + Send + Sync + 'static {
+        let fd = self.procs.as_raw_fd();
+        move || {
+            // SAFETY: write(2) of a static one-byte buffer to an fd open during the spawn.
+            let n = unsafe { libc::write(fd, b"0".as_ptr().cast(), 1) };
+            if n == 1 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Current memory use of the cgroup, when the kernel reports it.
+    pub fn memory_bytes(&self) -> Option<u64> {
+        ["memory.current", "memory.usage_in_bytes"]
+            .iter()
+            .find_map(|f| std::fs::read_to_string(self.dir.join(f)).ok())
+            .and_then(|s| s.trim().parse().ok())
+    }
+
+    /// Removes the cgroup (it must be empty: call after the worker's processes ended).
+    pub fn remove(dir: &Path) {
+        for _ in 0..50 {
+            if std::fs::remove_dir(dir).is_ok() || !dir.exists() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        tracing::warn!("could not remove cgroup {}", dir.display());
+    }
+}
+
+/// The cgroup directory new worker cgroups go under, and the limit file's name.
+fn parent_cgroup() -> Option<(PathBuf, &'static str)> {
+    let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        let rel = own.lines().find_map(|l| l.strip_prefix("0::"))?;
+        let parent = Path::new("/sys/fs/cgroup").join(rel.trim_start_matches('/'));
+        return Some((parent, "memory.max"));
+    }
+    let rel = own.lines().find_map(|l| {
+        let mut parts = l.splitn(3, ':');
+        let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+        controllers
+            .split(',')
+            .any(|c| c == "memory")
+            .then_some(path)
+    })?;
+    let parent = Path::new("/sys/fs/cgroup/memory").join(rel.trim_start_matches('/'));
+    Some((parent, "memory.limit_in_bytes"))
+}

@@ -1,0 +1,46 @@
+//! Where workers run. Every runtime starts the same entrypoint, `esb rie`, so a
+//! function behaves the same as a process or (later) a container.
+
+pub mod process;
+
+use async_trait::async_trait;
+use esb_proto::agent::FunctionSpec;
+
+use crate::worker_record::WorkerRecord;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("worker {worker} did not start: {detail}")]
+    Start { worker: String, detail: String },
+    #[error("worker {worker}: {detail}")]
+    Control { worker: String, detail: String },
+    #[error(transparent)]
+    Python(#[from] crate::python_env::PythonEnvError),
+    #[error(
+        "unsupported runtime {0:?}: ESB runs python3.x and provided, provided.al2, provided.al2023"
+    )]
+    Unsupported(String),
+}
+
+/// Resource use of one worker.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WorkerUsage {
+    pub memory_bytes: u64,
+    pub memory_limit_bytes: u64,
+    pub cpu_time_ms: u64,
+}
+
+#[async_trait]
+pub trait WorkerRuntime: Send + Sync {
+    /// `process` or `docker`.
+    fn kind(&self) -> &'static str;
+    /// Starts a worker and returns once its Invoke API accepts connections.
+    async fn create(&self, id: &str, spec: &FunctionSpec) -> Result<WorkerRecord, RuntimeError>;
+    /// Stops a worker and everything it started.
+    async fn destroy(&self, worker: &WorkerRecord);
+    async fn pause(&self, worker: &WorkerRecord) -> Result<(), RuntimeError>;
+    async fn resume(&self, worker: &WorkerRecord) -> Result<(), RuntimeError>;
+    /// Whether a recorded worker still runs (used to re-adopt after a restart).
+    fn is_alive(&self, worker: &WorkerRecord) -> bool;
+    fn usage(&self, worker: &WorkerRecord) -> WorkerUsage;
+}

@@ -1,0 +1,290 @@
+//! `esb.agent.v1.AgentService` over a [`WorkerRuntime`]: the agent's record of its
+//! workers, kept on disk so a restarted agent re-adopts the ones still running instead
+//! of killing them.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use esb_proto::AgentService;
+use esb_proto::agent::{
+    AgentInfo, DestroyWorkerResponse, EnsureWorkerRequest, FunctionSpec, InfoRequest,
+    ListWorkersRequest, ListWorkersResponse, MetricsRequest, MetricsResponse, Worker,
+    WorkerMetrics, WorkerRef, WorkerState,
+};
+use tokio::sync::Mutex;
+use tonic::{Request, Response, Status};
+
+use crate::runtime::process::now_ms;
+use crate::runtime::{RuntimeError, WorkerRuntime};
+use crate::worker_record::{RecordStore, RecordedState, WorkerRecord, spec_hash};
+
+pub struct Agent {
+    runtime: Arc<dyn WorkerRuntime>,
+    store: RecordStore,
+    workers: Mutex<HashMap<String, WorkerRecord>>,
+    capacity: u32,
+}
+
+impl Agent {
+    /// Loads the records under `state_dir`, re-adopting live workers and forgetting dead ones.
+    pub fn new(
+        runtime: Arc<dyn WorkerRuntime>,
+        state_dir: &Path,
+        capacity: u32,
+    ) -> std::io::Result<Self> {
+        let store = RecordStore::new(state_dir)?;
+        let mut workers = HashMap::new();
+        for record in store.load_all() {
+            if runtime.is_alive(&record) {
+                tracing::info!(worker = %record.id, function = %record.function_name, "re-adopted worker");
+                workers.insert(record.id.clone(), record);
+            } else {
+                store.remove(&record.id);
+            }
+        }
+        Ok(Self {
+            runtime,
+            store,
+            workers: Mutex::new(workers),
+            capacity,
+        })
+    }
+
+    /// Stops every worker (the box is shutting down).
+    pub async fn destroy_all(&self) {
+        let all: Vec<WorkerRecord> = self.workers.lock().await.drain().map(|(_, w)| w).collect();
+        let stops = all.iter().map(|w| async move {
+            self.runtime.destroy(w).await;
+            self.store.remove(&w.id);
+        });
+        futures::future::join_all(stops).await;
+    }
+
+    async fn create(&self, spec: &FunctionSpec) -> Result<WorkerRecord, Status> {
+        validate(spec)?;
+        if self.workers.lock().await.len() >= self.capacity as usize {
+            return Err(Status::resource_exhausted(format!(
+                "the agent runs its maximum of {} workers",
+                self.capacity
+            )));
+        }
+        let id = format!(
+            "{}-{}",
+            sanitize(&spec.name),
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
+        let record = self
+            .runtime
+            .create(&id, spec)
+            .await
+            .map_err(runtime_status)?;
+        if let Err(e) = self.store.save(&record) {
+            self.runtime.destroy(&record).await;
+            return Err(Status::internal(format!("cannot record worker {id}: {e}")));
+        }
+        self.workers.lock().await.insert(id, record.clone());
+        tracing::info!(worker = %record.id, function = %record.function_name, address = %record.address, "worker started");
+        Ok(record)
+    }
+
+    /// The live record of `id`, forgetting it if its processes are gone.
+    async fn live(&self, id: &str) -> Option<WorkerRecord> {
+        let mut workers = self.workers.lock().await;
+        let record = workers.get(id)?.clone();
+        if self.runtime.is_alive(&record) {
+            return Some(record);
+        }
+        workers.remove(id);
+        self.store.remove(id);
+        None
+    }
+
+    async fn set_state(&self, id: &str, state: RecordedState) -> Result<WorkerRecord, Status> {
+        let record = self.live(id).await.ok_or_else(|| unknown(id))?;
+        match state {
+            RecordedState::Paused => self.runtime.pause(&record).await,
+            RecordedState::Running => self.runtime.resume(&record).await,
+        }
+        .map_err(runtime_status)?;
+        let mut workers = self.workers.lock().await;
+        let entry = workers.get_mut(id).ok_or_else(|| unknown(id))?;
+        entry.state = state;
+        let _ = self.store.save(entry);
+        Ok(entry.clone())
+    }
+}
+
+#[tonic::async_trait]
+impl AgentService for Agent {
+    async fn ensure_worker(
+        &self,
+        request: Request<EnsureWorkerRequest>,
+    ) -> Result<Response<Worker>, Status> {
+        let req = request.into_inner();
+        let spec = req
+            .function
+            .ok_or_else(|| Status::invalid_argument("EnsureWorker needs a function spec"))?;
+        if !req.worker_id.is_empty()
+            && let Some(existing) = self.live(&req.worker_id).await
+            && existing.spec_hash == spec_hash(&spec)
+        {
+            if existing.state == RecordedState::Paused {
+                self.set_state(&existing.id, RecordedState::Running).await?;
+            }
+            let mut workers = self.workers.lock().await;
+            if let Some(w) = workers.get_mut(&existing.id) {
+                w.last_used_ms = now_ms();
+                return Ok(Response::new(to_proto(w)));
+            }
+        }
+        let record = self.create(&spec).await?;
+        Ok(Response::new(to_proto(&record)))
+    }
+
+    async fn destroy_worker(
+        &self,
+        request: Request<WorkerRef>,
+    ) -> Result<Response<DestroyWorkerResponse>, Status> {
+        let id = request.into_inner().worker_id;
+        let record = self.workers.lock().await.remove(&id);
+        if let Some(r) = &record {
+            self.runtime.destroy(r).await;
+            self.store.remove(&id);
+        }
+        Ok(Response::new(DestroyWorkerResponse {
+            existed: record.is_some(),
+        }))
+    }
+
+    async fn pause_worker(&self, request: Request<WorkerRef>) -> Result<Response<Worker>, Status> {
+        let record = self
+            .set_state(&request.into_inner().worker_id, RecordedState::Paused)
+            .await?;
+        Ok(Response::new(to_proto(&record)))
+    }
+
+    async fn resume_worker(&self, request: Request<WorkerRef>) -> Result<Response<Worker>, Status> {
+        let record = self
+            .set_state(&request.into_inner().worker_id, RecordedState::Running)
+            .await?;
+        Ok(Response::new(to_proto(&record)))
+    }
+
+    async fn list_workers(
+        &self,
+        request: Request<ListWorkersRequest>,
+    ) -> Result<Response<ListWorkersResponse>, Status> {
+        let function = request.into_inner().function_name;
+        let ids: Vec<String> = self.workers.lock().await.keys().cloned().collect();
+        let mut workers = Vec::new();
+        for id in ids {
+            if let Some(w) = self.live(&id).await
+                && (function.is_empty() || w.function_name == function)
+            {
+                workers.push(to_proto(&w));
+            }
+        }
+        workers.sort_by_key(|w| w.created_at_ms);
+        Ok(Response::new(ListWorkersResponse { workers }))
+    }
+
+    async fn get_metrics(
+        &self,
+        request: Request<MetricsRequest>,
+    ) -> Result<Response<MetricsResponse>, Status> {
+        let wanted = request.into_inner().worker_ids;
+        let records: Vec<WorkerRecord> = self
+            .workers
+            .lock()
+            .await
+            .values()
+            .filter(|w| wanted.is_empty() || wanted.contains(&w.id))
+            .cloned()
+            .collect();
+        let workers = records
+            .iter()
+            .map(|w| {
+                let usage = self.runtime.usage(w);
+                WorkerMetrics {
+                    worker_id: w.id.clone(),
+                    function_name: w.function_name.clone(),
+                    memory_bytes: usage.memory_bytes,
+                    memory_limit_bytes: usage.memory_limit_bytes,
+                    cpu_time_ms: usage.cpu_time_ms,
+                }
+            })
+            .collect();
+        Ok(Response::new(MetricsResponse { workers }))
+    }
+
+    async fn get_info(
+        &self,
+        _request: Request<InfoRequest>,
+    ) -> Result<Response<AgentInfo>, Status> {
+        Ok(Response::new(AgentInfo {
+            runtime: self.runtime.kind().to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            capacity: self.capacity,
+            workers: u32::try_from(self.workers.lock().await.len()).unwrap_or(u32::MAX),
+        }))
+    }
+}
+
+fn validate(spec: &FunctionSpec) -> Result<(), Status> {
+    if spec.name.is_empty() {
+        return Err(Status::invalid_argument("function spec without a name"));
+    }
+    if !Path::new(&spec.code_dir).is_dir() {
+        return Err(Status::invalid_argument(format!(
+            "function {}: code directory {:?} does not exist",
+            spec.name, spec.code_dir
+        )));
+    }
+    if !(1..=900).contains(&spec.timeout_s) || !(128..=10240).contains(&spec.memory_mb) {
+        return Err(Status::invalid_argument(format!(
+            "function {}: timeout must be 1..=900 s and memory 128..=10240 MB",
+            spec.name
+        )));
+    }
+    Ok(())
+}
+
+fn runtime_status(e: RuntimeError) -> Status {
+    match e {
+        RuntimeError::Unsupported(_) => Status::invalid_argument(e.to_string()),
+        _ => Status::unavailable(e.to_string()),
+    }
+}
+
+fn unknown(id: &str) -> Status {
+    Status::not_found(format!("no worker {id}"))
+}
+
+fn sanitize(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(40)
+        .collect()
+}
+
+fn to_proto(w: &WorkerRecord) -> Worker {
+    Worker {
+        id: w.id.clone(),
+        function_name: w.function_name.clone(),
+        address: w.address.clone(),
+        state: match w.state {
+            RecordedState::Running => WorkerState::Running,
+            RecordedState::Paused => WorkerState::Paused,
+        } as i32,
+        created_at_ms: w.created_at_ms,
+        last_used_ms: w.last_used_ms,
+        spec_hash: w.spec_hash.clone(),
+    }
+}
