@@ -141,7 +141,11 @@ async fn handle(
 }
 
 /// Reads the body within Lambda's limit and checks it is JSON (an empty body is `{}`).
-async fn read_payload(body: Body, limit: usize, operation: &str) -> Result<Bytes, InvokeApiError> {
+pub async fn read_payload(
+    body: Body,
+    limit: usize,
+    operation: &str,
+) -> Result<Bytes, InvokeApiError> {
     let payload = match read_limited(body, limit).await {
         Ok(collected) => collected.bytes,
         Err(BodyError::TooLarge { .. }) => return Err(InvokeApiError::too_large(limit, operation)),
@@ -159,7 +163,7 @@ async fn read_payload(body: Body, limit: usize, operation: &str) -> Result<Bytes
 }
 
 /// `X-Amz-Client-Context` is base64 of a JSON object; the runtime gets the decoded JSON.
-fn decode_client_context(encoded: &str) -> Result<String, InvokeApiError> {
+pub fn decode_client_context(encoded: &str) -> Result<String, InvokeApiError> {
     let invalid = || {
         InvokeApiError::invalid_content(
             "Client context must be a valid Base64-encoded JSON object.",

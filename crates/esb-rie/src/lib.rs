@@ -6,7 +6,7 @@
 //! own emulator does not (function errors, timeouts, exits, logs, memory figures).
 
 pub mod api_error;
-mod body;
+pub mod body;
 pub mod config;
 pub mod failure;
 pub mod invocation_log;

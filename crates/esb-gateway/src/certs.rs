@@ -1,0 +1,87 @@
+//! The box's private CA and server certificate, generated on first start under
+//! `<state>/certs/` (`ca.pem` is the CA users and workers trust) and reused after.
+
+use std::path::{Path, PathBuf};
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CertError {
+    #[error("cannot write certificates under {dir}: {reason}")]
+    Io {
+        dir: PathBuf,
+        reason: std::io::Error,
+    },
+    #[error("cannot generate certificates: {0}")]
+    Generate(#[from] rcgen::Error),
+}
+
+/// PEM files of the box's TLS identity.
+#[derive(Debug, Clone)]
+pub struct CertPaths {
+    pub ca: PathBuf,
+    pub server_cert: PathBuf,
+    pub server_key: PathBuf,
+}
+
+impl CertPaths {
+    pub fn under(state_dir: &Path) -> Self {
+        let dir = state_dir.join("certs");
+        Self {
+            ca: dir.join("ca.pem"),
+            server_cert: dir.join("server.pem"),
+            server_key: dir.join("server-key.pem"),
+        }
+    }
+}
+
+/// Creates the CA and a server certificate for `localhost`, loopback and `extra_names`
+/// unless they already exist.
+pub fn ensure(state_dir: &Path, extra_names: &[String]) -> Result<CertPaths, CertError> {
+    let paths = CertPaths::under(state_dir);
+    if paths.ca.is_file() && paths.server_cert.is_file() && paths.server_key.is_file() {
+        return Ok(paths);
+    }
+    let dir = state_dir.join("certs");
+    let io = |reason| CertError::Io {
+        dir: dir.clone(),
+        reason,
+    };
+    std::fs::create_dir_all(&dir).map_err(io)?;
+
+    let ca_key = KeyPair::generate()?;
+    let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "ESB local CA");
+    let ca_cert = ca_params.self_signed(&ca_key)?;
+
+    let mut names = vec!["localhost".to_string()];
+    names.extend(extra_names.iter().cloned());
+    let mut params = CertificateParams::new(names)?;
+    params.subject_alt_names.push(SanType::IpAddress(
+        "127.0.0.1"
+            .parse()
+            .map_err(|_| rcgen::Error::CouldNotParseCertificate)?,
+    ));
+    params.subject_alt_names.push(SanType::IpAddress(
+        "::1"
+            .parse()
+            .map_err(|_| rcgen::Error::CouldNotParseCertificate)?,
+    ));
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "ESB gateway");
+    let key = KeyPair::generate()?;
+    let issuer = Issuer::new(ca_params, ca_key);
+    let cert = params.signed_by(&key, &issuer)?;
+
+    std::fs::write(&paths.ca, ca_cert.pem()).map_err(io)?;
+    std::fs::write(&paths.server_cert, cert.pem()).map_err(io)?;
+    std::fs::write(&paths.server_key, key.serialize_pem()).map_err(io)?;
+    Ok(paths)
+}

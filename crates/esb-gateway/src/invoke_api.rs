@@ -1,0 +1,221 @@
+//! The Lambda Invoke API of the box (`POST /2015-03-31/functions/{name}/invocations`):
+//! what boto3's `lambda.invoke` talks to, from users and from functions calling each
+//! other. Resolves the function (name, partial or full ARN, qualifier), takes a worker
+//! from its pool and forwards the invocation; the worker's answer (including
+//! `X-Amz-Function-Error`, `X-Amz-Log-Result`) goes back unchanged.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use esb_rie::api_error::InvokeApiError;
+use esb_rie::invoke_api::read_payload;
+use esb_rie::limits::{MAX_ASYNC_REQUEST_BYTES, MAX_SYNC_REQUEST_BYTES};
+
+use crate::Gateway;
+use crate::pool::{AcquireError, FunctionPool};
+
+/// Answer headers passed back from the worker.
+const RETURNED: [&str; 6] = [
+    "content-type",
+    "x-amz-function-error",
+    "x-amz-log-result",
+    "x-amz-executed-version",
+    "x-amzn-requestid",
+    "x-amzn-errortype",
+];
+
+pub async fn invoke(
+    State(gw): State<Arc<Gateway>>,
+    Path(name): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match handle(gw, name, query, headers, body).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn handle(
+    gw: Arc<Gateway>,
+    name: String,
+    query: HashMap<String, String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, InvokeApiError> {
+    let (function, path_qualifier) = parse_function_ref(&name, &gw)?;
+    let qualifier = query.get("Qualifier").cloned().or(path_qualifier);
+    let not_found = |arn: String| {
+        InvokeApiError::new(
+            StatusCode::NOT_FOUND,
+            "ResourceNotFoundException",
+            format!("Function not found: {arn}"),
+        )
+    };
+    let pool = gw
+        .pools
+        .get(&function)
+        .cloned()
+        .ok_or_else(|| not_found(gw.function_arn(&function, None)))?;
+    if let Some(q) = qualifier.as_deref().filter(|q| *q != "$LATEST") {
+        return Err(not_found(gw.function_arn(&function, Some(q))));
+    }
+    let invocation_type = headers
+        .get("x-amz-invocation-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("RequestResponse")
+        .to_string();
+    match invocation_type.as_str() {
+        "Event" => {
+            let payload = read_payload(body, MAX_ASYNC_REQUEST_BYTES, "InvokeAsync").await?;
+            // Accepted: the event runs in the background and its outcome is logged.
+            let event_id = uuid::Uuid::new_v4().to_string();
+            tokio::spawn(async move {
+                match run(&gw, &pool, payload, &headers).await {
+                    Ok(r) if r.headers().contains_key("x-amz-function-error") => {
+                        tracing::warn!(%event_id, function = %pool.spec().name, "asynchronous invocation failed");
+                    }
+                    Ok(_) => {
+                        tracing::info!(%event_id, function = %pool.spec().name, "asynchronous invocation done")
+                    }
+                    Err(e) => {
+                        tracing::error!(%event_id, function = %pool.spec().name, "asynchronous invocation not run: {}", e.message)
+                    }
+                }
+            });
+            let mut resp = StatusCode::ACCEPTED.into_response();
+            if let Ok(v) = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
+                resp.headers_mut().insert("x-amzn-requestid", v);
+            }
+            Ok(resp)
+        }
+        "DryRun" => Ok(StatusCode::NO_CONTENT.into_response()),
+        "RequestResponse" => {
+            let payload = read_payload(body, MAX_SYNC_REQUEST_BYTES, "InvokeFunction").await?;
+            run(&gw, &pool, payload, &headers).await
+        }
+        other => Err(InvokeApiError::new(
+            StatusCode::BAD_REQUEST,
+            "ValidationException",
+            format!(
+                "1 validation error detected: Value '{other}' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]"
+            ),
+        )),
+    }
+}
+
+/// Runs one invocation on a pooled worker.
+async fn run(
+    gw: &Gateway,
+    pool: &Arc<FunctionPool>,
+    payload: Bytes,
+    headers: &HeaderMap,
+) -> Result<Response, InvokeApiError> {
+    let mut lease = pool.acquire().await.map_err(|e| match e {
+        AcquireError::Throttled { .. } => InvokeApiError {
+            reason: Some("ReservedFunctionConcurrentInvocationLimitExceeded"),
+            ..InvokeApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "TooManyRequestsException",
+                format!("Rate Exceeded. {e}"),
+            )
+        },
+        AcquireError::Agent(e) => InvokeApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "ServiceException",
+            e.to_string(),
+        ),
+    })?;
+    // The worker enforces the function timeout; this only bounds a worker that hangs.
+    let bound = Duration::from_secs(u64::from(pool.spec().timeout_s) + 30);
+    let address = lease.worker().address.clone();
+    let answer =
+        tokio::time::timeout(bound, gw.workers.invoke(&address, payload, headers, None)).await;
+    let answer = match answer {
+        Ok(Ok(a)) => a,
+        Ok(Err(e)) => {
+            lease.mark_broken();
+            return Err(InvokeApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "ServiceException",
+                e.to_string(),
+            ));
+        }
+        Err(_) => {
+            lease.mark_broken();
+            return Err(InvokeApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "ServiceException",
+                format!(
+                    "worker {address} gave no answer within {}s",
+                    bound.as_secs()
+                ),
+            ));
+        }
+    };
+    let mut resp = (answer.status, answer.body).into_response();
+    for name in RETURNED {
+        if let Some(v) = answer.headers.get(name) {
+            resp.headers_mut().insert(name, v.clone());
+        }
+    }
+    Ok(resp)
+}
+
+/// `name`, `name:qualifier`, `123456789012:function:name[:q]` or
+/// `arn:aws:lambda:<region>:<account>:function:name[:q]`.
+fn parse_function_ref(raw: &str, gw: &Gateway) -> Result<(String, Option<String>), InvokeApiError> {
+    let invalid = || {
+        InvokeApiError::new(
+            StatusCode::BAD_REQUEST,
+            "ValidationException",
+            format!(
+                "1 validation error detected: Value '{raw}' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{{2}}(-gov)?-[a-z]+-\\d{{1}}:)?(\\d{{12}}:)?(function:)?([a-zA-Z0-9-_\\.]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?"
+            ),
+        )
+    };
+    let parts: Vec<&str> = raw.split(':').collect();
+    let (name, qualifier) = match parts.as_slice() {
+        [name] => (*name, None),
+        [name, q] => (*name, Some(*q)),
+        [account, "function", name] => (gw.check_account(account, name)?, None),
+        [account, "function", name, q] => (gw.check_account(account, name)?, Some(*q)),
+        [
+            "arn",
+            _,
+            "lambda",
+            region,
+            account,
+            "function",
+            name,
+            rest @ ..,
+        ] if rest.len() <= 1 => {
+            if *region != gw.region {
+                return Err(InvokeApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "ResourceNotFoundException",
+                    format!("Function not found: {raw}"),
+                ));
+            }
+            (gw.check_account(account, name)?, rest.first().copied())
+        }
+        _ => return Err(invalid()),
+    };
+    let valid = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 140
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    };
+    if !valid(name) || qualifier.is_some_and(|q| q != "$LATEST" && !valid(q)) {
+        return Err(invalid());
+    }
+    Ok((name.to_string(), qualifier.map(str::to_string)))
+}

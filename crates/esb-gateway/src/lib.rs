@@ -1,0 +1,105 @@
+//! ESB's gateway: the HTTPS front door of a box. Serves the Lambda Invoke API, owns
+//! the per-function worker pools and reaches workers directly; asks the agent for
+//! workers over gRPC (`esb.agent.v1`), even when both run in one process.
+
+pub mod agent_client;
+pub mod certs;
+pub mod invoke_api;
+pub mod pool;
+pub mod server;
+pub mod tls;
+pub mod worker_client;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use esb_proto::agent::FunctionSpec;
+use esb_rie::api_error::InvokeApiError;
+
+use crate::agent_client::AgentClient;
+use crate::pool::FunctionPool;
+use crate::worker_client::WorkerClient;
+
+/// A function the gateway serves, with its concurrency limit.
+#[derive(Debug, Clone)]
+pub struct FunctionEntry {
+    pub spec: FunctionSpec,
+    /// `ReservedConcurrentExecutions`, else the box default.
+    pub concurrency: usize,
+}
+
+pub struct GatewayConfig {
+    pub functions: Vec<FunctionEntry>,
+    pub agent_url: String,
+    pub region: String,
+    pub account_id: String,
+    /// How long a request waits for a busy function's worker before 429.
+    pub acquire_timeout: Duration,
+}
+
+pub struct Gateway {
+    pools: HashMap<String, Arc<FunctionPool>>,
+    workers: WorkerClient,
+    agent: AgentClient,
+    region: String,
+    account_id: String,
+}
+
+impl Gateway {
+    pub fn new(config: GatewayConfig) -> Result<Arc<Self>, agent_client::AgentError> {
+        let agent = AgentClient::new(&config.agent_url)?;
+        let pools = config
+            .functions
+            .into_iter()
+            .map(|f| {
+                let name = f.spec.name.clone();
+                (
+                    name,
+                    FunctionPool::new(f.spec, f.concurrency, agent.clone(), config.acquire_timeout),
+                )
+            })
+            .collect();
+        Ok(Arc::new(Self {
+            pools,
+            workers: WorkerClient::default(),
+            agent,
+            region: config.region,
+            account_id: config.account_id,
+        }))
+    }
+
+    pub fn function_arn(&self, name: &str, qualifier: Option<&str>) -> String {
+        let base = format!(
+            "arn:aws:lambda:{}:{}:function:{name}",
+            self.region, self.account_id
+        );
+        qualifier.map_or(base.clone(), |q| format!("{base}:{q}"))
+    }
+
+    fn check_account<'a>(&self, account: &str, name: &'a str) -> Result<&'a str, InvokeApiError> {
+        if account == self.account_id {
+            Ok(name)
+        } else {
+            Err(InvokeApiError::new(
+                StatusCode::NOT_FOUND,
+                "ResourceNotFoundException",
+                format!(
+                    "Function not found: {}",
+                    self.function_arn(name, None)
+                        .replace(&self.account_id, account)
+                ),
+            ))
+        }
+    }
+
+    /// Returns every idle worker to the agent for removal (box shutdown).
+    pub async fn release_workers(&self) {
+        for pool in self.pools.values() {
+            for w in pool.drain_idle() {
+                let _ = self.agent.destroy(&w.id).await;
+            }
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! Per-function pools of warm workers. The gateway owns the pools (it knows demand);
+//! the agent owns the workers. One invocation per worker at a time, as in Lambda; a
+//! pool grows on demand up to the function's concurrency limit, and past it requests
+//! wait (bounded) for a worker to free up, then are throttled.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use esb_proto::agent::{FunctionSpec, Worker};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::agent_client::{AgentClient, AgentError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AcquireError {
+    #[error("all {limit} workers of {function} stayed busy for {waited:?}")]
+    Throttled {
+        function: String,
+        limit: usize,
+        waited: Duration,
+    },
+    #[error(transparent)]
+    Agent(#[from] AgentError),
+}
+
+pub struct FunctionPool {
+    spec: FunctionSpec,
+    limit: usize,
+    slots: Arc<Semaphore>,
+    /// Idle warm workers, most recently used last (reused first).
+    idle: Mutex<Vec<Worker>>,
+    agent: AgentClient,
+    acquire_timeout: Duration,
+}
+
+/// A worker lent to one invocation; returned to the pool on drop unless marked broken.
+pub struct Lease {
+    pool: Arc<FunctionPool>,
+    worker: Worker,
+    broken: bool,
+    _slot: OwnedSemaphorePermit,
+}
+
+impl FunctionPool {
+    pub fn new(
+        spec: FunctionSpec,
+        limit: usize,
+        agent: AgentClient,
+        acquire_timeout: Duration,
+    ) -> Arc<Self> {
+        let limit = limit.max(1);
+        Arc::new(Self {
+            spec,
+            limit,
+            slots: Arc::new(Semaphore::new(limit)),
+            idle: Mutex::new(Vec::new()),
+            agent,
+            acquire_timeout,
+        })
+    }
+
+    pub fn spec(&self) -> &FunctionSpec {
+        &self.spec
+    }
+
+    pub async fn acquire(self: &Arc<Self>) -> Result<Lease, AcquireError> {
+        let slot = tokio::time::timeout(
+            self.acquire_timeout,
+            Arc::clone(&self.slots).acquire_owned(),
+        )
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .ok_or_else(|| AcquireError::Throttled {
+            function: self.spec.name.clone(),
+            limit: self.limit,
+            waited: self.acquire_timeout,
+        })?;
+        let reused = self.idle.lock().ok().and_then(|mut idle| idle.pop());
+        let worker = match reused {
+            Some(w) => w,
+            None => self.agent.ensure(&self.spec, "").await?,
+        };
+        Ok(Lease {
+            pool: Arc::clone(self),
+            worker,
+            broken: false,
+            _slot: slot,
+        })
+    }
+
+    /// Every worker currently idle (for shutdown).
+    pub fn drain_idle(&self) -> Vec<Worker> {
+        self.idle
+            .lock()
+            .map(|mut i| std::mem::take(&mut *i))
+            .unwrap_or_default()
+    }
+}
+
+impl Lease {
+    pub fn worker(&self) -> &Worker {
+        &self.worker
+    }
+
+    /// The worker failed in a way that makes it unusable: it is destroyed, not reused.
+    pub fn mark_broken(&mut self) {
+        self.broken = true;
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        let worker = std::mem::take(&mut self.worker);
+        if self.broken {
+            let agent = self.pool.agent.clone();
+            tokio::spawn(async move {
+                if let Err(e) = agent.destroy(&worker.id).await {
+                    tracing::warn!("cannot destroy broken worker {}: {e}", worker.id);
+                }
+            });
+        } else if let Ok(mut idle) = self.pool.idle.lock() {
+            idle.push(worker);
+        }
+    }
+}

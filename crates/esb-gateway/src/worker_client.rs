@@ -1,0 +1,91 @@
+//! Sends one invocation straight to a worker's Invoke API (`esb rie` on worker:port),
+//! over kept-alive HTTP/1 connections.
+
+use bytes::Bytes;
+use http::{HeaderMap, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+/// Request headers the worker understands and the caller may set.
+const FORWARDED: [&str; 5] = [
+    "x-amz-client-context",
+    "x-amzn-trace-id",
+    "x-amz-log-type",
+    "x-amz-cognito-identity",
+    "x-amz-tenant-id",
+];
+
+#[derive(Debug, thiserror::Error)]
+#[error("worker {address} did not answer: {reason}")]
+pub struct WorkerUnreachable {
+    pub address: String,
+    pub reason: String,
+}
+
+pub struct WorkerAnswer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+#[derive(Clone)]
+pub struct WorkerClient {
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+impl Default for WorkerClient {
+    fn default() -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        Self {
+            client: Client::builder(TokioExecutor::new()).build(connector),
+        }
+    }
+}
+
+impl WorkerClient {
+    pub async fn invoke(
+        &self,
+        address: &str,
+        payload: Bytes,
+        headers: &HeaderMap,
+        qualifier: Option<&str>,
+    ) -> Result<WorkerAnswer, WorkerUnreachable> {
+        let unreachable = |reason: String| WorkerUnreachable {
+            address: address.to_string(),
+            reason,
+        };
+        let query = qualifier
+            .map(|q| format!("?Qualifier={q}"))
+            .unwrap_or_default();
+        let mut req = Request::post(format!(
+            "http://{address}/2015-03-31/functions/function/invocations{query}"
+        ));
+        for name in FORWARDED {
+            if let Some(v) = headers.get(name) {
+                req = req.header(name, v);
+            }
+        }
+        let req = req
+            .body(Full::new(payload))
+            .map_err(|e| unreachable(e.to_string()))?;
+        let resp = self
+            .client
+            .request(req)
+            .await
+            .map_err(|e| unreachable(e.to_string()))?;
+        let (parts, body) = resp.into_parts();
+        let body = body
+            .collect()
+            .await
+            .map_err(|e| unreachable(e.to_string()))?
+            .to_bytes();
+        Ok(WorkerAnswer {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        })
+    }
+}
