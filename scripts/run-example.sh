@@ -1,28 +1,31 @@
 #!/usr/bin/env bash
-# The main job on a fresh machine: builds `esb` and serves the example project's
-# function (examples/hello) on http://127.0.0.1:${PORT:-8080}, invoking it once to
-# show the answer, then keeps serving until Ctrl-C.
-# Until `esb up` lands (issue 3) the function runs under `esb rie`, the worker
-# entrypoint, with awslambdaric from the venv that scripts/test-deps.sh prepares.
+# The main job on a fresh machine: builds `esb` and runs `esb up` on the example
+# project (examples/hello), calls its `chain` function once (which calls `hello`
+# through boto3), then keeps serving until Ctrl-C.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-REPO="$PWD"
-PORT="${PORT:-8080}"
+PORT="${PORT:-8443}"
 
-scripts/test-deps.sh
+# ESB prepares its Python runtime itself (a venv under .esb/); Debian splits venv out.
+if ! python3 -c "import ensurepip" 2>/dev/null; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv >/dev/null
+fi
+command -v curl >/dev/null || { apt-get update -qq; apt-get install -y -qq curl >/dev/null; }
 cargo build --release -p esb-cli --locked
-ESB="$REPO/target/x86_64-unknown-linux-gnu/release/esb"
+ESB="$PWD/target/x86_64-unknown-linux-gnu/release/esb"
 
 cd examples/hello
-export AWS_LAMBDA_FUNCTION_NAME=hello AWS_LAMBDA_FUNCTION_TIMEOUT=10 AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128
-"$ESB" rie --listen "127.0.0.1:$PORT" --runtime-api 127.0.0.1:0 -- \
-    "$REPO/.esb-test/venv/bin/python" -m awslambdaric app.handler &
-RIE_PID=$!
-trap 'kill -TERM $RIE_PID 2>/dev/null; wait $RIE_PID' EXIT INT TERM
-URL="http://127.0.0.1:$PORT/2015-03-31/functions/hello/invocations"
-for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break; sleep 0.1; done
-echo "esb: invoking the example: curl -d '{\"name\":\"edge\"}' $URL" >&2
-curl -s -d '{"name":"edge"}' "$URL"
+"$ESB" up --port "$PORT" &
+UP_PID=$!
+trap 'kill -TERM $UP_PID 2>/dev/null; wait $UP_PID' EXIT INT TERM
+for _ in $(seq 600); do
+    [ -f .esb/certs/ca.pem ] && curl -s -o /dev/null --cacert .esb/certs/ca.pem "https://127.0.0.1:$PORT/health" && break
+    kill -0 $UP_PID 2>/dev/null || exit 1
+    sleep 0.2
+done
+URL="https://127.0.0.1:$PORT/2015-03-31/functions/chain/invocations"
+echo "esb: curl --cacert examples/hello/.esb/certs/ca.pem -d '{\"name\":\"edge\"}' $URL" >&2
+curl -s --cacert .esb/certs/ca.pem -d '{"name":"edge"}' "$URL"
 echo
-echo "esb: serving on $URL (Ctrl-C to stop)" >&2
-wait $RIE_PID
+wait $UP_PID

@@ -1,5 +1,4 @@
-"""The example project's function: greets the caller and shows what Lambda told it."""
-import json
+"""The example project's greeting function."""
 import os
 
 
@@ -11,5 +10,5 @@ def handler(event, context):
         "requestId": context.aws_request_id,
         "function": context.invoked_function_arn,
         "remainingMs": context.get_remaining_time_in_millis(),
-        "region": os.environ.get("AWS_REGION"),
+        "trace": os.environ.get("_X_AMZN_TRACE_ID"),
     }

@@ -1,8 +1,10 @@
 //! `esb`: one binary for every ESB role.
 
 mod agent_command;
+mod project;
 mod rie_command;
 mod signals;
+mod up_command;
 
 use std::process::ExitCode;
 
@@ -24,6 +26,8 @@ struct Cli {
 enum Command {
     /// Runtime Interface Emulator: the entrypoint of every worker (Invoke API + Runtime API).
     Rie(rie_command::RieArgs),
+    /// The whole box: serve a SAM template's functions over HTTPS (gateway + agent).
+    Up(up_command::UpArgs),
     /// Agent: owns this machine's workers; serves the gateway over gRPC.
     Agent(agent_command::AgentArgs),
 }
@@ -51,6 +55,7 @@ fn run() -> Result<()> {
         .init();
     match cli.command {
         Command::Rie(args) => rie_command::run(args),
+        Command::Up(args) => up_command::run(args),
         Command::Agent(args) => agent_command::run(args),
     }
 }

@@ -18,6 +18,7 @@ use support::{free_addr, wait_gone};
 struct AgentProc {
     child: Child,
     addr: std::net::SocketAddr,
+    state: std::path::PathBuf,
 }
 
 impl AgentProc {
@@ -34,7 +35,11 @@ impl AgentProc {
             assert!(std::time::Instant::now() < deadline, "agent did not listen");
             std::thread::sleep(Duration::from_millis(20));
         }
-        Self { child, addr }
+        Self {
+            child,
+            addr,
+            state: state.to_path_buf(),
+        }
     }
 
     async fn client(&self) -> AgentServiceClient<tonic::transport::Channel> {
@@ -45,9 +50,37 @@ impl AgentProc {
 }
 
 impl Drop for AgentProc {
+    /// A standalone agent leaves its workers running on purpose; a failed test must not.
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if std::thread::panicking() {
+            kill_recorded_workers(&self.state);
+        }
+    }
+}
+
+fn kill_recorded_workers(state: &std::path::Path) {
+    let records = std::fs::read_dir(state.join("agent/workers"))
+        .into_iter()
+        .flatten()
+        .flatten();
+    for record in records {
+        let pid = std::fs::read(record.path())
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .and_then(|v| v["pid"].as_u64());
+        if let Some(pid) = pid {
+            for p in support::descendants(pid as u32)
+                .into_iter()
+                .chain([pid as u32])
+            {
+                // SAFETY: kill(2) on a pid read from our own test's records.
+                unsafe {
+                    libc::kill(p as i32, libc::SIGKILL);
+                }
+            }
+        }
     }
 }
 

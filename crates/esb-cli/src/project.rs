@@ -1,0 +1,143 @@
+//! What `esb up` and `esb gateway` share: the template, the state dir, the box's TLS
+//! identity and the function list the gateway serves (with the variables that point
+//! each function's AWS SDK back at the box).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::Args;
+use esb_gateway::FunctionEntry;
+use esb_proto::agent::FunctionSpec;
+use esb_template::{LoadOptions, Runtime, Template};
+
+/// Concurrency of a function without `ReservedConcurrentExecutions`.
+pub const DEFAULT_CONCURRENCY: usize = 10;
+
+#[derive(Args, Clone)]
+pub struct ProjectArgs {
+    /// The SAM template.
+    #[arg(long, default_value = "template.yaml")]
+    pub template: PathBuf,
+    /// HTTPS port of the gateway.
+    #[arg(long, default_value_t = 8443)]
+    pub port: u16,
+    /// Template parameters, as Key=Value.
+    #[arg(long, num_args = 1..)]
+    pub parameter_overrides: Vec<String>,
+    /// State directory (default: .esb beside the template).
+    #[arg(long)]
+    pub state_dir: Option<PathBuf>,
+    /// Region the box reports (AWS_REGION, ARNs).
+    #[arg(long, default_value = "us-east-1")]
+    pub region: String,
+}
+
+pub struct Project {
+    pub template: Template,
+    pub state_dir: PathBuf,
+    pub region: String,
+    pub account_id: String,
+}
+
+impl ProjectArgs {
+    /// Loads and validates the template; nothing starts when it is invalid.
+    pub fn load(&self) -> Result<Project> {
+        let opts = LoadOptions {
+            parameter_overrides: self.parameter_overrides.clone(),
+            region: self.region.clone(),
+            stack_name: stack_name(&self.template),
+            ..LoadOptions::default()
+        };
+        let template =
+            esb_template::load(&self.template, &opts).map_err(|e| anyhow::anyhow!("{e}"))?;
+        for w in &template.warnings {
+            eprintln!("esb: warning: {w}");
+        }
+        let state_dir = match &self.state_dir {
+            Some(d) => d.clone(),
+            None => self
+                .template
+                .parent()
+                .unwrap_or(Path::new("."))
+                .join(".esb"),
+        };
+        std::fs::create_dir_all(&state_dir).with_context(|| {
+            format!("cannot create the state directory {}", state_dir.display())
+        })?;
+        let state_dir = state_dir.canonicalize().unwrap_or(state_dir);
+        Ok(Project {
+            template,
+            state_dir,
+            region: self.region.clone(),
+            account_id: opts.account_id,
+        })
+    }
+}
+
+impl Project {
+    /// The functions as the gateway and agent see them. `gateway_url` and `ca` make
+    /// `boto3.client('lambda')` inside a function reach this box.
+    pub fn entries(&self, gateway_url: &str, ca: &Path) -> Vec<FunctionEntry> {
+        self.template
+            .functions
+            .iter()
+            .map(|f| {
+                let mut environment = std::collections::BTreeMap::from([
+                    ("AWS_REGION".to_string(), self.region.clone()),
+                    ("AWS_DEFAULT_REGION".to_string(), self.region.clone()),
+                    (
+                        "AWS_ENDPOINT_URL_LAMBDA".to_string(),
+                        gateway_url.to_string(),
+                    ),
+                    ("AWS_CA_BUNDLE".to_string(), ca.display().to_string()),
+                    // Credentials of the box: the SDK signs with them; the box does not
+                    // enforce IAM (yet).
+                    (
+                        "AWS_ACCESS_KEY_ID".to_string(),
+                        "ESBLOCALBOXKEY".to_string(),
+                    ),
+                    (
+                        "AWS_SECRET_ACCESS_KEY".to_string(),
+                        "esb-local-box-secret".to_string(),
+                    ),
+                ]);
+                environment.extend(f.environment.clone());
+                FunctionEntry {
+                    spec: FunctionSpec {
+                        name: f.name.clone(),
+                        code_dir: f.code_dir.display().to_string(),
+                        handler: f.handler.clone().unwrap_or_default(),
+                        runtime: f.runtime.id(),
+                        timeout_s: f.timeout_s,
+                        memory_mb: f.memory_mb,
+                        environment,
+                        layers: f.layers.iter().map(|l| l.display().to_string()).collect(),
+                    },
+                    concurrency: f.reserved_concurrency.map_or(DEFAULT_CONCURRENCY, |c| {
+                        usize::try_from(c).unwrap_or(DEFAULT_CONCURRENCY)
+                    }),
+                }
+            })
+            .collect()
+    }
+
+    pub fn has_python(&self) -> bool {
+        self.template
+            .functions
+            .iter()
+            .any(|f| matches!(f.runtime, Runtime::Python { .. }))
+    }
+}
+
+/// The stack name is the project folder's name, as SAM users expect.
+fn stack_name(template: &Path) -> String {
+    template
+        .canonicalize()
+        .ok()
+        .and_then(|p| {
+            p.parent()
+                .and_then(|d| d.file_name())
+                .map(|n| n.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| "esb".into())
+}

@@ -1,0 +1,320 @@
+//! End to end: the real `esb up` binary on a SAM project, driven over HTTPS (trusting
+//! the box's generated CA) by the stock boto3 client and by plain HTTP requests.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+struct Box_ {
+    child: Child,
+    url: String,
+    state: PathBuf,
+    client: reqwest::blocking::Client,
+    output: Arc<Mutex<Vec<String>>>,
+}
+
+fn project() -> PathBuf {
+    support::repo_root().join("tests/projects/e2e/template.yaml")
+}
+
+/// A state dir whose Python runtime is the test venv (awslambdaric + boto3 already in).
+fn state_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("esb-up-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("runtimes")).expect("state dir");
+    let venv = support::python()
+        .parent()
+        .and_then(Path::parent)
+        .expect("venv")
+        .to_path_buf();
+    std::os::unix::fs::symlink(venv, dir.join("runtimes/python")).expect("link venv");
+    dir
+}
+
+fn esb_up(template: &Path, state: &Path, extra: &[&str]) -> Command {
+    let mut cmd = Command::new(support::esb_bin());
+    cmd.arg("up")
+        .arg("--template")
+        .arg(template)
+        .arg("--state-dir")
+        .arg(state)
+        .args(extra);
+    cmd
+}
+
+impl Box_ {
+    fn start(name: &str) -> Self {
+        let state = state_dir(name);
+        let port = support::free_addr().port();
+        let mut child = esb_up(
+            &project(),
+            &state,
+            &["--port", &port.to_string(), "--acquire-timeout", "0.5"],
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start esb up");
+        let output = Arc::new(Mutex::new(Vec::new()));
+        for stream in [
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let output = Arc::clone(&output);
+            std::thread::spawn(move || {
+                use std::io::BufRead;
+                for line in std::io::BufReader::new(stream)
+                    .lines()
+                    .map_while(Result::ok)
+                {
+                    output.lock().expect("lock").push(line);
+                }
+            });
+        }
+        let ca = state.join("certs/ca.pem");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !(ca.exists() && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()) {
+            assert!(
+                Instant::now() < deadline,
+                "esb up did not start: {:?}",
+                output.lock().map(|o| o.clone())
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let cert =
+            reqwest::Certificate::from_pem(&std::fs::read(&ca).expect("read CA")).expect("CA pem");
+        let client = reqwest::blocking::Client::builder()
+            .add_root_certificate(cert)
+            .timeout(Duration::from_secs(60))
+            .build()
+            .expect("https client");
+        Self {
+            child,
+            url: format!("https://127.0.0.1:{port}"),
+            state,
+            client,
+            output,
+        }
+    }
+
+    fn invoke(
+        &self,
+        function: &str,
+        body: &str,
+        headers: &[(&str, &str)],
+    ) -> (u16, reqwest::header::HeaderMap, String) {
+        let mut req = self
+            .client
+            .post(format!(
+                "{}/2015-03-31/functions/{function}/invocations",
+                self.url
+            ))
+            .body(body.to_string());
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = req.send().expect("invoke over HTTPS");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        (status, headers, resp.text().expect("body"))
+    }
+
+    fn workers(&self) -> Vec<u32> {
+        support::descendants(self.child.id())
+    }
+}
+
+impl Drop for Box_ {
+    fn drop(&mut self) {
+        let workers = self.workers();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if !std::thread::panicking() {
+            // Killed hard: the lifeline still takes every worker down.
+            support::wait_gone(&workers, Duration::from_secs(10));
+        }
+        let _ = std::fs::remove_dir_all(&self.state);
+    }
+}
+
+#[test]
+fn boto3_invoke_works_unchanged() {
+    let b = Box_::start("boto3");
+    let out = Command::new(support::python())
+        .arg(support::repo_root().join("tests/e2e/boto3_client.py"))
+        .arg(&b.url)
+        .arg(b.state.join("certs/ca.pem"))
+        .output()
+        .expect("run boto3");
+    assert!(
+        out.status.success(),
+        "boto3 client failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).expect("report");
+    assert_eq!(
+        report["success"],
+        json!({"status": 200, "error": null, "payload": {"k": "v"}, "version": "$LATEST"})
+    );
+    assert_eq!(report["function_error"]["status"], 200);
+    assert_eq!(report["function_error"]["error"], "Unhandled");
+    assert_eq!(
+        report["function_error"]["payload"]["errorType"],
+        "ValueError"
+    );
+    let log = report["tail"]["log"].as_str().expect("tail");
+    assert!(
+        log.contains("log line 1 for") && log.contains("REPORT RequestId:"),
+        "{log}"
+    );
+    assert_eq!(report["event"]["status"], 202);
+    assert_eq!(report["dry_run"]["status"], 204);
+    let unknown = report["unknown"].as_str().expect("error text");
+    assert!(
+        unknown.contains("ResourceNotFoundException")
+            && unknown.contains("function:does-not-exist"),
+        "{unknown}"
+    );
+}
+
+#[test]
+fn chained_invocation_reaches_the_second_function_with_the_same_trace() {
+    let b = Box_::start("chain");
+    let trace = "Root=1-67891233-abcdef012345678912345678;Parent=463ac35c9f6413ad;Sampled=1";
+    let (status, _, body) = b.invoke("chain", "{}", &[("X-Amzn-Trace-Id", trace)]);
+    assert_eq!(status, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(v["inner_status"], 200, "{v}");
+    assert_eq!(v["inner"]["function_name"], "ctx");
+    assert_eq!(v["outer_trace"], trace);
+    let inner_trace = v["inner"]["trace_id"].as_str().expect("inner trace");
+    assert!(
+        inner_trace.starts_with("Root=1-67891233-abcdef012345678912345678"),
+        "trace carried through both hops: {inner_trace}"
+    );
+}
+
+#[test]
+fn warm_workers_are_reused_and_concurrency_is_bounded() {
+    let b = Box_::start("pool");
+    let pid = |b: &Box_| {
+        let (s, _, body) = b.invoke("ctx", "{}", &[]);
+        assert_eq!(s, 200, "{body}");
+        serde_json::from_str::<Value>(&body).expect("json")["pid"].clone()
+    };
+    let first = pid(&b);
+    assert_eq!(pid(&b), first, "sequential calls reuse the warm worker");
+    assert_eq!(pid(&b), first);
+
+    // `slow` has ReservedConcurrentExecutions: 1; the box waits 0.5 s, then throttles.
+    std::thread::scope(|s| {
+        let busy = s.spawn(|| b.invoke("slow", r#"{"seconds": 2}"#, &[]));
+        std::thread::sleep(Duration::from_millis(800));
+        let (status, headers, body) = b.invoke("slow", r#"{"seconds": 0}"#, &[]);
+        assert_eq!(status, 429, "{body}");
+        assert_eq!(
+            headers
+                .get("x-amzn-errortype")
+                .and_then(|v| v.to_str().ok()),
+            Some("TooManyRequestsException")
+        );
+        let (s1, _, b1) = busy.join().expect("first");
+        assert_eq!((s1, b1.as_str()), (200, "\"late\""));
+    });
+}
+
+#[test]
+fn bad_requests_get_aws_errors() {
+    let b = Box_::start("bad");
+    let (s, h, body) = b.invoke("echo", "{not json", &[]);
+    assert_eq!(
+        (s, h.get("x-amzn-errortype").and_then(|v| v.to_str().ok())),
+        (400, Some("InvalidRequestContentException")),
+        "{body}"
+    );
+    let big = format!("\"{}\"", "a".repeat(6 * 1024 * 1024));
+    let (s, h, _) = b.invoke("echo", &big, &[]);
+    assert_eq!(
+        (s, h.get("x-amzn-errortype").and_then(|v| v.to_str().ok())),
+        (413, Some("RequestEntityTooLargeException"))
+    );
+    let (s, _, body) = b.invoke("echo?Qualifier=prod", "{}", &[]);
+    assert_eq!(s, 404, "{body}");
+    let (s, _, body) = b.invoke("not$valid", "{}", &[]);
+    assert_eq!(s, 400, "{body}");
+}
+
+#[test]
+fn sigterm_stops_the_box_and_removes_every_worker() {
+    let mut b = Box_::start("stop");
+    assert_eq!(b.invoke("echo", "{}", &[]).0, 200);
+    assert_eq!(b.invoke("ctx", "{}", &[]).0, 200);
+    let workers = b.workers();
+    assert!(
+        workers.len() >= 4,
+        "two workers, each esb rie + runtime: {workers:?}"
+    );
+    // SAFETY: kill(2) on our own child.
+    unsafe {
+        libc::kill(b.child.id() as i32, libc::SIGTERM);
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Ok(Some(s)) = b.child.try_wait() {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "esb up did not stop: {:?}",
+            b.output.lock().map(|o| o.clone())
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+    support::wait_gone(&workers, Duration::from_secs(5));
+    let records = std::fs::read_dir(b.state.join("agent/workers"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(records, 0, "no worker records left");
+}
+
+#[test]
+fn an_invalid_template_fails_before_anything_starts() {
+    let dir = std::env::temp_dir().join(format!("esb-bad-template-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let template = dir.join("template.yaml");
+    std::fs::write(
+        &template,
+        "Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: .\n      Handler: a.b\n      Runtime: python3.12\n      Timeout: 0\n",
+    )
+    .expect("write");
+    let out = esb_up(
+        &template,
+        &dir.join(".esb"),
+        &["--port", &support::free_addr().port().to_string()],
+    )
+    .output()
+    .expect("run esb up");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("template.yaml:8:") && err.contains("Resources.Fn.Properties.Timeout"),
+        "{err}"
+    );
+    assert!(!dir.join(".esb/certs").exists(), "nothing started");
+    let _ = std::fs::remove_dir_all(&dir);
+}
