@@ -103,6 +103,11 @@ impl Project {
                 ]);
                 environment.extend(f.environment.clone());
                 FunctionEntry {
+                    routes: f
+                        .api_events
+                        .iter()
+                        .map(|e| (e.method.clone(), e.path.clone()))
+                        .collect(),
                     spec: FunctionSpec {
                         name: f.name.clone(),
                         code_dir: f.code_dir.display().to_string(),

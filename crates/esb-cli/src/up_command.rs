@@ -113,10 +113,7 @@ fn print_banner(project: &crate::project::Project, url: &str, ca: &std::path::Pa
             f.name, f.name
         );
         for e in &f.api_events {
-            println!(
-                "  {:<24} {} {url}{} (API routes: not served yet)",
-                "", e.method, e.path
-            );
+            println!("  {:<24} {} {url}{}", "", e.method, e.path);
         }
     }
     println!("Ctrl-C stops the box and removes its workers.");

@@ -318,3 +318,99 @@ fn an_invalid_template_fails_before_anything_starts() {
     assert!(!dir.join(".esb/certs").exists(), "nothing started");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn api_routes_behave_like_api_gateway_rest_apis() {
+    let b = Box_::start("api");
+    let get = |path: &str| {
+        b.client
+            .get(format!("{}{path}", b.url))
+            .header("X-Custom", "c1")
+            .send()
+            .expect("GET")
+    };
+
+    let resp = get("/items/42?q=1&q=2&single=x%20y");
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["x-handler"], "api");
+    assert_eq!(resp.headers().get_all("set-cookie").iter().count(), 2);
+    assert!(resp.headers().contains_key("x-amzn-requestid"));
+    let event = resp.json::<Value>().expect("json")["event"].clone();
+    assert_eq!(event["resource"], "/items/{id}");
+    assert_eq!(event["path"], "/items/42");
+    assert_eq!(event["httpMethod"], "GET");
+    assert_eq!(event["pathParameters"], json!({"id": "42"}));
+    assert_eq!(event["queryStringParameters"]["single"], "x y");
+    assert_eq!(
+        event["multiValueQueryStringParameters"]["q"],
+        json!(["1", "2"])
+    );
+    assert_eq!(event["headers"]["X-Custom"], "c1");
+    assert_eq!(event["requestContext"]["identity"]["sourceIp"], "127.0.0.1");
+    assert_eq!(event["requestContext"]["resourcePath"], "/items/{id}");
+    assert_eq!(
+        (event["body"].clone(), event["isBase64Encoded"].clone()),
+        (Value::Null, json!(false))
+    );
+    // Same top-level keys as AWS's sample REST proxy event.
+    let sample: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            support::repo_root()
+                .join("../shared/fixtures/aws-events/sam-cli/apigateway-aws-proxy.json"),
+        )
+        .expect("AWS sample event"),
+    )
+    .expect("sample json");
+    let keys = |v: &Value| {
+        let mut k: Vec<String> = v
+            .as_object()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default();
+        k.sort();
+        k
+    };
+    assert_eq!(keys(&event), keys(&sample));
+
+    let resp = b
+        .client
+        .post(format!("{}/files/docs/a%20b.txt", b.url))
+        .body("file body")
+        .send()
+        .expect("POST");
+    assert_eq!(resp.status(), 200);
+    let event = resp.json::<Value>().expect("json")["event"].clone();
+    assert_eq!(event["resource"], "/files/{proxy+}");
+    assert_eq!(event["pathParameters"]["proxy"], "docs/a b.txt");
+    assert_eq!(event["body"], "file body");
+
+    let bin = get("/binary");
+    assert_eq!(bin.status(), 200);
+    assert_eq!(
+        bin.bytes().expect("bytes").to_vec(),
+        (0u8..=255).collect::<Vec<u8>>()
+    );
+
+    for (path, status, message) in [
+        ("/broken", 502, "Internal server error"),
+        ("/fails", 502, "Internal server error"),
+        ("/nothing/here", 404, "Not Found"),
+    ] {
+        let r = get(path);
+        assert_eq!(r.status(), status, "{path}");
+        assert_eq!(
+            r.json::<Value>().expect("json"),
+            json!({"message": message}),
+            "{path}"
+        );
+    }
+    let wrong_method = b
+        .client
+        .delete(format!("{}/items/42", b.url))
+        .send()
+        .expect("DELETE");
+    assert_eq!(wrong_method.status(), 403);
+    assert_eq!(
+        wrong_method.json::<Value>().expect("json"),
+        json!({"message": "Missing Authentication Token"})
+    );
+}

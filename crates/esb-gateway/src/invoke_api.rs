@@ -6,7 +6,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
@@ -18,6 +17,7 @@ use esb_rie::invoke_api::read_payload;
 use esb_rie::limits::{MAX_ASYNC_REQUEST_BYTES, MAX_SYNC_REQUEST_BYTES};
 
 use crate::Gateway;
+use crate::call::{CallError, call, worker_bound};
 use crate::pool::{AcquireError, FunctionPool};
 
 /// Answer headers passed back from the worker.
@@ -118,48 +118,26 @@ async fn run(
     payload: Bytes,
     headers: &HeaderMap,
 ) -> Result<Response, InvokeApiError> {
-    let mut lease = pool.acquire().await.map_err(|e| match e {
-        AcquireError::Throttled { .. } => InvokeApiError {
-            reason: Some("ReservedFunctionConcurrentInvocationLimitExceeded"),
-            ..InvokeApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "TooManyRequestsException",
-                format!("Rate Exceeded. {e}"),
-            )
-        },
-        AcquireError::Agent(e) => InvokeApiError::new(
+    let service = |e: CallError| {
+        InvokeApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "ServiceException",
             e.to_string(),
-        ),
-    })?;
-    // The worker enforces the function timeout; this only bounds a worker that hangs.
-    let bound = Duration::from_secs(u64::from(pool.spec().timeout_s) + 30);
-    let address = lease.worker().address.clone();
-    let answer =
-        tokio::time::timeout(bound, gw.workers.invoke(&address, payload, headers, None)).await;
-    let answer = match answer {
-        Ok(Ok(a)) => a,
-        Ok(Err(e)) => {
-            lease.mark_broken();
-            return Err(InvokeApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "ServiceException",
-                e.to_string(),
-            ));
-        }
-        Err(_) => {
-            lease.mark_broken();
-            return Err(InvokeApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "ServiceException",
-                format!(
-                    "worker {address} gave no answer within {}s",
-                    bound.as_secs()
-                ),
-            ));
-        }
+        )
     };
+    let answer = call(&gw.workers, pool, payload, headers, worker_bound(pool))
+        .await
+        .map_err(|e| match e {
+            CallError::Acquire(AcquireError::Throttled { .. }) => InvokeApiError {
+                reason: Some("ReservedFunctionConcurrentInvocationLimitExceeded"),
+                ..InvokeApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "TooManyRequestsException",
+                    format!("Rate Exceeded. {e}"),
+                )
+            },
+            other => service(other),
+        })?;
     let mut resp = (answer.status, answer.body).into_response();
     for name in RETURNED {
         if let Some(v) = answer.headers.get(name) {

@@ -3,6 +3,8 @@
 //! workers over gRPC (`esb.agent.v1`), even when both run in one process.
 
 pub mod agent_client;
+pub mod api_routes;
+pub mod call;
 pub mod certs;
 pub mod invoke_api;
 pub mod pool;
@@ -26,6 +28,8 @@ use crate::worker_client::WorkerClient;
 #[derive(Debug, Clone)]
 pub struct FunctionEntry {
     pub spec: FunctionSpec,
+    /// API routes served by this function: (method or ANY, resource path).
+    pub routes: Vec<(String, String)>,
     /// `ReservedConcurrentExecutions`, else the box default.
     pub concurrency: usize,
 }
@@ -41,6 +45,7 @@ pub struct GatewayConfig {
 
 pub struct Gateway {
     pools: HashMap<String, Arc<FunctionPool>>,
+    routes: routes::RouteTable,
     workers: WorkerClient,
     agent: AgentClient,
     region: String,
@@ -50,6 +55,11 @@ pub struct Gateway {
 impl Gateway {
     pub fn new(config: GatewayConfig) -> Result<Arc<Self>, agent_client::AgentError> {
         let agent = AgentClient::new(&config.agent_url)?;
+        let routes = routes::RouteTable::new(config.functions.iter().flat_map(|f| {
+            f.routes
+                .iter()
+                .map(|(m, p)| (m.clone(), p.clone(), f.spec.name.clone()))
+        }));
         let pools = config
             .functions
             .into_iter()
@@ -63,6 +73,7 @@ impl Gateway {
             .collect();
         Ok(Arc::new(Self {
             pools,
+            routes,
             workers: WorkerClient::default(),
             agent,
             region: config.region,
@@ -103,3 +114,6 @@ impl Gateway {
         }
     }
 }
+pub mod api_response;
+pub mod proxy_event;
+pub mod routes;

@@ -26,6 +26,7 @@ pub fn router(gw: Arc<Gateway>) -> Router {
             "/2015-03-31/functions/{name}/invocations",
             post(crate::invoke_api::invoke),
         )
+        .fallback(crate::api_routes::handle)
         .with_state(gw)
 }
 

@@ -64,3 +64,24 @@ def memory(event, context):
     for i in range(0, len(block), 4096):
         block[i] = 1
     return "ok"
+
+
+def api(event, context):
+    """An API Gateway proxy-integration handler that shows the event it got."""
+    import json
+    return {
+        "statusCode": 200,
+        "headers": {"X-Handler": "api"},
+        "multiValueHeaders": {"Set-Cookie": ["a=1", "b=2"]},
+        "body": json.dumps({"event": event}),
+    }
+
+
+def binary(event, context):
+    import base64
+    return {"statusCode": 200, "headers": {"Content-Type": "application/octet-stream"},
+            "body": base64.b64encode(bytes(range(256))).decode(), "isBase64Encoded": True}
+
+
+def malformed(event, context):
+    return "not a proxy response"

@@ -1,0 +1,98 @@
+//! The API routes of the template (`Events: Api`), served like an API Gateway REST API
+//! with Lambda proxy integration: route match, v1 proxy event, the function's answer
+//! mapped back, API Gateway's own errors otherwise.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::response::Response;
+use bytes::Bytes;
+use esb_rie::body::{BodyError, read_limited};
+use http::{HeaderValue, StatusCode};
+
+use crate::Gateway;
+use crate::api_response::{from_lambda, internal_error, message};
+use crate::call::{CallError, call};
+use crate::pool::AcquireError;
+use crate::proxy_event::{ProxyRequest, build};
+use crate::routes::Lookup;
+
+/// API Gateway's payload limit.
+const MAX_API_BODY: usize = 10 * 1024 * 1024;
+/// API Gateway's integration timeout.
+const INTEGRATION_TIMEOUT: Duration = Duration::from_secs(29);
+pub const STAGE: &str = "Prod";
+pub const API_ID: &str = "esblocal";
+
+pub async fn handle(
+    State(gw): State<Arc<Gateway>>,
+    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    req: Request,
+) -> Response {
+    let (parts, body) = req.into_parts();
+    let route = match gw.routes.lookup(parts.method.as_str(), parts.uri.path()) {
+        Lookup::Found(m) => m,
+        Lookup::NoResource => return message(StatusCode::NOT_FOUND, "Not Found"),
+        Lookup::NoMethod => return message(StatusCode::FORBIDDEN, "Missing Authentication Token"),
+    };
+    let Some(pool) = gw.pools.get(&route.function).cloned() else {
+        return internal_error();
+    };
+    let body: Bytes = match read_limited(Body::new(body), MAX_API_BODY).await {
+        Ok(c) => c.bytes,
+        Err(BodyError::TooLarge { .. }) => {
+            return message(StatusCode::PAYLOAD_TOO_LARGE, "Request Too Long");
+        }
+        Err(_) => return message(StatusCode::BAD_REQUEST, "Bad Request"),
+    };
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let event = build(&ProxyRequest {
+        method: &parts.method,
+        uri: &parts.uri,
+        headers: &parts.headers,
+        body: &body,
+        source_ip: remote.ip(),
+        route: &route,
+        stage: STAGE,
+        request_id: &request_id,
+        api_id: API_ID,
+        account_id: &gw.account_id,
+        region: &gw.region,
+    });
+    let bound = INTEGRATION_TIMEOUT.min(crate::call::worker_bound(&pool));
+    let mut resp = match call(
+        &gw.workers,
+        &pool,
+        Bytes::from(event.to_string()),
+        &parts.headers,
+        bound,
+    )
+    .await
+    {
+        Ok(answer) if answer.status == StatusCode::OK => from_lambda(
+            &answer.body,
+            answer.headers.contains_key("x-amz-function-error"),
+        ),
+        Ok(answer) => {
+            tracing::warn!(function = %route.function, status = %answer.status, "worker refused the event");
+            internal_error()
+        }
+        Err(CallError::Acquire(AcquireError::Throttled { .. })) => {
+            message(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests")
+        }
+        Err(CallError::TimedOut(_)) => {
+            message(StatusCode::GATEWAY_TIMEOUT, "Endpoint request timed out")
+        }
+        Err(e) => {
+            tracing::error!(function = %route.function, "integration failed: {e}");
+            internal_error()
+        }
+    };
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        resp.headers_mut().insert("x-amzn-requestid", v);
+    }
+    resp
+}

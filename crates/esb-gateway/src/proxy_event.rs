@@ -1,0 +1,282 @@
+//! The API Gateway REST (payload v1) proxy event, with the keys, nesting and types AWS
+//! sends (checked against AWS's sample events in the tests).
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use base64::Engine;
+use http::{HeaderMap, Method, Uri};
+use percent_encoding::percent_decode_str;
+use serde_json::{Map, Value, json};
+
+use crate::routes::RouteMatch;
+
+/// Everything the event is built from.
+pub struct ProxyRequest<'a> {
+    pub method: &'a Method,
+    pub uri: &'a Uri,
+    pub headers: &'a HeaderMap,
+    pub body: &'a [u8],
+    pub source_ip: IpAddr,
+    pub route: &'a RouteMatch,
+    pub stage: &'a str,
+    pub request_id: &'a str,
+    pub api_id: &'a str,
+    pub account_id: &'a str,
+    pub region: &'a str,
+}
+
+pub fn build(req: &ProxyRequest<'_>) -> Value {
+    let path = percent_decode_str(req.uri.path())
+        .decode_utf8_lossy()
+        .into_owned();
+    let (headers, multi_headers) = headers(req.headers);
+    let (query, multi_query) = query(req.uri.query());
+    let now = time::OffsetDateTime::now_utc();
+    let (body, is_base64) = match std::str::from_utf8(req.body) {
+        _ if req.body.is_empty() => (Value::Null, false),
+        Ok(text) => (Value::String(text.to_string()), false),
+        Err(_) => (
+            Value::String(base64::engine::general_purpose::STANDARD.encode(req.body)),
+            true,
+        ),
+    };
+    let path_parameters = if req.route.path_parameters.is_empty() {
+        Value::Null
+    } else {
+        json!(req.route.path_parameters)
+    };
+    let user_agent = req
+        .headers
+        .get(http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map_or(Value::Null, |v| Value::String(v.to_string()));
+    let domain = format!("{}.execute-api.{}.amazonaws.com", req.api_id, req.region);
+    json!({
+        "resource": req.route.resource,
+        "path": path,
+        "httpMethod": req.method.as_str(),
+        "headers": headers,
+        "multiValueHeaders": multi_headers,
+        "queryStringParameters": query,
+        "multiValueQueryStringParameters": multi_query,
+        "pathParameters": path_parameters,
+        "stageVariables": Value::Null,
+        "requestContext": {
+            "accountId": req.account_id,
+            "apiId": req.api_id,
+            "resourceId": req.api_id,
+            "resourcePath": req.route.resource,
+            "httpMethod": req.method.as_str(),
+            "path": format!("/{}{}", req.stage, path),
+            "stage": req.stage,
+            "protocol": "HTTP/1.1",
+            "requestId": req.request_id,
+            "extendedRequestId": req.request_id,
+            "requestTime": request_time(now),
+            "requestTimeEpoch": now.unix_timestamp() * 1000 + i64::from(now.millisecond()),
+            "domainName": domain,
+            "domainPrefix": req.api_id,
+            "identity": {
+                "cognitoIdentityPoolId": null,
+                "accountId": null,
+                "cognitoIdentityId": null,
+                "caller": null,
+                "accessKey": null,
+                "sourceIp": req.source_ip.to_string(),
+                "principalOrgId": null,
+                "cognitoAuthenticationType": null,
+                "cognitoAuthenticationProvider": null,
+                "userArn": null,
+                "userAgent": user_agent,
+                "user": null,
+            },
+        },
+        "body": body,
+        "isBase64Encoded": is_base64,
+    })
+}
+
+/// Header names as clients usually write them (`Content-Type`); HTTP/1 parsing lowercases.
+fn canonical(name: &str) -> String {
+    name.split('-')
+        .map(|part| {
+            let mut c = part.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+fn headers(map: &HeaderMap) -> (Value, Value) {
+    let mut single = Map::new();
+    let mut multi: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for (name, value) in map {
+        let name = canonical(name.as_str());
+        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        single.insert(name.clone(), Value::String(value.clone()));
+        multi.entry(name).or_default().push(Value::String(value));
+    }
+    (Value::Object(single), json!(multi))
+}
+
+/// `null` when there is no query string, as API Gateway sends.
+fn query(raw: Option<&str>) -> (Value, Value) {
+    let Some(raw) = raw.filter(|q| !q.is_empty()) else {
+        return (Value::Null, Value::Null);
+    };
+    let mut single = Map::new();
+    let mut multi: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for pair in raw.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let k = percent_decode_str(k).decode_utf8_lossy().into_owned();
+        let v = percent_decode_str(v).decode_utf8_lossy().into_owned();
+        single.insert(k.clone(), Value::String(v.clone()));
+        multi.entry(k).or_default().push(Value::String(v));
+    }
+    (Value::Object(single), json!(multi))
+}
+
+/// `09/Apr/2015:12:34:56 +0000`
+fn request_time(t: time::OffsetDateTime) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    format!(
+        "{:02}/{}/{}:{:02}:{:02}:{:02} +0000",
+        t.day(),
+        MONTHS[usize::from(u8::from(t.month())) - 1],
+        t.year(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(uri: &str, body: &[u8]) -> Value {
+        let uri: Uri = uri.parse().expect("uri");
+        let mut headers = HeaderMap::new();
+        headers.insert("user-agent", "test-agent".parse().expect("value"));
+        headers.append("x-multi", "a".parse().expect("value"));
+        headers.append("x-multi", "b".parse().expect("value"));
+        let route = RouteMatch {
+            function: "f".into(),
+            resource: "/items/{id}".into(),
+            path_parameters: BTreeMap::from([("id".to_string(), "42".to_string())]),
+        };
+        build(&ProxyRequest {
+            method: &Method::POST,
+            uri: &uri,
+            headers: &headers,
+            body,
+            source_ip: "10.1.2.3".parse().expect("ip"),
+            route: &route,
+            stage: "Prod",
+            request_id: "req-1",
+            api_id: "esbapi",
+            account_id: "123456789012",
+            region: "us-east-1",
+        })
+    }
+
+    /// Maps whose keys are request data (header names, query keys...), not shape.
+    const DATA: [&str; 7] = [
+        "$.headers",
+        "$.multiValueHeaders",
+        "$.queryStringParameters",
+        "$.multiValueQueryStringParameters",
+        "$.pathParameters",
+        "$.stageVariables",
+        "$.requestContext.authorizer",
+    ];
+
+    /// Every key AWS's sample has, at every level, with the same JSON type where the
+    /// sample has a value; and no key that neither sample has.
+    fn same_shape(ours: &Value, samples: &[&Value], path: &str, ignore: &[&str], exhaustive: bool) {
+        let (Value::Object(o), true) = (ours, !DATA.contains(&path)) else {
+            return;
+        };
+        let objects: Vec<&Map<String, Value>> =
+            samples.iter().filter_map(|s| s.as_object()).collect();
+        for a in &objects {
+            for k in a.keys().filter(|k| !ignore.contains(&k.as_str())) {
+                assert!(o.contains_key(k), "missing {path}.{k}");
+            }
+        }
+        for (k, v) in o {
+            let theirs: Vec<&Value> = objects.iter().filter_map(|a| a.get(k)).collect();
+            assert!(
+                !exhaustive || !theirs.is_empty(),
+                "{path}.{k} is in no AWS sample"
+            );
+            for t in &theirs {
+                if !t.is_null() && !v.is_null() {
+                    assert_eq!(
+                        std::mem::discriminant(v),
+                        std::mem::discriminant(*t),
+                        "type at {path}.{k}: {v} vs {t}"
+                    );
+                }
+            }
+            same_shape(v, &theirs, &format!("{path}.{k}"), ignore, exhaustive);
+        }
+    }
+
+    fn fixture(name: &str) -> Value {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/fixtures/aws-events")
+            .join(name);
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("AWS sample event {} is needed: {e}", path.display()));
+        serde_json::from_str(&text).expect("fixture json")
+    }
+
+    #[test]
+    fn matches_aws_sample_events_key_by_key() {
+        let ours = event("/items/42?a=1&a=2&b=x%20y", b"{\"k\":1}");
+        // Keys that depend on API configuration we do not emulate (authorizers, mTLS)
+        // or on the payload format version of HTTP APIs.
+        let ignore = ["authorizer", "clientCert", "version", "principalOrgId"];
+        let sam = fixture("sam-cli/apigateway-aws-proxy.json");
+        let powertools = fixture("powertools/apiGatewayProxyEvent.json");
+        same_shape(&ours, &[&sam], "$", &ignore, false);
+        same_shape(&ours, &[&powertools], "$", &ignore, false);
+        same_shape(&ours, &[&sam, &powertools], "$", &ignore, true);
+    }
+
+    #[test]
+    fn values_follow_the_request() {
+        let e = event("/items/42?a=1&a=2&b=x%20y", b"{\"k\":1}");
+        assert_eq!(e["resource"], "/items/{id}");
+        assert_eq!(e["path"], "/items/42");
+        assert_eq!(e["httpMethod"], "POST");
+        assert_eq!(e["pathParameters"]["id"], "42");
+        assert_eq!(e["queryStringParameters"], json!({"a": "2", "b": "x y"}));
+        assert_eq!(
+            e["multiValueQueryStringParameters"],
+            json!({"a": ["1", "2"], "b": ["x y"]})
+        );
+        assert_eq!(e["headers"]["User-Agent"], "test-agent");
+        assert_eq!(e["multiValueHeaders"]["X-Multi"], json!(["a", "b"]));
+        assert_eq!(e["requestContext"]["identity"]["sourceIp"], "10.1.2.3");
+        assert_eq!(e["requestContext"]["path"], "/Prod/items/42");
+        assert_eq!(
+            (e["body"].clone(), e["isBase64Encoded"].clone()),
+            (json!("{\"k\":1}"), json!(false))
+        );
+        let binary = event("/items/42", &[0xff, 0x00, 0x01]);
+        assert_eq!(
+            (binary["body"].clone(), binary["isBase64Encoded"].clone()),
+            (json!("/wAB"), json!(true))
+        );
+        let bare = event("/items/42", b"");
+        assert_eq!(bare["queryStringParameters"], Value::Null);
+        assert_eq!(bare["body"], Value::Null);
+    }
+}
