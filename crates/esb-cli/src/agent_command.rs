@@ -42,16 +42,15 @@ pub fn build_agent(
     Ok(Arc::new(agent))
 }
 
-/// Serves `agent` on `listen` until `shutdown` resolves.
+/// Serves `agent` on `listener` until `shutdown` resolves.
 pub async fn serve(
     agent: Arc<Agent>,
-    listen: SocketAddr,
+    listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<()> {
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen} (agent gRPC)"))?;
-    tracing::info!(%listen, "esb agent listening");
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "esb agent listening");
+    }
     tonic::transport::Server::builder()
         .timeout(Duration::from_secs(120))
         .add_service(AgentServiceServer::from_arc(agent))
@@ -67,9 +66,12 @@ pub fn run(args: AgentArgs) -> Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async {
         let agent = build_agent(&args.state_dir, args.capacity, false)?;
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {} (agent gRPC)", args.listen))?;
         serve(
             Arc::clone(&agent),
-            args.listen,
+            listener,
             crate::signals::shutdown_signal(),
         )
         .await?;

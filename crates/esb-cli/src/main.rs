@@ -1,6 +1,7 @@
 //! `esb`: one binary for every ESB role.
 
 mod agent_command;
+mod gateway_command;
 mod project;
 mod rie_command;
 mod signals;
@@ -28,6 +29,8 @@ enum Command {
     Rie(rie_command::RieArgs),
     /// The whole box: serve a SAM template's functions over HTTPS (gateway + agent).
     Up(up_command::UpArgs),
+    /// Gateway alone: HTTPS front door of a template, using an agent over gRPC.
+    Gateway(gateway_command::GatewayArgs),
     /// Agent: owns this machine's workers; serves the gateway over gRPC.
     Agent(agent_command::AgentArgs),
 }
@@ -56,6 +59,7 @@ fn run() -> Result<()> {
     match cli.command {
         Command::Rie(args) => rie_command::run(args),
         Command::Up(args) => up_command::run(args),
+        Command::Gateway(args) => gateway_command::run(args),
         Command::Agent(args) => agent_command::run(args),
     }
 }

@@ -414,3 +414,87 @@ fn api_routes_behave_like_api_gateway_rest_apis() {
         json!({"message": "Missing Authentication Token"})
     );
 }
+
+/// The split deployment: `esb agent` and `esb gateway` as two processes. The agent is
+/// killed and restarted while the gateway keeps serving: the warm worker survives.
+#[test]
+fn split_gateway_and_agent_survive_an_agent_restart() {
+    let state = state_dir("split");
+    let agent_addr = support::free_addr();
+    let start_agent = || {
+        Command::new(support::esb_bin())
+            .args(["agent", "--listen", &agent_addr.to_string(), "--state-dir"])
+            .arg(&state)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start esb agent")
+    };
+    let mut agent = start_agent();
+    let port = support::free_addr().port();
+    let mut gateway = Command::new(support::esb_bin())
+        .arg("gateway")
+        .arg("--template")
+        .arg(project())
+        .arg("--state-dir")
+        .arg(&state)
+        .args([
+            "--port",
+            &port.to_string(),
+            "--agent",
+            &format!("http://{agent_addr}"),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start esb gateway");
+    let ca = state.join("certs/ca.pem");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !(ca.exists() && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()) {
+        assert!(Instant::now() < deadline, "gateway did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let client = reqwest::blocking::Client::builder()
+        .add_root_certificate(
+            reqwest::Certificate::from_pem(&std::fs::read(&ca).expect("ca")).expect("pem"),
+        )
+        .build()
+        .expect("client");
+    let pid = || {
+        let resp = client
+            .post(format!(
+                "https://127.0.0.1:{port}/2015-03-31/functions/ctx/invocations"
+            ))
+            .body("{}")
+            .send()
+            .expect("invoke");
+        assert_eq!(resp.status(), 200);
+        resp.json::<Value>().expect("json")["pid"].clone()
+    };
+    let before = pid();
+    let workers = support::descendants(agent.id());
+    let _ = agent.kill();
+    let _ = agent.wait();
+    assert!(
+        workers.iter().all(|p| support::alive(*p)),
+        "workers outlive the agent"
+    );
+    let mut agent = start_agent();
+    assert_eq!(
+        pid(),
+        before,
+        "the warm worker keeps serving across the agent restart"
+    );
+
+    // SAFETY: kill(2) on our own child.
+    unsafe {
+        libc::kill(gateway.id() as i32, libc::SIGTERM);
+    }
+    let status = gateway.wait().expect("gateway exit");
+    assert!(status.success());
+    // The gateway returned its idle worker to the agent, which removed it.
+    support::wait_gone(&workers, Duration::from_secs(10));
+    let _ = agent.kill();
+    let _ = agent.wait();
+    let _ = std::fs::remove_dir_all(&state);
+}

@@ -1,0 +1,90 @@
+//! `esb gateway`: the HTTPS front door of a template, using an agent over gRPC — the
+//! seed's split deployment; `esb up` runs the same code beside an in-process agent.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use esb_gateway::{Gateway, GatewayConfig};
+
+use crate::project::{Project, ProjectArgs};
+
+#[derive(Args)]
+pub struct GatewayArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// The agent's gRPC URL.
+    #[arg(long, default_value = "http://127.0.0.1:50051")]
+    pub agent: String,
+    /// How long a request waits for a busy function's worker before 429.
+    #[arg(long, default_value_t = 10.0)]
+    pub acquire_timeout: f64,
+}
+
+pub fn run(args: GatewayArgs) -> Result<()> {
+    let project = args.project.load()?;
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let gateway = serve(
+            &project,
+            args.project.port,
+            &args.agent,
+            args.acquire_timeout,
+        )
+        .await?;
+        eprintln!("esb: stopping: returning idle workers to the agent");
+        gateway.release_workers().await;
+        Ok(())
+    })
+}
+
+/// Serves the project over HTTPS until Ctrl-C/SIGTERM; returns the gateway so the
+/// caller can release its workers.
+pub async fn serve(
+    project: &Project,
+    port: u16,
+    agent_url: &str,
+    acquire_timeout: f64,
+) -> Result<Arc<Gateway>> {
+    let certs = esb_gateway::certs::ensure(&project.state_dir, &[])
+        .context("cannot prepare the box's TLS certificates")?;
+    let tls = esb_gateway::tls::server_config(&certs)?;
+    let listen = SocketAddr::from(([0, 0, 0, 0], port));
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen} (gateway HTTPS)"))?;
+    let url = format!("https://127.0.0.1:{port}");
+    let gateway = Gateway::new(GatewayConfig {
+        functions: project.entries(&url, &certs.ca),
+        agent_url: agent_url.to_string(),
+        region: project.region.clone(),
+        account_id: project.account_id.clone(),
+        acquire_timeout: Duration::from_secs_f64(acquire_timeout.max(0.0)),
+    })?;
+    print_banner(project, &url, &certs.ca);
+    esb_gateway::server::serve_tls(
+        listener,
+        tls,
+        esb_gateway::server::router(Arc::clone(&gateway)),
+        crate::signals::shutdown_signal(),
+    )
+    .await;
+    Ok(gateway)
+}
+
+fn print_banner(project: &Project, url: &str, ca: &Path) {
+    println!("ESB is up: {url}  (trust {} as CA)", ca.display());
+    for f in &project.template.functions {
+        println!(
+            "  {:<24} POST {url}/2015-03-31/functions/{}/invocations",
+            f.name, f.name
+        );
+        for e in &f.api_events {
+            println!("  {:<24} {} {url}{}", "", e.method, e.path);
+        }
+    }
+    println!("Ctrl-C stops the box and removes its workers.");
+}
