@@ -1,5 +1,6 @@
-"""Sequential warm-invoke latency and throughput: AWS's RIE vs esb rie, same handler,
-same machine, same run. Rounds alternate between the two so machine noise hits both.
+"""Sequential warm-invoke latency and throughput, same handler, same machine, same run:
+bare AWS RIE, bare `esb rie`, and the whole ESB path (`esb up`: client -> HTTPS gateway
+Invoke API -> worker). Rounds rotate between targets so machine noise hits all alike.
 
 Usage: bench_rie.py <aws-rie> <esb> <python> <functions-dir> <n> <benchmarks.md> <command>
 """
@@ -7,10 +8,13 @@ import datetime
 import http.client
 import os
 import platform
+import shutil
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 AWS_RIE, ESB, PYTHON, FUNCTIONS, N, OUT, COMMAND = sys.argv[1:8]
@@ -27,9 +31,14 @@ def free_port():
         return s.getsockname()[1]
 
 
+STATE = tempfile.mkdtemp(prefix="esb-bench-")
+
+
 def start(name):
     port, api = free_port(), free_port()
     runtime = [PYTHON, "-m", "awslambdaric", "handlers.echo"]
+    if name == "esb-up":
+        return start_box(port)
     if name == "aws":
         cmd = [AWS_RIE, "--runtime-interface-emulator-address", f"127.0.0.1:{port}",
                "--runtime-api-address", f"127.0.0.1:{api}", *runtime]
@@ -51,8 +60,34 @@ def start(name):
     return proc, conn
 
 
+def start_box(port):
+    """`esb up` on the e2e test project; its Python runtime is the test venv."""
+    os.makedirs(os.path.join(STATE, "runtimes"))
+    os.symlink(os.path.dirname(os.path.dirname(PYTHON)), os.path.join(STATE, "runtimes", "python"))
+    template = os.path.join(os.path.dirname(FUNCTIONS), "..", "projects", "e2e", "template.yaml")
+    proc = subprocess.Popen([ESB, "up", "--template", template, "--state-dir", STATE, "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ca = os.path.join(STATE, "certs", "ca.pem")
+    deadline = time.time() + 30
+    while True:
+        try:
+            if os.path.exists(ca):
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+        except OSError:
+            pass
+        if time.time() > deadline:
+            raise SystemExit("esb up did not start")
+        time.sleep(0.05)
+    conn = http.client.HTTPSConnection("127.0.0.1", port, context=ssl.create_default_context(cafile=ca))
+    conn.connect()
+    conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    conn.esb_path = "/2015-03-31/functions/echo/invocations"
+    return proc, conn
+
+
 def invoke(conn):
-    conn.request("POST", PATH, body=PAYLOAD, headers={"Content-Type": "application/json"})
+    conn.request("POST", getattr(conn, "esb_path", PATH), body=PAYLOAD, headers={"Content-Type": "application/json"})
     resp = conn.getresponse()
     body = resp.read()
     if resp.status != 200 or b"bench" not in body:
@@ -73,15 +108,16 @@ def pct(sorted_samples, p):
 
 
 def main():
-    targets = {name: start(name) for name in ("aws", "esb")}
+    names = ("aws", "esb", "esb-up")
+    targets = {name: start(name) for name in names}
     try:
         for _, conn in targets.values():
             for _ in range(WARMUP):
                 invoke(conn)
-        samples = {"aws": [], "esb": []}
-        busy = {"aws": 0, "esb": 0}
+        samples = {n: [] for n in names}
+        busy = {n: 0 for n in names}
         for r in range(ROUNDS):
-            order = ("aws", "esb") if r % 2 == 0 else ("esb", "aws")
+            order = names[r % 3:] + names[:r % 3]
             for name in order:
                 t0 = time.perf_counter_ns()
                 samples[name] += measure(targets[name][1], N // ROUNDS)
@@ -89,7 +125,8 @@ def main():
     finally:
         for proc, _ in targets.values():
             proc.terminate()
-            proc.wait(timeout=10)
+            proc.wait(timeout=20)
+        shutil.rmtree(STATE, ignore_errors=True)
 
     rows = {}
     for name, s in samples.items():
@@ -98,21 +135,26 @@ def main():
             "p50": pct(s, 50), "p90": pct(s, 90), "p99": pct(s, 99),
             "mean": statistics.fmean(s) / 1e6, "tput": len(s) / (busy[name] / 1e9),
         }
-    a, e = rows["aws"], rows["esb"]
+    a, e, u = rows["aws"], rows["esb"], rows["esb-up"]
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     table = [
         "## RIE warm invoke latency",
         "",
         f"Measured {datetime.date.today()} on {os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}.",
-        f"{N} sequential invokes per emulator over one keep-alive connection, in {ROUNDS} alternating rounds,",
+        f"{N} sequential invokes per target over one keep-alive connection, in {ROUNDS} rotating rounds,",
         f"after {WARMUP} warm-up invokes; handler `handlers.echo` under awslambdaric, {len(PAYLOAD)}-byte JSON event.",
+        "`esb up` is the whole path: client -> HTTPS (TLS 1.3) gateway Invoke API -> pool -> worker's `esb rie`.",
         f"Command: `{COMMAND}`",
         "",
         "| emulator | p50 ms | p90 ms | p99 ms | mean ms | throughput invokes/s |",
         "|---|---:|---:|---:|---:|---:|",
         f"| AWS RIE (aws-sam-cli 1.170.0) | {a['p50']:.3f} | {a['p90']:.3f} | {a['p99']:.3f} | {a['mean']:.3f} | {a['tput']:.0f} |",
         f"| esb rie | {e['p50']:.3f} | {e['p90']:.3f} | {e['p99']:.3f} | {e['mean']:.3f} | {e['tput']:.0f} |",
-        f"| esb / AWS | {e['p50'] / a['p50']:.2f} | {e['p90'] / a['p90']:.2f} | {e['p99'] / a['p99']:.2f} | {e['mean'] / a['mean']:.2f} | {e['tput'] / a['tput']:.2f} |",
+        f"| esb rie / AWS RIE | {e['p50'] / a['p50']:.2f} | {e['p90'] / a['p90']:.2f} | {e['p99'] / a['p99']:.2f} | {e['mean'] / a['mean']:.2f} | {e['tput'] / a['tput']:.2f} |",
+        f"| esb up (gateway over HTTPS -> worker) | {u['p50']:.3f} | {u['p90']:.3f} | {u['p99']:.3f} | {u['mean']:.3f} | {u['tput']:.0f} |",
+        "",
+        f"Whole ESB path over bare AWS RIE: p50 {u['p50'] - a['p50']:+.3f} ms, p99 {u['p99'] - a['p99']:+.3f} ms "
+        f"(over bare esb rie: p50 {u['p50'] - e['p50']:+.3f} ms).",
         "",
     ]
     section = "\n".join(table)
