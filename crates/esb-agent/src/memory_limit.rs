@@ -14,6 +14,11 @@ pub struct WorkerCgroup {
 }
 
 impl WorkerCgroup {
+    /// Where the cgroup of `worker_id` lives (whether or not it exists).
+    pub fn path_for(worker_id: &str) -> Option<PathBuf> {
+        parent_cgroup().map(|(parent, _)| parent.join(format!("esb-{worker_id}")))
+    }
+
     /// Creates `<parent>/esb-<worker>` with the limit, or `None` where not possible.
     pub fn create(worker_id: &str, limit_bytes: u64) -> Option<Self> {
         let (parent, limit_file) = parent_cgroup()?;
@@ -65,6 +70,9 @@ impl WorkerCgroup {
 
     /// Removes the cgroup (it must be empty: call after the worker's processes ended).
     pub fn remove(dir: &Path) {
+        if !dir.exists() {
+            return;
+        }
         for _ in 0..50 {
             if std::fs::remove_dir(dir).is_ok() || !dir.exists() {
                 return;
@@ -72,6 +80,30 @@ impl WorkerCgroup {
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
         tracing::warn!("could not remove cgroup {}", dir.display());
+    }
+}
+
+/// Removes worker cgroups left behind by boxes that were killed (SIGKILL leaves no
+/// chance to clean up): only empty `esb-*` cgroups older than a minute, so a cgroup
+/// another box is creating right now is never touched.
+pub fn sweep_stale() {
+    let Some((parent, _)) = parent_cgroup() else {
+        return;
+    };
+    let Ok(entries) = std::fs::read_dir(&parent) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > std::time::Duration::from_secs(60));
+        if old && e.file_name().to_string_lossy().starts_with("esb-") {
+            // rmdir fails on a cgroup that still has processes: live workers are safe.
+            let _ = std::fs::remove_dir(e.path());
+        }
     }
 }
 

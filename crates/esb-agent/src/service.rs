@@ -40,6 +40,7 @@ impl Agent {
                 tracing::info!(worker = %record.id, function = %record.function_name, "re-adopted worker");
                 workers.insert(record.id.clone(), record);
             } else {
+                runtime.cleanup(&record);
                 store.remove(&record.id);
             }
         }
@@ -96,6 +97,7 @@ impl Agent {
             return Some(record);
         }
         workers.remove(id);
+        self.runtime.cleanup(&record);
         self.store.remove(id);
         None
     }

@@ -139,12 +139,20 @@ impl Box_ {
 }
 
 impl Drop for Box_ {
+    /// Stops the box as a user does (SIGTERM), hard-killing it only if it hangs.
     fn drop(&mut self) {
         let workers = self.workers();
+        // SAFETY: kill(2) on our own child.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while !matches!(self.child.try_wait(), Ok(Some(_))) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
         if !std::thread::panicking() {
-            // Killed hard: the lifeline still takes every worker down.
             support::wait_gone(&workers, Duration::from_secs(10));
         }
         let _ = std::fs::remove_dir_all(&self.state);
@@ -290,6 +298,17 @@ fn sigterm_stops_the_box_and_removes_every_worker() {
         .map(|d| d.count())
         .unwrap_or(0);
     assert_eq!(records, 0, "no worker records left");
+}
+
+#[test]
+fn no_worker_outlives_a_killed_box() {
+    let mut b = Box_::start("sigkill");
+    assert_eq!(b.invoke("echo", "{}", &[]).0, 200);
+    let workers = b.workers();
+    assert!(workers.len() >= 2, "{workers:?}");
+    let _ = b.child.kill();
+    let _ = b.child.wait();
+    support::wait_gone(&workers, Duration::from_secs(10));
 }
 
 #[test]
@@ -497,4 +516,29 @@ fn split_gateway_and_agent_survive_an_agent_restart() {
     let _ = agent.kill();
     let _ = agent.wait();
     let _ = std::fs::remove_dir_all(&state);
+}
+
+/// `MemorySize` is a real limit where the machine offers a memory cgroup (as here): a
+/// function that goes past it is killed, as Lambda kills it.
+#[test]
+fn memory_size_is_enforced() {
+    let b = Box_::start("memory");
+    let (status, _, body) = b.invoke("hog", r#"{"mb": 40}"#, &[]);
+    assert_eq!((status, body.as_str()), (200, "\"ok\""));
+    let (status, headers, body) = b.invoke("hog", r#"{"mb": 400}"#, &[]);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        headers
+            .get("x-amz-function-error")
+            .and_then(|v| v.to_str().ok()),
+        Some("Unhandled")
+    );
+    let doc: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(doc["errorType"], "Runtime.ExitError", "{doc}");
+    assert!(
+        doc["errorMessage"]
+            .as_str()
+            .is_some_and(|m| m.ends_with("signal: killed")),
+        "{doc}"
+    );
 }

@@ -43,4 +43,6 @@ pub trait WorkerRuntime: Send + Sync {
     /// Whether a recorded worker still runs (used to re-adopt after a restart).
     fn is_alive(&self, worker: &WorkerRecord) -> bool;
     fn usage(&self, worker: &WorkerRecord) -> WorkerUsage;
+    /// Releases what a worker that ended without `destroy` (box killed) left behind.
+    fn cleanup(&self, worker: &WorkerRecord);
 }

@@ -3,10 +3,8 @@
 //! layers, a memory cgroup where the machine allows it). The default where no Docker
 //! daemon answers, so ESB works on a bare machine.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -38,7 +36,6 @@ pub struct ProcessRuntime {
     state_dir: PathBuf,
     python: PythonEnv,
     lifeline_pid: Option<u32>,
-    cgroups: Mutex<HashMap<String, PathBuf>>,
     warned_no_cgroup: AtomicBool,
 }
 
@@ -47,12 +44,12 @@ impl ProcessRuntime {
     /// workers stop when that process ends (the box), otherwise they survive an agent
     /// restart and are re-adopted.
     pub fn new(esb: PathBuf, state_dir: &Path, lifeline_pid: Option<u32>) -> Self {
+        crate::memory_limit::sweep_stale();
         Self {
             esb,
             state_dir: state_dir.to_path_buf(),
             python: PythonEnv::new(state_dir),
             lifeline_pid,
-            cgroups: Mutex::new(HashMap::new()),
             warned_no_cgroup: AtomicBool::new(false),
         }
     }
@@ -228,15 +225,8 @@ impl WorkerRuntime for ProcessRuntime {
             tracing::warn!("no writable memory cgroup: workers run without a memory limit");
         }
         let spawned = self.spawn_ready(id, spec, &command, cgroup.as_ref()).await;
-        if let Some(cg) = &cgroup {
-            match &spawned {
-                Ok(_) => {
-                    if let Ok(mut map) = self.cgroups.lock() {
-                        map.insert(id.to_string(), cg.path().to_path_buf());
-                    }
-                }
-                Err(_) => WorkerCgroup::remove(cg.path()),
-            }
+        if let (Some(cg), Err(_)) = (&cgroup, &spawned) {
+            WorkerCgroup::remove(cg.path());
         }
         let (pid, address) = spawned?;
         let now = now_ms();
@@ -264,13 +254,9 @@ impl WorkerRuntime for ProcessRuntime {
         remaining.extend(process_tree::tree(worker.pid));
         remaining.retain(|p| process_tree::is_running(*p));
         signal_all(&remaining, Signal::SIGKILL);
-        let cgroup = self
-            .cgroups
-            .lock()
-            .ok()
-            .and_then(|mut m| m.remove(&worker.id));
-        if let Some(dir) = cgroup {
-            WorkerCgroup::remove(&dir);
+        // The cgroup can only go once its last process is reaped: retried off the runtime.
+        if let Some(dir) = WorkerCgroup::path_for(&worker.id) {
+            let _ = tokio::task::spawn_blocking(move || WorkerCgroup::remove(&dir)).await;
         }
     }
 
@@ -290,6 +276,12 @@ impl WorkerRuntime for ProcessRuntime {
         process_tree::is_running(worker.pid)
             && args.contains(&b"rie".as_slice())
             && args.contains(&worker.address.as_bytes())
+    }
+
+    fn cleanup(&self, worker: &WorkerRecord) {
+        if let Some(dir) = WorkerCgroup::path_for(&worker.id) {
+            WorkerCgroup::remove(&dir);
+        }
     }
 
     fn usage(&self, worker: &WorkerRecord) -> WorkerUsage {
