@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The main job on a fresh machine: builds `esb` and runs `esb up` on the example
-# project (examples/hello), calls its `chain` function once (which calls `hello`
-# through boto3), then keeps serving until Ctrl-C.
+# The main job on a fresh machine: builds `esb` and the example's Rust function, runs
+# `esb up` on the example project (examples/hello), calls its `chain` function (which
+# calls `hello` through boto3) and its Rust route once, then serves until Ctrl-C.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PORT="${PORT:-8443}"
@@ -12,8 +12,10 @@ if ! python3 -c "import ensurepip" 2>/dev/null; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv >/dev/null
 fi
 command -v curl >/dev/null || { apt-get update -qq; apt-get install -y -qq curl >/dev/null; }
-cargo build --release -p esb-cli --locked
+cargo build --release -p esb-cli -p hello-greeter --locked
 ESB="$PWD/target/x86_64-unknown-linux-gnu/release/esb"
+mkdir -p examples/hello/greeter/dist
+cp target/x86_64-unknown-linux-gnu/release/bootstrap examples/hello/greeter/dist/bootstrap
 
 cd examples/hello
 "$ESB" up --port "$PORT" &
@@ -27,5 +29,8 @@ done
 URL="https://127.0.0.1:$PORT/2015-03-31/functions/chain/invocations"
 echo "esb: curl --cacert examples/hello/.esb/certs/ca.pem -d '{\"name\":\"edge\"}' $URL" >&2
 curl -s --cacert .esb/certs/ca.pem -d '{"name":"edge"}' "$URL"
+echo
+echo "esb: curl --cacert examples/hello/.esb/certs/ca.pem https://127.0.0.1:$PORT/greet/edge" >&2
+curl -s --cacert .esb/certs/ca.pem "https://127.0.0.1:$PORT/greet/edge"
 echo
 wait $UP_PID

@@ -542,3 +542,68 @@ fn memory_size_is_enforced() {
         "{doc}"
     );
 }
+
+#[test]
+fn layers_are_importable() {
+    let b = Box_::start("layers");
+    let (status, _, body) = b.invoke("layered", "{}", &[]);
+    assert_eq!((status, body.as_str()), (200, "\"from the layer\""));
+}
+
+/// A `provided.al2023` function built with the `lambda_runtime` crate.
+#[test]
+fn a_rust_provided_function_runs() {
+    let dir = std::env::temp_dir().join(format!("esb-rust-project-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("rust")).expect("dir");
+    std::fs::copy(support::rust_bootstrap(), dir.join("rust/bootstrap")).expect("copy bootstrap");
+    std::fs::write(
+        dir.join("template.yaml"),
+        "Resources:\n  Rusty:\n    Type: AWS::Serverless::Function\n    Properties:\n      FunctionName: rusty\n      CodeUri: rust\n      Runtime: provided.al2023\n      Timeout: 3\n",
+    )
+    .expect("template");
+    let state = state_dir("rust");
+    let port = support::free_addr().port();
+    let mut child = esb_up(
+        &dir.join("template.yaml"),
+        &state,
+        &["--port", &port.to_string()],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .expect("esb up");
+    let ca = state.join("certs/ca.pem");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !(ca.exists() && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()) {
+        assert!(Instant::now() < deadline, "esb up did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let client = reqwest::blocking::Client::builder()
+        .add_root_certificate(
+            reqwest::Certificate::from_pem(&std::fs::read(&ca).expect("ca")).expect("pem"),
+        )
+        .build()
+        .expect("client");
+    let resp = client
+        .post(format!(
+            "https://127.0.0.1:{port}/2015-03-31/functions/rusty/invocations"
+        ))
+        .body(r#"{"action":"context"}"#)
+        .send()
+        .expect("invoke");
+    assert_eq!(resp.status(), 200);
+    let ctx: Value = resp.json().expect("json");
+    assert_eq!(ctx["function_name"], "rusty");
+    assert_eq!(
+        ctx["invoked_function_arn"],
+        "arn:aws:lambda:us-east-1:123456789012:function:rusty"
+    );
+    // SAFETY: kill(2) on our own child.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&state);
+}

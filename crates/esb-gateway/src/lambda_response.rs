@@ -15,7 +15,7 @@ use base64::Engine;
 use base64::alphabet::STANDARD;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use bytes::Bytes;
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING};
+use http::header::CONTENT_TYPE;
 use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
 use serde_json::{Map, Value};
 
@@ -26,7 +26,7 @@ const FUNCTION_ERROR: &str = "x-amz-function-error";
 
 /// Headers that describe the connection or the framing, which the server sets itself;
 /// a function copying them from elsewhere must not corrupt the response.
-const NOT_FORWARDED: [&str; 7] = [
+const NOT_FORWARDED: [&str; 8] = [
     "connection",
     "keep-alive",
     "proxy-connection",
@@ -34,6 +34,7 @@ const NOT_FORWARDED: [&str; 7] = [
     "trailer",
     "upgrade",
     "content-length",
+    "transfer-encoding",
 ];
 
 /// Base64 as functions produce it: padded or not, possibly wrapped in lines.
@@ -160,9 +161,11 @@ fn status_code(doc: &Map<String, Value>) -> Result<StatusCode, MalformedProxyRes
         Some(v) => v,
     };
     let code = match raw {
-        Value::Number(n) => n
-            .as_u64()
-            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0).map(|f| f as u64)),
+        Value::Number(n) => n.as_u64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && *f >= 0.0)
+                .map(|f| f as u64)
+        }),
         Value::String(s) => s.parse::<u64>().ok(),
         _ => None,
     };
@@ -172,12 +175,13 @@ fn status_code(doc: &Map<String, Value>) -> Result<StatusCode, MalformedProxyRes
         .ok_or_else(|| MalformedProxyResponse::InvalidStatusCode(raw.to_string()))
 }
 
-/// `headers` and `multiValueHeaders` together: a name present in `multiValueHeaders`
-/// (in any case) takes its values from there only, as API Gateway documents; other
-/// names keep their `headers` value.
+/// `headers` and `multiValueHeaders` together. API Gateway documents that when both
+/// give a header, only the `multiValueHeaders` values appear: a name present there (in
+/// any case) takes its values from there only; other names keep their `headers` value.
 fn merged_headers(doc: &Map<String, Value>) -> Result<HeaderMap, MalformedProxyResponse> {
-    let single = object(doc, "headers")?;
-    let multi = object(doc, "multiValueHeaders")?;
+    let empty = Map::new();
+    let single = object(doc, "headers")?.unwrap_or(&empty);
+    let multi = object(doc, "multiValueHeaders")?.unwrap_or(&empty);
     let mut out = HeaderMap::new();
     for (name, value) in single {
         if multi
@@ -202,23 +206,20 @@ fn merged_headers(doc: &Map<String, Value>) -> Result<HeaderMap, MalformedProxyR
             }
         }
     }
-    if out.contains_key(TRANSFER_ENCODING) {
-        out.remove(TRANSFER_ENCODING);
-    }
     if !out.contains_key(CONTENT_TYPE) {
         out.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     }
     Ok(out)
 }
 
+/// An optional object field: absent and `null` are `None`.
 fn object<'d>(
     doc: &'d Map<String, Value>,
     field: &'static str,
-) -> Result<&'d Map<String, Value>, MalformedProxyResponse> {
-    static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
+) -> Result<Option<&'d Map<String, Value>>, MalformedProxyResponse> {
     match doc.get(field) {
-        None | Some(Value::Null) => Ok(EMPTY.get_or_init(Map::new)),
-        Some(Value::Object(map)) => Ok(map),
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(map)) => Ok(Some(map)),
         Some(_) => Err(MalformedProxyResponse::HeadersNotAnObject { field }),
     }
 }
@@ -267,10 +268,7 @@ fn body(doc: &Map<String, Value>) -> Result<Bytes, MalformedProxyResponse> {
     if !encoded {
         return Ok(Bytes::from(text.clone()));
     }
-    let compact: Vec<u8> = text
-        .bytes()
-        .filter(|b| !b.is_ascii_whitespace())
-        .collect();
+    let compact: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
     LENIENT_BASE64
         .decode(compact)
         .map(Bytes::from)
@@ -299,7 +297,10 @@ mod tests {
     fn malformed(doc: &[u8]) -> MalformedProxyResponse {
         match from_payload(doc) {
             Err(e) => e,
-            Ok(r) => panic!("{:?} must be malformed, got {r:?}", String::from_utf8_lossy(doc)),
+            Ok(r) => panic!(
+                "{:?} must be malformed, got {r:?}",
+                String::from_utf8_lossy(doc)
+            ),
         }
     }
 
@@ -345,7 +346,9 @@ mod tests {
         let r = ok(r#"{"statusCode": 200}"#);
         assert_eq!(values(&r, "content-type"), ["application/json"]);
         assert!(r.body().is_empty());
-        let r = ok(r#"{"statusCode": 204, "headers": null, "multiValueHeaders": null, "body": null, "isBase64Encoded": null}"#);
+        let r = ok(
+            r#"{"statusCode": 204, "headers": null, "multiValueHeaders": null, "body": null, "isBase64Encoded": null}"#,
+        );
         assert_eq!(r.status(), 204);
         assert!(r.body().is_empty());
     }
@@ -403,7 +406,8 @@ mod tests {
         assert_eq!(r.body().as_ref(), [0xff, 0x00, 0x01]);
         let r = ok(r#"{"statusCode": 200, "body": "aGk", "isBase64Encoded": "true"}"#);
         assert_eq!(r.body().as_ref(), b"hi");
-        let r = ok("{\"statusCode\": 200, \"body\": \"aGVs\\nbG8=\\n\", \"isBase64Encoded\": true}");
+        let r =
+            ok("{\"statusCode\": 200, \"body\": \"aGVs\\nbG8=\\n\", \"isBase64Encoded\": true}");
         assert_eq!(r.body().as_ref(), b"hello");
         let r = ok(r#"{"statusCode": 200, "body": "/wAB", "isBase64Encoded": "false"}"#);
         assert_eq!(r.body().as_ref(), b"/wAB");
@@ -417,11 +421,23 @@ mod tests {
 
     #[test]
     fn malformed_outputs() {
-        assert!(matches!(malformed(b"not json"), MalformedProxyResponse::NotJson(_)));
+        assert!(matches!(
+            malformed(b"not json"),
+            MalformedProxyResponse::NotJson(_)
+        ));
         assert!(matches!(malformed(b""), MalformedProxyResponse::NotJson(_)));
-        assert!(matches!(malformed(b"\xff\xfe"), MalformedProxyResponse::NotJson(_)));
-        assert_eq!(malformed(b"null"), MalformedProxyResponse::NotAnObject("null"));
-        assert_eq!(malformed(b"[1]"), MalformedProxyResponse::NotAnObject("array"));
+        assert!(matches!(
+            malformed(b"\xff\xfe"),
+            MalformedProxyResponse::NotJson(_)
+        ));
+        assert_eq!(
+            malformed(b"null"),
+            MalformedProxyResponse::NotAnObject("null")
+        );
+        assert_eq!(
+            malformed(b"[1]"),
+            MalformedProxyResponse::NotAnObject("array")
+        );
         assert_eq!(
             malformed(b"\"hello\""),
             MalformedProxyResponse::NotAnObject("string")
@@ -435,14 +451,24 @@ mod tests {
             MalformedProxyResponse::MissingStatusCode
         );
         for status in [
-            r#""abc""#, r#""""#, "99", "600", "99999", "-1", "200.5", "true", "[200]",
-            r#"" 200""#, "1e400",
+            r#""abc""#,
+            r#""""#,
+            "99",
+            "600",
+            "99999",
+            "-1",
+            "200.5",
+            "true",
+            "[200]",
+            r#"" 200""#,
+            "1e400",
         ] {
             let doc = format!(r#"{{"statusCode": {status}}}"#);
             assert!(
                 matches!(
                     from_payload(doc.as_bytes()),
-                    Err(MalformedProxyResponse::InvalidStatusCode(_) | MalformedProxyResponse::NotJson(_))
+                    Err(MalformedProxyResponse::InvalidStatusCode(_)
+                        | MalformedProxyResponse::NotJson(_))
                 ),
                 "{doc}"
             );
@@ -504,12 +530,19 @@ mod tests {
     #[test]
     fn invoke_results_map_to_gateway_answers() {
         let ok_headers = HeaderMap::new();
-        let r = from_invoke(StatusCode::OK, &ok_headers, br#"{"statusCode": 418, "body": "tea"}"#)
-            .expect("proxy response");
+        let r = from_invoke(
+            StatusCode::OK,
+            &ok_headers,
+            br#"{"statusCode": 418, "body": "tea"}"#,
+        )
+        .expect("proxy response");
         assert_eq!(r.status(), 418);
 
         let mut failed = HeaderMap::new();
-        failed.insert("X-Amz-Function-Error", HeaderValue::from_static("Unhandled"));
+        failed.insert(
+            "X-Amz-Function-Error",
+            HeaderValue::from_static("Unhandled"),
+        );
         let e = from_invoke(
             StatusCode::OK,
             &failed,
@@ -524,8 +557,8 @@ mod tests {
         assert!(e.to_string().starts_with("Malformed Lambda proxy response"));
         is_internal_server_error(&e.to_response(), 502);
 
-        let e = from_invoke(StatusCode::TOO_MANY_REQUESTS, &ok_headers, b"{}")
-            .expect_err("throttled");
+        let e =
+            from_invoke(StatusCode::TOO_MANY_REQUESTS, &ok_headers, b"{}").expect_err("throttled");
         assert_eq!(e, IntegrationError::Throttled);
         assert_eq!(e.to_response().status(), 429);
 
@@ -541,7 +574,10 @@ mod tests {
         is_internal_server_error(&function_error(), 502);
         let r = timed_out();
         assert_eq!(r.status(), 504);
-        assert_eq!(r.body().as_ref(), br#"{"message":"Endpoint request timed out"}"#);
+        assert_eq!(
+            r.body().as_ref(),
+            br#"{"message":"Endpoint request timed out"}"#
+        );
         assert_eq!(r.headers()[CONTENT_TYPE], "application/json");
         let r = throttled();
         assert_eq!(r.status(), 429);
@@ -552,8 +588,14 @@ mod tests {
     #[test]
     fn deeply_nested_or_huge_outputs_do_not_panic() {
         let deep = "[".repeat(100_000);
-        assert!(matches!(malformed(deep.as_bytes()), MalformedProxyResponse::NotJson(_)));
-        let big = format!(r#"{{"statusCode": 200, "body": "{}"}}"#, "x".repeat(1 << 20));
+        assert!(matches!(
+            malformed(deep.as_bytes()),
+            MalformedProxyResponse::NotJson(_)
+        ));
+        let big = format!(
+            r#"{{"statusCode": 200, "body": "{}"}}"#,
+            "x".repeat(1 << 20)
+        );
         assert_eq!(ok(&big).body().len(), 1 << 20);
     }
 }

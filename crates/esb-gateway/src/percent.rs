@@ -33,7 +33,8 @@ pub fn parse_query(raw: &str) -> Vec<(String, String)> {
 
 fn decode(raw: &str, plus_is_space: bool) -> String {
     let bytes = raw.as_bytes();
-    if !bytes.contains(&b'%') && !(plus_is_space && bytes.contains(&b'+')) {
+    let needs_decoding = bytes.contains(&b'%') || (plus_is_space && bytes.contains(&b'+'));
+    if !needs_decoding {
         return raw.to_string();
     }
     let mut out = Vec::with_capacity(bytes.len());

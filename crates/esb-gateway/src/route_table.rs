@@ -277,7 +277,9 @@ fn parse_pattern(path: &str) -> Result<Vec<Segment>, RouteError> {
         }
         let segment = if let Some(inner) = part.strip_prefix('{') {
             let Some(inner) = inner.strip_suffix('}') else {
-                return Err(invalid(format!("segment {part:?} opens '{{' but does not close it")));
+                return Err(invalid(format!(
+                    "segment {part:?} opens '{{' but does not close it"
+                )));
             };
             let (name, greedy) = match inner.strip_suffix('+') {
                 Some(name) => (name, true),
@@ -498,7 +500,10 @@ mod tests {
         assert_eq!((m.function.as_str(), m.resource.as_str()), ("root", "/"));
         assert!(m.path_parameters.is_empty());
         let m = get(&t, "/hello").expect("hello");
-        assert_eq!((m.function.as_str(), m.resource.as_str()), ("hello", "/hello"));
+        assert_eq!(
+            (m.function.as_str(), m.resource.as_str()),
+            ("hello", "/hello")
+        );
         assert_eq!(get(&t, "/nope"), Err(NoRoute::NotFound));
         assert_eq!(get(&t, "/hello/more"), Err(NoRoute::NotFound));
     }
@@ -520,7 +525,10 @@ mod tests {
     fn literal_beats_param() {
         let t = table(&[("GET", "/items/{id}", "one"), ("GET", "/items/new", "new")]);
         let m = get(&t, "/items/new").expect("literal");
-        assert_eq!((m.function.as_str(), m.resource.as_str()), ("new", "/items/new"));
+        assert_eq!(
+            (m.function.as_str(), m.resource.as_str()),
+            ("new", "/items/new")
+        );
         assert!(m.path_parameters.is_empty());
         let m = get(&t, "/items/42").expect("param");
         assert_eq!(m.function, "one");
@@ -530,7 +538,10 @@ mod tests {
 
     #[test]
     fn param_beats_greedy_and_greedy_takes_the_rest() {
-        let t = table(&[("ANY", "/{proxy+}", "catchall"), ("GET", "/items/{id}", "item")]);
+        let t = table(&[
+            ("ANY", "/{proxy+}", "catchall"),
+            ("GET", "/items/{id}", "item"),
+        ]);
         let m = get(&t, "/items/7").expect("item");
         assert_eq!(m.function, "item");
         assert_eq!(m.path_parameters, params(&[("id", "7")]));
@@ -561,7 +572,10 @@ mod tests {
 
     #[test]
     fn backtracks_from_a_literal_branch_to_a_variable_one() {
-        let t = table(&[("GET", "/a/b/c", "literal"), ("GET", "/a/{x}/d", "variable")]);
+        let t = table(&[
+            ("GET", "/a/b/c", "literal"),
+            ("GET", "/a/{x}/d", "variable"),
+        ]);
         assert_eq!(get(&t, "/a/b/c").expect("literal").function, "literal");
         let m = get(&t, "/a/b/d").expect("variable");
         assert_eq!(m.function, "variable");
@@ -588,7 +602,10 @@ mod tests {
     #[test]
     fn specific_method_beats_any() {
         let t = table(&[("ANY", "/r", "any"), ("POST", "/r", "post")]);
-        assert_eq!(t.lookup(&Method::POST, "/r").expect("post").function, "post");
+        assert_eq!(
+            t.lookup(&Method::POST, "/r").expect("post").function,
+            "post"
+        );
         for m in [
             Method::GET,
             Method::PUT,
@@ -620,7 +637,9 @@ mod tests {
         // `/items` exists as the parent resource of `/items/{id}`.
         assert_eq!(get(&t, "/items"), Err(NoRoute::MethodNotConfigured));
         assert_eq!(get(&t, "/elsewhere"), Err(NoRoute::NotFound));
-        let r = NoRoute::MethodNotConfigured.gateway_response().to_response();
+        let r = NoRoute::MethodNotConfigured
+            .gateway_response()
+            .to_response();
         assert_eq!(r.status(), 403);
         assert_eq!(
             r.body().as_ref(),
@@ -679,10 +698,19 @@ mod tests {
         assert_eq!(get(&t, ""), Err(NoRoute::NotFound));
         assert_eq!(get(&t, "*"), Err(NoRoute::NotFound));
         assert_eq!(get(&t, "no-slash"), Err(NoRoute::NotFound));
-        assert_eq!(get(&t, "//").expect("root via trailing slash").function, "root");
+        assert_eq!(
+            get(&t, "//").expect("root via trailing slash").function,
+            "root"
+        );
         assert_eq!(get(&t, "///").expect("greedy").function, "catchall");
-        assert_eq!(get(&t, "/%").expect("greedy").path_parameters, params(&[("proxy", "%")]));
-        assert_eq!(get(&t, "/x/%FF").expect("x").path_parameters, params(&[("id", "\u{FFFD}")]));
+        assert_eq!(
+            get(&t, "/%").expect("greedy").path_parameters,
+            params(&[("proxy", "%")])
+        );
+        assert_eq!(
+            get(&t, "/x/%FF").expect("x").path_parameters,
+            params(&[("id", "\u{FFFD}")])
+        );
         let long = "/seg".repeat(10_000);
         assert_eq!(get(&t, &long).expect("greedy").function, "catchall");
         let t = table(&[("GET", "/a", "a")]);
@@ -696,7 +724,10 @@ mod tests {
             ("PUT", "/items/{id}", "put"),
             ("GET", "/items/{id}/tags", "tags"),
         ]);
-        assert_eq!(t.lookup(&Method::PUT, "/items/1").expect("put").function, "put");
+        assert_eq!(
+            t.lookup(&Method::PUT, "/items/1").expect("put").function,
+            "put"
+        );
         assert_eq!(get(&t, "/items/1/tags").expect("tags").function, "tags");
         assert_eq!(t.routes().len(), 3);
     }
@@ -782,7 +813,10 @@ mod tests {
         assert_ne!(a, b);
         for id in [a, b] {
             assert_eq!(id.len(), 6);
-            assert!(id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
+            assert!(
+                id.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+            );
         }
     }
 }

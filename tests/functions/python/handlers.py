@@ -85,3 +85,8 @@ def binary(event, context):
 
 def malformed(event, context):
     return "not a proxy response"
+
+
+def uses_layer(event, context):
+    import layer_mod
+    return layer_mod.MESSAGE
