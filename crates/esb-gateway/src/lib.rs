@@ -3,17 +3,14 @@
 //! workers over gRPC (`esb.agent.v1`), even when both run in one process.
 
 pub mod agent_client;
+pub mod api_response;
 pub mod api_routes;
 pub mod call;
 pub mod certs;
-pub mod gateway_response;
 pub mod invoke_api;
-pub mod lambda_error;
-pub mod lambda_response;
-pub mod percent;
 pub mod pool;
-pub mod rest_proxy_event;
-pub mod route_table;
+pub mod proxy_event;
+pub mod routes;
 pub mod server;
 pub mod tls;
 pub mod worker_client;
@@ -120,6 +117,3 @@ impl Gateway {
         }
     }
 }
-pub mod api_response;
-pub mod proxy_event;
-pub mod routes;

@@ -27,9 +27,8 @@ pub struct ProxyRequest<'a> {
 }
 
 pub fn build(req: &ProxyRequest<'_>) -> Value {
-    let path = percent_decode_str(req.uri.path())
-        .decode_utf8_lossy()
-        .into_owned();
+    // REST APIs pass the path as received (still percent-encoded); path parameters are decoded.
+    let path = req.uri.path().to_string();
     let (headers, multi_headers) = headers(req.headers);
     let (query, multi_query) = query(req.uri.query());
     let now = time::OffsetDateTime::now_utc();
@@ -131,12 +130,18 @@ fn query(raw: Option<&str>) -> (Value, Value) {
     let mut multi: BTreeMap<String, Vec<Value>> = BTreeMap::new();
     for pair in raw.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let k = percent_decode_str(k).decode_utf8_lossy().into_owned();
-        let v = percent_decode_str(v).decode_utf8_lossy().into_owned();
+        let (k, v) = (form_decode(k), form_decode(v));
         single.insert(k.clone(), Value::String(v.clone()));
         multi.entry(k).or_default().push(Value::String(v));
     }
     (Value::Object(single), json!(multi))
+}
+
+/// Query components are form-encoded: `+` is a space, `%2B` a plus.
+fn form_decode(s: &str) -> String {
+    percent_decode_str(&s.replace('+', " "))
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// `09/Apr/2015:12:34:56 +0000`
@@ -240,14 +245,42 @@ mod tests {
     #[test]
     fn matches_aws_sample_events_key_by_key() {
         let ours = event("/items/42?a=1&a=2&b=x%20y", b"{\"k\":1}");
-        // Keys that depend on API configuration we do not emulate (authorizers, mTLS)
-        // or on the payload format version of HTTP APIs.
-        let ignore = ["authorizer", "clientCert", "version", "principalOrgId"];
-        let sam = fixture("sam-cli/apigateway-aws-proxy.json");
-        let powertools = fixture("powertools/apiGatewayProxyEvent.json");
-        same_shape(&ours, &[&sam], "$", &ignore, false);
-        same_shape(&ours, &[&powertools], "$", &ignore, false);
-        same_shape(&ours, &[&sam, &powertools], "$", &ignore, true);
+        // Keys that depend on API configuration we do not emulate (authorizers, mTLS,
+        // API keys, custom domains) or on the payload format version of HTTP APIs.
+        let ignore = [
+            "authorizer",
+            "clientCert",
+            "version",
+            "principalOrgId",
+            "apiKey",
+            "apiKeyId",
+            "cognitoAuthenticationProvider",
+            "multiValueQueryStringParameters",
+        ];
+        let samples: Vec<Value> = [
+            "sam-cli/apigateway-aws-proxy.json",
+            "sam-cli/apigateway-aws-proxy-post.json",
+            "powertools/apiGatewayProxyEvent.json",
+            "powertools/apiGatewayProxyEventAnotherPath.json",
+            "powertools/apiGatewayProxyEventNoOrigin.json",
+            "powertools/apiGatewayProxyEventPathTrailingSlash.json",
+            "powertools/apiGatewayProxyEventPrincipalId.json",
+            "powertools/apiGatewayProxyEvent_noVersionAuth.json",
+            "powertools/apiGatewayProxyOtherEvent.json",
+        ]
+        .iter()
+        .map(|f| fixture(f))
+        .collect();
+        for sample in &samples {
+            same_shape(&ours, &[sample], "$", &ignore, false);
+        }
+        same_shape(
+            &ours,
+            &samples.iter().collect::<Vec<_>>(),
+            "$",
+            &ignore,
+            true,
+        );
     }
 
     #[test]
@@ -257,7 +290,11 @@ mod tests {
         assert_eq!(e["path"], "/items/42");
         assert_eq!(e["httpMethod"], "POST");
         assert_eq!(e["pathParameters"]["id"], "42");
-        assert_eq!(e["queryStringParameters"], json!({"a": "2", "b": "x y"}));
+        assert_eq!(
+            e["queryStringParameters"],
+            json!({"a": "2", "b": "x y"}),
+            "last value wins, as REST APIs send"
+        );
         assert_eq!(
             e["multiValueQueryStringParameters"],
             json!({"a": ["1", "2"], "b": ["x y"]})
@@ -269,6 +306,15 @@ mod tests {
         assert_eq!(
             (e["body"].clone(), e["isBase64Encoded"].clone()),
             (json!("{\"k\":1}"), json!(false))
+        );
+        let encoded = event("/items/a%20b?p=1+2&q=%2B", b"");
+        assert_eq!(
+            encoded["path"], "/items/a%20b",
+            "the path is passed as received"
+        );
+        assert_eq!(
+            encoded["queryStringParameters"],
+            json!({"p": "1 2", "q": "+"})
         );
         let binary = event("/items/42", &[0xff, 0x00, 0x01]);
         assert_eq!(

@@ -68,6 +68,11 @@ impl RouteTable {
     }
 
     pub fn lookup(&self, method: &str, path: &str) -> Lookup {
+        // API Gateway serves `/x/` as `/x`.
+        let path = match path.strip_suffix('/') {
+            Some(p) if !p.is_empty() => p,
+            _ => path,
+        };
         let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         let parts: Vec<&str> = if path == "/" { Vec::new() } else { parts };
         let mut best: Option<Candidate<'_>> = None;
@@ -207,6 +212,10 @@ mod tests {
             Lookup::NoResource,
             "greedy needs one segment"
         );
-        assert_eq!(t.lookup("GET", "/items/"), Lookup::NoResource);
+        assert_eq!(
+            found(t.lookup("GET", "/items/")).function,
+            "list",
+            "a trailing slash is ignored"
+        );
     }
 }
