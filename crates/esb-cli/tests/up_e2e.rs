@@ -607,3 +607,41 @@ fn a_rust_provided_function_runs() {
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&state);
 }
+
+/// An accepted `Event` invocation is never dropped: a box told to stop waits for it.
+#[test]
+fn a_stopping_box_finishes_accepted_events() {
+    let mut b = Box_::start("events");
+    let (status, headers, _) = b.invoke(
+        "slow",
+        r#"{"seconds": 2}"#,
+        &[("X-Amz-Invocation-Type", "Event")],
+    );
+    assert_eq!(status, 202);
+    let event_id = headers
+        .get("x-amzn-requestid")
+        .and_then(|v| v.to_str().ok())
+        .expect("event id")
+        .to_string();
+    // SAFETY: kill(2) on our own child.
+    unsafe {
+        libc::kill(b.child.id() as i32, libc::SIGTERM);
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Ok(Some(s)) = b.child.try_wait() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "box did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success());
+    std::thread::sleep(Duration::from_millis(200));
+    let output = b.output.lock().map(|o| o.join("\n")).unwrap_or_default();
+    assert!(
+        output
+            .lines()
+            .any(|l| l.contains("asynchronous invocation done") && l.contains(&event_id)),
+        "{output}"
+    );
+}

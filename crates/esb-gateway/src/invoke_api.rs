@@ -75,23 +75,28 @@ async fn handle(
     match invocation_type.as_str() {
         "Event" => {
             let payload = read_payload(body, MAX_ASYNC_REQUEST_BYTES, "InvokeAsync").await?;
-            // Accepted: the event runs in the background and its outcome is logged.
+            // Accepted: the event runs in the background; its outcome is logged and the
+            // box does not stop before it ends (see AsyncEvents).
             let event_id = uuid::Uuid::new_v4().to_string();
+            gw.events.accepted(&event_id, &function);
+            let id = event_id.clone();
             tokio::spawn(async move {
+                let function = pool.spec().name.clone();
                 match run(&gw, &pool, payload, &headers).await {
                     Ok(r) if r.headers().contains_key("x-amz-function-error") => {
-                        tracing::warn!(%event_id, function = %pool.spec().name, "asynchronous invocation failed");
+                        tracing::warn!(event_id = %id, %function, "asynchronous invocation failed");
                     }
                     Ok(_) => {
-                        tracing::info!(%event_id, function = %pool.spec().name, "asynchronous invocation done")
+                        tracing::info!(event_id = %id, %function, "asynchronous invocation done")
                     }
                     Err(e) => {
-                        tracing::error!(%event_id, function = %pool.spec().name, "asynchronous invocation not run: {}", e.message)
+                        tracing::error!(event_id = %id, %function, "asynchronous invocation not run: {}", e.message)
                     }
                 }
+                gw.events.finished(&id);
             });
             let mut resp = StatusCode::ACCEPTED.into_response();
-            if let Ok(v) = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
+            if let Ok(v) = HeaderValue::from_str(&event_id) {
                 resp.headers_mut().insert("x-amzn-requestid", v);
             }
             Ok(resp)

@@ -5,6 +5,7 @@
 pub mod agent_client;
 pub mod api_response;
 pub mod api_routes;
+pub mod async_events;
 pub mod call;
 pub mod certs;
 pub mod invoke_api;
@@ -48,6 +49,7 @@ pub struct GatewayConfig {
 
 pub struct Gateway {
     pools: HashMap<String, Arc<FunctionPool>>,
+    events: async_events::AsyncEvents,
     routes: routes::RouteTable,
     workers: WorkerClient,
     agent: AgentClient,
@@ -76,6 +78,7 @@ impl Gateway {
             .collect();
         Ok(Arc::new(Self {
             pools,
+            events: async_events::AsyncEvents::default(),
             routes,
             workers: WorkerClient::default(),
             agent,
@@ -108,8 +111,23 @@ impl Gateway {
         }
     }
 
-    /// Returns every idle worker to the agent for removal (box shutdown).
+    /// Box shutdown: lets accepted asynchronous invocations finish (bounded by the
+    /// longest function timeout), names any that could not, then returns every idle
+    /// worker to the agent for removal.
     pub async fn release_workers(&self) {
+        let longest = self
+            .pools
+            .values()
+            .map(|p| p.spec().timeout_s)
+            .max()
+            .unwrap_or(0);
+        let unfinished = self
+            .events
+            .drain(Duration::from_secs(u64::from(longest) + 5))
+            .await;
+        for (event_id, function) in unfinished {
+            tracing::error!(%event_id, %function, "accepted asynchronous invocation did not finish before shutdown; it was cancelled");
+        }
         for pool in self.pools.values() {
             for w in pool.drain_idle() {
                 let _ = self.agent.destroy(&w.id).await;

@@ -1,0 +1,52 @@
+//! Accepted asynchronous (`Event`) invocations, tracked from their 202 to their end:
+//! a stopping box waits for them (bounded) and names every one it could not finish, so
+//! no accepted event disappears silently.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+#[derive(Default)]
+pub struct AsyncEvents {
+    /// Event id → function name.
+    pending: Mutex<HashMap<String, String>>,
+    changed: Notify,
+}
+
+impl AsyncEvents {
+    pub fn accepted(&self, id: &str, function: &str) {
+        if let Ok(mut p) = self.pending.lock() {
+            p.insert(id.to_string(), function.to_string());
+        }
+    }
+
+    pub fn finished(&self, id: &str) {
+        if let Ok(mut p) = self.pending.lock() {
+            p.remove(id);
+        }
+        self.changed.notify_waiters();
+    }
+
+    fn remaining(&self) -> Vec<(String, String)> {
+        self.pending
+            .lock()
+            .map(|p| p.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default()
+    }
+
+    /// Waits up to `within` for every accepted event to finish; returns those that did not.
+    pub async fn drain(&self, within: Duration) -> Vec<(String, String)> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let notified = self.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let left = self.remaining();
+            if left.is_empty() || tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return self.remaining();
+            }
+        }
+    }
+}
