@@ -107,7 +107,15 @@ fn a_runtime_that_never_polls_times_out_and_is_killed() {
     let rie = Spec::command(&["sleep", "1000"])
         .timeout(1)
         .start(Emulator::Esb);
-    let before = rie.descendants();
+    // The worker listens first and starts its runtime right after.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let before = loop {
+        let found = rie.descendants();
+        if !found.is_empty() || Instant::now() > deadline {
+            break found;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
     assert_eq!(before.len(), 1, "the runtime is running: {before:?}");
     let started = Instant::now();
     let a = rie.invoke("{}");
@@ -255,12 +263,13 @@ fn sigterm_fails_the_invocation_in_flight_and_exits_zero() {
         .arg("--shutdown-grace")
         .arg("0.5")
         .start(Emulator::Esb);
-    let runtime = rie.descendants();
-    let answer = std::thread::scope(|s| {
+    let (answer, runtime) = std::thread::scope(|s| {
         let slow = s.spawn(|| rie.invoke_json(json!({"seconds": 30})));
         std::thread::sleep(Duration::from_millis(800));
+        let runtime = rie.descendants();
+        assert!(!runtime.is_empty(), "the runtime runs the invocation");
         rie.signal(SIGTERM);
-        slow.join().expect("in-flight invocation")
+        (slow.join().expect("in-flight invocation"), runtime)
     });
     assert_eq!(
         (answer.status, answer.function_error()),

@@ -6,7 +6,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -60,48 +60,8 @@ impl Box_ {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start esb up");
-        let output = Arc::new(Mutex::new(Vec::new()));
-        for stream in [
-            child
-                .stdout
-                .take()
-                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-            child
-                .stderr
-                .take()
-                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            let output = Arc::clone(&output);
-            std::thread::spawn(move || {
-                use std::io::BufRead;
-                for line in std::io::BufReader::new(stream)
-                    .lines()
-                    .map_while(Result::ok)
-                {
-                    output.lock().expect("lock").push(line);
-                }
-            });
-        }
-        let ca = state.join("certs/ca.pem");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !(ca.exists() && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()) {
-            assert!(
-                Instant::now() < deadline,
-                "esb up did not start: {:?}",
-                output.lock().map(|o| o.clone())
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let cert =
-            reqwest::Certificate::from_pem(&std::fs::read(&ca).expect("read CA")).expect("CA pem");
-        let client = reqwest::blocking::Client::builder()
-            .add_root_certificate(cert)
-            .timeout(Duration::from_secs(60))
-            .build()
-            .expect("https client");
+        let output = support::capture_output(&mut child);
+        let client = support::https_client(&state, port);
         Self {
             child,
             url: format!("https://127.0.0.1:{port}"),
@@ -142,13 +102,8 @@ impl Drop for Box_ {
     /// Stops the box as a user does (SIGTERM), hard-killing it only if it hangs.
     fn drop(&mut self) {
         let workers = self.workers();
-        // SAFETY: kill(2) on our own child.
-        unsafe {
-            libc::kill(self.child.id() as i32, libc::SIGTERM);
-        }
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while !matches!(self.child.try_wait(), Ok(Some(_))) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
+        if !matches!(self.child.try_wait(), Ok(Some(_))) && !std::thread::panicking() {
+            support::terminate(&mut self.child, Duration::from_secs(15));
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -276,22 +231,7 @@ fn sigterm_stops_the_box_and_removes_every_worker() {
         workers.len() >= 4,
         "two workers, each esb rie + runtime: {workers:?}"
     );
-    // SAFETY: kill(2) on our own child.
-    unsafe {
-        libc::kill(b.child.id() as i32, libc::SIGTERM);
-    }
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Ok(Some(s)) = b.child.try_wait() {
-            break s;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "esb up did not stop: {:?}",
-            b.output.lock().map(|o| o.clone())
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = support::terminate(&mut b.child, Duration::from_secs(30));
     assert!(status.success(), "{status:?}");
     support::wait_gone(&workers, Duration::from_secs(5));
     let records = std::fs::read_dir(b.state.join("agent/workers"))
@@ -375,7 +315,7 @@ fn api_routes_behave_like_api_gateway_rest_apis() {
     let sample: Value = serde_json::from_str(
         &std::fs::read_to_string(
             support::repo_root()
-                .join("../shared/fixtures/aws-events/sam-cli/apigateway-aws-proxy.json"),
+                .join("tests/fixtures/aws-events/sam-cli/apigateway-aws-proxy.json"),
         )
         .expect("AWS sample event"),
     )
@@ -467,18 +407,7 @@ fn split_gateway_and_agent_survive_an_agent_restart() {
         .stderr(Stdio::null())
         .spawn()
         .expect("start esb gateway");
-    let ca = state.join("certs/ca.pem");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !(ca.exists() && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()) {
-        assert!(Instant::now() < deadline, "gateway did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let client = reqwest::blocking::Client::builder()
-        .add_root_certificate(
-            reqwest::Certificate::from_pem(&std::fs::read(&ca).expect("ca")).expect("pem"),
-        )
-        .build()
-        .expect("client");
+    let client = support::https_client(&state, port);
     let pid = || {
         let resp = client
             .post(format!(
@@ -505,11 +434,7 @@ fn split_gateway_and_agent_survive_an_agent_restart() {
         "the warm worker keeps serving across the agent restart"
     );
 
-    // SAFETY: kill(2) on our own child.
-    unsafe {
-        libc::kill(gateway.id() as i32, libc::SIGTERM);
-    }
-    let status = gateway.wait().expect("gateway exit");
+    let status = support::terminate(&mut gateway, Duration::from_secs(30));
     assert!(status.success());
     // The gateway returned its idle worker to the agent, which removed it.
     support::wait_gone(&workers, Duration::from_secs(10));
@@ -573,18 +498,7 @@ fn a_rust_provided_function_runs() {
     .stderr(Stdio::null())
     .spawn()
     .expect("esb up");
-    let ca = state.join("certs/ca.pem");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !(ca.exists() && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()) {
-        assert!(Instant::now() < deadline, "esb up did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let client = reqwest::blocking::Client::builder()
-        .add_root_certificate(
-            reqwest::Certificate::from_pem(&std::fs::read(&ca).expect("ca")).expect("pem"),
-        )
-        .build()
-        .expect("client");
+    let client = support::https_client(&state, port);
     let resp = client
         .post(format!(
             "https://127.0.0.1:{port}/2015-03-31/functions/rusty/invocations"
@@ -599,11 +513,7 @@ fn a_rust_provided_function_runs() {
         ctx["invoked_function_arn"],
         "arn:aws:lambda:us-east-1:123456789012:function:rusty"
     );
-    // SAFETY: kill(2) on our own child.
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGTERM);
-    }
-    let _ = child.wait();
+    support::terminate(&mut child, Duration::from_secs(30));
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&state);
 }
@@ -623,18 +533,7 @@ fn a_stopping_box_finishes_accepted_events() {
         .and_then(|v| v.to_str().ok())
         .expect("event id")
         .to_string();
-    // SAFETY: kill(2) on our own child.
-    unsafe {
-        libc::kill(b.child.id() as i32, libc::SIGTERM);
-    }
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Ok(Some(s)) = b.child.try_wait() {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "box did not stop");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = support::terminate(&mut b.child, Duration::from_secs(30));
     assert!(status.success());
     std::thread::sleep(Duration::from_millis(200));
     let output = b.output.lock().map(|o| o.join("\n")).unwrap_or_default();

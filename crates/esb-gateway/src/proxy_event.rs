@@ -235,7 +235,7 @@ mod tests {
 
     fn fixture(name: &str) -> Value {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/fixtures/aws-events")
+            .join("../../tests/fixtures/aws-events")
             .join(name);
         let text = std::fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("AWS sample event {} is needed: {e}", path.display()));

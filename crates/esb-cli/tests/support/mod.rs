@@ -176,27 +176,7 @@ impl Spec {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("start the emulator");
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        for stream in [
-            child
-                .stdout
-                .take()
-                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-            child
-                .stderr
-                .take()
-                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            let lines = Arc::clone(&lines);
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    lines.lock().expect("log lock").push(line);
-                }
-            });
-        }
+        let lines = capture_output(&mut child);
         let deadline = Instant::now() + Duration::from_secs(20);
         while TcpStream::connect(addr).is_err() {
             assert!(
@@ -409,6 +389,68 @@ pub fn descendants(pid: u32) -> Vec<u32> {
         }
     }
     out
+}
+
+/// Collects every stdout/stderr line of a child started with piped output.
+pub fn capture_output(child: &mut Child) -> Arc<Mutex<Vec<String>>> {
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let streams = [
+        child
+            .stdout
+            .take()
+            .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+        child
+            .stderr
+            .take()
+            .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+    ];
+    for stream in streams.into_iter().flatten() {
+        let lines = Arc::clone(&lines);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                lines.lock().expect("log lock").push(line);
+            }
+        });
+    }
+    lines
+}
+
+/// Sends SIGTERM and waits for the exit, as a user stopping a process would.
+pub fn terminate(child: &mut Child, within: Duration) -> std::process::ExitStatus {
+    // SAFETY: kill(2) on our own child.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let deadline = Instant::now() + within;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "process {} did not stop after SIGTERM",
+            child.id()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Waits until an `esb up`/`esb gateway` answers HTTPS on `port`; returns a client
+/// trusting the box's CA.
+pub fn https_client(state: &Path, port: u16) -> reqwest::blocking::Client {
+    let ca = state.join("certs/ca.pem");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !(ca.exists() && TcpStream::connect(("127.0.0.1", port)).is_ok()) {
+        assert!(Instant::now() < deadline, "no HTTPS on port {port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let cert = reqwest::Certificate::from_pem(&std::fs::read(&ca).expect("read the box CA"))
+        .expect("CA pem");
+    reqwest::blocking::Client::builder()
+        .add_root_certificate(cert)
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("https client")
 }
 
 /// True while `pid` exists and is not a zombie.
