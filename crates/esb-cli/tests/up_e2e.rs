@@ -544,3 +544,29 @@ fn a_stopping_box_finishes_accepted_events() {
         "{output}"
     );
 }
+
+/// A warm worker that died while idle is replaced transparently: the event never
+/// reached it, so the caller gets an answer from a fresh worker.
+#[test]
+fn a_dead_idle_worker_is_replaced() {
+    let b = Box_::start("dead-worker");
+    let first = b.invoke("ctx", "{}", &[]);
+    assert_eq!(first.0, 200);
+    for pid in b.workers() {
+        // SAFETY: kill(2) on processes of our own box.
+        unsafe {
+            libc::kill(pid as i32, libc::SIGKILL);
+        }
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let (status, _, body) = b.invoke("ctx", "{}", &[]);
+    assert_eq!(
+        status,
+        200,
+        "{body}\n{}",
+        b.output.lock().map(|o| o.join("\n")).unwrap_or_default()
+    );
+    let before: Value = serde_json::from_str(&first.2).expect("json");
+    let after: Value = serde_json::from_str(&body).expect("json");
+    assert_ne!(before["pid"], after["pid"], "a new worker answered");
+}

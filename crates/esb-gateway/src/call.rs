@@ -28,20 +28,33 @@ pub async fn call(
     headers: &HeaderMap,
     bound: Duration,
 ) -> Result<WorkerAnswer, CallError> {
-    let mut lease = pool.acquire().await?;
-    let address = lease.worker().address.clone();
-    match tokio::time::timeout(bound, workers.invoke(&address, payload, headers, None)).await {
-        Ok(Ok(answer)) => Ok(answer),
-        Ok(Err(e)) => {
-            lease.mark_broken();
-            Err(CallError::Worker(e.to_string()))
-        }
-        Err(_) => {
-            // The worker may still be running the invocation: it cannot be reused.
-            lease.mark_broken();
-            Err(CallError::TimedOut(bound))
+    // A worker that died while idle refuses the connection: the event never reached it,
+    // so it goes to a fresh worker instead (once).
+    for attempt in 0..2 {
+        let mut lease = pool.acquire().await?;
+        let address = lease.worker().address.clone();
+        match tokio::time::timeout(
+            bound,
+            workers.invoke(&address, payload.clone(), headers, None),
+        )
+        .await
+        {
+            Ok(Ok(answer)) => return Ok(answer),
+            Ok(Err(e)) => {
+                lease.mark_broken();
+                if !(e.not_delivered && attempt == 0) {
+                    return Err(CallError::Worker(e.to_string()));
+                }
+                tracing::warn!(worker = %lease.worker().id, "worker unreachable; retrying on a fresh one: {e}");
+            }
+            Err(_) => {
+                // The worker may still be running the invocation: it cannot be reused.
+                lease.mark_broken();
+                return Err(CallError::TimedOut(bound));
+            }
         }
     }
+    Err(CallError::Worker("no reachable worker".into()))
 }
 
 /// The function timeout plus slack: the worker enforces the timeout itself, so this

@@ -22,6 +22,8 @@ const FORWARDED: [&str; 5] = [
 pub struct WorkerUnreachable {
     pub address: String,
     pub reason: String,
+    /// No connection was made: the event was not delivered and can go elsewhere.
+    pub not_delivered: bool,
 }
 
 pub struct WorkerAnswer {
@@ -56,6 +58,7 @@ impl WorkerClient {
         let unreachable = |reason: String| WorkerUnreachable {
             address: address.to_string(),
             reason,
+            not_delivered: false,
         };
         let query = qualifier
             .map(|q| format!("?Qualifier={q}"))
@@ -75,7 +78,10 @@ impl WorkerClient {
             .client
             .request(req)
             .await
-            .map_err(|e| unreachable(e.to_string()))?;
+            .map_err(|e| WorkerUnreachable {
+                not_delivered: e.is_connect(),
+                ..unreachable(e.to_string())
+            })?;
         let (parts, body) = resp.into_parts();
         let body = body
             .collect()
