@@ -570,3 +570,34 @@ fn a_dead_idle_worker_is_replaced() {
     let after: Value = serde_json::from_str(&body).expect("json");
     assert_ne!(before["pid"], after["pid"], "a new worker answered");
 }
+
+/// On a fresh state dir, `esb up` builds its own Python runtime (a venv with
+/// awslambdaric and boto3 from PyPI) before serving.
+#[test]
+fn esb_prepares_its_own_python_runtime() {
+    let state = std::env::temp_dir().join(format!("esb-up-fresh-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&state);
+    let port = support::free_addr().port();
+    let mut child = esb_up(&project(), &state, &["--port", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("esb up");
+    let client = support::https_client_within(&state, port, Duration::from_secs(300));
+    let resp = client
+        .post(format!(
+            "https://127.0.0.1:{port}/2015-03-31/functions/echo/invocations"
+        ))
+        .body(r#"{"fresh": true}"#)
+        .send()
+        .expect("invoke");
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.json::<Value>().expect("json"), json!({"fresh": true}));
+    let check = Command::new(state.join("runtimes/python/bin/python"))
+        .args(["-c", "import awslambdaric, boto3"])
+        .status()
+        .expect("run the prepared python");
+    assert!(check.success(), "the venv holds awslambdaric and boto3");
+    assert!(support::terminate(&mut child, Duration::from_secs(30)).success());
+    let _ = std::fs::remove_dir_all(&state);
+}

@@ -438,8 +438,13 @@ pub fn terminate(child: &mut Child, within: Duration) -> std::process::ExitStatu
 /// Waits until an `esb up`/`esb gateway` answers HTTPS on `port`; returns a client
 /// trusting the box's CA.
 pub fn https_client(state: &Path, port: u16) -> reqwest::blocking::Client {
+    https_client_within(state, port, Duration::from_secs(30))
+}
+
+/// `https_client`, waiting up to `within` (a first start may build a Python venv).
+pub fn https_client_within(state: &Path, port: u16, within: Duration) -> reqwest::blocking::Client {
     let ca = state.join("certs/ca.pem");
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + within;
     while !(ca.exists() && TcpStream::connect(("127.0.0.1", port)).is_ok()) {
         assert!(Instant::now() < deadline, "no HTTPS on port {port}");
         std::thread::sleep(Duration::from_millis(50));
