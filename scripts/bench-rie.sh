@@ -7,6 +7,6 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/test-deps.sh
 cargo build --release -p esb-cli --locked
 exec .esb-test/venv/bin/python scripts/bench_rie.py \
-    "$PWD/.esb-test/aws-lambda-rie" "$PWD/target/x86_64-unknown-linux-gnu/release/esb" \
+    "$PWD/.esb-test/aws-lambda-rie" "${CARGO_TARGET_DIR:-$PWD/target}/x86_64-unknown-linux-gnu/release/esb" \
     "$PWD/.esb-test/venv/bin/python" tests/functions/python "${BENCH_N:-2000}" docs/benchmarks.md \
     "BENCH_N=${BENCH_N:-2000} scripts/bench-rie.sh"

@@ -13,9 +13,10 @@ if ! python3 -c "import ensurepip" 2>/dev/null; then
 fi
 command -v curl >/dev/null || { apt-get update -qq; apt-get install -y -qq curl >/dev/null; }
 cargo build --release -p esb-cli -p hello-greeter --locked
-ESB="$PWD/target/x86_64-unknown-linux-gnu/release/esb"
+TARGET="${CARGO_TARGET_DIR:-$PWD/target}/x86_64-unknown-linux-gnu/release"
+ESB="$TARGET/esb"
 mkdir -p examples/hello/greeter/dist
-cp target/x86_64-unknown-linux-gnu/release/bootstrap examples/hello/greeter/dist/bootstrap
+cp "$TARGET/bootstrap" examples/hello/greeter/dist/bootstrap
 
 cd examples/hello
 "$ESB" up --port "$PORT" &
