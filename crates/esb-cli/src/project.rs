@@ -10,9 +10,6 @@ use esb_gateway::FunctionEntry;
 use esb_proto::agent::FunctionSpec;
 use esb_template::{LoadOptions, Runtime, Template};
 
-/// Concurrency of a function without `ReservedConcurrentExecutions`.
-pub const DEFAULT_CONCURRENCY: usize = 10;
-
 #[derive(Args, Clone)]
 pub struct ProjectArgs {
     /// The SAM template.
@@ -30,10 +27,14 @@ pub struct ProjectArgs {
     /// Region the box reports (AWS_REGION, ARNs).
     #[arg(long, default_value = "us-east-1")]
     pub region: String,
+    /// Most concurrent workers of a function without ReservedConcurrentExecutions.
+    #[arg(long, default_value_t = 10)]
+    pub default_concurrency: u32,
 }
 
 pub struct Project {
     pub template: Template,
+    pub default_concurrency: u32,
     pub state_dir: PathBuf,
     pub region: String,
     pub account_id: String,
@@ -67,6 +68,7 @@ impl ProjectArgs {
         let state_dir = state_dir.canonicalize().unwrap_or(state_dir);
         Ok(Project {
             template,
+            default_concurrency: self.default_concurrency,
             state_dir,
             region: self.region.clone(),
             account_id: opts.account_id,
@@ -118,9 +120,10 @@ impl Project {
                         environment,
                         layers: f.layers.iter().map(|l| l.display().to_string()).collect(),
                     },
-                    concurrency: f.reserved_concurrency.map_or(DEFAULT_CONCURRENCY, |c| {
-                        usize::try_from(c).unwrap_or(DEFAULT_CONCURRENCY)
-                    }),
+                    concurrency: usize::try_from(
+                        f.reserved_concurrency.unwrap_or(self.default_concurrency),
+                    )
+                    .unwrap_or(usize::MAX),
                 }
             })
             .collect()

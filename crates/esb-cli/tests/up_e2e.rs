@@ -196,6 +196,9 @@ fn warm_workers_are_reused_and_concurrency_is_bounded() {
             Some("TooManyRequestsException")
         );
         let (s1, _, b1) = busy.join().expect("first");
+        // ReservedConcurrentExecutions: 0 switches a function off.
+        let (off, _, _) = b.invoke("off", "{}", &[]);
+        assert_eq!(off, 429);
         assert_eq!((s1, b1.as_str()), (200, "\"late\""));
     });
 }

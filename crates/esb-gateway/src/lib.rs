@@ -34,7 +34,7 @@ pub struct FunctionEntry {
     pub spec: FunctionSpec,
     /// API routes served by this function: (method or ANY, resource path).
     pub routes: Vec<(String, String)>,
-    /// `ReservedConcurrentExecutions`, else the box default.
+    /// `ReservedConcurrentExecutions` (0 throttles every call), else the box default.
     pub concurrency: usize,
 }
 

@@ -48,11 +48,10 @@ impl FunctionPool {
         agent: AgentClient,
         acquire_timeout: Duration,
     ) -> Arc<Self> {
-        let limit = limit.max(1);
         Arc::new(Self {
             spec,
             limit,
-            slots: Arc::new(Semaphore::new(limit)),
+            slots: Arc::new(Semaphore::new(limit.min(Semaphore::MAX_PERMITS))),
             idle: Mutex::new(Vec::new()),
             agent,
             acquire_timeout,
@@ -64,6 +63,14 @@ impl FunctionPool {
     }
 
     pub async fn acquire(self: &Arc<Self>) -> Result<Lease, AcquireError> {
+        // ReservedConcurrentExecutions: 0 turns a function off, as in Lambda.
+        if self.limit == 0 {
+            return Err(AcquireError::Throttled {
+                function: self.spec.name.clone(),
+                limit: 0,
+                waited: Duration::ZERO,
+            });
+        }
         let slot = tokio::time::timeout(
             self.acquire_timeout,
             Arc::clone(&self.slots).acquire_owned(),
