@@ -16,7 +16,7 @@ cargo build --release -p esb-cli -p hello-greeter --locked
 TARGET="${CARGO_TARGET_DIR:-$PWD/target}/x86_64-unknown-linux-gnu/release"
 ESB="$TARGET/esb"
 mkdir -p examples/hello/greeter/dist
-cp "$TARGET/bootstrap" examples/hello/greeter/dist/bootstrap
+cp "$TARGET/hello-greeter" examples/hello/greeter/dist/bootstrap
 
 cd examples/hello
 "$ESB" up --port "$PORT" &

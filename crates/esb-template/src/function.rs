@@ -1,18 +1,23 @@
-//! `AWS::Serverless::Function` resources (with `Globals.Function` defaults) turned into
-//! [`FunctionSpec`]s, every property validated where it is written.
+//! `AWS::Serverless::Function` resources, with `Globals.Function` applied, turned into
+//! [`FunctionSpec`]s. Every property is checked against what Lambda accepts where it is
+//! written, so the error points at the line to fix rather than at a failure at run time.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
+use crate::api_event::{self, Located};
+use crate::code_dir::local_dir;
+use crate::error::{ErrorKind, TemplateError};
+use crate::globals::FunctionGlobals;
+use crate::intrinsics::{Resolver, looks_like_call};
+use crate::layer::LocalLayer;
+use crate::model::{FunctionSpec, Runtime};
+use crate::resources::Resource;
+use crate::value::Value;
+use crate::yaml_tree::{Entry, Position};
 
-use crate::error::{TemplateError, Warning};
-use crate::intrinsics::{Resolver, join, value_text};
-use crate::model::{ApiEvent, FunctionSpec, Runtime};
-use crate::yaml_tree::Node;
-
-/// Properties ESB acts on; anything else is reported once as ignored.
-const SUPPORTED: [&str; 12] = [
+/// Properties ESB acts on.
+const ACTED_ON: [&str; 12] = [
     "FunctionName",
     "CodeUri",
     "Handler",
@@ -23,381 +28,772 @@ const SUPPORTED: [&str; 12] = [
     "Layers",
     "ReservedConcurrentExecutions",
     "Events",
-    "Description",
     "Architectures",
+    "PackageType",
 ];
-const METHODS: [&str; 8] = [
-    "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY",
-];
+/// Properties with no effect on how a function runs: accepted without a warning.
+const NO_EFFECT: [&str; 2] = ["Description", "Tags"];
+/// Properties that mean the code is not a local directory.
+const NOT_LOCAL_CODE: [&str; 3] = ["InlineCode", "ImageUri", "ImageConfig"];
 
-pub struct FunctionContext<'a> {
-    pub resolver: &'a Resolver<'a>,
-    pub globals: Option<&'a Node>,
-    pub template_dir: &'a Path,
-    /// Layer ARN (what `Ref` to a layer gives) → its content directory.
-    pub layer_dirs: &'a BTreeMap<String, PathBuf>,
+/// Variables Lambda sets itself and refuses in a function's configuration.
+const RESERVED_VARIABLES: [&str; 18] = [
+    "_HANDLER",
+    "_X_AMZN_TRACE_ID",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+    "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE",
+    "AWS_LAMBDA_LOG_GROUP_NAME",
+    "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_ACCESS_KEY",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_LAMBDA_RUNTIME_API",
+    "LAMBDA_TASK_ROOT",
+    "LAMBDA_RUNTIME_DIR",
+];
+/// Lambda's limit on the total size of a function's environment variables.
+const ENVIRONMENT_BYTES: usize = 4096;
+/// Lambda's limit on layers per function.
+const MAX_LAYERS: usize = 5;
+
+/// A function and where the things checked across functions are written.
+#[derive(Debug)]
+pub struct Built {
+    pub spec: FunctionSpec,
+    pub name_at: Position,
+    pub name_path: String,
+    pub events: Vec<Located>,
 }
 
-impl FunctionContext<'_> {
-    pub fn build(
-        &self,
-        logical_id: &str,
-        resource: &Node,
-        warned: &mut BTreeSet<String>,
-        warnings: &mut Vec<Warning>,
-    ) -> Result<FunctionSpec, TemplateError> {
-        let r = self.resolver;
-        let base = format!("Resources.{logical_id}.Properties");
-        let props = resource.get("Properties");
-        for source in [props, self.globals].into_iter().flatten() {
-            for (k, v) in source.entries() {
-                let key = k.as_str().unwrap_or_default();
-                if !SUPPORTED.contains(&key) && warned.insert(format!("property {key}")) {
-                    warnings.push(r.loc.warn(
-                        v,
-                        &join(&base, key),
-                        "not supported by ESB yet; ignored",
-                    ));
-                }
-            }
+pub struct FunctionBuilder<'r, 'a> {
+    pub resolver: &'r Resolver<'a>,
+    pub globals: FunctionGlobals<'a>,
+    pub template_dir: &'r Path,
+    /// Local layers by ARN (what `Ref` to a layer gives).
+    pub layers: &'r BTreeMap<String, LocalLayer>,
+}
+
+/// A property as found (on the function or in Globals) and the path to it.
+struct Prop<'e> {
+    entry: &'e Entry,
+    path: String,
+}
+
+impl<'a> FunctionBuilder<'_, 'a> {
+    /// Reports `Globals.Function` properties ESB does not act on, once.
+    pub fn check_globals(&self) -> Result<(), TemplateError> {
+        for e in self.globals.node.map(|n| n.entries()).unwrap_or_default() {
+            self.classify(e, &format!("Globals.Function.{}", e.key))?;
         }
-        // The function's own value wins over Globals.Function.
-        let prop = |key: &str| -> Option<(&Node, String)> {
-            props
-                .and_then(|p| p.get(key).map(|n| (n, join(&base, key))))
-                .or_else(|| {
-                    self.globals
-                        .and_then(|g| g.get(key).map(|n| (n, format!("Globals.Function.{key}"))))
-                })
-        };
-        let name = match prop("FunctionName") {
-            Some((n, path)) => {
-                let name = r.string(n, &path)?;
-                if name.is_empty()
-                    || name.len() > 64
-                    || !name
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-                {
-                    return Err(r.loc.hinted(
-                        n,
-                        &path,
-                        format!("{name:?} is not a valid function name"),
-                        "use 1 to 64 letters, digits, - or _",
-                    ));
-                }
-                name
-            }
-            None => logical_id.to_string(),
-        };
-        let (runtime_node, runtime_path) = prop("Runtime").ok_or_else(|| {
-            r.loc.hinted(
-                resource,
+        Ok(())
+    }
+
+    pub fn build(&self, res: &Resource<'a>) -> Result<Built, TemplateError> {
+        let r = self.resolver;
+        let base = format!("{}.Properties", res.path());
+        for e in res.properties.map(|p| p.entries()).unwrap_or_default() {
+            self.classify(e, &format!("{base}.{}", e.key))?;
+        }
+        let missing = |what: &str, hint: &str| {
+            r.error(
+                res.key_pos,
                 &base,
-                "Runtime is missing",
+                ErrorKind::MissingProperty(what.into()),
+                hint,
+            )
+        };
+
+        let (name_at, name_path) = match res.property("FunctionName") {
+            Some((e, path)) => (e.key_pos, path),
+            None => (res.key_pos, res.path()),
+        };
+        let name = r.function_name(res)?;
+        if name.is_empty()
+            || name.len() > 64
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(r.error(
+                name_at,
+                &name_path,
+                ErrorKind::InvalidValue(format!("{name:?} is not a valid function name")),
+                "use 1 to 64 letters, digits, - or _",
+            ));
+        }
+
+        let runtime_prop = self.prop(res, "Runtime").ok_or_else(|| {
+            missing(
+                "Runtime",
                 "set Runtime (e.g. python3.12 or provided.al2023) here or in Globals.Function",
             )
         })?;
-        let runtime = parse_runtime(&r.string(runtime_node, &runtime_path)?).ok_or_else(|| {
-            r.loc.hinted(
-                runtime_node,
-                &runtime_path,
-                "unsupported Runtime",
-                "ESB runs python3.8 to python3.14 and provided, provided.al2, provided.al2023",
+        let runtime_text = self.text(&runtime_prop)?;
+        let runtime = Runtime::parse(&runtime_text).ok_or_else(|| {
+            r.error(
+                runtime_prop.entry.key_pos,
+                &runtime_prop.path,
+                ErrorKind::UnsupportedRuntime(runtime_text.clone()),
+                format!("ESB runs {}", Runtime::supported()),
             )
         })?;
-        let (code_node, code_path) = prop("CodeUri").ok_or_else(|| {
-            r.loc.hinted(
-                resource,
-                &base,
-                "CodeUri is missing",
-                "point CodeUri at the function's code directory",
+
+        let code = self.prop(res, "CodeUri").ok_or_else(|| {
+            missing(
+                "CodeUri",
+                "point CodeUri at the function's code directory, here or in Globals.Function",
             )
         })?;
-        let code_dir = self.template_dir.join(r.string(code_node, &code_path)?);
-        if !code_dir.is_dir() {
-            return Err(r.loc.hinted(
-                code_node,
-                &code_path,
-                format!("code directory {} does not exist", code_dir.display()),
-                "CodeUri is relative to the template's directory",
-            ));
+        let code_dir = local_dir(
+            r,
+            code.entry,
+            &code.path,
+            self.template_dir,
+            ErrorKind::MissingCodeDir,
+        )?;
+        if matches!(runtime, Runtime::Provided { .. }) {
+            check_bootstrap(r, &code_dir, &code)?;
         }
-        let code_dir = code_dir.canonicalize().unwrap_or(code_dir);
-        if let Runtime::Provided { .. } = runtime
-            && !is_executable(&code_dir.join("bootstrap"))
-        {
-            return Err(r.loc.hinted(
-                code_node,
-                &code_path,
-                format!("{} has no executable bootstrap", code_dir.display()),
-                "provided runtimes start CodeUri/bootstrap (e.g. built with the lambda_runtime crate)",
-            ));
-        }
-        let handler = match prop("Handler") {
-            Some((n, path)) => Some(r.string(n, &path)?),
+
+        let handler = match self.prop(res, "Handler") {
+            Some(p) => Some(self.handler(&p, &runtime)?),
             None if matches!(runtime, Runtime::Python { .. }) => {
-                return Err(r.loc.hinted(
-                    resource,
-                    &base,
-                    "Handler is missing",
-                    "Python functions need Handler: module.function",
+                return Err(missing(
+                    "Handler",
+                    "Python functions need Handler: module.function (e.g. app.handler)",
                 ));
             }
             None => None,
         };
-        let timeout_s = number(
-            r,
-            prop("Timeout"),
-            3,
-            1,
-            900,
-            "a timeout is a whole number of seconds from 1 to 900",
-        )?;
-        let memory_mb = number(
-            r,
-            prop("MemorySize"),
-            128,
-            128,
-            10240,
-            "a memory size is a whole number of MB from 128 to 10240",
-        )?;
-        let reserved_concurrency = match prop("ReservedConcurrentExecutions") {
-            Some(p) => Some(number(
-                r,
-                Some(p),
-                0,
-                0,
-                10000,
-                "reserved concurrency is a whole number from 0 to 10000",
-            )?),
-            None => None,
+
+        let timeout_s = self.number(res, "Timeout", 1, 900, "seconds")?.unwrap_or(3);
+        let memory_mb = self
+            .number(res, "MemorySize", 128, 10240, "MB")?
+            .unwrap_or(128);
+        let reserved_concurrency =
+            self.number(res, "ReservedConcurrentExecutions", 0, 10000, "")?;
+
+        self.check_package(res)?;
+        self.check_architectures(res)?;
+        let environment = self.environment(res)?;
+        let layers = self.layers(res)?;
+        let events = api_event::read(r, res.properties.and_then(|p| p.get("Events")), &base)?;
+        Ok(Built {
+            spec: FunctionSpec {
+                logical_id: res.id.to_string(),
+                name,
+                code_dir,
+                handler,
+                runtime,
+                timeout_s,
+                memory_mb,
+                environment,
+                layers,
+                reserved_concurrency,
+                api_events: events.iter().map(|e| e.event.clone()).collect(),
+            },
+            name_at,
+            name_path,
+            events,
+        })
+    }
+
+    /// Warns about a property ESB does not act on; refuses code that is not local.
+    fn classify(&self, e: &Entry, path: &str) -> Result<(), TemplateError> {
+        let key = e.key.as_str();
+        if NOT_LOCAL_CODE.contains(&key) {
+            return Err(self.resolver.error(
+                e.key_pos,
+                path,
+                ErrorKind::InvalidValue(format!(
+                    "{key} is not supported: ESB runs Zip functions from a CodeUri directory"
+                )),
+                "put the code in a directory and point CodeUri at it",
+            ));
+        }
+        if !ACTED_ON.contains(&key) && !NO_EFFECT.contains(&key) {
+            self.resolver.warn_once(
+                &format!("property {key}"),
+                e.key_pos,
+                path,
+                "is not supported by ESB yet; ignored".into(),
+            );
+        }
+        Ok(())
+    }
+
+    /// The function's own property, else the global one.
+    fn prop<'e>(&self, res: &'e Resource<'a>, key: &str) -> Option<Prop<'e>>
+    where
+        'a: 'e,
+    {
+        res.property(key)
+            .or_else(|| self.globals.property(key))
+            .map(|(entry, path)| Prop { entry, path })
+    }
+
+    /// A scalar property as text; `AWS::NoValue` is an error (these have no default).
+    fn text(&self, p: &Prop<'_>) -> Result<String, TemplateError> {
+        let r = self.resolver;
+        match r.resolve(&p.entry.value, &p.path)? {
+            Some(v) => v.as_text().ok_or_else(|| {
+                r.error(
+                    p.entry.key_pos,
+                    &p.path,
+                    ErrorKind::InvalidValue(format!("must be a string, not {}", v.shape())),
+                    "write a single value",
+                )
+            }),
+            None => Err(r.error(
+                p.entry.key_pos,
+                &p.path,
+                ErrorKind::InvalidValue("cannot be AWS::NoValue".into()),
+                "this property has no default; give it a value",
+            )),
+        }
+    }
+
+    /// A whole number within `min..=max`; `None` when absent or `AWS::NoValue`.
+    fn number(
+        &self,
+        res: &Resource<'a>,
+        key: &str,
+        min: u32,
+        max: u32,
+        unit: &str,
+    ) -> Result<Option<u32>, TemplateError> {
+        let Some(p) = self.prop(res, key) else {
+            return Ok(None);
         };
-        let mut environment = BTreeMap::new();
+        let r = self.resolver;
+        let Some(v) = r.resolve(&p.entry.value, &p.path)? else {
+            return Ok(None);
+        };
+        let text = v.as_text().unwrap_or_else(|| v.shape().to_string());
+        let unit = if unit.is_empty() {
+            String::new()
+        } else {
+            format!(" of {unit}")
+        };
+        match (&v, text.parse::<u32>()) {
+            (Value::Number(_) | Value::String(_), Ok(n)) if (min..=max).contains(&n) => Ok(Some(n)),
+            _ => Err(r.error(
+                p.entry.key_pos,
+                &p.path,
+                ErrorKind::InvalidValue(format!(
+                    "must be a whole number{unit} from {min} to {max}"
+                )),
+                format!("got {text}"),
+            )),
+        }
+    }
+
+    fn handler(&self, p: &Prop<'_>, runtime: &Runtime) -> Result<String, TemplateError> {
+        let handler = self.text(p)?;
+        let python = matches!(runtime, Runtime::Python { .. });
+        let well_formed = !handler.is_empty()
+            && handler.len() <= 128
+            && !handler.chars().any(char::is_whitespace)
+            && (!python
+                || handler
+                    .rsplit_once('.')
+                    .is_some_and(|(m, f)| !m.is_empty() && !f.is_empty()));
+        if well_formed {
+            return Ok(handler);
+        }
+        Err(self.resolver.error(
+            p.entry.key_pos,
+            &p.path,
+            ErrorKind::InvalidValue(format!("{handler:?} is not a valid handler")),
+            if python {
+                "a Python handler is module.function, e.g. app.handler"
+            } else {
+                "a handler is up to 128 characters without spaces"
+            },
+        ))
+    }
+
+    fn check_package(&self, res: &Resource<'a>) -> Result<(), TemplateError> {
+        if let Some(p) = self.prop(res, "PackageType") {
+            let kind = self.text(&p)?;
+            if kind != "Zip" {
+                return Err(self.resolver.error(
+                    p.entry.key_pos,
+                    &p.path,
+                    ErrorKind::InvalidValue(format!("PackageType {kind} is not supported")),
+                    "ESB runs Zip functions (code in a CodeUri directory)",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_architectures(&self, res: &Resource<'a>) -> Result<(), TemplateError> {
+        let Some(p) = self.prop(res, "Architectures") else {
+            return Ok(());
+        };
+        let r = self.resolver;
+        let arch = match r.resolve(&p.entry.value, &p.path)? {
+            None => return Ok(()),
+            Some(Value::List(items)) => match items.as_slice() {
+                [one] => one.as_text(),
+                _ => None,
+            },
+            Some(_) => None,
+        };
+        let host = match std::env::consts::ARCH {
+            "aarch64" => "arm64",
+            other => other,
+        };
+        match arch.as_deref() {
+            Some(a) if a == host => Ok(()),
+            Some(a @ ("x86_64" | "arm64")) => {
+                r.warn_once(
+                    "architecture",
+                    p.entry.key_pos,
+                    &p.path,
+                    format!("ESB runs functions on this machine's architecture ({host}), not {a}"),
+                );
+                Ok(())
+            }
+            _ => Err(r.error(
+                p.entry.key_pos,
+                &p.path,
+                ErrorKind::InvalidValue("must be [x86_64] or [arm64]".into()),
+                "a function has one architecture",
+            )),
+        }
+    }
+
+    /// `Environment.Variables` of Globals, then of the function (its values win).
+    fn environment(&self, res: &Resource<'a>) -> Result<BTreeMap<String, String>, TemplateError> {
+        let r = self.resolver;
+        let mut out = BTreeMap::new();
+        let mut at = res.key_pos;
+        let mut at_path = res.path();
         for source in [
-            self.globals.map(|g| (g, "Globals.Function".to_string())),
-            props.map(|p| (p, base.clone())),
+            self.globals.property("Environment"),
+            res.property("Environment"),
         ]
         .into_iter()
         .flatten()
         {
-            let (node, path) = source;
-            if let Some(vars) = node.get("Environment").and_then(|e| e.get("Variables")) {
-                let path = join(&path, "Environment.Variables");
-                match r.resolve(vars, &path)? {
-                    Some(Value::Object(map)) => {
-                        environment.extend(map.iter().map(|(k, v)| (k.clone(), value_text(v))))
+            let (entry, path) = source;
+            at = entry.key_pos;
+            at_path = path.clone();
+            for Variable {
+                name,
+                value,
+                pos,
+                path: var_path,
+            } in self.variables(entry, &path)?
+            {
+                match value {
+                    Some(v) => {
+                        check_variable_name(r, &name, pos, &var_path)?;
+                        out.insert(name, v);
                     }
-                    None => {}
-                    _ => return Err(r.loc.at(vars, &path, "must be a map of names to values")),
+                    None => {
+                        out.remove(&name);
+                    }
                 }
             }
         }
-        let layers = self.layers(prop("Layers"))?;
-        let api_events =
-            self.events(props.and_then(|p| p.get("Events")), &base, warned, warnings)?;
-        Ok(FunctionSpec {
-            logical_id: logical_id.to_string(),
-            name,
-            code_dir,
-            handler,
-            runtime,
-            timeout_s,
-            memory_mb,
-            environment,
-            layers,
-            reserved_concurrency,
-            api_events,
-        })
-    }
-
-    fn layers(&self, prop: Option<(&Node, String)>) -> Result<Vec<PathBuf>, TemplateError> {
-        let Some((node, path)) = prop else {
-            return Ok(Vec::new());
-        };
-        let r = self.resolver;
-        let Some(Value::Array(items)) = r.resolve(node, &path)? else {
-            return Err(r.loc.at(node, &path, "Layers must be a list"));
-        };
-        items
-            .iter()
-            .map(|v| {
-                let arn = value_text(v);
-                self.layer_dirs.get(&arn).cloned().ok_or_else(|| {
-                    r.loc.hinted(
-                        node,
-                        &path,
-                        format!("layer {arn} is not a local layer"),
-                        "use !Ref to an AWS::Serverless::LayerVersion with a local ContentUri",
-                    )
-                })
-            })
-            .collect()
-    }
-
-    fn events(
-        &self,
-        events: Option<&Node>,
-        base: &str,
-        warned: &mut BTreeSet<String>,
-        warnings: &mut Vec<Warning>,
-    ) -> Result<Vec<ApiEvent>, TemplateError> {
-        let r = self.resolver;
-        let mut out = Vec::new();
-        for (k, event) in events.map(Node::entries).unwrap_or_default() {
-            let id = k.as_str().unwrap_or_default();
-            let path = format!("{base}.Events.{id}");
-            let kind = event
-                .get("Type")
-                .map(|t| r.string(t, &join(&path, "Type")))
-                .transpose()?;
-            if kind.as_deref() != Some("Api") {
-                let kind = kind.unwrap_or_default();
-                if warned.insert(format!("event {kind}")) {
-                    warnings.push(r.loc.warn(
-                        event,
-                        &path,
-                        format!("event type {kind:?} is not supported by ESB yet; ignored"),
-                    ));
-                }
-                continue;
-            }
-            let props = event.get("Properties");
-            let route_path = props
-                .and_then(|p| p.get("Path"))
-                .ok_or_else(|| r.loc.at(event, &path, "an Api event needs Properties.Path"))?;
-            let route = r.string(route_path, &join(&path, "Properties.Path"))?;
-            check_route(&route).map_err(|why| {
-                r.loc.hinted(
-                    route_path,
-                    &join(&path, "Properties.Path"),
-                    why,
-                    "paths look like /items/{id} or /files/{proxy+}",
-                )
-            })?;
-            let method_node = props.and_then(|p| p.get("Method")).ok_or_else(|| {
-                r.loc
-                    .at(event, &path, "an Api event needs Properties.Method")
-            })?;
-            let method = r
-                .string(method_node, &join(&path, "Properties.Method"))?
-                .to_ascii_uppercase();
-            if !METHODS.contains(&method.as_str()) {
-                return Err(r.loc.hinted(
-                    method_node,
-                    &join(&path, "Properties.Method"),
-                    format!("unknown method {method}"),
-                    format!("use one of {}", METHODS.join(", ")),
-                ));
-            }
-            out.push(ApiEvent {
-                logical_id: id.to_string(),
-                path: route,
-                method,
-            });
+        let size: usize = out.iter().map(|(k, v)| k.len() + v.len()).sum();
+        if size > ENVIRONMENT_BYTES {
+            return Err(r.error(
+                at,
+                &at_path,
+                ErrorKind::InvalidValue(format!(
+                    "environment variables take {size} bytes; Lambda allows {ENVIRONMENT_BYTES}"
+                )),
+                "move large values to files in the code directory or a layer",
+            ));
         }
         Ok(out)
     }
-}
 
-fn number(
-    r: &Resolver<'_>,
-    prop: Option<(&Node, String)>,
-    default: u32,
-    min: u32,
-    max: u32,
-    rule: &str,
-) -> Result<u32, TemplateError> {
-    let Some((node, path)) = prop else {
-        return Ok(default);
-    };
-    r.string(node, &path)?
-        .parse::<u32>()
-        .ok()
-        .filter(|n| (min..=max).contains(n))
-        .ok_or_else(|| r.loc.at(node, &path, format!("must be {rule}")))
-}
-
-fn parse_runtime(id: &str) -> Option<Runtime> {
-    if let Some(minor) = id
-        .strip_prefix("python3.")
-        .and_then(|m| m.parse().ok())
-        .filter(|m| (8..=14).contains(m))
-    {
-        return Some(Runtime::Python { minor });
-    }
-    matches!(id, "provided" | "provided.al2" | "provided.al2023").then(|| Runtime::Provided {
-        variant: id.to_string(),
-    })
-}
-
-/// API Gateway resource paths: `/` or `/seg/{param}/.../{proxy+}` (greedy only last).
-fn check_route(path: &str) -> Result<(), String> {
-    if path == "/" {
-        return Ok(());
-    }
-    let Some(rest) = path.strip_prefix('/') else {
-        return Err(format!("{path:?} must start with /"));
-    };
-    let segments: Vec<&str> = rest.split('/').collect();
-    for (i, seg) in segments.iter().enumerate() {
-        if seg.is_empty() {
-            return Err(format!("{path:?} has an empty segment"));
+    /// The variables of one `Environment`. Written-out variables are resolved one by
+    /// one so errors point at the variable.
+    fn variables(&self, env: &Entry, path: &str) -> Result<Vec<Variable>, TemplateError> {
+        let r = self.resolver;
+        let shape_error = |at: Position, p: &str, what: String| {
+            r.error(
+                at,
+                p,
+                ErrorKind::Structure(what),
+                "write Environment: {Variables: {NAME: value}}",
+            )
+        };
+        let vars_entry = if looks_like_call(&env.value) {
+            None
+        } else {
+            if let Some(other) = env.value.entries().iter().find(|e| e.key != "Variables") {
+                return Err(shape_error(
+                    other.key_pos,
+                    &format!("{path}.{}", other.key),
+                    "Environment has only Variables".into(),
+                ));
+            }
+            if !env.value.is_map() {
+                return Err(shape_error(
+                    env.key_pos,
+                    path,
+                    format!("must be a mapping, not {}", env.value.shape()),
+                ));
+            }
+            env.value.entry("Variables")
+        };
+        match vars_entry {
+            Some(vars) if !looks_like_call(&vars.value) => {
+                let vpath = format!("{path}.Variables");
+                if !vars.value.is_map() {
+                    return Err(shape_error(
+                        vars.key_pos,
+                        &vpath,
+                        format!("must be a mapping, not {}", vars.value.shape()),
+                    ));
+                }
+                let mut out = Vec::new();
+                for e in vars.value.entries() {
+                    let p = format!("{vpath}.{}", e.key);
+                    let v = r.resolve(&e.value, &p)?;
+                    out.push(Variable {
+                        name: e.key.clone(),
+                        value: variable_text(r, v, e.key_pos, &p)?,
+                        pos: e.key_pos,
+                        path: p,
+                    });
+                }
+                Ok(out)
+            }
+            None if !looks_like_call(&env.value) => Ok(Vec::new()),
+            _ => {
+                // Computed by an intrinsic: resolve the whole thing.
+                let whole = r.resolve(&env.value, path)?;
+                let vars = match whole {
+                    None => return Ok(Vec::new()),
+                    Some(Value::Map(m)) => m
+                        .into_iter()
+                        .find(|(k, _)| k == "Variables")
+                        .map(|(_, v)| v),
+                    Some(v) => {
+                        return Err(shape_error(
+                            env.key_pos,
+                            path,
+                            format!("must be a mapping, not {}", v.shape()),
+                        ));
+                    }
+                };
+                let vars = match vars {
+                    None => return Ok(Vec::new()),
+                    Some(Value::Map(m)) => m,
+                    Some(v) => {
+                        return Err(shape_error(
+                            env.key_pos,
+                            path,
+                            format!("Variables must be a mapping, not {}", v.shape()),
+                        ));
+                    }
+                };
+                let mut out = Vec::new();
+                for (k, v) in vars {
+                    let p = format!("{path}.Variables.{k}");
+                    let text = variable_text(r, Some(v), env.key_pos, &p)?;
+                    out.push(Variable {
+                        name: k,
+                        value: text,
+                        pos: env.key_pos,
+                        path: p,
+                    });
+                }
+                Ok(out)
+            }
         }
-        if let Some(inner) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-            let (name, greedy) = inner
-                .strip_suffix('+')
-                .map_or((inner, false), |n| (n, true));
-            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                return Err(format!("{path:?}: {seg} is not a valid parameter"));
-            }
-            if greedy && i + 1 != segments.len() {
-                return Err(format!("{path:?}: a greedy {seg} must be the last segment"));
-            }
-        } else if !seg
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-._~:@".contains(c))
+    }
+
+    /// `Layers` of Globals then of the function (SAM concatenates lists).
+    fn layers(&self, res: &Resource<'a>) -> Result<Vec<PathBuf>, TemplateError> {
+        let r = self.resolver;
+        let mut dirs = Vec::new();
+        let mut last = None;
+        for (entry, path) in [self.globals.property("Layers"), res.property("Layers")]
+            .into_iter()
+            .flatten()
         {
-            return Err(format!(
-                "{path:?}: segment {seg:?} has characters API Gateway does not allow"
+            last = Some((entry.key_pos, path.clone()));
+            // Items written out are resolved one by one so errors point at the item.
+            let items: Vec<(Option<Value>, Position, String)> = match &entry.value.value {
+                crate::yaml_tree::NodeValue::Seq(nodes) if !looks_like_call(&entry.value) => {
+                    let mut v = Vec::new();
+                    for (i, n) in nodes.iter().enumerate() {
+                        let p = format!("{path}[{i}]");
+                        v.push((r.resolve(n, &p)?, n.pos, p));
+                    }
+                    v
+                }
+                _ => match r.resolve(&entry.value, &path)? {
+                    None => Vec::new(),
+                    Some(Value::List(list)) => list
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, v)| (Some(v), entry.key_pos, format!("{path}[{i}]")))
+                        .collect(),
+                    Some(v) => {
+                        return Err(r.error(
+                            entry.key_pos,
+                            &path,
+                            ErrorKind::Structure(format!("must be a list, not {}", v.shape())),
+                            "write Layers: [!Ref MyLayer]",
+                        ));
+                    }
+                },
+            };
+            for (value, at, p) in items {
+                let Some(value) = value else { continue };
+                let arn = value.as_text().unwrap_or_else(|| value.shape().to_string());
+                let layer = self.layers.get(&arn).ok_or_else(|| {
+                    r.error(
+                        at,
+                        &p,
+                        ErrorKind::BadLayer(format!("{arn} is not a local layer")),
+                        "use !Ref to an AWS::Serverless::LayerVersion of this template with a local ContentUri",
+                    )
+                })?;
+                dirs.push(layer.dir.clone());
+            }
+        }
+        if let Some((at, path)) = last
+            && dirs.len() > MAX_LAYERS
+        {
+            return Err(r.error(
+                at,
+                &path,
+                ErrorKind::BadLayer(format!("{} layers; Lambda allows {MAX_LAYERS}", dirs.len())),
+                "merge some layers",
             ));
         }
+        Ok(dirs)
+    }
+}
+
+/// One environment variable as written: `value` is `None` for `AWS::NoValue`.
+struct Variable {
+    name: String,
+    value: Option<String>,
+    pos: Position,
+    path: String,
+}
+
+fn variable_text(
+    r: &Resolver<'_>,
+    v: Option<Value>,
+    at: Position,
+    path: &str,
+) -> Result<Option<String>, TemplateError> {
+    match v {
+        None => Ok(None),
+        Some(v) => v.as_text().map(Some).ok_or_else(|| {
+            r.error(
+                at,
+                path,
+                ErrorKind::InvalidValue(format!(
+                    "an environment variable must be a string, not {}",
+                    v.shape()
+                )),
+                "quote the value; write \"\" for an empty one",
+            )
+        }),
+    }
+}
+
+fn check_variable_name(
+    r: &Resolver<'_>,
+    name: &str,
+    at: Position,
+    path: &str,
+) -> Result<(), TemplateError> {
+    let valid = name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        return Err(r.error(
+            at,
+            path,
+            ErrorKind::InvalidValue(format!("{name:?} is not a valid variable name")),
+            "start with a letter; use letters, digits and _",
+        ));
+    }
+    if RESERVED_VARIABLES.contains(&name) {
+        return Err(r.error(
+            at,
+            path,
+            ErrorKind::InvalidValue(format!("{name} is reserved by Lambda")),
+            "Lambda sets this variable itself; choose another name",
+        ));
     }
     Ok(())
 }
 
-fn is_executable(path: &Path) -> bool {
+fn check_bootstrap(
+    r: &Resolver<'_>,
+    code_dir: &Path,
+    code: &Prop<'_>,
+) -> Result<(), TemplateError> {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    let bootstrap = code_dir.join("bootstrap");
+    let problem = match std::fs::metadata(&bootstrap) {
+        Err(_) => format!("{} has no bootstrap", code_dir.display()),
+        Ok(m) if !m.is_file() => format!("{} is not a file", bootstrap.display()),
+        Ok(m) if m.permissions().mode() & 0o111 == 0 => {
+            format!("{} is not executable", bootstrap.display())
+        }
+        Ok(_) => return Ok(()),
+    };
+    Err(r.error(
+        code.entry.key_pos,
+        &code.path,
+        ErrorKind::MissingBootstrap(problem),
+        "provided runtimes start CodeUri/bootstrap: build it there (e.g. cargo lambda build) and chmod +x it",
+    ))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use std::path::PathBuf;
+
+    use crate::{LoadOptions, Template, TemplateError, load_str};
+
+    /// Loads one Python function with `props` (YAML lines at property indentation) as if
+    /// the template were in `tests/fixtures/valid`, so `../code/python` exists.
+    fn function(props: &str) -> Result<Template, TemplateError> {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/valid/unit.yaml");
+        let source = format!(
+            "Transform: AWS::Serverless-2016-10-31\nResources:\n  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: ../code/python\n      Runtime: python3.12\n{props}"
+        );
+        load_str(&source, &path, &LoadOptions::default())
+    }
+
+    fn error(props: &str) -> String {
+        function(props).expect_err(props).to_string()
+    }
 
     #[test]
-    fn routes_are_checked_like_api_gateway() {
-        for ok in ["/", "/items", "/items/{id}", "/files/{proxy+}", "/a-b/c.d"] {
-            assert!(check_route(ok).is_ok(), "{ok}");
-        }
-        for bad in ["items", "/a//b", "/{proxy+}/x", "/{}", "/a b"] {
-            assert!(check_route(bad).is_err(), "{bad}");
+    fn handlers() {
+        assert!(function("      Handler: pkg/mod.handler\n").is_ok());
+        assert!(error("").contains("Resources.Fn.Properties: Handler is missing"));
+        for bad in ["app", "app.", ".handler", "'a b.c'"] {
+            let e = error(&format!("      Handler: {bad}\n"));
+            assert!(
+                e.contains("is not a valid handler (hint: a Python handler is module.function"),
+                "{bad}: {e}"
+            );
         }
     }
 
     #[test]
-    fn runtimes() {
-        assert_eq!(
-            parse_runtime("python3.12"),
-            Some(Runtime::Python { minor: 12 })
+    fn environment_limits() {
+        let big = "x".repeat(4100);
+        let e = error(&format!(
+            "      Handler: a.b\n      Environment: {{Variables: {{BIG: {big}}}}}\n"
+        ));
+        assert!(
+            e.contains("environment variables take 4103 bytes; Lambda allows 4096"),
+            "{e}"
         );
-        assert_eq!(
-            parse_runtime("provided.al2023"),
-            Some(Runtime::Provided {
-                variant: "provided.al2023".into()
-            })
+        for (vars, want) in [
+            ("{1X: a}", "\"1X\" is not a valid variable name"),
+            (
+                "{X: [a]}",
+                "an environment variable must be a string, not a list",
+            ),
+            (
+                "{X: }",
+                "an environment variable must be a string, not empty",
+            ),
+            ("[a]", "Variables: must be a mapping, not a list"),
+        ] {
+            let e = error(&format!(
+                "      Handler: a.b\n      Environment: {{Variables: {vars}}}\n"
+            ));
+            assert!(e.contains(want), "{vars}: {e}");
+        }
+        let e = error("      Handler: a.b\n      Environment: {Vars: {}}\n");
+        assert!(
+            e.contains("Environment.Vars: Environment has only Variables"),
+            "{e}"
         );
-        assert_eq!(parse_runtime("nodejs20.x"), None);
-        assert_eq!(parse_runtime("python3.2"), None);
+        let t = function("      Handler: a.b\n      Environment: !If [Nope, {}, {}]\n");
+        assert!(
+            t.expect_err("unknown condition")
+                .to_string()
+                .contains("unknown condition")
+        );
+    }
+
+    #[test]
+    fn code_that_is_not_a_local_directory() {
+        for (props, want) in [
+            (
+                "      InlineCode: 'def h(e, c): pass'\n",
+                "InlineCode is not supported",
+            ),
+            (
+                "      PackageType: Image\n",
+                "PackageType Image is not supported",
+            ),
+        ] {
+            let e = error(&format!("      Handler: a.b\n{props}"));
+            assert!(e.contains(want), "{props}: {e}");
+        }
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/valid/unit.yaml");
+        for uri in [
+            "s3://bucket/key.zip",
+            "{Bucket: b, Key: k}",
+            "../code/python/app.py",
+        ] {
+            let source = format!(
+                "Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n    Properties: {{CodeUri: {uri}, Handler: a.b, Runtime: python3.12}}\n"
+            );
+            let e = load_str(&source, &path, &LoadOptions::default())
+                .expect_err(uri)
+                .to_string();
+            assert!(
+                e.contains("CodeUri: ") && e.contains("(hint: ESB runs"),
+                "{uri}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn architectures_and_names() {
+        let t = function("      Handler: a.b\n      Architectures: [arm64]\n").expect("valid");
+        assert!(
+            t.warnings
+                .iter()
+                .any(|w| w.message.contains("architecture"))
+                || cfg!(target_arch = "aarch64")
+        );
+        assert!(
+            error("      Handler: a.b\n      Architectures: [sparc]\n")
+                .contains("must be [x86_64] or [arm64]")
+        );
+        let e = error("      Handler: a.b\n      FunctionName: 'has space'\n");
+        assert!(
+            e.contains(
+                "Resources.Fn.Properties.FunctionName: \"has space\" is not a valid function name"
+            ),
+            "{e}"
+        );
+        let e = error("      Handler: a.b\n      ReservedConcurrentExecutions: -1\n");
+        assert!(
+            e.contains("must be a whole number from 0 to 10000 (hint: got -1)"),
+            "{e}"
+        );
     }
 }

@@ -1,451 +1,730 @@
-//! CloudFormation intrinsic functions, resolved at load time against parameters,
-//! pseudo parameters, conditions, mappings and the template's own resources.
+//! CloudFormation intrinsic functions, resolved at load time against parameters, pseudo
+//! parameters, conditions, mappings and the template's own resources, so what ESB runs
+//! is what CloudFormation would have deployed.
+//!
+//! Resolution is lazy: a `Ref` to a function resolves that function's `FunctionName` when
+//! first asked (whatever the order of resources in the file) and is remembered. The
+//! chain of names being resolved is kept, so a cycle (`A`'s name refers to `B`, whose
+//! name refers to `A`) is reported instead of recursing forever.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use base64::Engine;
-use serde_json::Value;
 
-use crate::error::{Locator, TemplateError};
-use crate::yaml_tree::{Kind, Node};
+use crate::error::{Diagnostics, ErrorKind, TemplateError};
+use crate::resources::ResourceTable;
+use crate::sub;
+use crate::value::Value;
+use crate::yaml_tree::{Entry, Node, NodeValue, Position};
 
-/// What a resource contributes to `Ref` / `Fn::GetAtt`.
+/// Intrinsics ESB evaluates, by their name without `Fn::`.
+const SUPPORTED: [&str; 14] = [
+    "Ref",
+    "Condition",
+    "Sub",
+    "GetAtt",
+    "Join",
+    "If",
+    "Select",
+    "Split",
+    "FindInMap",
+    "Base64",
+    "Equals",
+    "Not",
+    "And",
+    "Or",
+];
+const SUPPORTED_TEXT: &str = "Ref, Fn::Sub, Fn::GetAtt, Fn::Join, Fn::If, Fn::Select, Fn::Split, Fn::FindInMap, Fn::Base64, and in Conditions Fn::Equals, Fn::Not, Fn::And, Fn::Or, Condition";
+const PSEUDO_HINT: &str = "AWS::Region, AWS::AccountId, AWS::StackName, AWS::StackId, AWS::Partition, AWS::URLSuffix, AWS::NoValue";
+
+/// The account, region and stack a template is resolved for.
 #[derive(Debug, Clone)]
-pub struct ResourceRef {
-    pub resource_type: String,
-    /// Value of `Ref`.
-    pub ref_value: String,
-    /// `Fn::GetAtt` attributes.
-    pub attributes: BTreeMap<String, String>,
+pub struct Pseudo {
+    pub region: String,
+    pub account_id: String,
+    pub stack_name: String,
 }
 
+/// An intrinsic call found in the tree: `!Sub x` or `{"Fn::Sub": x}`.
+pub(crate) struct Call<'n> {
+    /// Without `Fn::` (`Sub`, `Ref`).
+    pub name: String,
+    pub arg: &'n Node,
+    /// Whether `arg`'s own tag is an intrinsic to honour: false in the short form, where
+    /// the tag is this very call.
+    pub arg_tagged: bool,
+    pub at: Position,
+}
+
+impl Call<'_> {
+    /// The name as CloudFormation users write it in errors.
+    pub fn display(&self) -> String {
+        display_name(&self.name)
+    }
+}
+
+fn display_name(name: &str) -> String {
+    match name {
+        "Ref" | "Condition" => name.to_string(),
+        _ => format!("Fn::{name}"),
+    }
+}
+
+/// Resolves template values. Shared, read-only state with interior caches, so every
+/// part of the loader can resolve through one `&Resolver`.
 pub struct Resolver<'a> {
-    pub loc: Locator,
-    pub params: BTreeMap<String, String>,
-    pub pseudo: BTreeMap<&'static str, String>,
-    pub conditions: BTreeMap<String, bool>,
-    pub mappings: Option<&'a Node>,
-    pub resources: BTreeMap<String, ResourceRef>,
+    diag: RefCell<Diagnostics>,
+    file: String,
+    pub(crate) pseudo: Pseudo,
+    params: BTreeMap<String, Value>,
+    pub(crate) conditions: BTreeMap<&'a str, &'a Entry>,
+    pub(crate) condition_values: RefCell<BTreeMap<String, bool>>,
+    mappings: Option<&'a Node>,
+    pub(crate) resources: ResourceTable<'a>,
+    pub(crate) resource_values: RefCell<BTreeMap<String, Value>>,
+    /// What is being resolved right now, outermost first: the cycle detector.
+    evaluating: RefCell<Vec<String>>,
 }
 
-const SUPPORTED: &str = "Ref, Fn::Sub, Fn::GetAtt, Fn::Join, Fn::If, Fn::Select, Fn::Split, Fn::FindInMap, Fn::Base64, Fn::Equals, Fn::Not, Fn::And, Fn::Or, Condition";
-
-impl Resolver<'_> {
-    /// Resolves a node to a value; `None` is `AWS::NoValue` (the property disappears).
-    pub fn resolve(&self, node: &Node, path: &str) -> Result<Option<Value>, TemplateError> {
-        if let Some((name, arg)) = intrinsic(node) {
-            return self.call(&name, node, &arg, path);
+impl<'a> Resolver<'a> {
+    pub fn new(
+        diag: Diagnostics,
+        pseudo: Pseudo,
+        params: BTreeMap<String, Value>,
+        conditions: Option<&'a Entry>,
+        mappings: Option<&'a Entry>,
+        resources: ResourceTable<'a>,
+    ) -> Result<Self, TemplateError> {
+        let file = diag.file.clone();
+        for (section, name) in [(conditions, "Conditions"), (mappings, "Mappings")] {
+            if let Some(s) = section
+                && !s.value.is_map()
+            {
+                return Err(diag.error(
+                    s.value.pos,
+                    name,
+                    ErrorKind::Structure(format!("must be a mapping, not {}", s.value.shape())),
+                    format!("{name} maps names to their definitions"),
+                ));
+            }
         }
-        Ok(Some(match &node.kind {
-            Kind::Scalar { text, plain } => scalar(text, *plain),
-            Kind::Seq(items) => {
-                let mut out = Vec::new();
+        if let Some(m) = mappings {
+            check_mappings(m, &diag)?;
+        }
+        Ok(Self {
+            diag: RefCell::new(diag),
+            file,
+            pseudo,
+            params,
+            conditions: conditions
+                .map(|c| {
+                    c.value
+                        .entries()
+                        .iter()
+                        .map(|e| (e.key.as_str(), e))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            condition_values: RefCell::default(),
+            mappings: mappings.map(|m| &m.value),
+            resources,
+            resource_values: RefCell::default(),
+            evaluating: RefCell::default(),
+        })
+    }
+
+    pub fn error(
+        &self,
+        at: Position,
+        path: &str,
+        kind: ErrorKind,
+        hint: impl Into<String>,
+    ) -> TemplateError {
+        TemplateError::new(&self.file, Some(at), path, kind, hint)
+    }
+
+    pub fn warn_once(&self, subject: &str, at: Position, path: &str, message: String) {
+        self.diag.borrow_mut().warn_once(subject, at, path, message);
+    }
+
+    pub fn into_diagnostics(self) -> Diagnostics {
+        self.diag.into_inner()
+    }
+
+    /// Resolves a node; `None` is `AWS::NoValue` (the property is removed).
+    pub fn resolve(&self, node: &Node, path: &str) -> Result<Option<Value>, TemplateError> {
+        self.resolve_node(node, path, true)
+    }
+
+    fn resolve_node(
+        &self,
+        node: &Node,
+        path: &str,
+        honor_tag: bool,
+    ) -> Result<Option<Value>, TemplateError> {
+        if let Some(call) = self.intrinsic(node, honor_tag, false, path)? {
+            return self.call(&call, path);
+        }
+        Ok(Some(match &node.value {
+            NodeValue::Scalar { text, quoted } => Value::from_scalar(text, *quoted),
+            NodeValue::Seq(items) => {
+                let mut out = Vec::with_capacity(items.len());
                 for (i, item) in items.iter().enumerate() {
                     if let Some(v) = self.resolve(item, &format!("{path}[{i}]"))? {
                         out.push(v);
                     }
                 }
-                Value::Array(out)
+                Value::List(out)
             }
-            Kind::Map(entries) => {
-                let mut out = serde_json::Map::new();
-                for (k, v) in entries {
-                    let key = k.as_str().unwrap_or_default().to_string();
-                    if let Some(val) = self.resolve(v, &join(path, &key))? {
-                        out.insert(key, val);
+            NodeValue::Map(entries) => {
+                let mut out = Vec::with_capacity(entries.len());
+                for e in entries {
+                    if let Some(v) = self.resolve(&e.value, &join(path, &e.key))? {
+                        out.push((e.key.clone(), v));
                     }
                 }
-                Value::Object(out)
+                Value::Map(out)
             }
         }))
     }
 
-    /// Resolves to a string (numbers and booleans are written out, as CloudFormation does).
+    /// Resolves to text (numbers and booleans are written out, as CloudFormation does).
     pub fn string(&self, node: &Node, path: &str) -> Result<String, TemplateError> {
-        match self.resolve(node, path)? {
-            Some(Value::String(s)) => Ok(s),
-            Some(Value::Number(n)) => Ok(n.to_string()),
-            Some(Value::Bool(b)) => Ok(b.to_string()),
-            _ => Err(self.loc.at(node, path, "must be a string")),
+        self.string_node(node, path, true)
+    }
+
+    fn string_node(
+        &self,
+        node: &Node,
+        path: &str,
+        honor_tag: bool,
+    ) -> Result<String, TemplateError> {
+        match self.resolve_node(node, path, honor_tag)? {
+            Some(v) => v.as_text().ok_or_else(|| {
+                self.error(
+                    node.pos,
+                    path,
+                    ErrorKind::InvalidValue(format!("must be a string, not {}", v.shape())),
+                    "write a single value here",
+                )
+            }),
+            None => Err(self.error(
+                node.pos,
+                path,
+                ErrorKind::InvalidValue("AWS::NoValue cannot be used here".into()),
+                "AWS::NoValue removes a property; this place needs a value",
+            )),
         }
     }
 
-    fn call(
+    /// The intrinsic call a node is, if any. `condition` admits `{Condition: Name}`,
+    /// which is a call only inside condition expressions.
+    pub(crate) fn intrinsic<'n>(
         &self,
-        name: &str,
-        node: &Node,
-        arg: &Node,
+        node: &'n Node,
+        honor_tag: bool,
+        condition: bool,
         path: &str,
-    ) -> Result<Option<Value>, TemplateError> {
+    ) -> Result<Option<Call<'n>>, TemplateError> {
+        let call = match (&node.tag, node.entries()) {
+            (Some(tag), _) if honor_tag => Call {
+                name: tag.clone(),
+                arg: node,
+                arg_tagged: false,
+                at: node.pos,
+            },
+            (_, [e]) if e.key == "Ref" || (condition && e.key == "Condition") => Call {
+                name: e.key.clone(),
+                arg: &e.value,
+                arg_tagged: true,
+                at: e.key_pos,
+            },
+            (_, [e]) if e.key.starts_with("Fn::") => Call {
+                name: e.key["Fn::".len()..].to_string(),
+                arg: &e.value,
+                arg_tagged: true,
+                at: e.key_pos,
+            },
+            _ => return Ok(None),
+        };
+        if !SUPPORTED.contains(&call.name.as_str()) {
+            let shown = if node.tag.is_some() && honor_tag {
+                format!("!{}", call.name)
+            } else {
+                call.display()
+            };
+            return Err(self.error(
+                call.at,
+                path,
+                ErrorKind::UnsupportedIntrinsic(shown),
+                format!("ESB resolves {SUPPORTED_TEXT}"),
+            ));
+        }
+        Ok(Some(call))
+    }
+
+    fn call(&self, c: &Call<'_>, path: &str) -> Result<Option<Value>, TemplateError> {
         let s = |v: String| Ok(Some(Value::String(v)));
-        match name {
+        match c.name.as_str() {
             "Ref" => {
-                let target = arg.as_str().ok_or_else(|| {
-                    self.loc
-                        .at(node, path, "Ref takes the name of a parameter or resource")
+                let target = c.arg.as_str().ok_or_else(|| {
+                    self.bad(c, path, "Ref takes the name of a parameter or resource")
                 })?;
-                if target == "AWS::NoValue" {
-                    return Ok(None);
-                }
-                s(self.reference(target, node, path)?)
+                self.reference(target, c.at, path)
             }
             "GetAtt" => {
-                let (res, attr) = match &arg.kind {
-                    Kind::Scalar { text, .. } => text
+                let (res, attr) = match &c.arg.value {
+                    NodeValue::Scalar { text, .. } => text
                         .split_once('.')
                         .map(|(a, b)| (a.to_string(), b.to_string())),
-                    Kind::Seq(items) if items.len() == 2 => {
-                        Some((self.string(&items[0], path)?, self.string(&items[1], path)?))
-                    }
-                    _ => None,
+                    NodeValue::Seq(items) => match items.as_slice() {
+                        [r, a] => match r.as_str() {
+                            Some(r) => Some((r.to_string(), self.string(a, path)?)),
+                            None => None,
+                        },
+                        _ => None,
+                    },
+                    NodeValue::Map(_) => None,
                 }
                 .ok_or_else(|| {
-                    self.loc.at(
-                        node,
+                    self.error(
+                        c.at,
                         path,
-                        "Fn::GetAtt takes `Resource.Attribute` or [Resource, Attribute]",
+                        ErrorKind::BadGetAtt(
+                            "Fn::GetAtt takes Resource.Attribute or [Resource, Attribute]".into(),
+                        ),
+                        "e.g. !GetAtt MyFunction.Arn",
                     )
                 })?;
-                s(self.attribute(&res, &attr, node, path)?)
+                Ok(Some(self.attribute(&res, &attr, c.at, path)?))
             }
             "Sub" => {
-                let (template, vars) = match &arg.kind {
-                    Kind::Scalar { text, .. } => (text.clone(), BTreeMap::new()),
-                    Kind::Seq(items) if items.len() == 2 => {
-                        let mut vars = BTreeMap::new();
-                        for (k, v) in items[1].entries() {
-                            let key = k.as_str().unwrap_or_default().to_string();
-                            vars.insert(key.clone(), self.string(v, &join(path, &key))?);
+                let (text, vars) = match &c.arg.value {
+                    NodeValue::Scalar { text, .. } => (text.as_str(), None),
+                    NodeValue::Seq(items) => match items.as_slice() {
+                        [t, v] if t.as_str().is_some() && v.is_map() => {
+                            (t.as_str().unwrap_or_default(), Some(v))
                         }
-                        (self.string(&items[0], path)?, vars)
-                    }
-                    _ => {
-                        return Err(self.loc.at(
-                            node,
+                        _ => {
+                            return Err(self.bad(
+                                c,
+                                path,
+                                "Fn::Sub takes a string or [string, {variables}]",
+                            ));
+                        }
+                    },
+                    NodeValue::Map(_) => {
+                        return Err(self.bad(
+                            c,
                             path,
                             "Fn::Sub takes a string or [string, {variables}]",
                         ));
                     }
                 };
-                s(self.substitute(&template, &vars, node, path)?)
+                let mut local = BTreeMap::new();
+                for e in vars.map(Node::entries).unwrap_or_default() {
+                    local.insert(e.key.as_str(), self.string(&e.value, &join(path, &e.key))?);
+                }
+                s(self.substitute(text, &local, c.at, path)?)
             }
             "Join" => {
-                let items = seq(arg, 2).ok_or_else(|| {
-                    self.loc
-                        .at(node, path, "Fn::Join takes [delimiter, [values]]")
-                })?;
-                let delim = self.string(&items[0], path)?;
-                let values = match self.resolve(&items[1], path)? {
-                    Some(Value::Array(v)) => v,
-                    _ => {
-                        return Err(self.loc.at(
-                            node,
+                let [delim, list] = self.args(c, path, "[delimiter, [values]]")?;
+                let delim = self.string(delim, path)?;
+                let items = self.list(list, path, "Fn::Join")?;
+                let mut parts = Vec::with_capacity(items.len());
+                for v in items {
+                    parts.push(v.as_text().ok_or_else(|| {
+                        self.bad(
+                            c,
                             path,
-                            "Fn::Join's second argument must be a list",
-                        ));
-                    }
-                };
-                let parts: Vec<String> = values.iter().map(value_text).collect();
+                            &format!("Fn::Join can only join strings, not {}", v.shape()),
+                        )
+                    })?);
+                }
                 s(parts.join(&delim))
             }
             "If" => {
-                let items = seq(arg, 3).ok_or_else(|| {
-                    self.loc.at(
-                        node,
-                        path,
-                        "Fn::If takes [condition, value if true, value if false]",
-                    )
+                let [cond, then, otherwise] =
+                    self.args(c, path, "[condition name, value if true, value if false]")?;
+                let name = cond.as_str().ok_or_else(|| {
+                    self.bad(c, path, "Fn::If's first argument is a condition name")
                 })?;
-                let cond = items[0].as_str().unwrap_or_default();
-                let chosen = match self.conditions.get(cond) {
-                    Some(true) => &items[1],
-                    Some(false) => &items[2],
-                    None => {
-                        return Err(self.loc.hinted(
-                            node,
-                            path,
-                            format!("unknown condition {cond:?}"),
-                            "declare it under Conditions",
-                        ));
-                    }
-                };
-                self.resolve(chosen, path)
+                if self.condition_named(name, cond.pos, path)? {
+                    self.resolve(then, path)
+                } else {
+                    self.resolve(otherwise, path)
+                }
             }
             "Select" => {
-                let items = seq(arg, 2).ok_or_else(|| {
-                    self.loc
-                        .at(node, path, "Fn::Select takes [index, [values]]")
+                let [index, list] = self.args(c, path, "[index, [values]]")?;
+                let index_text = self.string(index, path)?;
+                let index: usize = index_text.parse().map_err(|_| {
+                    self.bad(
+                        c,
+                        path,
+                        &format!("Fn::Select's index {index_text:?} is not a whole number"),
+                    )
                 })?;
-                let index: usize = self.string(&items[0], path)?.parse().map_err(|_| {
-                    self.loc
-                        .at(node, path, "Fn::Select's index must be a number")
-                })?;
-                match self.resolve(&items[1], path)? {
-                    Some(Value::Array(v)) => v.get(index).cloned().map(Some).ok_or_else(|| {
-                        self.loc.at(
-                            node,
-                            path,
-                            format!(
-                                "Fn::Select index {index} is past the end of a list of {}",
-                                v.len()
-                            ),
-                        )
-                    }),
-                    _ => {
-                        Err(self
-                            .loc
-                            .at(node, path, "Fn::Select's second argument must be a list"))
-                    }
-                }
+                let items = self.list(list, path, "Fn::Select")?;
+                let len = items.len();
+                items.into_iter().nth(index).map(Some).ok_or_else(|| {
+                    self.bad(
+                        c,
+                        path,
+                        &format!("Fn::Select index {index} is past the end of a list of {len}"),
+                    )
+                })
             }
             "Split" => {
-                let items = seq(arg, 2).ok_or_else(|| {
-                    self.loc
-                        .at(node, path, "Fn::Split takes [delimiter, string]")
-                })?;
-                let delim = self.string(&items[0], path)?;
-                let text = self.string(&items[1], path)?;
+                let [delim, source] = self.args(c, path, "[delimiter, string]")?;
+                let delim = self.string(delim, path)?;
+                let text = self.string(source, path)?;
                 if delim.is_empty() {
-                    return Err(self
-                        .loc
-                        .at(node, path, "Fn::Split's delimiter cannot be empty"));
+                    return Err(self.bad(c, path, "Fn::Split's delimiter cannot be empty"));
                 }
-                Ok(Some(Value::Array(
+                Ok(Some(Value::List(
                     text.split(delim.as_str())
                         .map(|p| Value::String(p.into()))
                         .collect(),
                 )))
             }
             "FindInMap" => {
-                let items = seq(arg, 3).ok_or_else(|| {
-                    self.loc
-                        .at(node, path, "Fn::FindInMap takes [map, top key, second key]")
-                })?;
+                let [map, top, second] = self.args(c, path, "[map name, top key, second key]")?;
                 let keys = [
-                    self.string(&items[0], path)?,
-                    self.string(&items[1], path)?,
-                    self.string(&items[2], path)?,
+                    self.string(map, path)?,
+                    self.string(top, path)?,
+                    self.string(second, path)?,
                 ];
-                let found = keys
-                    .iter()
-                    .try_fold(self.mappings, |n, k| n.and_then(|n| n.get(k)).map(Some));
-                match found.flatten() {
+                let mut found = self.mappings;
+                for k in &keys {
+                    found = found.and_then(|n| n.get(k));
+                }
+                match found {
                     Some(v) => self.resolve(v, path),
-                    None => Err(self.loc.hinted(
-                        node,
+                    None => Err(self.error(
+                        c.at,
                         path,
-                        format!("no Mappings entry {}", keys.join(".")),
+                        ErrorKind::BadIntrinsic(format!("no Mappings entry {}", keys.join("."))),
                         "check the names under Mappings",
                     )),
                 }
             }
             "Base64" => {
-                s(base64::engine::general_purpose::STANDARD.encode(self.string(arg, path)?))
+                let text = self.string_node(c.arg, path, c.arg_tagged)?;
+                s(base64::engine::general_purpose::STANDARD.encode(text))
             }
-            "Equals" | "Not" | "And" | "Or" | "Condition" => {
-                Ok(Some(Value::Bool(self.condition(node, path)?)))
-            }
-            other => Err(self.loc.hinted(
-                node,
+            // Condition functions used as values: their truth.
+            _ => Ok(Some(Value::Bool(self.condition_call(c, path)?))),
+        }
+    }
+
+    /// Exactly `N` list arguments.
+    pub(crate) fn args<'n, const N: usize>(
+        &self,
+        c: &Call<'n>,
+        path: &str,
+        form: &str,
+    ) -> Result<[&'n Node; N], TemplateError> {
+        let items: Option<Vec<&'n Node>> = match &c.arg.value {
+            NodeValue::Seq(items) if items.len() == N => Some(items.iter().collect()),
+            _ => None,
+        };
+        items
+            .and_then(|v| v.try_into().ok())
+            .ok_or_else(|| self.bad(c, path, &format!("{} takes {form}", c.display())))
+    }
+
+    fn list(&self, node: &Node, path: &str, func: &str) -> Result<Vec<Value>, TemplateError> {
+        match self.resolve(node, path)? {
+            Some(Value::List(items)) => Ok(items),
+            other => Err(self.error(
+                node.pos,
                 path,
-                format!("unsupported intrinsic function {other}"),
-                format!("ESB resolves {SUPPORTED}"),
+                ErrorKind::BadIntrinsic(format!(
+                    "{func} needs a list here, not {}",
+                    other.map_or("AWS::NoValue", |v| v.shape())
+                )),
+                "write a YAML list, or an intrinsic that gives one (Fn::Split, a list parameter)",
             )),
         }
     }
 
-    /// Evaluates a condition expression (`Fn::Equals`, `Fn::Not`, `Fn::And`, `Fn::Or`, `Condition`).
-    pub fn condition(&self, node: &Node, path: &str) -> Result<bool, TemplateError> {
-        let Some((name, arg)) = intrinsic(node) else {
-            return match self.resolve(node, path)? {
-                Some(Value::Bool(b)) => Ok(b),
-                Some(Value::String(s)) if s == "true" || s == "false" => Ok(s == "true"),
-                _ => Err(self.loc.at(
-                    node,
-                    path,
-                    "a condition must be Fn::Equals, Fn::Not, Fn::And, Fn::Or or Condition",
-                )),
-            };
-        };
-        let list = |min: usize| match &arg.kind {
-            Kind::Seq(items) if items.len() >= min => Ok(items.clone()),
-            _ => Err(self.loc.at(node, path, format!("Fn::{name} takes a list"))),
-        };
-        match name.as_str() {
-            "Equals" => {
-                let items = list(2)?;
-                Ok(self.resolve(&items[0], path)?.map(|v| value_text(&v))
-                    == self.resolve(&items[1], path)?.map(|v| value_text(&v)))
-            }
-            "Not" => Ok(!self.condition(&list(1)?[0], path)?),
-            "And" => list(1)?
-                .iter()
-                .try_fold(true, |acc, c| Ok(acc && self.condition(c, path)?)),
-            "Or" => list(1)?
-                .iter()
-                .try_fold(false, |acc, c| Ok(acc || self.condition(c, path)?)),
-            "Condition" => {
-                let cname = arg.as_str().unwrap_or_default();
-                self.conditions.get(cname).copied().ok_or_else(|| {
-                    self.loc.hinted(
-                        node,
-                        path,
-                        format!("unknown condition {cname:?}"),
-                        "declare it under Conditions (before it is used)",
-                    )
-                })
-            }
-            _ => match self.resolve(node, path)? {
-                Some(Value::Bool(b)) => Ok(b),
-                _ => Err(self
-                    .loc
-                    .at(node, path, format!("Fn::{name} is not a condition"))),
-            },
-        }
-    }
-
-    fn reference(&self, target: &str, node: &Node, path: &str) -> Result<String, TemplateError> {
-        if let Some(v) = self.params.get(target) {
-            return Ok(v.clone());
-        }
-        if let Some(v) = self.pseudo.get(target) {
-            return Ok(v.clone());
-        }
-        if let Some(r) = self.resources.get(target) {
-            return Ok(r.ref_value.clone());
-        }
-        Err(self.loc.hinted(
-            node,
+    pub(crate) fn bad(&self, c: &Call<'_>, path: &str, message: &str) -> TemplateError {
+        self.error(
+            c.at,
             path,
-            format!("Ref to unknown {target:?}"),
-            "Ref names a parameter, a resource of this template or a pseudo parameter (AWS::Region, AWS::AccountId, AWS::StackName...)",
-        ))
+            ErrorKind::BadIntrinsic(message.to_string()),
+            "see the CloudFormation reference of this intrinsic function",
+        )
     }
 
-    fn attribute(
+    /// `Ref`: a parameter, a pseudo parameter or a resource; `None` for `AWS::NoValue`.
+    pub(crate) fn reference(
         &self,
-        res: &str,
-        attr: &str,
-        node: &Node,
+        target: &str,
+        at: Position,
         path: &str,
-    ) -> Result<String, TemplateError> {
-        let r = self.resources.get(res).ok_or_else(|| {
-            self.loc.hinted(
-                node,
-                path,
-                format!("Fn::GetAtt on unknown resource {res:?}"),
-                "name a resource of this template",
-            )
-        })?;
-        r.attributes.get(attr).cloned().ok_or_else(|| {
-            let known: Vec<&str> = r.attributes.keys().map(String::as_str).collect();
-            self.loc.hinted(
-                node,
-                path,
-                format!(
-                    "{} has no attribute {attr:?} that ESB can resolve",
-                    r.resource_type
-                ),
-                format!(
-                    "available: {}",
-                    if known.is_empty() {
-                        "none".into()
-                    } else {
-                        known.join(", ")
-                    }
-                ),
-            )
-        })
+    ) -> Result<Option<Value>, TemplateError> {
+        if let Some(v) = self.params.get(target) {
+            return Ok(Some(v.clone()));
+        }
+        let p = &self.pseudo;
+        let pseudo = match target {
+            "AWS::NoValue" => return Ok(None),
+            "AWS::Region" => Some(p.region.clone()),
+            "AWS::AccountId" => Some(p.account_id.clone()),
+            "AWS::StackName" => Some(p.stack_name.clone()),
+            "AWS::StackId" => Some(format!(
+                "arn:aws:cloudformation:{}:{}:stack/{}/esb",
+                p.region, p.account_id, p.stack_name
+            )),
+            "AWS::Partition" => Some("aws".into()),
+            "AWS::URLSuffix" => Some("amazonaws.com".into()),
+            "AWS::NotificationARNs" => return Ok(Some(Value::List(Vec::new()))),
+            _ => None,
+        };
+        if let Some(v) = pseudo {
+            return Ok(Some(Value::String(v)));
+        }
+        if self.resources.get(target).is_some() {
+            return self.resource_ref(target, at, path).map(Some);
+        }
+        let params: Vec<&str> = self.params.keys().map(String::as_str).collect();
+        Err(self.error(
+            at,
+            path,
+            ErrorKind::UnknownRef(target.to_string()),
+            format!(
+                "Ref names a parameter ({}), a resource of this template or a pseudo parameter ({PSEUDO_HINT})",
+                if params.is_empty() { "none declared".into() } else { params.join(", ") }
+            ),
+        ))
     }
 
     fn substitute(
         &self,
         template: &str,
-        vars: &BTreeMap<String, String>,
-        node: &Node,
+        local: &BTreeMap<&str, String>,
+        at: Position,
         path: &str,
     ) -> Result<String, TemplateError> {
+        let parts = sub::parse(template).map_err(|why| {
+            self.error(
+                at,
+                path,
+                ErrorKind::BadIntrinsic(format!("Fn::Sub: {why}")),
+                "write ${Name}, ${Resource.Attribute}, or ${!Literal} for a literal ${",
+            )
+        })?;
         let mut out = String::new();
-        let mut rest = template;
-        while let Some(start) = rest.find("${") {
-            out.push_str(&rest[..start]);
-            let after = &rest[start + 2..];
-            let end = after
-                .find('}')
-                .ok_or_else(|| self.loc.at(node, path, "Fn::Sub has an unclosed ${"))?;
-            let name = after[..end].trim();
-            if let Some(literal) = name.strip_prefix('!') {
-                out.push_str("${");
-                out.push_str(literal);
-                out.push('}');
-            } else if let Some(v) = vars.get(name) {
+        for part in parts {
+            let name = match part {
+                sub::Part::Text(t) => {
+                    out.push_str(&t);
+                    continue;
+                }
+                sub::Part::Var(name) => name,
+            };
+            if let Some(v) = local.get(name.as_str()) {
                 out.push_str(v);
-            } else if let Some((res, attr)) = name.split_once('.') {
-                out.push_str(&self.attribute(res, attr, node, path)?);
-            } else {
-                out.push_str(&self.reference(name, node, path)?);
+                continue;
             }
-            rest = &after[end + 1..];
+            let value = match name.split_once('.') {
+                Some((res, attr)) if !name.starts_with("AWS::") => {
+                    Some(self.attribute(res, attr, at, path)?)
+                }
+                _ => self.reference(&name, at, path)?,
+            };
+            let text = value.as_ref().and_then(Value::as_text).ok_or_else(|| {
+                self.error(
+                    at,
+                    path,
+                    ErrorKind::BadIntrinsic(format!(
+                        "Fn::Sub cannot insert ${{{name}}}: it is {}",
+                        value.as_ref().map_or("AWS::NoValue", Value::shape)
+                    )),
+                    "Fn::Sub inserts strings; use Fn::Join for lists",
+                )
+            })?;
+            out.push_str(&text);
         }
-        out.push_str(rest);
         Ok(out)
     }
-}
 
-/// `(function name, argument)` when the node is an intrinsic call, short or long form.
-fn intrinsic(node: &Node) -> Option<(String, Node)> {
-    if let Some(tag) = &node.tag {
-        let mut arg = node.clone();
-        arg.tag = None;
-        return Some((tag.clone(), arg));
-    }
-    match node.entries() {
-        [(k, v)] => {
-            let key = k.as_str()?;
-            let name = key
-                .strip_prefix("Fn::")
-                .or((key == "Ref" || key == "Condition").then_some(key))?;
-            Some((name.to_string(), v.clone()))
+    /// Runs `f` with `key` marked as being resolved; reports a cycle if it already is.
+    pub(crate) fn guard<T>(
+        &self,
+        key: &str,
+        at: Position,
+        path: &str,
+        f: impl FnOnce() -> Result<T, TemplateError>,
+    ) -> Result<T, TemplateError> {
+        {
+            let mut stack = self.evaluating.borrow_mut();
+            if let Some(i) = stack.iter().position(|k| k == key) {
+                let mut chain: Vec<&str> = stack[i..].iter().map(String::as_str).collect();
+                chain.push(key);
+                return Err(self.error(
+                    at,
+                    path,
+                    ErrorKind::Circular(chain.join(" -> ")),
+                    "break the cycle: one of these must not depend on the others",
+                ));
+            }
+            stack.push(key.to_string());
         }
-        _ => None,
+        let result = f();
+        self.evaluating.borrow_mut().pop();
+        result
     }
 }
 
-fn seq(node: &Node, len: usize) -> Option<&[Node]> {
-    match &node.kind {
-        Kind::Seq(items) if items.len() == len => Some(items),
-        _ => None,
+/// `Mappings` is three levels: map name → top key → second key → value.
+fn check_mappings(section: &Entry, diag: &Diagnostics) -> Result<(), TemplateError> {
+    for map in section.value.entries() {
+        for top in std::iter::once(map).chain(map.value.entries()) {
+            if !top.value.is_map() {
+                return Err(diag.error(
+                    top.value.pos,
+                    &format!("Mappings.{}", map.key),
+                    ErrorKind::Structure(format!("{} must be a mapping", top.key)),
+                    "Mappings are Name: {TopKey: {SecondKey: value}}",
+                ));
+            }
+        }
     }
+    Ok(())
 }
 
-/// YAML 1.2 core-schema typing of a plain scalar; quoted scalars stay strings.
-fn scalar(text: &str, plain: bool) -> Value {
-    if !plain {
-        return Value::String(text.to_string());
-    }
-    match text {
-        "true" | "True" | "TRUE" => Value::Bool(true),
-        "false" | "False" | "FALSE" => Value::Bool(false),
-        "null" | "~" | "" => Value::Null,
-        _ => text
-            .parse::<i64>()
-            .map(Value::from)
-            .or_else(|_| text.parse::<f64>().map(Value::from))
-            .unwrap_or_else(|_| Value::String(text.to_string())),
-    }
-}
-
-pub fn value_text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
+/// `path.key`, or `key` at the top.
 pub fn join(path: &str, key: &str) -> String {
     if path.is_empty() {
         key.to_string()
     } else {
         format!("{path}.{key}")
+    }
+}
+
+/// Whether a node is an intrinsic call (short or long form), whatever its name.
+pub fn looks_like_call(node: &Node) -> bool {
+    node.tag.is_some()
+        || matches!(node.entries(), [e] if e.key == "Ref" || e.key.starts_with("Fn::"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::resolver_for;
+
+    const CONTEXT: &str = "Parameters:\n  Stage: {Type: String, Default: dev}\n  Ports: {Type: CommaDelimitedList, Default: '1,2'}\nConditions:\n  IsDev: !Equals [!Ref Stage, dev]\nMappings:\n  M: {dev: {Size: 5}}\nResources:\n  Fn:\n    Type: AWS::Serverless::Function\n";
+
+    /// Resolves the value of `V:` in `yaml`, appended to the shared context.
+    fn value(yaml: &str) -> Result<Option<Value>, String> {
+        let source = format!("{CONTEXT}V: {yaml}\n");
+        let mut out = Err("not run".to_string());
+        resolver_for(&source, |r| {
+            let root = crate::yaml_tree::parse(&source)
+                .ok()
+                .flatten()
+                .expect("yaml");
+            let node = root.get("V").expect("V");
+            out = r.resolve(node, "V").map_err(|e| e.to_string());
+        });
+        out
+    }
+
+    fn text(yaml: &str) -> String {
+        match value(yaml) {
+            Ok(Some(v)) => v.as_text().unwrap_or_else(|| format!("{v:?}")),
+            other => panic!("{yaml}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn short_and_long_forms() {
+        for (yaml, want) in [
+            ("!Ref Stage", "dev"),
+            ("{Ref: AWS::Region}", "us-east-1"),
+            ("!Sub '${Stage}-${AWS::AccountId}'", "dev-123456789012"),
+            ("!Sub ['${A}${B}', {A: x, B: !Ref Stage}]", "xdev"),
+            (
+                "!Sub '${Fn.Arn}'",
+                "arn:aws:lambda:us-east-1:123456789012:function:Fn",
+            ),
+            ("!Join ['-', !Ref Ports]", "1-2"),
+            ("{'Fn::Join': ['', [a, 1, true]]}", "a1true"),
+            ("!Select [1, !Ref Ports]", "2"),
+            ("!If [IsDev, yes, no]", "yes"),
+            ("!FindInMap [M, !Ref Stage, Size]", "5"),
+            ("!Base64 abc", "YWJj"),
+            ("{'Fn::Base64': !Sub '${Stage}'}", "ZGV2"),
+            ("!Equals [a, a]", "true"),
+            (
+                "!Ref AWS::StackId",
+                "arn:aws:cloudformation:us-east-1:123456789012:stack/esb/esb",
+            ),
+        ] {
+            assert_eq!(text(yaml), want, "{yaml}");
+        }
+        assert_eq!(value("!Ref AWS::NoValue"), Ok(None));
+        assert_eq!(
+            value("[a, !Ref AWS::NoValue, b]"),
+            Ok(Some(Value::List(vec![
+                Value::String("a".into()),
+                Value::String("b".into())
+            ])))
+        );
+    }
+
+    #[test]
+    fn misuse_is_reported() {
+        for (yaml, want) in [
+            (
+                "!Select [5, [a]]",
+                "Fn::Select index 5 is past the end of a list of 1",
+            ),
+            ("!Select [x, [a]]", "is not a whole number"),
+            ("!Split ['', abc]", "delimiter cannot be empty"),
+            (
+                "!Join [',', abc]",
+                "Fn::Join needs a list here, not a string",
+            ),
+            (
+                "!Join [',', [[a]]]",
+                "Fn::Join can only join strings, not a list",
+            ),
+            (
+                "!FindInMap [M, prod, Size]",
+                "no Mappings entry M.prod.Size",
+            ),
+            (
+                "!Sub '${Ports}'",
+                "Fn::Sub cannot insert ${Ports}: it is a list",
+            ),
+            (
+                "!Sub '${AWS::NoValue}'",
+                "Fn::Sub cannot insert ${AWS::NoValue}",
+            ),
+            ("!Sub 'x ${open'", "unclosed ${"),
+            (
+                "!Sub [a, b, c]",
+                "Fn::Sub takes a string or [string, {variables}]",
+            ),
+            ("!GetAtt Fn", "Fn::GetAtt takes Resource.Attribute"),
+            ("!If [Nope, a, b]", "unknown condition \"Nope\""),
+            ("!If [IsDev, a]", "Fn::If takes [condition name"),
+            ("!Ref [a]", "Ref takes the name of a parameter or resource"),
+            (
+                "{'Fn::GetAZs': ''}",
+                "unsupported intrinsic function Fn::GetAZs",
+            ),
+            ("!Cidr [a, 1, 2]", "unsupported intrinsic function !Cidr"),
+            ("!Base64 [a]", "must be a string, not a list"),
+        ] {
+            let e = value(yaml).expect_err(yaml);
+            assert!(e.contains(want), "{yaml}: {e}");
+            assert!(e.starts_with("t.yaml:"), "{e}");
+        }
     }
 }

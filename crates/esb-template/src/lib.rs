@@ -1,31 +1,83 @@
-//! AWS SAM `template.yaml` → the functions ESB runs. Parses YAML with CloudFormation
-//! tags and positions, resolves parameters, conditions, mappings and intrinsics, and
-//! validates every property so a bad template fails before anything starts, with the
-//! file, line, property and a hint.
+//! AWS SAM `template.yaml` → the functions ESB runs.
+//!
+//! The YAML is read into a positioned tree that keeps CloudFormation's `!Tags`
+//! (`yaml_tree`); parameters, conditions, mappings and intrinsics are resolved the way
+//! CloudFormation would at deploy time (`parameters`, `conditions`, `intrinsics`,
+//! `resources`); every function property is checked where it is written (`function`), so
+//! a bad template fails before anything starts, with the file, line, column, property
+//! path and a hint. What ESB accepts but does not act on comes back as warnings.
+//!
+//! ```no_run
+//! let t = esb_template::load("template.yaml".as_ref(), &Default::default())?;
+//! for w in &t.warnings {
+//!     eprintln!("warning: {w}");
+//! }
+//! # Ok::<(), esb_template::TemplateError>(())
+//! ```
 
+mod api_event;
+mod code_dir;
+mod conditions;
+mod dependencies;
 pub mod error;
-pub mod function;
-pub mod intrinsics;
+mod function;
+mod globals;
+mod intrinsics;
+mod layer;
 pub mod model;
-pub mod parameters;
+mod parameters;
+mod resources;
+mod routes;
+pub mod runtime;
+mod sub;
+#[cfg(test)]
+mod testing;
+mod value;
 pub mod yaml_tree;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-pub use error::{TemplateError, Warning};
-pub use model::{ApiEvent, FunctionSpec, Runtime, Template};
+pub use error::{Diagnostic, ErrorKind, TemplateError, Warning};
+pub use model::{ApiEvent, FunctionSpec, Template};
+pub use runtime::Runtime;
+pub use yaml_tree::Position;
 
-use crate::error::Locator;
-use crate::function::FunctionContext;
-use crate::intrinsics::{Resolver, ResourceRef};
+use crate::error::Diagnostics;
+use crate::function::FunctionBuilder;
+use crate::globals::FunctionGlobals;
+use crate::intrinsics::{Pseudo, Resolver};
+use crate::resources::{FUNCTION, LAYER, ResourceTable};
+use crate::routes::RouteTable;
 
-#[derive(Debug, Clone)]
+/// Top-level sections of a template.
+const SECTIONS: [&str; 11] = [
+    "AWSTemplateFormatVersion",
+    "Transform",
+    "Description",
+    "Metadata",
+    "Parameters",
+    "Mappings",
+    "Conditions",
+    "Globals",
+    "Resources",
+    "Outputs",
+    "Rules",
+];
+const SAM_TRANSFORM: &str = "AWS::Serverless-2016-10-31";
+
+/// What the caller knows that the template does not.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadOptions {
-    /// `Key=Value` strings, as given to `--parameter-overrides`.
+    /// `Key=Value` strings, as given to `--parameter-overrides` (SAM CLI's
+    /// `ParameterKey=K,ParameterValue=V` form is accepted too). Kept as raw strings so
+    /// a malformed one is reported by the loader like any other template error.
     pub parameter_overrides: Vec<String>,
+    /// `AWS::Region`.
     pub region: String,
+    /// `AWS::AccountId`.
     pub account_id: String,
+    /// `AWS::StackName`.
     pub stack_name: String,
 }
 
@@ -40,231 +92,231 @@ impl Default for LoadOptions {
     }
 }
 
+/// Reads, resolves and checks the template at `path`.
 pub fn load(path: &Path, opts: &LoadOptions) -> Result<Template, TemplateError> {
     let file = path.display().to_string();
-    let fail = |message: String, hint: &str| TemplateError {
-        file: file.clone(),
-        line: 0,
-        col: 0,
-        path: String::new(),
-        message,
-        hint: Some(hint.to_string()),
-    };
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        fail(
-            format!("cannot read the template: {e}"),
+    let source = std::fs::read_to_string(path).map_err(|e| {
+        TemplateError::new(
+            &file,
+            None,
+            "",
+            ErrorKind::Unreadable(e.to_string()),
             "run esb in the folder of template.yaml or pass --template",
         )
     })?;
-    let loc = Locator { file: file.clone() };
-    let root = yaml_tree::parse(&text)
-        .map_err(|e| TemplateError {
-            line: e.line,
-            col: e.col,
-            ..fail(
-                format!("invalid YAML: {}", e.message),
+    load_str(&source, path, opts)
+}
+
+/// Like [`load`], for a template already in memory. `path` names it in errors and its
+/// directory is where `CodeUri` and `ContentUri` are relative to.
+pub fn load_str(source: &str, path: &Path, opts: &LoadOptions) -> Result<Template, TemplateError> {
+    let mut diag = Diagnostics::new(path.display().to_string());
+    let start = Position { line: 1, col: 1 };
+    let root = yaml_tree::parse(source)
+        .map_err(|e| {
+            diag.error(
+                e.pos,
+                "",
+                ErrorKind::Yaml(e.message),
                 "check the indentation and quoting around this position",
             )
         })?
         .ok_or_else(|| {
-            fail(
-                "the template is empty".into(),
-                "a SAM template needs a Resources section",
+            diag.error(
+                start,
+                "",
+                ErrorKind::MissingResources,
+                "the template is empty; declare Resources with at least one AWS::Serverless::Function",
             )
         })?;
-    let resources = root
-        .get("Resources")
-        .filter(|r| !r.entries().is_empty())
-        .ok_or_else(|| {
-            loc.hinted(
-                &root,
-                "Resources",
-                "no Resources",
-                "declare at least one AWS::Serverless::Function",
-            )
-        })?;
-
-    let overrides = parameters::parse_overrides(&opts.parameter_overrides, &file)?;
-    let mut resolver = Resolver {
-        loc: loc.clone(),
-        params: parameters::resolve(&loc, root.get("Parameters"), &overrides)?,
-        pseudo: BTreeMap::from([
-            ("AWS::Region", opts.region.clone()),
-            ("AWS::AccountId", opts.account_id.clone()),
-            ("AWS::StackName", opts.stack_name.clone()),
-            (
-                "AWS::StackId",
-                format!(
-                    "arn:aws:cloudformation:{}:{}:stack/{}/esb",
-                    opts.region, opts.account_id, opts.stack_name
-                ),
-            ),
-            ("AWS::Partition", "aws".into()),
-            ("AWS::URLSuffix", "amazonaws.com".into()),
-        ]),
-        conditions: BTreeMap::new(),
-        mappings: root.get("Mappings"),
-        resources: BTreeMap::new(),
-    };
-    for (k, expr) in root
-        .get("Conditions")
-        .map(yaml_tree::Node::entries)
-        .unwrap_or_default()
-    {
-        let name = k.as_str().unwrap_or_default().to_string();
-        let value = resolver.condition(expr, &format!("Conditions.{name}"))?;
-        resolver.conditions.insert(name, value);
-    }
-
-    let template_dir = path
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."));
-    let mut warnings = Vec::new();
-    let mut warned = BTreeSet::new();
-    let mut layer_dirs = BTreeMap::new();
-    let mut active = Vec::new();
-    // Pass 1: what every resource answers to Ref / Fn::GetAtt.
-    for (k, res) in resources.entries() {
-        let id = k.as_str().unwrap_or_default().to_string();
-        let rpath = format!("Resources.{id}");
-        if let Some(c) = res.get("Condition") {
-            let cname = c.as_str().unwrap_or_default();
-            match resolver.conditions.get(cname) {
-                Some(false) => continue,
-                Some(true) => {}
-                None => {
-                    return Err(loc.hinted(
-                        c,
-                        &format!("{rpath}.Condition"),
-                        format!("unknown condition {cname:?}"),
-                        "declare it under Conditions",
-                    ));
-                }
-            }
-        }
-        let rtype = res
-            .get("Type")
-            .and_then(yaml_tree::Node::as_str)
-            .ok_or_else(|| loc.at(res, &rpath, "a resource needs a Type"))?
-            .to_string();
-        let props = res.get("Properties");
-        let named = |key: &str| -> Result<String, TemplateError> {
-            match props.and_then(|p| p.get(key)) {
-                Some(n) => resolver.string(n, &format!("{rpath}.Properties.{key}")),
-                None => Ok(id.clone()),
-            }
-        };
-        let entry = match rtype.as_str() {
-            "AWS::Serverless::Function" => {
-                let name = named("FunctionName")?;
-                let arn = format!(
-                    "arn:aws:lambda:{}:{}:function:{name}",
-                    opts.region, opts.account_id
-                );
-                ResourceRef {
-                    resource_type: rtype.clone(),
-                    ref_value: name,
-                    attributes: BTreeMap::from([("Arn".to_string(), arn)]),
-                }
-            }
-            "AWS::Serverless::LayerVersion" => {
-                let name = named("LayerName")?;
-                let arn = format!(
-                    "arn:aws:lambda:{}:{}:layer:{name}:1",
-                    opts.region, opts.account_id
-                );
-                let content = props.and_then(|p| p.get("ContentUri")).ok_or_else(|| {
-                    loc.hinted(
-                        res,
-                        &rpath,
-                        "a layer needs ContentUri",
-                        "point ContentUri at the layer's directory",
-                    )
-                })?;
-                let cpath = format!("{rpath}.Properties.ContentUri");
-                let dir = template_dir.join(resolver.string(content, &cpath)?);
-                if !dir.is_dir() {
-                    return Err(loc.hinted(
-                        content,
-                        &cpath,
-                        format!("layer directory {} does not exist", dir.display()),
-                        "ContentUri is relative to the template's directory",
-                    ));
-                }
-                layer_dirs.insert(arn.clone(), dir.canonicalize().unwrap_or(dir));
-                ResourceRef {
-                    resource_type: rtype.clone(),
-                    ref_value: arn.clone(),
-                    attributes: BTreeMap::from([("LayerVersionArn".to_string(), arn)]),
-                }
-            }
-            other => {
-                if warned.insert(format!("type {other}")) {
-                    warnings.push(loc.warn(
-                        res,
-                        &rpath,
-                        format!("resource type {other} is not run by ESB yet; ignored"),
-                    ));
-                }
-                ResourceRef {
-                    resource_type: rtype.clone(),
-                    ref_value: id.clone(),
-                    attributes: BTreeMap::new(),
-                }
-            }
-        };
-        resolver.resources.insert(id.clone(), entry);
-        if rtype == "AWS::Serverless::Function" {
-            active.push((id, res));
-        }
-    }
-    // Pass 2: the functions themselves.
-    let ctx = FunctionContext {
-        resolver: &resolver,
-        globals: root.get("Globals").and_then(|g| g.get("Function")),
-        template_dir: &template_dir,
-        layer_dirs: &layer_dirs,
-    };
-    let mut functions: Vec<FunctionSpec> = Vec::new();
-    let mut routes: BTreeMap<(String, String), String> = BTreeMap::new();
-    for (id, res) in active {
-        let f = ctx.build(&id, res, &mut warned, &mut warnings)?;
-        if let Some(other) = functions.iter().find(|o| o.name == f.name) {
-            return Err(loc.hinted(
-                res,
-                &format!("Resources.{id}"),
-                format!(
-                    "function name {:?} is also used by {}",
-                    f.name, other.logical_id
-                ),
-                "give each function its own FunctionName",
-            ));
-        }
-        for e in &f.api_events {
-            if let Some(other) =
-                routes.insert((e.method.clone(), e.path.clone()), f.logical_id.clone())
-            {
-                return Err(loc.hinted(
-                    res,
-                    &format!("Resources.{id}.Properties.Events.{}", e.logical_id),
-                    format!("route {} {} is also served by {other}", e.method, e.path),
-                    "each method and path goes to one function",
-                ));
-            }
-        }
-        functions.push(f);
-    }
-    if functions.is_empty() {
-        return Err(loc.hinted(
-            resources,
-            "Resources",
-            "no AWS::Serverless::Function to run",
-            "declare at least one function (or check its Condition)",
+    if !root.is_map() {
+        return Err(diag.error(
+            root.pos,
+            "",
+            ErrorKind::Structure(format!("a template is a mapping, not {}", root.shape())),
+            "start with sections such as Resources:",
         ));
     }
+    check_sections(&root, &mut diag)?;
+    let resources = root.entry("Resources").ok_or_else(|| {
+        diag.error(
+            start,
+            "Resources",
+            ErrorKind::MissingResources,
+            "declare Resources with at least one AWS::Serverless::Function",
+        )
+    })?;
+    if !resources.value.is_map() || resources.value.entries().is_empty() {
+        return Err(diag.error(
+            resources.key_pos,
+            "Resources",
+            ErrorKind::MissingResources,
+            "Resources must map logical ids to resources, e.g. HelloFunction: {Type: AWS::Serverless::Function, ...}",
+        ));
+    }
+
+    let overrides = parameters::parse_overrides(&opts.parameter_overrides, &diag)?;
+    let params = parameters::resolve(root.entry("Parameters"), &overrides, &mut diag)?;
+    let globals = FunctionGlobals::read(root.entry("Globals"), &mut diag)?;
+    let table = ResourceTable::build(resources, &|at, p, k, h| diag.error(at, p, k, h))?;
+    let pseudo = Pseudo {
+        region: opts.region.clone(),
+        account_id: opts.account_id.clone(),
+        stack_name: opts.stack_name.clone(),
+    };
+    let resolver = Resolver::new(
+        diag,
+        pseudo,
+        params,
+        root.entry("Conditions"),
+        root.entry("Mappings"),
+        table,
+    )?;
+    let functions = functions(&resolver, globals, path)?;
+    let mut warnings = resolver.into_diagnostics().into_warnings();
+    warnings.sort_by_key(|w| w.position);
     Ok(Template {
         functions,
         warnings,
     })
+}
+
+/// Unknown top-level sections are mistakes; transforms other than SAM's are not applied.
+fn check_sections(root: &yaml_tree::Node, diag: &mut Diagnostics) -> Result<(), TemplateError> {
+    for e in root.entries() {
+        if !SECTIONS.contains(&e.key.as_str()) {
+            return Err(diag.error(
+                e.key_pos,
+                &e.key,
+                ErrorKind::Structure("is not a template section".into()),
+                format!("a template has {}", SECTIONS.join(", ")),
+            ));
+        }
+        if e.key == "Rules" {
+            diag.warn_once("Rules", e.key_pos, "Rules", "are not checked by ESB".into());
+        }
+    }
+    let transforms: Vec<&str> = match root.get("Transform").map(|t| &t.value) {
+        None => Vec::new(),
+        Some(yaml_tree::NodeValue::Scalar { text, .. }) => vec![text.as_str()],
+        Some(yaml_tree::NodeValue::Seq(items)) => items.iter().filter_map(|i| i.as_str()).collect(),
+        Some(yaml_tree::NodeValue::Map(_)) => Vec::new(),
+    };
+    let at = root.entry("Transform").map_or(root.pos, |e| e.key_pos);
+    if !transforms.contains(&SAM_TRANSFORM) {
+        diag.warn_once(
+            "no SAM transform",
+            at,
+            "Transform",
+            format!("without Transform: {SAM_TRANSFORM}, CloudFormation will not accept AWS::Serverless resources"),
+        );
+    }
+    for t in transforms.iter().filter(|t| **t != SAM_TRANSFORM) {
+        diag.warn_once(
+            &format!("transform {t}"),
+            at,
+            "Transform",
+            format!("{t} is not applied by ESB"),
+        );
+    }
+    Ok(())
+}
+
+/// Resolves the resources that exist and builds the functions, checking what must be
+/// unique across them.
+fn functions<'a>(
+    r: &Resolver<'a>,
+    globals: FunctionGlobals<'a>,
+    path: &Path,
+) -> Result<Vec<FunctionSpec>, TemplateError> {
+    r.check_conditions()?;
+    let mut active = Vec::new();
+    for res in &r.resources.list {
+        r.check_attributes(res);
+        if r.is_created(res)? {
+            active.push(res);
+        }
+    }
+    dependencies::check(r, &active)?;
+
+    let template_dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut layers = BTreeMap::new();
+    for res in &active {
+        match res.type_name {
+            FUNCTION => {}
+            LAYER => {
+                let layer = layer::read(r, res, &template_dir)?;
+                if let Some(other) = layers
+                    .get(&layer.arn)
+                    .map(|l: &layer::LocalLayer| l.logical_id.clone())
+                {
+                    let at = res
+                        .property("LayerName")
+                        .map_or(res.key_pos, |(e, _)| e.key_pos);
+                    return Err(r.error(
+                        at,
+                        &res.path(),
+                        ErrorKind::BadLayer(format!(
+                            "layer {} has the same LayerName as {other}",
+                            res.id
+                        )),
+                        "give each layer its own LayerName",
+                    ));
+                }
+                layers.insert(layer.arn.clone(), layer);
+            }
+            other => r.warn_once(
+                &format!("type {other}"),
+                res.key_pos,
+                &res.path(),
+                format!("resource type {other} is not run by ESB yet; ignored"),
+            ),
+        }
+    }
+
+    let builder = FunctionBuilder {
+        resolver: r,
+        globals,
+        template_dir: &template_dir,
+        layers: &layers,
+    };
+    builder.check_globals()?;
+    let mut functions: Vec<FunctionSpec> = Vec::new();
+    let mut routes = RouteTable::default();
+    for res in active.iter().filter(|res| res.type_name == FUNCTION) {
+        let built = builder.build(res)?;
+        let f = &built.spec;
+        if let Some(other) = functions.iter().find(|o| o.name == f.name) {
+            return Err(r.error(
+                built.name_at,
+                &built.name_path,
+                ErrorKind::DuplicateFunctionName {
+                    name: f.name.clone(),
+                    other: other.logical_id.clone(),
+                },
+                "give each function its own FunctionName",
+            ));
+        }
+        for e in &built.events {
+            routes.add(r, &f.logical_id, e)?;
+        }
+        functions.push(built.spec);
+    }
+    if functions.is_empty() {
+        let at = r
+            .resources
+            .list
+            .first()
+            .map_or(Position { line: 1, col: 1 }, |x| x.key_pos);
+        return Err(r.error(
+            at,
+            "Resources",
+            ErrorKind::NoFunctions,
+            "declare at least one AWS::Serverless::Function (or check its Condition)",
+        ));
+    }
+    Ok(functions)
 }

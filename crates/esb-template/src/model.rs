@@ -1,4 +1,5 @@
-//! What a template describes, once resolved: the functions ESB runs.
+//! What a template describes once resolved: the functions ESB runs. Plain data with
+//! serde derives, so the model can cross a process boundary (e.g. gRPC) as JSON.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -6,27 +7,12 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Warning;
+pub use crate::runtime::Runtime;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Runtime {
-    /// `python3.<minor>`
-    Python { minor: u32 },
-    /// `provided`, `provided.al2`, `provided.al2023`: a `bootstrap` executable.
-    Provided { variant: String },
-}
-
-impl Runtime {
-    /// The SAM identifier (`python3.12`, `provided.al2023`).
-    pub fn id(&self) -> String {
-        match self {
-            Runtime::Python { minor } => format!("python3.{minor}"),
-            Runtime::Provided { variant } => variant.clone(),
-        }
-    }
-}
-
+/// An `Events` entry of `Type: Api`: a REST API route to the function.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiEvent {
+    /// The event's key under `Events`.
     pub logical_id: String,
     /// e.g. `/items/{id}` or `/files/{proxy+}`
     pub path: String,
@@ -34,24 +20,32 @@ pub struct ApiEvent {
     pub method: String,
 }
 
+/// One `AWS::Serverless::Function`, with `Globals.Function` applied and every value
+/// resolved and checked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FunctionSpec {
     pub logical_id: String,
+    /// `FunctionName`, or the logical id.
     pub name: String,
+    /// The `CodeUri` directory, absolute.
     pub code_dir: PathBuf,
+    /// `None` for `provided*` functions without a `Handler`.
     pub handler: Option<String>,
     pub runtime: Runtime,
     pub timeout_s: u32,
     pub memory_mb: u32,
     pub environment: BTreeMap<String, String>,
-    /// Layer content directories, in template order.
+    /// Layer content directories, in the order Lambda stacks them.
     pub layers: Vec<PathBuf>,
     pub reserved_concurrency: Option<u32>,
     pub api_events: Vec<ApiEvent>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A loaded template: what to run, and what was accepted but is not acted on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Template {
     pub functions: Vec<FunctionSpec>,
+    /// One per distinct unsupported property, event type or resource type; the caller
+    /// prints them.
     pub warnings: Vec<Warning>,
 }

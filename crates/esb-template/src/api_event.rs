@@ -1,0 +1,214 @@
+//! `Events` of `Type: Api`: REST API routes, checked the way API Gateway checks resource
+//! paths, so a route that API Gateway would refuse is refused here rather than quietly
+//! never matching.
+
+use crate::error::{ErrorKind, TemplateError};
+use crate::intrinsics::Resolver;
+use crate::model::ApiEvent;
+use crate::yaml_tree::{Node, Position};
+
+const METHODS: [&str; 8] = [
+    "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY",
+];
+const PATH_HINT: &str = "paths look like /, /items, /items/{id} or /files/{proxy+}";
+
+/// An Api event and where its `Path` is written (for route conflicts across functions).
+#[derive(Debug, Clone)]
+pub struct Located {
+    pub event: ApiEvent,
+    pub at: Position,
+    pub path: String,
+}
+
+/// Reads `Events`; other event types are reported once each and skipped.
+pub fn read(
+    r: &Resolver<'_>,
+    events: Option<&Node>,
+    base: &str,
+) -> Result<Vec<Located>, TemplateError> {
+    let Some(events) = events else {
+        return Ok(Vec::new());
+    };
+    if !events.is_map() {
+        return Err(r.error(
+            events.pos,
+            &format!("{base}.Events"),
+            ErrorKind::Structure(format!("must be a mapping, not {}", events.shape())),
+            "Events maps event names to {Type: Api, Properties: {Path: ..., Method: ...}}",
+        ));
+    }
+    let mut out = Vec::new();
+    for e in events.entries() {
+        let path = format!("{base}.Events.{}", e.key);
+        let kind = e.value.get("Type").and_then(Node::as_str);
+        match kind {
+            Some("Api") => out.push(api(r, &e.value, e.key.as_str(), e.key_pos, &path)?),
+            Some(other) => r.warn_once(
+                &format!("event {other}"),
+                e.key_pos,
+                &path,
+                format!("event type {other} is not supported by ESB yet; ignored"),
+            ),
+            None => {
+                return Err(r.error(
+                    e.key_pos,
+                    &path,
+                    ErrorKind::MissingProperty("Type".into()),
+                    "an event needs a Type, e.g. Type: Api",
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn api(
+    r: &Resolver<'_>,
+    event: &Node,
+    id: &str,
+    at: Position,
+    path: &str,
+) -> Result<Located, TemplateError> {
+    let props = event
+        .get("Properties")
+        .filter(|p| p.is_map())
+        .ok_or_else(|| {
+            r.error(
+                at,
+                path,
+                ErrorKind::MissingProperty("Properties".into()),
+                "an Api event needs Properties: {Path: /items, Method: get}",
+            )
+        })?;
+    for e in props.entries() {
+        if !["Path", "Method"].contains(&e.key.as_str()) {
+            r.warn_once(
+                &format!("api property {}", e.key),
+                e.key_pos,
+                &format!("{path}.Properties.{}", e.key),
+                "is not supported by ESB yet; ignored".into(),
+            );
+        }
+    }
+    let field = |key: &str| -> Result<(String, Position, String), TemplateError> {
+        let p = format!("{path}.Properties.{key}");
+        let entry = props.entry(key).ok_or_else(|| {
+            r.error(
+                at,
+                &format!("{path}.Properties"),
+                ErrorKind::MissingProperty(key.into()),
+                "an Api event needs Path and Method",
+            )
+        })?;
+        Ok((r.string(&entry.value, &p)?, entry.key_pos, p))
+    };
+    let (route, route_at, route_path) = field("Path")?;
+    check_path(&route)
+        .map_err(|why| r.error(route_at, &route_path, ErrorKind::BadApiPath(why), PATH_HINT))?;
+    let (method, method_at, method_path) = field("Method")?;
+    let method = method.to_ascii_uppercase();
+    if !METHODS.contains(&method.as_str()) {
+        return Err(r.error(
+            method_at,
+            &method_path,
+            ErrorKind::BadApiMethod(method),
+            format!("use one of {} (any case)", METHODS.join(", ")),
+        ));
+    }
+    Ok(Located {
+        event: ApiEvent {
+            logical_id: id.to_string(),
+            path: route,
+            method,
+        },
+        at: route_at,
+        path: route_path,
+    })
+}
+
+/// API Gateway resource paths: `/`, or `/`-separated parts that are literal
+/// (`A-Z a-z 0-9 - . _ ~ : @`) or whole-part parameters `{name}`; a greedy `{name+}`
+/// only as the last part; no parameter name twice.
+pub fn check_path(path: &str) -> Result<(), String> {
+    if path == "/" {
+        return Ok(());
+    }
+    let Some(rest) = path.strip_prefix('/') else {
+        return Err(format!("{path:?} must start with /"));
+    };
+    let parts: Vec<&str> = rest.split('/').collect();
+    let mut names: Vec<&str> = Vec::new();
+    for (i, part) in parts.iter().enumerate() {
+        if part.is_empty() {
+            return Err(if i + 1 == parts.len() {
+                format!("{path:?} ends with /")
+            } else {
+                format!("{path:?} has an empty part (//)")
+            });
+        }
+        if let Some(inner) = part.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            let (name, greedy) = match inner.strip_suffix('+') {
+                Some(n) => (n, true),
+                None => (inner, false),
+            };
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(format!(
+                    "{path:?}: {part} is not a valid parameter (letters, digits and _)"
+                ));
+            }
+            if greedy && i + 1 != parts.len() {
+                return Err(format!("{path:?}: the greedy {part} must be the last part"));
+            }
+            if names.contains(&name) {
+                return Err(format!("{path:?}: parameter {{{name}}} appears twice"));
+            }
+            names.push(name);
+        } else if part.contains(['{', '}']) {
+            return Err(format!(
+                "{path:?}: a parameter must be a whole part, as in /items/{{id}}, not {part:?}"
+            ));
+        } else if !part
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-._~:@".contains(c))
+        {
+            return Err(format!(
+                "{path:?}: part {part:?} has characters API Gateway does not allow"
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_checked_like_api_gateway() {
+        for ok in [
+            "/",
+            "/items",
+            "/items/{id}",
+            "/files/{proxy+}",
+            "/a-b/c.d",
+            "/{a}/{b}",
+        ] {
+            assert!(check_path(ok).is_ok(), "{ok}");
+        }
+        for (bad, why) in [
+            ("items", "must start with /"),
+            ("", "must start with /"),
+            ("/a//b", "empty part"),
+            ("/a/", "ends with /"),
+            ("/{proxy+}/x", "must be the last part"),
+            ("/{}", "not a valid parameter"),
+            ("/{+}", "not a valid parameter"),
+            ("/a b", "does not allow"),
+            ("/x{id}", "whole part"),
+            ("/{id}/{id}", "appears twice"),
+        ] {
+            let e = check_path(bad).expect_err(bad);
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! CloudFormation refuses a template whose resources depend on each other in a cycle
+//! (through `Ref`, `Fn::GetAtt`, `Fn::Sub` or `DependsOn`), even when ESB could resolve
+//! every value. Checking it here keeps "runs on ESB" meaning "deploys on AWS".
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::error::{ErrorKind, TemplateError};
+use crate::intrinsics::Resolver;
+use crate::resources::Resource;
+use crate::sub;
+use crate::yaml_tree::{Node, NodeValue};
+
+/// Fails on the first cycle among `active` resources, naming it.
+pub fn check(r: &Resolver<'_>, active: &[&Resource<'_>]) -> Result<(), TemplateError> {
+    let ids: BTreeSet<&str> = active.iter().map(|a| a.id).collect();
+    let mut edges: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    for res in active {
+        let mut found = BTreeSet::new();
+        if let Some(p) = res.properties {
+            references(p, &mut found);
+        }
+        if let Some(d) = res.node.get("DependsOn") {
+            match &d.value {
+                NodeValue::Scalar { text, .. } => {
+                    found.insert(text.clone());
+                }
+                NodeValue::Seq(items) => {
+                    found.extend(items.iter().filter_map(Node::as_str).map(str::to_string));
+                }
+                NodeValue::Map(_) => {}
+            }
+        }
+        found.retain(|t| ids.contains(t.as_str()));
+        edges.insert(res.id, found);
+    }
+    // Depth-first search; `path` is the current chain, `done` the fully explored.
+    let mut done = BTreeSet::new();
+    for start in active {
+        let mut path: Vec<&str> = Vec::new();
+        if let Some(cycle) = visit(start.id, &edges, &mut path, &mut done) {
+            return Err(r.error(
+                start.key_pos,
+                &start.path(),
+                ErrorKind::Circular(format!("resources depend on each other: {cycle}")),
+                "CloudFormation cannot create these; remove one of the references (a function can read its own name from the Lambda context)",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn visit<'e>(
+    id: &'e str,
+    edges: &'e BTreeMap<&'e str, BTreeSet<String>>,
+    path: &mut Vec<&'e str>,
+    done: &mut BTreeSet<&'e str>,
+) -> Option<String> {
+    if let Some(i) = path.iter().position(|p| *p == id) {
+        let mut cycle = path[i..].to_vec();
+        cycle.push(id);
+        return Some(cycle.join(" -> "));
+    }
+    if done.contains(id) {
+        return None;
+    }
+    path.push(id);
+    for next in edges.get(id).into_iter().flatten() {
+        if let Some((key, _)) = edges.get_key_value(next.as_str())
+            && let Some(c) = visit(key, edges, path, done)
+        {
+            return Some(c);
+        }
+    }
+    path.pop();
+    done.insert(id);
+    None
+}
+
+/// Names a subtree refers to through `Ref`, `Fn::GetAtt` and `Fn::Sub`, short or long form.
+fn references(node: &Node, out: &mut BTreeSet<String>) {
+    let (name, arg) = match (&node.tag, node.entries()) {
+        (Some(tag), _) => (tag.as_str(), None),
+        (None, [e]) if e.key == "Ref" => ("Ref", Some(&e.value)),
+        (None, [e]) if e.key.starts_with("Fn::") => (&e.key["Fn::".len()..], Some(&e.value)),
+        _ => ("", None),
+    };
+    let arg = arg.unwrap_or(node);
+    match (name, &arg.value) {
+        ("Ref", NodeValue::Scalar { text, .. }) => {
+            out.insert(text.clone());
+        }
+        ("GetAtt", NodeValue::Scalar { text, .. }) => {
+            out.insert(text.split('.').next().unwrap_or_default().to_string());
+        }
+        ("GetAtt", NodeValue::Seq(items)) => {
+            if let Some(first) = items.first().and_then(Node::as_str) {
+                out.insert(first.to_string());
+            }
+        }
+        ("Sub", NodeValue::Scalar { text, .. }) => sub_names(text, &BTreeSet::new(), out),
+        ("Sub", NodeValue::Seq(items)) => {
+            if let [t, vars] = items.as_slice() {
+                let local: BTreeSet<&str> = vars.entries().iter().map(|e| e.key.as_str()).collect();
+                sub_names(t.as_str().unwrap_or_default(), &local, out);
+                references(vars, out);
+            }
+        }
+        _ => children(arg, out),
+    }
+}
+
+fn children(node: &Node, out: &mut BTreeSet<String>) {
+    match &node.value {
+        NodeValue::Scalar { .. } => {}
+        NodeValue::Seq(items) => items.iter().for_each(|i| references(i, out)),
+        NodeValue::Map(entries) => entries.iter().for_each(|e| references(&e.value, out)),
+    }
+}
+
+fn sub_names(text: &str, local: &BTreeSet<&str>, out: &mut BTreeSet<String>) {
+    for part in sub::parse(text).unwrap_or_default() {
+        if let sub::Part::Var(v) = part
+            && !local.contains(v.as_str())
+        {
+            out.insert(v.split('.').next().unwrap_or_default().to_string());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::yaml_tree::parse;
+
+    #[test]
+    fn finds_references_in_every_form() {
+        let root = parse(
+            "a: !Ref A\nb: {Ref: B}\nc: !GetAtt C.Arn\nd: [!GetAtt [D, Arn]]\ne: !Sub '${E.Arn}-${AWS::Region}-${V}'\nf: !Sub ['${X}', {X: !Ref F}]\ng: {'Fn::If': [c, !Ref G, x]}\n",
+        )
+        .ok()
+        .flatten()
+        .expect("yaml");
+        let mut out = BTreeSet::new();
+        references(&root, &mut out);
+        let want: BTreeSet<String> = ["A", "B", "C", "D", "E", "AWS::Region", "V", "F", "G"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(out, want);
+    }
+}
