@@ -440,7 +440,7 @@ fn split_gateway_and_agent_survive_an_agent_restart() {
     let status = support::terminate(&mut gateway, Duration::from_secs(30));
     assert!(status.success());
     // The gateway returned its idle worker to the agent, which removed it.
-    support::wait_gone(&workers, Duration::from_secs(10));
+    support::wait_gone(&workers, Duration::from_secs(30));
     let _ = agent.kill();
     let _ = agent.wait();
     let _ = std::fs::remove_dir_all(&state);
