@@ -308,6 +308,15 @@ fn api_routes_behave_like_api_gateway_rest_apis() {
         json!(["1", "2"])
     );
     assert_eq!(event["headers"]["X-Custom"], "c1");
+    // Added by the gateway, as API Gateway adds them.
+    assert_eq!(event["headers"]["X-Forwarded-For"], "127.0.0.1");
+    assert_eq!(event["headers"]["X-Forwarded-Proto"], "https");
+    assert!(
+        event["headers"]["X-Amzn-Trace-Id"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("Root=1-")),
+        "{event}"
+    );
     assert_eq!(event["requestContext"]["identity"]["sourceIp"], "127.0.0.1");
     assert_eq!(event["requestContext"]["resourcePath"], "/items/{id}");
     assert_eq!(

@@ -11,7 +11,7 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::response::Response;
 use bytes::Bytes;
 use esb_rie::body::{BodyError, read_limited};
-use http::{HeaderValue, StatusCode};
+use http::{HeaderMap, HeaderValue, StatusCode};
 
 use crate::Gateway;
 use crate::api_response::{from_lambda, internal_error, message};
@@ -49,10 +49,11 @@ pub async fn handle(
         Err(_) => return message(StatusCode::BAD_REQUEST, "Bad Request"),
     };
     let request_id = uuid::Uuid::new_v4().to_string();
+    let headers = forwarded_headers(&parts.headers, remote);
     let event = build(&ProxyRequest {
         method: &parts.method,
         uri: &parts.uri,
-        headers: &parts.headers,
+        headers: &headers,
         body: &body,
         source_ip: remote.ip(),
         route: &route,
@@ -67,7 +68,7 @@ pub async fn handle(
         &gw.workers,
         &pool,
         Bytes::from(event.to_string()),
-        &parts.headers,
+        &headers,
         bound,
     )
     .await
@@ -95,4 +96,39 @@ pub async fn handle(
         resp.headers_mut().insert("x-amzn-requestid", v);
     }
     resp
+}
+
+/// The headers API Gateway adds before the integration sees a request: the client
+/// chain in `X-Forwarded-For`, the port and protocol it came in on, and a trace id
+/// (kept when the client sent one), which also reaches the function.
+fn forwarded_headers(original: &HeaderMap, remote: SocketAddr) -> HeaderMap {
+    let mut headers = original.clone();
+    let client = remote.ip().to_string();
+    let chain = match original
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(earlier) => format!("{earlier}, {client}"),
+        None => client,
+    };
+    let port = original
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.rsplit_once(':'))
+        .map_or("443".to_string(), |(_, p)| p.to_string());
+    for (name, value) in [
+        ("x-forwarded-for", chain),
+        ("x-forwarded-port", port),
+        ("x-forwarded-proto", "https".to_string()),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            headers.insert(name, v);
+        }
+    }
+    if !headers.contains_key("x-amzn-trace-id")
+        && let Ok(v) = HeaderValue::from_str(&esb_rie::trace_id::new_trace_header())
+    {
+        headers.insert("x-amzn-trace-id", v);
+    }
+    headers
 }

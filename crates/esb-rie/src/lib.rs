@@ -19,7 +19,7 @@ pub mod runtime_api;
 mod runtime_process;
 pub mod sandbox;
 mod serve;
-mod trace_id;
+pub mod trace_id;
 
 use std::future::Future;
 use std::net::SocketAddr;
