@@ -60,14 +60,6 @@ impl WorkerCgroup {
         &self.dir
     }
 
-    /// Current memory use of the cgroup, when the kernel reports it.
-    pub fn memory_bytes(&self) -> Option<u64> {
-        ["memory.current", "memory.usage_in_bytes"]
-            .iter()
-            .find_map(|f| std::fs::read_to_string(self.dir.join(f)).ok())
-            .and_then(|s| s.trim().parse().ok())
-    }
-
     /// Removes the cgroup (it must be empty: call after the worker's processes ended).
     pub fn remove(dir: &Path) {
         if !dir.exists() {

@@ -27,16 +27,26 @@ pub struct AgentArgs {
     pub remove_workers_on_exit: bool,
 }
 
-/// Builds the agent over the process runtime; `lifeline` ties workers to this process.
-pub fn build_agent(
+/// Builds the agent over the process runtime; `lifeline` ties workers to this process,
+/// `prepare_python` builds the Python runtime now rather than at the first worker.
+pub async fn build_agent(
     state_dir: &std::path::Path,
     capacity: u32,
     lifeline: bool,
+    prepare_python: bool,
 ) -> Result<Arc<Agent>> {
     std::fs::create_dir_all(state_dir)
         .with_context(|| format!("cannot create the state directory {}", state_dir.display()))?;
     let esb = std::env::current_exe().context("cannot locate the esb binary")?;
     let runtime = ProcessRuntime::new(esb, state_dir, lifeline.then(std::process::id));
+    if prepare_python {
+        eprintln!("esb: preparing the Python runtime (first run only)...");
+        runtime
+            .python_env()
+            .ensure()
+            .await
+            .context("cannot prepare the Python runtime")?;
+    }
     let agent = Agent::new(Arc::new(runtime), state_dir, capacity)
         .with_context(|| format!("cannot read worker records under {}", state_dir.display()))?;
     Ok(Arc::new(agent))
@@ -65,7 +75,7 @@ pub async fn serve(
 pub fn run(args: AgentArgs) -> Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async {
-        let agent = build_agent(&args.state_dir, args.capacity, false)?;
+        let agent = build_agent(&args.state_dir, args.capacity, false, false).await?;
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {} (agent gRPC)", args.listen))?;

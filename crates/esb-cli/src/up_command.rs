@@ -44,11 +44,9 @@ pub fn run(args: UpArgs) -> Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
         // Agent: gRPC on a loopback port of its own; workers die with this process.
-        let agent = crate::agent_command::build_agent(&project.state_dir, 256, true)?;
-        if project.has_python() {
-            eprintln!("esb: preparing the Python runtime (first run only)...");
-            agent_python(&project.state_dir).await?;
-        }
+        let agent =
+            crate::agent_command::build_agent(&project.state_dir, 256, true, project.has_python())
+                .await?;
         let agent_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .context("no loopback port for the agent")?;
@@ -75,12 +73,4 @@ pub fn run(args: UpArgs) -> Result<()> {
         let _ = tokio::time::timeout(Duration::from_secs(5), agent_task).await;
         Ok(())
     })
-}
-
-async fn agent_python(state_dir: &std::path::Path) -> Result<()> {
-    esb_agent::python_env::PythonEnv::new(state_dir)
-        .ensure()
-        .await
-        .context("cannot prepare the Python runtime")?;
-    Ok(())
 }

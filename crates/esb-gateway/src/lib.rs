@@ -103,9 +103,8 @@ impl Gateway {
                 StatusCode::NOT_FOUND,
                 "ResourceNotFoundException",
                 format!(
-                    "Function not found: {}",
-                    self.function_arn(name, None)
-                        .replace(&self.account_id, account)
+                    "Function not found: arn:aws:lambda:{}:{account}:function:{name}",
+                    self.region
                 ),
             ))
         }

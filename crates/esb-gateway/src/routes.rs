@@ -63,10 +63,6 @@ impl RouteTable {
         Self { routes }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.routes.is_empty()
-    }
-
     pub fn lookup(&self, method: &str, path: &str) -> Lookup {
         // API Gateway serves `/x/` as `/x`.
         let path = match path.strip_suffix('/') {

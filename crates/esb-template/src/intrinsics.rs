@@ -46,6 +46,16 @@ pub struct Pseudo {
     pub stack_name: String,
 }
 
+impl From<&crate::LoadOptions> for Pseudo {
+    fn from(opts: &crate::LoadOptions) -> Self {
+        Self {
+            region: opts.region.clone(),
+            account_id: opts.account_id.clone(),
+            stack_name: opts.stack_name.clone(),
+        }
+    }
+}
+
 /// An intrinsic call found in the tree: `!Sub x` or `{"Fn::Sub": x}`.
 pub(crate) struct Call<'n> {
     /// Without `Fn::` (`Sub`, `Ref`).
@@ -75,7 +85,6 @@ fn display_name(name: &str) -> String {
 /// part of the loader can resolve through one `&Resolver`.
 pub struct Resolver<'a> {
     diag: RefCell<Diagnostics>,
-    file: String,
     pub(crate) pseudo: Pseudo,
     params: BTreeMap<String, Value>,
     pub(crate) conditions: BTreeMap<&'a str, &'a Entry>,
@@ -96,7 +105,6 @@ impl<'a> Resolver<'a> {
         mappings: Option<&'a Entry>,
         resources: ResourceTable<'a>,
     ) -> Result<Self, TemplateError> {
-        let file = diag.file.clone();
         for (section, name) in [(conditions, "Conditions"), (mappings, "Mappings")] {
             if let Some(s) = section
                 && !s.value.is_map()
@@ -114,7 +122,6 @@ impl<'a> Resolver<'a> {
         }
         Ok(Self {
             diag: RefCell::new(diag),
-            file,
             pseudo,
             params,
             conditions: conditions
@@ -141,7 +148,7 @@ impl<'a> Resolver<'a> {
         kind: ErrorKind,
         hint: impl Into<String>,
     ) -> TemplateError {
-        TemplateError::new(&self.file, Some(at), path, kind, hint)
+        self.diag.borrow().error(at, path, kind, hint)
     }
 
     pub fn warn_once(&self, subject: &str, at: Position, path: &str, message: String) {

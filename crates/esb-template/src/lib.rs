@@ -159,14 +159,9 @@ pub fn load_str(source: &str, path: &Path, opts: &LoadOptions) -> Result<Templat
     let params = parameters::resolve(root.entry("Parameters"), &overrides, &mut diag)?;
     let globals = FunctionGlobals::read(root.entry("Globals"), &mut diag)?;
     let table = ResourceTable::build(resources, &|at, p, k, h| diag.error(at, p, k, h))?;
-    let pseudo = Pseudo {
-        region: opts.region.clone(),
-        account_id: opts.account_id.clone(),
-        stack_name: opts.stack_name.clone(),
-    };
     let resolver = Resolver::new(
         diag,
-        pseudo,
+        Pseudo::from(opts),
         params,
         root.entry("Conditions"),
         root.entry("Mappings"),

@@ -19,15 +19,9 @@ pub fn resolver_for(yaml: &str, f: impl FnOnce(&Resolver<'_>)) {
         }
         None => ResourceTable::default(),
     };
-    let o = LoadOptions::default();
-    let pseudo = Pseudo {
-        region: o.region,
-        account_id: o.account_id,
-        stack_name: o.stack_name,
-    };
     let r = Resolver::new(
         diag,
-        pseudo,
+        Pseudo::from(&LoadOptions::default()),
         params,
         root.entry("Conditions"),
         root.entry("Mappings"),
