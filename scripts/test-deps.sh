@@ -3,6 +3,10 @@
 #   .esb-test/venv            Python venv with awslambdaric (the runtime client) and boto3
 #   .esb-test/aws-lambda-rie  AWS's Runtime Interface Emulator (the oracle), taken from
 #                             the aws-sam-cli wheel on PyPI
+#   .esb-test/rootfs-python   a Debian bookworm root filesystem with Python 3.11 (made by
+#                             debootstrap): the air-gapped base of Python worker images
+# and makes sure a Docker daemon (Debian's docker.io) runs, starting one when none does,
+# and that Debian's docker-registry is installed (tests start their own registries).
 # Works on a fresh Debian/Ubuntu machine as root; fast when everything is present.
 set -euo pipefail
 
@@ -21,8 +25,37 @@ apt_install() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
 
-[ -f "$STAMP" ] && [ -x "$DEPS/venv/bin/python" ] && [ -x "$DEPS/aws-lambda-rie" ] && exit 0
 mkdir -p "$DEPS"
+
+# --- Docker daemon, registry, debootstrap -------------------------------------------
+missing=()
+command -v dockerd >/dev/null || missing+=(docker.io)
+command -v docker-registry >/dev/null || missing+=(docker-registry)
+command -v debootstrap >/dev/null || missing+=(debootstrap)
+[ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
+
+docker_up() { command -v docker >/dev/null && docker info >/dev/null 2>&1; }
+if ! docker_up; then
+    say "starting a Docker daemon (log: $DEPS/dockerd.log)"
+    setsid nohup dockerd >"$DEPS/dockerd.log" 2>&1 </dev/null &
+    for _ in $(seq 1 120); do docker_up && break; sleep 0.5; done
+    docker_up || { say "dockerd did not start; see $DEPS/dockerd.log"; tail -20 "$DEPS/dockerd.log" >&2; exit 1; }
+fi
+
+ROOTFS="$DEPS/rootfs-python"
+if [ ! -f "$ROOTFS/.esb-complete" ]; then
+    say "making a Debian bookworm root filesystem with Python 3.11 (debootstrap, about a minute)"
+    rm -rf "$ROOTFS.tmp"
+    debootstrap --variant=minbase --include=python3-minimal,python3-pip \
+        bookworm "$ROOTFS.tmp" http://deb.debian.org/debian >"$DEPS/debootstrap.log" 2>&1 \
+        || { tail -20 "$DEPS/debootstrap.log" >&2; exit 1; }
+    rm -rf "$ROOTFS"
+    mv "$ROOTFS.tmp" "$ROOTFS"
+    touch "$ROOTFS/.esb-complete"
+fi
+
+# --- Python runtime client and AWS's RIE ---------------------------------------------
+[ -f "$STAMP" ] && [ -x "$DEPS/venv/bin/python" ] && [ -x "$DEPS/aws-lambda-rie" ] && exit 0
 
 command -v python3 >/dev/null || apt_install python3
 command -v curl >/dev/null || apt_install curl

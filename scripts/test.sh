@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian/Ubuntu machine: installs what the tests
-# need (scripts/test-deps.sh), checks formatting and lints, builds every binary and
-# runs every test. Safe to run again and again.
+# need (scripts/test-deps.sh: a Docker daemon among them), checks formatting and lints,
+# builds every binary and the Python base image, and runs every test. Safe to run again and again.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -9,6 +9,10 @@ scripts/test-deps.sh
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo build --workspace --bins --locked
+# The air-gapped Python base image the docker tests run on (once per daemon).
+ESB="${CARGO_TARGET_DIR:-target}/x86_64-unknown-linux-gnu/debug/esb"
+docker image inspect esb/base:python3.11 >/dev/null 2>&1 \
+    || "$ESB" image base --runtime python3.11 --rootfs .esb-test/rootfs-python
 if cargo nextest --version >/dev/null 2>&1; then
     cargo nextest run --workspace --locked --no-fail-fast
 else

@@ -1,8 +1,11 @@
 //! ESB's agent: owns the workers of one machine. The gateway asks it, over gRPC
 //! (`esb.agent.v1.AgentService`), for workers of a function; the agent starts them
-//! through a [`runtime::WorkerRuntime`] (today: local processes), tracks them on disk
+//! through a [`runtime::WorkerRuntime`] (local processes or Docker containers), tracks them on disk
 //! so a restarted agent re-adopts them, and stops them on request or at shutdown.
 
+pub mod box_identity;
+pub mod container_env;
+pub mod docker_network;
 pub mod memory_limit;
 pub mod python_env;
 pub mod runtime;

@@ -99,6 +99,44 @@ pub fn sweep_stale() {
     }
 }
 
+/// What a worker's memory cgroup has seen.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CgroupStats {
+    pub limit_bytes: u64,
+    pub max_bytes: u64,
+    pub oom_kills: u64,
+}
+
+/// Reads a memory cgroup's limit, high-water mark and OOM kills (v2 or v1 file names);
+/// zeros for what the kernel does not offer.
+pub fn stats(dir: &Path) -> CgroupStats {
+    let number = |file: &str| {
+        std::fs::read_to_string(dir.join(file))
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+    };
+    let counter = |file: &str, key: &str| {
+        std::fs::read_to_string(dir.join(file)).ok().and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix(key)
+                    .and_then(|v| v.strip_prefix(' '))
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+            })
+        })
+    };
+    CgroupStats {
+        limit_bytes: number("memory.max")
+            .or_else(|| number("memory.limit_in_bytes"))
+            .unwrap_or_default(),
+        max_bytes: number("memory.peak")
+            .or_else(|| number("memory.max_usage_in_bytes"))
+            .unwrap_or_default(),
+        oom_kills: counter("memory.events", "oom_kill")
+            .or_else(|| counter("memory.oom_control", "oom_kill"))
+            .unwrap_or_default(),
+    }
+}
+
 /// The cgroup directory new worker cgroups go under, and the limit file's name.
 fn parent_cgroup() -> Option<(PathBuf, &'static str)> {
     let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;

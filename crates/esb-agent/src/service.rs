@@ -27,32 +27,67 @@ pub struct Agent {
 }
 
 impl Agent {
-    /// Loads the records under `state_dir`, re-adopting live workers and forgetting dead ones.
-    pub fn new(
+    /// Loads the records under `state_dir`: with `adopt`, live workers are re-adopted
+    /// (a restarted `esb agent`, whose gateway still pools them); without, they are
+    /// removed (a new `esb up`, whose pools start empty). Dead ones are forgotten, and
+    /// workers of this box that no record names are removed.
+    pub async fn new(
         runtime: Arc<dyn WorkerRuntime>,
         state_dir: &Path,
         capacity: u32,
+        adopt: bool,
     ) -> std::io::Result<Self> {
         let store = RecordStore::new(state_dir)?;
         let mut workers = HashMap::new();
+        let mut left_behind = 0;
         for record in store.load_all() {
-            if runtime.is_alive(&record) {
+            let alive = runtime.is_alive(&record).await;
+            if alive && !adopt {
+                runtime.destroy(&record).await;
+                store.remove(&record.id);
+                left_behind += 1;
+            } else if alive {
                 tracing::info!(worker = %record.id, function = %record.function_name, "re-adopted worker");
                 workers.insert(record.id.clone(), record);
             } else {
-                runtime.cleanup(&record);
+                runtime.cleanup(&record).await;
                 store.remove(&record.id);
             }
         }
-        Ok(Self {
+        if left_behind > 0 {
+            tracing::info!(left_behind, "removed workers left behind by a previous box");
+        }
+        let agent = Self {
             runtime,
             store,
             workers: Mutex::new(workers),
             capacity,
-        })
+        };
+        agent.sweep_orphans().await;
+        Ok(agent)
     }
 
-    /// Stops every worker (the box is shutting down).
+    /// Removes orphaned workers now and then every `interval`, for as long as the agent lives.
+    pub fn spawn_janitor(self: &Arc<Self>, interval: std::time::Duration) {
+        let agent = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(interval).await;
+                let Some(agent) = agent.upgrade() else { return };
+                agent.sweep_orphans().await;
+            }
+        });
+    }
+
+    async fn sweep_orphans(&self) {
+        let known = self.workers.lock().await.keys().cloned().collect();
+        let removed = self.runtime.sweep_orphans(&known).await;
+        if removed > 0 {
+            tracing::info!(removed, "removed workers that belonged to no pool");
+        }
+    }
+
+    /// Stops every worker and releases the box's runtime resources (the box is shutting down).
     pub async fn destroy_all(&self) {
         let all: Vec<WorkerRecord> = self.workers.lock().await.drain().map(|(_, w)| w).collect();
         let stops = all.iter().map(|w| async move {
@@ -60,6 +95,7 @@ impl Agent {
             self.store.remove(&w.id);
         });
         futures::future::join_all(stops).await;
+        self.runtime.shutdown().await;
     }
 
     async fn create(&self, spec: &FunctionSpec) -> Result<WorkerRecord, Status> {
@@ -89,15 +125,15 @@ impl Agent {
         Ok(record)
     }
 
-    /// The live record of `id`, forgetting it if its processes are gone.
+    /// The live record of `id`, forgetting it if its worker is gone. The liveness check
+    /// may ask the Docker daemon, so it runs without holding the worker map.
     async fn live(&self, id: &str) -> Option<WorkerRecord> {
-        let mut workers = self.workers.lock().await;
-        let record = workers.get(id)?.clone();
-        if self.runtime.is_alive(&record) {
+        let record = self.workers.lock().await.get(id)?.clone();
+        if self.runtime.is_alive(&record).await {
             return Some(record);
         }
-        workers.remove(id);
-        self.runtime.cleanup(&record);
+        self.workers.lock().await.remove(id);
+        self.runtime.cleanup(&record).await;
         self.store.remove(id);
         None
     }
@@ -204,19 +240,19 @@ impl AgentService for Agent {
             .filter(|w| wanted.is_empty() || wanted.contains(&w.id))
             .cloned()
             .collect();
-        let workers = records
-            .iter()
-            .map(|w| {
-                let usage = self.runtime.usage(w);
-                WorkerMetrics {
-                    worker_id: w.id.clone(),
-                    function_name: w.function_name.clone(),
-                    memory_bytes: usage.memory_bytes,
-                    memory_limit_bytes: usage.memory_limit_bytes,
-                    cpu_time_ms: usage.cpu_time_ms,
-                }
-            })
-            .collect();
+        let workers = futures::future::join_all(records.iter().map(|w| async move {
+            let usage = self.runtime.usage(w).await;
+            WorkerMetrics {
+                worker_id: w.id.clone(),
+                function_name: w.function_name.clone(),
+                memory_bytes: usage.memory_bytes,
+                memory_max_bytes: usage.memory_max_bytes,
+                memory_limit_bytes: usage.memory_limit_bytes,
+                cpu_time_ms: usage.cpu_time_ms,
+                oom_kills: usage.oom_kills,
+            }
+        }))
+        .await;
         Ok(Response::new(MetricsResponse { workers }))
     }
 

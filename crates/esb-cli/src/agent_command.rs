@@ -1,15 +1,20 @@
 //! `esb agent`: the compute half of a box, serving esb.agent.v1.AgentService over gRPC.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use clap::Args;
+use clap::{Args, ValueEnum};
 use esb_agent::Agent;
+use esb_agent::runtime::WorkerRuntime;
+use esb_agent::runtime::docker::{DockerOptions, DockerRuntime, WorkerAddress};
 use esb_agent::runtime::process::ProcessRuntime;
 use esb_proto::AgentServiceServer;
+
+/// How often the agent looks for containers of its box that no pool owns.
+const JANITOR_INTERVAL: Duration = Duration::from_secs(30);
 
 #[derive(Args)]
 pub struct AgentArgs {
@@ -25,31 +30,120 @@ pub struct AgentArgs {
     /// Stop workers when this agent stops (default: keep them for the next agent to re-adopt).
     #[arg(long)]
     pub remove_workers_on_exit: bool,
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
 }
 
-/// Builds the agent over the process runtime; `lifeline` ties workers to this process,
-/// `prepare_python` builds the Python runtime now rather than at the first worker.
+/// Where workers run, shared by `esb agent` and `esb up`.
+#[derive(Args, Clone)]
+pub struct RuntimeArgs {
+    /// Where workers run: docker when a daemon answers, else local processes.
+    #[arg(long, value_enum, default_value_t = RuntimeKind::Auto, env = "ESB_RUNTIME")]
+    pub runtime: RuntimeKind,
+    /// Docker daemon endpoint (default: DOCKER_HOST, then unix:///var/run/docker.sock).
+    #[arg(long, env = "ESB_DOCKER_HOST")]
+    pub docker_host: Option<String>,
+    /// Subnet of the box's own Docker network (default: Docker picks a private range).
+    #[arg(long)]
+    pub network_subnet: Option<String>,
+    /// A further Docker network every worker joins (repeatable).
+    #[arg(long = "network")]
+    pub networks: Vec<String>,
+    /// How the gateway reaches docker workers.
+    #[arg(long, value_enum, default_value_t = AddressArg::Auto)]
+    pub worker_address: AddressArg,
+    /// Registry to pull missing function images from (what `esb build --push` filled).
+    #[arg(long, env = "ESB_REGISTRY")]
+    pub registry: Option<String>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RuntimeKind {
+    Auto,
+    Process,
+    Docker,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AddressArg {
+    /// The container's IP when this host routes to it, else a published port.
+    Auto,
+    ContainerIp,
+    PublishedPort,
+}
+
+impl RuntimeArgs {
+    /// Resolves `auto`: docker when a daemon answers, else process, saying why.
+    pub async fn resolve(&self) -> Result<RuntimeKind> {
+        match self.runtime {
+            RuntimeKind::Auto => {
+                match esb_docker::connect(self.docker_host.as_deref(), Duration::from_secs(1)).await
+                {
+                    Ok(_) => Ok(RuntimeKind::Docker),
+                    Err(e) => {
+                        tracing::info!("using process workers: {e}");
+                        Ok(RuntimeKind::Process)
+                    }
+                }
+            }
+            kind => Ok(kind),
+        }
+    }
+
+    fn docker_options(&self, box_id: String) -> DockerOptions {
+        DockerOptions {
+            host: self.docker_host.clone(),
+            box_id,
+            subnet: self.network_subnet.clone(),
+            extra_networks: self.networks.clone(),
+            address: match self.worker_address {
+                AddressArg::Auto => WorkerAddress::Auto,
+                AddressArg::ContainerIp => WorkerAddress::ContainerIp,
+                AddressArg::PublishedPort => WorkerAddress::PublishedPort,
+            },
+            registry: self.registry.clone(),
+        }
+    }
+}
+
+/// Builds the agent over the chosen runtime (`kind` already resolved, never `Auto`).
+/// `lifeline` (`esb up`) ties workers to this process: process workers end with it,
+/// and workers a previous box left are removed rather than re-adopted.
+/// `prepare_python` builds the process runtime's Python environment now rather than at
+/// the first worker.
 pub async fn build_agent(
-    state_dir: &std::path::Path,
+    state_dir: &Path,
     capacity: u32,
+    runtime_args: &RuntimeArgs,
+    kind: RuntimeKind,
     lifeline: bool,
     prepare_python: bool,
 ) -> Result<Arc<Agent>> {
     std::fs::create_dir_all(state_dir)
         .with_context(|| format!("cannot create the state directory {}", state_dir.display()))?;
-    let esb = std::env::current_exe().context("cannot locate the esb binary")?;
-    let runtime = ProcessRuntime::new(esb, state_dir, lifeline.then(std::process::id));
-    if prepare_python {
-        eprintln!("esb: preparing the Python runtime (first run only)...");
-        runtime
-            .python_env()
-            .ensure()
-            .await
-            .context("cannot prepare the Python runtime")?;
-    }
-    let agent = Agent::new(Arc::new(runtime), state_dir, capacity)
+    let runtime: Arc<dyn WorkerRuntime> = if kind == RuntimeKind::Docker {
+        let box_id = esb_agent::box_identity::box_id(state_dir)
+            .with_context(|| format!("cannot record the box id in {}", state_dir.display()))?;
+        Arc::new(DockerRuntime::connect(runtime_args.docker_options(box_id)).await?)
+    } else {
+        let esb = std::env::current_exe().context("cannot locate the esb binary")?;
+        let runtime = ProcessRuntime::new(esb, state_dir, lifeline.then(std::process::id));
+        if prepare_python {
+            eprintln!("esb: preparing the Python runtime (first run only)...");
+            runtime
+                .python_env()
+                .ensure()
+                .await
+                .context("cannot prepare the Python runtime")?;
+        }
+        Arc::new(runtime)
+    };
+    let agent = Agent::new(runtime, state_dir, capacity, !lifeline)
+        .await
         .with_context(|| format!("cannot read worker records under {}", state_dir.display()))?;
-    Ok(Arc::new(agent))
+    let agent = Arc::new(agent);
+    agent.spawn_janitor(JANITOR_INTERVAL);
+    Ok(agent)
 }
 
 /// Serves `agent` on `listener` until `shutdown` resolves.
@@ -75,7 +169,16 @@ pub async fn serve(
 pub fn run(args: AgentArgs) -> Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async {
-        let agent = build_agent(&args.state_dir, args.capacity, false, false).await?;
+        let kind = args.runtime.resolve().await?;
+        let agent = build_agent(
+            &args.state_dir,
+            args.capacity,
+            &args.runtime,
+            kind,
+            false,
+            false,
+        )
+        .await?;
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {} (agent gRPC)", args.listen))?;

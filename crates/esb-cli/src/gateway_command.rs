@@ -19,22 +19,27 @@ pub struct GatewayArgs {
     /// The agent's gRPC URL.
     #[arg(long, default_value = "http://127.0.0.1:50051")]
     pub agent: String,
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+/// Pool behaviour, shared by `esb gateway` and `esb up`.
+#[derive(Args, Clone)]
+pub struct ServeArgs {
     /// How long a request waits for a busy function's worker before 429.
     #[arg(long, default_value_t = 10.0)]
     pub acquire_timeout: f64,
+    /// Seconds after which an idle worker is paused (frozen, as Lambda freezes idle
+    /// environments; resumed on its next request). 0 never pauses.
+    #[arg(long, default_value_t = 10.0)]
+    pub pause_idle_after: f64,
 }
 
 pub fn run(args: GatewayArgs) -> Result<()> {
     let project = args.project.load()?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
-        let gateway = serve(
-            &project,
-            args.project.port,
-            &args.agent,
-            args.acquire_timeout,
-        )
-        .await?;
+        let gateway = serve(&project, args.project.port, &args.agent, &args.serve).await?;
         eprintln!("esb: stopping: returning idle workers to the agent");
         gateway.release_workers().await;
         Ok(())
@@ -47,9 +52,9 @@ pub async fn serve(
     project: &Project,
     port: u16,
     agent_url: &str,
-    acquire_timeout: f64,
+    options: &ServeArgs,
 ) -> Result<Arc<Gateway>> {
-    let certs = esb_gateway::certs::ensure(&project.state_dir, &[])
+    let certs = esb_gateway::certs::ensure(&project.state_dir)
         .context("cannot prepare the box's TLS certificates")?;
     let tls = esb_gateway::tls::server_config(&certs)?;
     let listen = SocketAddr::from(([0, 0, 0, 0], port));
@@ -62,7 +67,9 @@ pub async fn serve(
         agent_url: agent_url.to_string(),
         region: project.region.clone(),
         account_id: project.account_id.clone(),
-        acquire_timeout: Duration::from_secs_f64(acquire_timeout.max(0.0)),
+        acquire_timeout: Duration::from_secs_f64(options.acquire_timeout.max(0.0)),
+        pause_idle_after: (options.pause_idle_after > 0.0)
+            .then(|| Duration::from_secs_f64(options.pause_idle_after)),
     })?;
     print_banner(project, &url, &certs.ca);
     esb_gateway::server::serve_tls(

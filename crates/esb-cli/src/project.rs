@@ -2,10 +2,12 @@
 //! identity and the function list the gateway serves (with the variables that point
 //! each function's AWS SDK back at the box).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::Args;
+use esb_docker::FunctionSource;
 use esb_gateway::FunctionEntry;
 use esb_proto::agent::FunctionSpec;
 use esb_template::{LoadOptions, Runtime, Template};
@@ -34,6 +36,9 @@ pub struct ProjectArgs {
 
 pub struct Project {
     pub template: Template,
+    /// Each function's image reference (`esb/<name>:<content hash>`), what docker
+    /// workers run; computed from the files, so it changes whenever they do.
+    pub images: BTreeMap<String, String>,
     pub default_concurrency: u32,
     pub state_dir: PathBuf,
     pub region: String,
@@ -66,8 +71,20 @@ impl ProjectArgs {
             format!("cannot create the state directory {}", state_dir.display())
         })?;
         let state_dir = state_dir.canonicalize().unwrap_or(state_dir);
+        let esb = std::env::current_exe().context("cannot locate the esb binary")?;
+        let images = function_sources(&template)
+            .iter()
+            .filter_map(|src| match esb_docker::image_reference(src, &esb) {
+                Ok(reference) => Some((src.name.clone(), reference)),
+                Err(e) => {
+                    tracing::debug!("no image reference for {}: {e}", src.name);
+                    None
+                }
+            })
+            .collect();
         Ok(Project {
             template,
+            images,
             default_concurrency: self.default_concurrency,
             state_dir,
             region: self.region.clone(),
@@ -119,6 +136,7 @@ impl Project {
                         memory_mb: f.memory_mb,
                         environment,
                         layers: f.layers.iter().map(|l| l.display().to_string()).collect(),
+                        image: self.images.get(&f.name).cloned().unwrap_or_default(),
                     },
                     concurrency: usize::try_from(
                         f.reserved_concurrency.unwrap_or(self.default_concurrency),
@@ -129,12 +147,31 @@ impl Project {
             .collect()
     }
 
+    pub fn function_sources(&self) -> Vec<FunctionSource> {
+        function_sources(&self.template)
+    }
+
     pub fn has_python(&self) -> bool {
         self.template
             .functions
             .iter()
             .any(|f| matches!(f.runtime, Runtime::Python { .. }))
     }
+}
+
+/// What each function's image is built from.
+fn function_sources(template: &Template) -> Vec<FunctionSource> {
+    template
+        .functions
+        .iter()
+        .map(|f| FunctionSource {
+            name: f.name.clone(),
+            runtime: f.runtime.id(),
+            handler: f.handler.clone().unwrap_or_default(),
+            code_dir: f.code_dir.clone(),
+            layers: f.layers.clone(),
+        })
+        .collect()
 }
 
 /// The stack name is the project folder's name, as SAM users expect.

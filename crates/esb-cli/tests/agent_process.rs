@@ -24,7 +24,14 @@ struct AgentProc {
 impl AgentProc {
     fn start(state: &std::path::Path, addr: std::net::SocketAddr) -> Self {
         let child = Command::new(support::esb_bin())
-            .args(["agent", "--listen", &addr.to_string(), "--state-dir"])
+            .args([
+                "agent",
+                "--runtime",
+                "process",
+                "--listen",
+                &addr.to_string(),
+                "--state-dir",
+            ])
             .arg(state)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -108,6 +115,7 @@ fn echo_spec() -> FunctionSpec {
         memory_mb: 256,
         environment: BTreeMap::from([("ESB_TEST_MARKER".to_string(), "via-agent".to_string())]),
         layers: Vec::new(),
+        image: String::new(),
     }
 }
 

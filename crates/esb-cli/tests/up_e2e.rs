@@ -1,5 +1,7 @@
 //! End to end: the real `esb up` binary on a SAM project, driven over HTTPS (trusting
-//! the box's generated CA) by the stock boto3 client and by plain HTTP requests.
+//! the box's generated CA) by the stock boto3 client and by plain HTTP requests. Every
+//! scenario runs twice: with process workers and with docker workers (a real daemon,
+//! images built by `esb build`); both must give the same results.
 
 mod support;
 
@@ -10,7 +12,65 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+/// Where the box runs its workers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rt {
+    Process,
+    Docker,
+}
+
+impl Rt {
+    fn flag(self) -> &'static str {
+        match self {
+            Rt::Process => "process",
+            Rt::Docker => "docker",
+        }
+    }
+}
+
+/// The workers of a box: processes, or containers.
+enum Workers {
+    Pids(Vec<u32>),
+    Containers(Vec<String>),
+}
+
+impl Workers {
+    fn len(&self) -> usize {
+        match self {
+            Workers::Pids(p) => p.len(),
+            Workers::Containers(c) => c.len(),
+        }
+    }
+
+    fn wait_gone(&self, within: Duration) {
+        match self {
+            Workers::Pids(p) => support::wait_gone(p, within),
+            Workers::Containers(c) => support::wait_containers_gone(c, within),
+        }
+    }
+
+    /// Kills every worker behind the box's back.
+    fn kill(&self) {
+        match self {
+            Workers::Pids(pids) => {
+                for pid in pids {
+                    // SAFETY: kill(2) on processes of our own box.
+                    unsafe {
+                        libc::kill(*pid as i32, libc::SIGKILL);
+                    }
+                }
+            }
+            Workers::Containers(ids) => {
+                for id in ids {
+                    support::docker(&["kill", id]);
+                }
+            }
+        }
+    }
+}
+
 struct Box_ {
+    rt: Rt,
     child: Child,
     url: String,
     state: PathBuf,
@@ -48,21 +108,29 @@ fn esb_up(template: &Path, state: &Path, extra: &[&str]) -> Command {
 }
 
 impl Box_ {
-    fn start(name: &str) -> Self {
-        let state = state_dir(name);
+    fn start(name: &str, rt: Rt) -> Self {
+        let state = state_dir(&format!("{name}-{}", rt.flag()));
         let port = support::free_addr().port();
         let mut child = esb_up(
             &project(),
             &state,
-            &["--port", &port.to_string(), "--acquire-timeout", "0.5"],
+            &[
+                "--port",
+                &port.to_string(),
+                "--acquire-timeout",
+                "0.5",
+                "--runtime",
+                rt.flag(),
+            ],
         )
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("start esb up");
         let output = support::capture_output(&mut child);
-        let client = support::https_client(&state, port);
+        let client = support::https_client_within(&state, port, Duration::from_secs(300));
         Self {
+            rt,
             child,
             url: format!("https://127.0.0.1:{port}"),
             state,
@@ -93,8 +161,17 @@ impl Box_ {
         (status, headers, resp.text().expect("body"))
     }
 
-    fn workers(&self) -> Vec<u32> {
-        support::descendants(self.child.id())
+    fn workers(&self) -> Workers {
+        match self.rt {
+            Rt::Process => Workers::Pids(support::descendants(self.child.id())),
+            Rt::Docker => Workers::Containers(support::box_containers(&self.state)),
+        }
+    }
+
+    fn invoke_json(&self, function: &str, body: &str) -> Value {
+        let (status, _, body) = self.invoke(function, body, &[]);
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str(&body).expect("json")
     }
 }
 
@@ -108,15 +185,14 @@ impl Drop for Box_ {
         let _ = self.child.kill();
         let _ = self.child.wait();
         if !std::thread::panicking() {
-            support::wait_gone(&workers, Duration::from_secs(10));
+            workers.wait_gone(Duration::from_secs(30));
         }
         let _ = std::fs::remove_dir_all(&self.state);
     }
 }
 
-#[test]
-fn boto3_invoke_works_unchanged() {
-    let b = Box_::start("boto3");
+fn boto3_invoke_works_unchanged(rt: Rt) {
+    let b = Box_::start("boto3", rt);
     let out = Command::new(support::python())
         .arg(support::repo_root().join("tests/e2e/boto3_client.py"))
         .arg(&b.url)
@@ -154,9 +230,8 @@ fn boto3_invoke_works_unchanged() {
     );
 }
 
-#[test]
-fn chained_invocation_reaches_the_second_function_with_the_same_trace() {
-    let b = Box_::start("chain");
+fn chained_invocation_reaches_the_second_function_with_the_same_trace(rt: Rt) {
+    let b = Box_::start("chain", rt);
     let trace = "Root=1-67891233-abcdef012345678912345678;Parent=463ac35c9f6413ad;Sampled=1";
     let (status, _, body) = b.invoke("chain", "{}", &[("X-Amzn-Trace-Id", trace)]);
     assert_eq!(status, 200, "{body}");
@@ -171,17 +246,16 @@ fn chained_invocation_reaches_the_second_function_with_the_same_trace() {
     );
 }
 
-#[test]
-fn warm_workers_are_reused_and_concurrency_is_bounded() {
-    let b = Box_::start("pool");
-    let pid = |b: &Box_| {
-        let (s, _, body) = b.invoke("ctx", "{}", &[]);
-        assert_eq!(s, 200, "{body}");
-        serde_json::from_str::<Value>(&body).expect("json")["pid"].clone()
-    };
-    let first = pid(&b);
-    assert_eq!(pid(&b), first, "sequential calls reuse the warm worker");
-    assert_eq!(pid(&b), first);
+fn warm_workers_are_reused_and_concurrency_is_bounded(rt: Rt) {
+    let b = Box_::start("pool", rt);
+    let instance = |b: &Box_| b.invoke_json("ctx", "{}")["instance"].clone();
+    let first = instance(&b);
+    assert_eq!(
+        instance(&b),
+        first,
+        "sequential calls reuse the warm worker"
+    );
+    assert_eq!(instance(&b), first);
 
     // `slow` has ReservedConcurrentExecutions: 1; the box waits 0.5 s, then throttles.
     std::thread::scope(|s| {
@@ -203,9 +277,8 @@ fn warm_workers_are_reused_and_concurrency_is_bounded() {
     });
 }
 
-#[test]
-fn bad_requests_get_aws_errors() {
-    let b = Box_::start("bad");
+fn bad_requests_get_aws_errors(rt: Rt) {
+    let b = Box_::start("bad", rt);
     let (s, h, body) = b.invoke("echo", "{not json", &[]);
     assert_eq!(
         (s, h.get("x-amzn-errortype").and_then(|v| v.to_str().ok())),
@@ -224,34 +297,75 @@ fn bad_requests_get_aws_errors() {
     assert_eq!(s, 400, "{body}");
 }
 
-#[test]
-fn sigterm_stops_the_box_and_removes_every_worker() {
-    let mut b = Box_::start("stop");
+fn sigterm_stops_the_box_and_removes_every_worker(rt: Rt) {
+    let mut b = Box_::start("stop", rt);
     assert_eq!(b.invoke("echo", "{}", &[]).0, 200);
     assert_eq!(b.invoke("ctx", "{}", &[]).0, 200);
     let workers = b.workers();
-    assert!(
-        workers.len() >= 4,
-        "two workers, each esb rie + runtime: {workers:?}"
-    );
+    let expected = match rt {
+        Rt::Process => 4, // two workers, each esb rie + runtime
+        Rt::Docker => 2,  // two containers
+    };
+    assert!(workers.len() >= expected, "{} workers", workers.len());
     let status = support::terminate(&mut b.child, Duration::from_secs(30));
     assert!(status.success(), "{status:?}");
-    support::wait_gone(&workers, Duration::from_secs(5));
+    workers.wait_gone(Duration::from_secs(10));
+    if rt == Rt::Docker {
+        let network = format!(
+            "esb-{}",
+            std::fs::read_to_string(b.state.join("box-id"))
+                .expect("box id")
+                .trim()
+        );
+        assert_eq!(
+            support::docker(&[
+                "network",
+                "ls",
+                "-q",
+                "--filter",
+                &format!("name={network}")
+            ])
+            .trim(),
+            "",
+            "the box network is removed too"
+        );
+    }
     let records = std::fs::read_dir(b.state.join("agent/workers"))
         .map(|d| d.count())
         .unwrap_or(0);
     assert_eq!(records, 0, "no worker records left");
 }
 
-#[test]
-fn no_worker_outlives_a_killed_box() {
-    let mut b = Box_::start("sigkill");
+/// A box killed with SIGKILL cannot clean up. Process workers end with it (their
+/// lifeline); a container cannot watch a host process, so the next `esb up` on the
+/// same state dir removes what the killed box left, and says so.
+fn no_worker_outlives_a_killed_box(rt: Rt) {
+    let mut b = Box_::start("sigkill", rt);
     assert_eq!(b.invoke("echo", "{}", &[]).0, 200);
     let workers = b.workers();
-    assert!(workers.len() >= 2, "{workers:?}");
+    assert!(workers.len() >= 1, "a worker runs");
     let _ = b.child.kill();
     let _ = b.child.wait();
-    support::wait_gone(&workers, Duration::from_secs(10));
+    if rt == Rt::Process {
+        workers.wait_gone(Duration::from_secs(10));
+        return;
+    }
+    let port = support::free_addr().port();
+    let mut again = esb_up(
+        &project(),
+        &b.state,
+        &["--port", &port.to_string(), "--runtime", "docker"],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("esb up again");
+    let output = support::capture_output(&mut again);
+    support::https_client_within(&b.state, port, Duration::from_secs(300));
+    workers.wait_gone(Duration::from_secs(30));
+    let said = output.lock().map(|o| o.join("\n")).unwrap_or_default();
+    assert!(said.contains("left behind by a previous box"), "{said}");
+    assert!(support::terminate(&mut again, Duration::from_secs(30)).success());
 }
 
 #[test]
@@ -281,9 +395,8 @@ fn an_invalid_template_fails_before_anything_starts() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-#[test]
-fn api_routes_behave_like_api_gateway_rest_apis() {
-    let b = Box_::start("api");
+fn api_routes_behave_like_api_gateway_rest_apis(rt: Rt) {
+    let b = Box_::start("api", rt);
     let get = |path: &str| {
         b.client
             .get(format!("{}{path}", b.url))
@@ -388,13 +501,28 @@ fn api_routes_behave_like_api_gateway_rest_apis() {
 
 /// The split deployment: `esb agent` and `esb gateway` as two processes. The agent is
 /// killed and restarted while the gateway keeps serving: the warm worker survives.
-#[test]
-fn split_gateway_and_agent_survive_an_agent_restart() {
-    let state = state_dir("split");
+fn split_gateway_and_agent_survive_an_agent_restart(rt: Rt) {
+    let state = state_dir(&format!("split-{}", rt.flag()));
+    if rt == Rt::Docker {
+        let built = Command::new(support::esb_bin())
+            .arg("build")
+            .arg("--template")
+            .arg(project())
+            .status()
+            .expect("esb build");
+        assert!(built.success(), "esb build");
+    }
     let agent_addr = support::free_addr();
     let start_agent = || {
         Command::new(support::esb_bin())
-            .args(["agent", "--listen", &agent_addr.to_string(), "--state-dir"])
+            .args([
+                "agent",
+                "--listen",
+                &agent_addr.to_string(),
+                "--runtime",
+                rt.flag(),
+            ])
+            .arg("--state-dir")
             .arg(&state)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -420,7 +548,7 @@ fn split_gateway_and_agent_survive_an_agent_restart() {
         .spawn()
         .expect("start esb gateway");
     let client = support::https_client(&state, port);
-    let pid = || {
+    let instance = || {
         let resp = client
             .post(format!(
                 "https://127.0.0.1:{port}/2015-03-31/functions/ctx/invocations"
@@ -429,19 +557,30 @@ fn split_gateway_and_agent_survive_an_agent_restart() {
             .send()
             .expect("invoke");
         assert_eq!(resp.status(), 200);
-        resp.json::<Value>().expect("json")["pid"].clone()
+        resp.json::<Value>().expect("json")["instance"].clone()
     };
-    let before = pid();
-    let workers = support::descendants(agent.id());
+    let before = instance();
+    let workers = match rt {
+        Rt::Process => Workers::Pids(support::descendants(agent.id())),
+        Rt::Docker => Workers::Containers(support::box_containers(&state)),
+    };
+    assert!(workers.len() >= 1);
     let _ = agent.kill();
     let _ = agent.wait();
-    assert!(
-        workers.iter().all(|p| support::alive(*p)),
-        "workers outlive the agent"
-    );
+    match &workers {
+        Workers::Pids(p) => assert!(
+            p.iter().all(|p| support::alive(*p)),
+            "workers outlive the agent"
+        ),
+        Workers::Containers(c) => assert_eq!(
+            &support::box_containers(&state),
+            c,
+            "containers outlive the agent"
+        ),
+    }
     let mut agent = start_agent();
     assert_eq!(
-        pid(),
+        instance(),
         before,
         "the warm worker keeps serving across the agent restart"
     );
@@ -449,7 +588,7 @@ fn split_gateway_and_agent_survive_an_agent_restart() {
     let status = support::terminate(&mut gateway, Duration::from_secs(30));
     assert!(status.success());
     // The gateway returned its idle worker to the agent, which removed it.
-    support::wait_gone(&workers, Duration::from_secs(30));
+    workers.wait_gone(Duration::from_secs(30));
     let _ = agent.kill();
     let _ = agent.wait();
     let _ = std::fs::remove_dir_all(&state);
@@ -457,9 +596,8 @@ fn split_gateway_and_agent_survive_an_agent_restart() {
 
 /// `MemorySize` is a real limit where the machine offers a memory cgroup (as here): a
 /// function that goes past it is killed, as Lambda kills it.
-#[test]
-fn memory_size_is_enforced() {
-    let b = Box_::start("memory");
+fn memory_size_is_enforced(rt: Rt) {
+    let b = Box_::start("memory", rt);
     let (status, _, body) = b.invoke("hog", r#"{"mb": 40}"#, &[]);
     assert_eq!((status, body.as_str()), (200, "\"ok\""));
     let (status, headers, body) = b.invoke("hog", r#"{"mb": 400}"#, &[]);
@@ -480,17 +618,19 @@ fn memory_size_is_enforced() {
     );
 }
 
-#[test]
-fn layers_are_importable() {
-    let b = Box_::start("layers");
+fn layers_are_importable(rt: Rt) {
+    let b = Box_::start("layers", rt);
     let (status, _, body) = b.invoke("layered", "{}", &[]);
     assert_eq!((status, body.as_str()), (200, "\"from the layer\""));
 }
 
 /// A `provided.al2023` function built with the `lambda_runtime` crate.
-#[test]
-fn a_rust_provided_function_runs() {
-    let dir = std::env::temp_dir().join(format!("esb-rust-project-{}", std::process::id()));
+fn a_rust_provided_function_runs(rt: Rt) {
+    let dir = std::env::temp_dir().join(format!(
+        "esb-rust-project-{}-{}",
+        rt.flag(),
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("rust")).expect("dir");
     std::fs::copy(support::rust_bootstrap(), dir.join("rust/bootstrap")).expect("copy bootstrap");
@@ -499,18 +639,18 @@ fn a_rust_provided_function_runs() {
         "Resources:\n  Rusty:\n    Type: AWS::Serverless::Function\n    Properties:\n      FunctionName: rusty\n      CodeUri: rust\n      Runtime: provided.al2023\n      Timeout: 3\n",
     )
     .expect("template");
-    let state = state_dir("rust");
+    let state = state_dir(&format!("rust-{}", rt.flag()));
     let port = support::free_addr().port();
     let mut child = esb_up(
         &dir.join("template.yaml"),
         &state,
-        &["--port", &port.to_string()],
+        &["--port", &port.to_string(), "--runtime", rt.flag()],
     )
     .stdout(Stdio::null())
     .stderr(Stdio::null())
     .spawn()
     .expect("esb up");
-    let client = support::https_client(&state, port);
+    let client = support::https_client_within(&state, port, Duration::from_secs(300));
     let resp = client
         .post(format!(
             "https://127.0.0.1:{port}/2015-03-31/functions/rusty/invocations"
@@ -531,9 +671,8 @@ fn a_rust_provided_function_runs() {
 }
 
 /// An accepted `Event` invocation is never dropped: a box told to stop waits for it.
-#[test]
-fn a_stopping_box_finishes_accepted_events() {
-    let mut b = Box_::start("events");
+fn a_stopping_box_finishes_accepted_events(rt: Rt) {
+    let mut b = Box_::start("events", rt);
     let (status, headers, _) = b.invoke(
         "slow",
         r#"{"seconds": 2}"#,
@@ -559,17 +698,11 @@ fn a_stopping_box_finishes_accepted_events() {
 
 /// A warm worker that died while idle is replaced transparently: the event never
 /// reached it, so the caller gets an answer from a fresh worker.
-#[test]
-fn a_dead_idle_worker_is_replaced() {
-    let b = Box_::start("dead-worker");
+fn a_dead_idle_worker_is_replaced(rt: Rt) {
+    let b = Box_::start("dead-worker", rt);
     let first = b.invoke("ctx", "{}", &[]);
     assert_eq!(first.0, 200);
-    for pid in b.workers() {
-        // SAFETY: kill(2) on processes of our own box.
-        unsafe {
-            libc::kill(pid as i32, libc::SIGKILL);
-        }
-    }
+    b.workers().kill();
     std::thread::sleep(Duration::from_millis(300));
     let (status, _, body) = b.invoke("ctx", "{}", &[]);
     assert_eq!(
@@ -580,7 +713,10 @@ fn a_dead_idle_worker_is_replaced() {
     );
     let before: Value = serde_json::from_str(&first.2).expect("json");
     let after: Value = serde_json::from_str(&body).expect("json");
-    assert_ne!(before["pid"], after["pid"], "a new worker answered");
+    assert_ne!(
+        before["instance"], after["instance"],
+        "a new worker answered"
+    );
 }
 
 /// On a fresh state dir, `esb up` builds its own Python runtime (a venv with
@@ -590,11 +726,15 @@ fn esb_prepares_its_own_python_runtime() {
     let state = std::env::temp_dir().join(format!("esb-up-fresh-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&state);
     let port = support::free_addr().port();
-    let mut child = esb_up(&project(), &state, &["--port", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("esb up");
+    let mut child = esb_up(
+        &project(),
+        &state,
+        &["--port", &port.to_string(), "--runtime", "process"],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .expect("esb up");
     let client = support::https_client_within(&state, port, Duration::from_secs(300));
     let resp = client
         .post(format!(
@@ -613,3 +753,31 @@ fn esb_prepares_its_own_python_runtime() {
     assert!(support::terminate(&mut child, Duration::from_secs(30)).success());
     let _ = std::fs::remove_dir_all(&state);
 }
+
+/// Each scenario as a test per runtime: `process::name` and `docker::name`.
+macro_rules! on_both_runtimes {
+    ($($scenario:ident),* $(,)?) => {
+        mod process {
+            $(#[test] fn $scenario() { super::$scenario(super::Rt::Process) })*
+        }
+        mod docker {
+            $(#[test] fn $scenario() { super::$scenario(super::Rt::Docker) })*
+        }
+    };
+}
+
+on_both_runtimes!(
+    boto3_invoke_works_unchanged,
+    chained_invocation_reaches_the_second_function_with_the_same_trace,
+    warm_workers_are_reused_and_concurrency_is_bounded,
+    bad_requests_get_aws_errors,
+    sigterm_stops_the_box_and_removes_every_worker,
+    no_worker_outlives_a_killed_box,
+    api_routes_behave_like_api_gateway_rest_apis,
+    split_gateway_and_agent_survive_an_agent_restart,
+    memory_size_is_enforced,
+    layers_are_importable,
+    a_stopping_box_finishes_accepted_events,
+    a_dead_idle_worker_is_replaced,
+    a_rust_provided_function_runs,
+);

@@ -55,6 +55,22 @@ impl AgentClient {
             })
     }
 
+    pub async fn pause(&self, worker_id: &str) -> Result<(), AgentError> {
+        let mut req = tonic::Request::new(WorkerRef {
+            worker_id: worker_id.to_string(),
+        });
+        req.set_timeout(CONTROL_DEADLINE);
+        self.client
+            .clone()
+            .pause_worker(req)
+            .await
+            .map(|_| ())
+            .map_err(|status| AgentError::Call {
+                call: "PauseWorker",
+                status: Box::new(status),
+            })
+    }
+
     pub async fn destroy(&self, worker_id: &str) -> Result<(), AgentError> {
         let mut req = tonic::Request::new(WorkerRef {
             worker_id: worker_id.to_string(),

@@ -37,11 +37,18 @@ impl CertPaths {
     }
 }
 
-/// Creates the CA and a server certificate for `localhost`, loopback and `extra_names`
-/// unless they already exist.
-pub fn ensure(state_dir: &Path, extra_names: &[String]) -> Result<CertPaths, CertError> {
+/// Names the server certificate is valid for, besides loopback addresses: containers
+/// reach the box as `host.docker.internal`.
+const SERVER_NAMES: [&str; 2] = ["localhost", "host.docker.internal"];
+
+/// Creates the CA and a server certificate for [`SERVER_NAMES`] and loopback unless
+/// they already exist for exactly those names.
+pub fn ensure(state_dir: &Path) -> Result<CertPaths, CertError> {
     let paths = CertPaths::under(state_dir);
-    if paths.ca.is_file() && paths.server_cert.is_file() && paths.server_key.is_file() {
+    let names_file = state_dir.join("certs").join("server-names");
+    let names_now = SERVER_NAMES.join("\n");
+    let current = std::fs::read_to_string(&names_file).is_ok_and(|n| n == names_now);
+    if current && paths.ca.is_file() && paths.server_cert.is_file() && paths.server_key.is_file() {
         return Ok(paths);
     }
     let dir = state_dir.join("certs");
@@ -60,9 +67,7 @@ pub fn ensure(state_dir: &Path, extra_names: &[String]) -> Result<CertPaths, Cer
         .push(DnType::CommonName, "ESB local CA");
     let ca_cert = ca_params.self_signed(&ca_key)?;
 
-    let mut names = vec!["localhost".to_string()];
-    names.extend(extra_names.iter().cloned());
-    let mut params = CertificateParams::new(names)?;
+    let mut params = CertificateParams::new(SERVER_NAMES.map(String::from).to_vec())?;
     params.subject_alt_names.push(SanType::IpAddress(
         "127.0.0.1"
             .parse()
@@ -83,5 +88,6 @@ pub fn ensure(state_dir: &Path, extra_names: &[String]) -> Result<CertPaths, Cer
     std::fs::write(&paths.ca, ca_cert.pem()).map_err(io)?;
     std::fs::write(&paths.server_cert, cert.pem()).map_err(io)?;
     std::fs::write(&paths.server_key, key.serialize_pem()).map_err(io)?;
+    std::fs::write(&names_file, names_now).map_err(io)?;
     Ok(paths)
 }

@@ -45,6 +45,8 @@ pub struct GatewayConfig {
     pub account_id: String,
     /// How long a request waits for a busy function's worker before 429.
     pub acquire_timeout: Duration,
+    /// Idle workers are paused after this long (`None`: never).
+    pub pause_idle_after: Option<Duration>,
 }
 
 pub struct Gateway {
@@ -75,7 +77,10 @@ impl Gateway {
                     FunctionPool::new(f.spec, f.concurrency, agent.clone(), config.acquire_timeout),
                 )
             })
-            .collect();
+            .collect::<HashMap<String, Arc<FunctionPool>>>();
+        if let Some(after) = config.pause_idle_after {
+            spawn_pauser(pools.values().cloned().collect(), after);
+        }
         Ok(Arc::new(Self {
             pools,
             events: async_events::AsyncEvents::default(),
@@ -133,4 +138,22 @@ impl Gateway {
             }
         }
     }
+}
+
+/// Pauses idle workers of every pool, checking a few times per `after`.
+fn spawn_pauser(pools: Vec<Arc<FunctionPool>>, after: Duration) {
+    let period = (after / 4).max(Duration::from_millis(50));
+    let pools: Vec<_> = pools.iter().map(Arc::downgrade).collect();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(period).await;
+            let live: Vec<_> = pools.iter().filter_map(std::sync::Weak::upgrade).collect();
+            if live.is_empty() {
+                return;
+            }
+            for pool in live {
+                pool.pause_idle(after).await;
+            }
+        }
+    });
 }

@@ -4,7 +4,7 @@
 //! wait (bounded) for a worker to free up, then are throttled.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use esb_proto::agent::{FunctionSpec, Worker};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -27,10 +27,16 @@ pub struct FunctionPool {
     spec: FunctionSpec,
     limit: usize,
     slots: Arc<Semaphore>,
-    /// Idle warm workers, most recently used last (reused first).
-    idle: Mutex<Vec<Worker>>,
+    /// Idle warm workers, most recently used last (reused first); paused ones first.
+    idle: Mutex<Vec<Idle>>,
     agent: AgentClient,
     acquire_timeout: Duration,
+}
+
+struct Idle {
+    worker: Worker,
+    since: Instant,
+    paused: bool,
 }
 
 /// A worker lent to one invocation; returned to the pool on drop unless marked broken.
@@ -85,7 +91,9 @@ impl FunctionPool {
         })?;
         let reused = self.idle.lock().ok().and_then(|mut idle| idle.pop());
         let worker = match reused {
-            Some(w) => w,
+            Some(idle) if !idle.paused => idle.worker,
+            // The agent resumes it (or, if it died meanwhile, starts a new one).
+            Some(idle) => self.agent.ensure(&self.spec, &idle.worker.id).await?,
             None => self.agent.ensure(&self.spec, "").await?,
         };
         Ok(Lease {
@@ -102,6 +110,41 @@ impl FunctionPool {
             .lock()
             .map(|mut i| std::mem::take(&mut *i))
             .unwrap_or_default()
+            .into_iter()
+            .map(|i| i.worker)
+            .collect()
+    }
+
+    /// Pauses workers idle for `after` or longer, as Lambda freezes an execution
+    /// environment between invocations; a paused worker is resumed when next used.
+    pub async fn pause_idle(&self, after: Duration) {
+        let due: Vec<Idle> = match self.idle.lock() {
+            Ok(mut idle) => {
+                let (due, keep) = std::mem::take(&mut *idle)
+                    .into_iter()
+                    .partition(|i| !i.paused && i.since.elapsed() >= after);
+                *idle = keep;
+                due
+            }
+            Err(_) => return,
+        };
+        for mut entry in due {
+            match self.agent.pause(&entry.worker.id).await {
+                Ok(()) => {
+                    entry.paused = true;
+                    if let Ok(mut idle) = self.idle.lock() {
+                        idle.insert(0, entry);
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(
+                        "cannot pause idle worker {}: {e}; removing it",
+                        entry.worker.id
+                    );
+                    let _ = self.agent.destroy(&entry.worker.id).await;
+                }
+            }
+        }
     }
 }
 
@@ -127,7 +170,11 @@ impl Drop for Lease {
                 }
             });
         } else if let Ok(mut idle) = self.pool.idle.lock() {
-            idle.push(worker);
+            idle.push(Idle {
+                worker,
+                since: Instant::now(),
+                paused: false,
+            });
         }
     }
 }

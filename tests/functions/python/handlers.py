@@ -4,6 +4,8 @@ import sys
 import time
 
 _invocations = 0
+# Names this runtime process: a pid does not (every container starts at small pids).
+INSTANCE = os.urandom(8).hex()
 
 
 def echo(event, context):
@@ -39,6 +41,7 @@ def context(event, context):
         "client_context": None if cc is None else {"custom": cc.custom, "env": cc.env},
         "trace_id": os.environ.get("_X_AMZN_TRACE_ID"),
         "pid": os.getpid(),
+        "instance": INSTANCE,
         "env": {name: os.environ.get(name) for name in names},
     }
 

@@ -1,7 +1,10 @@
 //! Where workers run. Every runtime starts the same entrypoint, `esb rie`, so a
-//! function behaves the same as a process or (later) a container.
+//! function behaves the same as a process or a container.
 
+pub mod docker;
 pub mod process;
+
+use std::collections::HashSet;
 
 use async_trait::async_trait;
 use esb_proto::agent::FunctionSpec;
@@ -15,6 +18,8 @@ pub enum RuntimeError {
     #[error("worker {worker}: {detail}")]
     Control { worker: String, detail: String },
     #[error(transparent)]
+    Docker(#[from] esb_docker::DockerUnavailable),
+    #[error(transparent)]
     Python(#[from] crate::python_env::PythonEnvError),
     #[error(
         "unsupported runtime {0:?}: ESB runs python3.x and provided, provided.al2, provided.al2023"
@@ -26,8 +31,10 @@ pub enum RuntimeError {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct WorkerUsage {
     pub memory_bytes: u64,
+    pub memory_max_bytes: u64,
     pub memory_limit_bytes: u64,
     pub cpu_time_ms: u64,
+    pub oom_kills: u64,
 }
 
 #[async_trait]
@@ -41,8 +48,15 @@ pub trait WorkerRuntime: Send + Sync {
     async fn pause(&self, worker: &WorkerRecord) -> Result<(), RuntimeError>;
     async fn resume(&self, worker: &WorkerRecord) -> Result<(), RuntimeError>;
     /// Whether a recorded worker still runs (used to re-adopt after a restart).
-    fn is_alive(&self, worker: &WorkerRecord) -> bool;
-    fn usage(&self, worker: &WorkerRecord) -> WorkerUsage;
+    async fn is_alive(&self, worker: &WorkerRecord) -> bool;
+    async fn usage(&self, worker: &WorkerRecord) -> WorkerUsage;
     /// Releases what a worker that ended without `destroy` (box killed) left behind.
-    fn cleanup(&self, worker: &WorkerRecord);
+    async fn cleanup(&self, worker: &WorkerRecord);
+    /// Removes workers of this box that no record names (left by a crash between
+    /// start and record), once older than a grace period; returns how many.
+    async fn sweep_orphans(&self, _known: &HashSet<String>) -> usize {
+        0
+    }
+    /// Releases box-wide resources (the docker runtime's network) once every worker is gone.
+    async fn shutdown(&self) {}
 }

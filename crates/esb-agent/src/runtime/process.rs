@@ -270,7 +270,7 @@ impl WorkerRuntime for ProcessRuntime {
         Ok(())
     }
 
-    fn is_alive(&self, worker: &WorkerRecord) -> bool {
+    async fn is_alive(&self, worker: &WorkerRecord) -> bool {
         let cmdline = std::fs::read(format!("/proc/{}/cmdline", worker.pid)).unwrap_or_default();
         let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
         process_tree::is_running(worker.pid)
@@ -278,18 +278,23 @@ impl WorkerRuntime for ProcessRuntime {
             && args.contains(&worker.address.as_bytes())
     }
 
-    fn cleanup(&self, worker: &WorkerRecord) {
+    async fn cleanup(&self, worker: &WorkerRecord) {
         if let Some(dir) = WorkerCgroup::path_for(&worker.id) {
             WorkerCgroup::remove(&dir);
         }
     }
 
-    fn usage(&self, worker: &WorkerRecord) -> WorkerUsage {
+    async fn usage(&self, worker: &WorkerRecord) -> WorkerUsage {
         let pids = process_tree::tree(worker.pid);
+        let cgroup = WorkerCgroup::path_for(&worker.id)
+            .map(|dir| crate::memory_limit::stats(&dir))
+            .unwrap_or_default();
         WorkerUsage {
             memory_bytes: process_tree::sum_status_kib(&pids, "VmRSS") * 1024,
-            memory_limit_bytes: 0,
+            memory_max_bytes: cgroup.max_bytes,
+            memory_limit_bytes: cgroup.limit_bytes,
             cpu_time_ms: process_tree::sum_cpu_ms(&pids),
+            oom_kills: cgroup.oom_kills,
         }
     }
 }

@@ -486,3 +486,49 @@ pub fn without_request_id(mut v: serde_json::Value) -> serde_json::Value {
     }
     v
 }
+
+/// Runs the docker CLI (Debian's docker.io client) and returns its stdout.
+pub fn docker(args: &[&str]) -> String {
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("run the docker CLI");
+    assert!(
+        out.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Ids of the containers (any state) the box with state dir `state` owns.
+pub fn box_containers(state: &Path) -> Vec<String> {
+    let Ok(id) = std::fs::read_to_string(state.join("box-id")) else {
+        return Vec::new();
+    };
+    let filter = format!("label=esb.box={}", id.trim());
+    docker(&["ps", "-aq", "--filter", &filter])
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Waits until none of `ids` exists any more.
+pub fn wait_containers_gone(ids: &[String], within: Duration) {
+    let deadline = Instant::now() + within;
+    loop {
+        let left: Vec<String> = docker(&["ps", "-aq", "--no-trunc"])
+            .split_whitespace()
+            .filter(|c| ids.iter().any(|id| c.starts_with(id.as_str())))
+            .map(str::to_string)
+            .collect();
+        if left.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "containers {left:?} outlived their box"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
