@@ -131,6 +131,19 @@ fn no_base(runtime: &str, version: &str, detail: String) -> ImageError {
     ImageError::NoBaseImage {
         runtime: runtime.into(),
         version: version.into(),
+        suite: debootstrap_suite(version).into(),
+    }
+}
+
+/// Where debootstrap finds a given python3 as the distribution's own.
+fn debootstrap_suite(version: &str) -> &'static str {
+    match version {
+        "3.9" => "bullseye",
+        "3.10" => "jammy http://archive.ubuntu.com/ubuntu",
+        "3.11" => "bookworm",
+        "3.12" => "noble http://archive.ubuntu.com/ubuntu",
+        "3.13" => "trixie",
+        _ => "SUITE_WITH_THAT_PYTHON",
     }
 }
 
@@ -189,7 +202,8 @@ pub async fn import_base(
             "{name} ready in {:.1} s",
             task.elapsed().as_secs_f64()
         )),
-        Err(e) => task.fail(&format!("failed: {e}")),
+        // The error itself goes back to the caller.
+        Err(_) => task.fail("failed"),
     }
     result
 }
@@ -355,6 +369,19 @@ mod tests {
             "esb/base:python3.12"
         );
         assert!(nominal_base("nodejs20.x").is_err());
+    }
+
+    #[test]
+    fn the_missing_base_error_says_how_to_make_one() {
+        let text = no_base("python3.11", "3.11", String::new()).to_string();
+        assert!(
+            text.contains(
+                "run `esb image base --runtime python3.11 --rootfs DIR` (DIR from `debootstrap \
+                 --variant=minbase --include=python3-minimal,python3-pip bookworm DIR`) or load \
+                 public.ecr.aws/lambda/python:3.11"
+            ),
+            "{text}"
+        );
     }
 
     #[test]

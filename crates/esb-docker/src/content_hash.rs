@@ -107,7 +107,7 @@ impl Write for HashWriter<'_> {
 type DigestCache = Mutex<HashMap<PathBuf, (u64, Option<SystemTime>, [u8; 32])>>;
 
 /// SHA-256 of a file, remembered while its length and mtime stay the same.
-fn binary_digest(path: &Path) -> Result<[u8; 32], ImageError> {
+pub(crate) fn binary_digest(path: &Path) -> Result<[u8; 32], ImageError> {
     static CACHE: OnceLock<DigestCache> = OnceLock::new();
     let read_err = |source| ImageError::Read {
         path: path.to_path_buf(),

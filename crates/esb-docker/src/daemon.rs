@@ -50,7 +50,10 @@ pub async fn build(
                     if line.is_empty() {
                         continue;
                     }
-                    task.detail(line);
+                    // "Step 3/9 : COPY ..." says where the build is; the rest is noise.
+                    if line.starts_with("Step ") {
+                        task.detail(line);
+                    }
                     if last_lines.len() == 5 {
                         last_lines.pop_front();
                     }

@@ -33,10 +33,15 @@ pub enum ImageError {
     NoBootstrap { function: String, code_dir: PathBuf },
     #[error(
         "no base image for {runtime}: run `esb image base --runtime {runtime} --rootfs DIR` \
-(DIR from `debootstrap --variant=minbase --include=python3-minimal,python3-pip bookworm DIR`) \
+(DIR from `debootstrap --variant=minbase --include=python3-minimal,python3-pip {suite} DIR`) \
 or load public.ecr.aws/lambda/python:{version}"
     )]
-    NoBaseImage { runtime: String, version: String },
+    NoBaseImage {
+        runtime: String,
+        version: String,
+        /// A Debian/Ubuntu release whose python3 is that version.
+        suite: String,
+    },
     #[error("{} is not a {runtime} root filesystem: {detail}", rootfs.display())]
     Rootfs {
         rootfs: PathBuf,

@@ -3,8 +3,9 @@
 //!
 //! - `esb/<name>:<content hash>`, also tagged `esb/<name>:latest`; labels
 //!   `esb.managed`, `esb.function`, `esb.content-hash`, `esb.base-id`;
-//! - `/var/runtime/esb` (ESB's static binary) is the entrypoint: `esb rie` listening on
-//!   `0.0.0.0:8080`, the Runtime API on `127.0.0.1:9001`;
+//! - `/var/runtime/esb` (ESB's static binary, copied from `esb/runtime:<digest>`) is
+//!   the entrypoint: `esb rie` listening on `0.0.0.0:8080`, the Runtime API on
+//!   `127.0.0.1:9001`;
 //! - layers merged into `/opt` (template order, later ones win), code and its
 //!   `requirements.txt` dependencies in `/var/task`, `/tmp` with mode 1777;
 //! - CMD: `<python> -m awslambdaric <handler>`, or `/var/task/bootstrap`.
@@ -28,6 +29,7 @@ use crate::labels;
 use crate::pip;
 use crate::progress::{Progress, Task};
 use crate::reference::function_repository;
+use crate::runtime_image::{PATH_IN_RUNTIME_IMAGE, RuntimeImages};
 use crate::source_tree::{Entry, Kind, Overlay, off_thread, walk};
 
 /// Where the ESB binary sits in every function image.
@@ -85,7 +87,7 @@ pub async fn build_function(
     esb_binary: &Path,
     progress: &Progress,
 ) -> Result<Built, ImageError> {
-    build_one(docker, src, esb_binary, progress, &BaseCache::default()).await
+    build_one(docker, src, esb_binary, progress, &Shared::default()).await
 }
 
 /// Builds several functions, a few at a time, one progress line each; results come
@@ -96,12 +98,19 @@ pub async fn build_all(
     esb_binary: &Path,
     progress: &Progress,
 ) -> Vec<Result<Built, ImageError>> {
-    let bases = BaseCache::default();
+    let shared = Shared::default();
     futures_util::stream::iter(sources)
-        .map(|src| build_one(docker, src, esb_binary, progress, &bases))
+        .map(|src| build_one(docker, src, esb_binary, progress, &shared))
         .buffered(CONCURRENT_BUILDS)
         .collect()
         .await
+}
+
+/// What builds in one batch resolve once: bases, the esb binary's runtime image.
+#[derive(Debug, Default)]
+struct Shared {
+    bases: BaseCache,
+    runtimes: RuntimeImages,
 }
 
 async fn build_one(
@@ -109,10 +118,10 @@ async fn build_one(
     src: &FunctionSource,
     esb_binary: &Path,
     progress: &Progress,
-    bases: &BaseCache,
+    shared: &Shared,
 ) -> Result<Built, ImageError> {
     let task = progress.task(&src.name);
-    let result = build_with(docker, src, esb_binary, &task, bases).await;
+    let result = build_with(docker, src, esb_binary, &task, shared).await;
     let ms = task.elapsed().as_millis();
     match &result {
         Ok(Built {
@@ -130,7 +139,7 @@ async fn build_with(
     src: &FunctionSource,
     esb_binary: &Path,
     task: &Task,
-    bases: &BaseCache,
+    shared: &Shared,
 ) -> Result<Built, ImageError> {
     task.step("hashing sources");
     let plan = {
@@ -138,7 +147,7 @@ async fn build_with(
         off_thread(&src.code_dir, move || Plan::read(&owned, &bin)).await?
     };
     task.step("finding the base image");
-    let base = bases.get(docker, &src.runtime, task).await?;
+    let base = shared.bases.get(docker, &src.runtime, task).await?;
     let existing = daemon::image_if_exists(docker, &plan.reference).await?;
     let existing_base = existing
         .as_ref()
@@ -152,7 +161,6 @@ async fn build_with(
             rebuilt: false,
         });
     }
-    check_static(esb_binary)?;
 
     // Dependencies go to a temporary directory that lives until the build is sent.
     let deps_dir = match (&plan.python_version, plan.requirements()) {
@@ -178,9 +186,10 @@ async fn build_with(
         None => BTreeMap::new(),
     };
 
+    let runtime_id = shared.runtimes.get(docker, esb_binary, task).await?;
     task.step("building");
-    let overlay = plan.overlay(esb_binary, &deps)?;
-    let dockerfile = plan.dockerfile(&base)?;
+    let overlay = plan.overlay(&deps);
+    let dockerfile = plan.dockerfile(&base, &runtime_id)?;
     let overlay = Arc::new(overlay);
     let body = stream_tar(move |tar| {
         let mut h = header(tar::EntryType::Regular, 0o644, dockerfile.len() as u64, 0);
@@ -300,12 +309,8 @@ impl Plan {
             .map(|_| self.code_dir.join("requirements.txt"))
     }
 
-    /// The files the image adds to its base, by path under `/`.
-    fn overlay(
-        &self,
-        esb_binary: &Path,
-        deps: &BTreeMap<PathBuf, Entry>,
-    ) -> Result<Overlay, ImageError> {
+    /// The files the image adds to its base (besides the esb binary), by path under `/`.
+    fn overlay(&self, deps: &BTreeMap<PathBuf, Entry>) -> Overlay {
         let mut fs = Overlay::default();
         let dir = |mode| Entry {
             source: PathBuf::new(),
@@ -316,28 +321,17 @@ impl Plan {
         for path in ["opt", "tmp", "var", "var/runtime", "var/task"] {
             fs.add(path.into(), dir(if path == "tmp" { 0o1777 } else { 0o755 }));
         }
-        let meta = std::fs::metadata(esb_binary).map_err(|source| ImageError::Read {
-            path: esb_binary.to_path_buf(),
-            source,
-        })?;
-        fs.add(
-            PathBuf::from(ESB_IN_IMAGE.trim_start_matches('/')),
-            Entry {
-                source: esb_binary.to_path_buf(),
-                mode: 0o755,
-                mtime: meta.modified().ok().map_or(0, unix_seconds),
-                kind: Kind::File { len: meta.len() },
-            },
-        );
         for layer in &self.layers {
             fs.add_tree(Path::new("opt"), layer);
         }
         fs.add_tree(Path::new("var/task"), deps);
         fs.add_tree(Path::new("var/task"), &self.code);
-        Ok(fs)
+        fs
     }
 
-    fn dockerfile(&self, base: &Base) -> Result<String, ImageError> {
+    /// The esb binary comes from its runtime image first, so that layer is shared by
+    /// every function on the same base; the function's own files follow.
+    fn dockerfile(&self, base: &Base, runtime_image: &str) -> Result<String, ImageError> {
         let json = |v: &[&str]| serde_json::to_string(v).unwrap_or_default();
         let (cmd, pythonpath) = match (&self.python_version, &base.python) {
             (Some(version), Some(python)) => (
@@ -356,6 +350,7 @@ impl Plan {
         };
         Ok(format!(
             "FROM {from}\n\
+             COPY --from={runtime_image} {PATH_IN_RUNTIME_IMAGE} {ESB_IN_IMAGE}\n\
              COPY root/ /\n\
              WORKDIR /var/task\n\
              ENV LAMBDA_TASK_ROOT=/var/task LAMBDA_RUNTIME_DIR=/var/runtime PATH={PATH} \
@@ -367,11 +362,6 @@ impl Plan {
         ))
         .inspect(|text| tracing::debug!("Dockerfile of {}:\n{text}", self.name))
     }
-}
-
-fn unix_seconds(t: std::time::SystemTime) -> u64 {
-    t.duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 /// Appends one walked entry at `path`, owned by root, keeping mode and mtime. A file
@@ -423,52 +413,6 @@ impl<R: Read> Read for ExactReader<'_, R> {
         self.left -= n as u64;
         Ok(n)
     }
-}
-
-/// Images run the binary in any root filesystem (even `scratch`): it must not need a
-/// dynamic loader. Files that are not ELF are left to the caller.
-fn check_static(binary: &Path) -> Result<(), ImageError> {
-    let read_err = |source| ImageError::Read {
-        path: binary.to_path_buf(),
-        source,
-    };
-    // The ELF and program headers sit at the start of the file.
-    let mut elf = Vec::new();
-    std::fs::File::open(binary)
-        .and_then(|f| f.take(64 * 1024).read_to_end(&mut elf))
-        .map_err(read_err)?;
-    if has_interpreter(&elf) {
-        return Err(ImageError::DynamicBinary {
-            path: binary.to_path_buf(),
-        });
-    }
-    Ok(())
-}
-
-/// True for a 64-bit little-endian ELF with a PT_INTERP program header.
-fn has_interpreter(elf: &[u8]) -> bool {
-    if elf.get(..6) != Some(b"\x7fELF\x02\x01") {
-        return false;
-    }
-    let u16_at = |o: usize| {
-        elf.get(o..o + 2)
-            .and_then(|b| b.try_into().ok())
-            .map(|b| u16::from_le_bytes(b) as usize)
-    };
-    let u64_at = |o: usize| {
-        elf.get(o..o + 8)
-            .and_then(|b| b.try_into().ok())
-            .map(|b| u64::from_le_bytes(b) as usize)
-    };
-    let (Some(phoff), Some(size), Some(count)) = (u64_at(0x20), u16_at(0x36), u16_at(0x38)) else {
-        return false;
-    };
-    (0..count).any(|i| {
-        phoff
-            .checked_add(i * size)
-            .and_then(|off| elf.get(off..off + 4))
-            .is_some_and(|t| t == 3u32.to_le_bytes())
-    })
 }
 
 #[cfg(test)]
@@ -530,13 +474,19 @@ mod tests {
         let plan =
             Plan::read(&source(tmp.path(), "python3.11", "app.handler"), &bin).expect("plan");
         let text = plan
-            .dockerfile(&Base {
-                name: "esb/base:python3.11".into(),
-                id: "sha256:1".into(),
-                python: Some("/usr/bin/python3.11".into()),
-            })
+            .dockerfile(
+                &Base {
+                    name: "esb/base:python3.11".into(),
+                    id: "sha256:1".into(),
+                    python: Some("/usr/bin/python3.11".into()),
+                },
+                "sha256:2",
+            )
             .expect("dockerfile");
-        assert!(text.starts_with("FROM sha256:1\n"), "{text}");
+        assert!(
+            text.starts_with("FROM sha256:1\nCOPY --from=sha256:2 /esb /var/runtime/esb\n"),
+            "{text}"
+        );
         assert!(
             text.contains(
                 r#"ENTRYPOINT ["/var/runtime/esb","rie","--listen","0.0.0.0:8080","--runtime-api","127.0.0.1:9001","--"]"#
@@ -553,14 +503,5 @@ mod tests {
             ),
             "{text}"
         );
-    }
-
-    #[test]
-    fn only_dynamic_elf_files_have_an_interpreter() {
-        assert!(!has_interpreter(b"not an elf"));
-        assert!(!has_interpreter(b"\x7fELF\x02\x01 truncated"));
-        // Debian's shell is dynamically linked.
-        let sh = std::fs::read("/bin/sh").expect("read /bin/sh");
-        assert!(has_interpreter(&sh));
     }
 }

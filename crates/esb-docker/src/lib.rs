@@ -15,6 +15,7 @@ mod pip;
 pub mod progress;
 pub mod reference;
 pub mod registry;
+mod runtime_image;
 mod source_tree;
 
 pub use base_image::{AWSLAMBDARIC, BOTO3, import_base};
@@ -25,3 +26,4 @@ pub use function_image::{Built, FunctionSource, build_all, build_function, image
 pub use pip::PIP_ENV;
 pub use progress::Progress;
 pub use registry::{pull_from, push};
+pub use runtime_image::running_binary;
