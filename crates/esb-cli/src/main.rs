@@ -1,7 +1,9 @@
 //! `esb`: one binary for every ESB role.
 
 mod agent_command;
+mod build_command;
 mod gateway_command;
+mod image_command;
 mod project;
 mod rie_command;
 mod signals;
@@ -33,6 +35,10 @@ enum Command {
     Gateway(gateway_command::GatewayArgs),
     /// Agent: owns this machine's workers; serves the gateway over gRPC.
     Agent(agent_command::AgentArgs),
+    /// Build every function of the template as a Docker image (optionally push them).
+    Build(build_command::BuildArgs),
+    /// Images functions are built on (`esb image base`: a Python base from a rootfs).
+    Image(image_command::ImageArgs),
 }
 
 fn main() -> ExitCode {
@@ -61,5 +67,7 @@ fn run() -> Result<()> {
         Command::Up(args) => up_command::run(args),
         Command::Gateway(args) => gateway_command::run(args),
         Command::Agent(args) => agent_command::run(args),
+        Command::Build(args) => build_command::run(args),
+        Command::Image(args) => image_command::run(args),
     }
 }

@@ -1,0 +1,111 @@
+//! `esb build`: every function of the template as a Docker image, named by its content
+//! so the gateway and agents agree on it without asking anyone; optionally pushed to a
+//! registry for agents on other machines.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use esb_docker::{Built, FunctionSource, ImageError, Progress};
+
+use crate::agent_command::RuntimeArgs;
+use crate::project::{Project, ProjectArgs};
+
+#[derive(Args)]
+pub struct BuildArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// Also push every image to this registry (HOST:PORT), for agents on other machines.
+    #[arg(long, value_name = "REGISTRY")]
+    pub push: Option<String>,
+    /// Docker daemon (default: DOCKER_HOST, else unix:///var/run/docker.sock).
+    #[arg(long, value_name = "URL", env = "ESB_DOCKER_HOST")]
+    pub docker_host: Option<String>,
+}
+
+pub fn run(args: BuildArgs) -> Result<()> {
+    let project = args.project.load()?;
+    if project.template.functions.is_empty() {
+        println!("no functions in {}", args.project.template.display());
+        return Ok(());
+    }
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(build(
+        &project,
+        args.docker_host.as_deref(),
+        args.push.as_deref(),
+        true,
+    ))
+}
+
+/// What `esb up` does before starting docker workers: builds what changed (progress
+/// on stderr, no summary table); the error names every function that failed.
+pub async fn build_images(project: &Project, runtime: &RuntimeArgs) -> Result<()> {
+    build(project, runtime.docker_host.as_deref(), None, false).await
+}
+
+async fn build(
+    project: &Project,
+    docker_host: Option<&str>,
+    push: Option<&str>,
+    print_summary: bool,
+) -> Result<()> {
+    let sources = project.function_sources();
+    let esb = esb_docker::running_binary()?;
+    let docker = esb_docker::connect(docker_host, Duration::from_secs(10)).await?;
+    let progress = Progress::stderr();
+    let mut results = esb_docker::build_all(&docker, &sources, &esb, &progress).await;
+    if let Some(registry) = push {
+        for result in &mut results {
+            let Ok(built) = result else { continue };
+            let task = progress.task(&format!("push {}", built.reference));
+            match esb_docker::push(&docker, &built.reference, registry).await {
+                Ok(remote) => task.finish(&format!("pushed {remote}")),
+                Err(e) => {
+                    task.fail(&format!("failed: {e}"));
+                    *result = Err(e);
+                }
+            }
+        }
+    }
+    if print_summary {
+        summarize(&sources, &results);
+    }
+    // Functions failing for the same reason (no base image, typically) share one line.
+    let mut reasons: Vec<(String, Vec<&str>)> = Vec::new();
+    for (src, result) in sources.iter().zip(&results) {
+        let Err(e) = result else { continue };
+        let reason = e.to_string();
+        match reasons.iter_mut().find(|(r, _)| *r == reason) {
+            Some((_, names)) => names.push(&src.name),
+            None => reasons.push((reason, vec![&src.name])),
+        }
+    }
+    if !reasons.is_empty() {
+        let failed: usize = reasons.iter().map(|(_, n)| n.len()).sum();
+        let detail: Vec<String> = reasons
+            .iter()
+            .map(|(reason, names)| format!("{}: {reason}", names.join(", ")))
+            .collect();
+        bail!(
+            "{failed} of {} function images failed to build: {}",
+            sources.len(),
+            detail.join("; ")
+        );
+    }
+    Ok(())
+}
+
+/// One line per function on stdout.
+fn summarize(sources: &[FunctionSource], results: &[Result<Built, ImageError>]) {
+    let width = sources.iter().map(|s| s.name.len()).max().unwrap_or(0);
+    for (src, result) in sources.iter().zip(results) {
+        match result {
+            Ok(built) => {
+                let state = if built.rebuilt { "built" } else { "up to date" };
+                println!("{:width$}  {}  {state}", src.name, built.reference);
+            }
+            Err(_) => println!("{:width$}  FAILED", src.name),
+        }
+    }
+}
