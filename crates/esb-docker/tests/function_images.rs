@@ -178,3 +178,38 @@ async fn a_provided_function_without_bootstrap_fails_with_the_reason() {
         .expect_err("no bootstrap");
     assert!(err.to_string().contains("no bootstrap"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn build_all_reports_each_function_in_order_and_builds_the_rest_when_one_fails() {
+    let docker = docker().await;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let good = tmp.path().join("good");
+    write(&good.join("bootstrap"), "#!/bin/sh\n", 0o755);
+    let bad = tmp.path().join("bad");
+    write(&bad.join("README"), "no bootstrap here", 0o644);
+    let names = [unique("EsbTestAllGood"), unique("EsbTestAllBad")];
+    let _cleanup = Cleanup {
+        functions: names.to_vec(),
+    };
+    let sources: Vec<FunctionSource> = names
+        .iter()
+        .zip([&good, &bad])
+        .map(|(name, dir)| FunctionSource {
+            name: name.clone(),
+            runtime: "provided.al2023".into(),
+            handler: String::new(),
+            code_dir: dir.clone(),
+            layers: vec![],
+        })
+        .collect();
+    let results =
+        esb_docker::build_all(&docker, &sources, &fake_esb(tmp.path()), &Progress::lines()).await;
+    assert_eq!(results.len(), 2);
+    let built = results[0].as_ref().expect("the good function builds");
+    assert!(built.rebuilt);
+    assert!(
+        matches!(results[1], Err(esb_docker::ImageError::NoBootstrap { .. })),
+        "{:?}",
+        results[1]
+    );
+}
