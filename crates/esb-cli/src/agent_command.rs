@@ -13,9 +13,6 @@ use esb_agent::runtime::docker::{DockerOptions, DockerRuntime, WorkerAddress};
 use esb_agent::runtime::process::ProcessRuntime;
 use esb_proto::AgentServiceServer;
 
-/// How often the agent looks for containers of its box that no pool owns.
-const JANITOR_INTERVAL: Duration = Duration::from_secs(30);
-
 #[derive(Args)]
 pub struct AgentArgs {
     /// gRPC address.
@@ -55,6 +52,10 @@ pub struct RuntimeArgs {
     /// Registry to pull missing function images from (what `esb build --push` filled).
     #[arg(long, env = "ESB_REGISTRY")]
     pub registry: Option<String>,
+    /// Seconds after which a container of this box that no worker record names (left
+    /// by a crash) is removed; the agent looks that often.
+    #[arg(long, default_value_t = 30)]
+    pub orphan_grace: u64,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -102,6 +103,7 @@ impl RuntimeArgs {
                 AddressArg::PublishedPort => WorkerAddress::PublishedPort,
             },
             registry: self.registry.clone(),
+            orphan_grace: Duration::from_secs(self.orphan_grace),
         }
     }
 }
@@ -142,7 +144,7 @@ pub async fn build_agent(
         .await
         .with_context(|| format!("cannot read worker records under {}", state_dir.display()))?;
     let agent = Arc::new(agent);
-    agent.spawn_janitor(JANITOR_INTERVAL);
+    agent.spawn_janitor(Duration::from_secs(runtime_args.orphan_grace.max(1)));
     Ok(agent)
 }
 

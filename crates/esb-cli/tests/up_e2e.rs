@@ -521,6 +521,7 @@ fn split_gateway_and_agent_survive_an_agent_restart(rt: Rt) {
                 &agent_addr.to_string(),
                 "--runtime",
                 rt.flag(),
+                "--remove-workers-on-exit",
             ])
             .arg("--state-dir")
             .arg(&state)
@@ -589,8 +590,8 @@ fn split_gateway_and_agent_survive_an_agent_restart(rt: Rt) {
     assert!(status.success());
     // The gateway returned its idle worker to the agent, which removed it.
     workers.wait_gone(Duration::from_secs(30));
-    let _ = agent.kill();
-    let _ = agent.wait();
+    // The restarted agent removes what is left, the box network included.
+    assert!(support::terminate(&mut agent, Duration::from_secs(30)).success());
     let _ = std::fs::remove_dir_all(&state);
 }
 

@@ -21,6 +21,13 @@ pub enum AgentError {
     },
 }
 
+impl AgentError {
+    /// The agent did not answer at all (not started yet, or restarting).
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, AgentError::Call { status, .. } if status.code() == tonic::Code::Unavailable)
+    }
+}
+
 #[derive(Clone)]
 pub struct AgentClient {
     client: AgentServiceClient<Channel>,

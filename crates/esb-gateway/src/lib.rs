@@ -134,7 +134,25 @@ impl Gateway {
         }
         for pool in self.pools.values() {
             for w in pool.drain_idle() {
-                let _ = self.agent.destroy(&w.id).await;
+                self.return_worker(&w.id).await;
+            }
+        }
+    }
+
+    /// Asks the agent to remove a worker, waiting a little for an agent that is
+    /// restarting: a worker the agent never hears about would outlive the box.
+    async fn return_worker(&self, id: &str) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            match self.agent.destroy(id).await {
+                Ok(()) => return,
+                Err(e) if e.is_unreachable() && std::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => {
+                    tracing::warn!("cannot return worker {id} to the agent: {e}");
+                    return;
+                }
             }
         }
     }

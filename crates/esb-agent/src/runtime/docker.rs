@@ -31,9 +31,6 @@ use crate::worker_record::{RecordedState, WorkerRecord, spec_hash};
 /// The port `esb rie` listens on inside every worker image.
 const RIE_PORT: u16 = 8080;
 const READY_TIMEOUT: Duration = Duration::from_secs(20);
-/// Containers of this box that no record names are removed once this old: younger ones
-/// may be a worker whose record is being written right now.
-const ORPHAN_GRACE: Duration = Duration::from_secs(30);
 /// Lambda gives one vCPU per 1,769 MB of memory.
 const MB_PER_VCPU: i64 = 1769;
 /// Lambda's default ephemeral storage (`/tmp`).
@@ -64,6 +61,9 @@ pub struct DockerOptions {
     pub address: WorkerAddress,
     /// Registry to pull missing function images from (`esb build --push`).
     pub registry: Option<String>,
+    /// Containers of this box that no record names are removed once this old; younger
+    /// ones may be a worker whose record is being written right now.
+    pub orphan_grace: Duration,
 }
 
 pub struct DockerRuntime {
@@ -455,7 +455,8 @@ impl WorkerRuntime for DockerRuntime {
                 .and_then(|l| l.get(labels::WORKER))
                 .cloned()
                 .unwrap_or_default();
-            let old = now - c.created.unwrap_or(now) > ORPHAN_GRACE.as_secs() as i64;
+            let age = u64::try_from(now - c.created.unwrap_or(now)).unwrap_or(0);
+            let old = age >= self.options.orphan_grace.as_secs();
             if !known.contains(&worker)
                 && old
                 && let Some(id) = c.id

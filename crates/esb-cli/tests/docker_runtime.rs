@@ -1,0 +1,397 @@
+//! What only the docker runtime has: paused containers, two boxes sharing one daemon,
+//! orphaned containers, images pulled from a real registry (Debian's docker-registry),
+//! and a daemon that is not there. A real Docker daemon throughout (scripts/test.sh
+//! starts one when none runs).
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+/// A project with one Rust `provided.al2023` function (the lambda_runtime fixture).
+struct Project {
+    dir: PathBuf,
+    function: String,
+}
+
+impl Project {
+    fn new(tag: &str) -> Self {
+        let function = format!("rust-{tag}-{}", std::process::id());
+        let dir = std::env::temp_dir().join(format!("esb-docker-{function}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("fn")).expect("project dir");
+        std::fs::copy(support::rust_bootstrap(), dir.join("fn/bootstrap")).expect("bootstrap");
+        std::fs::write(
+            dir.join("template.yaml"),
+            format!(
+                "Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n      FunctionName: {function}\n      CodeUri: fn\n      Runtime: provided.al2023\n      Timeout: 5\n"
+            ),
+        )
+        .expect("template");
+        Self { dir, function }
+    }
+
+    fn template(&self) -> PathBuf {
+        self.dir.join("template.yaml")
+    }
+
+    fn state(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A running `esb up`.
+struct Up {
+    child: Child,
+    port: u16,
+    client: reqwest::blocking::Client,
+    output: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Up {
+    fn start(project: &Project, state: &Path, extra: &[&str]) -> Self {
+        let port = support::free_addr().port();
+        let mut child = Command::new(support::esb_bin())
+            .arg("up")
+            .arg("--template")
+            .arg(project.template())
+            .arg("--state-dir")
+            .arg(state)
+            .args(["--port", &port.to_string()])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("esb up");
+        let output = support::capture_output(&mut child);
+        let client = support::https_client_within(state, port, Duration::from_secs(300));
+        Self {
+            child,
+            port,
+            client,
+            output,
+        }
+    }
+
+    fn invoke(&self, function: &str, event: &Value) -> (u16, Value) {
+        invoke(&self.client, self.port, function, event)
+    }
+
+    fn stop(&mut self) {
+        assert!(support::terminate(&mut self.child, Duration::from_secs(60)).success());
+    }
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            support::terminate(&mut self.child, Duration::from_secs(60));
+        }
+    }
+}
+
+fn invoke(
+    client: &reqwest::blocking::Client,
+    port: u16,
+    function: &str,
+    event: &Value,
+) -> (u16, Value) {
+    let resp = client
+        .post(format!(
+            "https://127.0.0.1:{port}/2015-03-31/functions/{function}/invocations"
+        ))
+        .json(event)
+        .send()
+        .expect("invoke");
+    let status = resp.status().as_u16();
+    (status, resp.json().unwrap_or(Value::Null))
+}
+
+fn echo() -> Value {
+    json!({"action": "echo", "n": 1})
+}
+
+fn container_state(id: &str) -> String {
+    support::docker(&["inspect", "-f", "{{.State.Status}}", id])
+        .trim()
+        .to_string()
+}
+
+fn wait_until(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// An idle worker is frozen (`docker pause`) after `--pause-idle-after`, and the next
+/// request resumes that same container rather than starting another.
+#[test]
+fn idle_workers_are_paused_and_resumed_on_demand() {
+    let project = Project::new("pause");
+    let state = project.state("state");
+    let up = Up::start(
+        &project,
+        &state,
+        &["--runtime", "docker", "--pause-idle-after", "0.3"],
+    );
+    assert_eq!(up.invoke(&project.function, &echo()), (200, echo()));
+    let containers = support::box_containers(&state);
+    assert_eq!(containers.len(), 1, "{containers:?}");
+    wait_until(
+        "the idle worker to be paused",
+        Duration::from_secs(30),
+        || container_state(&containers[0]) == "paused",
+    );
+    assert_eq!(up.invoke(&project.function, &echo()), (200, echo()));
+    assert_eq!(
+        support::box_containers(&state),
+        containers,
+        "the paused worker itself served the request"
+    );
+}
+
+/// Two boxes on one daemon: each sees and stops only its own containers.
+#[test]
+fn two_boxes_share_a_daemon_without_touching_each_other() {
+    let project = Project::new("twoboxes");
+    let (state_a, state_b) = (project.state("a"), project.state("b"));
+    let mut a = Up::start(&project, &state_a, &["--runtime", "docker"]);
+    let b = Up::start(&project, &state_b, &["--runtime", "docker"]);
+    assert_eq!(a.invoke(&project.function, &echo()).0, 200);
+    assert_eq!(b.invoke(&project.function, &echo()).0, 200);
+    let (ca, cb) = (
+        support::box_containers(&state_a),
+        support::box_containers(&state_b),
+    );
+    assert_eq!((ca.len(), cb.len()), (1, 1));
+    assert_ne!(ca, cb);
+    a.stop();
+    support::wait_containers_gone(&ca, Duration::from_secs(30));
+    assert_eq!(
+        support::box_containers(&state_b),
+        cb,
+        "box b keeps its worker"
+    );
+    assert_eq!(b.invoke(&project.function, &echo()), (200, echo()));
+}
+
+/// A container of this box that no worker record names (the agent crashed between
+/// starting it and recording it) is removed after the grace period; another box's
+/// container is left alone.
+#[test]
+fn orphaned_containers_are_removed_and_other_boxes_are_not_touched() {
+    let project = Project::new("orphans");
+    let state = project.state("state");
+    let addr = support::free_addr();
+    let mut agent = Command::new(support::esb_bin())
+        .args(["agent", "--runtime", "docker", "--orphan-grace", "2"])
+        .args(["--listen", &addr.to_string(), "--remove-workers-on-exit"])
+        .arg("--state-dir")
+        .arg(&state)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("esb agent");
+    wait_until("the agent's box id", Duration::from_secs(60), || {
+        std::fs::read_to_string(state.join("box-id")).is_ok()
+    });
+    let box_id = std::fs::read_to_string(state.join("box-id")).expect("box id");
+    let create = |box_label: &str| {
+        support::docker(&[
+            "create",
+            "--label",
+            &format!("esb.box={box_label}"),
+            "--label",
+            "esb.managed=true",
+            "--label",
+            "esb.worker=ghost",
+            "esb/base:python3.11",
+            "true",
+        ])
+        .trim()
+        .to_string()
+    };
+    let orphan = create(box_id.trim());
+    let foreign = create("another-box");
+    support::wait_containers_gone(std::slice::from_ref(&orphan), Duration::from_secs(60));
+    assert_eq!(
+        container_state(&foreign),
+        "created",
+        "another box's container stays"
+    );
+    support::docker(&["rm", "-f", &foreign]);
+    assert!(support::terminate(&mut agent, Duration::from_secs(30)).success());
+}
+
+/// `esb build --push` fills a real registry; an agent started with `--registry` pulls
+/// the image it lacks and serves the function from it.
+#[test]
+fn images_travel_through_a_registry() {
+    let project = Project::new("registry");
+    let storage = project.state("registry");
+    let registry_port = support::free_addr().port();
+    std::fs::create_dir_all(&storage).expect("registry dir");
+    let config = project.dir.join("registry.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{registry_port}\n",
+            storage.display()
+        ),
+    )
+    .expect("registry config");
+    let mut registry = Command::new("docker-registry")
+        .arg("serve")
+        .arg(&config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start docker-registry (Debian package docker-registry)");
+    let registry_addr = format!("127.0.0.1:{registry_port}");
+    wait_until("the registry", Duration::from_secs(30), || {
+        std::net::TcpStream::connect(&registry_addr).is_ok()
+    });
+
+    let built = Command::new(support::esb_bin())
+        .arg("build")
+        .arg("--template")
+        .arg(project.template())
+        .args(["--push", &registry_addr])
+        .output()
+        .expect("esb build --push");
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let repository = format!("esb/{}", project.function);
+    let tags: Vec<String> = support::docker(&[
+        "images",
+        "--format",
+        "{{.Repository}}:{{.Tag}}",
+        &repository,
+    ])
+    .lines()
+    .map(str::to_string)
+    .collect();
+    let reference = tags
+        .iter()
+        .find(|t| !t.ends_with(":latest"))
+        .expect("a content-hash tag")
+        .clone();
+    let mut local: Vec<&str> = vec![reference.as_str()];
+    let pushed = format!("{registry_addr}/{reference}");
+    let pushed_latest = format!("{registry_addr}/{repository}:latest");
+    let latest = format!("{repository}:latest");
+    local.extend([latest.as_str(), pushed.as_str(), pushed_latest.as_str()]);
+    for tag in &local {
+        let _ = Command::new("docker")
+            .args(["rmi", tag])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+    assert!(
+        Command::new("docker")
+            .args(["image", "inspect", &reference])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| !s.success()),
+        "the image is gone from the daemon"
+    );
+
+    let state = project.state("state");
+    let agent_addr = support::free_addr();
+    let mut agent = Command::new(support::esb_bin())
+        .args(["agent", "--runtime", "docker", "--registry", &registry_addr])
+        .args([
+            "--listen",
+            &agent_addr.to_string(),
+            "--remove-workers-on-exit",
+        ])
+        .arg("--state-dir")
+        .arg(&state)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("esb agent");
+    let port = support::free_addr().port();
+    let mut gateway = Command::new(support::esb_bin())
+        .arg("gateway")
+        .arg("--template")
+        .arg(project.template())
+        .arg("--state-dir")
+        .arg(&state)
+        .args([
+            "--port",
+            &port.to_string(),
+            "--agent",
+            &format!("http://{agent_addr}"),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("esb gateway");
+    let client = support::https_client_within(&state, port, Duration::from_secs(120));
+    assert_eq!(
+        invoke(&client, port, &project.function, &echo()),
+        (200, echo())
+    );
+    support::docker(&["image", "inspect", &reference]);
+    assert!(support::terminate(&mut gateway, Duration::from_secs(30)).success());
+    assert!(support::terminate(&mut agent, Duration::from_secs(30)).success());
+    let _ = registry.kill();
+    let _ = registry.wait();
+    let _ = Command::new("docker")
+        .args(["rmi", &reference, &latest])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// No daemon at the configured endpoint: `--runtime docker` fails saying where it
+/// looked and what to do; `--runtime auto` serves with process workers instead.
+#[test]
+fn an_absent_daemon_is_explained_and_auto_falls_back_to_processes() {
+    let project = Project::new("nodaemon");
+    let socket = format!("unix://{}/no-docker.sock", project.dir.display());
+    let out = Command::new(support::esb_bin())
+        .arg("up")
+        .arg("--template")
+        .arg(project.template())
+        .arg("--state-dir")
+        .arg(project.state("docker"))
+        .args(["--port", &support::free_addr().port().to_string()])
+        .args(["--runtime", "docker", "--docker-host", &socket])
+        .output()
+        .expect("esb up");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&socket) && err.contains("--runtime process"),
+        "{err}"
+    );
+
+    let state = project.state("auto");
+    let up = Up::start(
+        &project,
+        &state,
+        &["--runtime", "auto", "--docker-host", &socket],
+    );
+    assert_eq!(up.invoke(&project.function, &echo()), (200, echo()));
+    assert!(support::box_containers(&state).is_empty());
+    let said = up.output.lock().map(|o| o.join("\n")).unwrap_or_default();
+    assert!(said.contains("using process workers"), "{said}");
+}
