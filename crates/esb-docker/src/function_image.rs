@@ -186,34 +186,51 @@ async fn build_with(
         None => BTreeMap::new(),
     };
 
-    let runtime_id = shared.runtimes.get(docker, esb_binary, task).await?;
-    task.step("building");
-    let overlay = plan.overlay(&deps);
-    let dockerfile = plan.dockerfile(&base, &runtime_id)?;
-    let overlay = Arc::new(overlay);
-    let body = stream_tar(move |tar| {
-        let mut h = header(tar::EntryType::Regular, 0o644, dockerfile.len() as u64, 0);
-        tar.append_data(&mut h, "Dockerfile", dockerfile.as_bytes())?;
-        let mut h = header(tar::EntryType::Directory, 0o755, 0, 0);
-        tar.append_data(&mut h, "root", std::io::empty())?;
-        for (path, entry) in overlay.entries() {
-            append_entry(tar, &Path::new("root").join(path), entry)?;
+    let overlay = Arc::new(plan.overlay(&deps));
+    // Another box may prune the runtime image between our check and the build's
+    // `COPY --from`: then it is made again, once.
+    let mut retried = false;
+    let id = loop {
+        let runtime_id = shared.runtimes.get(docker, esb_binary, task).await?;
+        task.step("building");
+        let dockerfile = plan.dockerfile(&base, &runtime_id)?;
+        let files = Arc::clone(&overlay);
+        let body = stream_tar(move |tar| {
+            let mut h = header(tar::EntryType::Regular, 0o644, dockerfile.len() as u64, 0);
+            tar.append_data(&mut h, "Dockerfile", dockerfile.as_bytes())?;
+            let mut h = header(tar::EntryType::Directory, 0o755, 0, 0);
+            tar.append_data(&mut h, "root", std::io::empty())?;
+            for (path, entry) in files.entries() {
+                append_entry(tar, &Path::new("root").join(path), entry)?;
+            }
+            Ok(())
+        });
+        let options = BuildImageOptionsBuilder::default()
+            .dockerfile("Dockerfile")
+            .t(&plan.reference)
+            .rm(true)
+            .forcerm(true)
+            .labels(&HashMap::from([
+                (labels::MANAGED, "true"),
+                (labels::FUNCTION, src.name.as_str()),
+                (labels::CONTENT_HASH, plan.hash.as_str()),
+                (labels::BASE_ID, base.id.as_str()),
+            ]))
+            .build();
+        match daemon::build(docker, options, body, &plan.reference, task).await {
+            Ok(id) => break id,
+            Err(e)
+                if !retried
+                    && daemon::image_if_exists(docker, &runtime_id)
+                        .await?
+                        .is_none() =>
+            {
+                tracing::debug!("runtime image {runtime_id} vanished during the build: {e}");
+                retried = true;
+            }
+            Err(e) => return Err(e),
         }
-        Ok(())
-    });
-    let options = BuildImageOptionsBuilder::default()
-        .dockerfile("Dockerfile")
-        .t(&plan.reference)
-        .rm(true)
-        .forcerm(true)
-        .labels(&HashMap::from([
-            (labels::MANAGED, "true"),
-            (labels::FUNCTION, src.name.as_str()),
-            (labels::CONTENT_HASH, plan.hash.as_str()),
-            (labels::BASE_ID, base.id.as_str()),
-        ]))
-        .build();
-    let id = daemon::build(docker, options, body, &plan.reference, task).await?;
+    };
     drop(deps_dir);
     tag_latest(docker, &plan).await?;
     // Same inputs on a new base: the image that had this tag is now dangling.

@@ -1,14 +1,17 @@
 //! ESB's binary as a one-file image, `esb/runtime:<digest>`, that function images take
 //! it from with `COPY --from`: the binary (~20 MB, ~190 MB in debug builds) goes to the
 //! daemon once per version instead of in every function's build context, and the layer
-//! that copy makes is cached and shared by every function on the same base.
+//! that copy makes is cached and shared by every function on the same base. Runtime
+//! images of earlier binaries are removed once a new one is made (after a grace
+//! period; a build that loses its runtime image meanwhile makes it again).
 
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use bollard::Docker;
-use bollard::query_parameters::BuildImageOptionsBuilder;
+use bollard::query_parameters::{BuildImageOptionsBuilder, ListImagesOptionsBuilder};
 use tokio::sync::Mutex;
 
 use crate::build_context::{header, stream_tar};
@@ -21,6 +24,9 @@ use crate::source_tree::off_thread;
 
 /// Where the binary sits in the runtime image.
 pub const PATH_IN_RUNTIME_IMAGE: &str = "/esb";
+const REPOSITORY: &str = "esb/runtime";
+/// How old a superseded runtime image must be before it is removed.
+const PRUNE_AFTER: Duration = Duration::from_secs(15 * 60);
 
 /// The running esb binary, to put in images: `current_exe()`, or `/proc/self/exe` when
 /// that file was replaced or deleted since the process started (a rebuild while a box
@@ -37,34 +43,31 @@ pub fn running_binary() -> Result<PathBuf, ImageError> {
     }
 }
 
-/// The runtime image of one binary, made once per batch of builds.
+/// Runtime images for a batch of builds: concurrent builds wait for the one that
+/// sends the binary instead of sending it too.
 #[derive(Debug, Default)]
 pub struct RuntimeImages {
-    ids: Mutex<HashMap<PathBuf, String>>,
+    making: Mutex<()>,
 }
 
 impl RuntimeImages {
-    /// The image id of `esb/runtime:<digest of esb_binary>`, built if missing.
+    /// The image id of `esb/runtime:<digest of esb_binary>`, built if missing (checked
+    /// on every call: another box may prune it meanwhile).
     pub async fn get(
         &self,
         docker: &Docker,
         esb_binary: &Path,
         task: &Task,
     ) -> Result<String, ImageError> {
-        let mut ids = self.ids.lock().await;
-        if let Some(id) = ids.get(esb_binary) {
-            return Ok(id.clone());
-        }
-        let id = ensure(docker, esb_binary, task).await?;
-        ids.insert(esb_binary.to_path_buf(), id.clone());
-        Ok(id)
+        let _one_at_a_time = self.making.lock().await;
+        ensure(docker, esb_binary, task).await
     }
 }
 
 async fn ensure(docker: &Docker, esb_binary: &Path, task: &Task) -> Result<String, ImageError> {
     let bin = esb_binary.to_path_buf();
     let digest = off_thread(esb_binary, move || binary_digest(&bin)).await?;
-    let name = format!("esb/runtime:{}", &hex(&digest)[..HASH_LEN]);
+    let name = format!("{REPOSITORY}:{}", &hex(&digest)[..HASH_LEN]);
     if let Some(id) = daemon::image_if_exists(docker, &name)
         .await?
         .and_then(|i| i.id)
@@ -95,7 +98,31 @@ async fn ensure(docker: &Docker, esb_binary: &Path, task: &Task) -> Result<Strin
         .forcerm(true)
         .labels(&HashMap::from([(labels::MANAGED, "true")]))
         .build();
-    daemon::build(docker, options, body, &name, task).await
+    let id = daemon::build(docker, options, body, &name, task).await?;
+    prune_superseded(docker, &id).await;
+    Ok(id)
+}
+
+/// Removes runtime images of earlier binaries (each rebuild of `esb` makes one) once
+/// they are old enough that no build can still be about to copy from them. Function
+/// images do not depend on them: `COPY --from` copies the file.
+async fn prune_superseded(docker: &Docker, current: &str) {
+    let filters = HashMap::from([("reference".to_string(), vec![format!("{REPOSITORY}:*")])]);
+    let options = ListImagesOptionsBuilder::default()
+        .filters(&filters)
+        .build();
+    let Ok(images) = docker.list_images(Some(options)).await else {
+        return;
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    for image in images {
+        let age = now.saturating_sub(u64::try_from(image.created).unwrap_or(u64::MAX));
+        if image.id != current && age >= PRUNE_AFTER.as_secs() {
+            daemon::remove_if_unused(docker, &image.id).await;
+        }
+    }
 }
 
 /// Images run the binary in any root filesystem (even `scratch`): it must not need a

@@ -5,6 +5,7 @@ mod support;
 
 use std::collections::HashMap;
 
+use esb_docker::bollard::query_parameters::RemoveImageOptionsBuilder;
 use esb_docker::{FunctionSource, Progress, build_function, image_reference, labels};
 use support::{Cleanup, Container, docker, fake_esb, unique, write};
 
@@ -212,4 +213,60 @@ async fn build_all_reports_each_function_in_order_and_builds_the_rest_when_one_f
         "{:?}",
         results[1]
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_esb_binary_image_is_made_again_when_it_was_removed() {
+    let docker = docker().await;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let code = tmp.path().join("code");
+    write(&code.join("bootstrap"), "#!/bin/sh\n", 0o755);
+    // A binary of its own, so no other test shares its runtime image.
+    let esb = tmp.path().join("esb");
+    std::fs::write(&esb, unique("esb binary")).expect("write esb");
+    let names = [unique("EsbTestRuntimeA"), unique("EsbTestRuntimeB")];
+    let _cleanup = Cleanup {
+        functions: names.to_vec(),
+    };
+    let source = |name: &str| FunctionSource {
+        name: name.to_string(),
+        runtime: "provided".into(),
+        handler: String::new(),
+        code_dir: code.clone(),
+        layers: vec![],
+    };
+    let progress = Progress::quiet();
+    build_function(&docker, &source(&names[0]), &esb, &progress)
+        .await
+        .expect("first build");
+    let runtime_images = runtime_images_of(&docker, &esb).await;
+    assert_eq!(runtime_images.len(), 1, "{runtime_images:?}");
+    let options = RemoveImageOptionsBuilder::default().force(true).build();
+    docker
+        .remove_image(&runtime_images[0], Some(options), None)
+        .await
+        .expect("remove the runtime image");
+
+    build_function(&docker, &source(&names[1]), &esb, &progress)
+        .await
+        .expect("a build after the runtime image went");
+    let again = runtime_images_of(&docker, &esb).await;
+    assert_eq!(again.len(), 1, "made again: {again:?}");
+    let options = RemoveImageOptionsBuilder::default().force(true).build();
+    let _ = docker.remove_image(&again[0], Some(options), None).await;
+}
+
+/// Tags `esb/runtime:<16 hex of sha256(binary)>` present for this binary.
+async fn runtime_images_of(
+    docker: &esb_docker::bollard::Docker,
+    esb: &std::path::Path,
+) -> Vec<String> {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(std::fs::read(esb).expect("read esb"));
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    let name = format!("esb/runtime:{}", &hex[..16]);
+    match docker.inspect_image(&name).await {
+        Ok(_) => vec![name],
+        Err(_) => vec![],
+    }
 }
