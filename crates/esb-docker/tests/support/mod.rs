@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use esb_docker::bollard::Docker;
 use esb_docker::bollard::query_parameters::{
-    CreateContainerOptions, DownloadFromContainerOptions, ListImagesOptionsBuilder,
-    RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder,
+    CreateContainerOptions, DownloadFromContainerOptions, ListContainersOptionsBuilder,
+    ListImagesOptionsBuilder, RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder,
 };
 use esb_docker::labels;
 use futures_util::StreamExt;
@@ -90,11 +90,26 @@ impl Drop for Cleanup {
     }
 }
 
+/// Removes the function's containers (a failed test may leave one) and images.
 pub async fn remove_function_images(docker: &Docker, function: &str) {
     let filters = HashMap::from([(
         "label".to_string(),
         vec![format!("{}={function}", labels::FUNCTION)],
     )]);
+    let options = ListContainersOptionsBuilder::default()
+        .all(true)
+        .filters(&filters)
+        .build();
+    for container in docker
+        .list_containers(Some(options))
+        .await
+        .unwrap_or_default()
+    {
+        if let Some(id) = container.id {
+            let options = RemoveContainerOptionsBuilder::default().force(true).build();
+            let _ = docker.remove_container(&id, Some(options)).await;
+        }
+    }
     let options = ListImagesOptionsBuilder::default()
         .filters(&filters)
         .build();
