@@ -54,6 +54,9 @@ impl Agent {
                 store.remove(&record.id);
             }
         }
+        if !adopt {
+            left_behind += runtime.sweep_orphans(&[], true).await;
+        }
         if left_behind > 0 {
             tracing::info!(left_behind, "removed workers left behind by a previous box");
         }
@@ -63,7 +66,9 @@ impl Agent {
             workers: Mutex::new(workers),
             capacity,
         };
-        agent.sweep_orphans().await;
+        if adopt {
+            agent.sweep_orphans().await;
+        }
         Ok(agent)
     }
 
@@ -80,8 +85,8 @@ impl Agent {
     }
 
     async fn sweep_orphans(&self) {
-        let known = self.workers.lock().await.keys().cloned().collect();
-        let removed = self.runtime.sweep_orphans(&known).await;
+        let known: Vec<WorkerRecord> = self.workers.lock().await.values().cloned().collect();
+        let removed = self.runtime.sweep_orphans(&known, false).await;
         if removed > 0 {
             tracing::info!(removed, "removed workers that belonged to no pool");
         }

@@ -21,6 +21,9 @@ pub struct WorkerRecord {
     pub address: String,
     /// Process runtime: pid of the worker's `esb rie`.
     pub pid: u32,
+    /// Docker runtime: the worker's container name.
+    #[serde(default)]
+    pub container: String,
     pub created_at_ms: i64,
     pub last_used_ms: i64,
     pub spec_hash: String,

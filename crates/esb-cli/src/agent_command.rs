@@ -56,6 +56,10 @@ pub struct RuntimeArgs {
     /// by a crash) is removed; the agent looks that often.
     #[arg(long, default_value_t = 30)]
     pub orphan_grace: u64,
+    /// Docker: started, initialised, paused containers kept ready per function after its
+    /// first worker, so its next new worker starts in milliseconds (0: none).
+    #[arg(long, default_value_t = 1)]
+    pub standby_workers: usize,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -104,6 +108,7 @@ impl RuntimeArgs {
             },
             registry: self.registry.clone(),
             orphan_grace: Duration::from_secs(self.orphan_grace),
+            standby: self.standby_workers,
         }
     }
 }

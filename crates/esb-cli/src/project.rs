@@ -71,7 +71,7 @@ impl ProjectArgs {
             format!("cannot create the state directory {}", state_dir.display())
         })?;
         let state_dir = state_dir.canonicalize().unwrap_or(state_dir);
-        let esb = std::env::current_exe().context("cannot locate the esb binary")?;
+        let esb = esb_docker::running_binary()?;
         let images = function_sources(&template)
             .iter()
             .filter_map(|src| match esb_docker::image_reference(src, &esb) {

@@ -17,6 +17,9 @@ const FORWARDED: [&str; 5] = [
     "x-amz-tenant-id",
 ];
 
+/// How long connecting to a worker may take before it counts as unreachable.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 #[derive(Debug, thiserror::Error)]
 #[error("worker {address} did not answer: {reason}")]
 pub struct WorkerUnreachable {
@@ -41,6 +44,10 @@ impl Default for WorkerClient {
     fn default() -> Self {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
+        // Workers are on this host or its bridge: a connection takes microseconds. A
+        // container that died leaves an address nobody answers (no refusal), so give up
+        // quickly and let the call go to a fresh worker.
+        connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
         Self {
             client: Client::builder(TokioExecutor::new()).build(connector),
         }

@@ -3,8 +3,15 @@
 //! box's labels and join the box's network; `MemorySize` is the container's memory
 //! limit (no swap) and CPU weight follows memory as on Lambda; the root filesystem is
 //! read-only with a writable `/tmp`, as on Lambda.
+//!
+//! Starting a container costs ~250 ms of the daemon's time, so after a function's
+//! first worker the runtime keeps `standby` more started, initialised and paused
+//! (`docker pause`, the cgroup freezer): the next new worker of that function is an
+//! unpause away, and another standby is prepared behind it.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -15,7 +22,7 @@ use esb_docker::bollard::models::{
 };
 use esb_docker::bollard::query_parameters::{
     CreateContainerOptions, ListContainersOptions, LogsOptions, RemoveContainerOptions,
-    StatsOptions,
+    RenameContainerOptions, StatsOptions,
 };
 use esb_docker::labels;
 use esb_proto::agent::FunctionSpec;
@@ -64,13 +71,31 @@ pub struct DockerOptions {
     /// Containers of this box that no record names are removed once this old; younger
     /// ones may be a worker whose record is being written right now.
     pub orphan_grace: Duration,
+    /// Paused, initialised containers kept ready per function (0: none).
+    pub standby: usize,
 }
 
 pub struct DockerRuntime {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     docker: Docker,
     options: DockerOptions,
     network: BoxNetwork,
     publish: bool,
+    /// Ready paused containers by spec hash.
+    standby: Mutex<HashMap<String, Vec<Standby>>>,
+    /// Standby containers being prepared (names), so no more than wanted are started
+    /// and the orphan sweep leaves them alone.
+    filling: Mutex<HashSet<String>>,
+    shutting_down: AtomicBool,
+}
+
+/// A started, initialised, paused container waiting to become a worker.
+struct Standby {
+    name: String,
+    address: String,
 }
 
 impl DockerRuntime {
@@ -96,13 +121,20 @@ impl DockerRuntime {
             "docker runtime ready"
         );
         Ok(Self {
-            docker,
-            options,
-            network,
-            publish,
+            inner: Arc::new(Inner {
+                docker,
+                options,
+                network,
+                publish,
+                standby: Mutex::new(HashMap::new()),
+                filling: Mutex::new(HashSet::new()),
+                shutting_down: AtomicBool::new(false),
+            }),
         })
     }
+}
 
+impl Inner {
     fn container_name(&self, worker_id: &str) -> String {
         format!("esb-{}-{worker_id}", self.options.box_id)
     }
@@ -289,8 +321,29 @@ impl DockerRuntime {
         }
     }
 
-    async fn start_container(&self, id: &str, spec: &FunctionSpec) -> Result<String, RuntimeError> {
-        let name = self.container_name(id);
+    /// Creates and starts container `name` for worker `id`; returns its address once
+    /// `esb rie` answers.
+    async fn start_container(
+        &self,
+        id: &str,
+        name: &str,
+        spec: &FunctionSpec,
+    ) -> Result<String, RuntimeError> {
+        let result = self.try_start_container(id, name, spec).await;
+        if result.is_err() {
+            self.remove(name).await;
+        }
+        result
+    }
+
+    async fn try_start_container(
+        &self,
+        id: &str,
+        name: &str,
+        spec: &FunctionSpec,
+    ) -> Result<String, RuntimeError> {
+        let name = name.to_string();
+        let t0 = Instant::now();
         let options = CreateContainerOptions {
             name: Some(name.clone()),
             ..Default::default()
@@ -309,16 +362,102 @@ impl DockerRuntime {
                 .await
                 .map_err(|e| Self::start_err(id, format!("cannot join network {network}: {e}")))?;
         }
+        let created = t0.elapsed();
         self.docker
             .start_container(&name, None)
             .await
             .map_err(|e| Self::start_err(id, e))?;
+        let started = t0.elapsed();
         let address = self
             .address(&name)
             .await
             .map_err(|e| Self::start_err(id, e))?;
         self.wait_ready(id, &name, &address).await?;
+        tracing::debug!(
+            worker = id,
+            create_ms = created.as_millis(),
+            start_ms = (started - created).as_millis(),
+            ready_ms = (t0.elapsed() - started).as_millis(),
+            "container started"
+        );
         Ok(address)
+    }
+}
+
+/// Standby containers: prepared behind a function's workers, promoted on demand.
+impl Inner {
+    fn take_standby(&self, spec_hash: &str) -> Option<Standby> {
+        self.standby.lock().ok()?.get_mut(spec_hash)?.pop()
+    }
+
+    /// Prepares standby containers for `spec` in the background, up to the number wanted.
+    fn refill(self: &Arc<Self>, spec: &FunctionSpec) {
+        let hash = spec_hash(spec);
+        let ready = self
+            .standby
+            .lock()
+            .map(|s| s.get(&hash).map_or(0, Vec::len))
+            .unwrap_or(usize::MAX);
+        let preparing = self
+            .filling
+            .lock()
+            .map(|f| f.iter().filter(|n| n.contains(&hash)).count())
+            .unwrap_or(usize::MAX);
+        if self.shutting_down.load(Ordering::Relaxed)
+            || ready.saturating_add(preparing) >= self.options.standby
+        {
+            return;
+        }
+        let suffix = &uuid::Uuid::new_v4().simple().to_string()[..8];
+        let name = format!("esb-{}-standby-{hash}-{suffix}", self.options.box_id);
+        if let Ok(mut f) = self.filling.lock() {
+            f.insert(name.clone());
+        }
+        let inner = Arc::clone(self);
+        let spec = spec.clone();
+        tokio::spawn(async move {
+            let prepared = inner.prepare_standby(&name, &spec).await;
+            let keep = !inner.shutting_down.load(Ordering::Relaxed);
+            match prepared {
+                Ok(address) if keep => {
+                    if let Ok(mut s) = inner.standby.lock() {
+                        s.entry(hash).or_default().push(Standby {
+                            name: name.clone(),
+                            address,
+                        });
+                    }
+                }
+                Ok(_) => inner.remove(&name).await,
+                Err(e) => tracing::warn!("cannot prepare a standby worker of {}: {e}", spec.name),
+            }
+            if let Ok(mut f) = inner.filling.lock() {
+                f.remove(&name);
+            }
+        });
+    }
+
+    /// Starts the container, lets the runtime initialise (a first request would wait
+    /// for it), then freezes it.
+    async fn prepare_standby(
+        &self,
+        name: &str,
+        spec: &FunctionSpec,
+    ) -> Result<String, RuntimeError> {
+        let address = self.start_container("standby", name, spec).await?;
+        if let Err(e) = self.docker.pause_container(name).await {
+            self.remove(name).await;
+            return Err(Self::control_err(name, e));
+        }
+        Ok(address)
+    }
+
+    /// Names of every container the runtime itself holds (standby or being prepared).
+    fn held(&self) -> HashSet<String> {
+        let mut names: HashSet<String> = self.filling.lock().map(|f| f.clone()).unwrap_or_default();
+        if let Ok(s) = self.standby.lock() {
+            names.extend(s.values().flatten().map(|sb| sb.name.clone()));
+        }
+        names
     }
 }
 
@@ -329,8 +468,9 @@ impl WorkerRuntime for DockerRuntime {
     }
 
     async fn create(&self, id: &str, spec: &FunctionSpec) -> Result<WorkerRecord, RuntimeError> {
+        let inner = &self.inner;
         if spec.image.is_empty() {
-            return Err(Self::start_err(
+            return Err(Inner::start_err(
                 id,
                 format!(
                     "function {} has no image: the docker runtime runs images made by `esb build`",
@@ -338,53 +478,83 @@ impl WorkerRuntime for DockerRuntime {
                 ),
             ));
         }
-        self.ensure_image(id, &spec.image).await?;
-        let address = match self.start_container(id, spec).await {
-            Ok(a) => a,
-            Err(e) => {
-                self.remove(&self.container_name(id)).await;
-                return Err(e);
+        let hash = spec_hash(spec);
+        let container = inner.container_name(id);
+        let mut address = None;
+        while let Some(standby) = inner.take_standby(&hash) {
+            // Promoted: thawed and renamed after the worker it now is.
+            let rename = RenameContainerOptions {
+                name: container.clone(),
+            };
+            let (thawed, renamed) = tokio::join!(
+                inner.docker.unpause_container(&standby.name),
+                inner.docker.rename_container(&standby.name, rename)
+            );
+            match thawed.and(renamed) {
+                Ok(()) => {
+                    address = Some(standby.address);
+                    break;
+                }
+                Err(e) => {
+                    tracing::warn!("standby {} is unusable ({e}); removing it", standby.name);
+                    inner.remove(&standby.name).await;
+                    inner.remove(&container).await;
+                }
+            }
+        }
+        let address = match address {
+            Some(a) => a,
+            None => {
+                inner.ensure_image(id, &spec.image).await?;
+                inner.start_container(id, &container, spec).await?
             }
         };
+        inner.refill(spec);
         let now = now_ms();
         Ok(WorkerRecord {
             id: id.to_string(),
             function_name: spec.name.clone(),
             address,
             pid: 0,
+            container,
             created_at_ms: now,
             last_used_ms: now,
-            spec_hash: spec_hash(spec),
+            spec_hash: hash,
             state: RecordedState::Running,
         })
     }
 
     async fn destroy(&self, worker: &WorkerRecord) {
-        let name = self.container_name(&worker.id);
         if worker.state == RecordedState::Paused {
-            let _ = self.docker.unpause_container(&name).await;
+            let _ = self.inner.docker.unpause_container(&worker.container).await;
         }
-        self.remove(&name).await;
+        self.inner.remove(&worker.container).await;
     }
 
     async fn pause(&self, worker: &WorkerRecord) -> Result<(), RuntimeError> {
-        self.docker
-            .pause_container(&self.container_name(&worker.id))
+        self.inner
+            .docker
+            .pause_container(&worker.container)
             .await
-            .map_err(|e| Self::control_err(&worker.id, e))
+            .map_err(|e| Inner::control_err(&worker.id, e))
     }
 
     async fn resume(&self, worker: &WorkerRecord) -> Result<(), RuntimeError> {
-        self.docker
-            .unpause_container(&self.container_name(&worker.id))
+        self.inner
+            .docker
+            .unpause_container(&worker.container)
             .await
-            .map_err(|e| Self::control_err(&worker.id, e))
+            .map_err(|e| Inner::control_err(&worker.id, e))
     }
 
     async fn is_alive(&self, worker: &WorkerRecord) -> bool {
+        if worker.container.is_empty() {
+            return false;
+        }
         let Ok(info) = self
+            .inner
             .docker
-            .inspect_container(&self.container_name(&worker.id), None)
+            .inspect_container(&worker.container, None)
             .await
         else {
             return false;
@@ -393,7 +563,7 @@ impl WorkerRuntime for DockerRuntime {
             .config
             .and_then(|c| c.labels)
             .and_then(|l| l.get(labels::BOX).cloned())
-            .is_some_and(|b| b == self.options.box_id);
+            .is_some_and(|b| b == self.inner.options.box_id);
         let running = info
             .state
             .is_some_and(|s| s.running == Some(true) || s.paused == Some(true));
@@ -405,8 +575,8 @@ impl WorkerRuntime for DockerRuntime {
             stream: false,
             one_shot: true,
         };
-        let name = self.container_name(&worker.id);
-        let Some(Ok(stats)) = self.docker.stats(&name, Some(options)).next().await else {
+        let mut stats = self.inner.docker.stats(&worker.container, Some(options));
+        let Some(Ok(stats)) = stats.next().await else {
             return WorkerUsage::default();
         };
         let memory = stats.memory_stats.unwrap_or_default();
@@ -431,38 +601,41 @@ impl WorkerRuntime for DockerRuntime {
     }
 
     async fn cleanup(&self, worker: &WorkerRecord) {
-        self.remove(&self.container_name(&worker.id)).await;
+        if !worker.container.is_empty() {
+            self.inner.remove(&worker.container).await;
+        }
     }
 
-    async fn sweep_orphans(&self, known: &HashSet<String>) -> usize {
+    async fn sweep_orphans(&self, known: &[WorkerRecord], immediately: bool) -> usize {
+        let inner = &self.inner;
         let options = ListContainersOptions {
             all: true,
             filters: Some(HashMap::from([(
                 "label".to_string(),
-                vec![format!("{}={}", labels::BOX, self.options.box_id)],
+                vec![format!("{}={}", labels::BOX, inner.options.box_id)],
             )])),
             ..Default::default()
         };
-        let Ok(containers) = self.docker.list_containers(Some(options)).await else {
+        let Ok(containers) = inner.docker.list_containers(Some(options)).await else {
             return 0;
         };
+        let mut keep = inner.held();
+        keep.extend(known.iter().map(|w| w.container.clone()));
         let now = now_ms() / 1000;
         let mut removed = 0;
         for c in containers {
-            let worker = c
-                .labels
-                .as_ref()
-                .and_then(|l| l.get(labels::WORKER))
-                .cloned()
-                .unwrap_or_default();
+            let named_kept = c
+                .names
+                .iter()
+                .flatten()
+                .any(|n| keep.contains(n.trim_start_matches('/')));
             let age = u64::try_from(now - c.created.unwrap_or(now)).unwrap_or(0);
-            let old = age >= self.options.orphan_grace.as_secs();
-            if !known.contains(&worker)
-                && old
+            if !named_kept
+                && (immediately || age >= inner.options.orphan_grace.as_secs())
                 && let Some(id) = c.id
             {
-                let _ = self.docker.unpause_container(&id).await;
-                self.remove(&id).await;
+                let _ = inner.docker.unpause_container(&id).await;
+                inner.remove(&id).await;
                 removed += 1;
             }
         }
@@ -470,7 +643,24 @@ impl WorkerRuntime for DockerRuntime {
     }
 
     async fn shutdown(&self) {
-        docker_network::remove(&self.docker, &self.network.name).await;
+        let inner = &self.inner;
+        inner.shutting_down.store(true, Ordering::Relaxed);
+        // Standbys being prepared remove themselves when done; wait for them briefly.
+        let deadline = Instant::now() + READY_TIMEOUT;
+        while inner.filling.lock().is_ok_and(|f| !f.is_empty()) && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let standbys: Vec<Standby> = inner
+            .standby
+            .lock()
+            .map(|mut s| s.drain().flat_map(|(_, v)| v).collect())
+            .unwrap_or_default();
+        futures::future::join_all(standbys.iter().map(|sb| async move {
+            let _ = inner.docker.unpause_container(&sb.name).await;
+            inner.remove(&sb.name).await;
+        }))
+        .await;
+        docker_network::remove(&inner.docker, &inner.network.name).await;
     }
 }
 

@@ -4,8 +4,6 @@
 pub mod docker;
 pub mod process;
 
-use std::collections::HashSet;
-
 use async_trait::async_trait;
 use esb_proto::agent::FunctionSpec;
 
@@ -52,9 +50,11 @@ pub trait WorkerRuntime: Send + Sync {
     async fn usage(&self, worker: &WorkerRecord) -> WorkerUsage;
     /// Releases what a worker that ended without `destroy` (box killed) left behind.
     async fn cleanup(&self, worker: &WorkerRecord);
-    /// Removes workers of this box that no record names (left by a crash between
-    /// start and record), once older than a grace period; returns how many.
-    async fn sweep_orphans(&self, _known: &HashSet<String>) -> usize {
+    /// Removes workers of this box that no record in `known` names (left by a crash
+    /// between start and record) once older than a grace period, or all of them at
+    /// once with `immediately` (a new box: whatever is there is a previous box's);
+    /// returns how many.
+    async fn sweep_orphans(&self, _known: &[WorkerRecord], _immediately: bool) -> usize {
         0
     }
     /// Releases box-wide resources (the docker runtime's network) once every worker is gone.

@@ -235,6 +235,7 @@ impl WorkerRuntime for ProcessRuntime {
             function_name: spec.name.clone(),
             address,
             pid,
+            container: String::new(),
             created_at_ms: now,
             last_used_ms: now,
             spec_hash: spec_hash(spec),

@@ -501,16 +501,26 @@ pub fn docker(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// Ids of the containers (any state) the box with state dir `state` owns.
+/// Ids of the worker containers (any state) of the box with state dir `state`; the
+/// paused standby containers the docker runtime keeps ready are not workers.
 pub fn box_containers(state: &Path) -> Vec<String> {
     let Ok(id) = std::fs::read_to_string(state.join("box-id")) else {
         return Vec::new();
     };
     let filter = format!("label=esb.box={}", id.trim());
-    docker(&["ps", "-aq", "--filter", &filter])
-        .split_whitespace()
-        .map(str::to_string)
-        .collect()
+    docker(&[
+        "ps",
+        "-a",
+        "--filter",
+        &filter,
+        "--format",
+        "{{.ID}} {{.Names}}",
+    ])
+    .lines()
+    .filter_map(|l| l.split_once(' '))
+    .filter(|(_, name)| !name.contains("-standby-"))
+    .map(|(id, _)| id.to_string())
+    .collect()
 }
 
 /// Waits until none of `ids` exists any more.
