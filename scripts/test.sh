@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 scripts/test-deps.sh
+# Image builds install requirements with this pip (the host may have none).
+export ESB_PIP="$PWD/.esb-test/venv/bin/pip"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo build --workspace --bins --locked
