@@ -15,6 +15,8 @@ cargo build --workspace --bins --locked
 ESB="${CARGO_TARGET_DIR:-target}/x86_64-unknown-linux-gnu/debug/esb"
 docker image inspect esb/base:python3.11 >/dev/null 2>&1 \
     || "$ESB" image base --runtime python3.11 --rootfs .esb-test/rootfs-python
+# The end-to-end project's images, built once here rather than by many tests at once.
+"$ESB" build --template tests/projects/e2e/template.yaml >/dev/null
 if cargo nextest --version >/dev/null 2>&1; then
     cargo nextest run --workspace --locked --no-fail-fast
 else

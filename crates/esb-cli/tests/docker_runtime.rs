@@ -395,3 +395,120 @@ fn an_absent_daemon_is_explained_and_auto_falls_back_to_processes() {
     let said = up.output.lock().map(|o| o.join("\n")).unwrap_or_default();
     assert!(said.contains("using process workers"), "{said}");
 }
+
+/// The image reference `esb build` reports for `function` of the end-to-end project.
+fn e2e_image(function: &str) -> String {
+    let out = Command::new(support::esb_bin())
+        .arg("build")
+        .arg("--template")
+        .arg(support::repo_root().join("tests/projects/e2e/template.yaml"))
+        .output()
+        .expect("esb build");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| {
+            let mut cols = l.split_whitespace();
+            (cols.next() == Some(function)).then(|| cols.next().map(str::to_string))?
+        })
+        .expect("the function's image in esb build's summary")
+}
+
+fn post(address: &str, body: &str) -> (u16, String) {
+    let resp = reqwest::blocking::Client::new()
+        .post(format!(
+            "http://{address}/2015-03-31/functions/function/invocations"
+        ))
+        .body(body.to_string())
+        .timeout(Duration::from_secs(30))
+        .send()
+        .expect("invoke the worker");
+    (resp.status().as_u16(), resp.text().unwrap_or_default())
+}
+
+/// The agent's GetMetrics reads the container's memory (current, peak, limit), CPU
+/// time and OOM kills from the daemon and the container's cgroup.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_reports_container_memory_cpu_and_oom_kills() {
+    use esb_proto::AgentServiceClient;
+    use esb_proto::agent::{EnsureWorkerRequest, FunctionSpec, MetricsRequest};
+
+    let image = tokio::task::spawn_blocking(|| e2e_image("hog"))
+        .await
+        .expect("build");
+    let project = Project::new("metrics");
+    let state = project.state("state");
+    let addr = support::free_addr();
+    let mut agent = Command::new(support::esb_bin())
+        .args(["agent", "--runtime", "docker", "--standby-workers", "0"])
+        .args(["--listen", &addr.to_string(), "--remove-workers-on-exit"])
+        .arg("--state-dir")
+        .arg(&state)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("esb agent");
+    wait_until("the agent", Duration::from_secs(60), || {
+        std::net::TcpStream::connect(addr).is_ok()
+    });
+    let mut client = AgentServiceClient::connect(format!("http://{addr}"))
+        .await
+        .expect("connect to the agent");
+    let spec = FunctionSpec {
+        name: "hog".into(),
+        code_dir: support::python_functions().display().to_string(),
+        handler: "handlers.memory".into(),
+        runtime: "python3.11".into(),
+        timeout_s: 10,
+        memory_mb: 128,
+        image,
+        ..Default::default()
+    };
+    let worker = client
+        .ensure_worker(EnsureWorkerRequest {
+            function: Some(spec),
+            worker_id: String::new(),
+        })
+        .await
+        .expect("a worker")
+        .into_inner();
+    let address = worker.address.clone();
+    let (status, body) = tokio::task::spawn_blocking(move || post(&address, r#"{"mb": 48}"#))
+        .await
+        .expect("invoke");
+    assert_eq!((status, body.as_str()), (200, "\"ok\""));
+    let metrics = |client: &mut AgentServiceClient<tonic::transport::Channel>| {
+        let request = MetricsRequest {
+            worker_ids: vec![worker.id.clone()],
+        };
+        let mut client = client.clone();
+        async move {
+            client
+                .get_metrics(request)
+                .await
+                .expect("metrics")
+                .into_inner()
+                .workers
+                .remove(0)
+        }
+    };
+    let m = metrics(&mut client).await;
+    assert_eq!(m.memory_limit_bytes, 128 * 1024 * 1024, "{m:?}");
+    assert!(m.memory_max_bytes >= 48 * 1024 * 1024, "{m:?}");
+    assert!(m.memory_bytes > 0 && m.cpu_time_ms > 0, "{m:?}");
+    assert_eq!(m.oom_kills, 0, "{m:?}");
+
+    let address = worker.address.clone();
+    let (status, body) = tokio::task::spawn_blocking(move || post(&address, r#"{"mb": 400}"#))
+        .await
+        .expect("invoke");
+    assert_eq!(status, 200);
+    assert!(body.contains("Runtime.ExitError"), "{body}");
+    let m = metrics(&mut client).await;
+    assert!(m.oom_kills >= 1, "the kernel's OOM kill is counted: {m:?}");
+    assert!(support::terminate(&mut agent, Duration::from_secs(30)).success());
+}
