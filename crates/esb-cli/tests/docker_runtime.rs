@@ -161,13 +161,25 @@ fn idle_workers_are_paused_and_resumed_on_demand() {
     );
 }
 
-/// Two boxes on one daemon: each sees and stops only its own containers.
+/// Two boxes on one daemon: each sees and stops only its own containers. Box a's
+/// workers also join a user network; box b reaches its workers through ports
+/// published on 127.0.0.1 (what Docker Desktop needs) instead of container IPs.
 #[test]
 fn two_boxes_share_a_daemon_without_touching_each_other() {
     let project = Project::new("twoboxes");
+    let user_network = format!("esb-test-user-{}", std::process::id());
+    support::docker(&["network", "create", &user_network]);
     let (state_a, state_b) = (project.state("a"), project.state("b"));
-    let mut a = Up::start(&project, &state_a, &["--runtime", "docker"]);
-    let b = Up::start(&project, &state_b, &["--runtime", "docker"]);
+    let mut a = Up::start(
+        &project,
+        &state_a,
+        &["--runtime", "docker", "--network", &user_network],
+    );
+    let b = Up::start(
+        &project,
+        &state_b,
+        &["--runtime", "docker", "--worker-address", "published-port"],
+    );
     assert_eq!(a.invoke(&project.function, &echo()).0, 200);
     assert_eq!(b.invoke(&project.function, &echo()).0, 200);
     let (ca, cb) = (
@@ -176,6 +188,15 @@ fn two_boxes_share_a_daemon_without_touching_each_other() {
     );
     assert_eq!((ca.len(), cb.len()), (1, 1));
     assert_ne!(ca, cb);
+    let networks = support::docker(&[
+        "inspect",
+        "-f",
+        "{{json .NetworkSettings.Networks}}",
+        &ca[0],
+    ]);
+    assert!(networks.contains(&user_network), "{networks}");
+    let published = support::docker(&["port", &cb[0]]);
+    assert!(published.contains("127.0.0.1:"), "{published}");
     a.stop();
     support::wait_containers_gone(&ca, Duration::from_secs(30));
     assert_eq!(
@@ -184,6 +205,7 @@ fn two_boxes_share_a_daemon_without_touching_each_other() {
         "box b keeps its worker"
     );
     assert_eq!(b.invoke(&project.function, &echo()), (200, echo()));
+    support::docker(&["network", "rm", &user_network]);
 }
 
 /// A container of this box that no worker record names (the agent crashed between
