@@ -4,10 +4,8 @@ Invoke API -> worker). Rounds rotate between targets so machine noise hits all a
 
 Usage: bench_rie.py <aws-rie> <esb> <python> <functions-dir> <n> <benchmarks.md> <command>
 """
-import datetime
 import http.client
 import os
-import platform
 import shutil
 import socket
 import ssl
@@ -17,18 +15,14 @@ import sys
 import tempfile
 import time
 
+from bench_common import free_port, machine, pct, write_section
+
 AWS_RIE, ESB, PYTHON, FUNCTIONS, N, OUT, COMMAND = sys.argv[1:8]
 N = int(N)
 ROUNDS = 10
 WARMUP = 50
 PATH = "/2015-03-31/functions/function/invocations"
 PAYLOAD = b'{"bench": true, "items": [1, 2, 3], "text": "hello"}'
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 STATE = tempfile.mkdtemp(prefix="esb-bench-")
@@ -65,7 +59,8 @@ def start_box(port):
     os.makedirs(os.path.join(STATE, "runtimes"))
     os.symlink(os.path.dirname(os.path.dirname(PYTHON)), os.path.join(STATE, "runtimes", "python"))
     template = os.path.join(os.path.dirname(FUNCTIONS), "..", "projects", "e2e", "template.yaml")
-    proc = subprocess.Popen([ESB, "up", "--template", template, "--state-dir", STATE, "--port", str(port)],
+    proc = subprocess.Popen([ESB, "up", "--template", template, "--state-dir", STATE, "--port", str(port),
+                             "--runtime", "process"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     ca = os.path.join(STATE, "certs", "ca.pem")
     deadline = time.time() + 30
@@ -103,10 +98,6 @@ def measure(conn, count):
     return samples
 
 
-def pct(sorted_samples, p):
-    return sorted_samples[min(len(sorted_samples) - 1, int(len(sorted_samples) * p / 100))] / 1e6
-
-
 def main():
     names = ("aws", "esb", "esb-up")
     targets = {name: start(name) for name in names}
@@ -136,11 +127,10 @@ def main():
             "mean": statistics.fmean(s) / 1e6, "tput": len(s) / (busy[name] / 1e9),
         }
     a, e, u = rows["aws"], rows["esb"], rows["esb-up"]
-    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     table = [
         "## RIE warm invoke latency",
         "",
-        f"Measured {datetime.date.today()} on {os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}.",
+        machine(),
         f"{N} sequential invokes per target over one keep-alive connection, in {ROUNDS} rotating rounds,",
         f"after {WARMUP} warm-up invokes; handler `handlers.echo` under awslambdaric, {len(PAYLOAD)}-byte JSON event.",
         "`esb up` is the whole path: client -> HTTPS (TLS 1.3) gateway Invoke API -> pool -> worker's `esb rie`.",
@@ -159,15 +149,7 @@ def main():
     ]
     section = "\n".join(table)
     print(section)
-    text = open(OUT).read() if os.path.exists(OUT) else "# Benchmarks\n\nFigures written by the scripts under scripts/bench-*.sh; each compares ESB with a peer measured in the same run.\n"
-    start_i = text.find("## RIE warm invoke latency")
-    if start_i >= 0:
-        end_i = text.find("\n## ", start_i + 1)
-        text = text[:start_i] + section + (text[end_i + 1:] if end_i >= 0 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    with open(OUT, "w") as f:
-        f.write(text.rstrip("\n") + "\n")
+    write_section(OUT, "## RIE warm invoke latency", section)
 
 
 main()

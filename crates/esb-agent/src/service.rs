@@ -329,5 +329,6 @@ fn to_proto(w: &WorkerRecord) -> Worker {
         created_at_ms: w.created_at_ms,
         last_used_ms: w.last_used_ms,
         spec_hash: w.spec_hash.clone(),
+        token: w.token.clone(),
     }
 }

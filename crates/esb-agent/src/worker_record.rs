@@ -24,6 +24,9 @@ pub struct WorkerRecord {
     /// Docker runtime: the worker's container name.
     #[serde(default)]
     pub container: String,
+    /// What the worker's `esb rie` knows itself by (`ESB_WORKER_TOKEN`).
+    #[serde(default)]
+    pub token: String,
     pub created_at_ms: i64,
     pub last_used_ms: i64,
     pub spec_hash: String,
@@ -83,6 +86,11 @@ impl RecordStore {
             })
             .collect()
     }
+}
+
+/// A fresh worker token.
+pub fn new_token() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
 }
 
 /// Identifies a version of a function spec: a worker is reused only for the spec it

@@ -306,3 +306,56 @@ fn no_runtime_outlives_a_killed_worker() {
     rie.wait_exit(Duration::from_secs(5));
     wait_gone(&runtime, Duration::from_secs(5));
 }
+
+fn initialized_status(rie: &support::Rie) -> u16 {
+    reqwest::blocking::Client::new()
+        .get(format!("http://{}/esb/v1/initialized", rie.addr))
+        .timeout(Duration::from_secs(30))
+        .send()
+        .expect("GET /esb/v1/initialized")
+        .status()
+        .as_u16()
+}
+
+/// `GET /esb/v1/initialized` answers once init has settled: the runtime polled `/next`
+/// (or its init failed, which the first invocation then reports); a runtime that
+/// never gets there is still initialising after Lambda's 10 s limit (503).
+#[test]
+fn initialized_answers_once_init_has_settled() {
+    let ready = esb("handlers.echo");
+    assert_eq!(initialized_status(&ready), 200);
+    let failing = esb("init_error.handler");
+    assert_eq!(initialized_status(&failing), 200);
+    assert_eq!(failing.invoke("{}").function_error(), Some("Unhandled"));
+    let stuck = Spec::command(&["sleep", "1000"]).start(Emulator::Esb);
+    let started = Instant::now();
+    assert_eq!(initialized_status(&stuck), 503);
+    assert!(
+        started.elapsed() >= Duration::from_secs(9),
+        "waited for the init limit"
+    );
+}
+
+/// A worker given a token refuses (421, not run) a request carrying another worker's
+/// token: the gateway then sends the event elsewhere. Requests without a token (curl,
+/// AWS's tools) are served; the runtime never sees the token.
+#[test]
+fn a_request_meant_for_another_worker_is_refused_unrun() {
+    let rie = Spec::python("handlers.context")
+        .env("ESB_WORKER_TOKEN", "mine")
+        .start(Emulator::Esb);
+    let stray = rie.invoke_with("{}", &[("X-Esb-Worker-Token", "another")]);
+    assert_eq!(
+        (stray.status, stray.header("x-amzn-errortype")),
+        (421, Some("EsbWorkerMismatch"))
+    );
+    assert!(
+        !rie.logs().iter().any(|l| l.starts_with("START")),
+        "nothing ran: {:?}",
+        rie.logs()
+    );
+    let meant = rie.invoke_with("{}", &[("X-Esb-Worker-Token", "mine")]);
+    assert_eq!(meant.status, 200);
+    assert_eq!(meant.json()["env"]["ESB_WORKER_TOKEN"], json!(null));
+    assert_eq!(rie.invoke("{}").status, 200);
+}

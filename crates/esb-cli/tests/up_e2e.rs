@@ -187,6 +187,10 @@ impl Drop for Box_ {
         if !std::thread::panicking() {
             workers.wait_gone(Duration::from_secs(30));
         }
+        if self.rt == Rt::Docker {
+            // A failed test must not leave containers on the daemon.
+            support::remove_box_objects(&self.state);
+        }
         let _ = std::fs::remove_dir_all(&self.state);
     }
 }

@@ -28,14 +28,15 @@ pub async fn call(
     headers: &HeaderMap,
     bound: Duration,
 ) -> Result<WorkerAnswer, CallError> {
-    // A worker that died while idle refuses the connection: the event never reached it,
-    // so it goes to a fresh worker instead (once).
+    // A worker that died while idle refuses the connection (or another worker now at
+    // its address refuses the event): the event never ran, so it goes to a fresh worker
+    // instead (once).
     for attempt in 0..2 {
         let mut lease = pool.acquire().await?;
-        let address = lease.worker().address.clone();
+        let (address, token) = (lease.worker().address.clone(), lease.worker().token.clone());
         match tokio::time::timeout(
             bound,
-            workers.invoke(&address, payload.clone(), headers, None),
+            workers.invoke(&address, &token, payload.clone(), headers, None),
         )
         .await
         {

@@ -2,6 +2,7 @@
 //! over kept-alive HTTP/1 connections.
 
 use bytes::Bytes;
+use esb_rie::invoke_api::WORKER_TOKEN_HEADER;
 use http::{HeaderMap, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
@@ -55,9 +56,11 @@ impl Default for WorkerClient {
 }
 
 impl WorkerClient {
+    /// Sends one invocation to the worker at `address` known by `token` (empty: any).
     pub async fn invoke(
         &self,
         address: &str,
+        token: &str,
         payload: Bytes,
         headers: &HeaderMap,
         qualifier: Option<&str>,
@@ -78,6 +81,9 @@ impl WorkerClient {
                 req = req.header(name, v);
             }
         }
+        if !token.is_empty() {
+            req = req.header(WORKER_TOKEN_HEADER, token);
+        }
         let req = req
             .body(Full::new(payload))
             .map_err(|e| unreachable(e.to_string()))?;
@@ -89,6 +95,14 @@ impl WorkerClient {
                 not_delivered: e.is_connect(),
                 ..unreachable(e.to_string())
             })?;
+        if resp.status() == StatusCode::MISDIRECTED_REQUEST {
+            // Another worker lives at this address now (the one we meant died): it
+            // refused the event without running it.
+            return Err(WorkerUnreachable {
+                not_delivered: true,
+                ..unreachable("another worker answers at this address".into())
+            });
+        }
         let (parts, body) = resp.into_parts();
         let body = body
             .collect()

@@ -21,7 +21,14 @@ pub struct FunctionConfig {
     pub task_root: PathBuf,
     pub log_group: String,
     pub log_stream: String,
+    /// `ESB_WORKER_TOKEN`: set by ESB's agent; an invoke carrying another token in
+    /// `X-Esb-Worker-Token` was meant for another worker (an address reused after a
+    /// worker died) and is refused, undelivered. Never passed to the runtime.
+    pub worker_token: Option<String>,
 }
+
+/// The variable carrying the worker's token (see [`FunctionConfig::worker_token`]).
+pub const WORKER_TOKEN_VAR: &str = "ESB_WORKER_TOKEN";
 
 /// Error in a configuration value; names the variable so the user can fix it.
 #[derive(Debug, thiserror::Error)]
@@ -83,6 +90,7 @@ impl FunctionConfig {
             task_root,
             log_group,
             log_stream,
+            worker_token: get(WORKER_TOKEN_VAR),
         })
     }
 

@@ -10,7 +10,7 @@ use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
@@ -23,6 +23,7 @@ use crate::sandbox::{InvokeRequest, Rejection, Sandbox};
 pub fn router(sandbox: Arc<Sandbox>) -> Router {
     Router::new()
         .route("/2015-03-31/functions/{name}/invocations", post(invoke))
+        .route("/esb/v1/initialized", get(initialized))
         .fallback(unknown_operation)
         .with_state(sandbox)
 }
@@ -52,6 +53,17 @@ async fn handle(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, InvokeApiError> {
+    if let (Some(mine), Some(sent)) = (
+        sandbox.config().worker_token.as_deref(),
+        header_str(&headers, WORKER_TOKEN_HEADER)?,
+    ) && mine != sent
+    {
+        return Err(InvokeApiError::new(
+            StatusCode::MISDIRECTED_REQUEST,
+            "EsbWorkerMismatch",
+            "This request was meant for another worker; it was not run.",
+        ));
+    }
     let invocation_type = match header_str(&headers, "x-amz-invocation-type")? {
         None | Some("RequestResponse") => InvocationType::RequestResponse,
         Some("Event") => InvocationType::Event,
@@ -229,6 +241,22 @@ fn rejection_error(r: Rejection) -> InvokeApiError {
             "ServiceException",
             r.to_string(),
         ),
+    }
+}
+
+/// Names the worker the gateway means (see `FunctionConfig::worker_token`).
+pub const WORKER_TOKEN_HEADER: &str = "x-esb-worker-token";
+
+/// Lambda's limit on initialisation.
+const INIT_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// ESB's own: answers 200 once the runtime's init has settled (waiting up to Lambda's
+/// 10 s init limit), else 503. The docker runtime freezes standby workers after it.
+async fn initialized(State(sandbox): State<Arc<Sandbox>>) -> Response {
+    if sandbox.wait_initialised(INIT_LIMIT).await {
+        (StatusCode::OK, "initialized\n").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "initializing\n").into_response()
     }
 }
 

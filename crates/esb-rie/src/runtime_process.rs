@@ -58,6 +58,7 @@ pub fn spawn(
     let mut cmd = tokio::process::Command::new(&program);
     cmd.args(&command[1..])
         .envs(env.iter().map(|(k, v)| (k, v)))
+        .env_remove(crate::config::WORKER_TOKEN_VAR)
         .current_dir(cwd)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -184,6 +184,32 @@ impl Sandbox {
         }
     }
 
+    /// Waits up to `within` until the runtime's initialisation has settled: it polled
+    /// `/next` (ready for an event) or failed (the failure awaits the first invocation).
+    /// Lets the agent freeze a standby worker only once its init is done.
+    pub async fn wait_initialised(&self, within: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let notified = self.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let st = self.lock();
+                let settled = match st.phase {
+                    Phase::Started => false,
+                    Phase::Stopped => st.init_failure.is_some(),
+                    Phase::Ready | Phase::ResponseSent | Phase::InitError => true,
+                };
+                if settled {
+                    return true;
+                }
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return false;
+            }
+        }
+    }
+
     fn spawn_locked(self: &Arc<Self>, st: &mut State) {
         let command = if self.command.is_empty() {
             runtime_process::default_command()

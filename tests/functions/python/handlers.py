@@ -31,7 +31,7 @@ def context(event, context):
     names = ["AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_VERSION", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
              "AWS_LAMBDA_FUNCTION_TIMEOUT", "_HANDLER", "LAMBDA_TASK_ROOT", "AWS_REGION", "AWS_DEFAULT_REGION",
              "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME", "AWS_LAMBDA_INITIALIZATION_TYPE", "TZ",
-             "AWS_LAMBDA_RUNTIME_API", "ESB_TEST_MARKER"]
+             "AWS_LAMBDA_RUNTIME_API", "ESB_TEST_MARKER", "ESB_WORKER_TOKEN"]
     return {
         "aws_request_id": context.aws_request_id,
         "invoked_function_arn": context.invoked_function_arn,

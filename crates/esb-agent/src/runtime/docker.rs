@@ -5,12 +5,13 @@
 //! read-only with a writable `/tmp`, as on Lambda.
 //!
 //! Starting a container costs ~250 ms of the daemon's time, so after a function's
-//! first worker the runtime keeps `standby` more started, initialised and paused
-//! (`docker pause`, the cgroup freezer): the next new worker of that function is an
-//! unpause away, and another standby is prepared behind it.
+//! first worker the runtime keeps `standby` more started and initialised (prepared in
+//! the background, one at a time, once no request is waiting for a start): the next
+//! new worker of that function is a rename away, and another standby is prepared
+//! behind it.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -33,7 +34,7 @@ use super::{RuntimeError, WorkerRuntime, WorkerUsage};
 use crate::container_env::{self, HOST_ALIAS};
 use crate::docker_network::{self, BoxNetwork};
 use crate::runtime::process::now_ms;
-use crate::worker_record::{RecordedState, WorkerRecord, spec_hash};
+use crate::worker_record::{RecordedState, WorkerRecord, new_token, spec_hash};
 
 /// The port `esb rie` listens on inside every worker image.
 const RIE_PORT: u16 = 8080;
@@ -44,6 +45,11 @@ const MB_PER_VCPU: i64 = 1769;
 const TMP_SIZE: &str = "512m";
 /// Lambda's limit on processes and threads per execution environment.
 const PIDS_LIMIT: i64 = 1024;
+/// In the names of standby containers (`esb-<box>-standby-<spec hash>-<n>`).
+const STANDBY_MARK: &str = "-standby-";
+/// Standbys are prepared only after this long without a worker being started, so
+/// they never slow down the starts requests are waiting for.
+const STANDBY_QUIET: Duration = Duration::from_millis(500);
 
 /// How the gateway reaches a worker's Invoke API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,13 +95,19 @@ struct Inner {
     /// Standby containers being prepared (names), so no more than wanted are started
     /// and the orphan sweep leaves them alone.
     filling: Mutex<HashSet<String>>,
+    /// One standby is prepared at a time: they are background work.
+    preparing: tokio::sync::Semaphore,
+    /// Workers being started for requests right now, and when the last one began.
+    starting: AtomicUsize,
+    last_start: Mutex<Instant>,
     shutting_down: AtomicBool,
 }
 
-/// A started, initialised, paused container waiting to become a worker.
+/// A started, initialised container waiting to become a worker.
 struct Standby {
     name: String,
     address: String,
+    token: String,
 }
 
 impl DockerRuntime {
@@ -103,12 +115,8 @@ impl DockerRuntime {
     /// daemon does not answer.
     pub async fn connect(options: DockerOptions) -> Result<Self, RuntimeError> {
         let docker = esb_docker::connect(options.host.as_deref(), Duration::from_secs(3)).await?;
-        let network = docker_network::ensure(&docker, &options.box_id, options.subnet.as_deref())
-            .await
-            .map_err(|e| RuntimeError::Control {
-                worker: "-".into(),
-                detail: e.to_string(),
-            })?;
+        let network =
+            docker_network::ensure(&docker, &options.box_id, options.subnet.as_deref()).await?;
         let publish = match options.address {
             WorkerAddress::Auto => !network.routable,
             WorkerAddress::ContainerIp => false,
@@ -128,6 +136,9 @@ impl DockerRuntime {
                 publish,
                 standby: Mutex::new(HashMap::new()),
                 filling: Mutex::new(HashSet::new()),
+                preparing: tokio::sync::Semaphore::new(1),
+                starting: AtomicUsize::new(0),
+                last_start: Mutex::new(Instant::now()),
                 shutting_down: AtomicBool::new(false),
             }),
         })
@@ -174,9 +185,10 @@ impl Inner {
         }
     }
 
-    fn container_config(&self, id: &str, spec: &FunctionSpec) -> ContainerCreateBody {
+    fn container_config(&self, id: &str, spec: &FunctionSpec, token: &str) -> ContainerCreateBody {
         let (mut env, binds) = container_env::for_container(&spec.environment);
         env.extend([
+            format!("{}={token}", esb_rie::config::WORKER_TOKEN_VAR),
             format!("AWS_LAMBDA_FUNCTION_NAME={}", spec.name),
             format!("AWS_LAMBDA_FUNCTION_TIMEOUT={}", spec.timeout_s),
             format!("AWS_LAMBDA_FUNCTION_MEMORY_SIZE={}", spec.memory_mb),
@@ -253,7 +265,10 @@ impl Inner {
         let deadline = Instant::now() + READY_TIMEOUT;
         let mut attempts = 0u32;
         loop {
-            if answers_http(address).await {
+            if http_status(address, "/esb/v1/ready", Duration::from_secs(1))
+                .await
+                .is_some()
+            {
                 return Ok(());
             }
             attempts += 1;
@@ -328,8 +343,9 @@ impl Inner {
         id: &str,
         name: &str,
         spec: &FunctionSpec,
+        token: &str,
     ) -> Result<String, RuntimeError> {
-        let result = self.try_start_container(id, name, spec).await;
+        let result = self.try_start_container(id, name, spec, token).await;
         if result.is_err() {
             self.remove(name).await;
         }
@@ -341,6 +357,7 @@ impl Inner {
         id: &str,
         name: &str,
         spec: &FunctionSpec,
+        token: &str,
     ) -> Result<String, RuntimeError> {
         let name = name.to_string();
         let t0 = Instant::now();
@@ -349,7 +366,7 @@ impl Inner {
             ..Default::default()
         };
         self.docker
-            .create_container(Some(options), self.container_config(id, spec))
+            .create_container(Some(options), self.container_config(id, spec, token))
             .await
             .map_err(|e| Self::start_err(id, e))?;
         for network in &self.options.extra_networks {
@@ -409,22 +426,25 @@ impl Inner {
             return;
         }
         let suffix = &uuid::Uuid::new_v4().simple().to_string()[..8];
-        let name = format!("esb-{}-standby-{hash}-{suffix}", self.options.box_id);
+        let name = format!("esb-{}{STANDBY_MARK}{hash}-{suffix}", self.options.box_id);
         if let Ok(mut f) = self.filling.lock() {
             f.insert(name.clone());
         }
         let inner = Arc::clone(self);
         let spec = spec.clone();
         tokio::spawn(async move {
-            let prepared = inner.prepare_standby(&name, &spec).await;
+            let prepared = match inner.preparing.acquire().await {
+                Ok(_turn) => {
+                    inner.wait_quiet().await;
+                    inner.prepare_standby(&name, &spec).await
+                }
+                Err(e) => Err(Inner::control_err(&name, e)),
+            };
             let keep = !inner.shutting_down.load(Ordering::Relaxed);
             match prepared {
-                Ok(address) if keep => {
+                Ok(standby) if keep => {
                     if let Ok(mut s) = inner.standby.lock() {
-                        s.entry(hash).or_default().push(Standby {
-                            name: name.clone(),
-                            address,
-                        });
+                        s.entry(hash).or_default().push(standby);
                     }
                 }
                 Ok(_) => inner.remove(&name).await,
@@ -436,19 +456,45 @@ impl Inner {
         });
     }
 
-    /// Starts the container, lets the runtime initialise (a first request would wait
-    /// for it), then freezes it.
+    /// Starts the container and lets the runtime initialise, so the request that
+    /// promotes it does not wait for init. It is not frozen: an idle runtime blocked on
+    /// `/next` costs no CPU, and a frozen container would accept connections meant for
+    /// a dead worker whose address it inherited and never answer them.
     async fn prepare_standby(
         &self,
         name: &str,
         spec: &FunctionSpec,
-    ) -> Result<String, RuntimeError> {
-        let address = self.start_container("standby", name, spec).await?;
-        if let Err(e) = self.docker.pause_container(name).await {
-            self.remove(name).await;
-            return Err(Self::control_err(name, e));
+    ) -> Result<Standby, RuntimeError> {
+        let token = new_token();
+        let address = self.start_container("standby", name, spec, &token).await?;
+        if http_status(&address, "/esb/v1/initialized", READY_TIMEOUT).await != Some(200) {
+            tracing::debug!(container = name, "standby kept before its init settled");
         }
-        Ok(address)
+        Ok(Standby {
+            name: name.to_string(),
+            address,
+            token,
+        })
+    }
+
+    /// Waits until no worker has been started for a request for [`STANDBY_QUIET`].
+    async fn wait_quiet(&self) {
+        loop {
+            let since = self
+                .last_start
+                .lock()
+                .map(|t| t.elapsed())
+                .unwrap_or(STANDBY_QUIET);
+            if self.starting.load(Ordering::Relaxed) == 0 && since >= STANDBY_QUIET {
+                return;
+            }
+            tokio::time::sleep(
+                STANDBY_QUIET
+                    .saturating_sub(since)
+                    .max(Duration::from_millis(50)),
+            )
+            .await;
+        }
     }
 
     /// Names of every container the runtime itself holds (standby or being prepared).
@@ -480,33 +526,38 @@ impl WorkerRuntime for DockerRuntime {
         }
         let hash = spec_hash(spec);
         let container = inner.container_name(id);
-        let mut address = None;
+        let mut promoted = None;
         while let Some(standby) = inner.take_standby(&hash) {
-            // Promoted: thawed and renamed after the worker it now is.
+            // Promoted: renamed after the worker it now is.
             let rename = RenameContainerOptions {
                 name: container.clone(),
             };
-            let (thawed, renamed) = tokio::join!(
-                inner.docker.unpause_container(&standby.name),
-                inner.docker.rename_container(&standby.name, rename)
-            );
-            match thawed.and(renamed) {
+            match inner.docker.rename_container(&standby.name, rename).await {
                 Ok(()) => {
-                    address = Some(standby.address);
+                    promoted = Some((standby.address, standby.token));
                     break;
                 }
                 Err(e) => {
                     tracing::warn!("standby {} is unusable ({e}); removing it", standby.name);
                     inner.remove(&standby.name).await;
-                    inner.remove(&container).await;
                 }
             }
         }
-        let address = match address {
-            Some(a) => a,
+        let (address, token) = match promoted {
+            Some(p) => p,
             None => {
-                inner.ensure_image(id, &spec.image).await?;
-                inner.start_container(id, &container, spec).await?
+                let token = new_token();
+                inner.starting.fetch_add(1, Ordering::Relaxed);
+                let started = async {
+                    inner.ensure_image(id, &spec.image).await?;
+                    inner.start_container(id, &container, spec, &token).await
+                }
+                .await;
+                if let Ok(mut t) = inner.last_start.lock() {
+                    *t = Instant::now();
+                }
+                inner.starting.fetch_sub(1, Ordering::Relaxed);
+                (started?, token)
             }
         };
         inner.refill(spec);
@@ -517,6 +568,7 @@ impl WorkerRuntime for DockerRuntime {
             address,
             pid: 0,
             container,
+            token,
             created_at_ms: now,
             last_used_ms: now,
             spec_hash: hash,
@@ -624,14 +676,19 @@ impl WorkerRuntime for DockerRuntime {
         let now = now_ms() / 1000;
         let mut removed = 0;
         for c in containers {
-            let named_kept = c
+            let names: Vec<&str> = c
                 .names
                 .iter()
                 .flatten()
-                .any(|n| keep.contains(n.trim_start_matches('/')));
+                .map(|n| n.trim_start_matches('/'))
+                .collect();
+            let kept = names.iter().any(|n| keep.contains(*n));
+            // A standby this runtime does not hold was a previous agent's: no one can
+            // ever promote it.
+            let foreign_standby = names.iter().any(|n| n.contains(STANDBY_MARK));
             let age = u64::try_from(now - c.created.unwrap_or(now)).unwrap_or(0);
-            if !named_kept
-                && (immediately || age >= inner.options.orphan_grace.as_secs())
+            if !kept
+                && (immediately || foreign_standby || age >= inner.options.orphan_grace.as_secs())
                 && let Some(id) = c.id
             {
                 let _ = inner.docker.unpause_container(&id).await;
@@ -655,11 +712,7 @@ impl WorkerRuntime for DockerRuntime {
             .lock()
             .map(|mut s| s.drain().flat_map(|(_, v)| v).collect())
             .unwrap_or_default();
-        futures::future::join_all(standbys.iter().map(|sb| async move {
-            let _ = inner.docker.unpause_container(&sb.name).await;
-            inner.remove(&sb.name).await;
-        }))
-        .await;
+        futures::future::join_all(standbys.iter().map(|sb| inner.remove(&sb.name))).await;
         docker_network::remove(&inner.docker, &inner.network.name).await;
     }
 }
@@ -674,23 +727,19 @@ fn is_not_found(e: &DockerError) -> bool {
     )
 }
 
-/// Whether something at `address` answers an HTTP request (any status).
-async fn answers_http(address: &str) -> bool {
+/// The status `esb rie` at `address` answers a `GET path` with, if it answers within
+/// `within`.
+async fn http_status(address: &str, path: &str, within: Duration) -> Option<u16> {
     let probe = async {
         let mut stream = tokio::net::TcpStream::connect(address).await.ok()?;
-        stream
-            .write_all(b"GET /esb/ready HTTP/1.1\r\nHost: worker\r\nConnection: close\r\n\r\n")
-            .await
-            .ok()?;
-        let mut head = [0u8; 8];
+        let request = format!("GET {path} HTTP/1.1\r\nHost: worker\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.ok()?;
+        let mut head = [0u8; 12];
         stream.read_exact(&mut head).await.ok()?;
-        (&head == b"HTTP/1.1").then_some(())
+        let status = head.strip_prefix(b"HTTP/1.1 ")?;
+        std::str::from_utf8(status).ok()?.parse().ok()
     };
-    tokio::time::timeout(Duration::from_secs(1), probe)
-        .await
-        .ok()
-        .flatten()
-        .is_some()
+    tokio::time::timeout(within, probe).await.ok().flatten()
 }
 
 /// The container's memory cgroup on this host (v1 cgroupfs, or v2 with either driver),

@@ -18,6 +18,8 @@ pub enum RuntimeError {
     #[error(transparent)]
     Docker(#[from] esb_docker::DockerUnavailable),
     #[error(transparent)]
+    Network(#[from] crate::docker_network::NetworkError),
+    #[error(transparent)]
     Python(#[from] crate::python_env::PythonEnvError),
     #[error(
         "unsupported runtime {0:?}: ESB runs python3.x and provided, provided.al2, provided.al2023"

@@ -17,7 +17,7 @@ use nix::unistd::Pid;
 use super::{RuntimeError, WorkerRuntime, WorkerUsage};
 use crate::memory_limit::WorkerCgroup;
 use crate::python_env::PythonEnv;
-use crate::worker_record::{RecordedState, WorkerRecord, spec_hash};
+use crate::worker_record::{RecordedState, WorkerRecord, new_token, spec_hash};
 
 /// Host variables a process worker keeps (everything else comes from the template).
 const PASSED_THROUGH: [&str; 7] = [
@@ -137,6 +137,7 @@ impl ProcessRuntime {
         spec: &FunctionSpec,
         command: &[String],
         cgroup: Option<&WorkerCgroup>,
+        token: &str,
     ) -> Result<(u32, String), RuntimeError> {
         let start_err = |detail: String| RuntimeError::Start {
             worker: id.to_string(),
@@ -169,6 +170,7 @@ impl ProcessRuntime {
                 .current_dir(&spec.code_dir)
                 .env_clear()
                 .envs(self.environment(spec))
+                .env(esb_rie::config::WORKER_TOKEN_VAR, token)
                 .stdin(Stdio::null())
                 .stdout(log)
                 .stderr(log_err)
@@ -224,7 +226,10 @@ impl WorkerRuntime for ProcessRuntime {
         if cgroup.is_none() && !self.warned_no_cgroup.swap(true, Ordering::Relaxed) {
             tracing::warn!("no writable memory cgroup: workers run without a memory limit");
         }
-        let spawned = self.spawn_ready(id, spec, &command, cgroup.as_ref()).await;
+        let token = new_token();
+        let spawned = self
+            .spawn_ready(id, spec, &command, cgroup.as_ref(), &token)
+            .await;
         if let (Some(cg), Err(_)) = (&cgroup, &spawned) {
             WorkerCgroup::remove(cg.path());
         }
@@ -236,6 +241,7 @@ impl WorkerRuntime for ProcessRuntime {
             address,
             pid,
             container: String::new(),
+            token,
             created_at_ms: now,
             last_used_ms: now,
             spec_hash: spec_hash(spec),

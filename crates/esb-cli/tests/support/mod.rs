@@ -542,3 +542,21 @@ pub fn wait_containers_gone(ids: &[String], within: Duration) {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// Removes every container and the network of the box with state dir `state`, for
+/// tests that may have killed it (a passing test finds nothing to remove).
+pub fn remove_box_objects(state: &Path) {
+    let Ok(id) = std::fs::read_to_string(state.join("box-id")) else {
+        return;
+    };
+    let filter = format!("label=esb.box={}", id.trim());
+    let ids = docker(&["ps", "-aq", "--filter", &filter]);
+    for container in ids.split_whitespace() {
+        let _ = Command::new("docker")
+            .args(["rm", "-f", container])
+            .output();
+    }
+    let _ = Command::new("docker")
+        .args(["network", "rm", &format!("esb-{}", id.trim())])
+        .output();
+}

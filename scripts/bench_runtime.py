@@ -1,0 +1,175 @@
+"""Worker runtimes compared through the whole `esb up` path (client -> HTTPS gateway
+Invoke API -> pool -> worker): cold start, resume from pause and warm latency, docker
+vs process, for a Python function and a Rust `provided.al2023` function.
+
+Cold start: K identical functions per language, each invoked once (no worker exists
+yet, the image is built and present). Standby: a second worker of each function, started
+while the first is busy, once the docker runtime has a paused standby ready for it.
+Resume: the box pauses idle workers after PAUSE_AFTER s; the client waits past that,
+then invokes. Warm: back-to-back invokes.
+
+Usage: bench_runtime.py <esb> <rust-bootstrap> <venv> <python-functions> <benchmarks.md>
+                        <cold-k> <warm-n> <resume-n> <command>
+"""
+import http.client
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+from bench_common import free_port, machine, pct, write_section
+
+ESB, BOOTSTRAP, VENV, FUNCTIONS, OUT, COLD, WARM, RESUME, COMMAND = sys.argv[1:10]
+COLD, WARM, RESUME = int(COLD), int(WARM), int(RESUME)
+PAUSE_AFTER = 0.3
+LANGS = {"python": b'{"seconds": 0}', "rust": b'{"action": "echo", "bench": true}'}
+BUSY = {"python": b'{"seconds": 2}', "rust": b'{"action": "sleep", "seconds": 2}'}
+
+
+def make_project(root):
+    shutil.copytree(FUNCTIONS, os.path.join(root, "py"))
+    os.makedirs(os.path.join(root, "rs"))
+    shutil.copy(BOOTSTRAP, os.path.join(root, "rs", "bootstrap"))
+    lines = ["Resources:"]
+    for i in range(COLD):
+        lines += [f"  Py{i}:", "    Type: AWS::Serverless::Function", "    Properties:",
+                  f"      FunctionName: python{i}", "      CodeUri: py", "      Handler: handlers.sleep",
+                  "      Runtime: python3.11", "      Timeout: 10",
+                  f"  Rs{i}:", "    Type: AWS::Serverless::Function", "    Properties:",
+                  f"      FunctionName: rust{i}", "      CodeUri: rs", "      Runtime: provided.al2023",
+                  "      Timeout: 10"]
+    with open(os.path.join(root, "template.yaml"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def connect(port, ca):
+    conn = http.client.HTTPSConnection("127.0.0.1", port, context=ssl.create_default_context(cafile=ca))
+    conn.connect()
+    conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return conn
+
+
+def build_images(root):
+    subprocess.run([ESB, "build", "--template", os.path.join(root, "template.yaml")], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def start_box(root, runtime):
+    state = os.path.join(root, f"state-{runtime}")
+    os.makedirs(os.path.join(state, "runtimes"))
+    os.symlink(VENV, os.path.join(state, "runtimes", "python"))
+    port = free_port()
+    t0 = time.time()
+    proc = subprocess.Popen(
+        [ESB, "up", "--template", os.path.join(root, "template.yaml"), "--state-dir", state,
+         "--port", str(port), "--runtime", runtime, "--pause-idle-after", str(PAUSE_AFTER)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ca = os.path.join(state, "certs", "ca.pem")
+    while True:
+        try:
+            if os.path.exists(ca):
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+        except OSError:
+            pass
+        if time.time() - t0 > 900 or proc.poll() is not None:
+            raise SystemExit(f"esb up --runtime {runtime} did not start")
+        time.sleep(0.05)
+    return proc, (port, ca), time.time() - t0
+
+
+def invoke(conn, function, body):
+    t0 = time.perf_counter_ns()
+    conn.request("POST", f"/2015-03-31/functions/{function}/invocations", body=body)
+    resp = conn.getresponse()
+    answer = resp.read()
+    elapsed = time.perf_counter_ns() - t0
+    if resp.status != 200 or resp.getheader("X-Amz-Function-Error"):
+        raise SystemExit(f"{function}: {resp.status} {answer[:300]!r}")
+    return elapsed
+
+
+def second_worker(box, function, lang):
+    """Time an invoke that needs a second worker: the first is kept busy meanwhile."""
+    busy = threading.Thread(target=lambda: invoke(connect(*box), function, BUSY[lang]))
+    busy.start()
+    time.sleep(0.3)
+    elapsed = invoke(connect(*box), function, LANGS[lang])
+    busy.join()
+    return elapsed
+
+
+def measure(box):
+    conn = connect(*box)
+    cold = {lang: sorted(invoke(conn, f"{lang}{i}", body) for i in range(COLD)) for lang, body in LANGS.items()}
+    # The docker runtime prepares standbys once no worker has started for a moment.
+    time.sleep(2 * COLD + 2)
+    out = {}
+    for lang, body in LANGS.items():
+        name = lang
+        second = sorted(second_worker(box, f"{name}{i}", lang) for i in range(COLD))
+        time.sleep(2)
+        warm = sorted(invoke(conn, f"{name}0", body) for _ in range(WARM))
+        resume = []
+        for _ in range(RESUME):
+            invoke(conn, f"{name}0", body)
+            time.sleep(PAUSE_AFTER * 2 + 0.1)
+            resume.append(invoke(conn, f"{name}0", body))
+        out[lang] = {"cold": cold[lang], "second": second, "warm": warm, "resume": sorted(resume)}
+    return out
+
+
+def row(runtime, lang, s):
+    c, n, w, r = s["cold"], s["second"], s["warm"], s["resume"]
+    return (f"| {runtime} | {lang} | {pct(c, 50):.1f} | {pct(c, 90):.1f} | {pct(n, 50):.1f} | {pct(n, 90):.1f} "
+            f"| {pct(r, 50):.2f} | {pct(r, 90):.2f} | {pct(w, 50):.3f} | {pct(w, 99):.3f} |")
+
+
+def main():
+    root = tempfile.mkdtemp(prefix="esb-bench-runtime-")
+    results, startup = {}, {}
+    try:
+        make_project(root)
+        build_images(root)
+        for runtime in ("process", "docker"):
+            proc, box, startup[runtime] = start_box(root, runtime)
+            try:
+                results[runtime] = measure(box)
+            finally:
+                proc.terminate()
+                proc.wait(timeout=120)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    table = [
+        "## Worker runtimes: cold start, resume, warm",
+        "",
+        machine(),
+        "Whole path: client -> HTTPS gateway Invoke API -> pool -> worker. Cold: the first invoke of each of "
+        f"{COLD} identical functions per language (no worker yet; docker images already built). Second worker: "
+        "an invoke that needs a new worker because the first is busy (docker: a paused standby is promoted; "
+        "process: a new process). Resume: the "
+        f"first invoke after the idle worker was paused (`--pause-idle-after {PAUSE_AFTER}`), {RESUME} samples. "
+        f"Warm: {WARM} back-to-back invokes. Python: `handlers.sleep` (0 s) under awslambdaric; Rust: the "
+        "`lambda_runtime` fixture. Docker: Debian docker.io 20.10, overlay2, cgroup v1, workers reached by container IP.",
+        f"Command: `{COMMAND}`",
+        "",
+        "| runtime | function | cold p50 ms | cold p90 ms | second worker p50 ms | second worker p90 ms "
+        "| resume p50 ms | resume p90 ms | warm p50 ms | warm p99 ms |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for runtime in ("process", "docker"):
+        for lang in LANGS:
+            table.append(row(runtime, lang, results[runtime][lang]))
+    table += ["", f"Box start to first HTTPS answer (images up to date): process {startup['process']:.2f} s, "
+              f"docker {startup['docker']:.2f} s.", ""]
+    section = "\n".join(table)
+    print(section)
+    write_section(OUT, "## Worker runtimes: cold start, resume, warm", section)
+
+
+main()
