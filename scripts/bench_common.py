@@ -1,9 +1,13 @@
 """What the benchmark scripts share: ports, percentiles, machine description, and
 replacing one section of docs/benchmarks.md."""
 import datetime
+import http.client
 import os
 import platform
 import socket
+import ssl
+import subprocess
+import time
 
 
 def free_port():
@@ -30,8 +34,34 @@ def write_section(path, heading, section):
     start = text.find(heading)
     if start >= 0:
         end = text.find("\n## ", start + 1)
-        text = text[:start] + section + (text[end + 1:] if end >= 0 else "")
+        text = text[:start] + section.rstrip("\n") + "\n\n" + (text[end + 1:] if end >= 0 else "")
     else:
         text = text.rstrip("\n") + "\n\n" + section
     with open(path, "w") as f:
         f.write(text.rstrip("\n") + "\n")
+
+
+def start_esb_up(command, state, port, within):
+    """Starts `esb up` (`command`) and waits until it answers HTTPS on `port`;
+    returns the process and the box CA."""
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ca = os.path.join(state, "certs", "ca.pem")
+    deadline = time.time() + within
+    while True:
+        try:
+            if os.path.exists(ca):
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return proc, ca
+        except OSError:
+            pass
+        if time.time() > deadline or proc.poll() is not None:
+            raise SystemExit(f"{' '.join(command[:2])} did not start")
+        time.sleep(0.05)
+
+
+def https_conn(port, ca):
+    """A kept-alive HTTPS connection to the box, trusting its CA, without Nagle delays."""
+    conn = http.client.HTTPSConnection("127.0.0.1", port, context=ssl.create_default_context(cafile=ca))
+    conn.connect()
+    conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return conn

@@ -8,14 +8,13 @@ import http.client
 import os
 import shutil
 import socket
-import ssl
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
-from bench_common import free_port, machine, pct, write_section
+from bench_common import free_port, https_conn, machine, pct, start_esb_up, write_section
 
 AWS_RIE, ESB, PYTHON, FUNCTIONS, N, OUT, COMMAND = sys.argv[1:8]
 N = int(N)
@@ -59,24 +58,9 @@ def start_box(port):
     os.makedirs(os.path.join(STATE, "runtimes"))
     os.symlink(os.path.dirname(os.path.dirname(PYTHON)), os.path.join(STATE, "runtimes", "python"))
     template = os.path.join(os.path.dirname(FUNCTIONS), "..", "projects", "e2e", "template.yaml")
-    proc = subprocess.Popen([ESB, "up", "--template", template, "--state-dir", STATE, "--port", str(port),
-                             "--runtime", "process"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    ca = os.path.join(STATE, "certs", "ca.pem")
-    deadline = time.time() + 30
-    while True:
-        try:
-            if os.path.exists(ca):
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-        except OSError:
-            pass
-        if time.time() > deadline:
-            raise SystemExit("esb up did not start")
-        time.sleep(0.05)
-    conn = http.client.HTTPSConnection("127.0.0.1", port, context=ssl.create_default_context(cafile=ca))
-    conn.connect()
-    conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    proc, ca = start_esb_up([ESB, "up", "--template", template, "--state-dir", STATE, "--port", str(port),
+                             "--runtime", "process"], STATE, port, 30)
+    conn = https_conn(port, ca)
     conn.esb_path = "/2015-03-31/functions/echo/invocations"
     return proc, conn
 

@@ -11,18 +11,15 @@ then invokes. Warm: back-to-back invokes.
 Usage: bench_runtime.py <esb> <rust-bootstrap> <venv> <python-functions> <benchmarks.md>
                         <cold-k> <warm-n> <resume-n> <command>
 """
-import http.client
 import os
 import shutil
-import socket
-import ssl
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 
-from bench_common import free_port, machine, pct, write_section
+from bench_common import free_port, https_conn as connect, machine, pct, start_esb_up, write_section
 
 ESB, BOOTSTRAP, VENV, FUNCTIONS, OUT, COLD, WARM, RESUME, COMMAND = sys.argv[1:10]
 COLD, WARM, RESUME = int(COLD), int(WARM), int(RESUME)
@@ -47,13 +44,6 @@ def make_project(root):
         f.write("\n".join(lines) + "\n")
 
 
-def connect(port, ca):
-    conn = http.client.HTTPSConnection("127.0.0.1", port, context=ssl.create_default_context(cafile=ca))
-    conn.connect()
-    conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return conn
-
-
 def build_images(root):
     subprocess.run([ESB, "build", "--template", os.path.join(root, "template.yaml")], check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -65,21 +55,9 @@ def start_box(root, runtime):
     os.symlink(VENV, os.path.join(state, "runtimes", "python"))
     port = free_port()
     t0 = time.time()
-    proc = subprocess.Popen(
+    proc, ca = start_esb_up(
         [ESB, "up", "--template", os.path.join(root, "template.yaml"), "--state-dir", state,
-         "--port", str(port), "--runtime", runtime, "--pause-idle-after", str(PAUSE_AFTER)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    ca = os.path.join(state, "certs", "ca.pem")
-    while True:
-        try:
-            if os.path.exists(ca):
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-        except OSError:
-            pass
-        if time.time() - t0 > 900 or proc.poll() is not None:
-            raise SystemExit(f"esb up --runtime {runtime} did not start")
-        time.sleep(0.05)
+         "--port", str(port), "--runtime", runtime, "--pause-idle-after", str(PAUSE_AFTER)], state, port, 900)
     return proc, (port, ca), time.time() - t0
 
 
@@ -151,7 +129,7 @@ def main():
         machine(),
         "Whole path: client -> HTTPS gateway Invoke API -> pool -> worker. Cold: the first invoke of each of "
         f"{COLD} identical functions per language (no worker yet; docker images already built). Second worker: "
-        "an invoke that needs a new worker because the first is busy (docker: a paused standby is promoted; "
+        "an invoke that needs a new worker because the first is busy (docker: the function's standby container is promoted; "
         "process: a new process). Resume: the "
         f"first invoke after the idle worker was paused (`--pause-idle-after {PAUSE_AFTER}`), {RESUME} samples. "
         f"Warm: {WARM} back-to-back invokes. Python: `handlers.sleep` (0 s) under awslambdaric; Rust: the "

@@ -216,15 +216,7 @@ fn orphaned_containers_are_removed_and_other_boxes_are_not_touched() {
     let project = Project::new("orphans");
     let state = project.state("state");
     let addr = support::free_addr();
-    let mut agent = Command::new(support::esb_bin())
-        .args(["agent", "--runtime", "docker", "--orphan-grace", "2"])
-        .args(["--listen", &addr.to_string(), "--remove-workers-on-exit"])
-        .arg("--state-dir")
-        .arg(&state)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("esb agent");
+    let mut agent = docker_agent(&state, addr, &["--orphan-grace", "2"]);
     wait_until("the agent's box id", Duration::from_secs(60), || {
         std::fs::read_to_string(state.join("box-id")).is_ok()
     });
@@ -336,19 +328,7 @@ fn images_travel_through_a_registry() {
 
     let state = project.state("state");
     let agent_addr = support::free_addr();
-    let mut agent = Command::new(support::esb_bin())
-        .args(["agent", "--runtime", "docker", "--registry", &registry_addr])
-        .args([
-            "--listen",
-            &agent_addr.to_string(),
-            "--remove-workers-on-exit",
-        ])
-        .arg("--state-dir")
-        .arg(&state)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("esb agent");
+    let mut agent = docker_agent(&state, agent_addr, &["--registry", &registry_addr]);
     let port = support::free_addr().port();
     let mut gateway = Command::new(support::esb_bin())
         .arg("gateway")
@@ -418,6 +398,20 @@ fn an_absent_daemon_is_explained_and_auto_falls_back_to_processes() {
     assert!(said.contains("using process workers"), "{said}");
 }
 
+/// `esb agent --runtime docker` on `addr`, removing its workers when it stops.
+fn docker_agent(state: &Path, addr: std::net::SocketAddr, extra: &[&str]) -> Child {
+    Command::new(support::esb_bin())
+        .args(["agent", "--runtime", "docker", "--remove-workers-on-exit"])
+        .args(["--listen", &addr.to_string()])
+        .args(extra)
+        .arg("--state-dir")
+        .arg(state)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("esb agent")
+}
+
 /// The image reference `esb build` reports for `function` of the end-to-end project.
 fn e2e_image(function: &str) -> String {
     let out = Command::new(support::esb_bin())
@@ -465,15 +459,7 @@ async fn the_agent_reports_container_memory_cpu_and_oom_kills() {
     let project = Project::new("metrics");
     let state = project.state("state");
     let addr = support::free_addr();
-    let mut agent = Command::new(support::esb_bin())
-        .args(["agent", "--runtime", "docker", "--standby-workers", "0"])
-        .args(["--listen", &addr.to_string(), "--remove-workers-on-exit"])
-        .arg("--state-dir")
-        .arg(&state)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("esb agent");
+    let mut agent = docker_agent(&state, addr, &["--standby-workers", "0"]);
     wait_until("the agent", Duration::from_secs(60), || {
         std::net::TcpStream::connect(addr).is_ok()
     });
