@@ -1,7 +1,9 @@
 //! `esb`: one binary for every ESB role.
 
 mod agent_command;
+mod box_lock;
 mod build_command;
+mod down_command;
 mod gateway_command;
 mod image_command;
 mod project;
@@ -35,6 +37,8 @@ enum Command {
     Gateway(gateway_command::GatewayArgs),
     /// Agent: owns this machine's workers; serves the gateway over gRPC.
     Agent(agent_command::AgentArgs),
+    /// Stop the box of a state dir and remove every worker it has or left behind.
+    Down(down_command::DownArgs),
     /// Build every function of the template as a Docker image (optionally push them).
     Build(build_command::BuildArgs),
     /// Images functions are built on (`esb image base`: a Python base from a rootfs).
@@ -68,6 +72,7 @@ fn run() -> Result<()> {
         Command::Gateway(args) => gateway_command::run(args),
         Command::Agent(args) => agent_command::run(args),
         Command::Build(args) => build_command::run(args),
+        Command::Down(args) => down_command::run(args),
         Command::Image(args) => image_command::run(args),
     }
 }

@@ -46,6 +46,18 @@ pub struct Project {
 }
 
 impl ProjectArgs {
+    /// `--state-dir`, else `.esb` beside the template.
+    pub fn state_dir(&self) -> PathBuf {
+        match &self.state_dir {
+            Some(d) => d.clone(),
+            None => self
+                .template
+                .parent()
+                .unwrap_or(Path::new("."))
+                .join(".esb"),
+        }
+    }
+
     /// Loads and validates the template; nothing starts when it is invalid.
     pub fn load(&self) -> Result<Project> {
         let opts = LoadOptions {
@@ -59,14 +71,7 @@ impl ProjectArgs {
         for w in &template.warnings {
             eprintln!("esb: warning: {w}");
         }
-        let state_dir = match &self.state_dir {
-            Some(d) => d.clone(),
-            None => self
-                .template
-                .parent()
-                .unwrap_or(Path::new("."))
-                .join(".esb"),
-        };
+        let state_dir = self.state_dir();
         std::fs::create_dir_all(&state_dir).with_context(|| {
             format!("cannot create the state directory {}", state_dir.display())
         })?;

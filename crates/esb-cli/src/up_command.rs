@@ -24,6 +24,7 @@ pub struct UpArgs {
 
 pub fn run(args: UpArgs) -> Result<()> {
     let project = args.project.load()?;
+    let _box = crate::box_lock::BoxLock::acquire(&project.state_dir)?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let mut kind = args.runtime.resolve().await?;

@@ -520,3 +520,80 @@ async fn the_agent_reports_container_memory_cpu_and_oom_kills() {
     assert!(m.oom_kills >= 1, "the kernel's OOM kill is counted: {m:?}");
     assert!(support::terminate(&mut agent, Duration::from_secs(30)).success());
 }
+
+fn esb_down(state: &Path) -> String {
+    let out = Command::new(support::esb_bin())
+        .args(["down", "--state-dir"])
+        .arg(state)
+        .output()
+        .expect("esb down");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn network_exists(state: &Path) -> bool {
+    let id = std::fs::read_to_string(state.join("box-id")).expect("box id");
+    Command::new("docker")
+        .args(["network", "inspect", &format!("esb-{}", id.trim())])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// `esb down` stops a running box (a second `esb up` on its state dir is refused
+/// meanwhile), and after a box was SIGKILLed it removes the containers, the standby and
+/// the network the box could not remove itself.
+#[test]
+fn esb_down_leaves_nothing_behind() {
+    let project = Project::new("down");
+    let state = project.state("state");
+    let mut up = Up::start(&project, &state, &["--runtime", "docker"]);
+    assert_eq!(up.invoke(&project.function, &echo()).0, 200);
+    let second = Command::new(support::esb_bin())
+        .arg("up")
+        .arg("--template")
+        .arg(project.template())
+        .arg("--state-dir")
+        .arg(&state)
+        .output()
+        .expect("second esb up");
+    assert_eq!(second.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&second.stderr).contains("already running"),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    assert!(esb_down(&state).contains("stopped the box"));
+    assert!(up.child.wait().expect("box exit").success());
+    assert!(support::box_containers(&state).is_empty());
+    assert!(!network_exists(&state));
+
+    let mut up = Up::start(&project, &state, &["--runtime", "docker"]);
+    assert_eq!(up.invoke(&project.function, &echo()).0, 200);
+    let id = std::fs::read_to_string(state.join("box-id")).expect("box id");
+    let filter = format!("label=esb.box={}", id.trim());
+    // The standby is prepared in the background once the box is quiet.
+    wait_until(
+        "the worker and its standby",
+        Duration::from_secs(60),
+        || {
+            support::docker(&["ps", "-q", "--filter", &filter])
+                .lines()
+                .count()
+                == 2
+        },
+    );
+    let _ = up.child.kill();
+    let _ = up.child.wait();
+    esb_down(&state);
+    assert_eq!(
+        support::docker(&["ps", "-aq", "--filter", &filter]).trim(),
+        ""
+    );
+    assert!(!network_exists(&state));
+}

@@ -1,0 +1,50 @@
+//! `<state>/box.pid`: which process runs the box of a state dir, so a second `esb up`
+//! on it is refused (two boxes would share one box id and remove each other's
+//! workers) and `esb down` can stop it.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+
+const FILE: &str = "box.pid";
+
+/// Held while this process runs the box; removes the pid file when dropped.
+pub struct BoxLock {
+    path: PathBuf,
+}
+
+impl BoxLock {
+    /// Records this process as the box of `state_dir`, unless a live box already is.
+    pub fn acquire(state_dir: &Path) -> Result<Self> {
+        if let Some(pid) = running(state_dir) {
+            bail!(
+                "a box is already running on {} (pid {pid}); stop it with `esb down --state-dir {}` or use another --state-dir",
+                state_dir.display(),
+                state_dir.display()
+            );
+        }
+        let path = state_dir.join(FILE);
+        std::fs::write(&path, std::process::id().to_string())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(Self { path })
+    }
+}
+
+impl Drop for BoxLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// The pid of the live `esb` process recorded as the box of `state_dir`; a stale file
+/// (process gone, or the pid reused by another program) counts as none.
+pub fn running(state_dir: &Path) -> Option<u32> {
+    let pid: u32 = std::fs::read_to_string(state_dir.join(FILE))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok()?;
+    let name = exe.file_name()?.to_string_lossy().into_owned();
+    (pid != std::process::id() && name.starts_with("esb")).then_some(pid)
+}

@@ -1,0 +1,86 @@
+//! `esb down`: stops the box of a state dir and removes every worker it has or left
+//! behind — processes, containers, standbys and the box's Docker network — whether the
+//! box is running (it is asked to stop, as Ctrl-C would) or was killed.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+
+use crate::agent_command::{RuntimeArgs, RuntimeKind};
+use crate::project::ProjectArgs;
+
+#[derive(Args)]
+pub struct DownArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
+}
+
+/// How long a running box may take to finish accepted events and stop.
+const STOP_WAIT: Duration = Duration::from_secs(120);
+
+pub fn run(args: DownArgs) -> Result<()> {
+    let state_dir = args.project.state_dir();
+    if !state_dir.is_dir() {
+        println!(
+            "esb: no box state in {}: nothing to stop",
+            state_dir.display()
+        );
+        return Ok(());
+    }
+    if let Some(pid) = crate::box_lock::running(&state_dir) {
+        stop(pid)?;
+        println!("esb: stopped the box (pid {pid})");
+    }
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let mut kinds = vec![RuntimeKind::Process];
+        let docker_was_used = state_dir.join("box-id").is_file();
+        if docker_was_used {
+            match esb_docker::connect(args.runtime.docker_host.as_deref(), Duration::from_secs(3))
+                .await
+            {
+                Ok(_) => kinds.push(RuntimeKind::Docker),
+                Err(e) => eprintln!("esb: warning: cannot remove this box's containers: {e}"),
+            }
+        }
+        for kind in kinds {
+            // An agent that adopts nothing removes what it finds, then everything else.
+            let agent =
+                crate::agent_command::build_agent(&state_dir, 0, &args.runtime, kind, true, false)
+                    .await?;
+            agent.destroy_all().await;
+        }
+        println!("esb: the box of {} is down", state_dir.display());
+        Ok(())
+    })
+}
+
+/// Whether `pid` exists and is not a zombie waiting for its parent.
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        !stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+    })
+}
+
+/// Asks the box to stop (SIGTERM) and waits for it.
+fn stop(pid: u32) -> Result<()> {
+    let target = nix::unistd::Pid::from_raw(i32::try_from(pid).context("invalid pid")?);
+    nix::sys::signal::kill(target, nix::sys::signal::Signal::SIGTERM)
+        .with_context(|| format!("cannot signal the box (pid {pid})"))?;
+    let deadline = Instant::now() + STOP_WAIT;
+    while alive(pid) {
+        if Instant::now() > deadline {
+            bail!(
+                "the box (pid {pid}) did not stop within {} s",
+                STOP_WAIT.as_secs()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
+}
