@@ -224,9 +224,22 @@ async fn import_base_inner(
 
     let rootfs_name = format!("esb/rootfs:{runtime}");
     let base_name = esb_base_name(runtime);
-    let old_base = daemon::image_if_exists(docker, &base_name)
-        .await?
-        .and_then(|i| i.id);
+    task.step(&format!("reading {}", rootfs.display()));
+    let source = {
+        let dir = rootfs.to_path_buf();
+        off_thread(rootfs, move || source_digest(&dir)).await?
+    };
+    let old = daemon::image_if_exists(docker, &base_name).await?;
+    let made_from = old
+        .as_ref()
+        .and_then(|i| i.config.as_ref())
+        .and_then(|c| c.labels.as_ref())
+        .and_then(|l| l.get(labels::SOURCE));
+    if made_from == Some(&source) {
+        task.step("up to date: made from this root filesystem already");
+        return Ok(base_name);
+    }
+    let old_base = old.and_then(|i| i.id);
     let old_rootfs = daemon::image_if_exists(docker, &rootfs_name)
         .await?
         .and_then(|i| i.id);
@@ -275,6 +288,7 @@ async fn import_base_inner(
         .labels(&HashMap::from([
             (labels::MANAGED, "true"),
             (labels::PYTHON, python.as_str()),
+            (labels::SOURCE, source.as_str()),
         ]))
         .build();
     let id = daemon::build(docker, options, body, &base_name, task).await?;
@@ -287,6 +301,29 @@ async fn import_base_inner(
         }
     }
     Ok(base_name)
+}
+
+/// What a base is made from, cheaply: every path of the root filesystem with its kind,
+/// size, mode and mtime (not the bytes: 300 MB), and the runtime client versions.
+fn source_digest(rootfs: &Path) -> Result<String, ImageError> {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    hash.update(format!("{AWSLAMBDARIC}\n{BOTO3}\n"));
+    for (path, entry) in walk(rootfs)? {
+        hash.update(format!(
+            "{}\0{:o}\0{}\0{:?}\n",
+            path.display(),
+            entry.mode,
+            entry.mtime,
+            entry.kind
+        ));
+    }
+    Ok(hash
+        .finalize()
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect())
 }
 
 /// The root filesystem must hold the runtime's interpreter.

@@ -15,3 +15,6 @@ pub const CONTENT_HASH: &str = "esb.content-hash";
 pub const BASE_ID: &str = "esb.base-id";
 /// In a base image: the Python interpreter to run `awslambdaric` with.
 pub const PYTHON: &str = "esb.python";
+/// In a base image: a digest of what it was made from (the root filesystem's listing
+/// and the runtime client versions), so making it again from the same is a no-op.
+pub const SOURCE: &str = "esb.source";
