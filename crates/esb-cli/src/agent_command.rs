@@ -78,9 +78,16 @@ pub enum AddressArg {
 }
 
 impl RuntimeArgs {
-    /// Resolves `auto`: docker when a daemon answers, else process, saying why.
+    /// Resolves `auto`: docker when a daemon answers, else process, saying why. The
+    /// original ESB's `AGENT_RUNTIME=docker|process` is honoured when nothing else chose.
     pub async fn resolve(&self) -> Result<RuntimeKind> {
-        match self.runtime {
+        let legacy = std::env::var("AGENT_RUNTIME").ok();
+        let chosen = match (self.runtime, legacy.as_deref()) {
+            (RuntimeKind::Auto, Some("docker")) => RuntimeKind::Docker,
+            (RuntimeKind::Auto, Some("process")) => RuntimeKind::Process,
+            (kind, _) => kind,
+        };
+        match chosen {
             RuntimeKind::Auto => {
                 match esb_docker::connect(self.docker_host.as_deref(), Duration::from_secs(1)).await
                 {
@@ -106,7 +113,12 @@ impl RuntimeArgs {
                 AddressArg::ContainerIp => WorkerAddress::ContainerIp,
                 AddressArg::PublishedPort => WorkerAddress::PublishedPort,
             },
-            registry: self.registry.clone(),
+            // The original ESB's variable, when ESB's own is not set.
+            registry: self.registry.clone().or_else(|| {
+                std::env::var("CONTAINER_REGISTRY")
+                    .ok()
+                    .filter(|r| !r.is_empty())
+            }),
             orphan_grace: Duration::from_secs(self.orphan_grace),
             standby: self.standby_workers,
         }
