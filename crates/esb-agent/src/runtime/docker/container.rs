@@ -1,0 +1,270 @@
+//! One worker container: its configuration (limits, labels, network, environment),
+//! creation, start, readiness, logs and removal.
+
+use super::*;
+
+impl Inner {
+    pub(super) fn container_name(&self, worker_id: &str) -> String {
+        format!("esb-{}-{worker_id}", self.options.box_id)
+    }
+
+    pub(super) fn control_err(worker: &str, e: impl std::fmt::Display) -> RuntimeError {
+        RuntimeError::Control {
+            worker: worker.to_string(),
+            detail: e.to_string(),
+        }
+    }
+
+    /// Makes sure the image is local, pulling it from the registry when one is set.
+    pub(super) async fn ensure_image(&self, id: &str, image: &str) -> Result<(), RuntimeError> {
+        match self.docker.inspect_image(image).await {
+            Ok(_) => return Ok(()),
+            Err(e) if !is_not_found(&e) => return Err(Self::start_err(id, e)),
+            Err(_) => {}
+        }
+        let Some(registry) = &self.options.registry else {
+            return Err(Self::start_err(
+                id,
+                format!(
+                    "image {image} is not on this machine: run `esb build`, or start the agent with --registry"
+                ),
+            ));
+        };
+        tracing::info!(%image, %registry, "pulling a missing function image");
+        esb_docker::registry::pull_from(&self.docker, image, registry)
+            .await
+            .map_err(|e| Self::start_err(id, e))
+    }
+
+    pub(super) fn start_err(worker: &str, e: impl std::fmt::Display) -> RuntimeError {
+        RuntimeError::Start {
+            worker: worker.to_string(),
+            detail: e.to_string(),
+        }
+    }
+
+    pub(super) fn container_config(
+        &self,
+        id: &str,
+        spec: &FunctionSpec,
+        token: &str,
+    ) -> ContainerCreateBody {
+        let (mut env, binds) = container_env::for_container(&spec.environment);
+        env.extend([
+            format!("{}={token}", esb_rie::config::WORKER_TOKEN_VAR),
+            format!("AWS_LAMBDA_FUNCTION_NAME={}", spec.name),
+            format!("AWS_LAMBDA_FUNCTION_TIMEOUT={}", spec.timeout_s),
+            format!("AWS_LAMBDA_FUNCTION_MEMORY_SIZE={}", spec.memory_mb),
+            format!("_HANDLER={}", spec.handler),
+        ]);
+        let memory = i64::from(spec.memory_mb) * 1024 * 1024;
+        let port = format!("{RIE_PORT}/tcp");
+        ContainerCreateBody {
+            image: Some(spec.image.clone()),
+            env: Some(env),
+            labels: Some(HashMap::from([
+                (labels::MANAGED.to_string(), "true".to_string()),
+                (labels::BOX.to_string(), self.options.box_id.clone()),
+                (labels::FUNCTION.to_string(), spec.name.clone()),
+                (labels::WORKER.to_string(), id.to_string()),
+            ])),
+            exposed_ports: self.publish.then(|| vec![port.clone()]),
+            host_config: Some(HostConfig {
+                memory: Some(memory),
+                memory_swap: Some(memory),
+                cpu_shares: Some((i64::from(spec.memory_mb) * 1024 / MB_PER_VCPU).max(2)),
+                pids_limit: Some(PIDS_LIMIT),
+                readonly_rootfs: Some(true),
+                tmpfs: Some(HashMap::from([(
+                    "/tmp".to_string(),
+                    format!("rw,nosuid,nodev,size={TMP_SIZE},mode=1777"),
+                )])),
+                network_mode: Some(self.network.name.clone()),
+                extra_hosts: Some(vec![format!("{HOST_ALIAS}:{}", self.network.gateway)]),
+                binds: (!binds.is_empty()).then_some(binds),
+                port_bindings: self.publish.then(|| {
+                    HashMap::from([(
+                        port,
+                        Some(vec![PortBinding {
+                            host_ip: Some("127.0.0.1".into()),
+                            host_port: Some(String::new()),
+                        }]),
+                    )])
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    /// The worker's Invoke API address once the container runs.
+    pub(super) async fn address(&self, name: &str) -> Result<String, String> {
+        let info = self
+            .docker
+            .inspect_container(name, None)
+            .await
+            .map_err(|e| e.to_string())?;
+        let settings = info.network_settings.unwrap_or_default();
+        if self.publish {
+            let port = settings
+                .ports
+                .and_then(|p| p.get(&format!("{RIE_PORT}/tcp")).cloned().flatten())
+                .and_then(|b| b.into_iter().find_map(|b| b.host_port))
+                .ok_or("Docker published no port for the worker")?;
+            return Ok(format!("127.0.0.1:{port}"));
+        }
+        let ip = settings
+            .networks
+            .and_then(|n| n.get(&self.network.name).cloned())
+            .and_then(|e| e.ip_address)
+            .filter(|ip| !ip.is_empty())
+            .ok_or("the container has no address on the box network")?;
+        Ok(format!("{ip}:{RIE_PORT}"))
+    }
+
+    /// Waits until `esb rie` in the container answers HTTP (a published port accepts
+    /// connections before the container listens, so a TCP connect proves nothing).
+    pub(super) async fn wait_ready(
+        &self,
+        id: &str,
+        name: &str,
+        address: &str,
+    ) -> Result<(), RuntimeError> {
+        let deadline = Instant::now() + READY_TIMEOUT;
+        let mut attempts = 0u32;
+        loop {
+            if http_status(address, "/esb/v1/ready", Duration::from_secs(1))
+                .await
+                .is_some()
+            {
+                return Ok(());
+            }
+            attempts += 1;
+            if attempts.is_multiple_of(25) && !self.running(name).await {
+                return Err(Self::start_err(
+                    id,
+                    format!(
+                        "the container exited before answering: {}",
+                        self.log_tail(name).await
+                    ),
+                ));
+            }
+            if Instant::now() > deadline {
+                return Err(Self::start_err(
+                    id,
+                    format!(
+                        "no answer on {address} within {} s: {}",
+                        READY_TIMEOUT.as_secs(),
+                        self.log_tail(name).await
+                    ),
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+
+    pub(super) async fn running(&self, name: &str) -> bool {
+        self.docker
+            .inspect_container(name, None)
+            .await
+            .ok()
+            .and_then(|c| c.state)
+            .is_some_and(|s| s.running == Some(true))
+    }
+
+    /// The last lines the container wrote, for start errors.
+    pub(super) async fn log_tail(&self, name: &str) -> String {
+        let options = LogsOptions {
+            stdout: true,
+            stderr: true,
+            tail: "20".into(),
+            ..Default::default()
+        };
+        let mut logs = self.docker.logs(name, Some(options));
+        let mut text = String::new();
+        while let Some(Ok(chunk)) = logs.next().await {
+            text.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+        }
+        if text.trim().is_empty() {
+            "(no output)".into()
+        } else {
+            format!("its last output:\n{}", text.trim_end())
+        }
+    }
+
+    pub(super) async fn remove(&self, name: &str) {
+        let options = RemoveContainerOptions {
+            force: true,
+            ..Default::default()
+        };
+        match self.docker.remove_container(name, Some(options)).await {
+            Ok(()) => {}
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => tracing::warn!("cannot remove container {name}: {e}"),
+        }
+    }
+
+    /// Creates and starts container `name` for worker `id`; returns its address once
+    /// `esb rie` answers.
+    pub(super) async fn start_container(
+        &self,
+        id: &str,
+        name: &str,
+        spec: &FunctionSpec,
+        token: &str,
+    ) -> Result<String, RuntimeError> {
+        let result = self.try_start_container(id, name, spec, token).await;
+        if result.is_err() {
+            self.remove(name).await;
+        }
+        result
+    }
+
+    pub(super) async fn try_start_container(
+        &self,
+        id: &str,
+        name: &str,
+        spec: &FunctionSpec,
+        token: &str,
+    ) -> Result<String, RuntimeError> {
+        let name = name.to_string();
+        let t0 = Instant::now();
+        let options = CreateContainerOptions {
+            name: Some(name.clone()),
+            ..Default::default()
+        };
+        self.docker
+            .create_container(Some(options), self.container_config(id, spec, token))
+            .await
+            .map_err(|e| Self::start_err(id, e))?;
+        for network in &self.options.extra_networks {
+            let request = NetworkConnectRequest {
+                container: name.clone(),
+                endpoint_config: None,
+            };
+            self.docker
+                .connect_network(network, request)
+                .await
+                .map_err(|e| Self::start_err(id, format!("cannot join network {network}: {e}")))?;
+        }
+        let created = t0.elapsed();
+        self.docker
+            .start_container(&name, None)
+            .await
+            .map_err(|e| Self::start_err(id, e))?;
+        let started = t0.elapsed();
+        let address = self
+            .address(&name)
+            .await
+            .map_err(|e| Self::start_err(id, e))?;
+        self.wait_ready(id, &name, &address).await?;
+        tracing::debug!(
+            worker = id,
+            create_ms = created.as_millis(),
+            start_ms = (started - created).as_millis(),
+            ready_ms = (t0.elapsed() - started).as_millis(),
+            "container started"
+        );
+        Ok(address)
+    }
+}

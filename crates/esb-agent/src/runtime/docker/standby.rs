@@ -1,0 +1,111 @@
+//! Standby containers: started and initialised in the background behind a function's
+//! workers, one at a time and only when no request waits for a container start, and
+//! promoted (renamed) when the function needs a new worker.
+
+use super::*;
+
+/// Standby containers: prepared behind a function's workers, promoted on demand.
+impl Inner {
+    pub(super) fn take_standby(&self, spec_hash: &str) -> Option<Standby> {
+        self.standby.lock().ok()?.get_mut(spec_hash)?.pop()
+    }
+
+    /// Prepares standby containers for `spec` in the background, up to the number wanted.
+    pub(super) fn refill(self: &Arc<Self>, spec: &FunctionSpec) {
+        let hash = spec_hash(spec);
+        let ready = self
+            .standby
+            .lock()
+            .map(|s| s.get(&hash).map_or(0, Vec::len))
+            .unwrap_or(usize::MAX);
+        let preparing = self
+            .filling
+            .lock()
+            .map(|f| f.iter().filter(|n| n.contains(&hash)).count())
+            .unwrap_or(usize::MAX);
+        if self.shutting_down.load(Ordering::Relaxed)
+            || ready.saturating_add(preparing) >= self.options.standby
+        {
+            return;
+        }
+        let suffix = &uuid::Uuid::new_v4().simple().to_string()[..8];
+        let name = format!("esb-{}{STANDBY_MARK}{hash}-{suffix}", self.options.box_id);
+        if let Ok(mut f) = self.filling.lock() {
+            f.insert(name.clone());
+        }
+        let inner = Arc::clone(self);
+        let spec = spec.clone();
+        tokio::spawn(async move {
+            let prepared = match inner.preparing.acquire().await {
+                Ok(_turn) => {
+                    inner.wait_quiet().await;
+                    inner.prepare_standby(&name, &spec).await
+                }
+                Err(e) => Err(Inner::control_err(&name, e)),
+            };
+            let keep = !inner.shutting_down.load(Ordering::Relaxed);
+            match prepared {
+                Ok(standby) if keep => {
+                    if let Ok(mut s) = inner.standby.lock() {
+                        s.entry(hash).or_default().push(standby);
+                    }
+                }
+                Ok(_) => inner.remove(&name).await,
+                Err(e) => tracing::warn!("cannot prepare a standby worker of {}: {e}", spec.name),
+            }
+            if let Ok(mut f) = inner.filling.lock() {
+                f.remove(&name);
+            }
+        });
+    }
+
+    /// Starts the container and lets the runtime initialise, so the request that
+    /// promotes it does not wait for init. It is not frozen: an idle runtime blocked on
+    /// `/next` costs no CPU, and a frozen container would accept connections meant for
+    /// a dead worker whose address it inherited and never answer them.
+    pub(super) async fn prepare_standby(
+        &self,
+        name: &str,
+        spec: &FunctionSpec,
+    ) -> Result<Standby, RuntimeError> {
+        let token = new_token();
+        let address = self.start_container("standby", name, spec, &token).await?;
+        if http_status(&address, "/esb/v1/initialized", READY_TIMEOUT).await != Some(200) {
+            tracing::debug!(container = name, "standby kept before its init settled");
+        }
+        Ok(Standby {
+            name: name.to_string(),
+            address,
+            token,
+        })
+    }
+
+    /// Waits until no worker has been started for a request for [`STANDBY_QUIET`].
+    pub(super) async fn wait_quiet(&self) {
+        loop {
+            let since = self
+                .last_start
+                .lock()
+                .map(|t| t.elapsed())
+                .unwrap_or(STANDBY_QUIET);
+            if self.starting.load(Ordering::Relaxed) == 0 && since >= STANDBY_QUIET {
+                return;
+            }
+            tokio::time::sleep(
+                STANDBY_QUIET
+                    .saturating_sub(since)
+                    .max(Duration::from_millis(50)),
+            )
+            .await;
+        }
+    }
+
+    /// Names of every container the runtime itself holds (standby or being prepared).
+    pub(super) fn held(&self) -> HashSet<String> {
+        let mut names: HashSet<String> = self.filling.lock().map(|f| f.clone()).unwrap_or_default();
+        if let Ok(s) = self.standby.lock() {
+            names.extend(s.values().flatten().map(|sb| sb.name.clone()));
+        }
+        names
+    }
+}
