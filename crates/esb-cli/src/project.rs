@@ -9,8 +9,9 @@ use anyhow::{Context, Result};
 use clap::Args;
 use esb_docker::FunctionSource;
 use esb_gateway::FunctionEntry;
+use esb_gateway::routes::{ApiRoute, EventFormat};
 use esb_proto::agent::FunctionSpec;
-use esb_template::{LoadOptions, Runtime, Template};
+use esb_template::{ApiKind, LoadOptions, Runtime, Template};
 
 #[derive(Args, Clone)]
 pub struct ProjectArgs {
@@ -130,7 +131,16 @@ impl Project {
                     routes: f
                         .api_events
                         .iter()
-                        .map(|e| (e.method.clone(), e.path.clone()))
+                        .map(|e| ApiRoute {
+                            method: e.method.clone(),
+                            path: e.path.clone(),
+                            function: f.name.clone(),
+                            format: match e.api {
+                                ApiKind::Rest => EventFormat::Rest,
+                                ApiKind::Http { payload_v2: false } => EventFormat::HttpV1,
+                                ApiKind::Http { payload_v2: true } => EventFormat::HttpV2,
+                            },
+                        })
                         .collect(),
                     spec: FunctionSpec {
                         name: f.name.clone(),

@@ -759,6 +759,71 @@ fn esb_prepares_its_own_python_runtime() {
     let _ = std::fs::remove_dir_all(&state);
 }
 
+/// `Events: HttpApi` routes on the same port as the REST routes: payload 2.0 events
+/// (the shape AWS's samples have), cookies both ways, payload 2.0's shortcut answer,
+/// `PayloadFormatVersion: "1.0"` honoured, HTTP API error answers.
+fn http_api_routes_send_payload_2_events(rt: Rt) {
+    let b = Box_::start("httpapi", rt);
+    let resp = b
+        .client
+        .get(format!("{}/things/7?tag=a&tag=b", b.url))
+        .header("Cookie", "session=s1; theme=dark")
+        .header("X-Multi", "one")
+        .send()
+        .expect("GET /things/7");
+    assert_eq!(resp.status(), 201);
+    let cookies: Vec<String> = resp
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok().map(str::to_string))
+        .collect();
+    assert_eq!(cookies, ["a=1; Path=/", "b=2"]);
+    assert_eq!(resp.headers()["x-handler"], "http_api");
+    let event = resp.json::<Value>().expect("json")["event"].clone();
+    assert_eq!(event["version"], "2.0");
+    assert_eq!(event["routeKey"], "GET /things/{id}");
+    assert_eq!(event["rawPath"], "/things/7");
+    assert_eq!(event["rawQueryString"], "tag=a&tag=b");
+    assert_eq!(event["queryStringParameters"]["tag"], "a,b");
+    assert_eq!(event["pathParameters"]["id"], "7");
+    assert_eq!(event["cookies"], json!(["session=s1", "theme=dark"]));
+    assert_eq!(event["headers"]["x-multi"], "one");
+    assert_eq!(event["requestContext"]["http"]["method"], "GET");
+    assert_eq!(event["requestContext"]["http"]["sourceIp"], "127.0.0.1");
+
+    let short = b
+        .client
+        .post(format!("{}/short", b.url))
+        .body("{}")
+        .send()
+        .expect("POST /short");
+    assert_eq!(short.status(), 200);
+    assert_eq!(
+        short.json::<Value>().expect("json"),
+        json!({"via": "shortcut", "path": "/short"})
+    );
+
+    let legacy = b
+        .client
+        .get(format!("{}/legacy", b.url))
+        .send()
+        .expect("GET /legacy");
+    assert_eq!(legacy.status(), 200);
+    let event = legacy.json::<Value>().expect("json")["event"].clone();
+    assert_eq!(
+        (event["version"].clone(), event["httpMethod"].clone()),
+        (json!("1.0"), json!("GET"))
+    );
+
+    let wrong_method = b
+        .client
+        .delete(format!("{}/things/7", b.url))
+        .send()
+        .expect("DELETE");
+    assert_eq!(wrong_method.status(), 404, "HTTP APIs answer 404, not 403");
+}
+
 /// Each scenario as a test per runtime: `process::name` and `docker::name`.
 macro_rules! on_both_runtimes {
     ($($scenario:ident),* $(,)?) => {
@@ -785,4 +850,5 @@ on_both_runtimes!(
     a_stopping_box_finishes_accepted_events,
     a_dead_idle_worker_is_replaced,
     a_rust_provided_function_runs,
+    http_api_routes_send_payload_2_events,
 );

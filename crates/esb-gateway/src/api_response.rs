@@ -1,12 +1,16 @@
 //! A Lambda proxy-integration answer turned into the HTTP response API Gateway sends:
-//! `statusCode`, `headers`, `multiValueHeaders`, `body`, `isBase64Encoded`; anything
-//! malformed is a 502 `{"message": "Internal server error"}`, as AWS answers.
+//! `statusCode`, `headers`, `multiValueHeaders` (payload 1.0) or `cookies` (2.0),
+//! `body`, `isBase64Encoded`. Payload 2.0 also takes any other JSON as a 200 JSON body.
+//! Anything malformed is REST's 502 `{"message": "Internal server error"}` or an HTTP
+//! API's 500 `{"message":"Internal Server Error"}`, as AWS answers.
 
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, StatusCode, header};
 use serde_json::Value;
+
+use crate::routes::EventFormat;
 
 /// API Gateway's own error answers.
 pub fn message(status: StatusCode, message: &str) -> Response {
@@ -36,29 +40,47 @@ fn error_type(status: StatusCode) -> &'static str {
     }
 }
 
-pub fn internal_error() -> Response {
-    message(StatusCode::BAD_GATEWAY, "Internal server error")
+/// The integration failed (function error, malformed answer, no worker).
+pub fn internal_error(format: EventFormat) -> Response {
+    match format {
+        EventFormat::Rest => message(StatusCode::BAD_GATEWAY, "Internal server error"),
+        EventFormat::HttpV1 | EventFormat::HttpV2 => {
+            message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+        }
+    }
 }
 
 /// Maps the function's answer; `function_error` is the worker's `X-Amz-Function-Error`.
-pub fn from_lambda(body: &Bytes, function_error: bool) -> Response {
+pub fn from_lambda(body: &Bytes, function_error: bool, format: EventFormat) -> Response {
     if function_error {
-        return internal_error();
+        return internal_error(format);
     }
-    match build(body) {
+    match build(body, format) {
         Some(resp) => resp,
         None => {
             tracing::warn!(
                 "malformed Lambda proxy response: {}",
                 String::from_utf8_lossy(&body[..body.len().min(200)])
             );
-            internal_error()
+            internal_error(format)
         }
     }
 }
 
-fn build(body: &Bytes) -> Option<Response> {
+fn build(body: &Bytes, format: EventFormat) -> Option<Response> {
     let doc: Value = serde_json::from_slice(body).ok()?;
+    let structured = doc
+        .as_object()
+        .is_some_and(|o| o.contains_key("statusCode"));
+    if format == EventFormat::HttpV2 && !structured {
+        // Payload 2.0's shortcut: any other JSON is the body of a 200 JSON answer.
+        let mut resp = Response::new(axum::body::Body::from(body.clone()));
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        return Some(resp);
+    }
     let obj = doc.as_object()?;
     let status = match obj.get("statusCode")? {
         Value::Number(n) => n.as_u64(),
@@ -90,7 +112,18 @@ fn build(body: &Bytes) -> Option<Response> {
             h.insert(name, HeaderValue::from_str(&text(v)?).ok()?);
         }
     }
-    if let Some(map) = obj.get("multiValueHeaders").filter(|v| !v.is_null()) {
+    if let Some(cookies) = obj
+        .get("cookies")
+        .filter(|v| format == EventFormat::HttpV2 && !v.is_null())
+    {
+        for c in cookies.as_array()? {
+            h.append(header::SET_COOKIE, HeaderValue::from_str(&text(c)?).ok()?);
+        }
+    }
+    if let Some(map) = obj
+        .get("multiValueHeaders")
+        .filter(|v| format != EventFormat::HttpV2 && !v.is_null())
+    {
         for (k, values) in map.as_object()? {
             let name = HeaderName::from_bytes(k.as_bytes()).ok()?;
             h.remove(&name);
@@ -113,7 +146,7 @@ mod tests {
     use super::*;
 
     fn map(doc: &str) -> Response {
-        from_lambda(&Bytes::from(doc.to_string()), false)
+        from_lambda(&Bytes::from(doc.to_string()), false, EventFormat::Rest)
     }
 
     #[test]
@@ -143,8 +176,84 @@ mod tests {
             assert_eq!(map(doc).status(), 502, "{doc}");
         }
         assert_eq!(
-            from_lambda(&Bytes::from_static(b"{\"statusCode\":200}"), true).status(),
+            from_lambda(
+                &Bytes::from_static(b"{\"statusCode\":200}"),
+                true,
+                EventFormat::Rest
+            )
+            .status(),
             502
         );
+    }
+}
+
+#[cfg(test)]
+mod payload_v2_tests {
+    use super::*;
+
+    async fn read(resp: Response) -> (StatusCode, http::HeaderMap, String) {
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        (status, headers, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    #[tokio::test]
+    async fn payload_2_maps_cookies_and_takes_plain_json_as_a_200_body() {
+        let doc = serde_json::json!({
+            "statusCode": 201,
+            "headers": {"X-A": "1"},
+            "cookies": ["a=1; Path=/", "b=2"],
+            "body": "made",
+        });
+        let (status, headers, body) = read(from_lambda(
+            &Bytes::from(doc.to_string()),
+            false,
+            EventFormat::HttpV2,
+        ))
+        .await;
+        assert_eq!((status.as_u16(), body.as_str()), (201, "made"));
+        assert_eq!(headers["x-a"], "1");
+        let cookies: Vec<_> = headers.get_all(header::SET_COOKIE).iter().collect();
+        assert_eq!(cookies, ["a=1; Path=/", "b=2"]);
+
+        let (status, headers, body) = read(from_lambda(
+            &Bytes::from_static(br#"{"hello": "world"}"#),
+            false,
+            EventFormat::HttpV2,
+        ))
+        .await;
+        assert_eq!(
+            (status.as_u16(), body.as_str()),
+            (200, r#"{"hello": "world"}"#)
+        );
+        assert_eq!(headers[header::CONTENT_TYPE], "application/json");
+        let (status, _, body) = read(from_lambda(
+            &Bytes::from_static(b"\"text\""),
+            false,
+            EventFormat::HttpV2,
+        ))
+        .await;
+        assert_eq!((status.as_u16(), body.as_str()), (200, "\"text\""));
+
+        let (status, _, body) = read(from_lambda(
+            &Bytes::from_static(b"{}"),
+            true,
+            EventFormat::HttpV2,
+        ))
+        .await;
+        assert_eq!(
+            (status.as_u16(), body.as_str()),
+            (500, r#"{"message":"Internal Server Error"}"#)
+        );
+        let (status, _, _) = read(from_lambda(
+            &Bytes::from_static(br#"{"statusCode": "x"}"#),
+            false,
+            EventFormat::HttpV2,
+        ))
+        .await;
+        assert_eq!(status.as_u16(), 500, "a malformed structured answer");
     }
 }

@@ -1,6 +1,7 @@
-//! The API routes of the template (`Events: Api`), served like an API Gateway REST API
-//! with Lambda proxy integration: route match, v1 proxy event, the function's answer
-//! mapped back, API Gateway's own errors otherwise.
+//! The API routes of the template (`Events: Api` and `Events: HttpApi`), served like API
+//! Gateway REST and HTTP APIs with Lambda proxy integration: route match, the proxy
+//! event of the route's payload format, the function's answer mapped back, API
+//! Gateway's own errors otherwise.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,14 +18,16 @@ use crate::Gateway;
 use crate::api_response::{from_lambda, internal_error, message};
 use crate::call::{CallError, call};
 use crate::pool::AcquireError;
-use crate::proxy_event::{ProxyRequest, build};
-use crate::routes::Lookup;
+use crate::proxy_event::ProxyRequest;
+use crate::routes::{EventFormat, Lookup};
 
 /// API Gateway's payload limit.
 const MAX_API_BODY: usize = 10 * 1024 * 1024;
 /// API Gateway's integration timeout.
 const INTEGRATION_TIMEOUT: Duration = Duration::from_secs(29);
 pub const STAGE: &str = "Prod";
+/// HTTP APIs' default stage.
+pub const HTTP_STAGE: &str = "$default";
 pub const API_ID: &str = "esblocal";
 
 pub async fn handle(
@@ -38,8 +41,9 @@ pub async fn handle(
         Lookup::NoResource => return message(StatusCode::NOT_FOUND, "Not Found"),
         Lookup::NoMethod => return message(StatusCode::FORBIDDEN, "Missing Authentication Token"),
     };
+    let format = route.format;
     let Some(pool) = gw.pools.get(&route.function).cloned() else {
-        return internal_error();
+        return internal_error(format);
     };
     let body: Bytes = match read_limited(Body::new(body), MAX_API_BODY).await {
         Ok(c) => c.bytes,
@@ -50,19 +54,34 @@ pub async fn handle(
     };
     let request_id = uuid::Uuid::new_v4().to_string();
     let headers = forwarded_headers(&parts.headers, remote);
-    let event = build(&ProxyRequest {
+    let request = ProxyRequest {
         method: &parts.method,
         uri: &parts.uri,
         headers: &headers,
         body: &body,
         source_ip: remote.ip(),
         route: &route,
-        stage: STAGE,
+        stage: if format == EventFormat::Rest {
+            STAGE
+        } else {
+            HTTP_STAGE
+        },
         request_id: &request_id,
         api_id: API_ID,
         account_id: &gw.account_id,
         region: &gw.region,
-    });
+    };
+    let event = match format {
+        EventFormat::Rest => crate::proxy_event::build(&request),
+        EventFormat::HttpV1 => {
+            let mut event = crate::proxy_event::build(&request);
+            if let Some(obj) = event.as_object_mut() {
+                obj.insert("version".into(), "1.0".into());
+            }
+            event
+        }
+        EventFormat::HttpV2 => crate::http_event::build(&request),
+    };
     let bound = INTEGRATION_TIMEOUT.min(crate::call::worker_bound(&pool));
     let mut resp = match call(
         &gw.workers,
@@ -76,20 +95,24 @@ pub async fn handle(
         Ok(answer) if answer.status == StatusCode::OK => from_lambda(
             &answer.body,
             answer.headers.contains_key("x-amz-function-error"),
+            format,
         ),
         Ok(answer) => {
             tracing::warn!(function = %route.function, status = %answer.status, "worker refused the event");
-            internal_error()
+            internal_error(format)
         }
         Err(CallError::Acquire(AcquireError::Throttled { .. })) => {
             message(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests")
         }
-        Err(CallError::TimedOut(_)) => {
+        Err(CallError::TimedOut(_)) if format == EventFormat::Rest => {
             message(StatusCode::GATEWAY_TIMEOUT, "Endpoint request timed out")
+        }
+        Err(CallError::TimedOut(_)) => {
+            message(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable")
         }
         Err(e) => {
             tracing::error!(function = %route.function, "integration failed: {e}");
-            internal_error()
+            internal_error(format)
         }
     };
     if let Ok(v) = HeaderValue::from_str(&request_id) {

@@ -8,6 +8,9 @@ pub mod api_routes;
 pub mod async_events;
 pub mod call;
 pub mod certs;
+#[cfg(test)]
+mod event_shape;
+pub mod http_event;
 pub mod invoke_api;
 pub mod pool;
 pub mod proxy_event;
@@ -32,8 +35,8 @@ use crate::worker_client::WorkerClient;
 #[derive(Debug, Clone)]
 pub struct FunctionEntry {
     pub spec: FunctionSpec,
-    /// API routes served by this function: (method or ANY, resource path).
-    pub routes: Vec<(String, String)>,
+    /// API routes served by this function.
+    pub routes: Vec<routes::ApiRoute>,
     /// `ReservedConcurrentExecutions` (0 throttles every call), else the box default.
     pub concurrency: usize,
 }
@@ -62,11 +65,8 @@ pub struct Gateway {
 impl Gateway {
     pub fn new(config: GatewayConfig) -> Result<Arc<Self>, agent_client::AgentError> {
         let agent = AgentClient::new(&config.agent_url)?;
-        let routes = routes::RouteTable::new(config.functions.iter().flat_map(|f| {
-            f.routes
-                .iter()
-                .map(|(m, p)| (m.clone(), p.clone(), f.spec.name.clone()))
-        }));
+        let routes =
+            routes::RouteTable::new(config.functions.iter().flat_map(|f| f.routes.clone()));
         let pools = config
             .functions
             .into_iter()

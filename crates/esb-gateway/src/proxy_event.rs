@@ -138,14 +138,14 @@ fn query(raw: Option<&str>) -> (Value, Value) {
 }
 
 /// Query components are form-encoded: `+` is a space, `%2B` a plus.
-fn form_decode(s: &str) -> String {
+pub(crate) fn form_decode(s: &str) -> String {
     percent_decode_str(&s.replace('+', " "))
         .decode_utf8_lossy()
         .into_owned()
 }
 
 /// `09/Apr/2015:12:34:56 +0000`
-fn request_time(t: time::OffsetDateTime) -> String {
+pub(crate) fn request_time(t: time::OffsetDateTime) -> String {
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
@@ -163,6 +163,7 @@ fn request_time(t: time::OffsetDateTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event_shape::{fixture, same_shape};
 
     fn event(uri: &str, body: &[u8]) -> Value {
         let uri: Uri = uri.parse().expect("uri");
@@ -174,6 +175,8 @@ mod tests {
             function: "f".into(),
             resource: "/items/{id}".into(),
             path_parameters: BTreeMap::from([("id".to_string(), "42".to_string())]),
+            format: crate::routes::EventFormat::Rest,
+            route_key: "POST /items/{id}".into(),
         };
         build(&ProxyRequest {
             method: &Method::POST,
@@ -200,47 +203,6 @@ mod tests {
         "$.stageVariables",
         "$.requestContext.authorizer",
     ];
-
-    /// Every key AWS's sample has, at every level, with the same JSON type where the
-    /// sample has a value; and no key that neither sample has.
-    fn same_shape(ours: &Value, samples: &[&Value], path: &str, ignore: &[&str], exhaustive: bool) {
-        let (Value::Object(o), true) = (ours, !DATA.contains(&path)) else {
-            return;
-        };
-        let objects: Vec<&Map<String, Value>> =
-            samples.iter().filter_map(|s| s.as_object()).collect();
-        for a in &objects {
-            for k in a.keys().filter(|k| !ignore.contains(&k.as_str())) {
-                assert!(o.contains_key(k), "missing {path}.{k}");
-            }
-        }
-        for (k, v) in o {
-            let theirs: Vec<&Value> = objects.iter().filter_map(|a| a.get(k)).collect();
-            assert!(
-                !exhaustive || !theirs.is_empty(),
-                "{path}.{k} is in no AWS sample"
-            );
-            for t in &theirs {
-                if !t.is_null() && !v.is_null() {
-                    assert_eq!(
-                        std::mem::discriminant(v),
-                        std::mem::discriminant(*t),
-                        "type at {path}.{k}: {v} vs {t}"
-                    );
-                }
-            }
-            same_shape(v, &theirs, &format!("{path}.{k}"), ignore, exhaustive);
-        }
-    }
-
-    fn fixture(name: &str) -> Value {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../tests/fixtures/aws-events")
-            .join(name);
-        let text = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("AWS sample event {} is needed: {e}", path.display()));
-        serde_json::from_str(&text).expect("fixture json")
-    }
 
     #[test]
     fn matches_aws_sample_events_key_by_key() {
@@ -272,13 +234,14 @@ mod tests {
         .map(|f| fixture(f))
         .collect();
         for sample in &samples {
-            same_shape(&ours, &[sample], "$", &ignore, false);
+            same_shape(&ours, &[sample], "$", &ignore, &DATA, false);
         }
         same_shape(
             &ours,
             &samples.iter().collect::<Vec<_>>(),
             "$",
             &ignore,
+            &DATA,
             true,
         );
     }

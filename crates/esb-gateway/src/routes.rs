@@ -1,5 +1,7 @@
-//! The API's route table, matched the way API Gateway REST APIs match resources:
-//! literal segments beat `{param}`, which beats a greedy `{proxy+}`; a method beats ANY.
+//! The API's route table, matched the way API Gateway matches resources: literal
+//! segments beat `{param}`, which beats a greedy `{proxy+}`; a method beats ANY; an
+//! HTTP API's `$default` route takes what nothing else does. REST and HTTP API routes
+//! share the table (one port), each keeping the event format its function receives.
 
 use std::collections::BTreeMap;
 
@@ -13,20 +15,47 @@ enum Segment {
     Literal(String),
 }
 
+/// The event a route's function receives, and how its answer is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventFormat {
+    /// A REST API (`Type: Api`): payload 1.0.
+    Rest,
+    /// An HTTP API route with `PayloadFormatVersion: "1.0"`.
+    HttpV1,
+    /// An HTTP API route (`Type: HttpApi`): payload 2.0.
+    HttpV2,
+}
+
+/// One route of the template: method (or ANY), resource path (or `$default`), function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiRoute {
+    pub method: String,
+    pub path: String,
+    pub function: String,
+    pub format: EventFormat,
+}
+
+/// The route key of an HTTP API's catch-all route.
+pub const DEFAULT_ROUTE: &str = "$default";
+
 #[derive(Debug, Clone)]
 struct Route {
     method: String,
     resource: String,
     segments: Vec<Segment>,
     function: String,
+    format: EventFormat,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteMatch {
     pub function: String,
-    /// The matched resource pattern, e.g. `/items/{id}`.
+    /// The matched resource pattern, e.g. `/items/{id}`, or `$default`.
     pub resource: String,
     pub path_parameters: BTreeMap<String, String>,
+    pub format: EventFormat,
+    /// HTTP APIs' `routeKey`: `GET /items/{id}`, `ANY /files/{proxy+}` or `$default`.
+    pub route_key: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,8 +63,8 @@ pub enum Lookup {
     Found(RouteMatch),
     /// No resource has this path: 404 `{"message":"Not Found"}`.
     NoResource,
-    /// The resource exists without this method: 403 `Missing Authentication Token`,
-    /// as API Gateway answers.
+    /// A REST resource exists without this method: 403 `Missing Authentication Token`,
+    /// as API Gateway answers (HTTP APIs answer 404: that is `NoResource`).
     NoMethod,
 }
 
@@ -45,22 +74,28 @@ type Candidate<'a> = (Vec<u8>, u8, &'a Route, BTreeMap<String, String>);
 #[derive(Debug, Clone, Default)]
 pub struct RouteTable {
     routes: Vec<Route>,
+    /// An HTTP API's `$default` route: its function and format.
+    default: Option<(String, EventFormat)>,
 }
 
 impl RouteTable {
-    /// `routes`: (method or ANY, resource path, function). Paths are validated by the
-    /// template loader.
-    pub fn new(routes: impl IntoIterator<Item = (String, String, String)>) -> Self {
-        let routes = routes
-            .into_iter()
-            .map(|(method, resource, function)| Route {
-                segments: parse(&resource),
-                method: method.to_ascii_uppercase(),
-                resource,
-                function,
-            })
-            .collect();
-        Self { routes }
+    /// Paths are validated by the template loader.
+    pub fn new(routes: impl IntoIterator<Item = ApiRoute>) -> Self {
+        let mut table = Self::default();
+        for r in routes {
+            if r.path == DEFAULT_ROUTE {
+                table.default = Some((r.function, r.format));
+                continue;
+            }
+            table.routes.push(Route {
+                segments: parse(&r.path),
+                method: r.method.to_ascii_uppercase(),
+                resource: r.path,
+                function: r.function,
+                format: r.format,
+            });
+        }
+        table
     }
 
     pub fn lookup(&self, method: &str, path: &str) -> Lookup {
@@ -72,12 +107,12 @@ impl RouteTable {
         let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         let parts: Vec<&str> = if path == "/" { Vec::new() } else { parts };
         let mut best: Option<Candidate<'_>> = None;
-        let mut path_known = false;
+        let mut rest_path_known = false;
         for route in &self.routes {
             let Some((rank, params)) = matches(&route.segments, &parts) else {
                 continue;
             };
-            path_known = true;
+            rest_path_known |= route.format == EventFormat::Rest;
             let method_rank = if route.method == method {
                 2
             } else if route.method == "ANY" {
@@ -92,14 +127,23 @@ impl RouteTable {
                 best = Some((rank, method_rank, route, params));
             }
         }
-        match best {
-            Some((_, _, route, path_parameters)) => Lookup::Found(RouteMatch {
+        match (best, &self.default) {
+            (Some((_, _, route, path_parameters)), _) => Lookup::Found(RouteMatch {
                 function: route.function.clone(),
                 resource: route.resource.clone(),
                 path_parameters,
+                format: route.format,
+                route_key: format!("{} {}", route.method, route.resource),
             }),
-            None if path_known => Lookup::NoMethod,
-            None => Lookup::NoResource,
+            (None, Some((function, format))) => Lookup::Found(RouteMatch {
+                function: function.clone(),
+                resource: DEFAULT_ROUTE.to_string(),
+                path_parameters: BTreeMap::new(),
+                format: *format,
+                route_key: DEFAULT_ROUTE.to_string(),
+            }),
+            (None, None) if rest_path_known => Lookup::NoMethod,
+            (None, None) => Lookup::NoResource,
         }
     }
 }
@@ -161,6 +205,15 @@ fn decode(s: &str) -> String {
 mod tests {
     use super::*;
 
+    fn route(method: &str, path: &str, function: &str, format: EventFormat) -> ApiRoute {
+        ApiRoute {
+            method: method.into(),
+            path: path.into(),
+            function: function.into(),
+            format,
+        }
+    }
+
     fn table() -> RouteTable {
         RouteTable::new(
             [
@@ -171,8 +224,35 @@ mod tests {
                 ("ANY", "/files/{proxy+}", "files"),
                 ("GET", "/", "root"),
             ]
-            .map(|(m, p, f)| (m.to_string(), p.to_string(), f.to_string())),
+            .map(|(m, p, f)| route(m, p, f, EventFormat::Rest)),
         )
+    }
+
+    #[test]
+    fn http_api_routes_share_the_table_and_default_takes_the_rest() {
+        let t = RouteTable::new([
+            route("GET", "/items", "rest", EventFormat::Rest),
+            route("POST", "/things/{id}", "http", EventFormat::HttpV2),
+            route("ANY", DEFAULT_ROUTE, "fallback", EventFormat::HttpV2),
+        ]);
+        let m = found(t.lookup("POST", "/things/7"));
+        assert_eq!(
+            (m.function.as_str(), m.route_key.as_str(), m.format),
+            ("http", "POST /things/{id}", EventFormat::HttpV2)
+        );
+        let d = found(t.lookup("GET", "/anything/else"));
+        assert_eq!(
+            (d.function.as_str(), d.route_key.as_str()),
+            ("fallback", "$default")
+        );
+        assert_eq!(found(t.lookup("DELETE", "/things/7")).function, "fallback");
+        let only_http =
+            RouteTable::new([route("POST", "/things/{id}", "http", EventFormat::HttpV2)]);
+        assert_eq!(
+            only_http.lookup("GET", "/things/7"),
+            Lookup::NoResource,
+            "HTTP APIs answer 404 for a method a path lacks"
+        );
     }
 
     fn found(l: Lookup) -> RouteMatch {

@@ -1,10 +1,10 @@
-//! `Events` of `Type: Api`: REST API routes, checked the way API Gateway checks resource
-//! paths, so a route that API Gateway would refuse is refused here rather than quietly
-//! never matching.
+//! `Events` of `Type: Api` (REST API routes) and `Type: HttpApi` (HTTP API routes),
+//! checked the way API Gateway checks resource paths, so a route that API Gateway would
+//! refuse is refused here rather than quietly never matching.
 
 use crate::error::{ErrorKind, TemplateError};
 use crate::intrinsics::Resolver;
-use crate::model::ApiEvent;
+use crate::model::{ApiEvent, ApiKind, DEFAULT_ROUTE};
 use crate::yaml_tree::{Node, Position};
 
 const METHODS: [&str; 8] = [
@@ -43,6 +43,7 @@ pub fn read(
         let kind = e.value.get("Type").and_then(Node::as_str);
         match kind {
             Some("Api") => out.push(api(r, &e.value, e.key.as_str(), e.key_pos, &path)?),
+            Some("HttpApi") => out.push(http_api(r, &e.value, e.key.as_str(), e.key_pos, &path)?),
             Some(other) => r.warn_once(
                 &format!("event {other}"),
                 e.key_pos,
@@ -120,6 +121,93 @@ fn api(
             logical_id: id.to_string(),
             path: route,
             method,
+            api: ApiKind::Rest,
+        },
+        at: route_at,
+        path: route_path,
+    })
+}
+
+/// `Type: HttpApi`: `Path` and `Method` are optional (without them the event is the
+/// API's `$default` route, which catches every request no other route takes);
+/// `PayloadFormatVersion` is `"2.0"` unless it says `"1.0"`.
+fn http_api(
+    r: &Resolver<'_>,
+    event: &Node,
+    id: &str,
+    at: Position,
+    path: &str,
+) -> Result<Located, TemplateError> {
+    let props = event.get("Properties");
+    if let Some(p) = props.filter(|p| !p.is_map()) {
+        return Err(r.error(
+            p.pos,
+            &format!("{path}.Properties"),
+            ErrorKind::Structure(format!("must be a mapping, not {}", p.shape())),
+            "an HttpApi event's Properties look like {Path: /items, Method: get}",
+        ));
+    }
+    let props = props.filter(|p| p.is_map());
+    for e in props.iter().flat_map(|p| p.entries()) {
+        if !["Path", "Method", "PayloadFormatVersion"].contains(&e.key.as_str()) {
+            r.warn_once(
+                &format!("httpapi property {}", e.key),
+                e.key_pos,
+                &format!("{path}.Properties.{}", e.key),
+                "is not supported by ESB yet; ignored".into(),
+            );
+        }
+    }
+    let field = |key: &str| -> Result<Option<(String, Position, String)>, TemplateError> {
+        let p = format!("{path}.Properties.{key}");
+        props
+            .and_then(|props| props.entry(key))
+            .map(|entry| Ok((r.string(&entry.value, &p)?, entry.key_pos, p)))
+            .transpose()
+    };
+    let (route, route_at, route_path) = match field("Path")? {
+        Some((route, route_at, route_path)) => {
+            check_path(&route).map_err(|why| {
+                r.error(route_at, &route_path, ErrorKind::BadApiPath(why), PATH_HINT)
+            })?;
+            (route, route_at, route_path)
+        }
+        None => (DEFAULT_ROUTE.to_string(), at, path.to_string()),
+    };
+    let method = match field("Method")? {
+        Some((method, method_at, method_path)) => {
+            let method = method.to_ascii_uppercase();
+            if !METHODS.contains(&method.as_str()) {
+                return Err(r.error(
+                    method_at,
+                    &method_path,
+                    ErrorKind::BadApiMethod(method),
+                    format!("use one of {} (any case)", METHODS.join(", ")),
+                ));
+            }
+            method
+        }
+        None => "ANY".to_string(),
+    };
+    let payload_v2 = match field("PayloadFormatVersion")? {
+        None => true,
+        Some((v, _, _)) if v == "2.0" => true,
+        Some((v, _, _)) if v == "1.0" => false,
+        Some((v, v_at, v_path)) => {
+            return Err(r.error(
+                v_at,
+                &v_path,
+                ErrorKind::Structure(format!("PayloadFormatVersion {v:?} is not 1.0 or 2.0")),
+                "HTTP APIs send payload format \"2.0\" (the default) or \"1.0\"",
+            ));
+        }
+    };
+    Ok(Located {
+        event: ApiEvent {
+            logical_id: id.to_string(),
+            path: route,
+            method,
+            api: ApiKind::Http { payload_v2 },
         },
         at: route_at,
         path: route_path,

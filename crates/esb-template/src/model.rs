@@ -14,11 +14,24 @@ pub use crate::runtime::Runtime;
 pub struct ApiEvent {
     /// The event's key under `Events`.
     pub logical_id: String,
-    /// e.g. `/items/{id}` or `/files/{proxy+}`
+    /// e.g. `/items/{id}` or `/files/{proxy+}`; `$default` for an HTTP API's catch-all.
     pub path: String,
     /// Upper case; `ANY` for every method.
     pub method: String,
+    /// Which kind of API serves the route, and the event it sends.
+    pub api: ApiKind,
 }
+
+/// `Type: Api` (a REST API, payload 1.0) or `Type: HttpApi` (payload 2.0 unless the
+/// event says `PayloadFormatVersion: "1.0"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ApiKind {
+    Rest,
+    Http { payload_v2: bool },
+}
+
+/// The route key of an HTTP API's catch-all route.
+pub const DEFAULT_ROUTE: &str = "$default";
 
 /// One `AWS::Serverless::Function`, with `Globals.Function` applied and every value
 /// resolved and checked.

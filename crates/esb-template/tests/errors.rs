@@ -162,6 +162,14 @@ const CASES: &[Case] = &[
         kind: |k| matches!(k, ErrorKind::BadApiMethod(_)),
     },
     Case {
+        fixture: "bad_payload_format",
+        overrides: &[],
+        at: "14:13",
+        path: "Resources.Hello.Properties.Events.Get.Properties.PayloadFormatVersion",
+        says: "PayloadFormatVersion \"3.0\" is not 1.0 or 2.0",
+        kind: |k| matches!(k, ErrorKind::Structure(_)),
+    },
+    Case {
         fixture: "duplicate_function_name",
         overrides: &[],
         at: "12:7",

@@ -5,7 +5,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::{fixture, load, load_with};
-use esb_template::{ApiEvent, ErrorKind, LoadOptions, Runtime, Template};
+use esb_template::{ApiEvent, ApiKind, ErrorKind, LoadOptions, Runtime, Template};
 
 fn env(t: &Template, function: &str) -> BTreeMap<String, String> {
     t.functions
@@ -85,17 +85,20 @@ fn the_full_template_resolves_every_intrinsic() {
             ApiEvent {
                 logical_id: "Item".into(),
                 path: "/items/{id}".into(),
-                method: "GET".into()
+                method: "GET".into(),
+                api: ApiKind::Rest,
             },
             ApiEvent {
                 logical_id: "Files".into(),
                 path: "/files/{proxy+}".into(),
-                method: "ANY".into()
+                method: "ANY".into(),
+                api: ApiKind::Rest,
             },
             ApiEvent {
                 logical_id: "Root".into(),
                 path: "/".into(),
-                method: "POST".into()
+                method: "POST".into(),
+                api: ApiKind::Rest,
             },
         ]
     );
@@ -335,5 +338,30 @@ fn templates_in_memory_resolve_relative_to_their_path() {
     assert_eq!(
         t.functions[0].code_dir,
         fixture("code/python").canonicalize().expect("dir")
+    );
+}
+
+#[test]
+fn http_api_events_default_to_payload_2_and_a_catch_all_route() {
+    let t = load("valid/http_api.yaml", &[]).expect("valid");
+    let event = |id: &str| {
+        t.functions[0]
+            .api_events
+            .iter()
+            .find(|e| e.logical_id == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("no event {id}"))
+    };
+    let item = event("Item");
+    assert_eq!(
+        (item.path.as_str(), item.method.as_str(), item.api),
+        ("/things/{id}", "GET", ApiKind::Http { payload_v2: true })
+    );
+    assert_eq!(event("Legacy").api, ApiKind::Http { payload_v2: false });
+    assert_eq!(event("Rest").api, ApiKind::Rest);
+    let all = event("CatchAll");
+    assert_eq!(
+        (all.path.as_str(), all.method.as_str()),
+        (esb_template::DEFAULT_ROUTE, "ANY")
     );
 }

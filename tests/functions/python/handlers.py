@@ -93,3 +93,19 @@ def malformed(event, context):
 def uses_layer(event, context):
     import layer_mod
     return layer_mod.MESSAGE
+
+
+def http_api(event, context):
+    """An HTTP API (payload 2.0) handler: shows its event, sets two cookies."""
+    import json
+    return {
+        "statusCode": 201,
+        "headers": {"X-Handler": "http_api"},
+        "cookies": ["a=1; Path=/", "b=2"],
+        "body": json.dumps({"event": event}),
+    }
+
+
+def shortcut(event, context):
+    """Payload 2.0's shortcut: no statusCode, so the JSON itself is a 200 body."""
+    return {"via": "shortcut", "path": event.get("rawPath")}

@@ -1,0 +1,239 @@
+//! The HTTP API event, payload format 2.0, with the keys, nesting and types AWS sends
+//! (checked against AWS's sample events in the tests): lower-case header names with
+//! repeated values joined by commas, cookies in their own list, query values joined by
+//! commas, absent keys (not nulls) for what the request does not have.
+
+use std::collections::BTreeMap;
+
+use base64::Engine;
+use serde_json::{Value, json};
+
+use crate::proxy_event::{ProxyRequest, form_decode, request_time};
+
+pub fn build(req: &ProxyRequest<'_>) -> Value {
+    let now = time::OffsetDateTime::now_utc();
+    let mut headers: BTreeMap<String, String> = BTreeMap::new();
+    let mut cookies: Vec<Value> = Vec::new();
+    for (name, value) in req.headers {
+        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        if name == http::header::COOKIE {
+            cookies.extend(
+                value
+                    .split(';')
+                    .map(str::trim)
+                    .filter(|c| !c.is_empty())
+                    .map(|c| Value::String(c.to_string())),
+            );
+            continue;
+        }
+        headers
+            .entry(name.as_str().to_string())
+            .and_modify(|v| {
+                v.push(',');
+                v.push_str(&value);
+            })
+            .or_insert(value);
+    }
+    let raw_query = req.uri.query().unwrap_or("");
+    let mut query: BTreeMap<String, String> = BTreeMap::new();
+    for pair in raw_query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let v = form_decode(v);
+        query
+            .entry(form_decode(k))
+            .and_modify(|e| {
+                e.push(',');
+                e.push_str(&v);
+            })
+            .or_insert(v);
+    }
+    let user_agent = headers.get("user-agent").cloned().unwrap_or_default();
+    let domain = format!("{}.execute-api.{}.amazonaws.com", req.api_id, req.region);
+    let mut event = json!({
+        "version": "2.0",
+        "routeKey": req.route.route_key,
+        "rawPath": req.uri.path(),
+        "rawQueryString": raw_query,
+        "headers": headers,
+        "requestContext": {
+            "accountId": req.account_id,
+            "apiId": req.api_id,
+            "domainName": domain,
+            "domainPrefix": req.api_id,
+            "http": {
+                "method": req.method.as_str(),
+                "path": req.uri.path(),
+                "protocol": "HTTP/1.1",
+                "sourceIp": req.source_ip.to_string(),
+                "userAgent": user_agent,
+            },
+            "requestId": req.request_id,
+            "routeKey": req.route.route_key,
+            "stage": req.stage,
+            "time": request_time(now),
+            "timeEpoch": now.unix_timestamp() * 1000 + i64::from(now.millisecond()),
+        },
+        "isBase64Encoded": false,
+    });
+    let Some(obj) = event.as_object_mut() else {
+        return event;
+    };
+    if !cookies.is_empty() {
+        obj.insert("cookies".into(), Value::Array(cookies));
+    }
+    if !query.is_empty() {
+        obj.insert("queryStringParameters".into(), json!(query));
+    }
+    if !req.route.path_parameters.is_empty() {
+        obj.insert("pathParameters".into(), json!(req.route.path_parameters));
+    }
+    if !req.body.is_empty() {
+        let content_type = headers.get("content-type").map(String::as_str);
+        let (body, encoded) = match std::str::from_utf8(req.body) {
+            Ok(text) if is_text(content_type) => (text.to_string(), false),
+            _ => (
+                base64::engine::general_purpose::STANDARD.encode(req.body),
+                true,
+            ),
+        };
+        obj.insert("body".into(), Value::String(body));
+        obj.insert("isBase64Encoded".into(), Value::Bool(encoded));
+    }
+    event
+}
+
+/// Whether HTTP APIs pass a body of this type as text (others arrive base64-encoded).
+fn is_text(content_type: Option<&str>) -> bool {
+    let Some(ct) = content_type else {
+        return true;
+    };
+    let ct = ct.to_ascii_lowercase();
+    ct.starts_with("text/")
+        || ["json", "xml", "javascript", "x-www-form-urlencoded", "yaml"]
+            .iter()
+            .any(|t| ct.contains(t))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use http::{HeaderMap, Method, Uri};
+    use serde_json::json;
+
+    use super::*;
+    use crate::event_shape::{fixture, same_shape};
+    use crate::routes::{EventFormat, RouteMatch};
+
+    fn event(uri: &str, body: &[u8], content_type: Option<&str>) -> Value {
+        let uri: Uri = uri.parse().expect("uri");
+        let mut headers = HeaderMap::new();
+        headers.insert("user-agent", "test-agent".parse().expect("value"));
+        headers.append("x-multi", "a".parse().expect("value"));
+        headers.append("x-multi", "b".parse().expect("value"));
+        headers.insert("cookie", "c1=v1; c2=v2".parse().expect("value"));
+        if let Some(ct) = content_type {
+            headers.insert("content-type", ct.parse().expect("value"));
+        }
+        let route = RouteMatch {
+            function: "f".into(),
+            resource: "/items/{id}".into(),
+            path_parameters: BTreeMap::from([("id".to_string(), "42".to_string())]),
+            format: EventFormat::HttpV2,
+            route_key: "POST /items/{id}".into(),
+        };
+        build(&ProxyRequest {
+            method: &Method::POST,
+            uri: &uri,
+            headers: &headers,
+            body,
+            source_ip: "10.1.2.3".parse().expect("ip"),
+            route: &route,
+            stage: "$default",
+            request_id: "req-1",
+            api_id: "esbapi",
+            account_id: "123456789012",
+            region: "us-east-1",
+        })
+    }
+
+    /// Maps whose keys are request data, not shape.
+    const DATA: [&str; 4] = [
+        "$.headers",
+        "$.queryStringParameters",
+        "$.pathParameters",
+        "$.stageVariables",
+    ];
+
+    #[test]
+    fn matches_aws_sample_events_key_by_key() {
+        let ours = event(
+            "/items/42?a=1&a=2&b=x%20y",
+            b"{\"k\":1}",
+            Some("application/json"),
+        );
+        // Configuration ESB does not emulate yet: authorizers, mTLS, stage variables.
+        let ignore = ["authorizer", "authentication", "stageVariables"];
+        let samples: Vec<Value> = [
+            "powertools/apiGatewayProxyV2Event.json",
+            "powertools/apiGatewayProxyV2Event_GET.json",
+            "powertools/apiGatewayProxyV2OtherGetEvent.json",
+            "powertools/apiGatewayProxyV2EventPathTrailingSlash.json",
+        ]
+        .iter()
+        .map(|f| fixture(f))
+        .collect();
+        for sample in &samples {
+            same_shape(&ours, &[sample], "$", &ignore, &DATA, false);
+        }
+        same_shape(
+            &ours,
+            &samples.iter().collect::<Vec<_>>(),
+            "$",
+            &ignore,
+            &DATA,
+            true,
+        );
+    }
+
+    #[test]
+    fn values_follow_payload_format_2() {
+        let e = event(
+            "/items/42?a=1&a=2&b=x%20y",
+            b"{\"k\":1}",
+            Some("application/json"),
+        );
+        assert_eq!(e["version"], "2.0");
+        assert_eq!(e["routeKey"], "POST /items/{id}");
+        assert_eq!(e["rawPath"], "/items/42");
+        assert_eq!(e["rawQueryString"], "a=1&a=2&b=x%20y");
+        assert_eq!(e["queryStringParameters"], json!({"a": "1,2", "b": "x y"}));
+        assert_eq!(
+            e["headers"]["x-multi"], "a,b",
+            "repeated headers joined by commas"
+        );
+        assert_eq!(e["cookies"], json!(["c1=v1", "c2=v2"]));
+        assert!(
+            e["headers"].get("cookie").is_none(),
+            "cookies move out of headers"
+        );
+        assert_eq!(e["pathParameters"], json!({"id": "42"}));
+        assert_eq!(e["requestContext"]["http"]["method"], "POST");
+        assert_eq!(e["requestContext"]["http"]["sourceIp"], "10.1.2.3");
+        assert_eq!(e["requestContext"]["stage"], "$default");
+        assert_eq!(
+            (e["body"].clone(), e["isBase64Encoded"].clone()),
+            (json!("{\"k\":1}"), json!(false))
+        );
+        let bare = event("/", b"", None);
+        for absent in ["body", "queryStringParameters"] {
+            assert!(bare.get(absent).is_none(), "{absent} is absent, not null");
+        }
+        assert_eq!(bare["rawQueryString"], "");
+        let binary = event("/", &[0xff, 0x00, 0x01], Some("application/octet-stream"));
+        assert_eq!(
+            (binary["body"].clone(), binary["isBase64Encoded"].clone()),
+            (json!("/wAB"), json!(true))
+        );
+    }
+}
