@@ -11,7 +11,7 @@ use esb_docker::FunctionSource;
 use esb_gateway::FunctionEntry;
 use esb_gateway::routes::{ApiRoute, EventFormat};
 use esb_proto::agent::FunctionSpec;
-use esb_template::{ApiKind, LoadOptions, Runtime, Template};
+use esb_template::{ApiKind, LoadOptions, Runtime, Template, UrlAuth};
 
 #[derive(Args, Clone)]
 pub struct ProjectArgs {
@@ -153,6 +153,10 @@ impl Project {
                         layers: f.layers.iter().map(|l| l.display().to_string()).collect(),
                         image: self.images.get(&f.name).cloned().unwrap_or_default(),
                     },
+                    url: f.function_url.map(|auth| match auth {
+                        UrlAuth::None => esb_gateway::function_url::UrlAuth::None,
+                        UrlAuth::AwsIam => esb_gateway::function_url::UrlAuth::AwsIam,
+                    }),
                     concurrency: usize::try_from(
                         f.reserved_concurrency.unwrap_or(self.default_concurrency),
                     )

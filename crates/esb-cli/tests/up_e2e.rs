@@ -761,7 +761,7 @@ fn esb_prepares_its_own_python_runtime() {
 
 /// `Events: HttpApi` routes on the same port as the REST routes: payload 2.0 events
 /// (the shape AWS's samples have), cookies both ways, payload 2.0's shortcut answer,
-/// `PayloadFormatVersion: "1.0"` honoured, HTTP API error answers.
+/// `PayloadFormatVersion: "1.0"` honoured, HTTP API error answers; function URLs.
 fn http_api_routes_send_payload_2_events(rt: Rt) {
     let b = Box_::start("httpapi", rt);
     let resp = b
@@ -822,6 +822,35 @@ fn http_api_routes_send_payload_2_events(rt: Rt) {
         .send()
         .expect("DELETE");
     assert_eq!(wrong_method.status(), 404, "HTTP APIs answer 404, not 403");
+
+    // Function URLs: /lambda-url/<function>/..., the path after it is the event's.
+    let url = b
+        .client
+        .put(format!("{}/lambda-url/shortcut/a/b?x=1", b.url))
+        .body("{}")
+        .send()
+        .expect("function URL");
+    assert_eq!(url.status(), 200);
+    assert_eq!(
+        url.json::<Value>().expect("json"),
+        json!({"via": "shortcut", "path": "/a/b"})
+    );
+    let iam = b
+        .client
+        .get(format!("{}/lambda-url/http/", b.url))
+        .send()
+        .expect("AWS_IAM function URL");
+    assert_eq!(
+        iam.status(),
+        403,
+        "unsigned calls to an AWS_IAM URL are refused"
+    );
+    let none = b
+        .client
+        .get(format!("{}/lambda-url/echo/", b.url))
+        .send()
+        .expect("no such URL");
+    assert_eq!(none.status(), 404);
 }
 
 /// Each scenario as a test per runtime: `process::name` and `docker::name`.

@@ -47,6 +47,7 @@ pub fn internal_error(format: EventFormat) -> Response {
         EventFormat::HttpV1 | EventFormat::HttpV2 => {
             message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
         }
+        EventFormat::FunctionUrl => message(StatusCode::BAD_GATEWAY, "Internal Server Error"),
     }
 }
 
@@ -72,7 +73,7 @@ fn build(body: &Bytes, format: EventFormat) -> Option<Response> {
     let structured = doc
         .as_object()
         .is_some_and(|o| o.contains_key("statusCode"));
-    if format == EventFormat::HttpV2 && !structured {
+    if format.is_v2() && !structured {
         // Payload 2.0's shortcut: any other JSON is the body of a 200 JSON answer.
         let mut resp = Response::new(axum::body::Body::from(body.clone()));
         resp.headers_mut().insert(
@@ -114,7 +115,7 @@ fn build(body: &Bytes, format: EventFormat) -> Option<Response> {
     }
     if let Some(cookies) = obj
         .get("cookies")
-        .filter(|v| format == EventFormat::HttpV2 && !v.is_null())
+        .filter(|v| format.is_v2() && !v.is_null())
     {
         for c in cookies.as_array()? {
             h.append(header::SET_COOKIE, HeaderValue::from_str(&text(c)?).ok()?);
@@ -122,7 +123,7 @@ fn build(body: &Bytes, format: EventFormat) -> Option<Response> {
     }
     if let Some(map) = obj
         .get("multiValueHeaders")
-        .filter(|v| format != EventFormat::HttpV2 && !v.is_null())
+        .filter(|v| !format.is_v2() && !v.is_null())
     {
         for (k, values) in map.as_object()? {
             let name = HeaderName::from_bytes(k.as_bytes()).ok()?;

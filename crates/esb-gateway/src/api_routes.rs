@@ -14,12 +14,12 @@ use bytes::Bytes;
 use esb_rie::body::{BodyError, read_limited};
 use http::{HeaderMap, HeaderValue, StatusCode};
 
-use crate::Gateway;
 use crate::api_response::{from_lambda, internal_error, message};
 use crate::call::{CallError, call};
 use crate::pool::AcquireError;
 use crate::proxy_event::ProxyRequest;
 use crate::routes::{EventFormat, Lookup};
+use crate::{Gateway, function_url};
 
 /// API Gateway's payload limit.
 const MAX_API_BODY: usize = 10 * 1024 * 1024;
@@ -36,10 +36,19 @@ pub async fn handle(
     req: Request,
 ) -> Response {
     let (parts, body) = req.into_parts();
-    let route = match gw.routes.lookup(parts.method.as_str(), parts.uri.path()) {
-        Lookup::Found(m) => m,
-        Lookup::NoResource => return message(StatusCode::NOT_FOUND, "Not Found"),
-        Lookup::NoMethod => return message(StatusCode::FORBIDDEN, "Missing Authentication Token"),
+    let (route, uri) = if let Some(rest) = parts.uri.path().strip_prefix(function_url::PREFIX) {
+        match function_url::resolve(&gw.urls, rest, &parts.uri) {
+            Ok(found) => found,
+            Err(refused) => return refused.response(),
+        }
+    } else {
+        match gw.routes.lookup(parts.method.as_str(), parts.uri.path()) {
+            Lookup::Found(m) => (m, parts.uri.clone()),
+            Lookup::NoResource => return message(StatusCode::NOT_FOUND, "Not Found"),
+            Lookup::NoMethod => {
+                return message(StatusCode::FORBIDDEN, "Missing Authentication Token");
+            }
+        }
     };
     let format = route.format;
     let Some(pool) = gw.pools.get(&route.function).cloned() else {
@@ -54,9 +63,10 @@ pub async fn handle(
     };
     let request_id = uuid::Uuid::new_v4().to_string();
     let headers = forwarded_headers(&parts.headers, remote);
+    let url_id = function_url::url_id(&route.function);
     let request = ProxyRequest {
         method: &parts.method,
-        uri: &parts.uri,
+        uri: &uri,
         headers: &headers,
         body: &body,
         source_ip: remote.ip(),
@@ -67,8 +77,17 @@ pub async fn handle(
             HTTP_STAGE
         },
         request_id: &request_id,
-        api_id: API_ID,
-        account_id: &gw.account_id,
+        // A function URL's event names the URL, and an unsigned caller as "anonymous".
+        api_id: if format == EventFormat::FunctionUrl {
+            &url_id
+        } else {
+            API_ID
+        },
+        account_id: if format == EventFormat::FunctionUrl {
+            "anonymous"
+        } else {
+            &gw.account_id
+        },
         region: &gw.region,
     };
     let event = match format {
@@ -80,7 +99,7 @@ pub async fn handle(
             }
             event
         }
-        EventFormat::HttpV2 => crate::http_event::build(&request),
+        EventFormat::HttpV2 | EventFormat::FunctionUrl => crate::http_event::build(&request),
     };
     let bound = INTEGRATION_TIMEOUT.min(crate::call::worker_bound(&pool));
     let mut resp = match call(

@@ -48,7 +48,11 @@ pub fn build(req: &ProxyRequest<'_>) -> Value {
             .or_insert(v);
     }
     let user_agent = headers.get("user-agent").cloned().unwrap_or_default();
-    let domain = format!("{}.execute-api.{}.amazonaws.com", req.api_id, req.region);
+    let domain = if req.route.format == crate::routes::EventFormat::FunctionUrl {
+        format!("{}.lambda-url.{}.on.aws", req.api_id, req.region)
+    } else {
+        format!("{}.execute-api.{}.amazonaws.com", req.api_id, req.region)
+    };
     let mut event = json!({
         "version": "2.0",
         "routeKey": req.route.route_key,
@@ -126,6 +130,10 @@ mod tests {
     use crate::routes::{EventFormat, RouteMatch};
 
     fn event(uri: &str, body: &[u8], content_type: Option<&str>) -> Value {
+        event_as(uri, body, content_type, EventFormat::HttpV2)
+    }
+
+    fn event_as(uri: &str, body: &[u8], content_type: Option<&str>, format: EventFormat) -> Value {
         let uri: Uri = uri.parse().expect("uri");
         let mut headers = HeaderMap::new();
         headers.insert("user-agent", "test-agent".parse().expect("value"));
@@ -135,12 +143,21 @@ mod tests {
         if let Some(ct) = content_type {
             headers.insert("content-type", ct.parse().expect("value"));
         }
-        let route = RouteMatch {
-            function: "f".into(),
-            resource: "/items/{id}".into(),
-            path_parameters: BTreeMap::from([("id".to_string(), "42".to_string())]),
-            format: EventFormat::HttpV2,
-            route_key: "POST /items/{id}".into(),
+        let route = match format {
+            EventFormat::FunctionUrl => RouteMatch {
+                function: "f".into(),
+                resource: "$default".into(),
+                path_parameters: BTreeMap::new(),
+                format,
+                route_key: "$default".into(),
+            },
+            _ => RouteMatch {
+                function: "f".into(),
+                resource: "/items/{id}".into(),
+                path_parameters: BTreeMap::from([("id".to_string(), "42".to_string())]),
+                format,
+                route_key: "POST /items/{id}".into(),
+            },
         };
         build(&ProxyRequest {
             method: &Method::POST,
@@ -234,6 +251,45 @@ mod tests {
         assert_eq!(
             (binary["body"].clone(), binary["isBase64Encoded"].clone()),
             (json!("/wAB"), json!(true))
+        );
+    }
+
+    #[test]
+    fn function_url_events_match_aws_samples_key_by_key() {
+        let ours = event_as(
+            "/a/b?x=1",
+            b"{}",
+            Some("application/json"),
+            EventFormat::FunctionUrl,
+        );
+        let ignore = [
+            "authorizer",
+            "authentication",
+            "stageVariables",
+            "pathParameters",
+        ];
+        let samples: Vec<Value> = [
+            "powertools/lambdaFunctionUrlEvent.json",
+            "powertools/lambdaFunctionUrlEventWithHeaders.json",
+            "powertools/lambdaFunctionUrlIAMEvent.json",
+            "powertools/lambdaFunctionUrlEventPathTrailingSlash.json",
+        ]
+        .iter()
+        .map(|f| fixture(f))
+        .collect();
+        same_shape(
+            &ours,
+            &samples.iter().collect::<Vec<_>>(),
+            "$",
+            &ignore,
+            &DATA,
+            true,
+        );
+        assert_eq!(ours["routeKey"], "$default");
+        assert_eq!(ours["rawPath"], "/a/b");
+        assert_eq!(
+            ours["requestContext"]["domainName"],
+            "esbapi.lambda-url.us-east-1.on.aws"
         );
     }
 }

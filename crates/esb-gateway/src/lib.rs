@@ -10,6 +10,7 @@ pub mod call;
 pub mod certs;
 #[cfg(test)]
 mod event_shape;
+pub mod function_url;
 pub mod http_event;
 pub mod invoke_api;
 pub mod pool;
@@ -39,6 +40,8 @@ pub struct FunctionEntry {
     pub routes: Vec<routes::ApiRoute>,
     /// `ReservedConcurrentExecutions` (0 throttles every call), else the box default.
     pub concurrency: usize,
+    /// `FunctionUrlConfig`: served under `/lambda-url/<function>/`.
+    pub url: Option<function_url::UrlAuth>,
 }
 
 pub struct GatewayConfig {
@@ -56,6 +59,8 @@ pub struct Gateway {
     pools: HashMap<String, Arc<FunctionPool>>,
     events: async_events::AsyncEvents,
     routes: routes::RouteTable,
+    /// Functions with a URL, by name.
+    urls: HashMap<String, function_url::UrlAuth>,
     workers: WorkerClient,
     agent: AgentClient,
     region: String,
@@ -67,6 +72,11 @@ impl Gateway {
         let agent = AgentClient::new(&config.agent_url)?;
         let routes =
             routes::RouteTable::new(config.functions.iter().flat_map(|f| f.routes.clone()));
+        let urls = config
+            .functions
+            .iter()
+            .filter_map(|f| f.url.map(|auth| (f.spec.name.clone(), auth)))
+            .collect();
         let pools = config
             .functions
             .into_iter()
@@ -85,6 +95,7 @@ impl Gateway {
             pools,
             events: async_events::AsyncEvents::default(),
             routes,
+            urls,
             workers: WorkerClient::default(),
             agent,
             region: config.region,

@@ -24,6 +24,15 @@ pub enum EventFormat {
     HttpV1,
     /// An HTTP API route (`Type: HttpApi`): payload 2.0.
     HttpV2,
+    /// A function URL: payload 2.0, its own error answers.
+    FunctionUrl,
+}
+
+impl EventFormat {
+    /// Payload 2.0 (cookies, the plain-JSON shortcut).
+    pub fn is_v2(self) -> bool {
+        matches!(self, EventFormat::HttpV2 | EventFormat::FunctionUrl)
+    }
 }
 
 /// One route of the template: method (or ANY), resource path (or `$default`), function.

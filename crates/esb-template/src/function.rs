@@ -11,13 +11,14 @@ use crate::error::{ErrorKind, TemplateError};
 use crate::globals::FunctionGlobals;
 use crate::intrinsics::{Resolver, looks_like_call};
 use crate::layer::LocalLayer;
-use crate::model::{FunctionSpec, Runtime};
+use crate::model::{FunctionSpec, Runtime, UrlAuth};
 use crate::resources::Resource;
 use crate::value::Value;
 use crate::yaml_tree::{Entry, Position};
 
 /// Properties ESB acts on.
-const ACTED_ON: [&str; 12] = [
+const ACTED_ON: [&str; 13] = [
+    "FunctionUrlConfig",
     "FunctionName",
     "CodeUri",
     "Handler",
@@ -183,6 +184,7 @@ impl<'a> FunctionBuilder<'_, 'a> {
         self.check_architectures(res)?;
         let environment = self.environment(res)?;
         let layers = self.layers(res)?;
+        let function_url = self.function_url(res)?;
         let events = api_event::read(r, res.properties.and_then(|p| p.get("Events")), &base)?;
         Ok(Built {
             spec: FunctionSpec {
@@ -197,6 +199,7 @@ impl<'a> FunctionBuilder<'_, 'a> {
                 layers,
                 reserved_concurrency,
                 api_events: events.iter().map(|e| e.event.clone()).collect(),
+                function_url,
             },
             name_at,
             name_path,
@@ -317,6 +320,56 @@ impl<'a> FunctionBuilder<'_, 'a> {
                 "a handler is up to 128 characters without spaces"
             },
         ))
+    }
+
+    /// `FunctionUrlConfig: {AuthType: NONE | AWS_IAM}`; `Cors` and `InvokeMode` are not
+    /// acted on yet (warned).
+    fn function_url(&self, res: &Resource<'a>) -> Result<Option<UrlAuth>, TemplateError> {
+        let Some(p) = self.prop(res, "FunctionUrlConfig") else {
+            return Ok(None);
+        };
+        let r = self.resolver;
+        let hint = "FunctionUrlConfig: {AuthType: NONE} (or AWS_IAM)";
+        let fields = match r.resolve(&p.entry.value, &p.path)? {
+            None => return Ok(None),
+            Some(Value::Map(fields)) => fields,
+            Some(other) => {
+                return Err(r.error(
+                    p.entry.key_pos,
+                    &p.path,
+                    ErrorKind::InvalidValue(format!("must be a mapping, not {}", other.shape())),
+                    hint,
+                ));
+            }
+        };
+        let mut auth = None;
+        for (key, value) in &fields {
+            match key.as_str() {
+                "AuthType" => auth = Some(value.as_text().unwrap_or_default()),
+                other => r.warn_once(
+                    &format!("function url {other}"),
+                    p.entry.key_pos,
+                    &format!("{}.{other}", p.path),
+                    "is not supported by ESB yet; ignored".into(),
+                ),
+            }
+        }
+        match auth.as_deref() {
+            Some("NONE") => Ok(Some(UrlAuth::None)),
+            Some("AWS_IAM") => Ok(Some(UrlAuth::AwsIam)),
+            Some(other) => Err(r.error(
+                p.entry.key_pos,
+                &format!("{}.AuthType", p.path),
+                ErrorKind::InvalidValue(format!("AuthType {other:?} is not NONE or AWS_IAM")),
+                hint,
+            )),
+            None => Err(r.error(
+                p.entry.key_pos,
+                &p.path,
+                ErrorKind::MissingProperty("AuthType".into()),
+                hint,
+            )),
+        }
     }
 
     fn check_package(&self, res: &Resource<'a>) -> Result<(), TemplateError> {

@@ -52,6 +52,17 @@ pub struct FunctionSpec {
     pub layers: Vec<PathBuf>,
     pub reserved_concurrency: Option<u32>,
     pub api_events: Vec<ApiEvent>,
+    /// `FunctionUrlConfig`: the function has a URL, with this `AuthType`.
+    pub function_url: Option<UrlAuth>,
+}
+
+/// A function URL's `AuthType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum UrlAuth {
+    /// `NONE`: anyone who can reach the URL may call it.
+    None,
+    /// `AWS_IAM`: callers sign requests with AWS Signature V4.
+    AwsIam,
 }
 
 /// A loaded template: what to run, and what was accepted but is not acted on.

@@ -359,6 +359,10 @@ fn http_api_events_default_to_payload_2_and_a_catch_all_route() {
     );
     assert_eq!(event("Legacy").api, ApiKind::Http { payload_v2: false });
     assert_eq!(event("Rest").api, ApiKind::Rest);
+    assert_eq!(
+        t.functions[0].function_url,
+        Some(esb_template::UrlAuth::None)
+    );
     let all = event("CatchAll");
     assert_eq!(
         (all.path.as_str(), all.method.as_str()),

@@ -1,0 +1,79 @@
+//! Function URLs (`FunctionUrlConfig`): each such function answers under
+//! `/lambda-url/<function>/...` on the gateway, with payload 2.0 events whose `rawPath`
+//! is the part after the prefix, as the function's own URL would give it.
+
+use http::{StatusCode, Uri};
+
+use crate::api_response::message;
+use crate::routes::{DEFAULT_ROUTE, EventFormat, RouteMatch};
+
+/// Where function URLs live on the gateway.
+pub const PREFIX: &str = "/lambda-url/";
+
+/// A function URL's `AuthType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UrlAuth {
+    None,
+    AwsIam,
+}
+
+/// Why a function URL request is answered without calling the function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    NoSuchUrl,
+    Forbidden,
+    BadPath,
+}
+
+impl Refused {
+    pub fn response(self) -> axum::response::Response {
+        match self {
+            Refused::NoSuchUrl => message(StatusCode::NOT_FOUND, "Not Found"),
+            Refused::Forbidden => message(StatusCode::FORBIDDEN, "Forbidden"),
+            Refused::BadPath => message(StatusCode::BAD_REQUEST, "Bad Request"),
+        }
+    }
+}
+
+/// The function and the URL the function sees, for a path under [`PREFIX`].
+pub fn resolve(
+    urls: &std::collections::HashMap<String, UrlAuth>,
+    rest: &str,
+    uri: &Uri,
+) -> Result<(RouteMatch, Uri), Refused> {
+    let (function, path) = match rest.split_once('/') {
+        Some((f, p)) => (f, format!("/{p}")),
+        None => (rest, "/".to_string()),
+    };
+    match urls.get(function) {
+        None => return Err(Refused::NoSuchUrl),
+        // Signature V4 verification is not there yet: an AWS_IAM URL refuses every
+        // request rather than serve unauthenticated callers.
+        Some(UrlAuth::AwsIam) => return Err(Refused::Forbidden),
+        Some(UrlAuth::None) => {}
+    }
+    let path_and_query = match uri.query() {
+        Some(q) => format!("{path}?{q}"),
+        None => path,
+    };
+    let inner: Uri = path_and_query.parse().map_err(|_| Refused::BadPath)?;
+    Ok((
+        RouteMatch {
+            function: function.to_string(),
+            resource: DEFAULT_ROUTE.to_string(),
+            path_parameters: Default::default(),
+            format: EventFormat::FunctionUrl,
+            route_key: DEFAULT_ROUTE.to_string(),
+        },
+        inner,
+    ))
+}
+
+/// The URL id of a function (the `<url-id>` of `<url-id>.lambda-url.<region>.on.aws`).
+pub fn url_id(function: &str) -> String {
+    function
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
