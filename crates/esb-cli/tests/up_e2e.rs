@@ -853,6 +853,46 @@ fn http_api_routes_send_payload_2_events(rt: Rt) {
     assert_eq!(none.status(), 404);
 }
 
+/// `GET /metrics`: Prometheus text mirroring CloudWatch's Lambda metrics per function.
+fn metrics_mirror_cloudwatch_lambda_metrics(rt: Rt) {
+    let b = Box_::start("metrics", rt);
+    assert_eq!(b.invoke("echo", "{}", &[]).0, 200);
+    assert_eq!(b.invoke("echo", "{}", &[]).0, 200);
+    let (status, headers, _) = b.invoke("fails", "{}", &[]);
+    assert_eq!(status, 200);
+    assert!(headers.contains_key("x-amz-function-error"));
+    assert_eq!(b.invoke("off", "{}", &[]).0, 429);
+    let resp = b
+        .client
+        .get(format!("{}/metrics", b.url))
+        .send()
+        .expect("GET /metrics");
+    assert_eq!(resp.status(), 200);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .is_ok_and(|t| t.starts_with("application/openmetrics-text")),
+        "{:?}",
+        resp.headers()
+    );
+    let text = resp.text().expect("text");
+    for line in [
+        "esb_lambda_invocations_total{function=\"echo\"} 2",
+        "esb_lambda_cold_starts_total{function=\"echo\"} 1",
+        "esb_lambda_duration_seconds_count{function=\"echo\"} 2",
+        "esb_lambda_errors_total{function=\"fails\"} 1",
+        "esb_lambda_throttles_total{function=\"off\"} 1",
+        "esb_lambda_concurrent_executions{function=\"echo\"} 0",
+        "esb_lambda_idle_workers{function=\"echo\"} 1",
+        "esb_lambda_async_events_pending{function=\"echo\"} 0",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in\n{text}"
+        );
+    }
+}
+
 /// Each scenario as a test per runtime: `process::name` and `docker::name`.
 macro_rules! on_both_runtimes {
     ($($scenario:ident),* $(,)?) => {
@@ -880,4 +920,5 @@ on_both_runtimes!(
     a_dead_idle_worker_is_replaced,
     a_rust_provided_function_runs,
     http_api_routes_send_payload_2_events,
+    metrics_mirror_cloudwatch_lambda_metrics,
 );

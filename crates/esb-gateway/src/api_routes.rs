@@ -102,15 +102,7 @@ pub async fn handle(
         EventFormat::HttpV2 | EventFormat::FunctionUrl => crate::http_event::build(&request),
     };
     let bound = INTEGRATION_TIMEOUT.min(crate::call::worker_bound(&pool));
-    let mut resp = match call(
-        &gw.workers,
-        &pool,
-        Bytes::from(event.to_string()),
-        &headers,
-        bound,
-    )
-    .await
-    {
+    let mut resp = match call(&gw, &pool, Bytes::from(event.to_string()), &headers, bound).await {
         Ok(answer) if answer.status == StatusCode::OK => from_lambda(
             &answer.body,
             answer.headers.contains_key("x-amz-function-error"),

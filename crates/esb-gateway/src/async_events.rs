@@ -4,21 +4,21 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
 #[derive(Default)]
 pub struct AsyncEvents {
-    /// Event id → function name.
-    pending: Mutex<HashMap<String, String>>,
+    /// Event id → function name and when it was accepted.
+    pending: Mutex<HashMap<String, (String, Instant)>>,
     changed: Notify,
 }
 
 impl AsyncEvents {
     pub fn accepted(&self, id: &str, function: &str) {
         if let Ok(mut p) = self.pending.lock() {
-            p.insert(id.to_string(), function.to_string());
+            p.insert(id.to_string(), (function.to_string(), Instant::now()));
         }
     }
 
@@ -29,10 +29,26 @@ impl AsyncEvents {
         self.changed.notify_waiters();
     }
 
+    /// Pending events of `function` and the age of the oldest.
+    pub fn pending_for(&self, function: &str) -> (usize, Duration) {
+        self.pending
+            .lock()
+            .map(|p| {
+                let ages = p
+                    .values()
+                    .filter(|(f, _)| f == function)
+                    .map(|(_, t)| t.elapsed());
+                ages.fold((0, Duration::ZERO), |(n, oldest), age| {
+                    (n + 1, oldest.max(age))
+                })
+            })
+            .unwrap_or_default()
+    }
+
     fn remaining(&self) -> Vec<(String, String)> {
         self.pending
             .lock()
-            .map(|p| p.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .map(|p| p.iter().map(|(k, (f, _))| (k.clone(), f.clone())).collect())
             .unwrap_or_default()
     }
 

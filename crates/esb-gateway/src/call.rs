@@ -3,13 +3,14 @@
 //! (or have it destroyed when it stopped answering).
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::HeaderMap;
 
+use crate::Gateway;
 use crate::pool::{AcquireError, FunctionPool};
-use crate::worker_client::{WorkerAnswer, WorkerClient};
+use crate::worker_client::WorkerAnswer;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {
@@ -22,7 +23,7 @@ pub enum CallError {
 }
 
 pub async fn call(
-    workers: &WorkerClient,
+    gw: &Gateway,
     pool: &Arc<FunctionPool>,
     payload: Bytes,
     headers: &HeaderMap,
@@ -31,16 +32,32 @@ pub async fn call(
     // A worker that died while idle refuses the connection (or another worker now at
     // its address refuses the event): the event never ran, so it goes to a fresh worker
     // instead (once).
+    let function = &pool.spec().name;
     for attempt in 0..2 {
-        let mut lease = pool.acquire().await?;
+        let mut lease = match pool.acquire().await {
+            Ok(lease) => lease,
+            Err(e) => {
+                if matches!(e, AcquireError::Throttled { .. }) {
+                    gw.metrics.throttled(function);
+                }
+                return Err(e.into());
+            }
+        };
         let (address, token) = (lease.worker().address.clone(), lease.worker().token.clone());
+        let started = Instant::now();
         match tokio::time::timeout(
             bound,
-            workers.invoke(&address, &token, payload.clone(), headers, None),
+            gw.workers
+                .invoke(&address, &token, payload.clone(), headers, None),
         )
         .await
         {
-            Ok(Ok(answer)) => return Ok(answer),
+            Ok(Ok(answer)) => {
+                let function_error = answer.headers.contains_key("x-amz-function-error");
+                gw.metrics
+                    .invoked(function, started.elapsed(), function_error, lease.is_cold());
+                return Ok(answer);
+            }
             Ok(Err(e)) => {
                 lease.mark_broken();
                 if !(e.not_delivered && attempt == 0) {

@@ -130,7 +130,7 @@ async fn run(
             e.to_string(),
         )
     };
-    let answer = call(&gw.workers, pool, payload, headers, worker_bound(pool))
+    let answer = call(gw, pool, payload, headers, worker_bound(pool))
         .await
         .map_err(|e| match e {
             CallError::Acquire(AcquireError::Throttled { .. }) => InvokeApiError {

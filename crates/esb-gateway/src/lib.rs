@@ -13,6 +13,7 @@ mod event_shape;
 pub mod function_url;
 pub mod http_event;
 pub mod invoke_api;
+pub mod metrics;
 pub mod pool;
 pub mod proxy_event;
 pub mod routes;
@@ -59,6 +60,7 @@ pub struct Gateway {
     pools: HashMap<String, Arc<FunctionPool>>,
     events: async_events::AsyncEvents,
     routes: routes::RouteTable,
+    metrics: metrics::Metrics,
     /// Functions with a URL, by name.
     urls: HashMap<String, function_url::UrlAuth>,
     workers: WorkerClient,
@@ -95,12 +97,32 @@ impl Gateway {
             pools,
             events: async_events::AsyncEvents::default(),
             routes,
+            metrics: metrics::Metrics::default(),
             urls,
             workers: WorkerClient::default(),
             agent,
             region: config.region,
             account_id: config.account_id,
         }))
+    }
+
+    /// The `/metrics` text: counters so far, gauges read now.
+    pub fn metrics_text(&self) -> String {
+        let figures: Vec<metrics::PoolFigures> = self
+            .pools
+            .iter()
+            .map(|(name, pool)| {
+                let (async_pending, async_oldest) = self.events.pending_for(name);
+                metrics::PoolFigures {
+                    function: name.clone(),
+                    busy: pool.busy(),
+                    idle: pool.idle_count(),
+                    async_pending,
+                    async_oldest,
+                }
+            })
+            .collect();
+        self.metrics.render(&figures)
     }
 
     pub fn function_arn(&self, name: &str, qualifier: Option<&str>) -> String {

@@ -44,6 +44,8 @@ pub struct Lease {
     pool: Arc<FunctionPool>,
     worker: Worker,
     broken: bool,
+    /// The worker was started for this invocation (a cold start).
+    cold: bool,
     _slot: OwnedSemaphorePermit,
 }
 
@@ -90,18 +92,35 @@ impl FunctionPool {
             waited: self.acquire_timeout,
         })?;
         let reused = self.idle.lock().ok().and_then(|mut idle| idle.pop());
-        let worker = match reused {
-            Some(idle) if !idle.paused => idle.worker,
+        let (worker, cold) = match reused {
+            Some(idle) if !idle.paused => (idle.worker, false),
             // The agent resumes it (or, if it died meanwhile, starts a new one).
-            Some(idle) => self.agent.ensure(&self.spec, &idle.worker.id).await?,
-            None => self.agent.ensure(&self.spec, "").await?,
+            Some(idle) => {
+                let w = self.agent.ensure(&self.spec, &idle.worker.id).await?;
+                let cold = w.id != idle.worker.id;
+                (w, cold)
+            }
+            None => (self.agent.ensure(&self.spec, "").await?, true),
         };
         Ok(Lease {
             pool: Arc::clone(self),
             worker,
             broken: false,
+            cold,
             _slot: slot,
         })
+    }
+
+    /// Invocations in flight.
+    pub fn busy(&self) -> usize {
+        self.limit
+            .min(Semaphore::MAX_PERMITS)
+            .saturating_sub(self.slots.available_permits())
+    }
+
+    /// Warm workers waiting (paused ones included).
+    pub fn idle_count(&self) -> usize {
+        self.idle.lock().map(|i| i.len()).unwrap_or(0)
     }
 
     /// Every worker currently idle (for shutdown).
@@ -151,6 +170,10 @@ impl FunctionPool {
 impl Lease {
     pub fn worker(&self) -> &Worker {
         &self.worker
+    }
+
+    pub fn is_cold(&self) -> bool {
+        self.cold
     }
 
     /// The worker failed in a way that makes it unusable: it is destroyed, not reused.

@@ -22,12 +22,27 @@ pub fn router(gw: Arc<Gateway>) -> Router {
             "/health",
             get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }),
         )
+        .route("/metrics", get(metrics))
         .route(
             "/2015-03-31/functions/{name}/invocations",
             post(crate::invoke_api::invoke),
         )
         .fallback(crate::api_routes::handle)
         .with_state(gw)
+}
+
+/// Prometheus text exposition (OpenMetrics).
+async fn metrics(
+    axum::extract::State(gw): axum::extract::State<Arc<Gateway>>,
+) -> axum::response::Response {
+    let mut resp = axum::response::IntoResponse::into_response(gw.metrics_text());
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static(
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        ),
+    );
+    resp
 }
 
 /// Serves `router` over TLS until `shutdown` resolves; open requests then finish (bounded).
