@@ -70,6 +70,7 @@ pub async fn serve(
         acquire_timeout: Duration::from_secs_f64(options.acquire_timeout.max(0.0)),
         pause_idle_after: (options.pause_idle_after > 0.0)
             .then(|| Duration::from_secs_f64(options.pause_idle_after)),
+        access_log: Some(project.state_dir.join("logs").join("access.log")),
     })?;
     print_banner(project, &url, &certs.ca);
     esb_gateway::server::serve_tls(

@@ -853,7 +853,8 @@ fn http_api_routes_send_payload_2_events(rt: Rt) {
     assert_eq!(none.status(), 404);
 }
 
-/// `GET /metrics`: Prometheus text mirroring CloudWatch's Lambda metrics per function.
+/// `GET /metrics`: Prometheus text mirroring CloudWatch's Lambda metrics per function;
+/// the JSON access log.
 fn metrics_mirror_cloudwatch_lambda_metrics(rt: Rt) {
     let b = Box_::start("metrics", rt);
     assert_eq!(b.invoke("echo", "{}", &[]).0, 200);
@@ -891,6 +892,37 @@ fn metrics_mirror_cloudwatch_lambda_metrics(rt: Rt) {
             "missing {line:?} in\n{text}"
         );
     }
+
+    // Every request has one JSON line in the access log, without query or headers.
+    let _ = b
+        .client
+        .get(format!("{}/items/5?token=secret", b.url))
+        .header("Authorization", "Bearer secret")
+        .send()
+        .expect("GET with a secret");
+    let log = std::fs::read_to_string(b.state.join("logs/access.log")).expect("access log");
+    assert!(!log.contains("secret"), "{log}");
+    let lines: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    let invokes = lines
+        .iter()
+        .filter(|l| l["path"] == "/2015-03-31/functions/echo/invocations")
+        .count();
+    assert_eq!(invokes, 2, "{log}");
+    let item = lines
+        .iter()
+        .find(|l| l["path"] == "/items/5")
+        .expect("the API call");
+    assert_eq!(
+        (item["method"].clone(), item["status"].clone()),
+        (json!("GET"), json!(200))
+    );
+    assert!(
+        item["requestId"].is_string() && item["durationMs"].is_number(),
+        "{item}"
+    );
 }
 
 /// Each scenario as a test per runtime: `process::name` and `docker::name`.

@@ -2,6 +2,7 @@
 //! the per-function worker pools and reaches workers directly; asks the agent for
 //! workers over gRPC (`esb.agent.v1`), even when both run in one process.
 
+pub mod access_log;
 pub mod agent_client;
 pub mod api_response;
 pub mod api_routes;
@@ -54,6 +55,8 @@ pub struct GatewayConfig {
     pub acquire_timeout: Duration,
     /// Idle workers are paused after this long (`None`: never).
     pub pause_idle_after: Option<Duration>,
+    /// Where the JSON access log goes (`None`: nowhere).
+    pub access_log: Option<std::path::PathBuf>,
 }
 
 pub struct Gateway {
@@ -61,6 +64,7 @@ pub struct Gateway {
     events: async_events::AsyncEvents,
     routes: routes::RouteTable,
     metrics: metrics::Metrics,
+    access_log: Option<access_log::AccessLog>,
     /// Functions with a URL, by name.
     urls: HashMap<String, function_url::UrlAuth>,
     workers: WorkerClient,
@@ -72,6 +76,16 @@ pub struct Gateway {
 impl Gateway {
     pub fn new(config: GatewayConfig) -> Result<Arc<Self>, agent_client::AgentError> {
         let agent = AgentClient::new(&config.agent_url)?;
+        let access_log = match &config.access_log {
+            Some(path) => match access_log::AccessLog::open(path) {
+                Ok(log) => Some(log),
+                Err(e) => {
+                    tracing::warn!("no access log: cannot open {}: {e}", path.display());
+                    None
+                }
+            },
+            None => None,
+        };
         let routes =
             routes::RouteTable::new(config.functions.iter().flat_map(|f| f.routes.clone()));
         let urls = config
@@ -98,6 +112,7 @@ impl Gateway {
             events: async_events::AsyncEvents::default(),
             routes,
             metrics: metrics::Metrics::default(),
+            access_log,
             urls,
             workers: WorkerClient::default(),
             agent,

@@ -28,6 +28,10 @@ pub fn router(gw: Arc<Gateway>) -> Router {
             post(crate::invoke_api::invoke),
         )
         .fallback(crate::api_routes::handle)
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&gw),
+            crate::access_log::record,
+        ))
         .with_state(gw)
 }
 

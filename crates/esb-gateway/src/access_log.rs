@@ -1,0 +1,84 @@
+//! One JSON line per request the gateway answers, appended to the access log: when,
+//! who, what (method and path, never the query string or headers, which may carry
+//! secrets), the status and how long it took.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use serde_json::json;
+
+use crate::Gateway;
+
+pub struct AccessLog {
+    file: Mutex<std::fs::File>,
+}
+
+impl AccessLog {
+    pub fn open(path: &Path) -> std::io::Result<Self> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        Ok(Self {
+            file: Mutex::new(file),
+        })
+    }
+
+    fn write(&self, line: &serde_json::Value) {
+        let mut text = line.to_string();
+        text.push('\n');
+        // One write(2) per line with O_APPEND: lines never interleave.
+        if let Ok(mut f) = self.file.lock()
+            && let Err(e) = f.write_all(text.as_bytes())
+        {
+            tracing::warn!("cannot write the access log: {e}");
+        }
+    }
+}
+
+/// Middleware: times the request and logs it once answered.
+pub async fn record(
+    State(gw): State<Arc<Gateway>>,
+    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let Some(log) = gw.access_log.as_ref() else {
+        return next.run(req).await;
+    };
+    let started = Instant::now();
+    let method = req.method().to_string();
+    let path = req.uri().path().to_string();
+    let user_agent = req
+        .headers()
+        .get(http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let resp = next.run(req).await;
+    let request_id = resp
+        .headers()
+        .get("x-amzn-requestid")
+        .and_then(|v| v.to_str().ok());
+    log.write(&json!({
+        "time": time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+        "requestId": request_id,
+        "sourceIp": remote.ip().to_string(),
+        "method": method,
+        "path": path,
+        "status": resp.status().as_u16(),
+        "durationMs": (started.elapsed().as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
+        "userAgent": user_agent,
+    }));
+    resp
+}
