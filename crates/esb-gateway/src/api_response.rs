@@ -32,7 +32,10 @@ pub fn message(status: StatusCode, message: &str) -> Response {
 
 fn error_type(status: StatusCode) -> &'static str {
     match status.as_u16() {
+        400 => "BadRequestException",
         403 => "MissingAuthenticationTokenException",
+        408 => "RequestTimeoutException",
+        413 => "RequestTooLargeException",
         404 => "NotFoundException",
         429 => "TooManyRequestsException",
         504 => "IntegrationTimeout",

@@ -54,12 +54,17 @@ pub async fn handle(
     let Some(pool) = gw.pools.get(&route.function).cloned() else {
         return internal_error(format);
     };
-    let body: Bytes = match read_limited(Body::new(body), MAX_API_BODY).await {
-        Ok(c) => c.bytes,
-        Err(BodyError::TooLarge { .. }) => {
+    let read = tokio::time::timeout(
+        crate::BODY_READ_TIMEOUT,
+        read_limited(Body::new(body), MAX_API_BODY),
+    );
+    let body: Bytes = match read.await {
+        Ok(Ok(c)) => c.bytes,
+        Ok(Err(BodyError::TooLarge { .. })) => {
             return message(StatusCode::PAYLOAD_TOO_LARGE, "Request Too Long");
         }
-        Err(_) => return message(StatusCode::BAD_REQUEST, "Bad Request"),
+        Ok(Err(_)) => return message(StatusCode::BAD_REQUEST, "Bad Request"),
+        Err(_) => return message(StatusCode::REQUEST_TIMEOUT, "Request Timeout"),
     };
     let request_id = uuid::Uuid::new_v4().to_string();
     let headers = forwarded_headers(&parts.headers, remote);

@@ -74,7 +74,7 @@ async fn handle(
         .to_string();
     match invocation_type.as_str() {
         "Event" => {
-            let payload = read_payload(body, MAX_ASYNC_REQUEST_BYTES, "InvokeAsync").await?;
+            let payload = read_in_time(body, MAX_ASYNC_REQUEST_BYTES, "InvokeAsync").await?;
             // Accepted: the event runs in the background; its outcome is logged and the
             // box does not stop before it ends (see AsyncEvents).
             let event_id = uuid::Uuid::new_v4().to_string();
@@ -103,7 +103,7 @@ async fn handle(
         }
         "DryRun" => Ok(StatusCode::NO_CONTENT.into_response()),
         "RequestResponse" => {
-            let payload = read_payload(body, MAX_SYNC_REQUEST_BYTES, "InvokeFunction").await?;
+            let payload = read_in_time(body, MAX_SYNC_REQUEST_BYTES, "InvokeFunction").await?;
             run(&gw, &pool, payload, &headers).await
         }
         other => Err(InvokeApiError::new(
@@ -117,6 +117,23 @@ async fn handle(
 }
 
 /// Runs one invocation on a pooled worker.
+/// The request body, or 408 when the client sends it too slowly (a slow client must
+/// not hold a connection and a request slot for ever).
+async fn read_in_time(body: Body, limit: usize, operation: &str) -> Result<Bytes, InvokeApiError> {
+    tokio::time::timeout(
+        crate::BODY_READ_TIMEOUT,
+        read_payload(body, limit, operation),
+    )
+    .await
+    .unwrap_or_else(|_| {
+        Err(InvokeApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "RequestTimeoutException",
+            "The request body did not arrive in time.",
+        ))
+    })
+}
+
 async fn run(
     gw: &Gateway,
     pool: &Arc<FunctionPool>,

@@ -34,6 +34,10 @@ use crate::agent_client::AgentClient;
 use crate::pool::FunctionPool;
 use crate::worker_client::WorkerClient;
 
+/// How long a client may take to send a request's headers, and its body.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// A function the gateway serves, with its concurrency limit.
 #[derive(Debug, Clone)]
 pub struct FunctionEntry {

@@ -92,7 +92,11 @@ pub async fn serve_tls(
                     router.clone().call(req)
                 },
             );
-            let conn = http1::Builder::new().serve_connection(TokioIo::new(tls), service);
+            // A client that never finishes its headers (slowloris) is cut off.
+            let conn = http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(crate::HEADER_READ_TIMEOUT)
+                .serve_connection(TokioIo::new(tls), service);
             if let Err(e) = watcher.watch(conn).await {
                 tracing::debug!(%remote, "connection closed: {e}");
             }
