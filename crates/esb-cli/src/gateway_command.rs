@@ -33,6 +33,10 @@ pub struct ServeArgs {
     /// environments; resumed on its next request). 0 never pauses.
     #[arg(long, default_value_t = 10.0)]
     pub pause_idle_after: f64,
+    /// Most invocations in flight across all functions (Lambda's account limit); past
+    /// it, requests wait like --acquire-timeout, then get 429.
+    #[arg(long, default_value_t = 1000)]
+    pub max_concurrency: usize,
 }
 
 pub fn run(args: GatewayArgs) -> Result<()> {
@@ -71,6 +75,7 @@ pub async fn serve(
         pause_idle_after: (options.pause_idle_after > 0.0)
             .then(|| Duration::from_secs_f64(options.pause_idle_after)),
         access_log: Some(project.state_dir.join("logs").join("access.log")),
+        max_concurrency: options.max_concurrency,
     })?;
     print_banner(project, &url, &certs.ca);
     esb_gateway::server::serve_tls(

@@ -157,8 +157,10 @@ impl Project {
                         UrlAuth::None => esb_gateway::function_url::UrlAuth::None,
                         UrlAuth::AwsIam => esb_gateway::function_url::UrlAuth::AwsIam,
                     }),
+                    provisioned: usize::try_from(f.provisioned_concurrency).unwrap_or(usize::MAX),
                     concurrency: usize::try_from(
-                        f.reserved_concurrency.unwrap_or(self.default_concurrency),
+                        f.reserved_concurrency
+                            .unwrap_or(self.default_concurrency.max(f.provisioned_concurrency)),
                     )
                     .unwrap_or(usize::MAX),
                 }

@@ -109,24 +109,27 @@ fn esb_up(template: &Path, state: &Path, extra: &[&str]) -> Command {
 
 impl Box_ {
     fn start(name: &str, rt: Rt) -> Self {
+        Self::start_with(name, rt, &project(), &[])
+    }
+
+    fn start_with(name: &str, rt: Rt, template: &Path, extra: &[&str]) -> Self {
         let state = state_dir(&format!("{name}-{}", rt.flag()));
         let port = support::free_addr().port();
-        let mut child = esb_up(
-            &project(),
-            &state,
-            &[
-                "--port",
-                &port.to_string(),
-                "--acquire-timeout",
-                "0.5",
-                "--runtime",
-                rt.flag(),
-            ],
-        )
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start esb up");
+        let port_arg = port.to_string();
+        let mut args = vec![
+            "--port",
+            &port_arg,
+            "--acquire-timeout",
+            "0.5",
+            "--runtime",
+            rt.flag(),
+        ];
+        args.extend_from_slice(extra);
+        let mut child = esb_up(template, &state, &args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start esb up");
         let output = support::capture_output(&mut child);
         let client = support::https_client_within(&state, port, Duration::from_secs(300));
         Self {
@@ -925,6 +928,71 @@ fn metrics_mirror_cloudwatch_lambda_metrics(rt: Rt) {
     );
 }
 
+/// `ProvisionedConcurrencyConfig` workers exist before the first request (which is
+/// then warm); a box-wide `--max-concurrency` throttles across functions with
+/// Lambda's account-level `Reason`.
+fn provisioned_workers_and_the_box_wide_limit(rt: Rt) {
+    let dir = std::env::temp_dir().join(format!(
+        "esb-provisioned-{}-{}",
+        rt.flag(),
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(
+        dir.join("template.yaml"),
+        format!(
+            "Globals:\n  Function:\n    Runtime: python3.11\n    CodeUri: {}\n    Timeout: 5\nResources:\n  Warm:\n    Type: AWS::Serverless::Function\n    Properties:\n      FunctionName: warm\n      Handler: handlers.sleep\n      ProvisionedConcurrencyConfig: {{ProvisionedConcurrentExecutions: 2}}\n  Other:\n    Type: AWS::Serverless::Function\n    Properties:\n      FunctionName: other\n      Handler: handlers.echo\n",
+            support::python_functions().display()
+        ),
+    )
+    .expect("template");
+    let b = Box_::start_with(
+        "provisioned",
+        rt,
+        &dir.join("template.yaml"),
+        &["--max-concurrency", "1"],
+    );
+    let metrics = || {
+        b.client
+            .get(format!("{}/metrics", b.url))
+            .send()
+            .expect("metrics")
+            .text()
+            .expect("text")
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while !metrics()
+        .lines()
+        .any(|l| l == "esb_lambda_idle_workers{function=\"warm\"} 2")
+    {
+        assert!(std::time::Instant::now() < deadline, "{}", metrics());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Both provisioned workers busy: the box's single slot is taken, `other` waits
+    // 0.5 s, then is throttled at the box level.
+    std::thread::scope(|s| {
+        let busy = s.spawn(|| b.invoke("warm", r#"{"seconds": 2}"#, &[]));
+        std::thread::sleep(Duration::from_millis(600));
+        let (status, headers, body) = b.invoke("other", "{}", &[]);
+        assert_eq!(status, 429, "{body}");
+        assert_eq!(headers["x-amzn-errortype"], "TooManyRequestsException");
+        let doc: Value = serde_json::from_str(&body).expect("json");
+        assert_eq!(doc["Reason"], "ConcurrentInvocationLimitExceeded");
+        assert_eq!(busy.join().expect("busy").0, 200);
+    });
+    let text = metrics();
+    assert!(
+        !text.contains("esb_lambda_cold_starts_total{function=\"warm\"}")
+            || text
+                .lines()
+                .any(|l| l == "esb_lambda_cold_starts_total{function=\"warm\"} 0"),
+        "the first request found a provisioned worker: {text}"
+    );
+    drop(b);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Each scenario as a test per runtime: `process::name` and `docker::name`.
 macro_rules! on_both_runtimes {
     ($($scenario:ident),* $(,)?) => {
@@ -953,4 +1021,5 @@ on_both_runtimes!(
     a_rust_provided_function_runs,
     http_api_routes_send_payload_2_events,
     metrics_mirror_cloudwatch_lambda_metrics,
+    provisioned_workers_and_the_box_wide_limit,
 );

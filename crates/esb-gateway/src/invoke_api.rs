@@ -150,8 +150,8 @@ async fn run(
     let answer = call(gw, pool, payload, headers, worker_bound(pool))
         .await
         .map_err(|e| match e {
-            CallError::Acquire(AcquireError::Throttled { .. }) => InvokeApiError {
-                reason: Some("ReservedFunctionConcurrentInvocationLimitExceeded"),
+            CallError::Acquire(AcquireError::Throttled { scope, .. }) => InvokeApiError {
+                reason: Some(scope.reason()),
                 ..InvokeApiError::new(
                     StatusCode::TOO_MANY_REQUESTS,
                     "TooManyRequestsException",

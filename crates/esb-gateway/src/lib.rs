@@ -48,6 +48,8 @@ pub struct FunctionEntry {
     pub concurrency: usize,
     /// `FunctionUrlConfig`: served under `/lambda-url/<function>/`.
     pub url: Option<function_url::UrlAuth>,
+    /// `ProvisionedConcurrencyConfig`: workers kept initialised at all times.
+    pub provisioned: usize,
 }
 
 pub struct GatewayConfig {
@@ -61,6 +63,8 @@ pub struct GatewayConfig {
     pub pause_idle_after: Option<Duration>,
     /// Where the JSON access log goes (`None`: nowhere).
     pub access_log: Option<std::path::PathBuf>,
+    /// Most invocations in flight across every function (Lambda's account limit).
+    pub max_concurrency: usize,
 }
 
 pub struct Gateway {
@@ -92,6 +96,11 @@ impl Gateway {
         };
         let routes =
             routes::RouteTable::new(config.functions.iter().flat_map(|f| f.routes.clone()));
+        let box_slots = Arc::new(tokio::sync::Semaphore::new(
+            config
+                .max_concurrency
+                .min(tokio::sync::Semaphore::MAX_PERMITS),
+        ));
         let urls = config
             .functions
             .iter()
@@ -104,13 +113,18 @@ impl Gateway {
                 let name = f.spec.name.clone();
                 (
                     name,
-                    FunctionPool::new(f.spec, f.concurrency, agent.clone(), config.acquire_timeout),
+                    FunctionPool::new(
+                        f.spec,
+                        f.concurrency,
+                        f.provisioned,
+                        Arc::clone(&box_slots),
+                        agent.clone(),
+                        config.acquire_timeout,
+                    ),
                 )
             })
             .collect::<HashMap<String, Arc<FunctionPool>>>();
-        if let Some(after) = config.pause_idle_after {
-            spawn_pauser(pools.values().cloned().collect(), after);
-        }
+        spawn_maintainer(pools.values().cloned().collect(), config.pause_idle_after);
         Ok(Arc::new(Self {
             pools,
             events: async_events::AsyncEvents::default(),
@@ -210,20 +224,26 @@ impl Gateway {
     }
 }
 
-/// Pauses idle workers of every pool, checking a few times per `after`.
-fn spawn_pauser(pools: Vec<Arc<FunctionPool>>, after: Duration) {
-    let period = (after / 4).max(Duration::from_millis(50));
+/// Keeps each pool's provisioned workers started and pauses idle workers (checking a
+/// few times per `pause_after`, and at least every second), for as long as the pools live.
+fn spawn_maintainer(pools: Vec<Arc<FunctionPool>>, pause_after: Option<Duration>) {
+    let period = pause_after
+        .map_or(Duration::from_secs(1), |a| a / 4)
+        .clamp(Duration::from_millis(50), Duration::from_secs(1));
     let pools: Vec<_> = pools.iter().map(Arc::downgrade).collect();
     tokio::spawn(async move {
         loop {
-            tokio::time::sleep(period).await;
             let live: Vec<_> = pools.iter().filter_map(std::sync::Weak::upgrade).collect();
             if live.is_empty() {
                 return;
             }
             for pool in live {
-                pool.pause_idle(after).await;
+                pool.keep_provisioned().await;
+                if let Some(after) = pause_after {
+                    pool.pause_idle(after).await;
+                }
             }
+            tokio::time::sleep(period).await;
         }
     });
 }

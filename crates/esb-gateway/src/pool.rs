@@ -1,7 +1,9 @@
 //! Per-function pools of warm workers. The gateway owns the pools (it knows demand);
 //! the agent owns the workers. One invocation per worker at a time, as in Lambda; a
 //! pool grows on demand up to the function's concurrency limit, and past it requests
-//! wait (bounded) for a worker to free up, then are throttled.
+//! wait (bounded) for a worker to free up, then are throttled. A box-wide limit caps
+//! all functions together (Lambda's account concurrency); `ProvisionedConcurrencyConfig`
+//! workers are started ahead of demand and kept, never frozen.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -11,13 +13,33 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::agent_client::{AgentClient, AgentError};
 
+/// Which limit throttled a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThrottleScope {
+    /// The function's reserved (or default) concurrency.
+    Function,
+    /// The box-wide concurrency limit.
+    Box,
+}
+
+impl ThrottleScope {
+    /// The `Reason` Lambda gives in a `TooManyRequestsException`.
+    pub fn reason(self) -> &'static str {
+        match self {
+            ThrottleScope::Function => "ReservedFunctionConcurrentInvocationLimitExceeded",
+            ThrottleScope::Box => "ConcurrentInvocationLimitExceeded",
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum AcquireError {
-    #[error("all {limit} workers of {function} stayed busy for {waited:?}")]
+    #[error("all {limit} workers of {function} stayed busy for {waited:?} ({scope:?} limit)")]
     Throttled {
         function: String,
         limit: usize,
         waited: Duration,
+        scope: ThrottleScope,
     },
     #[error(transparent)]
     Agent(#[from] AgentError),
@@ -27,6 +49,12 @@ pub struct FunctionPool {
     spec: FunctionSpec,
     limit: usize,
     slots: Arc<Semaphore>,
+    /// The box-wide limit, shared by every pool.
+    box_slots: Arc<Semaphore>,
+    /// Workers kept initialised at all times.
+    provisioned: usize,
+    /// Set when the box stops: no more provisioned workers are started.
+    closed: std::sync::atomic::AtomicBool,
     /// Idle warm workers, most recently used last (reused first); paused ones first.
     idle: Mutex<Vec<Idle>>,
     agent: AgentClient,
@@ -47,12 +75,15 @@ pub struct Lease {
     /// The worker was started for this invocation (a cold start).
     cold: bool,
     _slot: OwnedSemaphorePermit,
+    _box_slot: OwnedSemaphorePermit,
 }
 
 impl FunctionPool {
     pub fn new(
         spec: FunctionSpec,
         limit: usize,
+        provisioned: usize,
+        box_slots: Arc<Semaphore>,
         agent: AgentClient,
         acquire_timeout: Duration,
     ) -> Arc<Self> {
@@ -60,6 +91,9 @@ impl FunctionPool {
             spec,
             limit,
             slots: Arc::new(Semaphore::new(limit.min(Semaphore::MAX_PERMITS))),
+            box_slots,
+            provisioned,
+            closed: std::sync::atomic::AtomicBool::new(false),
             idle: Mutex::new(Vec::new()),
             agent,
             acquire_timeout,
@@ -72,25 +106,33 @@ impl FunctionPool {
 
     pub async fn acquire(self: &Arc<Self>) -> Result<Lease, AcquireError> {
         // ReservedConcurrentExecutions: 0 turns a function off, as in Lambda.
-        if self.limit == 0 {
-            return Err(AcquireError::Throttled {
-                function: self.spec.name.clone(),
-                limit: 0,
-                waited: Duration::ZERO,
-            });
-        }
-        let slot = tokio::time::timeout(
-            self.acquire_timeout,
-            Arc::clone(&self.slots).acquire_owned(),
-        )
-        .await
-        .ok()
-        .and_then(Result::ok)
-        .ok_or_else(|| AcquireError::Throttled {
+        let throttled = |limit, waited, scope| AcquireError::Throttled {
             function: self.spec.name.clone(),
-            limit: self.limit,
-            waited: self.acquire_timeout,
-        })?;
+            limit,
+            waited,
+            scope,
+        };
+        if self.limit == 0 {
+            return Err(throttled(0, Duration::ZERO, ThrottleScope::Function));
+        }
+        let deadline = tokio::time::Instant::now() + self.acquire_timeout;
+        let slot = tokio::time::timeout_at(deadline, Arc::clone(&self.slots).acquire_owned())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .ok_or_else(|| throttled(self.limit, self.acquire_timeout, ThrottleScope::Function))?;
+        let box_slot =
+            tokio::time::timeout_at(deadline, Arc::clone(&self.box_slots).acquire_owned())
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .ok_or_else(|| {
+                    throttled(
+                        self.box_slots.available_permits(),
+                        self.acquire_timeout,
+                        ThrottleScope::Box,
+                    )
+                })?;
         let reused = self.idle.lock().ok().and_then(|mut idle| idle.pop());
         let (worker, cold) = match reused {
             Some(idle) if !idle.paused => (idle.worker, false),
@@ -108,6 +150,7 @@ impl FunctionPool {
             broken: false,
             cold,
             _slot: slot,
+            _box_slot: box_slot,
         })
     }
 
@@ -123,8 +166,10 @@ impl FunctionPool {
         self.idle.lock().map(|i| i.len()).unwrap_or(0)
     }
 
-    /// Every worker currently idle (for shutdown).
+    /// Every worker currently idle (for shutdown: the pool starts no more workers).
     pub fn drain_idle(&self) -> Vec<Worker> {
+        self.closed
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         self.idle
             .lock()
             .map(|mut i| std::mem::take(&mut *i))
@@ -134,14 +179,51 @@ impl FunctionPool {
             .collect()
     }
 
+    /// Starts workers until the provisioned number exist (busy or idle).
+    pub async fn keep_provisioned(&self) {
+        while !self.closed.load(std::sync::atomic::Ordering::Relaxed)
+            && self.busy() + self.idle_count() < self.provisioned
+        {
+            match self.agent.ensure(&self.spec, "").await {
+                Ok(worker) => {
+                    if let Ok(mut idle) = self.idle.lock() {
+                        idle.push(Idle {
+                            worker,
+                            since: Instant::now(),
+                            paused: false,
+                        });
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(function = %self.spec.name, "cannot start a provisioned worker: {e}");
+                    return;
+                }
+            }
+        }
+    }
+
     /// Pauses workers idle for `after` or longer, as Lambda freezes an execution
     /// environment between invocations; a paused worker is resumed when next used.
+    /// Provisioned workers stay ready: the most recently used ones are never paused.
     pub async fn pause_idle(&self, after: Duration) {
+        let ready = self.provisioned.saturating_sub(self.busy());
         let due: Vec<Idle> = match self.idle.lock() {
             Ok(mut idle) => {
-                let (due, keep) = std::mem::take(&mut *idle)
-                    .into_iter()
-                    .partition(|i| !i.paused && i.since.elapsed() >= after);
+                let mut kept_ready = 0;
+                let mut due = Vec::new();
+                let mut keep = Vec::new();
+                // Most recently used last: walk from the end to keep the freshest ready.
+                for i in std::mem::take(&mut *idle).into_iter().rev() {
+                    if !i.paused && kept_ready < ready {
+                        kept_ready += 1;
+                        keep.push(i);
+                    } else if !i.paused && i.since.elapsed() >= after {
+                        due.push(i);
+                    } else {
+                        keep.push(i);
+                    }
+                }
+                keep.reverse();
                 *idle = keep;
                 due
             }

@@ -17,8 +17,9 @@ use crate::value::Value;
 use crate::yaml_tree::{Entry, Position};
 
 /// Properties ESB acts on.
-const ACTED_ON: [&str; 13] = [
+const ACTED_ON: [&str; 14] = [
     "FunctionUrlConfig",
+    "ProvisionedConcurrencyConfig",
     "FunctionName",
     "CodeUri",
     "Handler",
@@ -185,6 +186,7 @@ impl<'a> FunctionBuilder<'_, 'a> {
         let environment = self.environment(res)?;
         let layers = self.layers(res)?;
         let function_url = self.function_url(res)?;
+        let provisioned_concurrency = self.provisioned(res, reserved_concurrency)?;
         let events = api_event::read(r, res.properties.and_then(|p| p.get("Events")), &base)?;
         Ok(Built {
             spec: FunctionSpec {
@@ -200,6 +202,7 @@ impl<'a> FunctionBuilder<'_, 'a> {
                 reserved_concurrency,
                 api_events: events.iter().map(|e| e.event.clone()).collect(),
                 function_url,
+                provisioned_concurrency,
             },
             name_at,
             name_path,
@@ -320,6 +323,47 @@ impl<'a> FunctionBuilder<'_, 'a> {
                 "a handler is up to 128 characters without spaces"
             },
         ))
+    }
+
+    /// `ProvisionedConcurrencyConfig: {ProvisionedConcurrentExecutions: N}`, at most the
+    /// reserved concurrency when there is one (as Lambda requires).
+    fn provisioned(&self, res: &Resource<'a>, reserved: Option<u32>) -> Result<u32, TemplateError> {
+        let Some(p) = self.prop(res, "ProvisionedConcurrencyConfig") else {
+            return Ok(0);
+        };
+        let r = self.resolver;
+        let hint = "ProvisionedConcurrencyConfig: {ProvisionedConcurrentExecutions: 2}";
+        let n = match r.resolve(&p.entry.value, &p.path)? {
+            None => return Ok(0),
+            Some(Value::Map(fields)) => fields
+                .iter()
+                .find(|(k, _)| k == "ProvisionedConcurrentExecutions")
+                .and_then(|(_, v)| v.as_text())
+                .and_then(|t| t.parse::<u32>().ok())
+                .filter(|n| (1..=1000).contains(n)),
+            Some(_) => None,
+        };
+        let Some(n) = n else {
+            return Err(r.error(
+                p.entry.key_pos,
+                &p.path,
+                ErrorKind::InvalidValue(
+                    "needs ProvisionedConcurrentExecutions, a whole number from 1 to 1000".into(),
+                ),
+                hint,
+            ));
+        };
+        if let Some(reserved) = reserved.filter(|reserved| n > *reserved) {
+            return Err(r.error(
+                p.entry.key_pos,
+                &p.path,
+                ErrorKind::InvalidValue(format!(
+                    "{n} provisioned workers exceed ReservedConcurrentExecutions ({reserved})"
+                )),
+                "provision at most the reserved concurrency",
+            ));
+        }
+        Ok(n)
     }
 
     /// `FunctionUrlConfig: {AuthType: NONE | AWS_IAM}`; `Cors` and `InvokeMode` are not

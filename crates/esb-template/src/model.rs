@@ -54,6 +54,9 @@ pub struct FunctionSpec {
     pub api_events: Vec<ApiEvent>,
     /// `FunctionUrlConfig`: the function has a URL, with this `AuthType`.
     pub function_url: Option<UrlAuth>,
+    /// `ProvisionedConcurrencyConfig.ProvisionedConcurrentExecutions`: workers kept
+    /// initialised at all times.
+    pub provisioned_concurrency: u32,
 }
 
 /// A function URL's `AuthType`.
