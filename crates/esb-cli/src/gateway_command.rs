@@ -37,6 +37,10 @@ pub struct ServeArgs {
     /// it, requests wait like --acquire-timeout, then get 429.
     #[arg(long, default_value_t = 1000)]
     pub max_concurrency: usize,
+    /// Seconds before an asynchronous event that hit a function error is retried
+    /// (doubling each time, as Lambda backs off).
+    #[arg(long, default_value_t = 60.0)]
+    pub async_retry_delay: f64,
 }
 
 pub fn run(args: GatewayArgs) -> Result<()> {
@@ -76,7 +80,10 @@ pub async fn serve(
             .then(|| Duration::from_secs_f64(options.pause_idle_after)),
         access_log: Some(project.state_dir.join("logs").join("access.log")),
         max_concurrency: options.max_concurrency,
+        async_dir: project.state_dir.join("async"),
+        async_retry_delay: Duration::from_secs_f64(options.async_retry_delay.clamp(0.01, 3600.0)),
     })?;
+    gateway.resume_queued();
     print_banner(project, &url, &certs.ca);
     esb_gateway::server::serve_tls(
         listener,

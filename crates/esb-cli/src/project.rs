@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use esb_docker::FunctionSource;
 use esb_gateway::FunctionEntry;
+use esb_gateway::async_dispatch::AsyncConfig;
 use esb_gateway::routes::{ApiRoute, EventFormat};
 use esb_proto::agent::FunctionSpec;
 use esb_template::{ApiKind, LoadOptions, Runtime, Template, UrlAuth};
@@ -158,6 +159,14 @@ impl Project {
                         UrlAuth::AwsIam => esb_gateway::function_url::UrlAuth::AwsIam,
                     }),
                     provisioned: usize::try_from(f.provisioned_concurrency).unwrap_or(usize::MAX),
+                    async_config: AsyncConfig {
+                        max_retries: f.event_invoke.max_retries,
+                        max_age: std::time::Duration::from_secs(u64::from(
+                            f.event_invoke.max_age_s,
+                        )),
+                        on_success: f.event_invoke.on_success.clone(),
+                        on_failure: f.event_invoke.on_failure.clone(),
+                    },
                     concurrency: usize::try_from(
                         f.reserved_concurrency
                             .unwrap_or(self.default_concurrency.max(f.provisioned_concurrency)),

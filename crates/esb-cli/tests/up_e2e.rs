@@ -993,6 +993,157 @@ fn provisioned_workers_and_the_box_wide_limit(rt: Rt) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A counter of the box's `/metrics`, 0 when absent.
+fn counter(client: &reqwest::blocking::Client, url: &str, line_start: &str) -> u64 {
+    let text = client
+        .get(format!("{url}/metrics"))
+        .send()
+        .and_then(|r| r.text())
+        .unwrap_or_default();
+    text.lines()
+        .find_map(|l| l.strip_prefix(line_start)?.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn wait_for(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + within;
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn queued(state: &Path, folder: &str) -> Vec<PathBuf> {
+    std::fs::read_dir(state.join("async").join(folder))
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Asynchronous invocations as Lambda runs them: retried on function error, the
+/// failure sent to the `OnFailure` destination (or kept in the dead-letter folder)
+/// as Lambda's destination record; accepted events are on disk, so a box killed with
+/// SIGKILL runs them after its restart.
+fn async_events_are_retried_routed_and_survive_a_killed_box(rt: Rt) {
+    let dir = std::env::temp_dir().join(format!("esb-async-{}-{}", rt.flag(), std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(
+        dir.join("template.yaml"),
+        format!(
+            "Globals:\n  Function:\n    Runtime: python3.11\n    CodeUri: {}\n    Timeout: 10\nResources:\n  Flaky:\n    Type: AWS::Serverless::Function\n    Properties:\n      FunctionName: flaky\n      Handler: handlers.error\n      EventInvokeConfig:\n        MaximumRetryAttempts: 1\n        DestinationConfig:\n          OnFailure: {{Type: Lambda, Destination: !GetAtt Sink.Arn}}\n  Sink:\n    Type: AWS::Serverless::Function\n    Properties:\n      FunctionName: sink\n      Handler: handlers.echo\n  Lost:\n    Type: AWS::Serverless::Function\n    Properties:\n      FunctionName: lost\n      Handler: handlers.error\n      EventInvokeConfig: {{MaximumRetryAttempts: 0}}\n  Slow:\n    Type: AWS::Serverless::Function\n    Properties:\n      FunctionName: slow\n      Handler: handlers.sleep\n      ReservedConcurrentExecutions: 1\n",
+            support::python_functions().display()
+        ),
+    )
+    .expect("template");
+    let template = dir.join("template.yaml");
+    let extra = ["--async-retry-delay", "0.2"];
+    let mut b = Box_::start_with("async", rt, &template, &extra);
+    let event = [("X-Amz-Invocation-Type", "Event")];
+
+    assert_eq!(b.invoke("flaky", r#"{"try": 1}"#, &event).0, 202);
+    wait_for(
+        "the retry and the OnFailure destination",
+        Duration::from_secs(60),
+        || {
+            counter(
+                &b.client,
+                &b.url,
+                "esb_lambda_invocations_total{function=\"sink\"}",
+            ) == 1
+        },
+    );
+    assert_eq!(
+        counter(
+            &b.client,
+            &b.url,
+            "esb_lambda_invocations_total{function=\"flaky\"}"
+        ),
+        2,
+        "one invocation and one retry"
+    );
+
+    let (status, headers, _) = b.invoke("lost", r#"{"keep": "me"}"#, &event);
+    assert_eq!(status, 202);
+    let id = headers["x-amzn-requestid"]
+        .to_str()
+        .expect("id")
+        .to_string();
+    let failed = b.state.join(format!("async/failed/{id}.json"));
+    wait_for("the dead-letter record", Duration::from_secs(60), || {
+        failed.is_file()
+    });
+    let record: Value =
+        serde_json::from_str(&std::fs::read_to_string(&failed).expect("record")).expect("json");
+    assert_eq!(record["requestContext"]["condition"], "RetriesExhausted");
+    assert_eq!(record["requestContext"]["approximateInvokeCount"], 1);
+    assert_eq!(record["requestPayload"], json!({"keep": "me"}));
+    assert_eq!(record["responseContext"]["functionError"], "Unhandled");
+    assert_eq!(record["responsePayload"]["errorType"], "ValueError");
+
+    // Three events queue behind a busy function; the box is killed before they run.
+    assert_eq!(b.invoke("slow", r#"{"seconds": 3}"#, &event).0, 202);
+    for n in 0..3 {
+        let body = format!(r#"{{"seconds": 0, "n": {n}}}"#);
+        assert_eq!(b.invoke("slow", &body, &event).0, 202);
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        queued(&b.state, "queue").len() >= 3,
+        "{:?}",
+        queued(&b.state, "queue")
+    );
+    let _ = b.child.kill();
+    let _ = b.child.wait();
+
+    let port = support::free_addr().port();
+    let mut again = esb_up(
+        &template,
+        &b.state,
+        &[
+            "--port",
+            &port.to_string(),
+            "--runtime",
+            rt.flag(),
+            "--async-retry-delay",
+            "0.2",
+        ],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .expect("esb up again");
+    let client = support::https_client_within(&b.state, port, Duration::from_secs(300));
+    let url = format!("https://127.0.0.1:{port}");
+    wait_for(
+        "the queued events to run after the restart",
+        Duration::from_secs(120),
+        || queued(&b.state, "queue").is_empty(),
+    );
+    assert!(
+        counter(
+            &client,
+            &url,
+            "esb_lambda_invocations_total{function=\"slow\"}"
+        ) >= 3,
+        "every queued event ran"
+    );
+    assert_eq!(
+        queued(&b.state, "failed").len(),
+        1,
+        "only the lost event failed"
+    );
+    assert!(support::terminate(&mut again, Duration::from_secs(60)).success());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Each scenario as a test per runtime: `process::name` and `docker::name`.
 macro_rules! on_both_runtimes {
     ($($scenario:ident),* $(,)?) => {
@@ -1022,4 +1173,5 @@ on_both_runtimes!(
     http_api_routes_send_payload_2_events,
     metrics_mirror_cloudwatch_lambda_metrics,
     provisioned_workers_and_the_box_wide_limit,
+    async_events_are_retried_routed_and_survive_a_killed_box,
 );

@@ -75,26 +75,29 @@ async fn handle(
     match invocation_type.as_str() {
         "Event" => {
             let payload = read_in_time(body, MAX_ASYNC_REQUEST_BYTES, "InvokeAsync").await?;
-            // Accepted: the event runs in the background; its outcome is logged and the
-            // box does not stop before it ends (see AsyncEvents).
+            // Accepted only once it is on disk: from here on it runs, or lands in its
+            // failure destination, even if the box dies (see async_store).
             let event_id = uuid::Uuid::new_v4().to_string();
-            gw.events.accepted(&event_id, &function);
-            let id = event_id.clone();
-            tokio::spawn(async move {
-                let function = pool.spec().name.clone();
-                match run(&gw, &pool, payload, &headers).await {
-                    Ok(r) if r.headers().contains_key("x-amz-function-error") => {
-                        tracing::warn!(event_id = %id, %function, "asynchronous invocation failed");
-                    }
-                    Ok(_) => {
-                        tracing::info!(event_id = %id, %function, "asynchronous invocation done")
-                    }
-                    Err(e) => {
-                        tracing::error!(event_id = %id, %function, "asynchronous invocation not run: {}", e.message)
-                    }
-                }
-                gw.events.finished(&id);
-            });
+            let event = crate::async_store::QueuedEvent {
+                id: event_id.clone(),
+                function: function.clone(),
+                payload: String::from_utf8_lossy(&payload).into_owned(),
+                trace_id: headers
+                    .get("x-amzn-trace-id")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string),
+                accepted_at_ms: crate::now_ms(),
+                attempts: 0,
+            };
+            gw.async_store.save(&event).map_err(|e| {
+                InvokeApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "ServiceException",
+                    format!("The event could not be queued: {e}"),
+                )
+            })?;
+            drop(pool);
+            crate::async_dispatch::spawn(Arc::clone(&gw), event);
             let mut resp = StatusCode::ACCEPTED.into_response();
             if let Ok(v) = HeaderValue::from_str(&event_id) {
                 resp.headers_mut().insert("x-amzn-requestid", v);
@@ -134,7 +137,7 @@ async fn read_in_time(body: Body, limit: usize, operation: &str) -> Result<Bytes
     })
 }
 
-async fn run(
+pub(crate) async fn run(
     gw: &Gateway,
     pool: &Arc<FunctionPool>,
     payload: Bytes,

@@ -6,7 +6,9 @@ pub mod access_log;
 pub mod agent_client;
 pub mod api_response;
 pub mod api_routes;
+pub mod async_dispatch;
 pub mod async_events;
+pub mod async_store;
 pub mod call;
 pub mod certs;
 #[cfg(test)]
@@ -50,6 +52,8 @@ pub struct FunctionEntry {
     pub url: Option<function_url::UrlAuth>,
     /// `ProvisionedConcurrencyConfig`: workers kept initialised at all times.
     pub provisioned: usize,
+    /// `EventInvokeConfig`: retries, maximum age, destinations.
+    pub async_config: async_dispatch::AsyncConfig,
 }
 
 pub struct GatewayConfig {
@@ -65,6 +69,21 @@ pub struct GatewayConfig {
     pub access_log: Option<std::path::PathBuf>,
     /// Most invocations in flight across every function (Lambda's account limit).
     pub max_concurrency: usize,
+    /// Where accepted asynchronous events are kept (`queue/`, `failed/`).
+    pub async_dir: std::path::PathBuf,
+    /// First back-off before retrying an asynchronous event (doubles each time).
+    pub async_retry_delay: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    #[error(transparent)]
+    Agent(#[from] agent_client::AgentError),
+    #[error("cannot open the asynchronous event queue in {dir}: {source}")]
+    Queue {
+        dir: std::path::PathBuf,
+        source: std::io::Error,
+    },
 }
 
 pub struct Gateway {
@@ -73,6 +92,9 @@ pub struct Gateway {
     routes: routes::RouteTable,
     metrics: metrics::Metrics,
     access_log: Option<access_log::AccessLog>,
+    async_store: async_store::AsyncStore,
+    async_configs: HashMap<String, async_dispatch::AsyncConfig>,
+    async_retry_delay: Duration,
     /// Functions with a URL, by name.
     urls: HashMap<String, function_url::UrlAuth>,
     workers: WorkerClient,
@@ -82,7 +104,18 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    pub fn new(config: GatewayConfig) -> Result<Arc<Self>, agent_client::AgentError> {
+    pub fn new(config: GatewayConfig) -> Result<Arc<Self>, GatewayError> {
+        let async_store = async_store::AsyncStore::open(&config.async_dir).map_err(|source| {
+            GatewayError::Queue {
+                dir: config.async_dir.clone(),
+                source,
+            }
+        })?;
+        let async_configs = config
+            .functions
+            .iter()
+            .map(|f| (f.spec.name.clone(), f.async_config.clone()))
+            .collect();
         let agent = AgentClient::new(&config.agent_url)?;
         let access_log = match &config.access_log {
             Some(path) => match access_log::AccessLog::open(path) {
@@ -131,12 +164,37 @@ impl Gateway {
             routes,
             metrics: metrics::Metrics::default(),
             access_log,
+            async_store,
+            async_configs,
+            async_retry_delay: config.async_retry_delay,
             urls,
             workers: WorkerClient::default(),
             agent,
             region: config.region,
             account_id: config.account_id,
         }))
+    }
+
+    /// Re-dispatches the asynchronous events a previous gateway accepted and did not
+    /// finish (they were on disk all along).
+    pub fn resume_queued(self: &Arc<Self>) {
+        let queued = self.async_store.load();
+        if !queued.is_empty() {
+            tracing::info!(
+                events = queued.len(),
+                "resuming queued asynchronous invocations"
+            );
+        }
+        for event in queued {
+            async_dispatch::spawn(Arc::clone(self), event);
+        }
+    }
+
+    fn async_config(&self, function: &str) -> async_dispatch::AsyncConfig {
+        self.async_configs
+            .get(function)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// The `/metrics` text: counters so far, gauges read now.
@@ -196,7 +254,7 @@ impl Gateway {
             .drain(Duration::from_secs(u64::from(longest) + 5))
             .await;
         for (event_id, function) in unfinished {
-            tracing::error!(%event_id, %function, "accepted asynchronous invocation did not finish before shutdown; it was cancelled");
+            tracing::warn!(%event_id, %function, "accepted asynchronous invocation not finished at shutdown: it stays queued and runs at the next start");
         }
         for pool in self.pools.values() {
             for w in pool.drain_idle() {
@@ -246,4 +304,12 @@ fn spawn_maintainer(pools: Vec<Arc<FunctionPool>>, pause_after: Option<Duration>
             tokio::time::sleep(period).await;
         }
     });
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or_default()
 }

@@ -11,13 +11,14 @@ use crate::error::{ErrorKind, TemplateError};
 use crate::globals::FunctionGlobals;
 use crate::intrinsics::{Resolver, looks_like_call};
 use crate::layer::LocalLayer;
-use crate::model::{FunctionSpec, Runtime, UrlAuth};
+use crate::model::{EventInvoke, FunctionSpec, Runtime, UrlAuth};
 use crate::resources::Resource;
 use crate::value::Value;
 use crate::yaml_tree::{Entry, Position};
 
 /// Properties ESB acts on.
-const ACTED_ON: [&str; 14] = [
+const ACTED_ON: [&str; 15] = [
+    "EventInvokeConfig",
     "FunctionUrlConfig",
     "ProvisionedConcurrencyConfig",
     "FunctionName",
@@ -187,6 +188,7 @@ impl<'a> FunctionBuilder<'_, 'a> {
         let layers = self.layers(res)?;
         let function_url = self.function_url(res)?;
         let provisioned_concurrency = self.provisioned(res, reserved_concurrency)?;
+        let event_invoke = self.event_invoke(res)?;
         let events = api_event::read(r, res.properties.and_then(|p| p.get("Events")), &base)?;
         Ok(Built {
             spec: FunctionSpec {
@@ -203,6 +205,7 @@ impl<'a> FunctionBuilder<'_, 'a> {
                 api_events: events.iter().map(|e| e.event.clone()).collect(),
                 function_url,
                 provisioned_concurrency,
+                event_invoke,
             },
             name_at,
             name_path,
@@ -323,6 +326,87 @@ impl<'a> FunctionBuilder<'_, 'a> {
                 "a handler is up to 128 characters without spaces"
             },
         ))
+    }
+
+    /// `EventInvokeConfig`: retries, maximum age and `Type: Lambda` destinations (other
+    /// destination types are warned about; failures then go to the dead-letter folder).
+    fn event_invoke(&self, res: &Resource<'a>) -> Result<EventInvoke, TemplateError> {
+        let mut out = EventInvoke::default();
+        let Some(p) = self.prop(res, "EventInvokeConfig") else {
+            return Ok(out);
+        };
+        let r = self.resolver;
+        let Some(Value::Map(fields)) = r.resolve(&p.entry.value, &p.path)? else {
+            return Ok(out);
+        };
+        let bad = |what: String| {
+            r.error(
+                p.entry.key_pos,
+                &p.path,
+                ErrorKind::InvalidValue(what),
+                "EventInvokeConfig: {MaximumRetryAttempts: 0..2, MaximumEventAgeInSeconds: 60..21600, DestinationConfig: {OnFailure: {Type: Lambda, Destination: !GetAtt Fn.Arn}}}",
+            )
+        };
+        let number = |v: &Value| v.as_text().and_then(|t| t.parse::<u32>().ok());
+        for (key, value) in &fields {
+            match key.as_str() {
+                "MaximumRetryAttempts" => {
+                    out.max_retries = number(value)
+                        .filter(|n| *n <= 2)
+                        .ok_or_else(|| bad("MaximumRetryAttempts must be 0, 1 or 2".into()))?;
+                }
+                "MaximumEventAgeInSeconds" => {
+                    out.max_age_s = number(value)
+                        .filter(|n| (60..=21600).contains(n))
+                        .ok_or_else(|| bad("MaximumEventAgeInSeconds must be 60..21600".into()))?;
+                }
+                "DestinationConfig" => {
+                    let Value::Map(dests) = value else {
+                        return Err(bad("DestinationConfig must be a mapping".into()));
+                    };
+                    for (when, dest) in dests {
+                        let Value::Map(d) = dest else {
+                            return Err(bad(format!("{when} must be a mapping")));
+                        };
+                        let get = |k: &str| {
+                            d.iter()
+                                .find(|(n, _)| n == k)
+                                .and_then(|(_, v)| v.as_text())
+                        };
+                        let target = match (get("Type").as_deref(), get("Destination")) {
+                            (Some("Lambda"), Some(arn)) => Some(
+                                arn.rsplit_once(":function:")
+                                    .map_or(arn.clone(), |(_, name)| name.to_string()),
+                            ),
+                            (Some(other), _) => {
+                                r.warn_once(
+                                    &format!("destination {other}"),
+                                    p.entry.key_pos,
+                                    &format!("{}.DestinationConfig.{when}", p.path),
+                                    format!("destination type {other} is not supported by ESB yet; failed events go to the dead-letter folder"),
+                                );
+                                None
+                            }
+                            _ => return Err(bad(format!("{when} needs Type and Destination"))),
+                        };
+                        match when.as_str() {
+                            "OnSuccess" => out.on_success = target,
+                            "OnFailure" => out.on_failure = target,
+                            other => {
+                                return Err(bad(format!("{other} is not OnSuccess or OnFailure")));
+                            }
+                        }
+                    }
+                }
+                other => r.warn_once(
+                    &format!("event invoke {other}"),
+                    p.entry.key_pos,
+                    &format!("{}.{other}", p.path),
+                    "is not supported by ESB yet; ignored".into(),
+                ),
+            }
+        }
+        Ok(out)
     }
 
     /// `ProvisionedConcurrencyConfig: {ProvisionedConcurrentExecutions: N}`, at most the

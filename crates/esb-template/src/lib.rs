@@ -39,7 +39,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub use error::{Diagnostic, ErrorKind, TemplateError, Warning};
-pub use model::{ApiEvent, ApiKind, DEFAULT_ROUTE, FunctionSpec, Template, UrlAuth};
+pub use model::{ApiEvent, ApiKind, DEFAULT_ROUTE, EventInvoke, FunctionSpec, Template, UrlAuth};
 pub use runtime::Runtime;
 pub use yaml_tree::Position;
 

@@ -57,6 +57,32 @@ pub struct FunctionSpec {
     /// `ProvisionedConcurrencyConfig.ProvisionedConcurrentExecutions`: workers kept
     /// initialised at all times.
     pub provisioned_concurrency: u32,
+    /// `EventInvokeConfig`: how asynchronous invocations are retried and where their
+    /// outcome goes.
+    pub event_invoke: EventInvoke,
+}
+
+/// `EventInvokeConfig`, with Lambda's defaults.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventInvoke {
+    /// `MaximumRetryAttempts`: 0..=2, default 2.
+    pub max_retries: u32,
+    /// `MaximumEventAgeInSeconds`: 60..=21600, default 21600 (6 hours).
+    pub max_age_s: u32,
+    /// `DestinationConfig.OnSuccess` / `OnFailure` of `Type: Lambda`: function names.
+    pub on_success: Option<String>,
+    pub on_failure: Option<String>,
+}
+
+impl Default for EventInvoke {
+    fn default() -> Self {
+        Self {
+            max_retries: 2,
+            max_age_s: 21600,
+            on_success: None,
+            on_failure: None,
+        }
+    }
 }
 
 /// A function URL's `AuthType`.
