@@ -41,6 +41,13 @@ pub struct ServeArgs {
     /// (doubling each time, as Lambda backs off).
     #[arg(long, default_value_t = 60.0)]
     pub async_retry_delay: f64,
+    /// Infrastructure failures in a row (no worker could be started or reached) after
+    /// which a function's circuit opens and its requests fail fast.
+    #[arg(long, default_value_t = 5)]
+    pub breaker_threshold: u32,
+    /// Seconds an open circuit stays open before one request probes it.
+    #[arg(long, default_value_t = 10.0)]
+    pub breaker_cooldown: f64,
 }
 
 pub fn run(args: GatewayArgs) -> Result<()> {
@@ -82,6 +89,10 @@ pub async fn serve(
         max_concurrency: options.max_concurrency,
         async_dir: project.state_dir.join("async"),
         async_retry_delay: Duration::from_secs_f64(options.async_retry_delay.clamp(0.01, 3600.0)),
+        breaker: esb_gateway::breaker::BreakerSettings {
+            threshold: options.breaker_threshold.max(1),
+            cooldown: Duration::from_secs_f64(options.breaker_cooldown.clamp(0.01, 3600.0)),
+        },
     })?;
     gateway.resume_queued();
     print_banner(project, &url, &certs.ca);

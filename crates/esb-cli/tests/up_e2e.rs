@@ -826,6 +826,14 @@ fn http_api_routes_send_payload_2_events(rt: Rt) {
         .expect("DELETE");
     assert_eq!(wrong_method.status(), 404, "HTTP APIs answer 404, not 403");
 
+    // A function that runs out of time (Timeout: 5) makes the route answer 504.
+    let slow = b
+        .client
+        .get(format!("{}/too-slow", b.url))
+        .send()
+        .expect("GET /too-slow");
+    assert_eq!(slow.status(), 504);
+
     // Function URLs: /lambda-url/<function>/..., the path after it is the event's.
     let url = b
         .client
@@ -1142,6 +1150,81 @@ fn async_events_are_retried_routed_and_survive_a_killed_box(rt: Rt) {
     );
     assert!(support::terminate(&mut again, Duration::from_secs(60)).success());
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Per-function circuit breaker: with the agent gone, a function that needs a new
+/// worker fails; after `--breaker-threshold` such failures its requests fail fast
+/// (503) until, after the cool-down, a probe finds the restarted agent and closes it.
+#[test]
+fn a_dead_agent_opens_the_circuit_and_a_restarted_one_closes_it() {
+    let state = state_dir("breaker");
+    let agent_addr = support::free_addr();
+    let start_agent = || {
+        Command::new(support::esb_bin())
+            .args(["agent", "--runtime", "process", "--remove-workers-on-exit"])
+            .args(["--listen", &agent_addr.to_string()])
+            .arg("--state-dir")
+            .arg(&state)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("esb agent")
+    };
+    let mut agent = start_agent();
+    let port = support::free_addr().port();
+    let mut gateway = Command::new(support::esb_bin())
+        .arg("gateway")
+        .arg("--template")
+        .arg(project())
+        .arg("--state-dir")
+        .arg(&state)
+        .args([
+            "--port",
+            &port.to_string(),
+            "--agent",
+            &format!("http://{agent_addr}"),
+        ])
+        .args(["--breaker-threshold", "2", "--breaker-cooldown", "1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("esb gateway");
+    let client = support::https_client(&state, port);
+    let invoke = |function: &str| {
+        let resp = client
+            .post(format!(
+                "https://127.0.0.1:{port}/2015-03-31/functions/{function}/invocations"
+            ))
+            .body("{}")
+            .send()
+            .expect("invoke");
+        (resp.status().as_u16(), resp.text().unwrap_or_default())
+    };
+    assert_eq!(invoke("echo").0, 200);
+    let _ = agent.kill();
+    let _ = agent.wait();
+    for _ in 0..2 {
+        let (status, body) = invoke("ctx");
+        assert_eq!(status, 500, "no agent, no new worker: {body}");
+    }
+    let started = std::time::Instant::now();
+    let (status, body) = invoke("ctx");
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("retry after"), "{body}");
+    assert!(started.elapsed() < Duration::from_secs(2), "fails fast");
+    assert_eq!(invoke("echo").0, 200, "other functions are not affected");
+
+    let mut agent = start_agent();
+    std::thread::sleep(Duration::from_millis(1500));
+    wait_for(
+        "the probe to find the agent",
+        Duration::from_secs(30),
+        || invoke("ctx").0 == 200,
+    );
+    assert_eq!(invoke("ctx").0, 200, "closed again");
+    assert!(support::terminate(&mut gateway, Duration::from_secs(30)).success());
+    assert!(support::terminate(&mut agent, Duration::from_secs(30)).success());
+    let _ = std::fs::remove_dir_all(&state);
 }
 
 /// Each scenario as a test per runtime: `process::name` and `docker::name`.

@@ -108,6 +108,9 @@ pub async fn handle(
     };
     let bound = INTEGRATION_TIMEOUT.min(crate::call::worker_bound(&pool));
     let mut resp = match call(&gw, &pool, Bytes::from(event.to_string()), &headers, bound).await {
+        Ok(answer) if answer.status == StatusCode::OK && timed_out(&answer) => {
+            message(StatusCode::GATEWAY_TIMEOUT, "Endpoint request timed out")
+        }
         Ok(answer) if answer.status == StatusCode::OK => from_lambda(
             &answer.body,
             answer.headers.contains_key("x-amz-function-error"),
@@ -135,6 +138,13 @@ pub async fn handle(
         resp.headers_mut().insert("x-amzn-requestid", v);
     }
     resp
+}
+
+/// The function ran out of time (`Sandbox.Timedout`): the route answers 504.
+fn timed_out(answer: &crate::worker_client::WorkerAnswer) -> bool {
+    answer.headers.contains_key("x-amz-function-error")
+        && serde_json::from_slice::<serde_json::Value>(&answer.body)
+            .is_ok_and(|v| v["errorType"] == "Sandbox.Timedout")
 }
 
 /// The headers API Gateway adds before the integration sees a request: the client

@@ -20,6 +20,8 @@ pub enum CallError {
     Worker(String),
     #[error("no answer within {0:?}")]
     TimedOut(Duration),
+    #[error("the function's workers keep failing; retry after {} s", .0.as_secs().max(1))]
+    CircuitOpen(Duration),
 }
 
 pub async fn call(
@@ -33,12 +35,19 @@ pub async fn call(
     // its address refuses the event): the event never ran, so it goes to a fresh worker
     // instead (once).
     let function = &pool.spec().name;
+    let breaker = pool.breaker();
+    breaker
+        .allow()
+        .map_err(|open| CallError::CircuitOpen(open.retry_after))?;
     for attempt in 0..2 {
         let mut lease = match pool.acquire().await {
             Ok(lease) => lease,
             Err(e) => {
                 if matches!(e, AcquireError::Throttled { .. }) {
                     gw.metrics.throttled(function);
+                    breaker.released();
+                } else if breaker.failed() {
+                    tracing::error!(%function, "circuit opened: no worker could be started ({e})");
                 }
                 return Err(e.into());
             }
@@ -53,6 +62,7 @@ pub async fn call(
         .await
         {
             Ok(Ok(answer)) => {
+                breaker.succeeded();
                 let function_error = answer.headers.contains_key("x-amz-function-error");
                 gw.metrics
                     .invoked(function, started.elapsed(), function_error, lease.is_cold());
@@ -61,6 +71,7 @@ pub async fn call(
             Ok(Err(e)) => {
                 lease.mark_broken();
                 if !(e.not_delivered && attempt == 0) {
+                    breaker.failed();
                     return Err(CallError::Worker(e.to_string()));
                 }
                 tracing::warn!(worker = %lease.worker().id, "worker unreachable; retrying on a fresh one: {e}");
@@ -68,10 +79,12 @@ pub async fn call(
             Err(_) => {
                 // The worker may still be running the invocation: it cannot be reused.
                 lease.mark_broken();
+                breaker.failed();
                 return Err(CallError::TimedOut(bound));
             }
         }
     }
+    breaker.failed();
     Err(CallError::Worker("no reachable worker".into()))
 }
 

@@ -161,6 +161,11 @@ pub(crate) async fn run(
                     format!("Rate Exceeded. {e}"),
                 )
             },
+            CallError::CircuitOpen(_) => InvokeApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ServiceException",
+                e.to_string(),
+            ),
             other => service(other),
         })?;
     let mut resp = (answer.status, answer.body).into_response();

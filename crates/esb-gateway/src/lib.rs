@@ -9,6 +9,7 @@ pub mod api_routes;
 pub mod async_dispatch;
 pub mod async_events;
 pub mod async_store;
+pub mod breaker;
 pub mod call;
 pub mod certs;
 #[cfg(test)]
@@ -73,6 +74,8 @@ pub struct GatewayConfig {
     pub async_dir: std::path::PathBuf,
     /// First back-off before retrying an asynchronous event (doubles each time).
     pub async_retry_delay: Duration,
+    /// When a function's circuit opens on infrastructure failures, and for how long.
+    pub breaker: breaker::BreakerSettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -153,6 +156,7 @@ impl Gateway {
                         Arc::clone(&box_slots),
                         agent.clone(),
                         config.acquire_timeout,
+                        config.breaker,
                     ),
                 )
             })

@@ -55,6 +55,7 @@ pub struct FunctionPool {
     provisioned: usize,
     /// Set when the box stops: no more provisioned workers are started.
     closed: std::sync::atomic::AtomicBool,
+    breaker: crate::breaker::Breaker,
     /// Idle warm workers, most recently used last (reused first); paused ones first.
     idle: Mutex<Vec<Idle>>,
     agent: AgentClient,
@@ -86,6 +87,7 @@ impl FunctionPool {
         box_slots: Arc<Semaphore>,
         agent: AgentClient,
         acquire_timeout: Duration,
+        breaker: crate::breaker::BreakerSettings,
     ) -> Arc<Self> {
         Arc::new(Self {
             spec,
@@ -94,6 +96,7 @@ impl FunctionPool {
             box_slots,
             provisioned,
             closed: std::sync::atomic::AtomicBool::new(false),
+            breaker: crate::breaker::Breaker::new(breaker),
             idle: Mutex::new(Vec::new()),
             agent,
             acquire_timeout,
@@ -102,6 +105,10 @@ impl FunctionPool {
 
     pub fn spec(&self) -> &FunctionSpec {
         &self.spec
+    }
+
+    pub fn breaker(&self) -> &crate::breaker::Breaker {
+        &self.breaker
     }
 
     pub async fn acquire(self: &Arc<Self>) -> Result<Lease, AcquireError> {
