@@ -298,8 +298,12 @@ fn bad_requests_get_aws_errors(rt: Rt) {
         (s, h.get("x-amzn-errortype").and_then(|v| v.to_str().ok())),
         (413, Some("RequestEntityTooLargeException"))
     );
-    let (s, _, body) = b.invoke("echo?Qualifier=prod", "{}", &[]);
+    let (s, h, body) = b.invoke("echo?Qualifier=prod", "{}", &[]);
     assert_eq!(s, 404, "{body}");
+    assert!(
+        h.contains_key("x-amzn-requestid"),
+        "errors carry a request id too"
+    );
     let (s, _, body) = b.invoke("not$valid", "{}", &[]);
     assert_eq!(s, 400, "{body}");
 }

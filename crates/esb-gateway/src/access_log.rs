@@ -45,7 +45,8 @@ impl AccessLog {
     }
 }
 
-/// Middleware: times the request and logs it once answered.
+/// Middleware: gives every answer an `x-amzn-RequestId` (as AWS does, errors
+/// included), times the request and logs it once answered.
 pub async fn record(
     State(gw): State<Arc<Gateway>>,
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
@@ -53,7 +54,7 @@ pub async fn record(
     next: Next,
 ) -> Response {
     let Some(log) = gw.access_log.as_ref() else {
-        return next.run(req).await;
+        return with_request_id(next.run(req).await);
     };
     let started = Instant::now();
     let method = req.method().to_string();
@@ -63,7 +64,7 @@ pub async fn record(
         .get(http::header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let resp = next.run(req).await;
+    let resp = with_request_id(next.run(req).await);
     let request_id = resp
         .headers()
         .get("x-amzn-requestid")
@@ -80,5 +81,14 @@ pub async fn record(
         "durationMs": (started.elapsed().as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
         "userAgent": user_agent,
     }));
+    resp
+}
+
+fn with_request_id(mut resp: Response) -> Response {
+    if !resp.headers().contains_key("x-amzn-requestid")
+        && let Ok(v) = http::HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
+    {
+        resp.headers_mut().insert("x-amzn-requestid", v);
+    }
     resp
 }
