@@ -107,6 +107,40 @@ fn esb_up(template: &Path, state: &Path, extra: &[&str]) -> Command {
     cmd
 }
 
+/// `esb agent` on `addr` for the split deployment; it removes its workers when stopped.
+fn spawn_agent(state: &Path, addr: std::net::SocketAddr, rt: Rt) -> Child {
+    Command::new(support::esb_bin())
+        .args(["agent", "--runtime", rt.flag(), "--remove-workers-on-exit"])
+        .args(["--listen", &addr.to_string()])
+        .arg("--state-dir")
+        .arg(state)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("esb agent")
+}
+
+/// `esb gateway` of the e2e project on `port`, using the agent at `agent`.
+fn spawn_gateway(state: &Path, port: u16, agent: std::net::SocketAddr, extra: &[&str]) -> Child {
+    Command::new(support::esb_bin())
+        .arg("gateway")
+        .arg("--template")
+        .arg(project())
+        .arg("--state-dir")
+        .arg(state)
+        .args([
+            "--port",
+            &port.to_string(),
+            "--agent",
+            &format!("http://{agent}"),
+        ])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("esb gateway")
+}
+
 impl Box_ {
     fn start(name: &str, rt: Rt) -> Self {
         Self::start_with(name, rt, &project(), &[])
@@ -524,41 +558,10 @@ fn split_gateway_and_agent_survive_an_agent_restart(rt: Rt) {
         assert!(built.success(), "esb build");
     }
     let agent_addr = support::free_addr();
-    let start_agent = || {
-        Command::new(support::esb_bin())
-            .args([
-                "agent",
-                "--listen",
-                &agent_addr.to_string(),
-                "--runtime",
-                rt.flag(),
-                "--remove-workers-on-exit",
-            ])
-            .arg("--state-dir")
-            .arg(&state)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start esb agent")
-    };
+    let start_agent = || spawn_agent(&state, agent_addr, rt);
     let mut agent = start_agent();
     let port = support::free_addr().port();
-    let mut gateway = Command::new(support::esb_bin())
-        .arg("gateway")
-        .arg("--template")
-        .arg(project())
-        .arg("--state-dir")
-        .arg(&state)
-        .args([
-            "--port",
-            &port.to_string(),
-            "--agent",
-            &format!("http://{agent_addr}"),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start esb gateway");
+    let mut gateway = spawn_gateway(&state, port, agent_addr, &[]);
     let client = support::https_client(&state, port);
     let instance = || {
         let resp = client
@@ -1163,36 +1166,15 @@ fn async_events_are_retried_routed_and_survive_a_killed_box(rt: Rt) {
 fn a_dead_agent_opens_the_circuit_and_a_restarted_one_closes_it() {
     let state = state_dir("breaker");
     let agent_addr = support::free_addr();
-    let start_agent = || {
-        Command::new(support::esb_bin())
-            .args(["agent", "--runtime", "process", "--remove-workers-on-exit"])
-            .args(["--listen", &agent_addr.to_string()])
-            .arg("--state-dir")
-            .arg(&state)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("esb agent")
-    };
+    let start_agent = || spawn_agent(&state, agent_addr, Rt::Process);
     let mut agent = start_agent();
     let port = support::free_addr().port();
-    let mut gateway = Command::new(support::esb_bin())
-        .arg("gateway")
-        .arg("--template")
-        .arg(project())
-        .arg("--state-dir")
-        .arg(&state)
-        .args([
-            "--port",
-            &port.to_string(),
-            "--agent",
-            &format!("http://{agent_addr}"),
-        ])
-        .args(["--breaker-threshold", "2", "--breaker-cooldown", "1"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("esb gateway");
+    let mut gateway = spawn_gateway(
+        &state,
+        port,
+        agent_addr,
+        &["--breaker-threshold", "2", "--breaker-cooldown", "1"],
+    );
     let client = support::https_client(&state, port);
     let invoke = |function: &str| {
         let resp = client

@@ -107,15 +107,7 @@ fn api(
     check_path(&route)
         .map_err(|why| r.error(route_at, &route_path, ErrorKind::BadApiPath(why), PATH_HINT))?;
     let (method, method_at, method_path) = field("Method")?;
-    let method = method.to_ascii_uppercase();
-    if !METHODS.contains(&method.as_str()) {
-        return Err(r.error(
-            method_at,
-            &method_path,
-            ErrorKind::BadApiMethod(method),
-            format!("use one of {} (any case)", METHODS.join(", ")),
-        ));
-    }
+    let method = check_method(r, method, method_at, &method_path)?;
     Ok(Located {
         event: ApiEvent {
             logical_id: id.to_string(),
@@ -175,18 +167,7 @@ fn http_api(
         None => (DEFAULT_ROUTE.to_string(), at, path.to_string()),
     };
     let method = match field("Method")? {
-        Some((method, method_at, method_path)) => {
-            let method = method.to_ascii_uppercase();
-            if !METHODS.contains(&method.as_str()) {
-                return Err(r.error(
-                    method_at,
-                    &method_path,
-                    ErrorKind::BadApiMethod(method),
-                    format!("use one of {} (any case)", METHODS.join(", ")),
-                ));
-            }
-            method
-        }
+        Some((method, method_at, method_path)) => check_method(r, method, method_at, &method_path)?,
         None => "ANY".to_string(),
     };
     let payload_v2 = match field("PayloadFormatVersion")? {
@@ -212,6 +193,25 @@ fn http_api(
         at: route_at,
         path: route_path,
     })
+}
+
+/// The method in upper case, if API Gateway knows it.
+fn check_method(
+    r: &Resolver<'_>,
+    method: String,
+    at: Position,
+    path: &str,
+) -> Result<String, TemplateError> {
+    let method = method.to_ascii_uppercase();
+    if METHODS.contains(&method.as_str()) {
+        return Ok(method);
+    }
+    Err(r.error(
+        at,
+        path,
+        ErrorKind::BadApiMethod(method),
+        format!("use one of {} (any case)", METHODS.join(", ")),
+    ))
 }
 
 /// API Gateway resource paths: `/`, or `/`-separated parts that are literal
