@@ -89,6 +89,18 @@ pub async fn serve(
         max_concurrency: options.max_concurrency,
         async_dir: project.state_dir.join("async"),
         async_retry_delay: Duration::from_secs_f64(options.async_retry_delay.clamp(0.01, 3600.0)),
+        http_cors: project
+            .template
+            .http_api_cors
+            .as_ref()
+            .map(|c| esb_gateway::cors::CorsRules {
+                allow_origins: c.allow_origins.clone(),
+                allow_methods: c.allow_methods.clone(),
+                allow_headers: c.allow_headers.clone(),
+                expose_headers: c.expose_headers.clone(),
+                max_age: c.max_age,
+                allow_credentials: c.allow_credentials,
+            }),
         breaker: esb_gateway::breaker::BreakerSettings {
             threshold: options.breaker_threshold.max(1),
             cooldown: Duration::from_secs_f64(options.breaker_cooldown.clamp(0.01, 3600.0)),

@@ -833,6 +833,40 @@ fn http_api_routes_send_payload_2_events(rt: Rt) {
         .expect("DELETE");
     assert_eq!(wrong_method.status(), 404, "HTTP APIs answer 404, not 403");
 
+    // CORS (Globals.HttpApi.CorsConfiguration): preflights answered by the gateway,
+    // answers to an allowed origin carry the header; REST routes are left alone.
+    let preflight = b
+        .client
+        .request(reqwest::Method::OPTIONS, format!("{}/things/7", b.url))
+        .header("Origin", "https://app.example")
+        .header("Access-Control-Request-Method", "GET")
+        .send()
+        .expect("preflight");
+    assert_eq!(preflight.status(), 204);
+    assert_eq!(
+        preflight.headers()["access-control-allow-origin"],
+        "https://app.example"
+    );
+    assert_eq!(preflight.headers()["access-control-max-age"], "600");
+    let refused = b
+        .client
+        .request(reqwest::Method::OPTIONS, format!("{}/things/7", b.url))
+        .header("Origin", "https://evil.example")
+        .header("Access-Control-Request-Method", "GET")
+        .send()
+        .expect("preflight");
+    assert!(!refused.headers().contains_key("access-control-allow-origin"));
+    let cors_get = b
+        .client
+        .get(format!("{}/things/8", b.url))
+        .header("Origin", "https://app.example")
+        .send()
+        .expect("GET with Origin");
+    assert_eq!(
+        cors_get.headers()["access-control-allow-origin"],
+        "https://app.example"
+    );
+
     // A function that runs out of time (Timeout: 5) makes the route answer 504.
     let slow = b
         .client

@@ -16,6 +16,7 @@ use http::{HeaderMap, HeaderValue, StatusCode};
 
 use crate::api_response::{from_lambda, internal_error, message};
 use crate::call::{CallError, call};
+use crate::cors::CorsRules;
 use crate::pool::AcquireError;
 use crate::proxy_event::ProxyRequest;
 use crate::routes::{EventFormat, Lookup};
@@ -36,6 +37,14 @@ pub async fn handle(
     req: Request,
 ) -> Response {
     let (parts, body) = req.into_parts();
+    if let (Some(rules), Some(method)) = (
+        &gw.http_cors,
+        CorsRules::preflight_method(&parts.method, &parts.headers),
+    ) && let Lookup::Found(m) = gw.routes.lookup(&method, parts.uri.path())
+        && matches!(m.format, EventFormat::HttpV1 | EventFormat::HttpV2)
+    {
+        return rules.preflight(&parts.headers, &method);
+    }
     let (route, uri) = if let Some(rest) = parts.uri.path().strip_prefix(function_url::PREFIX) {
         match function_url::resolve(&gw.urls, rest, &parts.uri) {
             Ok(found) => found,
@@ -136,6 +145,13 @@ pub async fn handle(
     };
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         resp.headers_mut().insert("x-amzn-requestid", v);
+    }
+    if let Some(rules) = gw
+        .http_cors
+        .as_ref()
+        .filter(|_| matches!(format, EventFormat::HttpV1 | EventFormat::HttpV2))
+    {
+        rules.decorate(&parts.headers, &mut resp);
     }
     resp
 }

@@ -12,6 +12,7 @@ pub mod async_store;
 pub mod breaker;
 pub mod call;
 pub mod certs;
+pub mod cors;
 #[cfg(test)]
 mod event_shape;
 pub mod function_url;
@@ -76,6 +77,8 @@ pub struct GatewayConfig {
     pub async_retry_delay: Duration,
     /// When a function's circuit opens on infrastructure failures, and for how long.
     pub breaker: breaker::BreakerSettings,
+    /// HTTP APIs' `CorsConfiguration`.
+    pub http_cors: Option<cors::CorsRules>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -98,6 +101,7 @@ pub struct Gateway {
     async_store: async_store::AsyncStore,
     async_configs: HashMap<String, async_dispatch::AsyncConfig>,
     async_retry_delay: Duration,
+    http_cors: Option<cors::CorsRules>,
     /// Functions with a URL, by name.
     urls: HashMap<String, function_url::UrlAuth>,
     workers: WorkerClient,
@@ -171,6 +175,7 @@ impl Gateway {
             async_store,
             async_configs,
             async_retry_delay: config.async_retry_delay,
+            http_cors: config.http_cors,
             urls,
             workers: WorkerClient::default(),
             agent,

@@ -49,6 +49,22 @@ impl<'a> FunctionGlobals<'a> {
             match e.key.as_str() {
                 "Function" if e.value.is_map() => function = Some(&e.value),
                 "Function" => return Err(not_a_map(&e.value, &path)),
+                // CorsConfiguration is acted on (cors.rs); the rest is not.
+                "HttpApi" if e.value.is_map() => {
+                    for h in e
+                        .value
+                        .entries()
+                        .iter()
+                        .filter(|h| h.key != "CorsConfiguration")
+                    {
+                        diag.warn_once(
+                            &format!("globals HttpApi {}", h.key),
+                            h.key_pos,
+                            &format!("{path}.{}", h.key),
+                            "is not supported by ESB yet; ignored".into(),
+                        );
+                    }
+                }
                 known if SECTIONS.contains(&known) => diag.warn_once(
                     &format!("globals {known}"),
                     e.key_pos,

@@ -18,6 +18,7 @@
 mod api_event;
 mod code_dir;
 mod conditions;
+pub mod cors;
 mod dependencies;
 pub mod error;
 mod function;
@@ -168,10 +169,18 @@ pub fn load_str(source: &str, path: &Path, opts: &LoadOptions) -> Result<Templat
         table,
     )?;
     let functions = functions(&resolver, globals, path)?;
+    let http_api_cors = cors::read(
+        &resolver,
+        root.entry("Globals")
+            .and_then(|g| g.value.entry("HttpApi"))
+            .and_then(|h| h.value.entry("CorsConfiguration")),
+        "Globals.HttpApi.CorsConfiguration",
+    )?;
     let mut warnings = resolver.into_diagnostics().into_warnings();
     warnings.sort_by_key(|w| w.position);
     Ok(Template {
         functions,
+        http_api_cors,
         warnings,
     })
 }

@@ -98,6 +98,8 @@ pub enum UrlAuth {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Template {
     pub functions: Vec<FunctionSpec>,
+    /// `Globals.HttpApi.CorsConfiguration`.
+    pub http_api_cors: Option<crate::cors::Cors>,
     /// One per distinct unsupported property, event type or resource type; the caller
     /// prints them.
     pub warnings: Vec<Warning>,
