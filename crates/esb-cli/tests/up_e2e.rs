@@ -855,7 +855,11 @@ fn http_api_routes_send_payload_2_events(rt: Rt) {
         .header("Access-Control-Request-Method", "GET")
         .send()
         .expect("preflight");
-    assert!(!refused.headers().contains_key("access-control-allow-origin"));
+    assert!(
+        !refused
+            .headers()
+            .contains_key("access-control-allow-origin")
+    );
     let cors_get = b
         .client
         .get(format!("{}/things/8", b.url))
