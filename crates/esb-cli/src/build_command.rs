@@ -2,6 +2,7 @@
 //! so the gateway and agents agree on it without asking anyone; optionally pushed to a
 //! registry for agents on other machines.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -35,12 +36,17 @@ pub fn run(args: BuildArgs) -> Result<()> {
         args.docker_host.as_deref(),
         args.push.as_deref(),
         true,
-    ))
+    ))?;
+    Ok(())
 }
 
 /// What `esb up` does before starting docker workers: builds what changed (progress
-/// on stderr, no summary table); the error names every function that failed.
-pub async fn build_images(project: &Project, runtime: &RuntimeArgs) -> Result<()> {
+/// on stderr, no summary table) and returns each function's image; the error names
+/// every function that failed.
+pub async fn build_images(
+    project: &Project,
+    runtime: &RuntimeArgs,
+) -> Result<BTreeMap<String, String>> {
     build(project, runtime.docker_host.as_deref(), None, false).await
 }
 
@@ -49,7 +55,7 @@ async fn build(
     docker_host: Option<&str>,
     push: Option<&str>,
     print_summary: bool,
-) -> Result<()> {
+) -> Result<BTreeMap<String, String>> {
     let sources = project.function_sources();
     let esb = esb_docker::running_binary()?;
     let docker = esb_docker::connect(docker_host, Duration::from_secs(10)).await?;
@@ -93,7 +99,11 @@ async fn build(
             detail.join("; ")
         );
     }
-    Ok(())
+    Ok(sources
+        .iter()
+        .zip(results)
+        .filter_map(|(src, r)| r.ok().map(|b| (src.name.clone(), b.reference)))
+        .collect())
 }
 
 /// One line per function on stdout.

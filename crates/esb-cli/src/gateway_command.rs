@@ -51,7 +51,8 @@ pub struct ServeArgs {
 }
 
 pub fn run(args: GatewayArgs) -> Result<()> {
-    let project = args.project.load()?;
+    let mut project = args.project.load()?;
+    project.name_images()?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let gateway = serve(&project, args.project.port, &args.agent, &args.serve).await?;

@@ -39,7 +39,8 @@ pub struct ProjectArgs {
 pub struct Project {
     pub template: Template,
     /// Each function's image reference (`esb/<name>:<content hash>`), what docker
-    /// workers run; computed from the files, so it changes whenever they do.
+    /// workers run; filled by the build (`esb up`) or `name_images` (`esb gateway`),
+    /// empty for process workers, which run the code in place.
     pub images: BTreeMap<String, String>,
     pub default_concurrency: u32,
     pub state_dir: PathBuf,
@@ -78,20 +79,9 @@ impl ProjectArgs {
             format!("cannot create the state directory {}", state_dir.display())
         })?;
         let state_dir = state_dir.canonicalize().unwrap_or(state_dir);
-        let esb = esb_docker::running_binary()?;
-        let images = function_sources(&template)
-            .iter()
-            .filter_map(|src| match esb_docker::image_reference(src, &esb) {
-                Ok(reference) => Some((src.name.clone(), reference)),
-                Err(e) => {
-                    tracing::debug!("no image reference for {}: {e}", src.name);
-                    None
-                }
-            })
-            .collect();
         Ok(Project {
             template,
-            images,
+            images: BTreeMap::new(),
             default_concurrency: self.default_concurrency,
             state_dir,
             region: self.region.clone(),
@@ -175,6 +165,24 @@ impl Project {
                 }
             })
             .collect()
+    }
+
+    /// Names every function's image from its files alone (no Docker): what a split
+    /// gateway tells an agent to run, which may be a docker agent.
+    pub fn name_images(&mut self) -> Result<()> {
+        let esb = esb_docker::running_binary()?;
+        self.images = self
+            .function_sources()
+            .iter()
+            .filter_map(|src| match esb_docker::image_reference(src, &esb) {
+                Ok(reference) => Some((src.name.clone(), reference)),
+                Err(e) => {
+                    tracing::debug!("no image reference for {}: {e}", src.name);
+                    None
+                }
+            })
+            .collect();
+        Ok(())
     }
 
     pub fn function_sources(&self) -> Vec<FunctionSource> {

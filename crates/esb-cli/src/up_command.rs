@@ -23,19 +23,20 @@ pub struct UpArgs {
 }
 
 pub fn run(args: UpArgs) -> Result<()> {
-    let project = args.project.load()?;
+    let mut project = args.project.load()?;
     let _box = crate::box_lock::BoxLock::acquire(&project.state_dir)?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let mut kind = args.runtime.resolve().await?;
-        if kind == RuntimeKind::Docker
-            && let Err(e) = crate::build_command::build_images(&project, &args.runtime).await
-        {
-            if args.runtime.runtime != RuntimeKind::Auto {
-                return Err(e);
+        if kind == RuntimeKind::Docker {
+            match crate::build_command::build_images(&project, &args.runtime).await {
+                Ok(images) => project.images = images,
+                Err(e) if args.runtime.runtime == RuntimeKind::Auto => {
+                    eprintln!("esb: a Docker daemon answers, but {e:#}; using process workers");
+                    kind = RuntimeKind::Process;
+                }
+                Err(e) => return Err(e),
             }
-            eprintln!("esb: a Docker daemon answers, but {e:#}; using process workers");
-            kind = RuntimeKind::Process;
         }
         // Agent: gRPC on a loopback port of its own; workers end with this box.
         let agent = crate::agent_command::build_agent(
