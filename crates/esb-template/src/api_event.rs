@@ -1,10 +1,15 @@
 //! `Events` of `Type: Api` (REST API routes) and `Type: HttpApi` (HTTP API routes),
 //! checked the way API Gateway checks resource paths, so a route that API Gateway would
-//! refuse is refused here rather than quietly never matching.
+//! refuse is refused here rather than quietly never matching. Each names the API that
+//! serves it (`RestApiId` / `ApiId`, else SAM's implicit API).
 
+use crate::api_auth;
 use crate::error::{ErrorKind, TemplateError};
 use crate::intrinsics::Resolver;
-use crate::model::{ApiEvent, ApiKind, DEFAULT_ROUTE};
+use crate::model::{
+    ApiEvent, ApiKind, ApiType, DEFAULT_ROUTE, IMPLICIT_HTTP_API, IMPLICIT_REST_API,
+};
+use crate::resources::{API, HTTP_API};
 use crate::yaml_tree::{Node, Position};
 
 const METHODS: [&str; 8] = [
@@ -18,6 +23,8 @@ pub struct Located {
     pub event: ApiEvent,
     pub at: Position,
     pub path: String,
+    /// Where `Auth.Authorizer` is written, for errors about the name.
+    pub authorizer_at: Option<(Position, String)>,
 }
 
 /// Reads `Events`; other event types are reported once each and skipped.
@@ -82,7 +89,7 @@ fn api(
             )
         })?;
     for e in props.entries() {
-        if !["Path", "Method"].contains(&e.key.as_str()) {
+        if !["Path", "Method", "RestApiId", "Auth"].contains(&e.key.as_str()) {
             r.warn_once(
                 &format!("api property {}", e.key),
                 e.key_pos,
@@ -108,15 +115,20 @@ fn api(
         .map_err(|why| r.error(route_at, &route_path, ErrorKind::BadApiPath(why), PATH_HINT))?;
     let (method, method_at, method_path) = field("Method")?;
     let method = check_method(r, method, method_at, &method_path)?;
+    let api_id = api_id(r, Some(props), "RestApiId", API, IMPLICIT_REST_API, path)?;
+    let (auth, authorizer_at) = api_auth::read_route(r, Some(props), ApiType::Rest, path)?;
     Ok(Located {
         event: ApiEvent {
             logical_id: id.to_string(),
             path: route,
             method,
             api: ApiKind::Rest,
+            api_id,
+            auth,
         },
         at: route_at,
         path: route_path,
+        authorizer_at,
     })
 }
 
@@ -141,7 +153,7 @@ fn http_api(
     }
     let props = props.filter(|p| p.is_map());
     for e in props.iter().flat_map(|p| p.entries()) {
-        if !["Path", "Method", "PayloadFormatVersion"].contains(&e.key.as_str()) {
+        if !["Path", "Method", "PayloadFormatVersion", "ApiId", "Auth"].contains(&e.key.as_str()) {
             r.warn_once(
                 &format!("httpapi property {}", e.key),
                 e.key_pos,
@@ -183,16 +195,73 @@ fn http_api(
             ));
         }
     };
+    let api_id = api_id(r, props, "ApiId", HTTP_API, IMPLICIT_HTTP_API, path)?;
+    let (auth, authorizer_at) = api_auth::read_route(r, props, ApiType::Http, path)?;
     Ok(Located {
         event: ApiEvent {
             logical_id: id.to_string(),
             path: route,
             method,
             api: ApiKind::Http { payload_v2 },
+            api_id,
+            auth,
         },
         at: route_at,
         path: route_path,
+        authorizer_at,
     })
+}
+
+/// `RestApiId` / `ApiId`: a `Ref` to an API resource of type `want` that exists, else
+/// the `implicit` API. SAM accepts nothing else: an API outside the template is not
+/// one ESB could serve.
+fn api_id(
+    r: &Resolver<'_>,
+    props: Option<&Node>,
+    key: &str,
+    want: &str,
+    implicit: &str,
+    path: &str,
+) -> Result<String, TemplateError> {
+    let Some(entry) = props.and_then(|p| p.entry(key)) else {
+        return Ok(implicit.to_string());
+    };
+    let p = format!("{path}.Properties.{key}");
+    let at = entry.value.pos;
+    let hint = format!("write {key}: !Ref MyApi, naming an {want} of this template");
+    let target = match r.intrinsic(&entry.value, true, false, &p)? {
+        Some(call) if call.name == "Ref" => call.arg.as_str(),
+        _ => None,
+    };
+    let Some(target) = target else {
+        return Err(r.error(
+            at,
+            &p,
+            ErrorKind::InvalidValue(format!("{key} must be a Ref to an {want}")),
+            hint,
+        ));
+    };
+    let Some(res) = r.resources.get(target) else {
+        return Err(r.error(at, &p, ErrorKind::UnknownRef(target.to_string()), hint));
+    };
+    if res.type_name != want {
+        return Err(r.error(
+            at,
+            &p,
+            ErrorKind::InvalidValue(format!("{target} is an {}, not an {want}", res.type_name)),
+            hint,
+        ));
+    }
+    if !r.is_created(res)? {
+        let cond = res.condition.map(|c| c.0).unwrap_or_default();
+        return Err(r.error(
+            at,
+            &p,
+            ErrorKind::ResourceNotCreated(target.to_string(), cond.to_string()),
+            format!("give this function the same Condition as {target}, or drop it"),
+        ));
+    }
+    Ok(target.to_string())
 }
 
 /// The method in upper case, if API Gateway knows it.

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::error::{ErrorKind, TemplateError};
 use crate::intrinsics::Resolver;
-use crate::resources::Resource;
+use crate::resources::{FUNCTION, Resource};
 use crate::sub;
 use crate::yaml_tree::{Node, NodeValue};
 
@@ -16,8 +16,12 @@ pub fn check(r: &Resolver<'_>, active: &[&Resource<'_>]) -> Result<(), TemplateE
     let mut edges: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
     for res in active {
         let mut found = BTreeSet::new();
-        if let Some(p) = res.properties {
-            references(p, &mut found);
+        // SAM turns a function's Events into resources of their own (permissions, API
+        // routes...): what they refer to is not a dependency of the function.
+        for e in res.properties.map(Node::entries).unwrap_or_default() {
+            if !(res.type_name == FUNCTION && e.key == "Events") {
+                references(&e.value, &mut found);
+            }
         }
         if let Some(d) = res.node.get("DependsOn") {
             match &d.value {

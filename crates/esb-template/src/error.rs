@@ -65,6 +65,10 @@ pub enum ErrorKind {
         path: String,
         other: String,
     },
+    #[error("API {api} has no authorizer {name:?}")]
+    UnknownAuthorizer { name: String, api: String },
+    #[error("no function named {0:?} in this template")]
+    UnknownFunction(String),
     #[error("{0:?} is not Key=Value")]
     MalformedOverride(String),
     #[error("the template has no parameter {0:?}")]

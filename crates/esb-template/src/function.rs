@@ -374,10 +374,7 @@ impl<'a> FunctionBuilder<'_, 'a> {
                                 .and_then(|(_, v)| v.as_text())
                         };
                         let target = match (get("Type").as_deref(), get("Destination")) {
-                            (Some("Lambda"), Some(arn)) => Some(
-                                arn.rsplit_once(":function:")
-                                    .map_or(arn.clone(), |(_, name)| name.to_string()),
-                            ),
+                            (Some("Lambda"), Some(arn)) => Some(name_in_arn(&arn)),
                             (Some(other), _) => {
                                 r.warn_once(
                                     &format!("destination {other}"),
@@ -764,6 +761,15 @@ impl<'a> FunctionBuilder<'_, 'a> {
     }
 }
 
+/// The function name in a Lambda function ARN (`arn:...:function:NAME[:QUALIFIER]`,
+/// what `!GetAtt Fn.Arn` gives); a bare name is itself.
+pub fn name_in_arn(arn: &str) -> String {
+    match arn.rsplit_once(":function:") {
+        Some((_, rest)) => rest.split(':').next().unwrap_or(rest).to_string(),
+        None => arn.to_string(),
+    }
+}
+
 /// One environment variable as written: `value` is `None` for `AWS::NoValue`.
 struct Variable {
     name: String,
@@ -862,6 +868,23 @@ mod tests {
 
     fn error(props: &str) -> String {
         function(props).expect_err(props).to_string()
+    }
+
+    #[test]
+    fn function_names_in_arns() {
+        for (arn, name) in [
+            (
+                "arn:aws:lambda:us-east-1:123456789012:function:auth",
+                "auth",
+            ),
+            (
+                "arn:aws:lambda:us-east-1:123456789012:function:auth:live",
+                "auth",
+            ),
+            ("auth", "auth"),
+        ] {
+            assert_eq!(super::name_in_arn(arn), name, "{arn}");
+        }
     }
 
     #[test]

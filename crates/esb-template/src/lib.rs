@@ -3,7 +3,8 @@
 //! The YAML is read into a positioned tree that keeps CloudFormation's `!Tags`
 //! (`yaml_tree`); parameters, conditions, mappings and intrinsics are resolved the way
 //! CloudFormation would at deploy time (`parameters`, `conditions`, `intrinsics`,
-//! `resources`); every function property is checked where it is written (`function`), so
+//! `resources`); every function property is checked where it is written (`function`), as
+//! are the APIs routing to them and their authorizers (`api_resource`, `api_auth`), so
 //! a bad template fails before anything starts, with the file, line, column, property
 //! path and a hint. What ESB accepts but does not act on comes back as warnings.
 //!
@@ -15,7 +16,9 @@
 //! # Ok::<(), esb_template::TemplateError>(())
 //! ```
 
+mod api_auth;
 mod api_event;
+mod api_resource;
 mod code_dir;
 mod conditions;
 pub mod cors;
@@ -40,15 +43,20 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub use error::{Diagnostic, ErrorKind, TemplateError, Warning};
-pub use model::{ApiEvent, ApiKind, DEFAULT_ROUTE, EventInvoke, FunctionSpec, Template, UrlAuth};
+pub use model::{
+    ApiAuth, ApiEvent, ApiKind, ApiSpec, ApiType, Authorizer, DEFAULT_ROUTE, EventInvoke,
+    FunctionSpec, IMPLICIT_HTTP_API, IMPLICIT_REST_API, LambdaAuthorizer, RouteAuth, Template,
+    UrlAuth,
+};
 pub use runtime::Runtime;
 pub use yaml_tree::Position;
 
+use crate::api_resource::LoadedApi;
 use crate::error::Diagnostics;
-use crate::function::FunctionBuilder;
-use crate::globals::FunctionGlobals;
+use crate::function::{Built, FunctionBuilder};
+use crate::globals::{ApiGlobals, FunctionGlobals};
 use crate::intrinsics::{Pseudo, Resolver};
-use crate::resources::{FUNCTION, LAYER, ResourceTable};
+use crate::resources::{API, FUNCTION, HTTP_API, LAYER, Resource, ResourceTable};
 use crate::routes::RouteTable;
 
 /// Top-level sections of a template.
@@ -159,6 +167,7 @@ pub fn load_str(source: &str, path: &Path, opts: &LoadOptions) -> Result<Templat
     let overrides = parameters::parse_overrides(&opts.parameter_overrides, &diag)?;
     let params = parameters::resolve(root.entry("Parameters"), &overrides, &mut diag)?;
     let globals = FunctionGlobals::read(root.entry("Globals"), &mut diag)?;
+    let api_globals = ApiGlobals::read(root.entry("Globals"));
     let table = ResourceTable::build(resources, &|at, p, k, h| diag.error(at, p, k, h))?;
     let resolver = Resolver::new(
         diag,
@@ -168,7 +177,7 @@ pub fn load_str(source: &str, path: &Path, opts: &LoadOptions) -> Result<Templat
         root.entry("Mappings"),
         table,
     )?;
-    let functions = functions(&resolver, globals, path)?;
+    let (functions, apis) = functions(&resolver, globals, api_globals, path)?;
     let http_api_cors = cors::read(
         &resolver,
         root.entry("Globals")
@@ -181,6 +190,7 @@ pub fn load_str(source: &str, path: &Path, opts: &LoadOptions) -> Result<Templat
     Ok(Template {
         functions,
         http_api_cors,
+        apis,
         warnings,
     })
 }
@@ -226,13 +236,14 @@ fn check_sections(root: &yaml_tree::Node, diag: &mut Diagnostics) -> Result<(), 
     Ok(())
 }
 
-/// Resolves the resources that exist and builds the functions, checking what must be
-/// unique across them.
+/// Resolves the resources that exist and builds the functions and the APIs serving
+/// their routes, checking what must be unique or consistent across them.
 fn functions<'a>(
     r: &Resolver<'a>,
     globals: FunctionGlobals<'a>,
+    api_globals: ApiGlobals<'a>,
     path: &Path,
-) -> Result<Vec<FunctionSpec>, TemplateError> {
+) -> Result<(Vec<FunctionSpec>, Vec<ApiSpec>), TemplateError> {
     r.check_conditions()?;
     let mut active = Vec::new();
     for res in &r.resources.list {
@@ -250,7 +261,7 @@ fn functions<'a>(
     let mut layers = BTreeMap::new();
     for res in &active {
         match res.type_name {
-            FUNCTION => {}
+            FUNCTION | API | HTTP_API => {}
             LAYER => {
                 let layer = layer::read(r, res, &template_dir)?;
                 if let Some(other) = layers
@@ -288,28 +299,23 @@ fn functions<'a>(
         layers: &layers,
     };
     builder.check_globals()?;
-    let mut functions: Vec<FunctionSpec> = Vec::new();
-    let mut routes = RouteTable::default();
+    let mut built: Vec<Built> = Vec::new();
     for res in active.iter().filter(|res| res.type_name == FUNCTION) {
-        let built = builder.build(res)?;
-        let f = &built.spec;
-        if let Some(other) = functions.iter().find(|o| o.name == f.name) {
+        let b = builder.build(res)?;
+        if let Some(other) = built.iter().find(|o| o.spec.name == b.spec.name) {
             return Err(r.error(
-                built.name_at,
-                &built.name_path,
+                b.name_at,
+                &b.name_path,
                 ErrorKind::DuplicateFunctionName {
-                    name: f.name.clone(),
-                    other: other.logical_id.clone(),
+                    name: b.spec.name.clone(),
+                    other: other.spec.logical_id.clone(),
                 },
                 "give each function its own FunctionName",
             ));
         }
-        for e in &built.events {
-            routes.add(r, &f.logical_id, e)?;
-        }
-        functions.push(built.spec);
+        built.push(b);
     }
-    if functions.is_empty() {
+    if built.is_empty() {
         let at = r
             .resources
             .list
@@ -322,5 +328,53 @@ fn functions<'a>(
             "declare at least one AWS::Serverless::Function (or check its Condition)",
         ));
     }
-    Ok(functions)
+
+    let apis = apis(r, &active, &api_globals, &built)?;
+    let mut routes = RouteTable::default();
+    let mut functions = Vec::with_capacity(built.len());
+    for mut b in built {
+        for e in &mut b.events {
+            if let Some(api) = apis.iter().find(|a| a.spec.logical_id == e.event.api_id) {
+                let id = &api.spec.logical_id;
+                api_auth::check_route(r, e, &api.spec.auth, &api.rules, id)?;
+            }
+            routes.add(r, &b.spec.logical_id, e)?;
+        }
+        b.spec.api_events = b.events.into_iter().map(|e| e.event).collect();
+        functions.push(b.spec);
+    }
+    Ok((functions, apis.into_iter().map(|a| a.spec).collect()))
+}
+
+/// Every API resource that exists, then each implicit API some event uses.
+fn apis(
+    r: &Resolver<'_>,
+    active: &[&Resource<'_>],
+    globals: &ApiGlobals<'_>,
+    built: &[Built],
+) -> Result<Vec<LoadedApi>, TemplateError> {
+    api_resource::check_globals(r, globals);
+    let names: Vec<String> = built.iter().map(|b| b.spec.name.clone()).collect();
+    let mut apis = Vec::new();
+    for res in active
+        .iter()
+        .filter(|res| [API, HTTP_API].contains(&res.type_name))
+    {
+        apis.push(api_resource::read(r, res, globals, &names)?);
+    }
+    for (id, kind) in [
+        (IMPLICIT_REST_API, ApiType::Rest),
+        (IMPLICIT_HTTP_API, ApiType::Http),
+    ] {
+        let first = built
+            .iter()
+            .flat_map(|b| &b.events)
+            .find(|e| e.event.api_id == id);
+        if let Some(e) = first {
+            apis.push(api_resource::implicit(
+                r, kind, globals, &names, e.at, &e.path,
+            )?);
+        }
+    }
+    Ok(apis)
 }

@@ -20,6 +20,24 @@ pub struct ApiEvent {
     pub method: String,
     /// Which kind of API serves the route, and the event it sends.
     pub api: ApiKind,
+    /// Logical id of the API serving the route (`RestApiId` / `ApiId` `!Ref`, else the
+    /// implicit API).
+    pub api_id: String,
+    /// The event's `Auth`.
+    pub auth: RouteAuth,
+}
+
+/// An event's `Auth`: what the route asks of callers beyond its API's defaults.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteAuth {
+    /// `Auth.Authorizer`: a name of the API's authorizers, "AWS_IAM", or "NONE" (no
+    /// authorizer even if the API has a default). None = the API's default.
+    pub authorizer: Option<String>,
+    /// `Auth.ApiKeyRequired` (REST); None = the API's default.
+    pub api_key_required: Option<bool>,
+    /// `Auth.AuthorizationScopes` (JWT); when the event names none, the
+    /// `AuthorizationScopes` of the JWT authorizer that applies, as SAM fills them in.
+    pub scopes: Vec<String>,
 }
 
 /// `Type: Api` (a REST API, payload 1.0) or `Type: HttpApi` (payload 2.0 unless the
@@ -32,6 +50,85 @@ pub enum ApiKind {
 
 /// The route key of an HTTP API's catch-all route.
 pub const DEFAULT_ROUTE: &str = "$default";
+
+/// The REST API SAM creates for `Type: Api` events without `RestApiId`.
+pub const IMPLICIT_REST_API: &str = "ServerlessRestApi";
+/// The HTTP API SAM creates for `Type: HttpApi` events without `ApiId`.
+pub const IMPLICIT_HTTP_API: &str = "ServerlessHttpApi";
+
+/// `AWS::Serverless::Api` or `AWS::Serverless::HttpApi`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ApiType {
+    Rest,
+    Http,
+}
+
+/// An API serving routes: an `AWS::Serverless::Api` / `AWS::Serverless::HttpApi`
+/// resource, or an implicit one, with `Globals.Api` / `Globals.HttpApi` applied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiSpec {
+    /// [`IMPLICIT_REST_API`] / [`IMPLICIT_HTTP_API`] for the implicit ones.
+    pub logical_id: String,
+    pub kind: ApiType,
+    /// REST: `StageName` (required on an explicit API; `Prod` for the implicit one).
+    /// HTTP: `StageName`, else `$default`.
+    pub stage_name: String,
+    /// HTTP: `CorsConfiguration`. REST: `Cors`, its quoted strings unquoted and split;
+    /// there an empty `allow_methods` means the methods of the requested path (what
+    /// SAM generates when `AllowMethods` is not given).
+    pub cors: Option<crate::cors::Cors>,
+    /// REST `BinaryMediaTypes`, `~1` unescaped to `/` (e.g. `image/png`, `*/*`).
+    pub binary_media_types: Vec<String>,
+    pub auth: ApiAuth,
+}
+
+/// An API's `Auth`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiAuth {
+    /// `Auth.DefaultAuthorizer`: a name in `authorizers`, or "AWS_IAM".
+    pub default_authorizer: Option<String>,
+    /// REST `Auth.ApiKeyRequired` (default for every route of the API).
+    pub api_key_required: bool,
+    pub authorizers: BTreeMap<String, Authorizer>,
+}
+
+/// One of `Auth.Authorizers`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Authorizer {
+    /// HTTP API `JwtConfiguration`.
+    Jwt {
+        issuer: String,
+        audience: Vec<String>,
+        /// `IdentitySource`, default `$request.header.Authorization`.
+        identity_source: String,
+    },
+    /// REST or HTTP Lambda authorizer.
+    Lambda(LambdaAuthorizer),
+}
+
+/// A Lambda authorizer, with API Gateway's defaults.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LambdaAuthorizer {
+    /// The authorizer function's name (`FunctionName` or logical id): a function of
+    /// this template.
+    pub function: String,
+    /// REST: `FunctionPayloadType: REQUEST` (the default, TOKEN, is false). HTTP: always
+    /// true.
+    pub request: bool,
+    /// REST TOKEN: `Identity.Header` (default `Authorization`); REQUEST and HTTP:
+    /// `Identity.Headers`.
+    pub identity_headers: Vec<String>,
+    /// `Identity.QueryStrings`.
+    pub identity_query_strings: Vec<String>,
+    /// REST TOKEN `Identity.ValidationExpression`.
+    pub validation_expression: Option<String>,
+    /// `Identity.ReauthorizeEvery`: 0..=3600; REST default 300, HTTP default 0.
+    pub ttl_s: u32,
+    /// HTTP: `AuthorizerPayloadFormatVersion: "2.0"`. REST: false.
+    pub payload_v2: bool,
+    /// HTTP: `EnableSimpleResponses` (payload 2.0 only).
+    pub simple_responses: bool,
+}
 
 /// One `AWS::Serverless::Function`, with `Globals.Function` applied and every value
 /// resolved and checked.
@@ -100,6 +197,8 @@ pub struct Template {
     pub functions: Vec<FunctionSpec>,
     /// `Globals.HttpApi.CorsConfiguration`.
     pub http_api_cors: Option<crate::cors::Cors>,
+    /// Every explicit API, then each implicit API that has at least one route.
+    pub apis: Vec<ApiSpec>,
     /// One per distinct unsupported property, event type or resource type; the caller
     /// prints them.
     pub warnings: Vec<Warning>,

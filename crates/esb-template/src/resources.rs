@@ -9,6 +9,8 @@ use crate::yaml_tree::{Entry, Node, Position};
 
 pub const FUNCTION: &str = "AWS::Serverless::Function";
 pub const LAYER: &str = "AWS::Serverless::LayerVersion";
+pub const API: &str = "AWS::Serverless::Api";
+pub const HTTP_API: &str = "AWS::Serverless::HttpApi";
 
 /// Resource attributes CloudFormation defines besides `Type` and `Properties`.
 const ATTRIBUTES: [&str; 8] = [

@@ -39,6 +39,32 @@ impl Value {
         }
     }
 
+    /// The value of `key` in a mapping.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        match self {
+            Value::Map(fields) => fields.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// `true`/`false`, written as a boolean or as text (CloudFormation accepts both).
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Value::Bool(b) => Some(*b),
+            Value::String(s) if s.eq_ignore_ascii_case("true") => Some(true),
+            Value::String(s) if s.eq_ignore_ascii_case("false") => Some(false),
+            _ => None,
+        }
+    }
+
+    /// A list of scalars as text; a lone scalar is a list of one.
+    pub fn as_text_list(&self) -> Option<Vec<String>> {
+        match self {
+            Value::List(items) => items.iter().map(Value::as_text).collect(),
+            other => other.as_text().map(|t| vec![t]),
+        }
+    }
+
     /// A short description for errors.
     pub fn shape(&self) -> &'static str {
         match self {
@@ -108,5 +134,19 @@ mod tests {
         assert_eq!(Value::Bool(false).as_text().as_deref(), Some("false"));
         assert_eq!(Value::Null.as_text(), None);
         assert_eq!(Value::List(vec![]).as_text(), None);
+    }
+
+    #[test]
+    fn fields_booleans_and_lists() {
+        let m = Value::Map(vec![("A".into(), Value::String("TRUE".into()))]);
+        assert_eq!(m.get("A").and_then(Value::as_bool), Some(true));
+        assert_eq!(m.get("B"), None);
+        assert_eq!(Value::String("yes".into()).as_bool(), None);
+        assert_eq!(
+            Value::String("x".into()).as_text_list(),
+            Some(vec!["x".to_string()])
+        );
+        let nested = Value::List(vec![Value::List(vec![])]);
+        assert_eq!(nested.as_text_list(), None);
     }
 }

@@ -5,7 +5,11 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::{fixture, load, load_with};
-use esb_template::{ApiEvent, ApiKind, ErrorKind, LoadOptions, Runtime, Template};
+use esb_template::cors::Cors;
+use esb_template::{
+    ApiEvent, ApiKind, ApiSpec, ApiType, Authorizer, ErrorKind, LambdaAuthorizer, LoadOptions,
+    RouteAuth, Runtime, Template,
+};
 
 fn env(t: &Template, function: &str) -> BTreeMap<String, String> {
     t.functions
@@ -87,18 +91,24 @@ fn the_full_template_resolves_every_intrinsic() {
                 path: "/items/{id}".into(),
                 method: "GET".into(),
                 api: ApiKind::Rest,
+                api_id: "ServerlessRestApi".into(),
+                auth: RouteAuth::default(),
             },
             ApiEvent {
                 logical_id: "Files".into(),
                 path: "/files/{proxy+}".into(),
                 method: "ANY".into(),
                 api: ApiKind::Rest,
+                api_id: "ServerlessRestApi".into(),
+                auth: RouteAuth::default(),
             },
             ApiEvent {
                 logical_id: "Root".into(),
                 path: "/".into(),
                 method: "POST".into(),
                 api: ApiKind::Rest,
+                api_id: "ServerlessRestApi".into(),
+                auth: RouteAuth::default(),
             },
         ]
     );
@@ -153,10 +163,10 @@ fn warnings_come_once_per_distinct_property_or_type() {
         paths,
         [
             "Globals.Function.Tracing",
-            "Globals.Api",
+            "Globals.Api.TracingEnabled",
             "Resources.A.Properties.Policies",
             "Resources.A.Properties.Events.Q",
-            "Resources.A.Properties.Events.Get.Properties.Auth",
+            "Resources.A.Properties.Events.Get.Properties.RequestParameters",
             "Resources.T1",
         ],
         "{:#?}",
@@ -368,4 +378,232 @@ fn http_api_events_default_to_payload_2_and_a_catch_all_route() {
         (all.path.as_str(), all.method.as_str()),
         (esb_template::DEFAULT_ROUTE, "ANY")
     );
+}
+
+fn api<'t>(t: &'t Template, id: &str) -> &'t ApiSpec {
+    t.apis
+        .iter()
+        .find(|a| a.logical_id == id)
+        .unwrap_or_else(|| panic!("no API {id}: {:?}", t.apis))
+}
+
+fn route(t: &Template, function: &str, event: &str) -> ApiEvent {
+    t.functions
+        .iter()
+        .filter(|f| f.logical_id == function)
+        .flat_map(|f| &f.api_events)
+        .find(|e| e.logical_id == event)
+        .cloned()
+        .unwrap_or_else(|| panic!("no event {function}.{event}"))
+}
+
+fn lambda(api: &ApiSpec, name: &str) -> LambdaAuthorizer {
+    match api.auth.authorizers.get(name) {
+        Some(Authorizer::Lambda(l)) => l.clone(),
+        other => panic!("{name}: {other:?}"),
+    }
+}
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn implicit_apis_exist_for_the_routes_that_use_them() {
+    let t = load("valid/http_api.yaml", &[]).expect("valid");
+    let ids: Vec<(&str, ApiType, &str)> = t
+        .apis
+        .iter()
+        .map(|a| (a.logical_id.as_str(), a.kind, a.stage_name.as_str()))
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            ("ServerlessRestApi", ApiType::Rest, "Prod"),
+            ("ServerlessHttpApi", ApiType::Http, "$default"),
+        ]
+    );
+    assert_eq!(
+        route(&t, "Http", "Rest").api_id,
+        esb_template::IMPLICIT_REST_API
+    );
+    assert_eq!(
+        route(&t, "Http", "Item").api_id,
+        esb_template::IMPLICIT_HTTP_API
+    );
+    let minimal = load("valid/minimal.yaml", &[]).expect("valid");
+    assert!(minimal.apis.is_empty(), "no routes, no implicit API");
+}
+
+#[test]
+fn an_explicit_rest_api_with_globals_applied() {
+    let t = load("valid/rest_api.yaml", &[]).expect("valid");
+    let shop = api(&t, "Shop");
+    assert_eq!((shop.kind, shop.stage_name.as_str()), (ApiType::Rest, "v1"));
+    assert_eq!(
+        shop.cors,
+        Some(Cors {
+            allow_origins: strings(&["https://shop.example"]),
+            allow_methods: strings(&["GET", "POST"]),
+            allow_headers: strings(&["Content-Type", "X-Token"]),
+            expose_headers: Vec::new(),
+            max_age: Some(600),
+            allow_credentials: true,
+        }),
+        "the API's Cors map replaces the global string"
+    );
+    assert_eq!(
+        shop.binary_media_types,
+        ["image/png", "*/*"],
+        "Globals first, ~1 unescaped, duplicates dropped"
+    );
+    assert_eq!(shop.auth.default_authorizer.as_deref(), Some("Request"));
+    assert!(shop.auth.api_key_required);
+    assert_eq!(
+        lambda(shop, "Request"),
+        LambdaAuthorizer {
+            function: "shop-auth".into(),
+            request: true,
+            identity_headers: strings(&["X-Tenant"]),
+            identity_query_strings: strings(&["key"]),
+            validation_expression: None,
+            ttl_s: 0,
+            payload_v2: false,
+            simple_responses: false,
+        },
+        "a !Sub ARN names the function"
+    );
+    let token = LambdaAuthorizer {
+        function: "shop-auth".into(),
+        request: false,
+        identity_headers: strings(&["X-Token"]),
+        identity_query_strings: Vec::new(),
+        validation_expression: Some("^Bearer .+$".into()),
+        ttl_s: 60,
+        payload_v2: false,
+        simple_responses: false,
+    };
+    assert_eq!(lambda(shop, "Token"), token, "merged from Globals.Api.Auth");
+
+    let implicit = api(&t, "ServerlessRestApi");
+    assert_eq!(implicit.stage_name, "Prod");
+    assert_eq!(
+        implicit
+            .cors
+            .as_ref()
+            .map(|c| (&c.allow_origins, c.allow_methods.len())),
+        Some((&strings(&["*"]), 0)),
+        "Globals.Api.Cors: \"'*'\""
+    );
+    assert_eq!(implicit.binary_media_types, ["image/png"]);
+    assert_eq!(lambda(implicit, "Token"), token);
+    assert_eq!(implicit.auth.default_authorizer, None);
+
+    let auth = |event: &str| route(&t, "Orders", event).auth;
+    assert_eq!(route(&t, "Orders", "List").api_id, "Shop");
+    assert_eq!(auth("List"), RouteAuth::default(), "the API's defaults");
+    assert_eq!(
+        auth("Create"),
+        RouteAuth {
+            authorizer: Some("Token".into()),
+            api_key_required: Some(false),
+            scopes: Vec::new(),
+        },
+        "{{Ref: Shop}} and route-level ApiKeyRequired"
+    );
+    assert_eq!(auth("Health").authorizer.as_deref(), Some("NONE"));
+    assert_eq!(auth("Legacy").authorizer.as_deref(), Some("AWS_IAM"));
+    assert_eq!(route(&t, "Orders", "Legacy").api_id, "ServerlessRestApi");
+    let paths: Vec<&str> = t.warnings.iter().map(|w| w.path.as_str()).collect();
+    assert_eq!(paths, ["Resources.Shop.Properties.MethodSettings"]);
+}
+
+#[test]
+fn an_explicit_http_api_with_jwt_and_lambda_authorizers() {
+    let t = load("valid/http_auth.yaml", &[]).expect("valid");
+    assert!(t.warnings.is_empty(), "{:?}", t.warnings);
+    let http = api(&t, "Api");
+    assert_eq!(
+        (http.kind, http.stage_name.as_str()),
+        (ApiType::Http, "live")
+    );
+    let cors = http.cors.clone().expect("cors");
+    assert_eq!(
+        (cors.allow_origins, cors.allow_methods, cors.max_age),
+        (
+            strings(&["https://app.example", "https://admin.example"]),
+            strings(&["GET"]),
+            Some(60)
+        ),
+        "Globals.HttpApi.CorsConfiguration merged as SAM merges: lists concatenate"
+    );
+    assert_eq!(http.auth.default_authorizer.as_deref(), Some("Jwt"));
+    assert_eq!(
+        http.auth.authorizers.get("Jwt"),
+        Some(&Authorizer::Jwt {
+            issuer: "https://issuer.example".into(),
+            audience: strings(&["app"]),
+            identity_source: "$request.header.Authorization".into(),
+        })
+    );
+    let v2 = LambdaAuthorizer {
+        function: "Authorizer".into(),
+        request: true,
+        identity_headers: strings(&["Authorization"]),
+        identity_query_strings: Vec::new(),
+        validation_expression: None,
+        ttl_s: 30,
+        payload_v2: true,
+        simple_responses: true,
+    };
+    assert_eq!(lambda(http, "Lambda"), v2, "from Globals.HttpApi.Auth");
+    let legacy = lambda(http, "Legacy");
+    assert_eq!(
+        (legacy.payload_v2, legacy.simple_responses, legacy.ttl_s),
+        (false, false, 0),
+        "payload 1.0; HTTP APIs cache nothing by default"
+    );
+
+    let implicit = api(&t, "ServerlessHttpApi");
+    assert_eq!(implicit.cors, t.http_api_cors, "Globals.HttpApi applies");
+    assert_eq!(lambda(implicit, "Lambda"), v2);
+
+    let auth = |event: &str| route(&t, "Orders", event).auth;
+    assert_eq!(
+        auth("List"),
+        RouteAuth {
+            authorizer: None,
+            api_key_required: None,
+            scopes: strings(&["orders/read"]),
+        },
+        "the default JWT authorizer's own scopes"
+    );
+    assert_eq!(
+        auth("Create").scopes,
+        ["orders/write"],
+        "the event's scopes win"
+    );
+    assert_eq!(
+        auth("Health"),
+        RouteAuth {
+            authorizer: Some("NONE".into()),
+            ..RouteAuth::default()
+        }
+    );
+    assert_eq!(auth("Old").authorizer.as_deref(), Some("Legacy"));
+    let public = route(&t, "Orders", "Public");
+    assert_eq!(
+        (public.api_id.as_str(), public.auth.authorizer.as_deref()),
+        ("ServerlessHttpApi", Some("Lambda"))
+    );
+}
+
+#[test]
+fn apis_round_trip_through_json() {
+    for fixture in ["valid/rest_api.yaml", "valid/http_auth.yaml"] {
+        let t = load(fixture, &[]).expect("valid");
+        let json = serde_json::to_string(&t).expect("serialize");
+        let back: Template = serde_json::from_str(&json).expect("deserialize");
+        assert_eq!(back, t, "{fixture}");
+    }
 }
