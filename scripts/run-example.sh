@@ -28,8 +28,12 @@ for _ in $(seq 600); do
     sleep 0.2
 done
 URL="https://127.0.0.1:$PORT/2015-03-31/functions/chain/invocations"
-echo "esb: curl --cacert examples/hello/.esb/certs/ca.pem -d '{\"name\":\"edge\"}' $URL" >&2
-curl -s --cacert .esb/certs/ca.pem -d '{"name":"edge"}' "$URL"
+# The Invoke API takes requests signed (Signature V4) with the key the box issued.
+KEY=$(sed -n 's/^aws_access_key_id = //p' .esb/credentials)
+SECRET=$(sed -n 's/^aws_secret_access_key = //p' .esb/credentials)
+echo "esb: curl --cacert examples/hello/.esb/certs/ca.pem --aws-sigv4 aws:amz:us-east-1:lambda --user <key in examples/hello/.esb/credentials> -d '{\"name\":\"edge\"}' $URL" >&2
+curl -s --cacert .esb/certs/ca.pem --aws-sigv4 "aws:amz:us-east-1:lambda" --user "$KEY:$SECRET" \
+    -d '{"name":"edge"}' "$URL"
 echo
 echo "esb: curl --cacert examples/hello/.esb/certs/ca.pem https://127.0.0.1:$PORT/greet/edge" >&2
 curl -s --cacert .esb/certs/ca.pem "https://127.0.0.1:$PORT/greet/edge"

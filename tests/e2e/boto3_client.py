@@ -5,10 +5,29 @@ import json
 import sys
 
 import boto3
+import botocore.config
+import botocore.exceptions
 
-client = boto3.client("lambda", endpoint_url=sys.argv[1], region_name="us-east-1",
-                      aws_access_key_id="test", aws_secret_access_key="test", verify=sys.argv[2])
+# Credentials come from the environment as for any AWS client
+# (AWS_SHARED_CREDENTIALS_FILE=<state>/credentials): the box's issued pair.
+client = boto3.client("lambda", endpoint_url=sys.argv[1], region_name="us-east-1", verify=sys.argv[2])
 report = {}
+
+
+def refused(**creds):
+    """What the box says to a client signing with other credentials."""
+    other = boto3.client("lambda", endpoint_url=sys.argv[1], region_name="us-east-1", verify=sys.argv[2],
+                         config=botocore.config.Config(retries={"max_attempts": 1}), **creds)
+    try:
+        other.invoke(FunctionName="echo", Payload=b"{}")
+        return "accepted"
+    except botocore.exceptions.ClientError as e:
+        return {"status": e.response["ResponseMetadata"]["HTTPStatusCode"], "code": e.response["Error"]["Code"]}
+
+
+key = client._request_signer._credentials.access_key
+report["wrong_secret"] = refused(aws_access_key_id=key, aws_secret_access_key="not-the-secret")
+report["unknown_key"] = refused(aws_access_key_id="AKIAUNKNOWN", aws_secret_access_key="x")
 
 r = client.invoke(FunctionName="echo", Payload=json.dumps({"k": "v"}))
 report["success"] = {"status": r["StatusCode"], "error": r.get("FunctionError"), "payload": json.loads(r["Payload"].read()),

@@ -48,6 +48,12 @@ pub struct ServeArgs {
     /// Seconds an open circuit stays open before one request probes it.
     #[arg(long, default_value_t = 10.0)]
     pub breaker_cooldown: f64,
+    /// Serve the Invoke API and AWS_IAM routes without checking Signature V4: anyone
+    /// who reaches the port can run every function. For a laptop, never an edge box.
+    #[arg(long, env = "ESB_OPEN_INVOKE_API")]
+    pub open_invoke_api: bool,
+    #[command(flatten)]
+    pub auth: crate::api_access::AuthArgs,
 }
 
 pub fn run(args: GatewayArgs) -> Result<()> {
@@ -78,8 +84,14 @@ pub async fn serve(
         .await
         .with_context(|| format!("cannot listen on {listen} (gateway HTTPS)"))?;
     let url = format!("https://127.0.0.1:{port}");
+    let credentials = crate::box_credentials::load_or_issue(&project.state_dir)?;
+    let id_token = options.auth.id_token(&credentials)?;
+    let apis = crate::api_access::Apis::new(&project.template, &options.auth, id_token.is_some())?;
     let gateway = Gateway::new(GatewayConfig {
-        functions: project.entries(&url, &certs.ca),
+        functions: project.entries(&url, &certs.ca, &credentials, &apis),
+        credentials: (!options.open_invoke_api).then(|| credentials.clone()),
+        api_keys: options.auth.api_keys.clone(),
+        id_token,
         agent_url: agent_url.to_string(),
         region: project.region.clone(),
         account_id: project.account_id.clone(),
@@ -90,25 +102,13 @@ pub async fn serve(
         max_concurrency: options.max_concurrency,
         async_dir: project.state_dir.join("async"),
         async_retry_delay: Duration::from_secs_f64(options.async_retry_delay.clamp(0.01, 3600.0)),
-        http_cors: project
-            .template
-            .http_api_cors
-            .as_ref()
-            .map(|c| esb_gateway::cors::CorsRules {
-                allow_origins: c.allow_origins.clone(),
-                allow_methods: c.allow_methods.clone(),
-                allow_headers: c.allow_headers.clone(),
-                expose_headers: c.expose_headers.clone(),
-                max_age: c.max_age,
-                allow_credentials: c.allow_credentials,
-            }),
         breaker: esb_gateway::breaker::BreakerSettings {
             threshold: options.breaker_threshold.max(1),
             cooldown: Duration::from_secs_f64(options.breaker_cooldown.clamp(0.01, 3600.0)),
         },
     })?;
     gateway.resume_queued();
-    print_banner(project, &url, &certs.ca);
+    print_banner(project, &url, &certs.ca, options.open_invoke_api);
     esb_gateway::server::serve_tls(
         listener,
         tls,
@@ -119,8 +119,20 @@ pub async fn serve(
     Ok(gateway)
 }
 
-fn print_banner(project: &Project, url: &str, ca: &Path) {
+fn print_banner(project: &Project, url: &str, ca: &Path, open: bool) {
     println!("ESB is up: {url}  (trust {} as CA)", ca.display());
+    let credentials = project.state_dir.join(crate::box_credentials::FILE);
+    if open {
+        let line = "!".repeat(78);
+        eprintln!(
+            "{line}\n!! WARNING: the Invoke API and AWS_IAM routes are OPEN (--open-invoke-api):\n!! anyone who can reach this port can run every function. Local use only.\n{line}"
+        );
+    } else {
+        println!(
+            "Requests to the Invoke API are signed with the box's key: AWS_SHARED_CREDENTIALS_FILE={}",
+            credentials.display()
+        );
+    }
     for f in &project.template.functions {
         println!(
             "  {:<24} POST {url}/2015-03-31/functions/{}/invocations",

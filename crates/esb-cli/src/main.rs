@@ -1,6 +1,8 @@
 //! `esb`: one binary for every ESB role.
 
 mod agent_command;
+mod api_access;
+mod box_credentials;
 mod box_lock;
 mod build_command;
 mod down_command;

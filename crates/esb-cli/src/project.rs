@@ -10,9 +10,9 @@ use clap::Args;
 use esb_docker::FunctionSource;
 use esb_gateway::FunctionEntry;
 use esb_gateway::async_dispatch::AsyncConfig;
-use esb_gateway::routes::{ApiRoute, EventFormat};
+use esb_gateway::auth::sigv4::BoxCredentials;
 use esb_proto::agent::FunctionSpec;
-use esb_template::{ApiKind, LoadOptions, Runtime, Template, UrlAuth};
+use esb_template::{LoadOptions, Runtime, Template, UrlAuth};
 
 #[derive(Args, Clone)]
 pub struct ProjectArgs {
@@ -93,7 +93,13 @@ impl ProjectArgs {
 impl Project {
     /// The functions as the gateway and agent see them. `gateway_url` and `ca` make
     /// `boto3.client('lambda')` inside a function reach this box.
-    pub fn entries(&self, gateway_url: &str, ca: &Path) -> Vec<FunctionEntry> {
+    pub fn entries(
+        &self,
+        gateway_url: &str,
+        ca: &Path,
+        credentials: &BoxCredentials,
+        apis: &crate::api_access::Apis,
+    ) -> Vec<FunctionEntry> {
         self.template
             .functions
             .iter()
@@ -106,15 +112,14 @@ impl Project {
                         gateway_url.to_string(),
                     ),
                     ("AWS_CA_BUNDLE".to_string(), ca.display().to_string()),
-                    // Credentials of the box: the SDK signs with them; the box does not
-                    // enforce IAM (yet).
+                    // The box's credentials: chained SDK calls are signed with them.
                     (
                         "AWS_ACCESS_KEY_ID".to_string(),
-                        "ESBLOCALBOXKEY".to_string(),
+                        credentials.access_key_id.clone(),
                     ),
                     (
                         "AWS_SECRET_ACCESS_KEY".to_string(),
-                        "esb-local-box-secret".to_string(),
+                        credentials.secret_access_key.clone(),
                     ),
                 ]);
                 environment.extend(f.environment.clone());
@@ -122,16 +127,7 @@ impl Project {
                     routes: f
                         .api_events
                         .iter()
-                        .map(|e| ApiRoute {
-                            method: e.method.clone(),
-                            path: e.path.clone(),
-                            function: f.name.clone(),
-                            format: match e.api {
-                                ApiKind::Rest => EventFormat::Rest,
-                                ApiKind::Http { payload_v2: false } => EventFormat::HttpV1,
-                                ApiKind::Http { payload_v2: true } => EventFormat::HttpV2,
-                            },
-                        })
+                        .map(|e| apis.route(&f.name, e))
                         .collect(),
                     spec: FunctionSpec {
                         name: f.name.clone(),

@@ -53,6 +53,7 @@ impl Drop for Project {
 struct Up {
     child: Child,
     port: u16,
+    state: PathBuf,
     client: reqwest::blocking::Client,
     output: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
@@ -77,13 +78,14 @@ impl Up {
         Self {
             child,
             port,
+            state: state.to_path_buf(),
             client,
             output,
         }
     }
 
     fn invoke(&self, function: &str, event: &Value) -> (u16, Value) {
-        invoke(&self.client, self.port, function, event)
+        invoke(&self.client, &self.state, self.port, function, event)
     }
 
     fn stop(&mut self) {
@@ -101,17 +103,21 @@ impl Drop for Up {
 
 fn invoke(
     client: &reqwest::blocking::Client,
+    state: &Path,
     port: u16,
     function: &str,
     event: &Value,
 ) -> (u16, Value) {
-    let resp = client
-        .post(format!(
-            "https://127.0.0.1:{port}/2015-03-31/functions/{function}/invocations"
-        ))
-        .json(event)
-        .send()
-        .expect("invoke");
+    let resp = support::send_signed(
+        client,
+        state,
+        client
+            .post(format!(
+                "https://127.0.0.1:{port}/2015-03-31/functions/{function}/invocations"
+            ))
+            .json(event),
+    )
+    .expect("invoke");
     let status = resp.status().as_u16();
     (status, resp.json().unwrap_or(Value::Null))
 }
@@ -348,7 +354,7 @@ fn images_travel_through_a_registry() {
         .expect("esb gateway");
     let client = support::https_client_within(&state, port, Duration::from_secs(120));
     assert_eq!(
-        invoke(&client, port, &project.function, &echo()),
+        invoke(&client, &state, port, &project.function, &echo()),
         (200, echo())
     );
     support::docker(&["image", "inspect", &reference]);

@@ -98,15 +98,17 @@ impl Box_ {
     }
 
     fn still_serves(&self) {
-        let resp = self
-            .client
-            .post(format!(
-                "https://127.0.0.1:{}/2015-03-31/functions/echo/invocations",
-                self.port
-            ))
-            .body(r#"{"alive": true}"#)
-            .send()
-            .expect("invoke");
+        let resp = support::send_signed(
+            &self.client,
+            &self.state,
+            self.client
+                .post(format!(
+                    "https://127.0.0.1:{}/2015-03-31/functions/echo/invocations",
+                    self.port
+                ))
+                .body(r#"{"alive": true}"#),
+        )
+        .expect("invoke");
         assert_eq!(resp.status(), 200);
     }
 
@@ -222,21 +224,20 @@ fn invoke_payloads_must_be_json_whatever_the_content_type() {
         "https://127.0.0.1:{}/2015-03-31/functions/echo/invocations",
         b.port
     );
-    let ok = b
-        .client
-        .post(&url)
-        .header("Content-Type", "text/plain")
-        .body(r#"{"k": 1}"#)
-        .send()
-        .expect("invoke");
+    let ok = support::send_signed(
+        &b.client,
+        &b.state,
+        b.client
+            .post(&url)
+            .header("Content-Type", "text/plain")
+            .body(r#"{"k": 1}"#),
+    )
+    .expect("invoke");
     assert_eq!(ok.status(), 200);
     for bad in [&b"{\"k\": "[..], &[0xff, 0xfe, 0x00][..], &b"<xml/>"[..]] {
-        let resp = b
-            .client
-            .post(&url)
-            .body(bad.to_vec())
-            .send()
-            .expect("invoke");
+        let resp =
+            support::send_signed(&b.client, &b.state, b.client.post(&url).body(bad.to_vec()))
+                .expect("invoke");
         assert_eq!(resp.status(), 400);
         assert_eq!(
             resp.headers()["x-amzn-errortype"],

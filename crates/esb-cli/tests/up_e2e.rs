@@ -192,7 +192,7 @@ impl Box_ {
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        let resp = req.send().expect("invoke over HTTPS");
+        let resp = support::send_signed(&self.client, &self.state, req).expect("invoke over HTTPS");
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         (status, headers, resp.text().expect("body"))
@@ -238,6 +238,9 @@ fn boto3_invoke_works_unchanged(rt: Rt) {
         .arg(support::repo_root().join("tests/e2e/boto3_client.py"))
         .arg(&b.url)
         .arg(b.state.join("certs/ca.pem"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", b.state.join("credentials"))
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
         .output()
         .expect("run boto3");
     assert!(
@@ -249,6 +252,15 @@ fn boto3_invoke_works_unchanged(rt: Rt) {
     assert_eq!(
         report["success"],
         json!({"status": 200, "error": null, "payload": {"k": "v"}, "version": "$LATEST"})
+    );
+    // Signature V4 is checked against the box's issued pair, with Lambda's errors.
+    assert_eq!(
+        report["wrong_secret"],
+        json!({"status": 403, "code": "InvalidSignatureException"})
+    );
+    assert_eq!(
+        report["unknown_key"],
+        json!({"status": 403, "code": "UnrecognizedClientException"})
     );
     assert_eq!(report["function_error"]["status"], 200);
     assert_eq!(report["function_error"]["error"], "Unhandled");
@@ -564,13 +576,16 @@ fn split_gateway_and_agent_survive_an_agent_restart(rt: Rt) {
     let mut gateway = spawn_gateway(&state, port, agent_addr, &[]);
     let client = support::https_client(&state, port);
     let instance = || {
-        let resp = client
-            .post(format!(
-                "https://127.0.0.1:{port}/2015-03-31/functions/ctx/invocations"
-            ))
-            .body("{}")
-            .send()
-            .expect("invoke");
+        let resp = support::send_signed(
+            &client,
+            &state,
+            client
+                .post(format!(
+                    "https://127.0.0.1:{port}/2015-03-31/functions/ctx/invocations"
+                ))
+                .body("{}"),
+        )
+        .expect("invoke");
         assert_eq!(resp.status(), 200);
         resp.json::<Value>().expect("json")["instance"].clone()
     };
@@ -666,13 +681,16 @@ fn a_rust_provided_function_runs(rt: Rt) {
     .spawn()
     .expect("esb up");
     let client = support::https_client_within(&state, port, Duration::from_secs(300));
-    let resp = client
-        .post(format!(
-            "https://127.0.0.1:{port}/2015-03-31/functions/rusty/invocations"
-        ))
-        .body(r#"{"action":"context"}"#)
-        .send()
-        .expect("invoke");
+    let resp = support::send_signed(
+        &client,
+        &state,
+        client
+            .post(format!(
+                "https://127.0.0.1:{port}/2015-03-31/functions/rusty/invocations"
+            ))
+            .body(r#"{"action":"context"}"#),
+    )
+    .expect("invoke");
     assert_eq!(resp.status(), 200);
     let ctx: Value = resp.json().expect("json");
     assert_eq!(ctx["function_name"], "rusty");
@@ -751,13 +769,16 @@ fn esb_prepares_its_own_python_runtime() {
     .spawn()
     .expect("esb up");
     let client = support::https_client_within(&state, port, Duration::from_secs(300));
-    let resp = client
-        .post(format!(
-            "https://127.0.0.1:{port}/2015-03-31/functions/echo/invocations"
-        ))
-        .body(r#"{"fresh": true}"#)
-        .send()
-        .expect("invoke");
+    let resp = support::send_signed(
+        &client,
+        &state,
+        client
+            .post(format!(
+                "https://127.0.0.1:{port}/2015-03-31/functions/echo/invocations"
+            ))
+            .body(r#"{"fresh": true}"#),
+    )
+    .expect("invoke");
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.json::<Value>().expect("json"), json!({"fresh": true}));
     let check = Command::new(state.join("runtimes/python/bin/python"))
@@ -1215,13 +1236,16 @@ fn a_dead_agent_opens_the_circuit_and_a_restarted_one_closes_it() {
     );
     let client = support::https_client(&state, port);
     let invoke = |function: &str| {
-        let resp = client
-            .post(format!(
-                "https://127.0.0.1:{port}/2015-03-31/functions/{function}/invocations"
-            ))
-            .body("{}")
-            .send()
-            .expect("invoke");
+        let resp = support::send_signed(
+            &client,
+            &state,
+            client
+                .post(format!(
+                    "https://127.0.0.1:{port}/2015-03-31/functions/{function}/invocations"
+                ))
+                .body("{}"),
+        )
+        .expect("invoke");
         (resp.status().as_u16(), resp.text().unwrap_or_default())
     };
     assert_eq!(invoke("echo").0, 200);

@@ -10,23 +10,26 @@ use bytes::Bytes;
 use http::{HeaderName, HeaderValue, StatusCode, header};
 use serde_json::Value;
 
-use crate::routes::EventFormat;
+use crate::routes::{ApiSettings, EventFormat};
 
 /// API Gateway's own error answers.
 pub fn message(status: StatusCode, message: &str) -> Response {
-    let mut resp = (
+    gateway_error(
         status,
-        serde_json::json!({ "message": message }).to_string(),
+        &serde_json::json!({ "message": message }),
+        error_type(status),
     )
-        .into_response();
+}
+
+/// An error answer of API Gateway with its own body and `x-amzn-ErrorType`.
+pub fn gateway_error(status: StatusCode, body: &Value, error_type: &'static str) -> Response {
+    let mut resp = (status, body.to_string()).into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    resp.headers_mut().insert(
-        "x-amzn-errortype",
-        HeaderValue::from_static(error_type(status)),
-    );
+    resp.headers_mut()
+        .insert("x-amzn-errortype", HeaderValue::from_static(error_type));
     resp
 }
 
@@ -54,12 +57,25 @@ pub fn internal_error(format: EventFormat) -> Response {
     }
 }
 
+/// A REST API's say on base64 answers: decoded only when the answer's `Content-Type`
+/// or the request's `Accept` is one of its `BinaryMediaTypes`, else sent as the text.
+pub struct RestBinary<'a> {
+    pub api: &'a ApiSettings,
+    pub accept: Option<&'a str>,
+}
+
 /// Maps the function's answer; `function_error` is the worker's `X-Amz-Function-Error`.
-pub fn from_lambda(body: &Bytes, function_error: bool, format: EventFormat) -> Response {
+/// `rest_binary`: `None` decodes every base64 answer, as HTTP APIs and URLs do.
+pub fn from_lambda(
+    body: &Bytes,
+    function_error: bool,
+    format: EventFormat,
+    rest_binary: Option<RestBinary<'_>>,
+) -> Response {
     if function_error {
         return internal_error(format);
     }
-    match build(body, format) {
+    match build(body, format, rest_binary) {
         Some(resp) => resp,
         None => {
             tracing::warn!(
@@ -71,7 +87,11 @@ pub fn from_lambda(body: &Bytes, function_error: bool, format: EventFormat) -> R
     }
 }
 
-fn build(body: &Bytes, format: EventFormat) -> Option<Response> {
+fn build(
+    body: &Bytes,
+    format: EventFormat,
+    rest_binary: Option<RestBinary<'_>>,
+) -> Option<Response> {
     let doc: Value = serde_json::from_slice(body).ok()?;
     let structured = doc
         .as_object()
@@ -94,15 +114,12 @@ fn build(body: &Bytes, format: EventFormat) -> Option<Response> {
     .and_then(|n| u16::try_from(n).ok())
     .and_then(|n| StatusCode::from_u16(n).ok())?;
     let encoded = matches!(obj.get("isBase64Encoded"), Some(Value::Bool(true)));
-    let payload = match obj.get("body") {
-        None | Some(Value::Null) => Bytes::new(),
-        Some(Value::String(s)) if encoded => {
-            Bytes::from(base64::engine::general_purpose::STANDARD.decode(s).ok()?)
-        }
-        Some(Value::String(s)) => Bytes::from(s.clone()),
+    let body_text = match obj.get("body") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s),
         Some(_) => return None,
     };
-    let mut resp = Response::new(axum::body::Body::from(payload));
+    let mut resp = Response::new(axum::body::Body::empty());
     *resp.status_mut() = status;
     let h = resp.headers_mut();
     let text = |v: &Value| match v {
@@ -142,6 +159,17 @@ fn build(body: &Bytes, format: EventFormat) -> Option<Response> {
             HeaderValue::from_static("application/json"),
         );
     }
+    let decode = encoded
+        && rest_binary.is_none_or(|b| {
+            let content_type = h.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+            b.api.is_binary(content_type) || b.api.is_binary(b.accept)
+        });
+    let payload = match body_text {
+        None => Bytes::new(),
+        Some(s) if decode => Bytes::from(base64::engine::general_purpose::STANDARD.decode(s).ok()?),
+        Some(s) => Bytes::from(s.clone()),
+    };
+    *resp.body_mut() = axum::body::Body::from(payload);
     Some(resp)
 }
 
@@ -150,7 +178,12 @@ mod tests {
     use super::*;
 
     fn map(doc: &str) -> Response {
-        from_lambda(&Bytes::from(doc.to_string()), false, EventFormat::Rest)
+        from_lambda(
+            &Bytes::from(doc.to_string()),
+            false,
+            EventFormat::Rest,
+            None,
+        )
     }
 
     #[test]
@@ -183,7 +216,8 @@ mod tests {
             from_lambda(
                 &Bytes::from_static(b"{\"statusCode\":200}"),
                 true,
-                EventFormat::Rest
+                EventFormat::Rest,
+                None,
             )
             .status(),
             502
@@ -216,6 +250,7 @@ mod payload_v2_tests {
             &Bytes::from(doc.to_string()),
             false,
             EventFormat::HttpV2,
+            None,
         ))
         .await;
         assert_eq!((status.as_u16(), body.as_str()), (201, "made"));
@@ -227,6 +262,7 @@ mod payload_v2_tests {
             &Bytes::from_static(br#"{"hello": "world"}"#),
             false,
             EventFormat::HttpV2,
+            None,
         ))
         .await;
         assert_eq!(
@@ -238,6 +274,7 @@ mod payload_v2_tests {
             &Bytes::from_static(b"\"text\""),
             false,
             EventFormat::HttpV2,
+            None,
         ))
         .await;
         assert_eq!((status.as_u16(), body.as_str()), (200, "\"text\""));
@@ -246,6 +283,7 @@ mod payload_v2_tests {
             &Bytes::from_static(b"{}"),
             true,
             EventFormat::HttpV2,
+            None,
         ))
         .await;
         assert_eq!(
@@ -256,6 +294,7 @@ mod payload_v2_tests {
             &Bytes::from_static(br#"{"statusCode": "x"}"#),
             false,
             EventFormat::HttpV2,
+            None,
         ))
         .await;
         assert_eq!(status.as_u16(), 500, "a malformed structured answer");

@@ -14,12 +14,14 @@ use bytes::Bytes;
 use esb_rie::body::{BodyError, read_limited};
 use http::{HeaderMap, HeaderValue, StatusCode};
 
-use crate::api_response::{from_lambda, internal_error, message};
+use crate::api_response::{RestBinary, from_lambda, internal_error, message};
+use crate::auth::Guard;
+use crate::auth::route_auth::Received;
 use crate::call::{CallError, call};
 use crate::cors::CorsRules;
 use crate::pool::AcquireError;
 use crate::proxy_event::ProxyRequest;
-use crate::routes::{EventFormat, Lookup};
+use crate::routes::{EventFormat, Lookup, RouteMatch};
 use crate::{Gateway, function_url};
 
 /// API Gateway's payload limit.
@@ -37,11 +39,9 @@ pub async fn handle(
     req: Request,
 ) -> Response {
     let (parts, body) = req.into_parts();
-    if let (Some(rules), Some(method)) = (
-        &gw.http_cors,
-        CorsRules::preflight_method(&parts.method, &parts.headers),
-    ) && let Lookup::Found(m) = gw.routes.lookup(&method, parts.uri.path())
-        && matches!(m.format, EventFormat::HttpV1 | EventFormat::HttpV2)
+    if let Some(method) = CorsRules::preflight_method(&parts.method, &parts.headers)
+        && let Lookup::Found(m) = gw.routes.lookup(&method, parts.uri.path())
+        && let Some(rules) = &m.api.cors
     {
         return rules.preflight(&parts.headers, &method);
     }
@@ -77,7 +77,7 @@ pub async fn handle(
     };
     let request_id = uuid::Uuid::new_v4().to_string();
     let headers = forwarded_headers(&parts.headers, remote);
-    let url_id = function_url::url_id(&route.function);
+    let unsigned = format == EventFormat::FunctionUrl && route.access.guard == Guard::Open;
     let request = ProxyRequest {
         method: &parts.method,
         uri: &uri,
@@ -85,26 +85,31 @@ pub async fn handle(
         body: &body,
         source_ip: remote.ip(),
         route: &route,
-        stage: if format == EventFormat::Rest {
-            STAGE
-        } else {
-            HTTP_STAGE
-        },
+        stage: &route.api.stage,
         request_id: &request_id,
-        // A function URL's event names the URL, and an unsigned caller as "anonymous".
-        api_id: if format == EventFormat::FunctionUrl {
-            &url_id
-        } else {
-            API_ID
-        },
-        account_id: if format == EventFormat::FunctionUrl {
+        api_id: &route.api.id,
+        // A function URL's event names an unsigned caller as "anonymous".
+        account_id: if unsigned {
             "anonymous"
         } else {
             &gw.account_id
         },
         region: &gw.region,
     };
-    let event = match format {
+    let received = Received {
+        method: &parts.method,
+        uri: &parts.uri,
+        headers: &parts.headers,
+    };
+    let caller = match crate::auth::route_auth::check(&gw, &route.access, &received, &request).await
+    {
+        Ok(caller) => caller,
+        Err(mut refusal) => {
+            decorate(&route, &parts.headers, &request_id, &mut refusal);
+            return refusal;
+        }
+    };
+    let mut event = match format {
         EventFormat::Rest => crate::proxy_event::build(&request),
         EventFormat::HttpV1 => {
             let mut event = crate::proxy_event::build(&request);
@@ -115,6 +120,7 @@ pub async fn handle(
         }
         EventFormat::HttpV2 | EventFormat::FunctionUrl => crate::http_event::build(&request),
     };
+    caller.describe(&mut event, format, &gw.account_id);
     let bound = INTEGRATION_TIMEOUT.min(crate::call::worker_bound(&pool));
     let mut resp = match call(&gw, &pool, Bytes::from(event.to_string()), &headers, bound).await {
         Ok(answer) if answer.status == StatusCode::OK && timed_out(&answer) => {
@@ -124,6 +130,13 @@ pub async fn handle(
             &answer.body,
             answer.headers.contains_key("x-amz-function-error"),
             format,
+            (format == EventFormat::Rest).then(|| RestBinary {
+                api: &route.api,
+                accept: parts
+                    .headers
+                    .get(http::header::ACCEPT)
+                    .and_then(|v| v.to_str().ok()),
+            }),
         ),
         Ok(answer) => {
             tracing::warn!(function = %route.function, status = %answer.status, "worker refused the event");
@@ -143,17 +156,19 @@ pub async fn handle(
             internal_error(format)
         }
     };
-    if let Ok(v) = HeaderValue::from_str(&request_id) {
+    decorate(&route, &parts.headers, &request_id, &mut resp);
+    resp
+}
+
+/// Every answer of a route, the function's or the gateway's own: its request id, and
+/// the API's CORS headers.
+fn decorate(route: &RouteMatch, request: &HeaderMap, request_id: &str, resp: &mut Response) {
+    if let Ok(v) = HeaderValue::from_str(request_id) {
         resp.headers_mut().insert("x-amzn-requestid", v);
     }
-    if let Some(rules) = gw
-        .http_cors
-        .as_ref()
-        .filter(|_| matches!(format, EventFormat::HttpV1 | EventFormat::HttpV2))
-    {
-        rules.decorate(&parts.headers, &mut resp);
+    if let Some(rules) = &route.api.cors {
+        rules.decorate(request, resp);
     }
-    resp
 }
 
 /// The function ran out of time (`Sandbox.Timedout`): the route answers 504.

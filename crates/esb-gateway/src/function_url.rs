@@ -2,10 +2,13 @@
 //! `/lambda-url/<function>/...` on the gateway, with payload 2.0 events whose `rawPath`
 //! is the part after the prefix, as the function's own URL would give it.
 
+use std::sync::Arc;
+
 use http::{StatusCode, Uri};
 
 use crate::api_response::message;
-use crate::routes::{DEFAULT_ROUTE, EventFormat, RouteMatch};
+use crate::auth::{Access, Guard};
+use crate::routes::{ApiSettings, DEFAULT_ROUTE, EventFormat, RouteMatch};
 
 /// Where function URLs live on the gateway.
 pub const PREFIX: &str = "/lambda-url/";
@@ -45,13 +48,11 @@ pub fn resolve(
         Some((f, p)) => (f, format!("/{p}")),
         None => (rest, "/".to_string()),
     };
-    match urls.get(function) {
+    let guard = match urls.get(function) {
         None => return Err(Refused::NoSuchUrl),
-        // Signature V4 verification is not there yet: an AWS_IAM URL refuses every
-        // request rather than serve unauthenticated callers.
-        Some(UrlAuth::AwsIam) => return Err(Refused::Forbidden),
-        Some(UrlAuth::None) => {}
-    }
+        Some(UrlAuth::AwsIam) => Guard::Iam,
+        Some(UrlAuth::None) => Guard::Open,
+    };
     let path_and_query = match uri.query() {
         Some(q) => format!("{path}?{q}"),
         None => path,
@@ -64,6 +65,16 @@ pub fn resolve(
             path_parameters: Default::default(),
             format: EventFormat::FunctionUrl,
             route_key: DEFAULT_ROUTE.to_string(),
+            api: Arc::new(ApiSettings {
+                id: url_id(function),
+                stage: DEFAULT_ROUTE.to_string(),
+                binary_media_types: Vec::new(),
+                cors: None,
+            }),
+            access: Access {
+                guard,
+                api_key: false,
+            },
         },
         inner,
     ))

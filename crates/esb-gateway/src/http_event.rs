@@ -150,6 +150,8 @@ mod tests {
                 path_parameters: BTreeMap::new(),
                 format,
                 route_key: "$default".into(),
+                api: crate::routes::ApiSettings::implicit_http(),
+                access: Default::default(),
             },
             _ => RouteMatch {
                 function: "f".into(),
@@ -157,6 +159,8 @@ mod tests {
                 path_parameters: BTreeMap::from([("id".to_string(), "42".to_string())]),
                 format,
                 route_key: "POST /items/{id}".into(),
+                api: crate::routes::ApiSettings::implicit_http(),
+                access: Default::default(),
             },
         };
         build(&ProxyRequest {

@@ -9,11 +9,11 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use esb_rie::api_error::InvokeApiError;
-use esb_rie::invoke_api::read_payload;
+use esb_rie::invoke_api::{json_payload, read_body};
 use esb_rie::limits::{MAX_ASYNC_REQUEST_BYTES, MAX_SYNC_REQUEST_BYTES};
 
 use crate::Gateway;
@@ -34,10 +34,11 @@ pub async fn invoke(
     State(gw): State<Arc<Gateway>>,
     Path(name): Path<String>,
     Query(query): Query<HashMap<String, String>>,
+    uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    match handle(gw, name, query, headers, body).await {
+    match handle(gw, name, query, uri, headers, body).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     }
@@ -47,9 +48,24 @@ async fn handle(
     gw: Arc<Gateway>,
     name: String,
     query: HashMap<String, String>,
+    uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, InvokeApiError> {
+    let invocation_type = headers
+        .get("x-amz-invocation-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("RequestResponse")
+        .to_string();
+    let raw = match invocation_type.as_str() {
+        "Event" => read_in_time(body, MAX_ASYNC_REQUEST_BYTES, "InvokeAsync").await?,
+        _ => read_in_time(body, MAX_SYNC_REQUEST_BYTES, "InvokeFunction").await?,
+    };
+    // Who is asking comes before what they ask for, as in Lambda; the signature
+    // covers the body as sent.
+    gw.authenticate("POST", &uri, &headers, &raw)
+        .map_err(crate::auth::sigv4::AuthError::into_api_error)?;
+    let payload = json_payload(raw)?;
     let (function, path_qualifier) = parse_function_ref(&name, &gw)?;
     let qualifier = query.get("Qualifier").cloned().or(path_qualifier);
     let not_found = |arn: String| {
@@ -67,14 +83,8 @@ async fn handle(
     if let Some(q) = qualifier.as_deref().filter(|q| *q != "$LATEST") {
         return Err(not_found(gw.function_arn(&function, Some(q))));
     }
-    let invocation_type = headers
-        .get("x-amz-invocation-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("RequestResponse")
-        .to_string();
     match invocation_type.as_str() {
         "Event" => {
-            let payload = read_in_time(body, MAX_ASYNC_REQUEST_BYTES, "InvokeAsync").await?;
             // Accepted only once it is on disk: from here on it runs, or lands in its
             // failure destination, even if the box dies (see async_store).
             let event_id = uuid::Uuid::new_v4().to_string();
@@ -105,10 +115,7 @@ async fn handle(
             Ok(resp)
         }
         "DryRun" => Ok(StatusCode::NO_CONTENT.into_response()),
-        "RequestResponse" => {
-            let payload = read_in_time(body, MAX_SYNC_REQUEST_BYTES, "InvokeFunction").await?;
-            run(&gw, &pool, payload, &headers).await
-        }
+        "RequestResponse" => run(&gw, &pool, payload, &headers).await,
         other => Err(InvokeApiError::new(
             StatusCode::BAD_REQUEST,
             "ValidationException",
@@ -123,18 +130,15 @@ async fn handle(
 /// The request body, or 408 when the client sends it too slowly (a slow client must
 /// not hold a connection and a request slot for ever).
 async fn read_in_time(body: Body, limit: usize, operation: &str) -> Result<Bytes, InvokeApiError> {
-    tokio::time::timeout(
-        crate::BODY_READ_TIMEOUT,
-        read_payload(body, limit, operation),
-    )
-    .await
-    .unwrap_or_else(|_| {
-        Err(InvokeApiError::new(
-            StatusCode::REQUEST_TIMEOUT,
-            "RequestTimeoutException",
-            "The request body did not arrive in time.",
-        ))
-    })
+    tokio::time::timeout(crate::BODY_READ_TIMEOUT, read_body(body, limit, operation))
+        .await
+        .unwrap_or_else(|_| {
+            Err(InvokeApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "RequestTimeoutException",
+                "The request body did not arrive in time.",
+            ))
+        })
 }
 
 pub(crate) async fn run(

@@ -9,6 +9,7 @@ pub mod api_routes;
 pub mod async_dispatch;
 pub mod async_events;
 pub mod async_store;
+pub mod auth;
 pub mod breaker;
 pub mod call;
 pub mod certs;
@@ -77,8 +78,13 @@ pub struct GatewayConfig {
     pub async_retry_delay: Duration,
     /// When a function's circuit opens on infrastructure failures, and for how long.
     pub breaker: breaker::BreakerSettings,
-    /// HTTP APIs' `CorsConfiguration`.
-    pub http_cors: Option<cors::CorsRules>,
+    /// The credentials Signature V4 requests must be signed with; `None` leaves the
+    /// Invoke API and `AWS_IAM` routes open (local use only).
+    pub credentials: Option<auth::sigv4::BoxCredentials>,
+    /// The keys `ApiKeyRequired` routes accept in `x-api-key`.
+    pub api_keys: Vec<String>,
+    /// The original ESB's user auth (`POST /user/auth/v1`), when configured.
+    pub id_token: Option<auth::id_token::IdTokenAuth>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -101,7 +107,9 @@ pub struct Gateway {
     async_store: async_store::AsyncStore,
     async_configs: HashMap<String, async_dispatch::AsyncConfig>,
     async_retry_delay: Duration,
-    http_cors: Option<cors::CorsRules>,
+    credentials: Option<auth::sigv4::BoxCredentials>,
+    api_keys: Vec<String>,
+    id_token: Option<auth::id_token::IdTokenAuth>,
     /// Functions with a URL, by name.
     urls: HashMap<String, function_url::UrlAuth>,
     workers: WorkerClient,
@@ -175,13 +183,50 @@ impl Gateway {
             async_store,
             async_configs,
             async_retry_delay: config.async_retry_delay,
-            http_cors: config.http_cors,
+            credentials: config.credentials,
+            api_keys: config.api_keys,
+            id_token: config.id_token,
             urls,
             workers: WorkerClient::default(),
             agent,
             region: config.region,
             account_id: config.account_id,
         }))
+    }
+
+    /// Checks a request's Signature V4 against the box's credentials (service
+    /// `lambda`, the box's region); anything goes when the box runs open.
+    pub fn authenticate(
+        &self,
+        method: &str,
+        uri: &http::Uri,
+        headers: &http::HeaderMap,
+        body: &[u8],
+    ) -> Result<(), auth::sigv4::AuthError> {
+        let Some(creds) = &self.credentials else {
+            return Ok(());
+        };
+        let uri = uri.path_and_query().map_or("/", |p| p.as_str());
+        let req = auth::sigv4::SignedRequest {
+            method,
+            uri,
+            headers,
+            body,
+        };
+        auth::sigv4::verify(
+            &req,
+            creds,
+            &self.region,
+            "lambda",
+            std::time::SystemTime::now(),
+        )
+    }
+
+    /// Whether `key` is one of the box's API keys (compared in constant time).
+    pub fn api_key_valid(&self, key: &str) -> bool {
+        self.api_keys.iter().fold(false, |found, k| {
+            found | auth::constant_time_eq(k.as_bytes(), key.as_bytes())
+        })
     }
 
     /// Re-dispatches the asynchronous events a previous gateway accepted and did not

@@ -32,10 +32,15 @@ pub fn build(req: &ProxyRequest<'_>) -> Value {
     let (headers, multi_headers) = headers(req.headers);
     let (query, multi_query) = query(req.uri.query());
     let now = time::OffsetDateTime::now_utc();
+    let content_type = req
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let binary = req.route.api.is_binary(content_type);
     let (body, is_base64) = match std::str::from_utf8(req.body) {
         _ if req.body.is_empty() => (Value::Null, false),
-        Ok(text) => (Value::String(text.to_string()), false),
-        Err(_) => (
+        Ok(text) if !binary => (Value::String(text.to_string()), false),
+        _ => (
             Value::String(base64::engine::general_purpose::STANDARD.encode(req.body)),
             true,
         ),
@@ -122,7 +127,7 @@ fn headers(map: &HeaderMap) -> (Value, Value) {
 }
 
 /// `null` when there is no query string, as API Gateway sends.
-fn query(raw: Option<&str>) -> (Value, Value) {
+pub(crate) fn query(raw: Option<&str>) -> (Value, Value) {
     let Some(raw) = raw.filter(|q| !q.is_empty()) else {
         return (Value::Null, Value::Null);
     };
@@ -177,6 +182,8 @@ mod tests {
             path_parameters: BTreeMap::from([("id".to_string(), "42".to_string())]),
             format: crate::routes::EventFormat::Rest,
             route_key: "POST /items/{id}".into(),
+            api: crate::routes::ApiSettings::implicit_rest(),
+            access: Default::default(),
         };
         build(&ProxyRequest {
             method: &Method::POST,

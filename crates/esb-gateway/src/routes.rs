@@ -4,8 +4,11 @@
 //! share the table (one port), each keeping the event format its function receives.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use percent_encoding::percent_decode_str;
+
+use crate::auth::Access;
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Segment {
@@ -42,6 +45,63 @@ pub struct ApiRoute {
     pub path: String,
     pub function: String,
     pub format: EventFormat,
+    /// The API (implicit or explicit) the route belongs to.
+    pub api: Arc<ApiSettings>,
+    /// What the caller must show before the function runs.
+    pub access: Access,
+}
+
+/// An API's settings that shape its routes' events and answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiSettings {
+    /// The id in events and ARNs (`requestContext.apiId`).
+    pub id: String,
+    /// `StageName`: `requestContext.stage`, and the stage of `methodArn`.
+    pub stage: String,
+    /// REST `BinaryMediaTypes`: request bodies of these types reach the function
+    /// base64-encoded, and base64 answers of these types are decoded.
+    pub binary_media_types: Vec<String>,
+    /// The API's own CORS rules (HTTP API `CorsConfiguration`, REST `Cors`).
+    pub cors: Option<crate::cors::CorsRules>,
+}
+
+impl ApiSettings {
+    /// Whether a body of `content_type` (or an `Accept` list) is binary for this API:
+    /// one of its `BinaryMediaTypes` matches, `*` wildcards included.
+    pub fn is_binary(&self, content_type: Option<&str>) -> bool {
+        let Some(content_type) = content_type else {
+            return false;
+        };
+        content_type.split(',').any(|candidate| {
+            let candidate = candidate.split(';').next().unwrap_or("").trim();
+            let (kind, sub) = candidate.split_once('/').unwrap_or((candidate, ""));
+            self.binary_media_types.iter().any(|pattern| {
+                let (pk, ps) = pattern.split_once('/').unwrap_or((pattern, ""));
+                (pk == "*" || pk.eq_ignore_ascii_case(kind))
+                    && (ps == "*" || ps.eq_ignore_ascii_case(sub))
+            })
+        })
+    }
+
+    /// The implicit REST API (`ServerlessRestApi`, stage `Prod`).
+    pub fn implicit_rest() -> Arc<Self> {
+        Arc::new(Self {
+            id: crate::api_routes::API_ID.into(),
+            stage: crate::api_routes::STAGE.into(),
+            binary_media_types: Vec::new(),
+            cors: None,
+        })
+    }
+
+    /// The implicit HTTP API (`ServerlessHttpApi`, stage `$default`).
+    pub fn implicit_http() -> Arc<Self> {
+        Arc::new(Self {
+            id: crate::api_routes::API_ID.into(),
+            stage: crate::api_routes::HTTP_STAGE.into(),
+            binary_media_types: Vec::new(),
+            cors: None,
+        })
+    }
 }
 
 /// The route key of an HTTP API's catch-all route.
@@ -49,11 +109,8 @@ pub const DEFAULT_ROUTE: &str = "$default";
 
 #[derive(Debug, Clone)]
 struct Route {
-    method: String,
-    resource: String,
     segments: Vec<Segment>,
-    function: String,
-    format: EventFormat,
+    route: ApiRoute,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,6 +122,8 @@ pub struct RouteMatch {
     pub format: EventFormat,
     /// HTTP APIs' `routeKey`: `GET /items/{id}`, `ANY /files/{proxy+}` or `$default`.
     pub route_key: String,
+    pub api: Arc<ApiSettings>,
+    pub access: Access,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,25 +142,23 @@ type Candidate<'a> = (Vec<u8>, u8, &'a Route, BTreeMap<String, String>);
 #[derive(Debug, Clone, Default)]
 pub struct RouteTable {
     routes: Vec<Route>,
-    /// An HTTP API's `$default` route: its function and format.
-    default: Option<(String, EventFormat)>,
+    /// An HTTP API's `$default` route.
+    default: Option<ApiRoute>,
 }
 
 impl RouteTable {
     /// Paths are validated by the template loader.
     pub fn new(routes: impl IntoIterator<Item = ApiRoute>) -> Self {
         let mut table = Self::default();
-        for r in routes {
+        for mut r in routes {
             if r.path == DEFAULT_ROUTE {
-                table.default = Some((r.function, r.format));
+                table.default = Some(r);
                 continue;
             }
+            r.method = r.method.to_ascii_uppercase();
             table.routes.push(Route {
                 segments: parse(&r.path),
-                method: r.method.to_ascii_uppercase(),
-                resource: r.path,
-                function: r.function,
-                format: r.format,
+                route: r,
             });
         }
         table
@@ -121,10 +178,10 @@ impl RouteTable {
             let Some((rank, params)) = matches(&route.segments, &parts) else {
                 continue;
             };
-            rest_path_known |= route.format == EventFormat::Rest;
-            let method_rank = if route.method == method {
+            rest_path_known |= route.route.format == EventFormat::Rest;
+            let method_rank = if route.route.method == method {
                 2
-            } else if route.method == "ANY" {
+            } else if route.route.method == "ANY" {
                 1
             } else {
                 continue;
@@ -137,22 +194,32 @@ impl RouteTable {
             }
         }
         match (best, &self.default) {
-            (Some((_, _, route, path_parameters)), _) => Lookup::Found(RouteMatch {
-                function: route.function.clone(),
-                resource: route.resource.clone(),
-                path_parameters,
-                format: route.format,
-                route_key: format!("{} {}", route.method, route.resource),
-            }),
-            (None, Some((function, format))) => Lookup::Found(RouteMatch {
-                function: function.clone(),
-                resource: DEFAULT_ROUTE.to_string(),
-                path_parameters: BTreeMap::new(),
-                format: *format,
-                route_key: DEFAULT_ROUTE.to_string(),
-            }),
+            (Some((_, _, route, path_parameters)), _) => {
+                let r = &route.route;
+                Lookup::Found(RouteMatch {
+                    path_parameters,
+                    route_key: format!("{} {}", r.method, r.path),
+                    ..RouteMatch::of(r)
+                })
+            }
+            (None, Some(r)) => Lookup::Found(RouteMatch::of(r)),
             (None, None) if rest_path_known => Lookup::NoMethod,
             (None, None) => Lookup::NoResource,
+        }
+    }
+}
+
+impl RouteMatch {
+    /// A match of `r` without path parameters (its `$default` form).
+    fn of(r: &ApiRoute) -> Self {
+        Self {
+            function: r.function.clone(),
+            resource: r.path.clone(),
+            path_parameters: BTreeMap::new(),
+            format: r.format,
+            route_key: DEFAULT_ROUTE.to_string(),
+            api: Arc::clone(&r.api),
+            access: r.access.clone(),
         }
     }
 }
@@ -220,6 +287,12 @@ mod tests {
             path: path.into(),
             function: function.into(),
             format,
+            api: if format == EventFormat::Rest {
+                ApiSettings::implicit_rest()
+            } else {
+                ApiSettings::implicit_http()
+            },
+            access: Access::default(),
         }
     }
 

@@ -17,7 +17,11 @@ use tower_service::Service;
 use crate::Gateway;
 
 pub fn router(gw: Arc<Gateway>) -> Router {
-    Router::new()
+    let mut router = Router::new();
+    if gw.id_token.is_some() {
+        router = router.route(crate::auth::id_token::LOGIN_PATH, post(login));
+    }
+    router
         .route(
             "/health",
             get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }),
@@ -33,6 +37,29 @@ pub fn router(gw: Arc<Gateway>) -> Router {
             crate::access_log::record,
         ))
         .with_state(gw)
+}
+
+/// The original ESB's `POST /user/auth/v1`: an IdToken for a user and password.
+async fn login(
+    axum::extract::State(gw): axum::extract::State<Arc<Gateway>>,
+    headers: http::HeaderMap,
+    body: axum::body::Body,
+) -> axum::response::Response {
+    let read = tokio::time::timeout(
+        crate::BODY_READ_TIMEOUT,
+        esb_rie::body::read_limited(body, 64 * 1024),
+    )
+    .await;
+    match (&gw.id_token, read) {
+        (Some(auth), Ok(Ok(body))) => auth.login(&headers, &body.bytes),
+        (None, _) => crate::api_response::message(http::StatusCode::NOT_FOUND, "Not Found"),
+        (_, Ok(Err(_))) => {
+            crate::api_response::message(http::StatusCode::BAD_REQUEST, "Bad Request")
+        }
+        (_, Err(_)) => {
+            crate::api_response::message(http::StatusCode::REQUEST_TIMEOUT, "Request Timeout")
+        }
+    }
 }
 
 /// Prometheus text exposition (OpenMetrics).

@@ -158,11 +158,20 @@ pub async fn read_payload(
     limit: usize,
     operation: &str,
 ) -> Result<Bytes, InvokeApiError> {
-    let payload = match read_limited(body, limit).await {
-        Ok(collected) => collected.bytes,
-        Err(BodyError::TooLarge { .. }) => return Err(InvokeApiError::too_large(limit, operation)),
-        Err(e) => return Err(InvokeApiError::invalid_content(e.to_string())),
-    };
+    json_payload(read_body(body, limit, operation).await?)
+}
+
+/// The request body as sent, within Lambda's size limit for `operation`.
+pub async fn read_body(body: Body, limit: usize, operation: &str) -> Result<Bytes, InvokeApiError> {
+    match read_limited(body, limit).await {
+        Ok(collected) => Ok(collected.bytes),
+        Err(BodyError::TooLarge { .. }) => Err(InvokeApiError::too_large(limit, operation)),
+        Err(e) => Err(InvokeApiError::invalid_content(e.to_string())),
+    }
+}
+
+/// The payload a function receives: the body if it is JSON, `{}` if it is empty.
+pub fn json_payload(payload: Bytes) -> Result<Bytes, InvokeApiError> {
     if payload.iter().all(u8::is_ascii_whitespace) {
         return Ok(Bytes::from_static(b"{}"));
     }

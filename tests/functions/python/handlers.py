@@ -109,3 +109,40 @@ def http_api(event, context):
 def shortcut(event, context):
     """Payload 2.0's shortcut: no statusCode, so the JSON itself is a 200 body."""
     return {"via": "shortcut", "path": event.get("rawPath")}
+
+
+AUTHORIZER_CALLS = 0
+
+
+def authorizer(event, context):
+    """A Lambda authorizer for every API Gateway flavour. The token (or X-Tenant header)
+    decides: allow / deny / unauthorized / boom; `calls` shows whether API Gateway's
+    cache answered instead of this function."""
+    global AUTHORIZER_CALLS
+    AUTHORIZER_CALLS += 1
+    if event.get("type") == "TOKEN":
+        who = event["authorizationToken"].removeprefix("Bearer ")
+        arn = event["methodArn"]
+    else:
+        headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+        who = headers.get("x-tenant", "")
+        arn = event.get("methodArn") or event.get("routeArn")
+    if who == "unauthorized":
+        raise Exception("Unauthorized")
+    if who == "boom":
+        raise ValueError("the authorizer itself failed")
+    ctx = {"tenant": who, "calls": AUTHORIZER_CALLS, "premium": True, "eventType": event.get("type")}
+    if event.get("version") == "2.0" and "routeArn" in event:
+        return {"isAuthorized": who != "deny", "context": ctx}
+    # Allow every route of the API and stage, as authorizers commonly do (and as the
+    # cache then reuses for other routes).
+    api_stage = "/".join(arn.split("/")[:2])
+    return {
+        "principalId": f"user-{who}",
+        "policyDocument": {"Version": "2012-10-17", "Statement": [{
+            "Action": "execute-api:Invoke",
+            "Effect": "Deny" if who == "deny" else "Allow",
+            "Resource": f"{api_stage}/*",
+        }]},
+        "context": ctx,
+    }

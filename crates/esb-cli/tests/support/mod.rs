@@ -560,3 +560,88 @@ pub fn remove_box_objects(state: &Path) {
         .args(["network", "rm", &format!("esb-{}", id.trim())])
         .output();
 }
+
+/// The access key pair a box issued (`<state>/credentials`).
+pub fn box_credentials(state: &Path) -> (String, String) {
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let text = loop {
+        if let Ok(t) = std::fs::read_to_string(state.join("credentials")) {
+            break t;
+        }
+        assert!(Instant::now() < deadline, "the box issued no credentials");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let value = |key: &str| {
+        text.lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once('=')?;
+                (k.trim() == key).then(|| v.trim().to_string())
+            })
+            .unwrap_or_else(|| panic!("{key} in the credentials file"))
+    };
+    (value("aws_access_key_id"), value("aws_secret_access_key"))
+}
+
+/// Signs a request with Signature V4 (service `lambda`, region us-east-1) as the AWS
+/// SDKs do, using the AWS SDK's signer.
+pub fn sign(
+    req: &mut reqwest::blocking::Request,
+    (key, secret): &(String, String),
+    at: std::time::SystemTime,
+) {
+    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+    let identity = aws_credential_types::Credentials::new(key, secret, None, None, "test").into();
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region("us-east-1")
+        .name("lambda")
+        .time(at)
+        .settings(SigningSettings::default())
+        .build()
+        .expect("signing params")
+        .into();
+    let body = req
+        .body()
+        .and_then(|b| b.as_bytes())
+        .map(<[u8]>::to_vec)
+        .unwrap_or_default();
+    let host = req.url().port().map_or_else(
+        || req.url().host_str().unwrap_or("").to_string(),
+        |p| format!("{}:{p}", req.url().host_str().unwrap_or("")),
+    );
+    let headers: Vec<(String, String)> = req
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().expect("ascii header").to_string()))
+        .chain([("host".to_string(), host)])
+        .collect();
+    let signable = SignableRequest::new(
+        req.method().as_str(),
+        req.url().as_str(),
+        headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        SignableBody::Bytes(&body),
+    )
+    .expect("signable request");
+    let (instructions, _) = sign(signable, &params).expect("sign").into_parts();
+    for (k, v) in instructions.headers() {
+        req.headers_mut().insert(
+            reqwest::header::HeaderName::from_bytes(k.as_bytes()).expect("name"),
+            v.parse().expect("value"),
+        );
+    }
+}
+
+/// Sends `req` signed with the box's credentials.
+pub fn send_signed(
+    client: &reqwest::blocking::Client,
+    state: &Path,
+    req: reqwest::blocking::RequestBuilder,
+) -> reqwest::Result<reqwest::blocking::Response> {
+    let mut req = req.build()?;
+    sign(
+        &mut req,
+        &box_credentials(state),
+        std::time::SystemTime::now(),
+    );
+    client.execute(req)
+}

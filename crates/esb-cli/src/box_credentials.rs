@@ -1,0 +1,128 @@
+//! The access key pair a box issues: the Invoke API and `AWS_IAM` routes accept only
+//! requests signed with it, and every worker gets it, so chained SDK calls pass.
+//! Kept in `<state>/credentials` as an AWS shared-credentials file, so
+//! `AWS_SHARED_CREDENTIALS_FILE=.esb/credentials aws lambda invoke ...` just works.
+
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use base64::Engine;
+use esb_gateway::auth::sigv4::BoxCredentials;
+
+pub const FILE: &str = "credentials";
+const KEY_ENV: &str = "ESB_ACCESS_KEY_ID";
+const SECRET_ENV: &str = "ESB_SECRET_ACCESS_KEY";
+
+/// `ESB_ACCESS_KEY_ID` + `ESB_SECRET_ACCESS_KEY` when set, else the pair in the state
+/// dir, else a new pair written there (mode 0600).
+pub fn load_or_issue(state_dir: &Path) -> Result<BoxCredentials> {
+    match (std::env::var(KEY_ENV).ok(), std::env::var(SECRET_ENV).ok()) {
+        (Some(access_key_id), Some(secret_access_key))
+            if !access_key_id.is_empty() && !secret_access_key.is_empty() =>
+        {
+            return Ok(BoxCredentials {
+                access_key_id,
+                secret_access_key,
+            });
+        }
+        (None, None) => {}
+        _ => bail!("set both {KEY_ENV} and {SECRET_ENV} (non-empty), or neither"),
+    }
+    let path = state_dir.join(FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => parse(&text).with_context(|| {
+            format!(
+                "{} is not a credentials file with aws_access_key_id and aws_secret_access_key; remove it to issue a new pair",
+                path.display()
+            )
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let creds = issue();
+            std::fs::create_dir_all(state_dir)
+                .with_context(|| format!("cannot create {}", state_dir.display()))?;
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            file.write_all(render(&creds).as_bytes())
+                .and_then(|()| file.sync_all())
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            Ok(creds)
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+/// 20-character key id and 40-character secret, like AWS's, from the OS's CSPRNG.
+fn issue() -> BoxCredentials {
+    let random = |n: usize| -> Vec<u8> {
+        (0..n.div_ceil(16))
+            .flat_map(|_| uuid::Uuid::new_v4().into_bytes())
+            .collect()
+    };
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let id: String = random(16)
+        .iter()
+        .take(16)
+        .map(|b| ALPHABET[usize::from(b % 32)] as char)
+        .collect();
+    let secret = base64::engine::general_purpose::STANDARD.encode(random(48));
+    BoxCredentials {
+        access_key_id: format!("ESBK{id}"),
+        secret_access_key: secret.chars().take(40).collect(),
+    }
+}
+
+fn render(c: &BoxCredentials) -> String {
+    format!(
+        "# Issued by this ESB box: the Invoke API accepts requests signed with this pair.\n[default]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+        c.access_key_id, c.secret_access_key
+    )
+}
+
+fn parse(text: &str) -> Option<BoxCredentials> {
+    let value = |key: &str| {
+        text.lines().find_map(|l| {
+            let (k, v) = l.split_once('=')?;
+            (k.trim() == key).then(|| v.trim().to_string())
+        })
+    };
+    Some(BoxCredentials {
+        access_key_id: value("aws_access_key_id").filter(|v| !v.is_empty())?,
+        secret_access_key: value("aws_secret_access_key").filter(|v| !v.is_empty())?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issued_once_then_read_back() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let first = load_or_issue(dir.path()).expect("issue");
+        assert_eq!(first.access_key_id.len(), 20);
+        assert_eq!(first.secret_access_key.len(), 40);
+        assert_eq!(load_or_issue(dir.path()).expect("read"), first);
+        let mode = std::fs::metadata(dir.path().join(FILE))
+            .expect("file")
+            .permissions();
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+            0o600
+        );
+        let other = tempfile::tempdir().expect("tempdir");
+        assert_ne!(load_or_issue(other.path()).expect("issue"), first);
+    }
+
+    #[test]
+    fn a_damaged_file_is_an_error_not_a_new_pair() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join(FILE), "[default]\n").expect("write");
+        assert!(load_or_issue(dir.path()).is_err());
+    }
+}

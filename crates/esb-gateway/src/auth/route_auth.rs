@@ -1,0 +1,270 @@
+//! A route's access rules applied to one request, answering as API Gateway does when
+//! they fail: the authorizer first, then the API key (as REST APIs order them).
+
+use axum::response::Response;
+use http::{HeaderMap, Method, StatusCode, Uri};
+use serde_json::{Value, json};
+
+use super::lambda_authorizer::{Allowed, Refusal};
+use super::{Access, Guard};
+use crate::Gateway;
+use crate::api_response::gateway_error;
+use crate::proxy_event::ProxyRequest;
+use crate::routes::EventFormat;
+
+/// Who the caller turned out to be.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Caller {
+    Anonymous,
+    /// Signed with the box's key (`AWS_IAM`).
+    Iam {
+        access_key: String,
+    },
+    Jwt(Value),
+    Lambda(Allowed),
+    /// The original ESB's IdToken: its `sub`.
+    IdToken {
+        user: String,
+    },
+}
+
+/// The request as the client sent it (the signature covers these, not the event).
+pub struct Received<'a> {
+    pub method: &'a Method,
+    pub uri: &'a Uri,
+    pub headers: &'a HeaderMap,
+}
+
+/// Applies `access` to the request; `Err` is the answer to send instead of the function's.
+pub async fn check(
+    gw: &Gateway,
+    access: &Access,
+    received: &Received<'_>,
+    event_request: &ProxyRequest<'_>,
+) -> Result<Caller, Response> {
+    let format = event_request.route.format;
+    let caller = match &access.guard {
+        Guard::Open => Caller::Anonymous,
+        Guard::Iam => {
+            let signed = gw.authenticate(
+                received.method.as_str(),
+                received.uri,
+                received.headers,
+                event_request.body,
+            );
+            match signed {
+                Ok(()) => Caller::Iam {
+                    access_key: gw
+                        .credentials
+                        .as_ref()
+                        .map(|c| c.access_key_id.clone())
+                        .unwrap_or_default(),
+                },
+                Err(e) => {
+                    let body = match format {
+                        EventFormat::FunctionUrl => json!({"Message": "Forbidden"}),
+                        _ => json!({"message": e.to_string()}),
+                    };
+                    return Err(gateway_error(StatusCode::FORBIDDEN, &body, e.error_type()));
+                }
+            }
+        }
+        Guard::IdToken => {
+            let Some(auth) = &gw.id_token else {
+                return Err(unauthorized());
+            };
+            let header = received
+                .headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok());
+            match auth.verify(header) {
+                Ok(user) => Caller::IdToken { user },
+                Err(_) => return Err(unauthorized()),
+            }
+        }
+        Guard::Lambda(authorizer) => {
+            let arn = route_arn(gw, event_request);
+            match authorizer.authorize(gw, event_request, &arn).await {
+                Ok(allowed) => Caller::Lambda(allowed),
+                Err(refusal) => return Err(refused(refusal, format)),
+            }
+        }
+        Guard::Jwt {
+            authorizer,
+            header,
+            scopes,
+        } => {
+            let source = received
+                .headers
+                .get(header.as_str())
+                .and_then(|v| v.to_str().ok());
+            match authorizer.authorize(source, scopes).await {
+                Ok(claims) => Caller::Jwt(claims.to_event_value()),
+                Err(rejection) => {
+                    let mut resp = if rejection.status() == StatusCode::FORBIDDEN {
+                        gateway_error(
+                            StatusCode::FORBIDDEN,
+                            &json!({"message": "Forbidden"}),
+                            "AccessDeniedException",
+                        )
+                    } else {
+                        unauthorized()
+                    };
+                    if let Some(v) = rejection
+                        .www_authenticate()
+                        .and_then(|v| http::HeaderValue::from_str(&v).ok())
+                    {
+                        resp.headers_mut().insert("www-authenticate", v);
+                    }
+                    return Err(resp);
+                }
+            }
+        }
+    };
+    if access.api_key {
+        let key = received
+            .headers
+            .get("x-api-key")
+            .and_then(|v| v.to_str().ok());
+        if !key.is_some_and(|k| gw.api_key_valid(k)) {
+            return Err(gateway_error(
+                StatusCode::FORBIDDEN,
+                &json!({"message": "Forbidden"}),
+                "ForbiddenException",
+            ));
+        }
+    }
+    Ok(caller)
+}
+
+fn unauthorized() -> Response {
+    gateway_error(
+        StatusCode::UNAUTHORIZED,
+        &json!({"message": "Unauthorized"}),
+        "UnauthorizedException",
+    )
+}
+
+/// API Gateway's answers to an authorizer's refusal, REST and HTTP APIs differing.
+fn refused(refusal: Refusal, format: EventFormat) -> Response {
+    let rest = format == EventFormat::Rest;
+    match refusal {
+        Refusal::Unauthorized => unauthorized(),
+        Refusal::ExplicitDeny if rest => gateway_error(
+            StatusCode::FORBIDDEN,
+            &json!({"Message": "User is not authorized to access this resource with an explicit deny"}),
+            "AccessDeniedException",
+        ),
+        Refusal::NotAllowed if rest => gateway_error(
+            StatusCode::FORBIDDEN,
+            &json!({"Message": "User is not authorized to access this resource"}),
+            "AccessDeniedException",
+        ),
+        Refusal::ExplicitDeny | Refusal::NotAllowed => gateway_error(
+            StatusCode::FORBIDDEN,
+            &json!({"message": "Forbidden"}),
+            "AccessDeniedException",
+        ),
+        Refusal::Failed if rest => gateway_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &json!({"message": null}),
+            "AuthorizerConfigurationException",
+        ),
+        Refusal::Failed => gateway_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &json!({"message": "Internal Server Error"}),
+            "AuthorizerConfigurationException",
+        ),
+    }
+}
+
+/// `arn:aws:execute-api:<region>:<account>:<api>/<stage>/<METHOD>/<path>`: REST's
+/// `methodArn` and HTTP APIs' `routeArn`, as authorizer policies match them.
+fn route_arn(gw: &Gateway, req: &ProxyRequest<'_>) -> String {
+    format!(
+        "arn:aws:execute-api:{}:{}:{}/{}/{}/{}",
+        gw.region,
+        gw.account_id,
+        req.route.api.id,
+        req.route.api.stage,
+        req.method,
+        req.uri.path().trim_start_matches('/')
+    )
+}
+
+impl Caller {
+    /// Writes the caller into the route's event as API Gateway does: into
+    /// `requestContext.authorizer`, or for a signed caller of a payload 1.0 event, into
+    /// `requestContext.identity`.
+    pub fn describe(&self, event: &mut Value, format: EventFormat, account_id: &str) {
+        let Some(context) = event
+            .get_mut("requestContext")
+            .and_then(Value::as_object_mut)
+        else {
+            return;
+        };
+        match (self, format.is_v2()) {
+            (Caller::Iam { access_key }, false) => {
+                if let Some(identity) = context.get_mut("identity").and_then(Value::as_object_mut) {
+                    let user_arn = format!("arn:aws:iam::{account_id}:user/esb-box");
+                    identity.insert("accessKey".into(), json!(access_key));
+                    identity.insert("accountId".into(), json!(account_id));
+                    identity.insert("caller".into(), json!(access_key));
+                    identity.insert("user".into(), json!(access_key));
+                    identity.insert("userArn".into(), json!(user_arn));
+                }
+            }
+            _ => {
+                if let Some(authorizer) = self.event_value(format, account_id) {
+                    context.insert("authorizer".into(), authorizer);
+                }
+            }
+        }
+    }
+
+    /// `requestContext.authorizer` of the route's event (`None`: the key is absent).
+    fn event_value(&self, format: EventFormat, account_id: &str) -> Option<Value> {
+        let v2 = format.is_v2();
+        match self {
+            Caller::Anonymous => None,
+            Caller::Iam { access_key } => Some(json!({"iam": {
+                "accessKey": access_key,
+                "accountId": account_id,
+                "callerId": access_key,
+                "cognitoIdentity": null,
+                "principalOrgId": null,
+                "userArn": format!("arn:aws:iam::{account_id}:user/esb-box"),
+                "userId": access_key,
+            }})),
+            Caller::Jwt(jwt) => Some(json!({ "jwt": jwt })),
+            Caller::Lambda(allowed) => Some(allowed.event_value(v2)),
+            Caller::IdToken { user } => Some(json!({
+                "claims": {"cognito:username": user, "username": user},
+                "cognito:username": user,
+            })),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event_shape::{fixture, same_shape};
+
+    #[test]
+    fn signed_callers_look_like_aws_iam_identities() {
+        let ours = Caller::Iam {
+            access_key: "ESBKEXAMPLE".into(),
+        }
+        .event_value(EventFormat::FunctionUrl, "123456789012")
+        .expect("authorizer");
+        for sample in [
+            "powertools/lambdaFunctionUrlIAMEvent.json",
+            "powertools/apiGatewayProxyV2IamEvent.json",
+        ] {
+            let theirs = fixture(sample)["requestContext"]["authorizer"].clone();
+            // Cognito identities do not exist in a box; the key stays, null.
+            same_shape(&ours, &[&theirs], "$", &["cognitoIdentity"], &[], true);
+        }
+    }
+}
