@@ -216,11 +216,7 @@ impl Apis {
                 path: e.path.clone(),
                 function: function.to_string(),
                 format,
-                api: if format == EventFormat::Rest {
-                    ApiSettings::implicit_rest()
-                } else {
-                    ApiSettings::implicit_http()
-                },
+                api: ApiSettings::implicit(format),
                 access: Access::default(),
             };
         };

@@ -49,3 +49,15 @@ pub fn fixture(name: &str) -> Value {
         .unwrap_or_else(|e| panic!("AWS sample event {} is needed: {e}", path.display()));
     serde_json::from_str(&text).expect("fixture json")
 }
+
+/// Maps of payload 1.0 events whose keys are request data (header names, query
+/// keys...), not shape.
+pub const V1_DATA: [&str; 7] = [
+    "$.headers",
+    "$.multiValueHeaders",
+    "$.queryStringParameters",
+    "$.multiValueQueryStringParameters",
+    "$.pathParameters",
+    "$.stageVariables",
+    "$.requestContext.authorizer",
+];

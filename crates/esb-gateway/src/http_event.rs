@@ -150,7 +150,7 @@ mod tests {
                 path_parameters: BTreeMap::new(),
                 format,
                 route_key: "$default".into(),
-                api: crate::routes::ApiSettings::implicit_http(),
+                api: crate::routes::ApiSettings::implicit(EventFormat::HttpV2),
                 access: Default::default(),
             },
             _ => RouteMatch {
@@ -159,7 +159,7 @@ mod tests {
                 path_parameters: BTreeMap::from([("id".to_string(), "42".to_string())]),
                 format,
                 route_key: "POST /items/{id}".into(),
-                api: crate::routes::ApiSettings::implicit_http(),
+                api: crate::routes::ApiSettings::implicit(EventFormat::HttpV2),
                 access: Default::default(),
             },
         };

@@ -182,7 +182,7 @@ mod tests {
             path_parameters: BTreeMap::from([("id".to_string(), "42".to_string())]),
             format: crate::routes::EventFormat::Rest,
             route_key: "POST /items/{id}".into(),
-            api: crate::routes::ApiSettings::implicit_rest(),
+            api: crate::routes::ApiSettings::implicit(crate::routes::EventFormat::Rest),
             access: Default::default(),
         };
         build(&ProxyRequest {
@@ -200,16 +200,7 @@ mod tests {
         })
     }
 
-    /// Maps whose keys are request data (header names, query keys...), not shape.
-    const DATA: [&str; 7] = [
-        "$.headers",
-        "$.multiValueHeaders",
-        "$.queryStringParameters",
-        "$.multiValueQueryStringParameters",
-        "$.pathParameters",
-        "$.stageVariables",
-        "$.requestContext.authorizer",
-    ];
+    use crate::event_shape::V1_DATA as DATA;
 
     #[test]
     fn matches_aws_sample_events_key_by_key() {

@@ -83,21 +83,17 @@ impl ApiSettings {
         })
     }
 
-    /// The implicit REST API (`ServerlessRestApi`, stage `Prod`).
-    pub fn implicit_rest() -> Arc<Self> {
+    /// The implicit API of a route format: `ServerlessRestApi` (stage `Prod`) or
+    /// `ServerlessHttpApi` (stage `$default`).
+    pub fn implicit(format: EventFormat) -> Arc<Self> {
         Arc::new(Self {
             id: crate::api_routes::API_ID.into(),
-            stage: crate::api_routes::STAGE.into(),
-            binary_media_types: Vec::new(),
-            cors: None,
-        })
-    }
-
-    /// The implicit HTTP API (`ServerlessHttpApi`, stage `$default`).
-    pub fn implicit_http() -> Arc<Self> {
-        Arc::new(Self {
-            id: crate::api_routes::API_ID.into(),
-            stage: crate::api_routes::HTTP_STAGE.into(),
+            stage: if format == EventFormat::Rest {
+                crate::api_routes::STAGE
+            } else {
+                crate::api_routes::HTTP_STAGE
+            }
+            .into(),
             binary_media_types: Vec::new(),
             cors: None,
         })
@@ -287,11 +283,7 @@ mod tests {
             path: path.into(),
             function: function.into(),
             format,
-            api: if format == EventFormat::Rest {
-                ApiSettings::implicit_rest()
-            } else {
-                ApiSettings::implicit_http()
-            },
+            api: ApiSettings::implicit(format),
             access: Access::default(),
         }
     }

@@ -360,7 +360,7 @@ mod tests {
             path_parameters: BTreeMap::from([("id".to_string(), "42".to_string())]),
             format: route_format,
             route_key: "GET /items/{id}".into(),
-            api: ApiSettings::implicit_rest(),
+            api: ApiSettings::implicit(EventFormat::Rest),
             access: Default::default(),
         };
         let req = ProxyRequest {
@@ -385,15 +385,7 @@ mod tests {
         )
     }
 
-    const DATA: [&str; 7] = [
-        "$.headers",
-        "$.multiValueHeaders",
-        "$.queryStringParameters",
-        "$.multiValueQueryStringParameters",
-        "$.pathParameters",
-        "$.stageVariables",
-        "$.requestContext.authorizer",
-    ];
+    use crate::event_shape::V1_DATA as DATA;
 
     #[test]
     fn events_have_the_keys_of_aws_samples() {
