@@ -16,13 +16,7 @@ pub struct BoxLock {
 impl BoxLock {
     /// Records this process as the box of `state_dir`, unless a live box already is.
     pub fn acquire(state_dir: &Path) -> Result<Self> {
-        if let Some(pid) = running(state_dir) {
-            bail!(
-                "a box is already running on {} (pid {pid}); stop it with `esb down --state-dir {}` or use another --state-dir",
-                state_dir.display(),
-                state_dir.display()
-            );
-        }
+        refuse_if_running(state_dir)?;
         let path = state_dir.join(FILE);
         std::fs::write(&path, std::process::id().to_string())
             .with_context(|| format!("cannot write {}", path.display()))?;
@@ -34,6 +28,21 @@ impl Drop for BoxLock {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
     }
+}
+
+/// An error saying where the box already running on `state_dir` serves, if one runs.
+pub fn refuse_if_running(state_dir: &Path) -> Result<()> {
+    let Some(pid) = running(state_dir) else {
+        return Ok(());
+    };
+    let at = crate::box_state::read(state_dir)
+        .map(|s| format!(", serving {}", s.url))
+        .unwrap_or_default();
+    bail!(
+        "a box is already running on {} (pid {pid}{at}); stop it with `esb down --state-dir {}` or use another --state-dir",
+        state_dir.display(),
+        state_dir.display()
+    )
 }
 
 /// The pid of the live `esb` process recorded as the box of `state_dir`; a stale file

@@ -33,6 +33,10 @@ pub struct ServeArgs {
     /// environments; resumed on its next request). 0 never pauses.
     #[arg(long, default_value_t = 10.0)]
     pub pause_idle_after: f64,
+    /// Seconds after which an unused worker is removed (scale to zero; the next
+    /// request starts cold). Provisioned workers stay. 0 keeps workers for ever.
+    #[arg(long, default_value_t = 300.0)]
+    pub idle_timeout: f64,
     /// Most invocations in flight across all functions (Lambda's account limit); past
     /// it, requests wait like --acquire-timeout, then get 429.
     #[arg(long, default_value_t = 1000)]
@@ -61,7 +65,14 @@ pub fn run(args: GatewayArgs) -> Result<()> {
     project.name_images()?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
-        let gateway = serve(&project, args.project.port, &args.agent, &args.serve).await?;
+        let gateway = serve(
+            &project,
+            args.project.port,
+            &args.agent,
+            &args.serve,
+            "gateway",
+        )
+        .await?;
         eprintln!("esb: stopping: returning idle workers to the agent");
         gateway.release_workers().await;
         Ok(())
@@ -75,6 +86,7 @@ pub async fn serve(
     port: u16,
     agent_url: &str,
     options: &ServeArgs,
+    runtime_label: &str,
 ) -> Result<Arc<Gateway>> {
     let certs = esb_gateway::certs::ensure(&project.state_dir)
         .context("cannot prepare the box's TLS certificates")?;
@@ -95,20 +107,35 @@ pub async fn serve(
         agent_url: agent_url.to_string(),
         region: project.region.clone(),
         account_id: project.account_id.clone(),
-        acquire_timeout: Duration::from_secs_f64(options.acquire_timeout.max(0.0)),
-        pause_idle_after: (options.pause_idle_after > 0.0)
-            .then(|| Duration::from_secs_f64(options.pause_idle_after)),
+        acquire_timeout: positive_seconds(options.acquire_timeout).unwrap_or_default(),
+        pause_idle_after: positive_seconds(options.pause_idle_after),
+        idle_timeout: positive_seconds(options.idle_timeout),
         access_log: Some(project.state_dir.join("logs").join("access.log")),
         max_concurrency: options.max_concurrency,
         async_dir: project.state_dir.join("async"),
-        async_retry_delay: Duration::from_secs_f64(options.async_retry_delay.clamp(0.01, 3600.0)),
+        async_retry_delay: positive_seconds(options.async_retry_delay.clamp(0.01, 3600.0))
+            .unwrap_or_default(),
         breaker: esb_gateway::breaker::BreakerSettings {
             threshold: options.breaker_threshold.max(1),
-            cooldown: Duration::from_secs_f64(options.breaker_cooldown.clamp(0.01, 3600.0)),
+            cooldown: positive_seconds(options.breaker_cooldown.clamp(0.01, 3600.0))
+                .unwrap_or_default(),
         },
     })?;
     gateway.resume_queued();
     print_banner(project, &url, &certs.ca, options.open_invoke_api);
+    let _state = crate::box_state::write(
+        &project.state_dir,
+        &crate::box_state::BoxState {
+            pid: std::process::id(),
+            url: url.clone(),
+            port,
+            region: project.region.clone(),
+            runtime: runtime_label.to_string(),
+            template: project.template_path.clone(),
+            started_at: time_now(),
+            signed: !options.open_invoke_api,
+        },
+    )?;
     esb_gateway::server::serve_tls(
         listener,
         tls,
@@ -117,6 +144,18 @@ pub async fn serve(
     )
     .await;
     Ok(gateway)
+}
+
+/// Now, as RFC 3339 (UTC).
+fn time_now() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// A duration flag where 0 (or less) means "never"; absurd values are capped, not a panic.
+fn positive_seconds(value: f64) -> Option<Duration> {
+    (value > 0.0 && value.is_finite()).then(|| Duration::from_secs_f64(value.min(1e9)))
 }
 
 fn print_banner(project: &Project, url: &str, ca: &Path, open: bool) {

@@ -2,15 +2,20 @@
 
 mod agent_command;
 mod api_access;
+mod box_client;
 mod box_credentials;
 mod box_lock;
+mod box_state;
 mod build_command;
+mod detach;
 mod down_command;
 mod gateway_command;
 mod image_command;
+mod invoke_command;
 mod project;
 mod rie_command;
 mod signals;
+mod status_command;
 mod up_command;
 
 use std::process::ExitCode;
@@ -43,6 +48,10 @@ enum Command {
     Down(down_command::DownArgs),
     /// Build every function of the template as a Docker image (optionally push them).
     Build(build_command::BuildArgs),
+    /// The running box: URLs, runtime, each function's routes, workers and invocations.
+    Status(status_command::StatusArgs),
+    /// Invoke a function of the running box and print its answer.
+    Invoke(invoke_command::InvokeArgs),
     /// Images functions are built on (`esb image base`: a Python base from a rootfs).
     Image(image_command::ImageArgs),
 }
@@ -53,7 +62,11 @@ fn main() -> ExitCode {
         Err(e) => {
             // One line with the whole chain of causes; no backtrace for users.
             eprintln!("esb: error: {e:#}");
-            ExitCode::FAILURE
+            if e.downcast_ref::<box_client::NotRunning>().is_some() {
+                ExitCode::from(3)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
@@ -76,5 +89,7 @@ fn run() -> Result<()> {
         Command::Build(args) => build_command::run(args),
         Command::Down(args) => down_command::run(args),
         Command::Image(args) => image_command::run(args),
+        Command::Status(args) => status_command::run(args),
+        Command::Invoke(args) => invoke_command::run(args),
     }
 }

@@ -38,6 +38,8 @@ pub struct ProjectArgs {
 
 pub struct Project {
     pub template: Template,
+    /// Where the template was read from (absolute when it could be resolved).
+    pub template_path: PathBuf,
     /// Each function's image reference (`esb/<name>:<content hash>`), what docker
     /// workers run; filled by the build (`esb up`) or `name_images` (`esb gateway`),
     /// empty for process workers, which run the code in place.
@@ -81,6 +83,10 @@ impl ProjectArgs {
         let state_dir = state_dir.canonicalize().unwrap_or(state_dir);
         Ok(Project {
             template,
+            template_path: self
+                .template
+                .canonicalize()
+                .unwrap_or_else(|_| self.template.clone()),
             images: BTreeMap::new(),
             default_concurrency: self.default_concurrency,
             state_dir,

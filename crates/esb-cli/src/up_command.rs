@@ -20,9 +20,21 @@ pub struct UpArgs {
     pub runtime: RuntimeArgs,
     #[command(flatten)]
     pub serve: ServeArgs,
+    /// Run the box in the background; its output goes to <state>/logs/box.log.
+    #[arg(long, short)]
+    pub detach: bool,
+    /// With --detach: return only once the box serves (or fail with its log).
+    #[arg(long, requires = "detach")]
+    pub wait: bool,
 }
 
 pub fn run(args: UpArgs) -> Result<()> {
+    if args.detach {
+        let state_dir = args.project.state_dir();
+        std::fs::create_dir_all(&state_dir)
+            .with_context(|| format!("cannot create {}", state_dir.display()))?;
+        return crate::detach::spawn(&state_dir, args.wait);
+    }
     let mut project = args.project.load()?;
     let _box = crate::box_lock::BoxLock::acquire(&project.state_dir)?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
@@ -65,6 +77,10 @@ pub fn run(args: UpArgs) -> Result<()> {
             args.project.port,
             &format!("http://{agent_addr}"),
             &args.serve,
+            match kind {
+                RuntimeKind::Docker => "docker",
+                _ => "process",
+            },
         )
         .await?;
         eprintln!("esb: stopping: removing every worker");

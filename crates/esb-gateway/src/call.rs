@@ -64,6 +64,7 @@ pub async fn call(
             Ok(Ok(answer)) => {
                 breaker.succeeded();
                 let function_error = answer.headers.contains_key("x-amz-function-error");
+                pool.record(function_error);
                 gw.metrics
                     .invoked(function, started.elapsed(), function_error, lease.is_cold());
                 return Ok(answer);

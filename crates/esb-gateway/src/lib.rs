@@ -39,6 +39,9 @@ use crate::agent_client::AgentClient;
 use crate::pool::FunctionPool;
 use crate::worker_client::WorkerClient;
 
+/// Where the gateway reports its state to `esb status`.
+pub const STATUS_PATH: &str = "/esb/v1/status";
+
 /// How long a client may take to send a request's headers, and its body.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
@@ -68,6 +71,8 @@ pub struct GatewayConfig {
     pub acquire_timeout: Duration,
     /// Idle workers are paused after this long (`None`: never).
     pub pause_idle_after: Option<Duration>,
+    /// Idle workers are removed after this long (`None`: never): scale to zero.
+    pub idle_timeout: Option<Duration>,
     /// Where the JSON access log goes (`None`: nowhere).
     pub access_log: Option<std::path::PathBuf>,
     /// Most invocations in flight across every function (Lambda's account limit).
@@ -173,7 +178,11 @@ impl Gateway {
                 )
             })
             .collect::<HashMap<String, Arc<FunctionPool>>>();
-        spawn_maintainer(pools.values().cloned().collect(), config.pause_idle_after);
+        spawn_maintainer(
+            pools.values().cloned().collect(),
+            config.pause_idle_after,
+            config.idle_timeout,
+        );
         Ok(Arc::new(Self {
             pools,
             events: async_events::AsyncEvents::default(),
@@ -220,6 +229,32 @@ impl Gateway {
             "lambda",
             std::time::SystemTime::now(),
         )
+    }
+
+    /// Every function with its routes, URL, workers and invocation counts.
+    pub fn status(&self) -> serde_json::Value {
+        let mut functions: Vec<serde_json::Value> = self
+            .pools
+            .values()
+            .map(|pool| {
+                let mut f = pool.status();
+                let name = pool.spec().name.clone();
+                f["routes"] = self
+                    .routes
+                    .routes_of(&name)
+                    .into_iter()
+                    .map(|(method, path)| serde_json::json!({"method": method, "path": path}))
+                    .collect();
+                f["url"] = serde_json::json!(
+                    self.urls
+                        .contains_key(&name)
+                        .then(|| format!("{}{name}/", function_url::PREFIX))
+                );
+                f
+            })
+            .collect();
+        functions.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+        serde_json::json!({ "functions": functions, "signed": self.credentials.is_some() })
     }
 
     /// Whether `key` is one of the box's API keys (compared in constant time).
@@ -338,8 +373,15 @@ impl Gateway {
 
 /// Keeps each pool's provisioned workers started and pauses idle workers (checking a
 /// few times per `pause_after`, and at least every second), for as long as the pools live.
-fn spawn_maintainer(pools: Vec<Arc<FunctionPool>>, pause_after: Option<Duration>) {
+fn spawn_maintainer(
+    pools: Vec<Arc<FunctionPool>>,
+    pause_after: Option<Duration>,
+    idle_timeout: Option<Duration>,
+) {
     let period = pause_after
+        .into_iter()
+        .chain(idle_timeout)
+        .min()
         .map_or(Duration::from_secs(1), |a| a / 4)
         .clamp(Duration::from_millis(50), Duration::from_secs(1));
     let pools: Vec<_> = pools.iter().map(Arc::downgrade).collect();
@@ -351,6 +393,9 @@ fn spawn_maintainer(pools: Vec<Arc<FunctionPool>>, pause_after: Option<Duration>
             }
             for pool in live {
                 pool.keep_provisioned().await;
+                if let Some(timeout) = idle_timeout {
+                    pool.remove_idle(timeout).await;
+                }
                 if let Some(after) = pause_after {
                     pool.pause_idle(after).await;
                 }

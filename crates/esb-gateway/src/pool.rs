@@ -60,6 +60,10 @@ pub struct FunctionPool {
     idle: Mutex<Vec<Idle>>,
     agent: AgentClient,
     acquire_timeout: Duration,
+    /// What `esb status` shows.
+    invocations: std::sync::atomic::AtomicU64,
+    errors: std::sync::atomic::AtomicU64,
+    last_invoke_ms: std::sync::atomic::AtomicI64,
 }
 
 struct Idle {
@@ -100,6 +104,38 @@ impl FunctionPool {
             idle: Mutex::new(Vec::new()),
             agent,
             acquire_timeout,
+            invocations: Default::default(),
+            errors: Default::default(),
+            last_invoke_ms: Default::default(),
+        })
+    }
+
+    /// Counts an invocation that reached a worker.
+    pub fn record(&self, function_error: bool) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.invocations.fetch_add(1, Relaxed);
+        if function_error {
+            self.errors.fetch_add(1, Relaxed);
+        }
+        self.last_invoke_ms.store(crate::now_ms(), Relaxed);
+    }
+
+    /// Workers and invocations, as `esb status` shows them.
+    pub fn status(&self) -> serde_json::Value {
+        use std::sync::atomic::Ordering::Relaxed;
+        let (idle, paused) = self.idle.lock().map_or((0, 0), |i| {
+            let paused = i.iter().filter(|w| w.paused).count();
+            (i.len() - paused, paused)
+        });
+        let last = self.last_invoke_ms.load(Relaxed);
+        serde_json::json!({
+            "name": self.spec.name,
+            "workers": {"busy": self.busy(), "warm": idle, "paused": paused},
+            "reserved_concurrency": self.limit,
+            "provisioned": self.provisioned,
+            "invocations": self.invocations.load(Relaxed),
+            "errors": self.errors.load(Relaxed),
+            "last_invoke_ms": (last > 0).then_some(last),
         })
     }
 
@@ -213,30 +249,7 @@ impl FunctionPool {
     /// environment between invocations; a paused worker is resumed when next used.
     /// Provisioned workers stay ready: the most recently used ones are never paused.
     pub async fn pause_idle(&self, after: Duration) {
-        let ready = self.provisioned.saturating_sub(self.busy());
-        let due: Vec<Idle> = match self.idle.lock() {
-            Ok(mut idle) => {
-                let mut kept_ready = 0;
-                let mut due = Vec::new();
-                let mut keep = Vec::new();
-                // Most recently used last: walk from the end to keep the freshest ready.
-                for i in std::mem::take(&mut *idle).into_iter().rev() {
-                    if !i.paused && kept_ready < ready {
-                        kept_ready += 1;
-                        keep.push(i);
-                    } else if !i.paused && i.since.elapsed() >= after {
-                        due.push(i);
-                    } else {
-                        keep.push(i);
-                    }
-                }
-                keep.reverse();
-                *idle = keep;
-                due
-            }
-            Err(_) => return,
-        };
-        for mut entry in due {
+        for mut entry in self.take_idle(|i| !i.paused && i.since.elapsed() >= after) {
             match self.agent.pause(&entry.worker.id).await {
                 Ok(()) => {
                     entry.paused = true;
@@ -253,6 +266,43 @@ impl FunctionPool {
                 }
             }
         }
+    }
+
+    /// Scale to zero: removes workers unused for `timeout` (paused or not), as Lambda
+    /// reclaims idle environments; provisioned workers are kept.
+    pub async fn remove_idle(&self, timeout: Duration) {
+        for entry in self.take_idle(|i| i.since.elapsed() >= timeout) {
+            tracing::debug!(function = %self.spec.name, worker = %entry.worker.id, "removing an idle worker");
+            if let Err(e) = self.agent.destroy(&entry.worker.id).await {
+                tracing::warn!("cannot remove idle worker {}: {e}", entry.worker.id);
+            }
+        }
+    }
+
+    /// Takes the idle workers `due` selects, except the freshest ones that keep the
+    /// provisioned number ready.
+    fn take_idle(&self, due: impl Fn(&Idle) -> bool) -> Vec<Idle> {
+        let ready = self.provisioned.saturating_sub(self.busy());
+        let Ok(mut idle) = self.idle.lock() else {
+            return Vec::new();
+        };
+        let mut kept_ready = 0;
+        let mut taken = Vec::new();
+        let mut keep = Vec::new();
+        // Most recently used last: walk from the end to keep the freshest ready.
+        for i in std::mem::take(&mut *idle).into_iter().rev() {
+            if !i.paused && kept_ready < ready {
+                kept_ready += 1;
+                keep.push(i);
+            } else if due(&i) {
+                taken.push(i);
+            } else {
+                keep.push(i);
+            }
+        }
+        keep.reverse();
+        *idle = keep;
+        taken
     }
 }
 

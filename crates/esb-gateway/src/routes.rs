@@ -160,6 +160,17 @@ impl RouteTable {
         table
     }
 
+    /// The (method, path) routes that go to `function`.
+    pub fn routes_of(&self, function: &str) -> Vec<(String, String)> {
+        self.routes
+            .iter()
+            .map(|r| &r.route)
+            .chain(&self.default)
+            .filter(|r| r.function == function)
+            .map(|r| (r.method.clone(), r.path.clone()))
+            .collect()
+    }
+
     pub fn lookup(&self, method: &str, path: &str) -> Lookup {
         // API Gateway serves `/x/` as `/x`.
         let path = match path.strip_suffix('/') {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::response::IntoResponse;
 use axum::extract::ConnectInfo;
 use axum::routing::{get, post};
 use hyper::server::conn::http1;
@@ -27,6 +28,7 @@ pub fn router(gw: Arc<Gateway>) -> Router {
             get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }),
         )
         .route("/metrics", get(metrics))
+        .route(crate::STATUS_PATH, get(status))
         .route(
             "/2015-03-31/functions/{name}/invocations",
             post(crate::invoke_api::invoke),
@@ -59,6 +61,18 @@ async fn login(
         (_, Err(_)) => {
             crate::api_response::message(http::StatusCode::REQUEST_TIMEOUT, "Request Timeout")
         }
+    }
+}
+
+/// The box's functions, routes and workers (`esb status`); signed like the Invoke API.
+async fn status(
+    axum::extract::State(gw): axum::extract::State<Arc<Gateway>>,
+    uri: http::Uri,
+    headers: http::HeaderMap,
+) -> axum::response::Response {
+    match gw.authenticate("GET", &uri, &headers, b"") {
+        Ok(()) => axum::Json(gw.status()).into_response(),
+        Err(e) => axum::response::IntoResponse::into_response(e.into_api_error()),
     }
 }
 

@@ -583,47 +583,41 @@ pub fn box_credentials(state: &Path) -> (String, String) {
 }
 
 /// Signs a request with Signature V4 (service `lambda`, region us-east-1) as the AWS
-/// SDKs do, using the AWS SDK's signer.
+/// SDKs do (with the AWS SDK's signer, through the gateway's client helper).
 pub fn sign(
     req: &mut reqwest::blocking::Request,
     (key, secret): &(String, String),
     at: std::time::SystemTime,
 ) {
-    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
-    let identity = aws_credential_types::Credentials::new(key, secret, None, None, "test").into();
-    let params = aws_sigv4::sign::v4::SigningParams::builder()
-        .identity(&identity)
-        .region("us-east-1")
-        .name("lambda")
-        .time(at)
-        .settings(SigningSettings::default())
-        .build()
-        .expect("signing params")
-        .into();
     let body = req
         .body()
         .and_then(|b| b.as_bytes())
         .map(<[u8]>::to_vec)
         .unwrap_or_default();
-    let host = req.url().port().map_or_else(
-        || req.url().host_str().unwrap_or("").to_string(),
-        |p| format!("{}:{p}", req.url().host_str().unwrap_or("")),
-    );
-    let headers: Vec<(String, String)> = req
-        .headers()
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_str().expect("ascii header").to_string()))
-        .chain([("host".to_string(), host)])
-        .collect();
-    let signable = SignableRequest::new(
-        req.method().as_str(),
-        req.url().as_str(),
-        headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        SignableBody::Bytes(&body),
+    let mut headers = req.headers().clone();
+    let host = match req.url().port() {
+        Some(p) => format!("{}:{p}", req.url().host_str().unwrap_or("")),
+        None => req.url().host_str().unwrap_or("").to_string(),
+    };
+    headers.insert("host", host.parse().expect("host header"));
+    let creds = esb_gateway::auth::sigv4::BoxCredentials {
+        access_key_id: key.clone(),
+        secret_access_key: secret.clone(),
+    };
+    let signed = esb_gateway::auth::sigv4::sign_headers(
+        &creds,
+        "us-east-1",
+        "lambda",
+        &esb_gateway::auth::sigv4::SignedRequest {
+            method: req.method().as_str(),
+            uri: req.url().as_str(),
+            headers: &headers,
+            body: &body,
+        },
+        at,
     )
-    .expect("signable request");
-    let (instructions, _) = sign(signable, &params).expect("sign").into_parts();
-    for (k, v) in instructions.headers() {
+    .expect("sign");
+    for (k, v) in signed {
         req.headers_mut().insert(
             reqwest::header::HeaderName::from_bytes(k.as_bytes()).expect("name"),
             v.parse().expect("value"),

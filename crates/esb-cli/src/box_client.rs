@@ -1,0 +1,90 @@
+//! ESB's own client of a running box (`esb status`, `esb invoke`): finds it through
+//! `<state>/box.json`, trusts its CA and signs requests with its key, as any AWS SDK
+//! client would.
+
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context, Result, anyhow};
+use esb_gateway::auth::sigv4::{BoxCredentials, SignedRequest, sign_headers};
+
+use crate::box_state::BoxState;
+
+pub struct BoxClient {
+    pub state: BoxState,
+    credentials: BoxCredentials,
+    http: reqwest::blocking::Client,
+}
+
+/// No box runs on the state dir (exit code 3, as `systemctl status` uses).
+#[derive(Debug, thiserror::Error)]
+#[error("no box is running on {0}; start one with `esb up` (or `esb up --detach`)")]
+pub struct NotRunning(pub String);
+
+impl BoxClient {
+    pub fn connect(state_dir: &Path, timeout: Duration) -> Result<Self> {
+        let state = crate::box_state::read(state_dir)
+            .ok_or_else(|| anyhow!(NotRunning(state_dir.display().to_string())))?;
+        let credentials = crate::box_credentials::load_or_issue(state_dir)?;
+        let ca_path = state_dir.join("certs/ca.pem");
+        let ca = std::fs::read(&ca_path)
+            .with_context(|| format!("cannot read the box CA {}", ca_path.display()))?;
+        let http = reqwest::blocking::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(&ca).context("the box CA")?)
+            .timeout(timeout)
+            .build()
+            .context("cannot build an HTTPS client")?;
+        Ok(Self {
+            state,
+            credentials,
+            http,
+        })
+    }
+
+    /// Sends a request signed with the box's key; `path` includes any query.
+    pub fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Result<reqwest::blocking::Response> {
+        let url = format!("{}{path}", self.state.url);
+        let mut map = reqwest::header::HeaderMap::new();
+        for (k, v) in headers {
+            map.insert(
+                reqwest::header::HeaderName::from_bytes(k.as_bytes())?,
+                reqwest::header::HeaderValue::from_str(v)?,
+            );
+        }
+        let mut signing = map.clone();
+        signing.insert(
+            reqwest::header::HOST,
+            reqwest::header::HeaderValue::from_str(&format!("127.0.0.1:{}", self.state.port))?,
+        );
+        let signed = sign_headers(
+            &self.credentials,
+            &self.state.region,
+            "lambda",
+            &SignedRequest {
+                method: method.as_str(),
+                uri: &url,
+                headers: &signing,
+                body: &body,
+            },
+            SystemTime::now(),
+        )?;
+        for (k, v) in signed {
+            map.insert(
+                reqwest::header::HeaderName::from_bytes(k.as_bytes())?,
+                reqwest::header::HeaderValue::from_str(&v)?,
+            );
+        }
+        self.http
+            .request(method, &url)
+            .headers(map)
+            .body(body)
+            .send()
+            .with_context(|| format!("the box at {} does not answer", self.state.url))
+    }
+}

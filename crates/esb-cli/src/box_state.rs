@@ -1,0 +1,57 @@
+//! `<state>/box.json`: where the running box of a state dir serves and how it runs,
+//! written once it serves and removed when it stops. `esb status`, `esb invoke` and a
+//! second `esb up` read it (the pid in `box.pid` says whether it is still alive).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+const FILE: &str = "box.json";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BoxState {
+    pub pid: u32,
+    pub url: String,
+    pub port: u16,
+    pub region: String,
+    /// `process`, `docker` or `gateway` (a split gateway).
+    pub runtime: String,
+    pub template: PathBuf,
+    pub started_at: String,
+    /// The Invoke API checks Signature V4 (`false`: `--open-invoke-api`).
+    pub signed: bool,
+}
+
+/// Records the box; the file goes when the returned guard is dropped.
+pub fn write(state_dir: &Path, state: &BoxState) -> Result<StateGuard> {
+    let path = state_dir.join(FILE);
+    let text = serde_json::to_string_pretty(state).context("box state")?;
+    std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(StateGuard { path })
+}
+
+/// The running box of `state_dir`: `None` when none runs (a file left by a killed box
+/// is ignored).
+pub fn read(state_dir: &Path) -> Option<BoxState> {
+    let text = std::fs::read_to_string(state_dir.join(FILE)).ok()?;
+    let state: BoxState = serde_json::from_str(&text).ok()?;
+    let alive = std::fs::read_link(format!("/proc/{}/exe", state.pid))
+        .ok()
+        .and_then(|exe| {
+            exe.file_name()
+                .map(|n| n.to_string_lossy().starts_with("esb"))
+        })
+        .unwrap_or(false);
+    alive.then_some(state)
+}
+
+pub struct StateGuard {
+    path: PathBuf,
+}
+
+impl Drop for StateGuard {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}

@@ -1,0 +1,219 @@
+//! The box as a developer drives it from a terminal: `esb up --detach --wait`,
+//! `esb status`, `esb invoke`, `esb down`; a second box refused on the same state dir
+//! but welcome in another folder; stale pid files; idle workers removed (scale to
+//! zero) while provisioned ones stay.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// A temporary project: a copy-free template pointing at the test functions, and a
+/// state dir whose Python runtime is the test venv.
+struct Project {
+    dir: PathBuf,
+}
+
+impl Project {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("esb-lifecycle-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join(".esb/runtimes")).expect("project dir");
+        std::os::unix::fs::symlink(
+            support::python()
+                .parent()
+                .and_then(Path::parent)
+                .expect("venv"),
+            dir.join(".esb/runtimes/python"),
+        )
+        .expect("link venv");
+        let template = format!(
+            "Globals:\n  Function:\n    Runtime: python3.11\n    CodeUri: {}\n    Timeout: 5\nResources:\n  Echo:\n    Type: AWS::Serverless::Function\n    Properties:\n      FunctionName: echo\n      Handler: handlers.echo\n      Events:\n        Get: {{Type: Api, Properties: {{Path: /echo, Method: get}}}}\n  Fails:\n    Type: AWS::Serverless::Function\n    Properties: {{FunctionName: fails, Handler: handlers.error}}\n  Warm:\n    Type: AWS::Serverless::Function\n    Properties:\n      FunctionName: warm\n      Handler: handlers.echo\n      ProvisionedConcurrencyConfig: {{ProvisionedConcurrentExecutions: 1}}\n",
+            support::python_functions().display()
+        );
+        std::fs::write(dir.join("template.yaml"), template).expect("template");
+        Self { dir }
+    }
+
+    /// `esb <args>` run in the project folder (template found there by default).
+    fn esb(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut child = Command::new(support::esb_bin())
+            .args(args)
+            .current_dir(&self.dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run esb");
+        if let Some(input) = stdin {
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(input.as_bytes())
+                .expect("write stdin");
+        }
+        child.wait_with_output().expect("esb output")
+    }
+
+    fn up(&self, extra: &[&str]) -> Output {
+        let port = support::free_addr().port().to_string();
+        let mut args = vec![
+            "up",
+            "--detach",
+            "--wait",
+            "--runtime",
+            "process",
+            "--port",
+            &port,
+        ];
+        args.extend_from_slice(extra);
+        self.esb(&args, None)
+    }
+
+    fn status(&self) -> (Option<i32>, Value) {
+        let out = self.esb(&["status", "--json"], None);
+        (
+            out.status.code(),
+            serde_json::from_slice(&out.stdout).unwrap_or(Value::Null),
+        )
+    }
+
+    fn function(&self, name: &str) -> Value {
+        let (code, status) = self.status();
+        assert_eq!(code, Some(0), "status: {status}");
+        status["functions"]
+            .as_array()
+            .and_then(|fs| fs.iter().find(|f| f["name"] == name))
+            .cloned()
+            .unwrap_or(Value::Null)
+    }
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        let _ = self.esb(&["down"], None);
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn detach_status_invoke_and_down_round_trip() {
+    let p = Project::new("round-trip");
+    let up = p.up(&[]);
+    assert!(up.status.success(), "{}", text(&up.stderr));
+    assert!(text(&up.stdout).contains("the box serves at https://127.0.0.1:"));
+
+    // A second box on the same state dir is refused, naming the first.
+    let again = p.up(&[]);
+    assert!(!again.status.success());
+    let why = text(&again.stderr);
+    assert!(
+        why.contains("already running") && why.contains("serving https://127.0.0.1:"),
+        "{why}"
+    );
+
+    let out = p.esb(&["invoke", "echo", "--event", "-"], Some(r#"{"k": "v"}"#));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        serde_json::from_slice::<Value>(&out.stdout).expect("json"),
+        serde_json::json!({"k": "v"})
+    );
+
+    let out = p.esb(&["invoke", "fails", "--log"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stdout).contains("ValueError"));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("REPORT RequestId") && err.contains("the function failed (Unhandled)"),
+        "{err}"
+    );
+
+    let out = p.esb(&["invoke", "echo", "--async"], None);
+    assert!(
+        out.status.success() && text(&out.stdout).starts_with("queued"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = p.esb(&["invoke", "nope"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("ResourceNotFoundException"));
+
+    let echo = p.function("echo");
+    assert!(echo["invocations"].as_u64() >= Some(1), "{echo}");
+    assert_eq!(echo["routes"][0]["path"], "/echo");
+    assert_eq!(p.function("fails")["errors"], 1);
+    let human = p.esb(&["status"], None);
+    assert!(
+        text(&human.stdout).contains("process workers"),
+        "{}",
+        text(&human.stdout)
+    );
+
+    let down = p.esb(&["down"], None);
+    assert!(down.status.success(), "{}", text(&down.stderr));
+    assert_eq!(p.status().0, Some(3), "no box: exit 3");
+    assert_eq!(p.esb(&["invoke", "echo"], None).status.code(), Some(3));
+}
+
+#[test]
+fn two_boxes_in_two_folders_and_stale_pid_files() {
+    let a = Project::new("a");
+    let b = Project::new("b");
+    // A box killed long ago left its files; its pid now names no esb process.
+    let gone = Command::new("true").spawn().expect("spawn");
+    let dead_pid = gone.id();
+    let _ = gone.wait_with_output();
+    std::fs::write(a.dir.join(".esb/box.pid"), dead_pid.to_string()).expect("pid");
+    std::fs::write(
+        a.dir.join(".esb/box.json"),
+        format!(r#"{{"pid":{dead_pid},"url":"https://127.0.0.1:1","port":1,"region":"us-east-1","runtime":"process","template":"t","started_at":"x","signed":true}}"#),
+    )
+    .expect("state");
+    assert_eq!(a.status().0, Some(3), "a stale file is no box");
+
+    assert!(a.up(&[]).status.success());
+    assert!(b.up(&[]).status.success());
+    assert_eq!(a.status().0, Some(0));
+    assert_eq!(b.status().0, Some(0));
+    assert!(a.esb(&["invoke", "echo"], None).status.success());
+    assert!(b.esb(&["invoke", "echo"], None).status.success());
+    assert!(a.esb(&["down"], None).status.success());
+    assert_eq!(a.status().0, Some(3));
+    assert_eq!(b.status().0, Some(0), "the other folder's box is untouched");
+    assert!(b.esb(&["invoke", "echo"], None).status.success());
+}
+
+#[test]
+fn idle_workers_scale_to_zero_but_provisioned_ones_stay() {
+    let p = Project::new("scale");
+    let up = p.up(&["--idle-timeout", "1", "--pause-idle-after", "0.3"]);
+    assert!(up.status.success(), "{}", text(&up.stderr));
+    assert!(p.esb(&["invoke", "echo"], None).status.success());
+    let workers = |f: &Value| {
+        let w = &f["workers"];
+        w["busy"].as_u64().unwrap_or(0)
+            + w["warm"].as_u64().unwrap_or(0)
+            + w["paused"].as_u64().unwrap_or(0)
+    };
+    assert_eq!(workers(&p.function("echo")), 1);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while workers(&p.function("echo")) > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the idle worker was never removed"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(workers(&p.function("warm")), 1, "provisioned workers stay");
+    // The next request starts a worker again.
+    assert!(p.esb(&["invoke", "echo"], None).status.success());
+}
