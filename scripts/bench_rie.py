@@ -58,7 +58,8 @@ def start_box(port):
     os.makedirs(os.path.join(STATE, "runtimes"))
     os.symlink(os.path.dirname(os.path.dirname(PYTHON)), os.path.join(STATE, "runtimes", "python"))
     template = os.path.join(os.path.dirname(FUNCTIONS), "..", "projects", "e2e", "template.yaml")
-    proc, ca = start_esb_up([ESB, "up", "--template", template, "--state-dir", STATE, "--port", str(port),
+    # Unsigned clients: this measures workers; bench-gateway.sh measures Signature V4.
+    proc, ca = start_esb_up([ESB, "up", "--open-invoke-api", "--template", template, "--state-dir", STATE, "--port", str(port),
                              "--runtime", "process"], STATE, port, 30)
     conn = https_conn(port, ca)
     conn.esb_path = "/2015-03-31/functions/echo/invocations"

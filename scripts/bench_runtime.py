@@ -55,8 +55,9 @@ def start_box(root, runtime):
     os.symlink(VENV, os.path.join(state, "runtimes", "python"))
     port = free_port()
     t0 = time.time()
+    # Unsigned clients: this measures workers; bench-gateway.sh measures Signature V4.
     proc, ca = start_esb_up(
-        [ESB, "up", "--template", os.path.join(root, "template.yaml"), "--state-dir", state,
+        [ESB, "up", "--open-invoke-api", "--template", os.path.join(root, "template.yaml"), "--state-dir", state,
          "--port", str(port), "--runtime", runtime, "--pause-idle-after", str(PAUSE_AFTER)], state, port, 900)
     return proc, (port, ca), time.time() - t0
 
