@@ -16,16 +16,20 @@ use esb_proto::AgentServiceServer;
 #[derive(Args)]
 pub struct AgentArgs {
     /// gRPC address.
-    #[arg(long, default_value = "127.0.0.1:50051")]
+    #[arg(long, env = "ESB_LISTEN", default_value = "127.0.0.1:50051")]
     pub listen: SocketAddr,
     /// State directory (worker records, runtimes, logs).
-    #[arg(long, default_value = ".esb")]
+    #[arg(long, env = "ESB_STATE_DIR", default_value = ".esb")]
     pub state_dir: PathBuf,
     /// Most workers this agent runs at once.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, env = "ESB_CAPACITY", default_value_t = 64)]
     pub capacity: u32,
     /// Stop workers when this agent stops (default: keep them for the next agent to re-adopt).
-    #[arg(long)]
+    #[arg(
+        long,
+        env = "ESB_REMOVE_WORKERS_ON_EXIT",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
     pub remove_workers_on_exit: bool,
     #[command(flatten)]
     pub runtime: RuntimeArgs,
@@ -41,24 +45,24 @@ pub struct RuntimeArgs {
     #[arg(long, env = "ESB_DOCKER_HOST")]
     pub docker_host: Option<String>,
     /// Subnet of the box's own Docker network (default: Docker picks a private range).
-    #[arg(long)]
+    #[arg(long, env = "ESB_NETWORK_SUBNET")]
     pub network_subnet: Option<String>,
     /// A further Docker network every worker joins (repeatable).
-    #[arg(long = "network")]
+    #[arg(long = "network", env = "ESB_NETWORK", value_delimiter = ',')]
     pub networks: Vec<String>,
     /// How the gateway reaches docker workers.
-    #[arg(long, value_enum, default_value_t = AddressArg::Auto)]
+    #[arg(long, value_enum, default_value_t = AddressArg::Auto, env = "ESB_WORKER_ADDRESS")]
     pub worker_address: AddressArg,
     /// Registry to pull missing function images from (what `esb build --push` filled).
     #[arg(long, env = "ESB_REGISTRY")]
     pub registry: Option<String>,
     /// Seconds after which a container of this box that no worker record names (left
     /// by a crash) is removed; the agent looks that often.
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, env = "ESB_ORPHAN_GRACE", default_value_t = 30)]
     pub orphan_grace: u64,
     /// Docker: started, initialised, paused containers kept ready per function after its
     /// first worker, so its next new worker starts in milliseconds (0: none).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, env = "ESB_STANDBY_WORKERS", default_value_t = 1)]
     pub standby_workers: usize,
 }
 

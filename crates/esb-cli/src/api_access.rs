@@ -22,16 +22,27 @@ use esb_template::{ApiEvent, ApiKind, ApiSpec, ApiType, Authorizer, Template};
 #[derive(Args, Clone, Default)]
 pub struct AuthArgs {
     /// An API key `ApiKeyRequired` routes accept in `x-api-key` (repeatable).
-    #[arg(long = "api-key", env = "ESB_API_KEYS", value_delimiter = ',')]
+    #[arg(
+        long = "api-key",
+        env = "ESB_API_KEYS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
     pub api_keys: Vec<String>,
     /// Where a JWT authorizer's issuer keeps its keys, as ISSUER=FILE or ISSUER=URL
     /// (repeatable); otherwise they are discovered from the issuer, as AWS does.
-    #[arg(long = "jwks", value_name = "ISSUER=SOURCE")]
+    #[arg(
+        long = "jwks",
+        value_name = "ISSUER=SOURCE",
+        env = "ESB_JWKS",
+        value_delimiter = ','
+    )]
     pub jwks: Vec<String>,
     /// The original ESB's user auth: `POST /user/auth/v1` issues IdTokens to this
     /// user, and routes without an authorizer of their own require one.
     #[arg(long, env = "AUTH_USER")]
     pub auth_user: Option<String>,
+    /// The password of --auth-user.
     #[arg(long, env = "AUTH_PASS", hide_env_values = true)]
     pub auth_password: Option<String>,
     /// The `x-api-key` the login requires.

@@ -17,7 +17,7 @@ pub struct GatewayArgs {
     #[command(flatten)]
     pub project: ProjectArgs,
     /// The agent's gRPC URL.
-    #[arg(long, default_value = "http://127.0.0.1:50051")]
+    #[arg(long, env = "ESB_AGENT", default_value = "http://127.0.0.1:50051")]
     pub agent: String,
     #[command(flatten)]
     pub serve: ServeArgs,
@@ -27,34 +27,39 @@ pub struct GatewayArgs {
 #[derive(Args, Clone)]
 pub struct ServeArgs {
     /// How long a request waits for a busy function's worker before 429.
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, env = "ESB_ACQUIRE_TIMEOUT", default_value_t = 10.0)]
     pub acquire_timeout: f64,
     /// Seconds after which an idle worker is paused (frozen, as Lambda freezes idle
     /// environments; resumed on its next request). 0 never pauses.
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, env = "ESB_PAUSE_IDLE_AFTER", default_value_t = 10.0)]
     pub pause_idle_after: f64,
     /// Seconds after which an unused worker is removed (scale to zero; the next
     /// request starts cold). Provisioned workers stay. 0 keeps workers for ever.
-    #[arg(long, default_value_t = 300.0)]
+    #[arg(long, env = "ESB_IDLE_TIMEOUT", default_value_t = 300.0)]
     pub idle_timeout: f64,
     /// Most invocations in flight across all functions (Lambda's account limit); past
     /// it, requests wait like --acquire-timeout, then get 429.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, env = "ESB_MAX_CONCURRENCY", default_value_t = 1000)]
     pub max_concurrency: usize,
     /// Seconds before an asynchronous event that hit a function error is retried
     /// (doubling each time, as Lambda backs off).
-    #[arg(long, default_value_t = 60.0)]
+    #[arg(long, env = "ESB_ASYNC_RETRY_DELAY", default_value_t = 60.0)]
     pub async_retry_delay: f64,
     /// Infrastructure failures in a row (no worker could be started or reached) after
     /// which a function's circuit opens and its requests fail fast.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, env = "ESB_BREAKER_THRESHOLD", default_value_t = 5)]
     pub breaker_threshold: u32,
     /// Seconds an open circuit stays open before one request probes it.
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, env = "ESB_BREAKER_COOLDOWN", default_value_t = 10.0)]
     pub breaker_cooldown: f64,
     /// Serve the Invoke API and AWS_IAM routes without checking Signature V4: anyone
     /// who reaches the port can run every function. For a laptop, never an edge box.
-    #[arg(long, env = "ESB_OPEN_INVOKE_API")]
+    // The variable takes 1/0, true/false, yes/no, on/off (README documents `=1`).
+    #[arg(
+        long,
+        env = "ESB_OPEN_INVOKE_API",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
     pub open_invoke_api: bool,
     #[command(flatten)]
     pub auth: crate::api_access::AuthArgs,
@@ -71,6 +76,7 @@ pub fn run(args: GatewayArgs) -> Result<()> {
             &args.agent,
             &args.serve,
             "gateway",
+            None,
         )
         .await?;
         eprintln!("esb: stopping: returning idle workers to the agent");
@@ -87,6 +93,7 @@ pub async fn serve(
     agent_url: &str,
     options: &ServeArgs,
     runtime_label: &str,
+    watch: Option<crate::watch::Rebuild>,
 ) -> Result<Arc<Gateway>> {
     let certs = esb_gateway::certs::ensure(&project.state_dir)
         .context("cannot prepare the box's TLS certificates")?;
@@ -122,6 +129,25 @@ pub async fn serve(
         },
     })?;
     gateway.resume_queued();
+    let _watcher = match watch {
+        Some(rebuild) => {
+            let (url, ca, credentials) = (url.clone(), certs.ca.clone(), credentials.clone());
+            let apis = crate::api_access::Apis::new(
+                &project.template,
+                &options.auth,
+                options.auth.id_token(&credentials)?.is_some(),
+            )?;
+            Some(crate::watch::spawn(
+                Arc::clone(&gateway),
+                crate::watch::Reloader {
+                    project: project.clone(),
+                    rebuild,
+                    entries: Box::new(move |p: &Project| p.entries(&url, &ca, &credentials, &apis)),
+                },
+            )?)
+        }
+        None => None,
+    };
     print_banner(project, &url, &certs.ca, options.open_invoke_api);
     let _state = crate::box_state::write(
         &project.state_dir,

@@ -7,16 +7,22 @@ mod box_credentials;
 mod box_lock;
 mod box_state;
 mod build_command;
+mod config_command;
+mod config_file;
 mod detach;
 mod down_command;
 mod gateway_command;
+mod generate_event_command;
 mod image_command;
+mod init_command;
 mod invoke_command;
 mod project;
 mod rie_command;
 mod signals;
 mod status_command;
 mod up_command;
+mod validate_command;
+mod watch;
 
 use std::process::ExitCode;
 
@@ -48,12 +54,23 @@ enum Command {
     Down(down_command::DownArgs),
     /// Build every function of the template as a Docker image (optionally push them).
     Build(build_command::BuildArgs),
+    /// `esb up --watch`: serve, and hot-reload functions whose code changes.
+    Watch(up_command::UpArgs),
     /// The running box: URLs, runtime, each function's routes, workers and invocations.
     Status(status_command::StatusArgs),
     /// Invoke a function of the running box and print its answer.
     Invoke(invoke_command::InvokeArgs),
     /// Images functions are built on (`esb image base`: a Python base from a rootfs).
     Image(image_command::ImageArgs),
+    /// Write a sample project (template, functions, README) that `esb up` serves at once.
+    Init(init_command::InitArgs),
+    /// Check a template and print what ESB would run: functions, routes, APIs, warnings.
+    Validate(validate_command::ValidateArgs),
+    /// Print a sample event (API Gateway, HTTP API, function URL, S3, SQS, schedule).
+    GenerateEvent(generate_event_command::GenerateEventArgs),
+    /// Print the settings `esb up` would use and where each came from (flag, ESB_*
+    /// variable, esb.toml line, default).
+    Config(config_command::ConfigArgs),
 }
 
 fn main() -> ExitCode {
@@ -72,7 +89,8 @@ fn main() -> ExitCode {
 }
 
 fn run() -> Result<()> {
-    let cli = Cli::parse();
+    // Flags, ESB_* variables, esb.toml and the discovered template, in that order.
+    let (cli, matches, origins) = config_file::parse::<Cli>()?;
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -89,7 +107,15 @@ fn run() -> Result<()> {
         Command::Build(args) => build_command::run(args),
         Command::Down(args) => down_command::run(args),
         Command::Image(args) => image_command::run(args),
+        Command::Init(args) => init_command::run(args),
+        Command::Validate(args) => validate_command::run(args),
+        Command::GenerateEvent(args) => generate_event_command::run(args),
+        Command::Watch(args) => up_command::run(up_command::UpArgs {
+            watch: true,
+            ..args
+        }),
         Command::Status(args) => status_command::run(args),
         Command::Invoke(args) => invoke_command::run(args),
+        Command::Config(args) => config_command::run(&args, &matches, &origins),
     }
 }

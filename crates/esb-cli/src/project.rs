@@ -16,26 +16,27 @@ use esb_template::{LoadOptions, Runtime, Template, UrlAuth};
 
 #[derive(Args, Clone)]
 pub struct ProjectArgs {
-    /// The SAM template.
-    #[arg(long, default_value = "template.yaml")]
+    /// The SAM template (default: ./template.yaml, else the nearest one above).
+    #[arg(long, env = "ESB_TEMPLATE", default_value = "template.yaml")]
     pub template: PathBuf,
     /// HTTPS port of the gateway.
-    #[arg(long, default_value_t = 8443)]
+    #[arg(long, env = "ESB_PORT", default_value_t = 8443)]
     pub port: u16,
     /// Template parameters, as Key=Value.
-    #[arg(long, num_args = 1..)]
+    #[arg(long, num_args = 1.., env = "ESB_PARAMETER_OVERRIDES")]
     pub parameter_overrides: Vec<String>,
     /// State directory (default: .esb beside the template).
-    #[arg(long)]
+    #[arg(long, env = "ESB_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
     /// Region the box reports (AWS_REGION, ARNs).
-    #[arg(long, default_value = "us-east-1")]
+    #[arg(long, env = "ESB_REGION", default_value = "us-east-1")]
     pub region: String,
     /// Most concurrent workers of a function without ReservedConcurrentExecutions.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, env = "ESB_DEFAULT_CONCURRENCY", default_value_t = 10)]
     pub default_concurrency: u32,
 }
 
+#[derive(Clone)]
 pub struct Project {
     pub template: Template,
     /// Where the template was read from (absolute when it could be resolved).

@@ -26,6 +26,10 @@ pub struct UpArgs {
     /// With --detach: return only once the box serves (or fail with its log).
     #[arg(long, requires = "detach")]
     pub wait: bool,
+    /// Hot reload: a change under a function's CodeUri or layers rebuilds and swaps
+    /// that function (requests in flight finish on the old code).
+    #[arg(long)]
+    pub watch: bool,
 }
 
 pub fn run(args: UpArgs) -> Result<()> {
@@ -81,6 +85,10 @@ pub fn run(args: UpArgs) -> Result<()> {
                 RuntimeKind::Docker => "docker",
                 _ => "process",
             },
+            args.watch.then(|| match kind {
+                RuntimeKind::Docker => crate::watch::Rebuild::Images(args.runtime.clone()),
+                _ => crate::watch::Rebuild::InPlace,
+            }),
         )
         .await?;
         eprintln!("esb: stopping: removing every worker");

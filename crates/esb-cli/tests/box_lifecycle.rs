@@ -217,3 +217,103 @@ fn idle_workers_scale_to_zero_but_provisioned_ones_stay() {
     // The next request starts a worker again.
     assert!(p.esb(&["invoke", "echo"], None).status.success());
 }
+
+#[test]
+fn watch_reloads_a_changed_function_under_load_without_failing_a_request() {
+    let p = Project::new("watch");
+    let code = p.dir.join("app");
+    std::fs::create_dir_all(&code).expect("code dir");
+    let write = |version: u32| {
+        std::fs::write(
+            code.join("app.py"),
+            format!("import time\n\ndef handler(event, context):\n    time.sleep(0.02)\n    return {{\"version\": {version}}}\n"),
+        )
+        .expect("handler");
+    };
+    write(1);
+    std::fs::write(
+        p.dir.join("template.yaml"),
+        "Resources:\n  App:\n    Type: AWS::Serverless::Function\n    Properties: {FunctionName: app, Runtime: python3.11, CodeUri: app, Handler: app.handler}\n",
+    )
+    .expect("template");
+    let up = p.up(&["--watch"]);
+    assert!(up.status.success(), "{}", text(&up.stderr));
+    let state = p.dir.join(".esb");
+    let url: String = serde_json::from_str::<Value>(
+        &std::fs::read_to_string(state.join("box.json")).expect("box.json"),
+    )
+    .expect("json")["url"]
+        .as_str()
+        .expect("url")
+        .to_string();
+    let port: u16 = url
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("port");
+    let client = support::https_client(&state, port);
+    let invoke = || -> Result<u64, String> {
+        let resp = support::send_signed(
+            &client,
+            &state,
+            client
+                .post(format!("{url}/2015-03-31/functions/app/invocations"))
+                .body("{}"),
+        )
+        .map_err(|e| e.to_string())?;
+        let status = resp.status();
+        let body: Value = resp.json().map_err(|e| e.to_string())?;
+        match (status.as_u16(), body["version"].as_u64()) {
+            (200, Some(v)) => Ok(v),
+            _ => Err(format!("{status}: {body}")),
+        }
+    };
+    assert_eq!(invoke(), Ok(1));
+    // Two clients keep calling while the code changes under them.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load: Vec<_> = (0..2)
+        .map(|_| {
+            let (stop, state, url) = (stop.clone(), state.clone(), url.clone());
+            std::thread::spawn(move || {
+                let client = support::https_client(&state, port);
+                let (mut ok, mut failed) = (0, Vec::new());
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let resp = support::send_signed(
+                        &client,
+                        &state,
+                        client
+                            .post(format!("{url}/2015-03-31/functions/app/invocations"))
+                            .body("{}"),
+                    );
+                    match resp {
+                        Ok(r) if r.status() == 200 => ok += 1,
+                        Ok(r) => {
+                            failed.push(format!("{}: {}", r.status(), r.text().unwrap_or_default()))
+                        }
+                        Err(e) => failed.push(e.to_string()),
+                    }
+                }
+                (ok, failed)
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    write(2);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while invoke() != Ok(2) {
+        assert!(Instant::now() < deadline, "the new code was never served");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for handle in load {
+        let (ok, failed) = handle.join().expect("load thread");
+        assert!(ok > 0);
+        assert!(
+            failed.is_empty(),
+            "requests failed during the reload: {failed:?}"
+        );
+    }
+    let log = std::fs::read_to_string(state.join("logs/box.log")).expect("box log");
+    assert!(log.contains("esb: reloaded app in"), "{log}");
+}

@@ -34,7 +34,7 @@ pub async fn call(
     // A worker that died while idle refuses the connection (or another worker now at
     // its address refuses the event): the event never ran, so it goes to a fresh worker
     // instead (once).
-    let function = &pool.spec().name;
+    let function = pool.name();
     let breaker = pool.breaker();
     breaker
         .allow()

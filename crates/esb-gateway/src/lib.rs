@@ -231,6 +231,18 @@ impl Gateway {
         )
     }
 
+    /// Hot reload of one function: new requests get workers running `spec`, requests
+    /// in flight finish on the old ones. False when the box has no such function.
+    pub async fn reload(&self, spec: esb_proto::agent::FunctionSpec) -> bool {
+        match self.pools.get(&spec.name) {
+            Some(pool) => {
+                pool.replace(spec).await;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Every function with its routes, URL, workers and invocation counts.
     pub fn status(&self) -> serde_json::Value {
         let mut functions: Vec<serde_json::Value> = self
@@ -238,7 +250,7 @@ impl Gateway {
             .values()
             .map(|pool| {
                 let mut f = pool.status();
-                let name = pool.spec().name.clone();
+                let name = pool.name().to_string();
                 f["routes"] = self
                     .routes
                     .routes_of(&name)

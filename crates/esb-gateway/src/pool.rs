@@ -46,7 +46,11 @@ pub enum AcquireError {
 }
 
 pub struct FunctionPool {
-    spec: FunctionSpec,
+    name: String,
+    /// What new workers run; replaced (with a new generation) on a hot reload.
+    spec: std::sync::RwLock<Arc<FunctionSpec>>,
+    /// Workers of older generations are removed instead of reused.
+    generation: std::sync::atomic::AtomicU64,
     limit: usize,
     slots: Arc<Semaphore>,
     /// The box-wide limit, shared by every pool.
@@ -68,6 +72,7 @@ pub struct FunctionPool {
 
 struct Idle {
     worker: Worker,
+    generation: u64,
     since: Instant,
     paused: bool,
 }
@@ -76,6 +81,7 @@ struct Idle {
 pub struct Lease {
     pool: Arc<FunctionPool>,
     worker: Worker,
+    generation: u64,
     broken: bool,
     /// The worker was started for this invocation (a cold start).
     cold: bool,
@@ -94,7 +100,9 @@ impl FunctionPool {
         breaker: crate::breaker::BreakerSettings,
     ) -> Arc<Self> {
         Arc::new(Self {
-            spec,
+            name: spec.name.clone(),
+            spec: std::sync::RwLock::new(Arc::new(spec)),
+            generation: std::sync::atomic::AtomicU64::new(0),
             limit,
             slots: Arc::new(Semaphore::new(limit.min(Semaphore::MAX_PERMITS))),
             box_slots,
@@ -129,7 +137,7 @@ impl FunctionPool {
         });
         let last = self.last_invoke_ms.load(Relaxed);
         serde_json::json!({
-            "name": self.spec.name,
+            "name": self.name,
             "workers": {"busy": self.busy(), "warm": idle, "paused": paused},
             "reserved_concurrency": self.limit,
             "provisioned": self.provisioned,
@@ -139,8 +147,46 @@ impl FunctionPool {
         })
     }
 
-    pub fn spec(&self) -> &FunctionSpec {
-        &self.spec
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// What new workers run.
+    pub fn spec(&self) -> Arc<FunctionSpec> {
+        self.current().0
+    }
+
+    /// The spec new workers run, and its generation.
+    fn current(&self) -> (Arc<FunctionSpec>, u64) {
+        let spec = self
+            .spec
+            .read()
+            .map(|s| Arc::clone(&s))
+            .unwrap_or_else(|poisoned| Arc::clone(&poisoned.into_inner()));
+        (
+            spec,
+            self.generation.load(std::sync::atomic::Ordering::Acquire),
+        )
+    }
+
+    /// Hot reload: new workers run `spec` from now on; idle workers go at once, busy
+    /// ones when their invocation ends (it finishes on the code it started with).
+    pub async fn replace(&self, spec: FunctionSpec) {
+        if let Ok(mut current) = self.spec.write() {
+            *current = Arc::new(spec);
+            self.generation
+                .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        }
+        let stale: Vec<Idle> = self
+            .idle
+            .lock()
+            .map(|mut i| std::mem::take(&mut *i))
+            .unwrap_or_default();
+        for entry in stale {
+            if let Err(e) = self.agent.destroy(&entry.worker.id).await {
+                tracing::warn!("cannot remove replaced worker {}: {e}", entry.worker.id);
+            }
+        }
     }
 
     pub fn breaker(&self) -> &crate::breaker::Breaker {
@@ -150,7 +196,7 @@ impl FunctionPool {
     pub async fn acquire(self: &Arc<Self>) -> Result<Lease, AcquireError> {
         // ReservedConcurrentExecutions: 0 turns a function off, as in Lambda.
         let throttled = |limit, waited, scope| AcquireError::Throttled {
-            function: self.spec.name.clone(),
+            function: self.name.clone(),
             limit,
             waited,
             scope,
@@ -176,20 +222,27 @@ impl FunctionPool {
                         ThrottleScope::Box,
                     )
                 })?;
-        let reused = self.idle.lock().ok().and_then(|mut idle| idle.pop());
+        let (spec, generation) = self.current();
+        let reused = self
+            .idle
+            .lock()
+            .ok()
+            .and_then(|mut idle| idle.pop())
+            .filter(|i| i.generation == generation);
         let (worker, cold) = match reused {
             Some(idle) if !idle.paused => (idle.worker, false),
             // The agent resumes it (or, if it died meanwhile, starts a new one).
             Some(idle) => {
-                let w = self.agent.ensure(&self.spec, &idle.worker.id).await?;
+                let w = self.agent.ensure(&spec, &idle.worker.id).await?;
                 let cold = w.id != idle.worker.id;
                 (w, cold)
             }
-            None => (self.agent.ensure(&self.spec, "").await?, true),
+            None => (self.agent.ensure(&spec, "").await?, true),
         };
         Ok(Lease {
             pool: Arc::clone(self),
             worker,
+            generation,
             broken: false,
             cold,
             _slot: slot,
@@ -227,18 +280,20 @@ impl FunctionPool {
         while !self.closed.load(std::sync::atomic::Ordering::Relaxed)
             && self.busy() + self.idle_count() < self.provisioned
         {
-            match self.agent.ensure(&self.spec, "").await {
+            let (spec, generation) = self.current();
+            match self.agent.ensure(&spec, "").await {
                 Ok(worker) => {
                     if let Ok(mut idle) = self.idle.lock() {
                         idle.push(Idle {
                             worker,
+                            generation,
                             since: Instant::now(),
                             paused: false,
                         });
                     }
                 }
                 Err(e) => {
-                    tracing::warn!(function = %self.spec.name, "cannot start a provisioned worker: {e}");
+                    tracing::warn!(function = %self.name, "cannot start a provisioned worker: {e}");
                     return;
                 }
             }
@@ -272,7 +327,7 @@ impl FunctionPool {
     /// reclaims idle environments; provisioned workers are kept.
     pub async fn remove_idle(&self, timeout: Duration) {
         for entry in self.take_idle(|i| i.since.elapsed() >= timeout) {
-            tracing::debug!(function = %self.spec.name, worker = %entry.worker.id, "removing an idle worker");
+            tracing::debug!(function = %self.name, worker = %entry.worker.id, "removing an idle worker");
             if let Err(e) = self.agent.destroy(&entry.worker.id).await {
                 tracing::warn!("cannot remove idle worker {}: {e}", entry.worker.id);
             }
@@ -324,7 +379,12 @@ impl Lease {
 impl Drop for Lease {
     fn drop(&mut self) {
         let worker = std::mem::take(&mut self.worker);
-        if self.broken {
+        let replaced = self.generation
+            != self
+                .pool
+                .generation
+                .load(std::sync::atomic::Ordering::Acquire);
+        if self.broken || replaced {
             let agent = self.pool.agent.clone();
             tokio::spawn(async move {
                 if let Err(e) = agent.destroy(&worker.id).await {
@@ -334,6 +394,7 @@ impl Drop for Lease {
         } else if let Ok(mut idle) = self.pool.idle.lock() {
             idle.push(Idle {
                 worker,
+                generation: self.generation,
                 since: Instant::now(),
                 paused: false,
             });
