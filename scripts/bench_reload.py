@@ -45,8 +45,14 @@ def change(root, lang, n):
         with open(os.path.join(root, "py", "handlers.py"), "a") as f:
             f.write(f"\nRELOAD_MARK = {n}\n")
     else:
-        with open(os.path.join(root, "rs", "bootstrap"), "ab") as f:
+        # A running executable cannot be written (ETXTBSY): replace the file, as a
+        # build that copies its output into place does.
+        target = os.path.join(root, "rs", "bootstrap")
+        fresh = target + ".new"
+        shutil.copy(BOOTSTRAP, fresh)
+        with open(fresh, "ab") as f:
             f.write(f"reload-{n}".encode())
+        os.replace(fresh, target)
 
 
 def invoke(conn, function):

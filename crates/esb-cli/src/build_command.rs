@@ -22,6 +22,9 @@ pub struct BuildArgs {
     /// Docker daemon (default: DOCKER_HOST, else unix:///var/run/docker.sock).
     #[arg(long, value_name = "URL", env = "ESB_DOCKER_HOST")]
     pub docker_host: Option<String>,
+    /// Print the plan (each function's image, and whether it must be built) and stop.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 pub fn run(args: BuildArgs) -> Result<()> {
@@ -29,6 +32,9 @@ pub fn run(args: BuildArgs) -> Result<()> {
     if project.template.functions.is_empty() {
         println!("no functions in {}", args.project.template.display());
         return Ok(());
+    }
+    if args.dry_run {
+        return plan(&project, args.docker_host.as_deref());
     }
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(build(
@@ -48,6 +54,31 @@ pub async fn build_images(
     runtime: &RuntimeArgs,
 ) -> Result<BTreeMap<String, String>> {
     build(project, runtime.docker_host.as_deref(), None, false).await
+}
+
+/// `--dry-run`: every function's image reference (a content hash of its files and the
+/// esb binary) and whether the daemon already has it.
+fn plan(project: &Project, docker_host: Option<&str>) -> Result<()> {
+    let esb = esb_docker::running_binary()?;
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let docker = runtime
+        .block_on(esb_docker::connect(docker_host, Duration::from_secs(5)))
+        .map_err(|e| eprintln!("esb: {e}; cannot tell which images exist"))
+        .ok();
+    for src in project.function_sources() {
+        let reference = esb_docker::image_reference(&src, &esb)
+            .with_context(|| format!("{}: cannot read its files", src.name))?;
+        let state = match &docker {
+            Some(d) if runtime.block_on(d.inspect_image(&reference)).is_ok() => "up to date",
+            Some(_) => "to build",
+            None => "unknown",
+        };
+        println!(
+            "{:<24} {:<16} {reference:<40} {state}",
+            src.name, src.runtime
+        );
+    }
+    Ok(())
 }
 
 async fn build(

@@ -30,7 +30,9 @@ pub const SETTING_COMMANDS: [&str; 3] = ["up", "gateway", "agent"];
 const UNCONFIGURED_COMMANDS: [&str; 3] = ["rie", "image", "help"];
 /// Flags that are not settings: they choose where settings come from, or what a
 /// command prints.
-const NOT_SETTINGS: [&str; 5] = ["help", "version", "template", "config", "json"];
+const NOT_SETTINGS: [&str; 7] = [
+    "help", "version", "template", "config", "json", "quiet", "verbose",
+];
 /// Flags of `esb up` that say how to run this once (in the background, watching
 /// files), not how the box is set up: flags only, neither in esb.toml nor `esb config`.
 pub const RUN_FLAGS: [&str; 3] = ["detach", "wait", "watch"];

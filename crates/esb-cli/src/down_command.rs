@@ -16,7 +16,14 @@ pub struct DownArgs {
     pub project: ProjectArgs,
     #[command(flatten)]
     pub runtime: RuntimeArgs,
+    /// Also remove the box's data: queued and failed asynchronous events and logs
+    /// (its key pair, certificates and runtimes stay, so clients keep working).
+    #[arg(long)]
+    pub volumes: bool,
 }
+
+/// The box's data under the state dir, which `--volumes` removes.
+const DATA: [&str; 2] = ["async", "logs"];
 
 /// How long a running box may take to finish accepted events and stop.
 const STOP_WAIT: Duration = Duration::from_secs(120);
@@ -54,6 +61,17 @@ pub fn run(args: DownArgs) -> Result<()> {
             agent.destroy_all().await;
         }
         println!("esb: the box of {} is down", state_dir.display());
+        if args.volumes {
+            for dir in DATA
+                .map(|d| state_dir.join(d))
+                .iter()
+                .filter(|d| d.exists())
+            {
+                std::fs::remove_dir_all(dir)
+                    .with_context(|| format!("cannot remove {}", dir.display()))?;
+                println!("esb: removed {}", dir.display());
+            }
+        }
         Ok(())
     })
 }

@@ -17,6 +17,7 @@ mod image_command;
 mod init_command;
 mod invoke_command;
 mod project;
+mod reset_command;
 mod rie_command;
 mod signals;
 mod status_command;
@@ -38,6 +39,12 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Only warnings and errors in the box's log lines.
+    #[arg(long, short, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    /// Debug detail in the box's log lines (ESB_LOG=<filter> sets any tracing filter).
+    #[arg(long, short, global = true)]
+    verbose: bool,
 }
 
 #[derive(Subcommand)]
@@ -52,6 +59,8 @@ enum Command {
     Agent(agent_command::AgentArgs),
     /// Stop the box of a state dir and remove every worker it has or left behind.
     Down(down_command::DownArgs),
+    /// `esb down --volumes`, then `esb up` again with the same settings.
+    Reset(reset_command::ResetArgs),
     /// Build every function of the template as a Docker image (optionally push them).
     Build(build_command::BuildArgs),
     /// `esb up --watch`: serve, and hot-reload functions whose code changes.
@@ -95,8 +104,14 @@ fn run() -> Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("ESB_LOG")
-                .unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_env("ESB_LOG").unwrap_or_else(|_| {
+                match (cli.quiet, cli.verbose) {
+                    (true, _) => "warn",
+                    (_, true) => "debug",
+                    _ => "info",
+                }
+                .into()
+            }),
         )
         .init();
     match cli.command {
@@ -106,6 +121,7 @@ fn run() -> Result<()> {
         Command::Agent(args) => agent_command::run(args),
         Command::Build(args) => build_command::run(args),
         Command::Down(args) => down_command::run(args),
+        Command::Reset(args) => reset_command::run(args),
         Command::Image(args) => image_command::run(args),
         Command::Init(args) => init_command::run(args),
         Command::Validate(args) => validate_command::run(args),

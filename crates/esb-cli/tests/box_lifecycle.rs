@@ -317,3 +317,84 @@ fn watch_reloads_a_changed_function_under_load_without_failing_a_request() {
     let log = std::fs::read_to_string(state.join("logs/box.log")).expect("box log");
     assert!(log.contains("esb: reloaded app in"), "{log}");
 }
+
+#[test]
+fn down_volumes_and_reset_start_from_clean_data() {
+    let p = Project::new("reset");
+    let port = support::free_addr().port().to_string();
+    let up_args = [
+        "--runtime",
+        "process",
+        "--detach",
+        "--wait",
+        "--port",
+        &port,
+    ];
+    assert!(p.up(&[]).status.success());
+    assert!(p.esb(&["invoke", "echo"], None).status.success());
+    let state = p.dir.join(".esb");
+    let access_log = state.join("logs/access.log");
+    assert!(access_log.exists(), "the box logged the request");
+    let credentials = std::fs::read_to_string(state.join("credentials")).expect("credentials");
+
+    // Without a terminal to ask on, reset wants --yes and changes nothing.
+    let mut args = vec!["reset"];
+    args.extend_from_slice(&up_args);
+    let refused = p.esb(&args, None);
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused.stderr).contains("--yes"),
+        "{}",
+        text(&refused.stderr)
+    );
+    assert_eq!(p.status().0, Some(0), "the box still runs");
+
+    args.push("--yes");
+    let reset = p.esb(&args, None);
+    assert!(reset.status.success(), "{}", text(&reset.stderr));
+    let logged = std::fs::read_to_string(&access_log).unwrap_or_default();
+    assert!(
+        !logged.contains("/invocations"),
+        "the old box's logs are gone: {logged}"
+    );
+    assert_eq!(p.status().0, Some(0), "a new box runs");
+    assert!(
+        p.esb(&["invoke", "echo"], None).status.success(),
+        "with the same key"
+    );
+    assert_eq!(
+        std::fs::read_to_string(state.join("credentials")).expect("credentials"),
+        credentials
+    );
+
+    let down = p.esb(&["down", "--volumes"], None);
+    assert!(down.status.success(), "{}", text(&down.stderr));
+    assert!(!state.join("logs").exists() && !state.join("async").exists());
+    assert!(state.join("credentials").exists() && state.join("certs/ca.pem").exists());
+}
+
+#[test]
+fn build_dry_run_prints_the_plan() {
+    let template = support::repo_root().join("tests/projects/e2e/template.yaml");
+    let out = Command::new(support::esb_bin())
+        .args(["build", "--dry-run", "--template"])
+        .arg(&template)
+        .output()
+        .expect("esb build --dry-run");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let plan = text(&out.stdout);
+    let echo = plan
+        .lines()
+        .find(|l| l.starts_with("echo "))
+        .expect("echo in the plan");
+    assert!(
+        echo.contains("python3.11") && echo.contains("esb/echo:"),
+        "{plan}"
+    );
+    assert!(
+        ["up to date", "to build", "unknown"]
+            .iter()
+            .any(|s| echo.ends_with(s)),
+        "{plan}"
+    );
+}
