@@ -93,7 +93,7 @@ pub async fn serve(
     agent_url: &str,
     options: &ServeArgs,
     runtime_label: &str,
-    watch: Option<crate::watch::Rebuild>,
+    watch: Option<(ProjectArgs, crate::watch::Rebuild)>,
 ) -> Result<Arc<Gateway>> {
     let certs = esb_gateway::certs::ensure(&project.state_dir)
         .context("cannot prepare the box's TLS certificates")?;
@@ -130,19 +130,20 @@ pub async fn serve(
     })?;
     gateway.resume_queued();
     let _watcher = match watch {
-        Some(rebuild) => {
+        Some((args, rebuild)) => {
             let (url, ca, credentials) = (url.clone(), certs.ca.clone(), credentials.clone());
-            let apis = crate::api_access::Apis::new(
-                &project.template,
-                &options.auth,
-                options.auth.id_token(&credentials)?.is_some(),
-            )?;
+            let auth = options.auth.clone();
+            let id_token = options.auth.id_token(&credentials)?.is_some();
             Some(crate::watch::spawn(
                 Arc::clone(&gateway),
                 crate::watch::Reloader {
+                    args,
                     project: project.clone(),
                     rebuild,
-                    entries: Box::new(move |p: &Project| p.entries(&url, &ca, &credentials, &apis)),
+                    entries: Box::new(move |p: &Project| {
+                        let apis = crate::api_access::Apis::new(&p.template, &auth, id_token)?;
+                        Ok(p.entries(&url, &ca, &credentials, &apis))
+                    }),
                 },
             )?)
         }

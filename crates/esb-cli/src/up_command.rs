@@ -85,9 +85,12 @@ pub fn run(args: UpArgs) -> Result<()> {
                 RuntimeKind::Docker => "docker",
                 _ => "process",
             },
-            args.watch.then(|| match kind {
-                RuntimeKind::Docker => crate::watch::Rebuild::Images(args.runtime.clone()),
-                _ => crate::watch::Rebuild::InPlace,
+            args.watch.then(|| {
+                let rebuild = match kind {
+                    RuntimeKind::Docker => crate::watch::Rebuild::Images(args.runtime.clone()),
+                    _ => crate::watch::Rebuild::InPlace,
+                };
+                (args.project.clone(), rebuild)
             }),
         )
         .await?;

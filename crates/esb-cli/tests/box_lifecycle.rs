@@ -301,7 +301,11 @@ fn watch_reloads_a_changed_function_under_load_without_failing_a_request() {
     write(2);
     let deadline = Instant::now() + Duration::from_secs(30);
     while invoke() != Ok(2) {
-        assert!(Instant::now() < deadline, "the new code was never served");
+        assert!(
+            Instant::now() < deadline,
+            "the new code was never served: {}",
+            std::fs::read_to_string(state.join("logs/box.log")).unwrap_or_default()
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     std::thread::sleep(Duration::from_millis(300));
@@ -316,6 +320,54 @@ fn watch_reloads_a_changed_function_under_load_without_failing_a_request() {
     }
     let log = std::fs::read_to_string(state.join("logs/box.log")).expect("box log");
     assert!(log.contains("esb: reloaded app in"), "{log}");
+
+    // A template change re-plans the box without stopping it: a new function with a
+    // route appears, the old one keeps its warm pool.
+    std::fs::write(
+        p.dir.join("template.yaml"),
+        "Resources:\n  App:\n    Type: AWS::Serverless::Function\n    Properties: {FunctionName: app, Runtime: python3.11, CodeUri: app, Handler: app.handler}\n  Extra:\n    Type: AWS::Serverless::Function\n    Properties:\n      FunctionName: extra\n      Runtime: python3.11\n      CodeUri: app\n      Handler: app.handler\n      Events:\n        Get: {Type: Api, Properties: {Path: /extra, Method: get}}\n",
+    )
+    .expect("template");
+    let route = |client: &reqwest::blocking::Client| {
+        client
+            .get(format!("{url}/extra"))
+            .send()
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0)
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while route(&client) != 502 {
+        // handlers answering a plain dict are a malformed proxy answer: 502, from the
+        // new function, where there was a 404 before.
+        assert!(Instant::now() < deadline, "the new route was never served");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(invoke(), Ok(2), "the existing function still serves");
+    let log = std::fs::read_to_string(state.join("logs/box.log")).expect("box log");
+    assert!(
+        log.contains("template reloaded in") && log.contains("added extra"),
+        "{log}"
+    );
+
+    // An invalid template leaves the box as it was, and says why.
+    std::fs::write(
+        p.dir.join("template.yaml"),
+        "Resources:\n  App: {Type: AWS::Serverless::Function, Properties: {Timeout: -1}}\n",
+    )
+    .expect("template");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !std::fs::read_to_string(state.join("logs/box.log"))
+        .unwrap_or_default()
+        .contains("is not valid; the box keeps serving the previous version")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the invalid template was never reported"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(invoke(), Ok(2));
+    assert_eq!(route(&client), 502);
 }
 
 #[test]

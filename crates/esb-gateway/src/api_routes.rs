@@ -39,19 +39,20 @@ pub async fn handle(
     req: Request,
 ) -> Response {
     let (parts, body) = req.into_parts();
+    let plan = gw.plan();
     if let Some(method) = CorsRules::preflight_method(&parts.method, &parts.headers)
-        && let Lookup::Found(m) = gw.routes.lookup(&method, parts.uri.path())
+        && let Lookup::Found(m) = plan.routes.lookup(&method, parts.uri.path())
         && let Some(rules) = &m.api.cors
     {
         return rules.preflight(&parts.headers, &method);
     }
     let (route, uri) = if let Some(rest) = parts.uri.path().strip_prefix(function_url::PREFIX) {
-        match function_url::resolve(&gw.urls, rest, &parts.uri) {
+        match function_url::resolve(&plan.urls, rest, &parts.uri) {
             Ok(found) => found,
             Err(refused) => return refused.response(),
         }
     } else {
-        match gw.routes.lookup(parts.method.as_str(), parts.uri.path()) {
+        match plan.routes.lookup(parts.method.as_str(), parts.uri.path()) {
             Lookup::Found(m) => (m, parts.uri.clone()),
             Lookup::NoResource => return message(StatusCode::NOT_FOUND, "Not Found"),
             Lookup::NoMethod => {
@@ -60,7 +61,7 @@ pub async fn handle(
         }
     };
     let format = route.format;
-    let Some(pool) = gw.pools.get(&route.function).cloned() else {
+    let Some(pool) = plan.pools.get(&route.function).cloned() else {
         return internal_error(format);
     };
     let read = tokio::time::timeout(

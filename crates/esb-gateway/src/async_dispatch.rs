@@ -46,7 +46,7 @@ pub fn spawn(gw: Arc<Gateway>, event: QueuedEvent) {
 }
 
 async fn deliver(gw: &Arc<Gateway>, mut event: QueuedEvent) {
-    let Some(pool) = gw.pools.get(&event.function).cloned() else {
+    let Some(pool) = gw.plan().pools.get(&event.function).cloned() else {
         let record = record(gw, &event, "FunctionNotFound", None);
         finish_failed(gw, &event, record);
         return;

@@ -76,6 +76,7 @@ async fn handle(
         )
     };
     let pool = gw
+        .plan()
         .pools
         .get(&function)
         .cloned()

@@ -20,6 +20,7 @@ pub mod function_url;
 pub mod http_event;
 pub mod invoke_api;
 pub mod metrics;
+pub mod plan;
 pub mod pool;
 pub mod proxy_event;
 pub mod routes;
@@ -27,7 +28,6 @@ pub mod server;
 pub mod tls;
 pub mod worker_client;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,7 +36,6 @@ use esb_proto::agent::FunctionSpec;
 use esb_rie::api_error::InvokeApiError;
 
 use crate::agent_client::AgentClient;
-use crate::pool::FunctionPool;
 use crate::worker_client::WorkerClient;
 
 /// Where the gateway reports its state to `esb status`.
@@ -104,19 +103,17 @@ pub enum GatewayError {
 }
 
 pub struct Gateway {
-    pools: HashMap<String, Arc<FunctionPool>>,
+    /// What is served now; replaced whole by `replan` when the template changes.
+    plan: std::sync::RwLock<Arc<plan::Plan>>,
+    pool_settings: plan::PoolSettings,
     events: async_events::AsyncEvents,
-    routes: routes::RouteTable,
     metrics: metrics::Metrics,
     access_log: Option<access_log::AccessLog>,
     async_store: async_store::AsyncStore,
-    async_configs: HashMap<String, async_dispatch::AsyncConfig>,
     async_retry_delay: Duration,
     credentials: Option<auth::sigv4::BoxCredentials>,
     api_keys: Vec<String>,
     id_token: Option<auth::id_token::IdTokenAuth>,
-    /// Functions with a URL, by name.
-    urls: HashMap<String, function_url::UrlAuth>,
     workers: WorkerClient,
     agent: AgentClient,
     region: String,
@@ -131,11 +128,6 @@ impl Gateway {
                 source,
             }
         })?;
-        let async_configs = config
-            .functions
-            .iter()
-            .map(|f| (f.spec.name.clone(), f.async_config.clone()))
-            .collect();
         let agent = AgentClient::new(&config.agent_url)?;
         let access_log = match &config.access_log {
             Some(path) => match access_log::AccessLog::open(path) {
@@ -147,60 +139,67 @@ impl Gateway {
             },
             None => None,
         };
-        let routes =
-            routes::RouteTable::new(config.functions.iter().flat_map(|f| f.routes.clone()));
-        let box_slots = Arc::new(tokio::sync::Semaphore::new(
-            config
-                .max_concurrency
-                .min(tokio::sync::Semaphore::MAX_PERMITS),
-        ));
-        let urls = config
-            .functions
-            .iter()
-            .filter_map(|f| f.url.map(|auth| (f.spec.name.clone(), auth)))
-            .collect();
-        let pools = config
-            .functions
-            .into_iter()
-            .map(|f| {
-                let name = f.spec.name.clone();
-                (
-                    name,
-                    FunctionPool::new(
-                        f.spec,
-                        f.concurrency,
-                        f.provisioned,
-                        Arc::clone(&box_slots),
-                        agent.clone(),
-                        config.acquire_timeout,
-                        config.breaker,
-                    ),
-                )
-            })
-            .collect::<HashMap<String, Arc<FunctionPool>>>();
-        spawn_maintainer(
-            pools.values().cloned().collect(),
-            config.pause_idle_after,
-            config.idle_timeout,
-        );
-        Ok(Arc::new(Self {
-            pools,
+        let pool_settings = plan::PoolSettings {
+            box_slots: Arc::new(tokio::sync::Semaphore::new(
+                config
+                    .max_concurrency
+                    .min(tokio::sync::Semaphore::MAX_PERMITS),
+            )),
+            agent: agent.clone(),
+            acquire_timeout: config.acquire_timeout,
+            breaker: config.breaker,
+        };
+        let (plan, _, _) = plan::Plan::build(config.functions, None, &pool_settings);
+        let gateway = Arc::new(Self {
+            plan: std::sync::RwLock::new(Arc::new(plan)),
+            pool_settings,
             events: async_events::AsyncEvents::default(),
-            routes,
             metrics: metrics::Metrics::default(),
             access_log,
             async_store,
-            async_configs,
             async_retry_delay: config.async_retry_delay,
             credentials: config.credentials,
             api_keys: config.api_keys,
             id_token: config.id_token,
-            urls,
             workers: WorkerClient::default(),
             agent,
             region: config.region,
             account_id: config.account_id,
-        }))
+        });
+        spawn_maintainer(
+            Arc::downgrade(&gateway),
+            config.pause_idle_after,
+            config.idle_timeout,
+        );
+        Ok(gateway)
+    }
+
+    /// What the box serves now.
+    pub(crate) fn plan(&self) -> Arc<plan::Plan> {
+        self.plan
+            .read()
+            .map(|p| Arc::clone(&p))
+            .unwrap_or_else(|poisoned| Arc::clone(&poisoned.into_inner()))
+    }
+
+    /// A template change: serves `functions` from now on. Unchanged functions keep
+    /// their pools and warm workers; changed ones get new workers (requests in flight
+    /// finish on the old); removed ones are retired.
+    pub async fn replan(&self, functions: Vec<FunctionEntry>) -> plan::Changes {
+        let (next, changes, transition) =
+            plan::Plan::build(functions, Some(&self.plan()), &self.pool_settings);
+        if let Ok(mut current) = self.plan.write() {
+            *current = Arc::new(next);
+        }
+        for (pool, spec) in transition.respecs {
+            pool.replace(spec).await;
+        }
+        for pool in transition.retired {
+            for w in pool.drain_idle() {
+                self.return_worker(&w.id).await;
+            }
+        }
+        changes
     }
 
     /// Checks a request's Signature V4 against the box's credentials (service
@@ -234,7 +233,7 @@ impl Gateway {
     /// Hot reload of one function: new requests get workers running `spec`, requests
     /// in flight finish on the old ones. False when the box has no such function.
     pub async fn reload(&self, spec: esb_proto::agent::FunctionSpec) -> bool {
-        match self.pools.get(&spec.name) {
+        match self.plan().pools.get(&spec.name) {
             Some(pool) => {
                 pool.replace(spec).await;
                 true
@@ -245,20 +244,21 @@ impl Gateway {
 
     /// Every function with its routes, URL, workers and invocation counts.
     pub fn status(&self) -> serde_json::Value {
-        let mut functions: Vec<serde_json::Value> = self
+        let plan = self.plan();
+        let mut functions: Vec<serde_json::Value> = plan
             .pools
             .values()
             .map(|pool| {
                 let mut f = pool.status();
                 let name = pool.name().to_string();
-                f["routes"] = self
+                f["routes"] = plan
                     .routes
                     .routes_of(&name)
                     .into_iter()
                     .map(|(method, path)| serde_json::json!({"method": method, "path": path}))
                     .collect();
                 f["url"] = serde_json::json!(
-                    self.urls
+                    plan.urls
                         .contains_key(&name)
                         .then(|| format!("{}{name}/", function_url::PREFIX))
                 );
@@ -292,7 +292,8 @@ impl Gateway {
     }
 
     fn async_config(&self, function: &str) -> async_dispatch::AsyncConfig {
-        self.async_configs
+        self.plan()
+            .async_configs
             .get(function)
             .cloned()
             .unwrap_or_default()
@@ -301,6 +302,7 @@ impl Gateway {
     /// The `/metrics` text: counters so far, gauges read now.
     pub fn metrics_text(&self) -> String {
         let figures: Vec<metrics::PoolFigures> = self
+            .plan()
             .pools
             .iter()
             .map(|(name, pool)| {
@@ -344,7 +346,8 @@ impl Gateway {
     /// longest function timeout), names any that could not, then returns every idle
     /// worker to the agent for removal.
     pub async fn release_workers(&self) {
-        let longest = self
+        let plan = self.plan();
+        let longest = plan
             .pools
             .values()
             .map(|p| p.spec().timeout_s)
@@ -357,7 +360,7 @@ impl Gateway {
         for (event_id, function) in unfinished {
             tracing::warn!(%event_id, %function, "accepted asynchronous invocation not finished at shutdown: it stays queued and runs at the next start");
         }
-        for pool in self.pools.values() {
+        for pool in plan.pools.values() {
             for w in pool.drain_idle() {
                 self.return_worker(&w.id).await;
             }
@@ -383,10 +386,11 @@ impl Gateway {
     }
 }
 
-/// Keeps each pool's provisioned workers started and pauses idle workers (checking a
-/// few times per `pause_after`, and at least every second), for as long as the pools live.
+/// Keeps each pool's provisioned workers started, pauses idle workers and removes
+/// long-idle ones (checking a few times per `pause_after`, at least every second), for
+/// as long as the gateway lives; pools of a new plan are picked up as they come.
 fn spawn_maintainer(
-    pools: Vec<Arc<FunctionPool>>,
+    gateway: std::sync::Weak<Gateway>,
     pause_after: Option<Duration>,
     idle_timeout: Option<Duration>,
 ) {
@@ -396,14 +400,12 @@ fn spawn_maintainer(
         .min()
         .map_or(Duration::from_secs(1), |a| a / 4)
         .clamp(Duration::from_millis(50), Duration::from_secs(1));
-    let pools: Vec<_> = pools.iter().map(Arc::downgrade).collect();
     tokio::spawn(async move {
         loop {
-            let live: Vec<_> = pools.iter().filter_map(std::sync::Weak::upgrade).collect();
-            if live.is_empty() {
+            let Some(plan) = gateway.upgrade().map(|gw| gw.plan()) else {
                 return;
-            }
-            for pool in live {
+            };
+            for pool in plan.pools.values() {
                 pool.keep_provisioned().await;
                 if let Some(timeout) = idle_timeout {
                     pool.remove_idle(timeout).await;
@@ -412,6 +414,7 @@ fn spawn_maintainer(
                     pool.pause_idle(after).await;
                 }
             }
+            drop(plan);
             tokio::time::sleep(period).await;
         }
     });

@@ -147,6 +147,12 @@ impl FunctionPool {
         })
     }
 
+    /// Whether the pool has these concurrency settings (a re-sized function gets a
+    /// new pool).
+    pub fn sized_as(&self, limit: usize, provisioned: usize) -> bool {
+        self.limit == limit && self.provisioned == provisioned
+    }
+
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -262,7 +268,9 @@ impl FunctionPool {
         self.idle.lock().map(|i| i.len()).unwrap_or(0)
     }
 
-    /// Every worker currently idle (for shutdown: the pool starts no more workers).
+    /// Closes the pool (shutdown, or its function left the template): it starts no
+    /// more workers, busy ones are removed when their invocation ends, and the idle
+    /// ones are returned for removal.
     pub fn drain_idle(&self) -> Vec<Worker> {
         self.closed
             .store(true, std::sync::atomic::Ordering::Relaxed);
@@ -383,7 +391,8 @@ impl Drop for Lease {
             != self
                 .pool
                 .generation
-                .load(std::sync::atomic::Ordering::Acquire);
+                .load(std::sync::atomic::Ordering::Acquire)
+            || self.pool.closed.load(std::sync::atomic::Ordering::Relaxed);
         if self.broken || replaced {
             let agent = self.pool.agent.clone();
             tokio::spawn(async move {

@@ -244,7 +244,7 @@ impl LambdaAuthorizer {
 
     /// Runs the authorizer function and reads its answer.
     async fn ask(&self, gw: &Gateway, event: Value) -> Result<Verdict, Refusal> {
-        let Some(pool) = gw.pools.get(&self.function).cloned() else {
+        let Some(pool) = gw.plan().pools.get(&self.function).cloned() else {
             tracing::error!(authorizer = %self.function, "authorizer function is not in the box");
             return Err(Refusal::Failed);
         };
