@@ -27,8 +27,9 @@ apt_install() {
 
 mkdir -p "$DEPS"
 
-# --- Docker daemon, registry, debootstrap -------------------------------------------
+# --- Docker daemon, registry, debootstrap, tmux (terminal tests) --------------------
 missing=()
+command -v tmux >/dev/null || missing+=(tmux)
 command -v dockerd >/dev/null || missing+=(docker.io)
 command -v docker-registry >/dev/null || missing+=(docker-registry)
 command -v debootstrap >/dev/null || missing+=(debootstrap)
