@@ -450,3 +450,43 @@ fn build_dry_run_prints_the_plan() {
         "{plan}"
     );
 }
+
+#[test]
+fn workers_that_die_while_idle_are_forgotten_and_provisioned_ones_replaced() {
+    let p = Project::new("heal");
+    let up = p.up(&["--pause-idle-after", "0"]);
+    assert!(up.status.success(), "{}", text(&up.stderr));
+    assert!(p.esb(&["invoke", "echo"], None).status.success());
+    let warm = |f: &Value| f["workers"]["warm"].as_u64().unwrap_or(0);
+    assert_eq!(warm(&p.function("echo")), 1);
+    assert_eq!(warm(&p.function("warm")), 1);
+    let state: Value = serde_json::from_str(
+        &std::fs::read_to_string(p.dir.join(".esb/box.json")).expect("box.json"),
+    )
+    .expect("json");
+    let box_pid = u32::try_from(state["pid"].as_u64().expect("pid")).expect("pid");
+    // Every worker process dies at once, as after an OOM kill or a stray `kill`.
+    for pid in support::descendants(box_pid) {
+        // SAFETY: kill(2) on a pid of this test's own box.
+        unsafe { libc::kill(i32::try_from(pid).expect("pid"), libc::SIGKILL) };
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (echo, provisioned) = (p.function("echo"), p.function("warm"));
+        if warm(&echo) == 0 && warm(&provisioned) == 1 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the pools did not heal: {echo} {provisioned}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert!(p.esb(&["invoke", "echo"], None).status.success());
+    assert!(p.esb(&["invoke", "warm"], None).status.success());
+    let log = std::fs::read_to_string(p.dir.join(".esb/logs/box.log")).expect("box log");
+    assert!(
+        log.contains("idle workers died; the pool forgot them"),
+        "{log}"
+    );
+}

@@ -78,6 +78,21 @@ impl AgentClient {
             })
     }
 
+    /// The ids of the agent's live workers (the agent drops dead ones as it looks).
+    pub async fn live_workers(&self) -> Result<std::collections::HashSet<String>, AgentError> {
+        let mut req = tonic::Request::new(esb_proto::agent::ListWorkersRequest::default());
+        req.set_timeout(CONTROL_DEADLINE);
+        self.client
+            .clone()
+            .list_workers(req)
+            .await
+            .map(|r| r.into_inner().workers.into_iter().map(|w| w.id).collect())
+            .map_err(|status| AgentError::Call {
+                call: "ListWorkers",
+                status: Box::new(status),
+            })
+    }
+
     pub async fn destroy(&self, worker_id: &str) -> Result<(), AgentError> {
         let mut req = tonic::Request::new(WorkerRef {
             worker_id: worker_id.to_string(),

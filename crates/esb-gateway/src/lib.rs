@@ -386,8 +386,11 @@ impl Gateway {
     }
 }
 
-/// Keeps each pool's provisioned workers started, pauses idle workers and removes
-/// long-idle ones (checking a few times per `pause_after`, at least every second), for
+/// How often idle workers are checked for life (the agent's list of live workers).
+const DEAD_WORKER_SWEEP: Duration = Duration::from_secs(5);
+
+/// Keeps each pool's provisioned workers started (replacing dead ones), pauses idle
+/// workers, removes long-idle ones and forgets ones that died (checking a few times per `pause_after`, at least every second), for
 /// as long as the gateway lives; pools of a new plan are picked up as they come.
 fn spawn_maintainer(
     gateway: std::sync::Weak<Gateway>,
@@ -401,10 +404,24 @@ fn spawn_maintainer(
         .map_or(Duration::from_secs(1), |a| a / 4)
         .clamp(Duration::from_millis(50), Duration::from_secs(1));
     tokio::spawn(async move {
+        let mut last_sweep = std::time::Instant::now();
         loop {
-            let Some(plan) = gateway.upgrade().map(|gw| gw.plan()) else {
+            let Some(gw) = gateway.upgrade() else {
                 return;
             };
+            let plan = gw.plan();
+            if last_sweep.elapsed() >= DEAD_WORKER_SWEEP {
+                last_sweep = std::time::Instant::now();
+                if let Ok(live) = gw.agent.live_workers().await {
+                    for pool in plan.pools.values() {
+                        let gone = pool.forget_dead(&live, last_sweep);
+                        if gone > 0 {
+                            tracing::warn!(function = %pool.name(), workers = gone, "idle workers died; the pool forgot them");
+                        }
+                    }
+                }
+            }
+            drop(gw);
             for pool in plan.pools.values() {
                 pool.keep_provisioned().await;
                 if let Some(timeout) = idle_timeout {

@@ -342,6 +342,22 @@ impl FunctionPool {
         }
     }
 
+    /// Forgets idle workers that are no longer alive (their process or container died
+    /// while idle), so the pool heals before a request finds them; how many.
+    /// `live` was listed at `listed_at`: workers that became idle later are not judged.
+    pub fn forget_dead(
+        &self,
+        live: &std::collections::HashSet<String>,
+        listed_at: Instant,
+    ) -> usize {
+        let Ok(mut idle) = self.idle.lock() else {
+            return 0;
+        };
+        let before = idle.len();
+        idle.retain(|i| i.since >= listed_at || live.contains(&i.worker.id));
+        before - idle.len()
+    }
+
     /// Takes the idle workers `due` selects, except the freshest ones that keep the
     /// provisioned number ready.
     fn take_idle(&self, due: impl Fn(&Idle) -> bool) -> Vec<Idle> {
