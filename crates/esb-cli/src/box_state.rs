@@ -21,6 +21,9 @@ pub struct BoxState {
     pub started_at: String,
     /// The Invoke API checks Signature V4 (`false`: `--open-invoke-api`).
     pub signed: bool,
+    /// The log store's VictoriaLogs API (`None`: `--logs-listen off`).
+    #[serde(default)]
+    pub logs_url: Option<String>,
 }
 
 /// Records the box; the file goes when the returned guard is dropped.

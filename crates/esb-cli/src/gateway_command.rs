@@ -61,6 +61,17 @@ pub struct ServeArgs {
         value_parser = clap::builder::BoolishValueParser::new()
     )]
     pub open_invoke_api: bool,
+    /// Where the box's log store answers VictoriaLogs' HTTP API (/insert/jsonline,
+    /// /select/logsql/query): ADDRESS:PORT, "auto" (127.0.0.1:9428, VictoriaLogs' port,
+    /// or any free loopback port when another box holds it), or "off".
+    #[arg(long, env = "ESB_LOGS_LISTEN", default_value = "auto")]
+    pub logs_listen: String,
+    /// Days log records are kept.
+    #[arg(long, env = "ESB_LOGS_RETENTION_DAYS", default_value_t = 7.0)]
+    pub logs_retention_days: f64,
+    /// Most megabytes the log store may take (oldest records go first).
+    #[arg(long, env = "ESB_LOGS_MAX_MB", default_value_t = 1024)]
+    pub logs_max_mb: u64,
     #[command(flatten)]
     pub auth: crate::api_access::AuthArgs,
 }
@@ -129,6 +140,7 @@ pub async fn serve(
         },
     })?;
     gateway.resume_queued();
+    let logs = crate::log_store::serve(&project.state_dir, options).await?;
     let _watcher = match watch {
         Some((args, rebuild)) => {
             let (url, ca, credentials) = (url.clone(), certs.ca.clone(), credentials.clone());
@@ -161,6 +173,7 @@ pub async fn serve(
             template: project.template_path.clone(),
             started_at: time_now(),
             signed: !options.open_invoke_api,
+            logs_url: logs.as_ref().map(|l| format!("http://{}", l.address)),
         },
     )?;
     esb_gateway::server::serve_tls(

@@ -16,6 +16,7 @@ mod generate_event_command;
 mod image_command;
 mod init_command;
 mod invoke_command;
+mod log_store;
 mod project;
 mod reset_command;
 mod rie_command;

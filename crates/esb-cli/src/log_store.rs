@@ -1,0 +1,70 @@
+//! The box's log store (`<state>/logs/store`), served with VictoriaLogs' HTTP API on
+//! `--logs-listen`, with retention enforced every minute.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use esb_logs::{Retention, Store};
+
+use crate::gateway_command::ServeArgs;
+
+/// VictoriaLogs' own port, as the seed runs it.
+const DEFAULT_LISTEN: &str = "127.0.0.1:9428";
+
+/// The running log store and where its API answers.
+pub struct LogStore {
+    /// For the box's own records (the worker pipeline, next).
+    #[allow(dead_code)]
+    pub store: Arc<Store>,
+    pub address: std::net::SocketAddr,
+}
+
+/// Serves for as long as the runtime runs; `None` when turned off.
+pub async fn serve(state_dir: &std::path::Path, options: &ServeArgs) -> Result<Option<LogStore>> {
+    if options.logs_listen == "off" {
+        return Ok(None);
+    }
+    let retention = Retention {
+        max_age: Duration::from_secs_f64(
+            (options.logs_retention_days.clamp(0.0, 36500.0)) * 86400.0,
+        ),
+        max_bytes: options.logs_max_mb.saturating_mul(1 << 20),
+    };
+    let dir = state_dir.join("logs").join("store");
+    let store = Arc::new(
+        tokio::task::spawn_blocking(move || Store::open(&dir, retention))
+            .await
+            .context("log store")??,
+    );
+    let listener = match options.logs_listen.as_str() {
+        "auto" => match tokio::net::TcpListener::bind(DEFAULT_LISTEN).await {
+            Ok(l) => l,
+            Err(_) => tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .context("no loopback port for the log store")?,
+        },
+        addr => tokio::net::TcpListener::bind(addr).await.with_context(|| {
+            format!("cannot listen on {addr} (log store; --logs-listen off disables it)")
+        })?,
+    };
+    let address = listener.local_addr().context("log store address")?;
+    println!("Logs (VictoriaLogs API): http://{address}/select/logsql/query?query=*");
+    let router = esb_logs::http::router(Arc::clone(&store));
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, router).await {
+            tracing::error!("log store API stopped: {e}");
+        }
+    });
+    let keeper = Arc::clone(&store);
+    tokio::spawn(async move {
+        loop {
+            let s = Arc::clone(&keeper);
+            let _ =
+                tokio::task::spawn_blocking(move || s.enforce_retention(esb_logs::http::now_ns()))
+                    .await;
+            tokio::time::sleep(Duration::from_secs(60)).await;
+        }
+    });
+    Ok(Some(LogStore { store, address }))
+}
