@@ -419,22 +419,6 @@ fn epoch_ms(t: time::OffsetDateTime) -> i64 {
     t.unix_timestamp() * 1000 + i64::from(t.millisecond())
 }
 
-/// API Gateway's `requestTime`: `09/Apr/2015:12:34:56 +0000`.
-fn request_time(t: time::OffsetDateTime) -> String {
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    format!(
-        "{:02}/{}/{}:{:02}:{:02}:{:02} +0000",
-        t.day(),
-        MONTHS[usize::from(u8::from(t.month())) - 1],
-        t.year(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
-}
-
 /// ISO 8601 in UTC, with milliseconds when asked (`1970-01-01T00:00:00.000Z`).
 fn iso8601(t: time::OffsetDateTime, millis: bool) -> String {
     let base = format!(
@@ -533,7 +517,7 @@ fn rest_event(a: &RestArgs) -> Result<Value> {
             "protocol": "HTTP/1.1",
             "requestId": id,
             "extendedRequestId": id,
-            "requestTime": request_time(t),
+            "requestTime": esb_gateway::proxy_event::request_time(t),
             "requestTimeEpoch": epoch_ms(t),
             "domainName": host,
             "domainPrefix": API_ID,
@@ -632,7 +616,7 @@ fn v2_event(e: V2<'_>) -> Value {
             "requestId": request_id(),
             "routeKey": e.route_key,
             "stage": e.stage,
-            "time": request_time(t),
+            "time": esb_gateway::proxy_event::request_time(t),
             "timeEpoch": epoch_ms(t),
         },
         "isBase64Encoded": false,

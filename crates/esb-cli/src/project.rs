@@ -216,7 +216,7 @@ fn function_sources(template: &Template) -> Vec<FunctionSource> {
 }
 
 /// The stack name is the project folder's name, as SAM users expect.
-fn stack_name(template: &Path) -> String {
+pub fn stack_name(template: &Path) -> String {
     template
         .canonicalize()
         .ok()

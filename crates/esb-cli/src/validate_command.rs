@@ -38,7 +38,7 @@ pub fn run(args: ValidateArgs) -> Result<()> {
     let opts = LoadOptions {
         parameter_overrides: args.parameter_overrides.clone(),
         region: args.region.clone(),
-        stack_name: stack_name(&args.template),
+        stack_name: crate::project::stack_name(&args.template),
         ..LoadOptions::default()
     };
     let template = match esb_template::load(&args.template, &opts) {
@@ -71,19 +71,6 @@ pub fn run(args: ValidateArgs) -> Result<()> {
         print!("{}", report.text());
     }
     Ok(())
-}
-
-/// The stack name is the project folder's name, as `esb up` names it.
-fn stack_name(template: &Path) -> String {
-    template
-        .canonicalize()
-        .ok()
-        .and_then(|p| {
-            p.parent()
-                .and_then(|d| d.file_name())
-                .map(|n| n.to_string_lossy().into_owned())
-        })
-        .unwrap_or_else(|| "esb".into())
 }
 
 #[derive(Serialize)]

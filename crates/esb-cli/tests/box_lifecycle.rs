@@ -5,7 +5,7 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -21,15 +21,7 @@ impl Project {
     fn new(name: &str) -> Self {
         let dir = std::env::temp_dir().join(format!("esb-lifecycle-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join(".esb/runtimes")).expect("project dir");
-        std::os::unix::fs::symlink(
-            support::python()
-                .parent()
-                .and_then(Path::parent)
-                .expect("venv"),
-            dir.join(".esb/runtimes/python"),
-        )
-        .expect("link venv");
+        support::link_venv(&dir.join(".esb"));
         let template = format!(
             "Globals:\n  Function:\n    Runtime: python3.11\n    CodeUri: {}\n    Timeout: 5\nResources:\n  Echo:\n    Type: AWS::Serverless::Function\n    Properties:\n      FunctionName: echo\n      Handler: handlers.echo\n      Events:\n        Get: {{Type: Api, Properties: {{Path: /echo, Method: get}}}}\n  Fails:\n    Type: AWS::Serverless::Function\n    Properties: {{FunctionName: fails, Handler: handlers.error}}\n  Warm:\n    Type: AWS::Serverless::Function\n    Properties:\n      FunctionName: warm\n      Handler: handlers.echo\n      ProvisionedConcurrencyConfig: {{ProvisionedConcurrentExecutions: 1}}\n",
             support::python_functions().display()

@@ -72,24 +72,9 @@ impl Drop for Box_ {
     }
 }
 
-fn state_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("esb-log-store-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("runtimes")).expect("state dir");
-    std::os::unix::fs::symlink(
-        support::python()
-            .parent()
-            .and_then(std::path::Path::parent)
-            .expect("venv"),
-        dir.join("runtimes/python"),
-    )
-    .expect("link venv");
-    dir
-}
-
 #[test]
 fn victorialogs_api_ingests_queries_and_keeps_what_it_acknowledged() {
-    let state = state_dir();
+    let state = support::fresh_state_dir("log-store");
     let b = Box_::start(&state);
     // Two minutes ago, a second apart (older records would fall to retention).
     let t0 = SystemTime::now()

@@ -28,17 +28,7 @@ impl Box_ {
 
     /// A box with more `esb up` flags and environment.
     fn start_with(extra: &[&str], env: &[(&str, &str)]) -> Self {
-        let state = std::env::temp_dir().join(format!("esb-route-auth-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&state);
-        std::fs::create_dir_all(state.join("runtimes")).expect("state dir");
-        std::os::unix::fs::symlink(
-            support::python()
-                .parent()
-                .and_then(|p| p.parent())
-                .expect("venv"),
-            state.join("runtimes/python"),
-        )
-        .expect("link venv");
+        let state = support::fresh_state_dir("route-auth");
         let port = support::free_addr().port();
         let jwks = support::repo_root().join("crates/esb-gateway/tests/fixtures/jwt/jwks.json");
         let mut child = Command::new(support::esb_bin())

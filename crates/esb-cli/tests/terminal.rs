@@ -4,7 +4,6 @@
 
 mod support;
 
-use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -42,17 +41,7 @@ fn wait_for(session: &str, what: &str, within: Duration) -> String {
 
 #[test]
 fn esb_up_in_a_terminal() {
-    let dir = std::env::temp_dir().join(format!("esb-terminal-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("runtimes")).expect("state dir");
-    std::os::unix::fs::symlink(
-        support::python()
-            .parent()
-            .and_then(Path::parent)
-            .expect("venv"),
-        dir.join("runtimes/python"),
-    )
-    .expect("link venv");
+    let dir = support::fresh_state_dir("terminal");
     let port = support::free_addr().port();
     let session = format!("esb-terminal-{}", std::process::id());
     let command = format!(

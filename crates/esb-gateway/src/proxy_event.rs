@@ -149,8 +149,8 @@ pub(crate) fn form_decode(s: &str) -> String {
         .into_owned()
 }
 
-/// `09/Apr/2015:12:34:56 +0000`
-pub(crate) fn request_time(t: time::OffsetDateTime) -> String {
+/// API Gateway's `requestTime`: `09/Apr/2015:12:34:56 +0000`.
+pub fn request_time(t: time::OffsetDateTime) -> String {
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];

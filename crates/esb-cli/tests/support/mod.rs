@@ -639,3 +639,23 @@ pub fn send_signed(
     );
     client.execute(req)
 }
+
+/// Points a state dir's Python runtime at the test venv (awslambdaric and boto3 are in
+/// it), so a box starts without building its own.
+pub fn link_venv(state: &Path) {
+    std::fs::create_dir_all(state.join("runtimes")).expect("state dir");
+    std::os::unix::fs::symlink(
+        python().parent().and_then(Path::parent).expect("venv"),
+        state.join("runtimes/python"),
+    )
+    .expect("link venv");
+}
+
+/// An empty state dir under the temp dir, named for the test and this process, with
+/// the test venv as its Python runtime.
+pub fn fresh_state_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("esb-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    link_venv(&dir);
+    dir
+}

@@ -26,6 +26,20 @@ pub struct BoxCredentials {
     pub secret_access_key: String,
 }
 
+impl BoxCredentials {
+    /// The pair as the AWS signer takes it.
+    fn identity(&self) -> aws_smithy_runtime_api::client::identity::Identity {
+        aws_credential_types::Credentials::new(
+            &self.access_key_id,
+            &self.secret_access_key,
+            None,
+            None,
+            "esb-box",
+        )
+        .into()
+    }
+}
+
 impl std::fmt::Debug for BoxCredentials {
     /// The secret never reaches a log.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -248,14 +262,7 @@ pub fn verify(
     {
         settings.session_token_mode = aws_sigv4::http_request::SessionTokenMode::Exclude;
     }
-    let identity = aws_credential_types::Credentials::new(
-        &creds.access_key_id,
-        &creds.secret_access_key,
-        None,
-        None,
-        "esb-box",
-    )
-    .into();
+    let identity = creds.identity();
     let params = v4::SigningParams::builder()
         .identity(&identity)
         .region(region)
@@ -291,14 +298,7 @@ pub fn sign_headers(
     at: SystemTime,
 ) -> Result<Vec<(String, String)>, SignError> {
     let fail = |e: &dyn std::fmt::Display| SignError(e.to_string());
-    let identity = aws_credential_types::Credentials::new(
-        &creds.access_key_id,
-        &creds.secret_access_key,
-        None,
-        None,
-        "esb-box",
-    )
-    .into();
+    let identity = creds.identity();
     let params = v4::SigningParams::builder()
         .identity(&identity)
         .region(region)
