@@ -116,7 +116,8 @@ pub async fn serve(
     let url = format!("https://127.0.0.1:{port}");
     let credentials = crate::box_credentials::load_or_issue(&project.state_dir)?;
     let id_token = options.auth.id_token(&credentials)?;
-    let apis = crate::api_access::Apis::new(&project.template, &options.auth, id_token.is_some())?;
+    let user_auth = id_token.is_some();
+    let apis = crate::api_access::Apis::new(&project.template, &options.auth, user_auth)?;
     let gateway = Gateway::new(GatewayConfig {
         functions: project.entries(&url, &certs.ca, &credentials, &apis),
         credentials: (!options.open_invoke_api).then(|| credentials.clone()),
@@ -145,7 +146,6 @@ pub async fn serve(
         Some((args, rebuild)) => {
             let (url, ca, credentials) = (url.clone(), certs.ca.clone(), credentials.clone());
             let auth = options.auth.clone();
-            let id_token = options.auth.id_token(&credentials)?.is_some();
             Some(crate::watch::spawn(
                 Arc::clone(&gateway),
                 crate::watch::Reloader {
@@ -153,7 +153,7 @@ pub async fn serve(
                     project: project.clone(),
                     rebuild,
                     entries: Box::new(move |p: &Project| {
-                        let apis = crate::api_access::Apis::new(&p.template, &auth, id_token)?;
+                        let apis = crate::api_access::Apis::new(&p.template, &auth, user_auth)?;
                         Ok(p.entries(&url, &ca, &credentials, &apis))
                     }),
                 },

@@ -673,13 +673,7 @@ fn http_api_event(a: &HttpApiArgs) -> Result<Value> {
 fn function_url_event(a: &FunctionUrlArgs) -> Result<Value> {
     check_cookies(&a.cookies)?;
     let req = parse_request(&a.request)?;
-    // The URL id as ESB's gateway derives it from the function name.
-    let url_id: String = a
-        .function
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .map(|c| c.to_ascii_lowercase())
-        .collect();
+    let url_id = esb_gateway::function_url::url_id(&a.function);
     Ok(v2_event(V2 {
         domain: format!("{url_id}.lambda-url.{}.on.aws", a.request.origin.region),
         api_id: url_id,

@@ -12,11 +12,8 @@ use crate::gateway_command::ServeArgs;
 /// VictoriaLogs' own port, as the seed runs it.
 const DEFAULT_LISTEN: &str = "127.0.0.1:9428";
 
-/// The running log store and where its API answers.
+/// Where the running log store's API answers.
 pub struct LogStore {
-    /// For the box's own records (the worker pipeline, next).
-    #[allow(dead_code)]
-    pub store: Arc<Store>,
     pub address: std::net::SocketAddr,
 }
 
@@ -56,7 +53,7 @@ pub async fn serve(state_dir: &std::path::Path, options: &ServeArgs) -> Result<O
             tracing::error!("log store API stopped: {e}");
         }
     });
-    let keeper = Arc::clone(&store);
+    let keeper = store;
     tokio::spawn(async move {
         loop {
             let s = Arc::clone(&keeper);
@@ -66,5 +63,5 @@ pub async fn serve(state_dir: &std::path::Path, options: &ServeArgs) -> Result<O
             tokio::time::sleep(Duration::from_secs(60)).await;
         }
     });
-    Ok(Some(LogStore { store, address }))
+    Ok(Some(LogStore { address }))
 }
