@@ -125,7 +125,7 @@ fn record(obj: Map<String, Value>, params: &Params, now_ns: i64) -> Result<Recor
 }
 
 /// Nested objects become dotted field names, as VictoriaLogs stores them; values are text.
-fn flatten(prefix: &str, obj: Map<String, Value>, out: &mut Map<String, Value>) {
+pub(crate) fn flatten(prefix: &str, obj: Map<String, Value>, out: &mut Map<String, Value>) {
     for (k, v) in obj {
         let key = if prefix.is_empty() {
             k

@@ -1,0 +1,86 @@
+//! The box's end of the pipeline. Workers (and the box itself) post jsonline batches to
+//! the gateway's `POST /esb/v1/logs/insert/jsonline` with the box's log token; each
+//! batch goes to the embedded store (answered only once committed, so the worker keeps
+//! spooling until then) and to the external VictoriaLogs shipper when one is set.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+
+use crate::jsonline::{self, Params};
+use crate::shipper::Shipper;
+use crate::store::Store;
+
+/// Where workers post their batches on the gateway.
+pub const INGEST_PATH: &str = "/esb/v1/logs/insert/jsonline";
+/// The header carrying the box's log token.
+pub const TOKEN_HEADER: &str = "x-esb-log-token";
+
+pub struct Collector {
+    pub store: Option<Arc<Store>>,
+    pub external: Option<Shipper>,
+    pub token: String,
+}
+
+impl Collector {
+    /// `POST INGEST_PATH`, to be merged into the gateway's router.
+    pub fn router(self: Arc<Self>) -> Router {
+        Router::new()
+            .route(INGEST_PATH, post(ingest))
+            .layer(axum::extract::DefaultBodyLimit::max(crate::http::MAX_BODY))
+            .with_state(self)
+    }
+}
+
+async fn ingest(
+    State(collector): State<Arc<Collector>>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> Response {
+    let given = headers
+        .get(TOKEN_HEADER)
+        .map(|v| v.as_bytes())
+        .unwrap_or_default();
+    if !same_secret(given, collector.token.as_bytes()) {
+        return (StatusCode::FORBIDDEN, "missing or wrong log token\n").into_response();
+    }
+    let params = Params::from_query(q.as_deref());
+    let (records, rejected) = jsonline::parse(&body, &params, crate::http::now_ns());
+    for r in rejected.iter().take(10) {
+        tracing::warn!(line = r.line, "log line rejected: {}", r.reason);
+    }
+    if let Some(store) = &collector.store {
+        let store = Arc::clone(store);
+        let batch = records.clone();
+        match tokio::task::spawn_blocking(move || store.insert(&batch)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                return (StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")).into_response();
+            }
+            Err(e) => {
+                return (StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")).into_response();
+            }
+        }
+    }
+    if let Some(external) = &collector.external {
+        for r in records {
+            external.push(r);
+        }
+    }
+    let mut resp = StatusCode::OK.into_response();
+    if let Ok(v) = HeaderValue::from_str(&rejected.len().to_string()) {
+        resp.headers_mut().insert("x-esb-rejected-lines", v);
+    }
+    resp
+}
+
+/// Compares without leaking where the first difference is.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

@@ -1,0 +1,665 @@
+//! Sends records to a VictoriaLogs `/insert/jsonline` endpoint (the box's, or an
+//! external VictoriaLogs) in batches, without ever making the writer wait.
+//!
+//! `push` only enqueues. A collector task groups records into batches (by count or
+//! age); a sender task posts them one at a time. When the sender is behind or the
+//! endpoint is down, batches go to the on-disk [`Spool`] and are delivered, oldest
+//! first, once it answers again. What cannot be kept (queue or spool full) is counted
+//! and reported in the store as soon as delivery works again.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use crate::record::Record;
+use crate::spool::{Spool, SpoolError};
+
+#[derive(Debug, Clone)]
+pub struct ShipperConfig {
+    /// The ingestion URL with its query (`…/insert/jsonline?_stream_fields=…`).
+    pub url: String,
+    /// Extra request headers (the box's log token, say).
+    pub headers: Vec<(String, String)>,
+    /// A CA certificate (PEM) to trust besides the public roots.
+    pub ca_pem: Option<Vec<u8>>,
+    /// Where undeliverable batches wait, and how many bytes they may take.
+    pub spool: Option<(PathBuf, u64)>,
+    /// Stream labels of the shipper's own records (its drop reports).
+    pub identity: Vec<(String, String)>,
+    pub batch_records: usize,
+    pub flush_interval: Duration,
+    /// Records waiting in memory before new ones are dropped (and counted).
+    pub queue: usize,
+}
+
+impl ShipperConfig {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            headers: Vec::new(),
+            ca_pem: None,
+            spool: None,
+            identity: Vec::new(),
+            batch_records: 1000,
+            flush_interval: Duration::from_millis(200),
+            queue: 20_000,
+        }
+    }
+}
+
+/// The ingestion URL for `base` (`http://host:9428`, or a URL already ending in
+/// `/insert/jsonline`), with the parameters ESB's records need.
+pub fn jsonline_url(base: &str, stream_fields: &[&str]) -> String {
+    let base = base.trim_end_matches('/');
+    let base = base.strip_suffix("/insert/jsonline").unwrap_or(base);
+    format!(
+        "{base}/insert/jsonline?_stream_fields={}&_msg_field=_msg&_time_field=_time",
+        stream_fields.join(",")
+    )
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ShipperError {
+    #[error("log shipping to {url}: {reason}")]
+    Client { url: String, reason: String },
+    #[error(transparent)]
+    Spool(#[from] SpoolError),
+}
+
+/// What happened to the records pushed so far.
+#[derive(Debug, Default)]
+pub struct ShipperStats {
+    pub accepted: AtomicU64,
+    pub delivered: AtomicU64,
+    /// Lost: the queue or the spool was full, or the endpoint refused them for good.
+    pub dropped: AtomicU64,
+    /// Batches that went to the spool.
+    pub spooled: AtomicU64,
+}
+
+pub struct Shipper {
+    tx: mpsc::Sender<Record>,
+    stats: Arc<ShipperStats>,
+    /// Tells the collector to send what it has and stop.
+    stop: tokio::sync::watch::Sender<bool>,
+    /// Set once the sender has delivered or spooled everything and stopped.
+    closing: Arc<AtomicBool>,
+    finished: tokio::sync::watch::Receiver<bool>,
+}
+
+impl Shipper {
+    /// Starts the collector and sender on the current tokio runtime.
+    pub fn start(config: ShipperConfig) -> Result<Self, ShipperError> {
+        let client_err = |reason: String| ShipperError::Client {
+            url: config.url.clone(),
+            reason,
+        };
+        let mut builder = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .connect_timeout(Duration::from_secs(3));
+        if let Some(pem) = &config.ca_pem {
+            let cert =
+                reqwest::Certificate::from_pem(pem).map_err(|e| client_err(e.to_string()))?;
+            builder = builder.add_root_certificate(cert);
+        }
+        let client = builder.build().map_err(|e| client_err(e.to_string()))?;
+        let spool = match &config.spool {
+            Some((dir, max)) => Some(Spool::open(dir, *max)?),
+            None => None,
+        };
+        let (tx, rx) = mpsc::channel(config.queue.max(1));
+        let (batch_tx, batch_rx) = mpsc::channel::<Vec<u8>>(2);
+        let stats = Arc::new(ShipperStats::default());
+        let closing = Arc::new(AtomicBool::new(false));
+        let spool = Arc::new(Mutex::new(spool));
+        let (stop, stop_rx) = tokio::sync::watch::channel(false);
+        let (finished_tx, finished) = tokio::sync::watch::channel(false);
+        let shipper = Self {
+            tx,
+            stats: Arc::clone(&stats),
+            stop,
+            closing: Arc::clone(&closing),
+            finished,
+        };
+        let sender = Sender {
+            client,
+            config: config.clone(),
+            spool: Arc::clone(&spool),
+            stats: Arc::clone(&stats),
+            closing,
+            reported_drops: 0,
+        };
+        tokio::spawn(collect(
+            rx,
+            stop_rx,
+            batch_tx,
+            config,
+            spool,
+            Arc::clone(&stats),
+        ));
+        tokio::spawn(async move {
+            sender.run(batch_rx).await;
+            let _ = finished_tx.send(true);
+        });
+        Ok(shipper)
+    }
+
+    /// Enqueues a record; never waits. A full queue drops it (counted).
+    pub fn push(&self, record: Record) {
+        self.stats.accepted.fetch_add(1, Ordering::Relaxed);
+        if self.tx.try_send(record).is_err() {
+            self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub fn stats(&self) -> &ShipperStats {
+        &self.stats
+    }
+
+    /// Delivers what is queued, spooling what the endpoint does not take within
+    /// `grace`; later pushes are dropped (counted). Waits at most `grace` (plus the
+    /// spool writes).
+    pub async fn close(&self, grace: Duration) {
+        let _ = self.stop.send(true);
+        let mut finished = self.finished.clone();
+        if tokio::time::timeout(grace, finished.wait_for(|f| *f))
+            .await
+            .is_ok()
+        {
+            return;
+        }
+        // Out of time: the sender spools instead of retrying.
+        self.closing.store(true, Ordering::SeqCst);
+        let _ = tokio::time::timeout(Duration::from_secs(5), finished.wait_for(|f| *f)).await;
+    }
+}
+
+/// Groups records into batches; hands a batch to the sender, or spools it when the
+/// sender is still busy with earlier ones.
+async fn collect(
+    mut rx: mpsc::Receiver<Record>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    batches: mpsc::Sender<Vec<u8>>,
+    config: ShipperConfig,
+    spool: Arc<Mutex<Option<Spool>>>,
+    stats: Arc<ShipperStats>,
+) {
+    let mut batch: Vec<u8> = Vec::new();
+    let mut count = 0usize;
+    let mut ticker = tokio::time::interval(config.flush_interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let closed = tokio::select! {
+            r = rx.recv() => match r {
+                Some(record) => {
+                    encode(&record, &mut batch);
+                    count += 1;
+                    if count < config.batch_records {
+                        continue;
+                    }
+                    false
+                }
+                None => true,
+            },
+            _ = ticker.tick() => false,
+            _ = stop.changed() => {
+                // What was pushed before `close` goes out in the last batches.
+                rx.close();
+                while let Ok(record) = rx.try_recv() {
+                    encode(&record, &mut batch);
+                    count += 1;
+                    if count >= config.batch_records {
+                        let records = std::mem::take(&mut count) as u64;
+                        if batches.send(std::mem::take(&mut batch)).await.is_err() {
+                            stats.dropped.fetch_add(records, Ordering::Relaxed);
+                        }
+                    }
+                }
+                true
+            }
+        };
+        if count > 0 {
+            let full = std::mem::take(&mut batch);
+            let records = std::mem::take(&mut count) as u64;
+            if closed {
+                if batches.send(full).await.is_err() {
+                    stats.dropped.fetch_add(records, Ordering::Relaxed);
+                }
+            } else if let Err(mpsc::error::TrySendError::Full(full)) = batches.try_send(full) {
+                keep(&spool, &full, records, &stats);
+            }
+        }
+        if closed {
+            return;
+        }
+    }
+}
+
+/// Spools a batch, or counts it as dropped when there is no room.
+fn keep(spool: &Mutex<Option<Spool>>, batch: &[u8], records: u64, stats: &ShipperStats) {
+    let mut guard = spool.lock().unwrap_or_else(|p| p.into_inner());
+    match guard.as_mut().map(|s| s.push(batch)) {
+        Some(Ok(())) => {
+            stats.spooled.fetch_add(1, Ordering::Relaxed);
+        }
+        Some(Err(e)) => {
+            tracing::warn!("{records} log records dropped: {e}");
+            stats.dropped.fetch_add(records, Ordering::Relaxed);
+        }
+        None => {
+            stats.dropped.fetch_add(records, Ordering::Relaxed);
+        }
+    }
+}
+
+/// One record as a jsonline object, appended with its newline.
+pub fn encode(record: &Record, out: &mut Vec<u8>) {
+    let mut obj = serde_json::Map::new();
+    obj.insert("_time".into(), Value::String(record.time_text()));
+    obj.insert("_msg".into(), Value::String(record.msg.clone()));
+    for (k, v) in &record.stream {
+        obj.insert(k.clone(), Value::String(v.clone()));
+    }
+    for (k, v) in &record.fields {
+        obj.entry(k.clone()).or_insert_with(|| v.clone());
+    }
+    if serde_json::to_writer(&mut *out, &Value::Object(obj)).is_ok() {
+        out.push(b'\n');
+    }
+}
+
+enum Posted {
+    Delivered,
+    /// The endpoint refused the batch (4xx): retrying cannot help.
+    Refused(String),
+    Failed(String),
+}
+
+struct Sender {
+    client: reqwest::Client,
+    config: ShipperConfig,
+    spool: Arc<Mutex<Option<Spool>>>,
+    stats: Arc<ShipperStats>,
+    closing: Arc<AtomicBool>,
+    reported_drops: u64,
+}
+
+impl Sender {
+    async fn run(mut self, mut batches: mpsc::Receiver<Vec<u8>>) {
+        let mut backoff = Duration::from_millis(100);
+        let mut next_adoption = tokio::time::Instant::now();
+        loop {
+            if tokio::time::Instant::now() >= next_adoption {
+                self.adopt_orphans();
+                next_adoption = tokio::time::Instant::now() + Duration::from_secs(30);
+            }
+            // Spooled batches are older than anything in memory: they go first.
+            if !self.closing.load(Ordering::SeqCst)
+                && let Some(spooled) = self.oldest_spooled()
+            {
+                let (seq, body) = spooled;
+                match self.post(&body).await {
+                    Posted::Delivered => {
+                        self.stats
+                            .delivered
+                            .fetch_add(line_count(&body), Ordering::Relaxed);
+                        self.forget(seq);
+                        backoff = Duration::from_millis(100);
+                        self.report_drops().await;
+                    }
+                    Posted::Refused(why) => {
+                        tracing::warn!("spooled log batch refused: {why}");
+                        self.stats
+                            .dropped
+                            .fetch_add(line_count(&body), Ordering::Relaxed);
+                        self.forget(seq);
+                    }
+                    Posted::Failed(why) => {
+                        tracing::debug!("log store unreachable: {why}");
+                        // New batches keep spooling meanwhile (the collector sees us busy).
+                        let wait = tokio::time::sleep(backoff);
+                        tokio::pin!(wait);
+                        tokio::select! {
+                            () = &mut wait => {}
+                            b = batches.recv() => match b {
+                                Some(b) => self.spool_or_drop(&b),
+                                None => self.closing.store(true, Ordering::SeqCst),
+                            },
+                        }
+                        backoff = (backoff * 2).min(Duration::from_secs(5));
+                    }
+                }
+                continue;
+            }
+            let Some(body) = batches.recv().await else {
+                return;
+            };
+            if self.closing.load(Ordering::SeqCst) {
+                self.spool_or_drop(&body);
+                continue;
+            }
+            match self.post(&body).await {
+                Posted::Delivered => {
+                    self.stats
+                        .delivered
+                        .fetch_add(line_count(&body), Ordering::Relaxed);
+                    backoff = Duration::from_millis(100);
+                    self.report_drops().await;
+                }
+                Posted::Refused(why) => {
+                    tracing::warn!("log batch refused: {why}");
+                    self.stats
+                        .dropped
+                        .fetch_add(line_count(&body), Ordering::Relaxed);
+                }
+                Posted::Failed(why) => {
+                    tracing::debug!("log store unreachable, spooling: {why}");
+                    self.spool_or_drop(&body);
+                }
+            }
+        }
+    }
+
+    fn adopt_orphans(&self) {
+        let mut guard = self.spool.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(spool) = guard.as_mut() {
+            let n = spool.adopt_orphans();
+            if n > 0 {
+                tracing::info!("adopted {n} log batches left by stopped workers");
+            }
+        }
+    }
+
+    fn oldest_spooled(&self) -> Option<(u64, Vec<u8>)> {
+        let mut guard = self.spool.lock().unwrap_or_else(|p| p.into_inner());
+        let spool = guard.as_mut()?;
+        match spool.oldest()? {
+            Ok(found) => Some(found),
+            Err(e) => {
+                // An unreadable batch would block the spool for ever: report and skip it.
+                tracing::warn!("{e}");
+                if let Some(seq) = spool.front_seq() {
+                    spool.remove(seq);
+                }
+                None
+            }
+        }
+    }
+
+    fn forget(&self, seq: u64) {
+        let mut guard = self.spool.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(spool) = guard.as_mut() {
+            spool.remove(seq);
+        }
+    }
+
+    fn spool_or_drop(&self, body: &[u8]) {
+        keep(&self.spool, body, line_count(body), &self.stats);
+    }
+
+    async fn post(&self, body: &[u8]) -> Posted {
+        let mut req = self
+            .client
+            .post(&self.config.url)
+            .header("content-type", "application/stream+json")
+            .body(body.to_vec());
+        if self.closing.load(Ordering::SeqCst) {
+            req = req.timeout(Duration::from_secs(1));
+        }
+        for (k, v) in &self.config.headers {
+            req = req.header(k, v);
+        }
+        match req.send().await {
+            Ok(resp) if resp.status().is_success() => Posted::Delivered,
+            Ok(resp) if resp.status().is_client_error() && resp.status().as_u16() != 429 => {
+                let status = resp.status();
+                let text = resp.text().await.unwrap_or_default();
+                Posted::Refused(format!("{status}: {}", text.trim()))
+            }
+            Ok(resp) => Posted::Failed(format!("HTTP {}", resp.status())),
+            Err(e) => Posted::Failed(e.to_string()),
+        }
+    }
+
+    /// Once delivery works, says in the store itself how many records were lost.
+    async fn report_drops(&mut self) {
+        let dropped = self.stats.dropped.load(Ordering::Relaxed);
+        if dropped <= self.reported_drops {
+            return;
+        }
+        let lost = dropped - self.reported_drops;
+        let mut body = Vec::new();
+        let mut fields = serde_json::Map::new();
+        fields.insert("level".into(), Value::String("WARN".into()));
+        fields.insert("type".into(), Value::String("platform".into()));
+        fields.insert(
+            "esb.dropped_records".into(),
+            Value::String(lost.to_string()),
+        );
+        encode(
+            &Record {
+                time_ns: crate::http::now_ns(),
+                msg: format!(
+                    "esb: {lost} log records could not be kept (log queue or spool full) and were dropped"
+                ),
+                stream: self.config.identity.clone(),
+                fields,
+            },
+            &mut body,
+        );
+        if matches!(self.post(&body).await, Posted::Delivered) {
+            self.reported_drops = dropped;
+        }
+    }
+}
+
+fn line_count(body: &[u8]) -> u64 {
+    body.iter().filter(|b| **b == b'\n').count() as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::extract::RawQuery;
+    use std::sync::Mutex as StdMutex;
+
+    type Received = Arc<StdMutex<Vec<(String, String, Vec<u8>)>>>;
+
+    /// A receiver on `port` (0: any) recording (query, content-type, body) per request.
+    async fn receiver(port: u16, got: Received) -> std::net::SocketAddr {
+        let app = axum::Router::new().route(
+            "/insert/jsonline",
+            axum::routing::post(
+                move |RawQuery(q): RawQuery,
+                      headers: axum::http::HeaderMap,
+                      body: axum::body::Bytes| {
+                    let got = Arc::clone(&got);
+                    async move {
+                        let ct = headers
+                            .get("content-type")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or_default()
+                            .to_string();
+                        if let Ok(mut g) = got.lock() {
+                            g.push((q.unwrap_or_default(), ct, body.to_vec()));
+                        }
+                        ""
+                    }
+                },
+            ),
+        );
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        addr
+    }
+
+    fn record(i: usize) -> Record {
+        Record {
+            time_ns: 1_700_000_000_000_000_000 + i as i64,
+            msg: format!("line {i}"),
+            stream: vec![
+                ("function".into(), "f".into()),
+                ("job".into(), "lambda".into()),
+            ],
+            fields: serde_json::json!({"level": "INFO", "aws_request_id": "r-1"})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+        }
+    }
+
+    fn lines(got: &Received) -> Vec<Value> {
+        got.lock()
+            .map(|g| {
+                g.iter()
+                    .flat_map(|(_, _, body)| {
+                        body.split(|b| *b == b'\n')
+                            .filter(|l| !l.is_empty())
+                            .filter_map(|l| serde_json::from_slice(l).ok())
+                            .collect::<Vec<Value>>()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    #[tokio::test]
+    async fn batches_use_victorialogs_jsonline_wire_format() {
+        let got: Received = Arc::default();
+        let addr = receiver(0, Arc::clone(&got)).await;
+        let mut config = ShipperConfig::new(jsonline_url(
+            &format!("http://{addr}"),
+            &["function", "job"],
+        ));
+        config.flush_interval = Duration::from_millis(20);
+        let shipper = Shipper::start(config).expect("start");
+        for i in 0..2500 {
+            shipper.push(record(i));
+        }
+        shipper.close(Duration::from_secs(10)).await;
+        let requests = got.lock().map(|g| g.clone()).unwrap_or_default();
+        assert!(
+            requests.len() >= 3,
+            "batches of at most 1000: {}",
+            requests.len()
+        );
+        for (query, content_type, body) in &requests {
+            assert_eq!(
+                query,
+                "_stream_fields=function,job&_msg_field=_msg&_time_field=_time"
+            );
+            assert_eq!(content_type, "application/stream+json");
+            assert!(body.ends_with(b"\n"));
+        }
+        let all = lines(&got);
+        assert_eq!(all.len(), 2500);
+        assert_eq!(all[0]["_msg"], "line 0");
+        assert_eq!(all[0]["_time"], "2023-11-14T22:13:20Z");
+        assert_eq!(all[1]["_time"], "2023-11-14T22:13:20.000000001Z");
+        assert_eq!(all[0]["function"], "f");
+        assert_eq!(all[0]["job"], "lambda");
+        assert_eq!(all[0]["aws_request_id"], "r-1");
+        assert_eq!(shipper.stats().delivered.load(Ordering::Relaxed), 2500);
+        assert_eq!(shipper.stats().dropped.load(Ordering::Relaxed), 0);
+    }
+
+    #[tokio::test]
+    async fn an_absent_endpoint_spools_and_everything_arrives_once_it_answers() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let dir = tempfile::tempdir().expect("dir");
+        let mut config = ShipperConfig::new(jsonline_url(
+            &format!("http://127.0.0.1:{port}"),
+            &["function", "job"],
+        ));
+        config.flush_interval = Duration::from_millis(10);
+        config.batch_records = 100;
+        config.spool = Some((dir.path().join("w"), 64 << 20));
+        let shipper = Shipper::start(config).expect("start");
+        for i in 0..1000 {
+            shipper.push(record(i));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(shipper.stats().spooled.load(Ordering::Relaxed) > 0);
+        let got: Received = Arc::default();
+        receiver(port, Arc::clone(&got)).await;
+        for i in 1000..1200 {
+            shipper.push(record(i));
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while lines(&got).len() < 1200 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let mut seen: Vec<String> = lines(&got)
+            .iter()
+            .filter_map(|v| v["_msg"].as_str().map(str::to_string))
+            .collect();
+        seen.sort();
+        seen.dedup();
+        assert_eq!(seen.len(), 1200, "every record delivered exactly once");
+        assert_eq!(lines(&got).len(), 1200);
+        assert_eq!(shipper.stats().dropped.load(Ordering::Relaxed), 0);
+        shipper.close(Duration::from_secs(5)).await;
+    }
+
+    #[tokio::test]
+    async fn a_full_spool_drops_counts_and_reports_the_loss() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let dir = tempfile::tempdir().expect("dir");
+        let mut config = ShipperConfig::new(jsonline_url(
+            &format!("http://127.0.0.1:{port}"),
+            &["function", "job"],
+        ));
+        config.flush_interval = Duration::from_millis(10);
+        config.batch_records = 10;
+        config.spool = Some((dir.path().join("w"), 4096));
+        config.identity = vec![
+            ("function".into(), "f".into()),
+            ("job".into(), "lambda".into()),
+        ];
+        let shipper = Shipper::start(config).expect("start");
+        for i in 0..500 {
+            shipper.push(record(i));
+            if i % 10 == 0 {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let dropped = shipper.stats().dropped.load(Ordering::Relaxed);
+        assert!(dropped > 0, "a 4 KiB spool cannot hold 500 records");
+        let got: Received = Arc::default();
+        receiver(port, Arc::clone(&got)).await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        let report = loop {
+            let found = lines(&got)
+                .into_iter()
+                .find(|v| v.get("esb.dropped_records").is_some());
+            if found.is_some() || tokio::time::Instant::now() > deadline {
+                break found;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let report = report.expect("a drop report reaches the store");
+        assert_eq!(report["level"], "WARN");
+        assert_eq!(report["function"], "f");
+        let delivered = lines(&got).len() as u64 - 1;
+        assert_eq!(
+            delivered + dropped,
+            500,
+            "every record is delivered or counted"
+        );
+        shipper.close(Duration::from_secs(5)).await;
+    }
+}
