@@ -106,7 +106,7 @@ impl RuntimeArgs {
         }
     }
 
-    fn docker_options(&self, box_id: String) -> DockerOptions {
+    fn docker_options(&self, box_id: String, state_dir: &Path) -> DockerOptions {
         DockerOptions {
             host: self.docker_host.clone(),
             box_id,
@@ -125,6 +125,7 @@ impl RuntimeArgs {
             }),
             orphan_grace: Duration::from_secs(self.orphan_grace),
             standby: self.standby_workers,
+            log_spool: Some(state_dir.join(esb_agent::LOG_SPOOL_DIR)),
         }
     }
 }
@@ -147,7 +148,7 @@ pub async fn build_agent(
     let runtime: Arc<dyn WorkerRuntime> = if kind == RuntimeKind::Docker {
         let box_id = esb_agent::box_identity::box_id(state_dir)
             .with_context(|| format!("cannot record the box id in {}", state_dir.display()))?;
-        Arc::new(DockerRuntime::connect(runtime_args.docker_options(box_id)).await?)
+        Arc::new(DockerRuntime::connect(runtime_args.docker_options(box_id, state_dir)).await?)
     } else {
         let esb = std::env::current_exe().context("cannot locate the esb binary")?;
         let runtime = ProcessRuntime::new(esb, state_dir, lifeline.then(std::process::id));

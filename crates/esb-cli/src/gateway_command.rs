@@ -72,6 +72,10 @@ pub struct ServeArgs {
     /// Most megabytes the log store may take (oldest records go first).
     #[arg(long, env = "ESB_LOGS_MAX_MB", default_value_t = 1024)]
     pub logs_max_mb: u64,
+    /// A VictoriaLogs to ship every record to as well (`http://host:9428`), with stream
+    /// fields `function` and `job`; with `--logs-listen off`, only there.
+    #[arg(long, env = "ESB_LOGS_SHIP_URL")]
+    pub logs_ship_url: Option<String>,
     #[command(flatten)]
     pub auth: crate::api_access::AuthArgs,
 }
@@ -118,8 +122,21 @@ pub async fn serve(
     let id_token = options.auth.id_token(&credentials)?;
     let user_auth = id_token.is_some();
     let apis = crate::api_access::Apis::new(&project.template, &options.auth, user_auth)?;
+    let logs = crate::log_store::serve(&project.state_dir, options).await?;
+    let pipeline = crate::log_pipeline::start(
+        &project.state_dir,
+        logs.as_ref().map(|l| Arc::clone(&l.store)),
+        options.logs_ship_url.as_deref(),
+        &url,
+        &certs.ca,
+    )?
+    .map(Arc::new);
+    let mut functions = project.entries(&url, &certs.ca, &credentials, &apis);
+    if let Some(p) = &pipeline {
+        p.configure_workers(&mut functions);
+    }
     let gateway = Gateway::new(GatewayConfig {
-        functions: project.entries(&url, &certs.ca, &credentials, &apis),
+        functions,
         credentials: (!options.open_invoke_api).then(|| credentials.clone()),
         api_keys: options.auth.api_keys.clone(),
         id_token,
@@ -130,6 +147,7 @@ pub async fn serve(
         pause_idle_after: positive_seconds(options.pause_idle_after),
         idle_timeout: positive_seconds(options.idle_timeout),
         access_log: Some(project.state_dir.join("logs").join("access.log")),
+        log_records: pipeline.as_ref().map(|p| Arc::clone(&p.box_records)),
         max_concurrency: options.max_concurrency,
         async_dir: project.state_dir.join("async"),
         async_retry_delay: positive_seconds(options.async_retry_delay.clamp(0.01, 3600.0))
@@ -141,11 +159,11 @@ pub async fn serve(
         },
     })?;
     gateway.resume_queued();
-    let logs = crate::log_store::serve(&project.state_dir, options).await?;
     let _watcher = match watch {
         Some((args, rebuild)) => {
             let (url, ca, credentials) = (url.clone(), certs.ca.clone(), credentials.clone());
             let auth = options.auth.clone();
+            let pipeline = pipeline.clone();
             Some(crate::watch::spawn(
                 Arc::clone(&gateway),
                 crate::watch::Reloader {
@@ -154,7 +172,11 @@ pub async fn serve(
                     rebuild,
                     entries: Box::new(move |p: &Project| {
                         let apis = crate::api_access::Apis::new(&p.template, &auth, user_auth)?;
-                        Ok(p.entries(&url, &ca, &credentials, &apis))
+                        let mut entries = p.entries(&url, &ca, &credentials, &apis);
+                        if let Some(pipeline) = &pipeline {
+                            pipeline.configure_workers(&mut entries);
+                        }
+                        Ok(entries)
                     }),
                 },
             )?)
@@ -173,16 +195,26 @@ pub async fn serve(
             template: project.template_path.clone(),
             started_at: time_now(),
             signed: !options.open_invoke_api,
-            logs_url: logs.as_ref().map(|l| format!("http://{}", l.address)),
+            // Where `esb logs` reads: the embedded store, else the external VictoriaLogs.
+            logs_url: match (&logs, &options.logs_ship_url) {
+                (Some(l), _) => Some(format!("http://{}", l.address)),
+                (None, Some(url)) => Some(
+                    url.trim_end_matches('/')
+                        .trim_end_matches("/insert/jsonline")
+                        .to_string(),
+                ),
+                (None, None) => None,
+            },
         },
     )?;
-    esb_gateway::server::serve_tls(
-        listener,
-        tls,
-        esb_gateway::server::router(Arc::clone(&gateway)),
-        crate::signals::shutdown_signal(),
-    )
-    .await;
+    let mut router = esb_gateway::server::router(Arc::clone(&gateway));
+    if let Some(p) = &pipeline {
+        router = router.merge(Arc::clone(&p.collector).router());
+    }
+    esb_gateway::server::serve_tls(listener, tls, router, crate::signals::shutdown_signal()).await;
+    if let Some(p) = &pipeline {
+        p.close().await;
+    }
     Ok(gateway)
 }
 

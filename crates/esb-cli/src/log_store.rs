@@ -15,6 +15,7 @@ const DEFAULT_LISTEN: &str = "127.0.0.1:9428";
 /// Where the running log store's API answers.
 pub struct LogStore {
     pub address: std::net::SocketAddr,
+    pub store: Arc<Store>,
 }
 
 /// Serves for as long as the runtime runs; `None` when turned off.
@@ -53,7 +54,7 @@ pub async fn serve(state_dir: &std::path::Path, options: &ServeArgs) -> Result<O
             tracing::error!("log store API stopped: {e}");
         }
     });
-    let keeper = store;
+    let keeper = Arc::clone(&store);
     tokio::spawn(async move {
         loop {
             let s = Arc::clone(&keeper);
@@ -63,5 +64,5 @@ pub async fn serve(state_dir: &std::path::Path, options: &ServeArgs) -> Result<O
             tokio::time::sleep(Duration::from_secs(60)).await;
         }
     });
-    Ok(Some(LogStore { address }))
+    Ok(Some(LogStore { address, store }))
 }

@@ -16,6 +16,7 @@ mod generate_event_command;
 mod image_command;
 mod init_command;
 mod invoke_command;
+mod log_pipeline;
 mod log_store;
 mod project;
 mod reset_command;
@@ -101,10 +102,17 @@ fn main() -> ExitCode {
 fn run() -> Result<()> {
     // Flags, ESB_* variables, esb.toml and the discovered template, in that order.
     let (cli, matches, origins) = config_file::parse::<Cli>()?;
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
+        )
+        // A serving box's warnings and errors also go to its log store.
+        .with(log_pipeline::BoxErrors)
+        .with(
             tracing_subscriber::EnvFilter::try_from_env("ESB_LOG").unwrap_or_else(|_| {
                 match (cli.quiet, cli.verbose) {
                     (true, _) => "warn",

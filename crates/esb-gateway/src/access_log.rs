@@ -53,9 +53,9 @@ pub async fn record(
     req: Request,
     next: Next,
 ) -> Response {
-    let Some(log) = gw.access_log.as_ref() else {
+    if gw.access_log.is_none() && gw.log_records.is_none() {
         return with_request_id(next.run(req).await);
-    };
+    }
     let started = Instant::now();
     let method = req.method().to_string();
     let path = req.uri().path().to_string();
@@ -64,24 +64,81 @@ pub async fn record(
         .get(http::header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
+    let trace_header = req
+        .headers()
+        .get("x-amzn-trace-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let resp = with_request_id(next.run(req).await);
     let request_id = resp
         .headers()
         .get("x-amzn-requestid")
         .and_then(|v| v.to_str().ok());
-    log.write(&json!({
-        "time": time::OffsetDateTime::now_utc()
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default(),
-        "requestId": request_id,
-        "sourceIp": remote.ip().to_string(),
-        "method": method,
-        "path": path,
-        "status": resp.status().as_u16(),
-        "durationMs": (started.elapsed().as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
-        "userAgent": user_agent,
-    }));
+    let now = time::OffsetDateTime::now_utc();
+    let status = resp.status().as_u16();
+    let duration_ms = (started.elapsed().as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0;
+    if let Some(log) = &gw.access_log {
+        log.write(&json!({
+            "time": now
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+            "requestId": request_id,
+            "sourceIp": remote.ip().to_string(),
+            "method": method,
+            "path": path,
+            "status": status,
+            "durationMs": duration_ms,
+            "userAgent": user_agent,
+        }));
+    }
+    if let Some(shipper) = &gw.log_records {
+        let mut fields = serde_json::Map::new();
+        let mut put = |k: &str, v: String| {
+            fields.insert(k.to_string(), serde_json::Value::String(v));
+        };
+        put("type", "access".into());
+        put(
+            "level",
+            match status {
+                500.. => "ERROR",
+                400.. => "WARN",
+                _ => "INFO",
+            }
+            .into(),
+        );
+        if let Some(id) = request_id {
+            put("aws_request_id", id.to_string());
+        }
+        if let Some(trace) = &trace_header {
+            put(
+                "trace_id",
+                esb_logs::lambda_line::trace_root(trace).to_string(),
+            );
+        }
+        put("source_ip", remote.ip().to_string());
+        put("method", method.clone());
+        put("path", path.clone());
+        put("status", status.to_string());
+        put("duration_ms", duration_ms.to_string());
+        if let Some(ua) = user_agent {
+            put("user_agent", ua);
+        }
+        shipper.push(esb_logs::Record {
+            time_ns: i64::try_from(now.unix_timestamp_nanos()).unwrap_or(i64::MAX),
+            msg: format!("{method} {path} {status} {duration_ms}ms"),
+            stream: box_stream(),
+            fields,
+        });
+    }
     resp
+}
+
+/// Stream labels of the box's own records (the original ESB's gateway container name).
+pub fn box_stream() -> Vec<(String, String)> {
+    vec![
+        ("function".into(), "esb-gateway".into()),
+        ("job".into(), "gateway".into()),
+    ]
 }
 
 fn with_request_id(mut resp: Response) -> Response {

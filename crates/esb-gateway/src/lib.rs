@@ -74,6 +74,8 @@ pub struct GatewayConfig {
     pub idle_timeout: Option<Duration>,
     /// Where the JSON access log goes (`None`: nowhere).
     pub access_log: Option<std::path::PathBuf>,
+    /// Access-log lines also go to the box's log store through this shipper.
+    pub log_records: Option<Arc<esb_logs::Shipper>>,
     /// Most invocations in flight across every function (Lambda's account limit).
     pub max_concurrency: usize,
     /// Where accepted asynchronous events are kept (`queue/`, `failed/`).
@@ -109,6 +111,7 @@ pub struct Gateway {
     events: async_events::AsyncEvents,
     metrics: metrics::Metrics,
     access_log: Option<access_log::AccessLog>,
+    log_records: Option<Arc<esb_logs::Shipper>>,
     async_store: async_store::AsyncStore,
     async_retry_delay: Duration,
     credentials: Option<auth::sigv4::BoxCredentials>,
@@ -156,6 +159,7 @@ impl Gateway {
             events: async_events::AsyncEvents::default(),
             metrics: metrics::Metrics::default(),
             access_log,
+            log_records: config.log_records.clone(),
             async_store,
             async_retry_delay: config.async_retry_delay,
             credentials: config.credentials,

@@ -25,7 +25,29 @@ pub struct FunctionConfig {
     /// `X-Esb-Worker-Token` was meant for another worker (an address reused after a
     /// worker died) and is refused, undelivered. Never passed to the runtime.
     pub worker_token: Option<String>,
+    /// Where the worker's log records go (`ESB_LOGS_URL`); `None`: stdout only.
+    pub log_shipping: Option<LogShippingConfig>,
 }
+
+/// Set by the box for its workers: the ingestion endpoint, its token, the CA that
+/// signs it, the spool for batches it cannot take yet, and the worker's id.
+#[derive(Debug, Clone)]
+pub struct LogShippingConfig {
+    pub url: String,
+    pub token: Option<String>,
+    pub ca_file: Option<PathBuf>,
+    pub spool_dir: Option<PathBuf>,
+    pub worker: String,
+}
+
+/// Variables meant for `esb rie` only; the runtime never sees them.
+pub const PRIVATE_VARS: [&str; 5] = [
+    WORKER_TOKEN_VAR,
+    "ESB_LOGS_URL",
+    "ESB_LOGS_TOKEN",
+    "ESB_LOG_SPOOL",
+    "ESB_WORKER_ID",
+];
 
 /// The variable carrying the worker's token (see [`FunctionConfig::worker_token`]).
 pub const WORKER_TOKEN_VAR: &str = "ESB_WORKER_TOKEN";
@@ -79,6 +101,14 @@ impl FunctionConfig {
             get("AWS_LAMBDA_LOG_GROUP_NAME").unwrap_or_else(|| format!("/aws/lambda/{name}"));
         let log_stream =
             get("AWS_LAMBDA_LOG_STREAM_NAME").unwrap_or_else(|| new_log_stream_name(&version));
+        let log_shipping = get("ESB_LOGS_URL").map(|url| LogShippingConfig {
+            url,
+            token: get("ESB_LOGS_TOKEN"),
+            ca_file: get("AWS_CA_BUNDLE").map(PathBuf::from),
+            spool_dir: get("ESB_LOG_SPOOL").map(PathBuf::from),
+            // Lambda's name for one execution environment when the box gave none.
+            worker: get("ESB_WORKER_ID").unwrap_or_else(|| log_stream.clone()),
+        });
         Ok(Self {
             handler: get("_HANDLER").or_else(|| get("AWS_LAMBDA_FUNCTION_HANDLER")),
             name,
@@ -91,6 +121,7 @@ impl FunctionConfig {
             log_group,
             log_stream,
             worker_token: get(WORKER_TOKEN_VAR),
+            log_shipping,
         })
     }
 

@@ -1,5 +1,6 @@
 //! Attribution of log lines to the invocation in flight, Lambda's platform lines
 //! (START / END / REPORT), and the 4 KB tail returned for `X-Amz-Log-Type: Tail`.
+//! Each line is also a record for the box's log store when the worker ships logs.
 
 use std::io::Write;
 use std::sync::Mutex;
@@ -72,29 +73,47 @@ impl Report {
 
 struct Current {
     request_id: String,
+    /// The X-Ray trace root of the invocation.
+    trace_id: Option<String>,
     tail: Vec<u8>,
 }
 
-/// Receives every line (runtime output and platform lines), writes it to stdout and
-/// keeps the tail of the invocation it belongs to.
+/// Where records go besides stdout: the box's log store, through a shipper.
+pub struct Shipping {
+    pub shipper: esb_logs::Shipper,
+    pub who: esb_logs::lambda_line::WorkerIdentity,
+}
+
+/// Receives every line (runtime output and platform lines), writes it to stdout,
+/// ships it as a record and keeps the tail of the invocation it belongs to.
 pub struct LogSink {
     format: LogFormat,
     current: Mutex<Option<Current>>,
+    shipping: Option<Shipping>,
 }
 
 impl LogSink {
-    pub fn new(format: LogFormat) -> Self {
+    pub fn new(format: LogFormat, shipping: Option<Shipping>) -> Self {
         Self {
             format,
             current: Mutex::new(None),
+            shipping,
         }
     }
 
-    /// Starts attributing lines to `request_id` and prints its START line.
-    pub fn begin(&self, request_id: &str, version: &str) {
+    /// Sends what is queued for the store (spooling what it does not take in `grace`).
+    pub async fn close(&self, grace: Duration) {
+        if let Some(s) = &self.shipping {
+            s.shipper.close(grace).await;
+        }
+    }
+
+    /// Starts attributing lines to `request_id` (and its trace) and prints its START line.
+    pub fn begin(&self, request_id: &str, version: &str, trace_header: Option<&str>) {
         if let Ok(mut cur) = self.current.lock() {
             *cur = Some(Current {
                 request_id: request_id.to_string(),
+                trace_id: trace_header.map(|h| esb_logs::lambda_line::trace_root(h).to_string()),
                 tail: Vec::new(),
             });
         }
@@ -126,6 +145,19 @@ impl LogSink {
             Err(poisoned) => poisoned.into_inner(),
         };
         let request_id = cur.as_ref().map(|c| c.request_id.clone());
+        if let Some(s) = &self.shipping {
+            let at = esb_logs::lambda_line::Attribution {
+                request_id: request_id.as_deref(),
+                trace_id: cur.as_ref().and_then(|c| c.trace_id.as_deref()),
+            };
+            let from = match source {
+                Source::Stdout => esb_logs::lambda_line::LineSource::Stdout,
+                Source::Stderr => esb_logs::lambda_line::LineSource::Stderr,
+                Source::Platform => esb_logs::lambda_line::LineSource::Platform,
+            };
+            let record = esb_logs::lambda_line::record(&s.who, from, &at, line, now_ns());
+            s.shipper.push(record);
+        }
         if let Some(c) = cur.as_mut() {
             c.tail.extend_from_slice(line);
             c.tail.push(b'\n');
@@ -151,6 +183,10 @@ impl LogSink {
         };
         let _ = out.flush();
     }
+}
+
+fn now_ns() -> i64 {
+    i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos()).unwrap_or(i64::MAX)
 }
 
 fn now_rfc3339() -> String {
@@ -189,9 +225,9 @@ mod tests {
 
     #[test]
     fn tail_is_attributed_and_bounded() {
-        let sink = LogSink::new(LogFormat::Text);
+        let sink = LogSink::new(LogFormat::Text, None);
         sink.line(Source::Stdout, b"before any invocation");
-        sink.begin("req-1", "$LATEST");
+        sink.begin("req-1", "$LATEST", None);
         for i in 0..2000 {
             sink.line(Source::Stdout, format!("line {i}").as_bytes());
         }

@@ -56,6 +56,46 @@ pub enum RieError {
     },
 }
 
+/// Records of a worker waiting for the store, most bytes (per worker).
+const SPOOL_MAX_BYTES: u64 = 64 << 20;
+
+/// The shipper of this worker's records; `None` (stdout only, said once) when it
+/// cannot start.
+fn start_shipping(
+    c: &config::LogShippingConfig,
+    function: &str,
+) -> Option<invocation_log::Shipping> {
+    let identity = vec![
+        ("function".to_string(), function.to_string()),
+        (
+            "job".to_string(),
+            esb_logs::lambda_line::FUNCTION_JOB.to_string(),
+        ),
+    ];
+    let mut shipper = esb_logs::ShipperConfig::new(c.url.clone());
+    shipper.headers = c
+        .token
+        .iter()
+        .map(|t| (esb_logs::collector::TOKEN_HEADER.to_string(), t.clone()))
+        .collect();
+    shipper.ca_pem = c.ca_file.as_ref().and_then(|p| std::fs::read(p).ok());
+    shipper.spool = c.spool_dir.clone().map(|d| (d, SPOOL_MAX_BYTES));
+    shipper.identity = identity;
+    match esb_logs::Shipper::start(shipper) {
+        Ok(s) => Some(invocation_log::Shipping {
+            shipper: s,
+            who: esb_logs::lambda_line::WorkerIdentity {
+                function: function.to_string(),
+                worker: c.worker.clone(),
+            },
+        }),
+        Err(e) => {
+            tracing::error!("function logs go to stdout only: {e}");
+            None
+        }
+    }
+}
+
 /// Runs the emulator until `shutdown` resolves, then stops gracefully.
 pub async fn run(opts: RieOptions, shutdown: impl Future<Output = ()>) -> Result<(), RieError> {
     let bind = |addr: SocketAddr, what: &'static str| async move {
@@ -68,8 +108,18 @@ pub async fn run(opts: RieOptions, shutdown: impl Future<Output = ()>) -> Result
     // With port 0 the runtime must be told the port actually bound.
     let runtime_api = runtime_listener.local_addr().unwrap_or(opts.runtime_api);
 
-    let sink = Arc::new(invocation_log::LogSink::new(opts.log_format));
-    let sandbox = sandbox::Sandbox::new(opts.function, opts.command, runtime_api.to_string(), sink);
+    let shipping = opts
+        .function
+        .log_shipping
+        .as_ref()
+        .and_then(|c| start_shipping(c, &opts.function.name));
+    let sink = Arc::new(invocation_log::LogSink::new(opts.log_format, shipping));
+    let sandbox = sandbox::Sandbox::new(
+        opts.function,
+        opts.command,
+        runtime_api.to_string(),
+        Arc::clone(&sink),
+    );
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let spawn_server =
         |listener, router| tokio::spawn(serve::serve(listener, router, stop_rx.clone()));
@@ -90,6 +140,8 @@ pub async fn run(opts: RieOptions, shutdown: impl Future<Output = ()>) -> Result
     }
     tracing::info!("shutting down");
     sandbox.shutdown(opts.shutdown_grace).await;
+    // What the store has not taken in 2 s waits in the spool for the next worker.
+    sink.close(Duration::from_secs(2)).await;
     let _ = stop_tx.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(3), async {
         let _ = invoke_server.await;

@@ -58,13 +58,15 @@ pub fn spawn(
     let mut cmd = tokio::process::Command::new(&program);
     cmd.args(&command[1..])
         .envs(env.iter().map(|(k, v)| (k, v)))
-        .env_remove(crate::config::WORKER_TOKEN_VAR)
         .current_dir(cwd)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
+    for var in crate::config::PRIVATE_VARS {
+        cmd.env_remove(var);
+    }
     // SAFETY: prctl is async-signal-safe; it only asks the kernel to SIGKILL the
     // runtime if the RIE dies, so no runtime outlives its worker even on SIGKILL.
     unsafe {

@@ -334,7 +334,13 @@ impl Sandbox {
         if let Ok(mut id) = self.in_flight_id.lock() {
             *id = Some(request_id.clone());
         }
-        self.sink.begin(&request_id, &self.config.version);
+        // The trace is fixed now, so every line of the invocation carries it.
+        let mut req = req;
+        if req.trace_id.is_none() {
+            req.trace_id = Some(crate::trace_id::new_trace_header());
+        }
+        self.sink
+            .begin(&request_id, &self.config.version, req.trace_id.as_deref());
         let (result, handler_time) = self.run(&request_id, &req).await;
         let outcome = result.map_err(|f| f.render(&request_id));
         // The worker is free as soon as the answer is known; `log_guard` keeps the next

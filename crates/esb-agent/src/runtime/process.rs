@@ -171,6 +171,11 @@ impl ProcessRuntime {
                 .env_clear()
                 .envs(self.environment(spec))
                 .env(esb_rie::config::WORKER_TOKEN_VAR, token)
+                .env("ESB_WORKER_ID", id)
+                .env(
+                    "ESB_LOG_SPOOL",
+                    self.state_dir.join(crate::LOG_SPOOL_DIR).join(id),
+                )
                 .stdin(Stdio::null())
                 .stdout(log)
                 .stderr(log_err)

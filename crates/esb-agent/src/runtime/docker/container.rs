@@ -3,6 +3,9 @@
 
 use super::*;
 
+/// Where the host's worker log spools appear inside a container.
+const SPOOL_IN_CONTAINER: &str = "/var/esb/log-spool";
+
 impl Inner {
     pub(super) fn container_name(&self, worker_id: &str) -> String {
         format!("esb-{}-{worker_id}", self.options.box_id)
@@ -49,9 +52,16 @@ impl Inner {
         spec: &FunctionSpec,
         token: &str,
     ) -> ContainerCreateBody {
-        let (mut env, binds) = container_env::for_container(&spec.environment);
+        let (mut env, mut binds) = container_env::for_container(&spec.environment);
+        if let Some(spool) = &self.options.log_spool
+            && spec.environment.contains_key(crate::LOGS_URL_VAR)
+        {
+            binds.push(format!("{}:{SPOOL_IN_CONTAINER}", spool.display()));
+            env.push(format!("ESB_LOG_SPOOL={SPOOL_IN_CONTAINER}/{id}"));
+        }
         env.extend([
             format!("{}={token}", esb_rie::config::WORKER_TOKEN_VAR),
+            format!("ESB_WORKER_ID={id}"),
             format!("AWS_LAMBDA_FUNCTION_NAME={}", spec.name),
             format!("AWS_LAMBDA_FUNCTION_TIMEOUT={}", spec.timeout_s),
             format!("AWS_LAMBDA_FUNCTION_MEMORY_SIZE={}", spec.memory_mb),

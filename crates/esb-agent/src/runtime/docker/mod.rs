@@ -80,6 +80,9 @@ pub struct DockerOptions {
     /// Containers of this box that no record names are removed once this old; younger
     /// ones may be a worker whose record is being written right now.
     pub orphan_grace: Duration,
+    /// Host directory of the workers' log spools, mounted into every container so
+    /// what a removed container could not deliver is delivered by another worker.
+    pub log_spool: Option<std::path::PathBuf>,
     /// Paused, initialised containers kept ready per function (0: none).
     pub standby: usize,
 }
