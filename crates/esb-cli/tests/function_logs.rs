@@ -1,0 +1,603 @@
+//! Central logs end to end: real boxes (`esb up`), real Python functions writing every
+//! kind of line, records found in the box's store (VictoriaLogs' query API) by request
+//! id and trace id; shipping to an external VictoriaLogs checked by a test receiver
+//! on the wire, and by another box's store that is killed and restarted mid-stream.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+fn template() -> PathBuf {
+    support::repo_root().join("tests/projects/logs/template.yaml")
+}
+
+/// A box serving the logs project, stopped (SIGTERM) when dropped.
+struct LogBox {
+    child: Child,
+    state: PathBuf,
+    url: String,
+    client: reqwest::blocking::Client,
+    docker: bool,
+}
+
+impl LogBox {
+    fn start(name: &str, runtime: &str, extra: &[&str]) -> Self {
+        let state = support::fresh_state_dir(&format!("logs-{name}"));
+        Self::start_in(state, runtime, support::free_addr().port(), extra)
+    }
+
+    fn start_in(state: PathBuf, runtime: &str, port: u16, extra: &[&str]) -> Self {
+        let mut child = Command::new(support::esb_bin())
+            .arg("up")
+            .arg("--template")
+            .arg(template())
+            .arg("--state-dir")
+            .arg(&state)
+            .args(["--port", &port.to_string(), "--runtime", runtime])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("esb up");
+        support::capture_output(&mut child);
+        let client = support::https_client_within(&state, port, Duration::from_secs(300));
+        Self {
+            child,
+            state,
+            url: format!("https://127.0.0.1:{port}"),
+            client,
+            docker: runtime == "docker",
+        }
+    }
+
+    /// Invokes `function` (signed); the answer's status, request id and body.
+    fn invoke(&self, function: &str, event: &Value, trace: Option<&str>) -> (u16, String, Value) {
+        let mut req = self
+            .client
+            .post(format!(
+                "{}/2015-03-31/functions/{function}/invocations",
+                self.url
+            ))
+            .body(event.to_string());
+        if let Some(t) = trace {
+            req = req.header("x-amzn-trace-id", t);
+        }
+        let resp = support::send_signed(&self.client, &self.state, req).expect("invoke");
+        let status = resp.status().as_u16();
+        let id = resp
+            .headers()
+            .get("x-amzn-requestid")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let body = resp.json::<Value>().unwrap_or(Value::Null);
+        (status, id, body)
+    }
+}
+
+impl Drop for LogBox {
+    fn drop(&mut self) {
+        if !matches!(self.child.try_wait(), Ok(Some(_))) {
+            support::terminate(&mut self.child, Duration::from_secs(20));
+        }
+        if self.docker {
+            support::remove_box_objects(&self.state);
+        }
+        let _ = std::fs::remove_dir_all(&self.state);
+    }
+}
+
+/// Records a LogsQL query selects from the store at `logs` (`http://host:port`).
+fn query(logs: &str, q: &str) -> Vec<Value> {
+    let resp = reqwest::blocking::Client::new()
+        .get(format!("{logs}/select/logsql/query"))
+        .query(&[("query", q)])
+        .send()
+        .expect("query the store");
+    assert!(resp.status().is_success(), "{q}: {:?}", resp.text());
+    resp.text()
+        .expect("body")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
+}
+
+/// Polls `q` until `done` holds for its records (within a generous bound).
+fn wait_for(logs: &str, q: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let found = query(logs, q);
+        if done(&found) {
+            return found;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{q}: still {} records: {found:#?}",
+            found.len()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn s<'a>(v: &'a Value, k: &str) -> &'a str {
+    v[k].as_str().unwrap_or_default()
+}
+
+/// What `chatty` writes for `tag` with `n` plain lines: (message, level, type, stream).
+fn chatty_lines(tag: &str, n: usize, json_format: bool) -> Vec<(String, &'static str)> {
+    let mut out: Vec<(String, &'static str)> = (0..n)
+        .map(|i| (format!("plain {tag} {i}"), "INFO"))
+        .collect();
+    out.push((format!("json {tag}"), "WARN"));
+    for part in ["a", "b", "c"] {
+        out.push((format!("multi {tag} {part}"), "INFO"));
+    }
+    out.push((format!("err {tag}"), "ERROR"));
+    if json_format {
+        out.push((format!("info {tag}"), "INFO"));
+        out.push((format!("logged {tag}"), "WARN"));
+    }
+    out
+}
+
+/// Checks the records of one invocation of `chatty`/`jsonlogs` against what it wrote.
+fn check_invocation(records: &[Value], function: &str, request_id: &str, tag: &str, n: usize) {
+    let json_format = function == "jsonlogs";
+    let mine: Vec<&Value> = records
+        .iter()
+        .filter(|r| s(r, "function") == function)
+        .collect();
+    for r in &mine {
+        assert_eq!(s(r, "aws_request_id"), request_id, "{r}");
+        assert_eq!(s(r, "job"), "lambda", "{r}");
+        assert!(s(r, "worker").starts_with(function), "{r}");
+    }
+    let function_lines: BTreeMap<String, (String, String)> = mine
+        .iter()
+        .filter(|r| s(r, "type") == "function")
+        .map(|r| {
+            (
+                s(r, "_msg").to_string(),
+                (s(r, "level").to_string(), s(r, "stream").to_string()),
+            )
+        })
+        .collect();
+    for (msg, level) in chatty_lines(tag, n, json_format) {
+        let (got_level, stream) = function_lines.get(&msg).unwrap_or_else(|| {
+            panic!("{msg:?} of {request_id} is in the store: {function_lines:#?}")
+        });
+        assert_eq!(got_level, level, "{msg}");
+        let want_stream = if msg.starts_with("err ") {
+            "stderr"
+        } else {
+            "stdout"
+        };
+        assert_eq!(stream, want_stream, "{msg}");
+    }
+    if !json_format {
+        // awslambdaric's text format: `[LEVEL]\t<time>\t<request id>\t<message>`.
+        let logged: Vec<(&String, &String)> = function_lines
+            .iter()
+            .filter(|(m, _)| m.starts_with('['))
+            .map(|(m, (l, _))| (m, l))
+            .collect();
+        assert_eq!(logged.len(), 2, "{logged:?}");
+        for (m, l) in logged {
+            assert!(m.contains(request_id), "{m}");
+            let want = if m.ends_with(&format!("\tlogged {tag}")) {
+                "WARN"
+            } else {
+                "INFO"
+            };
+            assert_eq!(l, want, "{m}");
+        }
+    } else {
+        let logged = mine
+            .iter()
+            .find(|r| s(r, "_msg") == format!("logged {tag}"))
+            .expect("the JSON log line");
+        assert_eq!(s(logged, "logger"), "root", "{logged}");
+    }
+    let json_line = mine
+        .iter()
+        .find(|r| s(r, "_msg") == format!("json {tag}"))
+        .expect("the JSON line");
+    assert_eq!(s(json_line, "tag"), tag, "its fields are kept: {json_line}");
+    assert_eq!(
+        mine.iter().filter(|r| s(r, "type") == "function").count(),
+        function_lines.len(),
+        "no line twice"
+    );
+    assert_eq!(
+        function_lines.len(),
+        chatty_lines(tag, n, json_format).len() + if json_format { 0 } else { 2 },
+        "no line twice, none extra: {function_lines:#?}"
+    );
+    let platform: Vec<&str> = mine
+        .iter()
+        .filter(|r| s(r, "type") == "platform")
+        .map(|r| s(r, "_msg"))
+        .collect();
+    assert_eq!(platform.len(), 3, "{platform:?}");
+    assert!(platform[0].starts_with("START RequestId: "), "{platform:?}");
+    assert!(platform[1].starts_with("END RequestId: "), "{platform:?}");
+    assert!(
+        platform[2].starts_with("REPORT RequestId: "),
+        "{platform:?}"
+    );
+}
+
+fn logs_url(port: u16) -> String {
+    format!("http://127.0.0.1:{port}")
+}
+
+/// Every line of concurrent invocations is found by its request id, with the right
+/// function, level and stream; the gateway's access line joins them.
+fn every_line_is_found_by_request_id(runtime: &str) {
+    let logs_port = support::free_addr().port();
+    let b = LogBox::start(
+        &format!("concurrent-{runtime}"),
+        runtime,
+        &["--logs-listen", &format!("127.0.0.1:{logs_port}")],
+    );
+    let logs = logs_url(logs_port);
+    let calls: Mutex<Vec<(String, String, String)>> = Mutex::default();
+    std::thread::scope(|scope| {
+        for t in 0..4 {
+            let (b, calls) = (&b, &calls);
+            scope.spawn(move || {
+                for i in 0..4 {
+                    let function = if (t + i) % 2 == 0 {
+                        "chatty"
+                    } else {
+                        "jsonlogs"
+                    };
+                    let tag = format!("t{t}i{i}");
+                    let (status, id, body) = b.invoke(function, &json!({"tag": tag, "n": 5}), None);
+                    assert_eq!(status, 200, "{body}");
+                    assert_eq!(body["tag"], tag.as_str());
+                    calls
+                        .lock()
+                        .expect("calls")
+                        .push((function.into(), id, tag));
+                }
+            });
+        }
+    });
+    let calls = calls.into_inner().expect("calls");
+    assert_eq!(calls.len(), 16);
+    for (function, id, tag) in &calls {
+        let records = wait_for(&logs, &format!("aws_request_id:{id:?}"), |found| {
+            found.iter().any(|r| s(r, "_msg").starts_with("REPORT"))
+                && found.iter().any(|r| s(r, "type") == "access")
+        });
+        check_invocation(&records, function, id, tag, 5);
+        let access: Vec<&Value> = records
+            .iter()
+            .filter(|r| s(r, "type") == "access")
+            .collect();
+        assert_eq!(access.len(), 1, "{access:?}");
+        assert_eq!(s(access[0], "function"), "esb-gateway");
+        assert_eq!(s(access[0], "status"), "200");
+        assert_eq!(
+            s(access[0], "path"),
+            format!("/2015-03-31/functions/{function}/invocations")
+        );
+    }
+    // Level and stream filters work on the pipeline's records as on any others.
+    let errors = query(&logs, "_stream:{function=\"chatty\"} level:ERROR");
+    assert!(!errors.is_empty() && errors.iter().all(|r| s(r, "_msg").starts_with("err ")));
+}
+
+#[test]
+fn every_line_is_found_by_request_id_process() {
+    every_line_is_found_by_request_id("process");
+}
+
+#[test]
+fn every_line_is_found_by_request_id_docker() {
+    every_line_is_found_by_request_id("docker");
+}
+
+#[test]
+fn chained_calls_are_found_by_one_trace_id() {
+    let logs_port = support::free_addr().port();
+    let b = LogBox::start(
+        "trace",
+        "process",
+        &["--logs-listen", &format!("127.0.0.1:{logs_port}")],
+    );
+    let root = "1-6b0c0000-0123456789abcdef01234567";
+    let (status, relay_id, body) = b.invoke(
+        "relay",
+        &json!({"tag": "chained", "n": 1}),
+        Some(&format!("Root={root};Parent=53995c3f42cd8ad8;Sampled=1")),
+    );
+    assert_eq!(status, 200, "{body}");
+    let records = wait_for(
+        &logs_url(logs_port),
+        &format!("trace_id:{root:?}"),
+        |found| {
+            found
+                .iter()
+                .filter(|r| s(r, "_msg").starts_with("REPORT"))
+                .count()
+                == 2
+        },
+    );
+    let functions: BTreeSet<&str> = records.iter().map(|r| s(r, "function")).collect();
+    assert_eq!(
+        functions,
+        BTreeSet::from(["chatty", "esb-gateway", "relay"]),
+        "both functions and the gateway's access lines share the trace"
+    );
+    assert!(
+        records
+            .iter()
+            .any(|r| s(r, "_msg") == "relaying chained" && s(r, "aws_request_id") == relay_id)
+    );
+    assert!(records.iter().any(|r| s(r, "_msg") == "plain chained 0"));
+}
+
+/// Requests a test receiver got: (request line, headers, body).
+type Requests = Arc<Mutex<Vec<(String, BTreeMap<String, String>, Vec<u8>)>>>;
+
+/// A minimal HTTP/1.1 server on loopback that records every request and answers 204,
+/// standing in for VictoriaLogs so the exact wire format can be checked.
+fn receiver() -> (u16, Requests) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let got: Requests = Arc::default();
+    let sink = Arc::clone(&got);
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let sink = Arc::clone(&sink);
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(conn);
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let mut headers = BTreeMap::new();
+                    loop {
+                        let mut h = String::new();
+                        if reader.read_line(&mut h).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let h = h.trim_end();
+                        if h.is_empty() {
+                            break;
+                        }
+                        if let Some((k, v)) = h.split_once(':') {
+                            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+                        }
+                    }
+                    let len: usize = headers
+                        .get("content-length")
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(0);
+                    let mut body = vec![0; len];
+                    if reader.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    sink.lock().expect("requests").push((
+                        line.trim_end().to_string(),
+                        headers,
+                        body,
+                    ));
+                    let out = reader.get_mut();
+                    if out
+                        .write_all(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n")
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (port, got)
+}
+
+#[test]
+fn records_are_shipped_in_victorialogs_jsonline_format() {
+    let (port, got) = receiver();
+    let b = LogBox::start(
+        "ship",
+        "process",
+        &[
+            "--logs-listen",
+            "off",
+            "--logs-ship-url",
+            &format!("http://127.0.0.1:{port}"),
+        ],
+    );
+    let (status, id, _) = b.invoke("chatty", &json!({"tag": "shipped", "n": 2}), None);
+    assert_eq!(status, 200);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let lines: Vec<Value> = loop {
+        let lines: Vec<Value> = got
+            .lock()
+            .expect("requests")
+            .iter()
+            .flat_map(|(_, _, body)| {
+                String::from_utf8_lossy(body)
+                    .lines()
+                    .map(|l| serde_json::from_str::<Value>(l).expect("one JSON object per line"))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        if lines
+            .iter()
+            .any(|l| s(l, "_msg").starts_with("REPORT") && s(l, "aws_request_id") == id)
+        {
+            break lines;
+        }
+        assert!(Instant::now() < deadline, "nothing shipped: {lines:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    for (request_line, headers, body) in got.lock().expect("requests").iter() {
+        assert_eq!(
+            request_line,
+            "POST /insert/jsonline?_stream_fields=function,job&_msg_field=_msg&_time_field=_time HTTP/1.1"
+        );
+        assert_eq!(
+            headers.get("content-type").map(String::as_str),
+            Some("application/stream+json")
+        );
+        assert!(body.ends_with(b"\n"), "newline-delimited");
+    }
+    let mine: Vec<&Value> = lines
+        .iter()
+        .filter(|l| s(l, "aws_request_id") == id)
+        .collect();
+    for l in &mine {
+        assert!(esb_logs::jsonline::parse_time(&l["_time"]).is_some(), "{l}");
+        assert!(!s(l, "_msg").is_empty());
+    }
+    assert!(mine.iter().any(|l| s(l, "_msg") == "plain shipped 1"
+        && s(l, "function") == "chatty"
+        && s(l, "job") == "lambda"
+        && s(l, "level") == "INFO"));
+    assert!(
+        mine.iter()
+            .any(|l| s(l, "function") == "esb-gateway" && s(l, "job") == "gateway")
+    );
+    // `esb logs` and friends find the store in box.json: here the external one.
+    let state: Value =
+        serde_json::from_str(&std::fs::read_to_string(b.state.join("box.json")).expect("box.json"))
+            .expect("json");
+    assert_eq!(state["logs_url"], format!("http://127.0.0.1:{port}"));
+}
+
+/// A box's store stands in for an external VictoriaLogs; it is SIGKILLed and started
+/// again while functions log. Nothing the functions wrote is lost: the shipping box
+/// spools while the store is away and delivers once it is back.
+#[test]
+fn a_store_killed_and_restarted_mid_stream_loses_nothing() {
+    let store_port = support::free_addr().port();
+    let store_state = support::fresh_state_dir("logs-store-kill");
+    let store_gateway = support::free_addr().port();
+    let listen = format!("127.0.0.1:{store_port}");
+    let mut store = LogBox::start_in(
+        store_state.clone(),
+        "process",
+        store_gateway,
+        &["--logs-listen", &listen],
+    );
+    let store_url = logs_url(store_port);
+    let b = LogBox::start(
+        "shipper",
+        "process",
+        &["--logs-listen", "off", "--logs-ship-url", &store_url],
+    );
+    let ids: Mutex<Vec<(String, String)>> = Mutex::default();
+    std::thread::scope(|scope| {
+        let writer = scope.spawn(|| {
+            for i in 0..30 {
+                let tag = format!("k{i}");
+                let (status, id, body) = b.invoke("chatty", &json!({"tag": tag, "n": 20}), None);
+                assert_eq!(status, 200, "{body}");
+                ids.lock().expect("ids").push((id, tag));
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
+        std::thread::sleep(Duration::from_millis(1200));
+        // SAFETY: kill(2) on the store box this test started.
+        unsafe {
+            libc::kill(store.child.id() as i32, libc::SIGKILL);
+        }
+        let _ = store.child.wait();
+        // While the store is away, the shipping box keeps the batches on disk.
+        let spool = b.state.join("logs/external-spool/box");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !std::fs::read_dir(&spool)
+            .map(|d| {
+                d.flatten()
+                    .any(|e| e.path().extension().is_some_and(|x| x == "jsonl"))
+            })
+            .unwrap_or(false)
+        {
+            assert!(
+                Instant::now() < deadline,
+                "nothing spooled in {}",
+                spool.display()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let killed = std::mem::replace(
+            &mut store,
+            LogBox::start_in(
+                store_state.clone(),
+                "process",
+                store_gateway,
+                &["--logs-listen", &listen],
+            ),
+        );
+        // The new box owns the state dir now; the old handle must not delete it.
+        std::mem::forget(killed);
+        writer.join().expect("writer");
+    });
+    let ids = ids.into_inner().expect("ids");
+    assert_eq!(ids.len(), 30);
+    for (id, tag) in &ids {
+        let records = wait_for(&store_url, &format!("aws_request_id:{id:?}"), |found| {
+            // 20 plain lines, a JSON one, 3 of a multi-line print, stderr, 2 logging
+            // lines, START, END, REPORT.
+            dedup(found.to_vec())
+                .iter()
+                .filter(|r| s(r, "function") == "chatty")
+                .count()
+                >= 30
+        });
+        check_invocation(&dedup(records), "chatty", id, tag, 20);
+    }
+}
+
+/// A batch the store committed just before it was killed is sent again (at least
+/// once): drop such exact repeats before comparing.
+fn dedup(records: Vec<Value>) -> Vec<Value> {
+    let mut seen = BTreeSet::new();
+    records
+        .into_iter()
+        .filter(|r| seen.insert((s(r, "_time").to_string(), s(r, "_msg").to_string())))
+        .collect()
+}
+
+#[test]
+fn the_ingest_route_wants_the_box_token() {
+    let b = LogBox::start(
+        "token",
+        "process",
+        &[
+            "--logs-listen",
+            "off",
+            "--logs-ship-url",
+            "http://127.0.0.1:9",
+        ],
+    );
+    let url = format!(
+        "{}/esb/v1/logs/insert/jsonline?_stream_fields=function,job",
+        b.url
+    );
+    let body = r#"{"_msg":"forged","function":"chatty","job":"lambda"}"#;
+    let refused = b.client.post(&url).body(body).send().expect("post");
+    assert_eq!(refused.status().as_u16(), 403);
+    let refused = b
+        .client
+        .post(&url)
+        .header("x-esb-log-token", "guess")
+        .body(body)
+        .send()
+        .expect("post");
+    assert_eq!(refused.status().as_u16(), 403);
+    assert!(refused.text().expect("text").contains("log token"));
+}
