@@ -11,13 +11,14 @@ use crate::error::{ErrorKind, TemplateError};
 use crate::globals::FunctionGlobals;
 use crate::intrinsics::{Resolver, looks_like_call};
 use crate::layer::LocalLayer;
+use crate::logging_config;
 use crate::model::{EventInvoke, FunctionSpec, Runtime, UrlAuth};
 use crate::resources::Resource;
 use crate::value::Value;
 use crate::yaml_tree::{Entry, Position};
 
 /// Properties ESB acts on.
-const ACTED_ON: [&str; 15] = [
+const ACTED_ON: [&str; 16] = [
     "EventInvokeConfig",
     "FunctionUrlConfig",
     "ProvisionedConcurrencyConfig",
@@ -33,6 +34,7 @@ const ACTED_ON: [&str; 15] = [
     "Events",
     "Architectures",
     "PackageType",
+    "LoggingConfig",
 ];
 /// Properties with no effect on how a function runs: accepted without a warning.
 const NO_EFFECT: [&str; 2] = ["Description", "Tags"];
@@ -549,7 +551,9 @@ impl<'a> FunctionBuilder<'_, 'a> {
         }
     }
 
-    /// `Environment.Variables` of Globals, then of the function (its values win).
+    /// `Environment.Variables` of Globals, then of the function (its values win), then
+    /// the variables `LoggingConfig` sets: Lambda reserves those, so they win over
+    /// written ones and do not count towards the size limit.
     fn environment(&self, res: &Resource<'a>) -> Result<BTreeMap<String, String>, TemplateError> {
         let r = self.resolver;
         let mut out = BTreeMap::new();
@@ -594,6 +598,12 @@ impl<'a> FunctionBuilder<'_, 'a> {
                 "move large values to files in the code directory or a layer",
             ));
         }
+        let logging = logging_config::variables(
+            r,
+            self.globals.property("LoggingConfig"),
+            res.property("LoggingConfig"),
+        )?;
+        out.extend(logging.into_iter().map(|(k, v)| (k.to_string(), v)));
         Ok(out)
     }
 

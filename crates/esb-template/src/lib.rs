@@ -28,6 +28,7 @@ mod function;
 mod globals;
 mod intrinsics;
 mod layer;
+mod logging_config;
 pub mod model;
 mod parameters;
 mod resources;
