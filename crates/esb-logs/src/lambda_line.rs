@@ -154,7 +154,7 @@ pub fn normalise_level(word: &str) -> Option<&'static str> {
 }
 
 /// Timeouts and failed invocations are errors; START, END and REPORT are information.
-fn platform_level(line: &str) -> &'static str {
+pub fn platform_level(line: &str) -> &'static str {
     if line.contains("Task timed out")
         || line.contains("Status: timeout")
         || line.contains("Status: error")

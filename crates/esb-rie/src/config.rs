@@ -25,6 +25,9 @@ pub struct FunctionConfig {
     /// `X-Esb-Worker-Token` was meant for another worker (an address reused after a
     /// worker died) and is refused, undelivered. Never passed to the runtime.
     pub worker_token: Option<String>,
+    /// `LoggingConfig.SystemLogLevel` (`ESB_SYSTEM_LOG_LEVEL`): platform lines below it
+    /// (START, END and REPORT are INFO) are not written, as in Lambda.
+    pub system_log_level: Option<String>,
     /// Where the worker's log records go (`ESB_LOGS_URL`); `None`: stdout only.
     pub log_shipping: Option<LogShippingConfig>,
 }
@@ -41,7 +44,8 @@ pub struct LogShippingConfig {
 }
 
 /// Variables meant for `esb rie` only; the runtime never sees them.
-pub const PRIVATE_VARS: [&str; 5] = [
+pub const PRIVATE_VARS: [&str; 6] = [
+    "ESB_SYSTEM_LOG_LEVEL",
     WORKER_TOKEN_VAR,
     "ESB_LOGS_URL",
     "ESB_LOGS_TOKEN",
@@ -122,6 +126,7 @@ impl FunctionConfig {
             log_stream,
             worker_token: get(WORKER_TOKEN_VAR),
             log_shipping,
+            system_log_level: get("ESB_SYSTEM_LOG_LEVEL"),
         })
     }
 

@@ -90,6 +90,8 @@ pub struct LogSink {
     format: LogFormat,
     current: Mutex<Option<Current>>,
     shipping: Option<Shipping>,
+    /// `SystemLogLevel: WARN`: START, END and REPORT (INFO) are not written.
+    quiet_platform: bool,
 }
 
 impl LogSink {
@@ -98,7 +100,14 @@ impl LogSink {
             format,
             current: Mutex::new(None),
             shipping,
+            quiet_platform: false,
         }
+    }
+
+    /// Applies `LoggingConfig.SystemLogLevel` (DEBUG, INFO or WARN).
+    pub fn with_system_level(mut self, level: Option<&str>) -> Self {
+        self.quiet_platform = level.is_some_and(|l| l.eq_ignore_ascii_case("WARN"));
+        self
     }
 
     /// Sends what is queued for the store (spooling what it does not take in `grace`).
@@ -145,7 +154,10 @@ impl LogSink {
             Err(poisoned) => poisoned.into_inner(),
         };
         let request_id = cur.as_ref().map(|c| c.request_id.clone());
-        if let Some(s) = &self.shipping {
+        let silenced = source == Source::Platform
+            && self.quiet_platform
+            && esb_logs::lambda_line::platform_level(&String::from_utf8_lossy(line)) == "INFO";
+        if let Some(s) = self.shipping.as_ref().filter(|_| !silenced) {
             let at = esb_logs::lambda_line::Attribution {
                 request_id: request_id.as_deref(),
                 trace_id: cur.as_ref().and_then(|c| c.trace_id.as_deref()),
@@ -165,6 +177,9 @@ impl LogSink {
             if c.tail.len() > 4 * LOG_TAIL_BYTES {
                 c.tail.drain(..c.tail.len() - LOG_TAIL_BYTES);
             }
+        }
+        if silenced {
+            return;
         }
         // Written while holding the lock so lines keep their order across streams.
         let mut out = std::io::stdout().lock();

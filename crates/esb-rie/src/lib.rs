@@ -113,7 +113,10 @@ pub async fn run(opts: RieOptions, shutdown: impl Future<Output = ()>) -> Result
         .log_shipping
         .as_ref()
         .and_then(|c| start_shipping(c, &opts.function.name));
-    let sink = Arc::new(invocation_log::LogSink::new(opts.log_format, shipping));
+    let sink = Arc::new(
+        invocation_log::LogSink::new(opts.log_format, shipping)
+            .with_system_level(opts.function.system_log_level.as_deref()),
+    );
     let sandbox = sandbox::Sandbox::new(
         opts.function,
         opts.command,
