@@ -153,25 +153,29 @@ struct Message {
     fields: serde_json::Map<String, serde_json::Value>,
 }
 
+impl Message {
+    fn put(&mut self, name: &str, text: String) {
+        match name {
+            "message" => self.message = text,
+            // `function` and `job` name the record's stream (the box's own).
+            "function" | "job" => {
+                self.fields
+                    .insert(format!("log.{name}"), serde_json::Value::String(text));
+            }
+            _ => {
+                self.fields
+                    .insert(name.to_string(), serde_json::Value::String(text));
+            }
+        }
+    }
+}
+
 impl tracing::field::Visit for Message {
     fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-        let text = format!("{value:?}");
-        if field.name() == "message" {
-            self.message = text;
-        } else {
-            self.fields
-                .insert(field.name().to_string(), serde_json::Value::String(text));
-        }
+        self.put(field.name(), format!("{value:?}"));
     }
 
     fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
-        if field.name() == "message" {
-            self.message = value.to_string();
-        } else {
-            self.fields.insert(
-                field.name().to_string(),
-                serde_json::Value::String(value.to_string()),
-            );
-        }
+        self.put(field.name(), value.to_string());
     }
 }

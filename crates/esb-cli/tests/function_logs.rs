@@ -346,6 +346,36 @@ fn chained_calls_are_found_by_one_trace_id() {
     assert!(records.iter().any(|r| s(r, "_msg") == "plain chained 0"));
 }
 
+/// `LoggingConfig: {SystemLogLevel: WARN}` leaves START, END and REPORT out of the
+/// store, as Lambda leaves them out of CloudWatch; the function's lines still arrive.
+#[test]
+fn system_log_level_warn_leaves_platform_lines_out() {
+    let logs_port = support::free_addr().port();
+    let b = LogBox::start(
+        "quiet",
+        "process",
+        &["--logs-listen", &format!("127.0.0.1:{logs_port}")],
+    );
+    let (status, id, body) = b.invoke("quiet", &json!({"tag": "q", "n": 1}), None);
+    assert_eq!(status, 200, "{body}");
+    let q = format!("aws_request_id:{id:?}");
+    wait_for(&logs_url(logs_port), &q, |found| {
+        found.iter().any(|r| s(r, "_msg") == "err q")
+    });
+    // Platform lines would follow within a flush (200 ms); give them ample time.
+    std::thread::sleep(Duration::from_millis(1500));
+    let records = query(&logs_url(logs_port), &q);
+    let quiet: Vec<&Value> = records
+        .iter()
+        .filter(|r| s(r, "function") == "quiet")
+        .collect();
+    assert!(
+        quiet.iter().all(|r| s(r, "type") == "function"),
+        "{quiet:#?}"
+    );
+    assert!(quiet.iter().any(|r| s(r, "_msg") == "plain q 0"));
+}
+
 /// Requests a test receiver got: (request line, headers, body).
 type Requests = Arc<Mutex<Vec<(String, BTreeMap<String, String>, Vec<u8>)>>>;
 
@@ -570,6 +600,46 @@ fn dedup(records: Vec<Value>) -> Vec<Value> {
         .into_iter()
         .filter(|r| seen.insert((s(r, "_time").to_string(), s(r, "_msg").to_string())))
         .collect()
+}
+
+/// The box's own warnings are records too: a failing asynchronous invocation is
+/// reported by the gateway, and found in the store beside the function's error.
+#[test]
+fn the_box_warnings_reach_the_store() {
+    let logs_port = support::free_addr().port();
+    let b = LogBox::start(
+        "box-errors",
+        "process",
+        &[
+            "--logs-listen",
+            &format!("127.0.0.1:{logs_port}"),
+            "--async-retry-delay",
+            "0.05",
+        ],
+    );
+    let req = b
+        .client
+        .post(format!("{}/2015-03-31/functions/chatty/invocations", b.url))
+        .header("x-amz-invocation-type", "Event")
+        .body(r#"{"n": "not a number"}"#);
+    let resp = support::send_signed(&b.client, &b.state, req).expect("invoke");
+    assert_eq!(resp.status().as_u16(), 202);
+    let found = wait_for(
+        &logs_url(logs_port),
+        "type:error \"asynchronous invocation failed\"",
+        |found| !found.is_empty(),
+    );
+    let r = &found[0];
+    assert_eq!(s(r, "function"), "esb-gateway", "{r}");
+    assert_eq!(s(r, "job"), "gateway", "{r}");
+    assert_eq!(s(r, "level"), "WARN", "{r}");
+    assert_eq!(s(r, "log.function"), "chatty", "{r}");
+    // The function's own traceback is there too, as an error of `chatty`.
+    wait_for(
+        &logs_url(logs_port),
+        "_stream:{function=\"chatty\"} level:ERROR ValueError",
+        |found| !found.is_empty(),
+    );
 }
 
 #[test]
