@@ -49,7 +49,7 @@ pub fn start(
                 state_dir.join("logs").join("external-spool").join("box"),
                 EXTERNAL_SPOOL_BYTES,
             ));
-            config.identity = esb_gateway::access_log::box_stream();
+            config.identity = esb_logs::collector::box_stream();
             Some(Shipper::start(config).context("log shipping to VictoriaLogs")?)
         }
         None => None,
@@ -70,7 +70,7 @@ pub fn start(
         state_dir.join(esb_agent::LOG_SPOOL_DIR).join("box"),
         BOX_SPOOL_BYTES,
     ));
-    own.identity = esb_gateway::access_log::box_stream();
+    own.identity = esb_logs::collector::box_stream();
     let box_records = Arc::new(Shipper::start(own).context("the box's log records")?);
     let _ = BOX_RECORDS.set(Arc::clone(&box_records));
     Ok(Some(Pipeline {
@@ -141,7 +141,7 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for BoxErrors {
         shipper.push(esb_logs::Record {
             time_ns: esb_logs::http::now_ns(),
             msg: visitor.message,
-            stream: esb_gateway::access_log::box_stream(),
+            stream: esb_logs::collector::box_stream(),
             fields,
         });
     }

@@ -642,6 +642,83 @@ fn the_box_warnings_reach_the_store() {
     );
 }
 
+/// Bad input on both doors: a function writing a 1 MiB line, invalid UTF-8 and
+/// pathological JSON; and malformed jsonline posted to the store's API. Everything is
+/// stored or counted, with clear answers, and the box keeps serving.
+#[test]
+fn hostile_lines_and_payloads_are_stored_or_counted_never_fatal() {
+    let logs_port = support::free_addr().port();
+    let b = LogBox::start(
+        "hostile",
+        "process",
+        &["--logs-listen", &format!("127.0.0.1:{logs_port}")],
+    );
+    let logs = logs_url(logs_port);
+    let (status, id, body) = b.invoke("hostile", &json!({}), None);
+    assert_eq!(status, 200, "{body}");
+    let records = wait_for(&logs, &format!("aws_request_id:{id:?}"), |found| {
+        found.iter().any(|r| s(r, "_msg").starts_with("REPORT"))
+    });
+    let lines: Vec<&str> = records
+        .iter()
+        .filter(|r| s(r, "type") == "function")
+        .map(|r| s(r, "_msg"))
+        .collect();
+    // The 1 MiB line arrives whole, in 64 KiB records.
+    let xs: Vec<&&str> = lines.iter().filter(|l| l.starts_with('x')).collect();
+    assert_eq!(
+        xs.len(),
+        16,
+        "{:?}",
+        xs.iter().map(|l| l.len()).collect::<Vec<_>>()
+    );
+    assert_eq!(xs.iter().map(|l| l.len()).sum::<usize>(), 1 << 20);
+    assert!(
+        lines.contains(&"bad \u{fffd}\u{fffd} bytes"),
+        "invalid UTF-8 is replaced"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.len() == 10000 && l.starts_with("{{"))
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with(r#"{"n": {"n":"#)),
+        "JSON nested past the parser's limit is kept as text"
+    );
+
+    let client = reqwest::blocking::Client::new();
+    let post = |query: &str, body: Vec<u8>| {
+        client
+            .post(format!("{logs}/insert/jsonline?{query}"))
+            .body(body)
+            .send()
+            .expect("post")
+    };
+    let mut bad = Vec::new();
+    bad.extend_from_slice(b"{\"_msg\":\"ok one\"}\n");
+    bad.extend_from_slice(b"{\"_msg\":\"bad \xff utf8\"}\n");
+    bad.extend_from_slice(b"[1,2,3]\n");
+    bad.extend_from_slice(b"{\"_msg\":\"bad time\",\"_time\":\"yesterday\"}\n");
+    bad.extend_from_slice(format!("{{\"_msg\":\"{}\"}}\n", "y".repeat(300 * 1024)).as_bytes());
+    bad.extend_from_slice(b"{\"_msg\":\"ok two\"}");
+    let resp = post("_stream_fields=function", bad);
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(resp.headers()["x-esb-rejected-lines"], "4");
+    assert_eq!(
+        post("", Vec::new()).status().as_u16(),
+        200,
+        "an empty body stores nothing"
+    );
+    let too_big = post("", vec![b'a'; 65 * 1024 * 1024]);
+    assert_eq!(too_big.status().as_u16(), 413);
+    let ok = query(&logs, "\"ok one\" OR \"ok two\"");
+    assert_eq!(ok.len(), 2, "good lines around bad ones are kept: {ok:?}");
+    // The box still answers.
+    let (status, _, _) = b.invoke("chatty", &json!({"tag": "after", "n": 1}), None);
+    assert_eq!(status, 200);
+}
+
 #[test]
 fn the_ingest_route_wants_the_box_token() {
     let b = LogBox::start(

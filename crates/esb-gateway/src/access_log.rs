@@ -126,19 +126,11 @@ pub async fn record(
         shipper.push(esb_logs::Record {
             time_ns: i64::try_from(now.unix_timestamp_nanos()).unwrap_or(i64::MAX),
             msg: format!("{method} {path} {status} {duration_ms}ms"),
-            stream: box_stream(),
+            stream: esb_logs::collector::box_stream(),
             fields,
         });
     }
     resp
-}
-
-/// Stream labels of the box's own records (the original ESB's gateway container name).
-pub fn box_stream() -> Vec<(String, String)> {
-    vec![
-        ("function".into(), "esb-gateway".into()),
-        ("job".into(), "gateway".into()),
-    ]
 }
 
 fn with_request_id(mut resp: Response) -> Response {

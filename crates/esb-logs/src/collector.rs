@@ -55,6 +55,25 @@ async fn ingest(
     for r in rejected.iter().take(10) {
         tracing::warn!(line = r.line, "log line rejected: {}", r.reason);
     }
+    let mut records = records;
+    if let Some(first) = rejected.first() {
+        // Accounted for where people look: in the store itself.
+        let mut fields = serde_json::Map::new();
+        fields.insert("level".into(), "WARN".into());
+        fields.insert("type".into(), "error".into());
+        fields.insert("esb.rejected_lines".into(), rejected.len().to_string().into());
+        records.push(crate::Record {
+            time_ns: crate::http::now_ns(),
+            msg: format!(
+                "esb: {} log lines could not be stored (line {}: {})",
+                rejected.len(),
+                first.line,
+                first.reason
+            ),
+            stream: box_stream(),
+            fields,
+        });
+    }
     if let Some(store) = &collector.store {
         let store = Arc::clone(store);
         let batch = records.clone();
@@ -78,6 +97,14 @@ async fn ingest(
         resp.headers_mut().insert("x-esb-rejected-lines", v);
     }
     resp
+}
+
+/// Stream labels of the box's own records (the original ESB's gateway container name).
+pub fn box_stream() -> Vec<(String, String)> {
+    vec![
+        ("function".into(), "esb-gateway".into()),
+        ("job".into(), "gateway".into()),
+    ]
 }
 
 /// Compares without leaking where the first difference is.

@@ -87,6 +87,9 @@ impl LogCapture {
     }
 }
 
+/// Longest line kept as one record; longer ones are split.
+pub const LONGEST_LINE: usize = 64 * 1024;
+
 fn read_lines(pipe: &Pipe, source: Source, sink: &LogSink) {
     let fd = pipe.file.as_raw_fd();
     let mut partial: Vec<u8> = Vec::new();
@@ -120,6 +123,16 @@ fn read_lines(pipe: &Pipe, source: Source, sink: &LogSink) {
             start += pos + 1;
         }
         partial.drain(..start);
+        // A line without an end is cut into records of at most LONGEST_LINE bytes (at
+        // a character boundary), so memory stays bounded and each piece is storable.
+        while partial.len() > LONGEST_LINE {
+            let mut cut = LONGEST_LINE;
+            while cut > LONGEST_LINE - 4 && partial[cut] & 0xC0 == 0x80 {
+                cut -= 1;
+            }
+            sink.line(source, &partial[..cut]);
+            partial.drain(..cut);
+        }
     }
     if !partial.is_empty() {
         sink.line(source, &partial);

@@ -30,3 +30,19 @@ def relay(event, context):
     client = boto3.client("lambda")
     answer = client.invoke(FunctionName="chatty", Payload=json.dumps(event))
     return {"trace": os.environ.get("_X_AMZN_TRACE_ID"), "inner": json.loads(answer["Payload"].read())}
+
+
+def hostile(event, context):
+    """Lines a log pipeline must survive: 1 MiB without a break, invalid UTF-8, broken
+    and absurdly nested JSON."""
+    out = sys.stdout.buffer
+    out.write(b"x" * (1 << 20) + b"\n")
+    out.write(b"bad \xff\xfe bytes\n")
+    out.write(b"{" * 10000 + b"\n")
+    nested = "end"
+    for _ in range(300):
+        nested = {"n": nested}
+    sys.setrecursionlimit(10000)
+    out.write(json.dumps(nested).encode() + b"\n")
+    out.flush()
+    return {"ok": True}
