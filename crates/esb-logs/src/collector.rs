@@ -61,7 +61,10 @@ async fn ingest(
         let mut fields = serde_json::Map::new();
         fields.insert("level".into(), "WARN".into());
         fields.insert("type".into(), "error".into());
-        fields.insert("esb.rejected_lines".into(), rejected.len().to_string().into());
+        fields.insert(
+            "esb.rejected_lines".into(),
+            rejected.len().to_string().into(),
+        );
         records.push(crate::Record {
             time_ns: crate::http::now_ns(),
             msg: format!(
