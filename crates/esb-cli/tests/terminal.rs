@@ -7,8 +7,17 @@ mod support;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+/// Runs tmux on a server of this test's own (named after its thread, which the test
+/// harness names after the test): tests in parallel never share, or kill, a server.
 fn tmux(args: &[&str]) -> String {
+    let socket: String = std::thread::current()
+        .name()
+        .unwrap_or("main")
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
     let out = Command::new("tmux")
+        .args(["-L", &format!("esb-{socket}-{}", std::process::id())])
         .args(args)
         .output()
         .expect("tmux (scripts/test-deps.sh installs it)");
