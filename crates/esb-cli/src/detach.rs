@@ -53,11 +53,11 @@ pub fn spawn(state_dir: &Path, wait: bool) -> Result<()> {
             );
         }
         if let Some(state) = crate::box_state::read(state_dir).filter(|s| s.pid == pid) {
-            println!("esb: the box serves at {} (pid {pid})", state.url);
+            crate::quiet::say!("esb: the box serves at {} (pid {pid})", state.url);
             break;
         }
         if !wait && started.elapsed() > Duration::from_millis(500) {
-            println!("esb: the box is starting in the background (pid {pid})");
+            crate::quiet::say!("esb: the box is starting in the background (pid {pid})");
             break;
         }
         if started.elapsed() > WAIT_LIMIT {
@@ -69,7 +69,7 @@ pub fn spawn(state_dir: &Path, wait: bool) -> Result<()> {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    println!(
+    crate::quiet::say!(
         "esb: its output goes to {}; `esb status` shows it, `esb down` stops it",
         log_path.display()
     );

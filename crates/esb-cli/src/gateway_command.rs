@@ -94,7 +94,7 @@ pub fn run(args: GatewayArgs) -> Result<()> {
             None,
         )
         .await?;
-        eprintln!("esb: stopping: returning idle workers to the agent");
+        crate::quiet::note!("esb: stopping: returning idle workers to the agent");
         gateway.release_workers().await;
         Ok(())
     })
@@ -231,7 +231,7 @@ fn positive_seconds(value: f64) -> Option<Duration> {
 }
 
 fn print_banner(project: &Project, url: &str, ca: &Path, open: bool) {
-    println!("ESB is up: {url}  (trust {} as CA)", ca.display());
+    crate::quiet::say!("ESB is up: {url}  (trust {} as CA)", ca.display());
     let credentials = project.state_dir.join(crate::box_credentials::FILE);
     if open {
         let line = "!".repeat(78);
@@ -239,19 +239,20 @@ fn print_banner(project: &Project, url: &str, ca: &Path, open: bool) {
             "{line}\n!! WARNING: the Invoke API and AWS_IAM routes are OPEN (--open-invoke-api):\n!! anyone who can reach this port can run every function. Local use only.\n{line}"
         );
     } else {
-        println!(
+        crate::quiet::say!(
             "Requests to the Invoke API are signed with the box's key: AWS_SHARED_CREDENTIALS_FILE={}",
             credentials.display()
         );
     }
     for f in &project.template.functions {
-        println!(
+        crate::quiet::say!(
             "  {:<24} POST {url}/2015-03-31/functions/{}/invocations",
-            f.name, f.name
+            f.name,
+            f.name
         );
         for e in &f.api_events {
-            println!("  {:<24} {} {url}{}", "", e.method, e.path);
+            crate::quiet::say!("  {:<24} {} {url}{}", "", e.method, e.path);
         }
     }
-    println!("Ctrl-C stops the box and removes its workers.");
+    crate::quiet::say!("Ctrl-C stops the box and removes its workers.");
 }

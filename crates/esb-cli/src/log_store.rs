@@ -47,7 +47,7 @@ pub async fn serve(state_dir: &std::path::Path, options: &ServeArgs) -> Result<O
         })?,
     };
     let address = listener.local_addr().context("log store address")?;
-    println!("Logs (VictoriaLogs API): http://{address}/select/logsql/query?query=*");
+    crate::quiet::say!("Logs (VictoriaLogs API): http://{address}/select/logsql/query?query=*");
     let router = esb_logs::http::router(Arc::clone(&store));
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, router).await {

@@ -20,6 +20,7 @@ mod log_pipeline;
 mod log_store;
 mod logs_command;
 mod project;
+mod quiet;
 mod reset_command;
 mod rie_command;
 mod signals;
@@ -105,6 +106,7 @@ fn main() -> ExitCode {
 fn run() -> Result<()> {
     // Flags, ESB_* variables, esb.toml and the discovered template, in that order.
     let (cli, matches, origins) = config_file::parse::<Cli>()?;
+    quiet::set(cli.quiet);
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
     tracing_subscriber::registry()

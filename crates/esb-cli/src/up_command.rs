@@ -94,7 +94,7 @@ pub fn run(args: UpArgs) -> Result<()> {
             }),
         )
         .await?;
-        eprintln!("esb: stopping: removing every worker");
+        crate::quiet::note!("esb: stopping: removing every worker");
         gateway.release_workers().await;
         agent.destroy_all().await;
         let _ = stop_agent_tx.send(());

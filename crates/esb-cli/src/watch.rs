@@ -60,7 +60,7 @@ pub fn spawn(gateway: Arc<Gateway>, reloader: Reloader) -> Result<Handle> {
     let handle = Arc::new(Mutex::new(watcher));
     let mut watched = BTreeSet::new();
     let added = watch_folders(&handle, &reloader.project, &mut watched)?;
-    eprintln!("esb: watching {added} folder(s) for changes");
+    crate::quiet::note!("esb: watching {added} folder(s) for changes");
     let weak = Arc::downgrade(&handle);
     // On a thread of its own: the image build's future is not `Send`, so it cannot be
     // a task; the runtime's handle still drives its I/O. The thread ends when the
@@ -204,7 +204,7 @@ async fn reload(gateway: Arc<Gateway>, reloader: &mut Reloader, names: BTreeSet<
         }
     }
     let list: Vec<&str> = names.iter().map(String::as_str).collect();
-    eprintln!(
+    crate::quiet::note!(
         "esb: reloaded {} in {} ms",
         list.join(", "),
         started.elapsed().as_millis()
@@ -250,7 +250,7 @@ async fn replan(gateway: &Gateway, reloader: &mut Reloader) {
     .into_iter()
     .flatten()
     .collect();
-    eprintln!(
+    crate::quiet::note!(
         "esb: template reloaded in {} ms: {} functions, {routes} routes{}",
         started.elapsed().as_millis(),
         reloader.project.template.functions.len(),

@@ -482,3 +482,18 @@ fn workers_that_die_while_idle_are_forgotten_and_provisioned_ones_replaced() {
         "{log}"
     );
 }
+
+/// `--quiet` keeps the box's banner and status notes out (warnings and errors stay):
+/// nothing on `esb up -q --detach`'s output, no banner in the box's own log.
+#[test]
+fn quiet_leaves_the_banner_and_notes_out() {
+    let p = Project::new("quiet");
+    let up = p.up(&["--quiet"]);
+    assert!(up.status.success(), "{}", text(&up.stderr));
+    assert_eq!(text(&up.stdout), "", "nothing to say");
+    let (code, _) = p.status();
+    assert_eq!(code, Some(0), "the box serves");
+    let log = std::fs::read_to_string(p.dir.join(".esb/logs/box.log")).expect("box.log");
+    assert!(!log.contains("ESB is up"), "{log}");
+    assert!(!log.contains("Logs (VictoriaLogs API)"), "{log}");
+}

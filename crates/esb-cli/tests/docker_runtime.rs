@@ -603,3 +603,91 @@ fn esb_down_leaves_nothing_behind() {
     );
     assert!(!network_exists(&state));
 }
+
+/// A function whose spec changed (a hot reload: new code or settings) no longer keeps
+/// the standby prepared for its old spec: it is removed when the new spec's first
+/// worker starts, and a standby of the new spec takes its place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_function_drops_its_stale_standby() {
+    use esb_proto::AgentServiceClient;
+    use esb_proto::agent::{EnsureWorkerRequest, FunctionSpec};
+
+    let image = tokio::task::spawn_blocking(|| e2e_image("echo"))
+        .await
+        .expect("build");
+    let project = Project::new("stale-standby");
+    let state = project.state("state");
+    let addr = support::free_addr();
+    let mut agent = docker_agent(&state, addr, &["--standby-workers", "1"]);
+    wait_until("the agent", Duration::from_secs(60), || {
+        std::net::TcpStream::connect(addr).is_ok()
+    });
+    let mut client = AgentServiceClient::connect(format!("http://{addr}"))
+        .await
+        .expect("connect to the agent");
+    let spec = |version: &str| FunctionSpec {
+        name: "echo".into(),
+        code_dir: support::python_functions().display().to_string(),
+        handler: "handlers.echo".into(),
+        runtime: "python3.11".into(),
+        timeout_s: 10,
+        memory_mb: 128,
+        image: image.clone(),
+        environment: [("VERSION".to_string(), version.to_string())].into(),
+        ..Default::default()
+    };
+    let standbys = |state: PathBuf| {
+        let id = std::fs::read_to_string(state.join("box-id")).unwrap_or_default();
+        support::docker(&[
+            "ps",
+            "-a",
+            "--filter",
+            &format!("label=esb.box={}", id.trim()),
+            "--format",
+            "{{.Names}} {{.Label \"esb.worker\"}}",
+        ])
+        .lines()
+        .filter(|l| l.contains("-standby-"))
+        .map(str::to_string)
+        .collect::<Vec<_>>()
+    };
+    for version in ["1", "2"] {
+        client
+            .ensure_worker(EnsureWorkerRequest {
+                function: Some(spec(version)),
+                worker_id: String::new(),
+            })
+            .await
+            .expect("a worker");
+        let state = state.clone();
+        tokio::task::spawn_blocking(move || {
+            wait_until(
+                "one standby of the current spec",
+                Duration::from_secs(60),
+                || standbys(state.clone()).len() == 1,
+            );
+        })
+        .await
+        .expect("wait");
+    }
+    // Stays one, of the new spec: the first spec's standby went, it is not just late.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let left = standbys(state.clone());
+    assert_eq!(left.len(), 1, "{left:?}");
+    let name = left[0].split(' ').next().unwrap_or_default().to_string();
+    let env = support::docker(&[
+        "inspect",
+        "--format",
+        "{{range .Config.Env}}{{println .}}{{end}}",
+        &name,
+    ]);
+    assert!(env.lines().any(|l| l == "VERSION=2"), "{env}");
+    assert!(
+        left[0]
+            .split(' ')
+            .nth(1)
+            .is_some_and(|w| w.starts_with("echo-standby-")),
+        "a standby has an id of its own (its logs and spool are its own): {left:?}"
+    );
+    assert!(support::terminate(&mut agent, Duration::from_secs(30)).success());
+}

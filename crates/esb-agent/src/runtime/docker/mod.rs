@@ -101,6 +101,9 @@ struct Inner {
     /// Standby containers being prepared (names), so no more than wanted are started
     /// and the orphan sweep leaves them alone.
     filling: Mutex<HashSet<String>>,
+    /// The spec hash each function's newest worker was started with: a standby of an
+    /// older spec is stale.
+    current_spec: Mutex<HashMap<String, String>>,
     /// One standby is prepared at a time: they are background work.
     preparing: tokio::sync::Semaphore,
     /// Workers being started for requests right now, and when the last one began.
@@ -114,6 +117,8 @@ struct Standby {
     name: String,
     address: String,
     token: String,
+    /// The function it was prepared for (a new spec of it makes this one stale).
+    function: String,
 }
 
 impl DockerRuntime {
@@ -142,6 +147,7 @@ impl DockerRuntime {
                 publish,
                 standby: Mutex::new(HashMap::new()),
                 filling: Mutex::new(HashSet::new()),
+                current_spec: Mutex::new(HashMap::new()),
                 preparing: tokio::sync::Semaphore::new(1),
                 starting: AtomicUsize::new(0),
                 last_start: Mutex::new(Instant::now()),
@@ -170,6 +176,9 @@ impl WorkerRuntime for DockerRuntime {
         }
         let hash = spec_hash(spec);
         let container = inner.container_name(id);
+        for stale in inner.take_stale_standbys(&spec.name, &hash) {
+            inner.remove(&stale.name).await;
+        }
         let mut promoted = None;
         while let Some(standby) = inner.take_standby(&hash) {
             // Promoted: renamed after the worker it now is.

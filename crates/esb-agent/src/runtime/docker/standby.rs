@@ -10,6 +10,29 @@ impl Inner {
         self.standby.lock().ok()?.get_mut(spec_hash)?.pop()
     }
 
+    /// Records `spec_hash` as `function`'s current spec and hands back its standbys of
+    /// another spec (its code or settings changed, as on a hot reload): nothing will
+    /// promote them any more.
+    pub(super) fn take_stale_standbys(&self, function: &str, spec_hash: &str) -> Vec<Standby> {
+        if let Ok(mut current) = self.current_spec.lock() {
+            current.insert(function.to_string(), spec_hash.to_string());
+        }
+        let Ok(mut all) = self.standby.lock() else {
+            return Vec::new();
+        };
+        let mut stale = Vec::new();
+        for (hash, list) in all.iter_mut() {
+            if hash != spec_hash {
+                let (gone, kept): (Vec<Standby>, Vec<Standby>) =
+                    list.drain(..).partition(|s| s.function == function);
+                stale.extend(gone);
+                *list = kept;
+            }
+        }
+        all.retain(|_, list| !list.is_empty());
+        stale
+    }
+
     /// Prepares standby containers for `spec` in the background, up to the number wanted.
     pub(super) fn refill(self: &Arc<Self>, spec: &FunctionSpec) {
         let hash = spec_hash(spec);
@@ -43,7 +66,13 @@ impl Inner {
                 }
                 Err(e) => Err(Inner::control_err(&name, e)),
             };
-            let keep = !inner.shutting_down.load(Ordering::Relaxed);
+            // A standby finished after its function changed spec is stale at birth.
+            let current = inner
+                .current_spec
+                .lock()
+                .map(|c| c.get(&spec.name).is_none_or(|h| *h == hash))
+                .unwrap_or(true);
+            let keep = !inner.shutting_down.load(Ordering::Relaxed) && current;
             match prepared {
                 Ok(standby) if keep => {
                     if let Ok(mut s) = inner.standby.lock() {
@@ -69,7 +98,10 @@ impl Inner {
         spec: &FunctionSpec,
     ) -> Result<Standby, RuntimeError> {
         let token = new_token();
-        let address = self.start_container("standby", name, spec, &token).await?;
+        // Its own id (the worker it becomes keeps it in its logs and its log spool).
+        let suffix = name.rsplit('-').next().unwrap_or(name);
+        let id = format!("{}-standby-{suffix}", spec.name);
+        let address = self.start_container(&id, name, spec, &token).await?;
         if http_status(&address, "/esb/v1/initialized", READY_TIMEOUT).await != Some(200) {
             tracing::debug!(container = name, "standby kept before its init settled");
         }
@@ -77,6 +109,7 @@ impl Inner {
             name: name.to_string(),
             address,
             token,
+            function: spec.name.clone(),
         })
     }
 
