@@ -38,12 +38,16 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "esb",
     version,
-    about = "Edge Serverless Box: AWS-Lambda-compatible serverless platform"
+    about = "Edge Serverless Box: AWS-Lambda-compatible serverless platform",
+    after_help = "Examples:\n  esb init hello && cd hello && esb up\n  esb up --detach --wait && esb invoke hello --event event.json\n  esb logs hello -f\n\n\
+Exit codes: 0 done; 1 failed (for `esb invoke`: the function failed or the request was \
+refused, with Lambda's error type); 2 bad command line; 3 no box runs for the state dir \
+(`esb status`, `esb invoke`, `esb logs` with no store on disk)."
 )]
 struct Cli {
     #[command(subcommand)]
     command: Command,
-    /// Only warnings and errors in the box's log lines.
+    /// Only warnings and errors: no banner, no status notes, no info log lines.
     #[arg(long, short, global = true, conflicts_with = "verbose")]
     quiet: bool,
     /// Debug detail in the box's log lines (ESB_LOG=<filter> sets any tracing filter).
