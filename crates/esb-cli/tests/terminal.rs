@@ -24,6 +24,21 @@ fn tmux(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// A detached session running `command` in a 160 x 50 pane.
+fn new_session(session: &str, command: &str) {
+    tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        session,
+        "-x",
+        "160",
+        "-y",
+        "50",
+        command,
+    ]);
+}
+
 /// The pane's text (`escapes`: with its colour codes).
 fn screen(session: &str, escapes: bool) -> String {
     let mut args = vec!["capture-pane", "-p", "-t", session];
@@ -61,17 +76,7 @@ fn esb_up_in_a_terminal() {
             .join("tests/projects/e2e/template.yaml")
             .display()
     );
-    tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        &session,
-        "-x",
-        "160",
-        "-y",
-        "50",
-        &command,
-    ]);
+    new_session(&session, &command);
     let text = wait_for(&session, "Ctrl-C stops the box", Duration::from_secs(120));
     assert!(
         text.contains(&format!("ESB is up: https://127.0.0.1:{port}")),
@@ -219,17 +224,7 @@ fn esb_logs_follow_in_a_terminal() {
         dir.display(),
         template.display()
     );
-    tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        &session,
-        "-x",
-        "160",
-        "-y",
-        "50",
-        &command,
-    ]);
+    new_session(&session, &command);
     let text = wait_for(&session, "payment failed", Duration::from_secs(60));
     let shown = text
         .lines()
@@ -289,17 +284,7 @@ fn esb_logs_follow_in_a_terminal() {
         dir.display(),
         template.display()
     );
-    tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        &session,
-        "-x",
-        "160",
-        "-y",
-        "50",
-        &command,
-    ]);
+    new_session(&session, &command);
     wait_for(&session, "EXITED 0", Duration::from_secs(30));
     let coloured = screen(&session, true);
     assert!(

@@ -500,6 +500,13 @@ mod tests {
         addr
     }
 
+    fn free_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port()
+    }
+
     fn record(i: usize) -> Record {
         Record {
             time_ns: 1_700_000_000_000_000_000 + i as i64,
@@ -572,10 +579,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_absent_endpoint_spools_and_everything_arrives_once_it_answers() {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
+        let port = free_port();
         let dir = tempfile::tempdir().expect("dir");
         let mut config = ShipperConfig::new(jsonline_url(
             &format!("http://127.0.0.1:{port}"),
@@ -613,10 +617,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_spool_drops_counts_and_reports_the_loss() {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
+        let port = free_port();
         let dir = tempfile::tempdir().expect("dir");
         let mut config = ShipperConfig::new(jsonline_url(
             &format!("http://127.0.0.1:{port}"),
