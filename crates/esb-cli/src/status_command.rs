@@ -38,7 +38,7 @@ pub fn run(args: StatusArgs) -> Result<()> {
     status["box"] = serde_json::json!({
         "url": s.url, "pid": s.pid, "runtime": s.runtime, "region": s.region,
         "template": s.template, "started_at": s.started_at,
-        "state_dir": args.project.state_dir(),
+        "state_dir": args.project.state_dir(), "logs_url": s.logs_url,
     });
     if args.json {
         println!("{}", serde_json::to_string_pretty(&status)?);
@@ -49,6 +49,10 @@ pub fn run(args: StatusArgs) -> Result<()> {
         s.url, s.pid, s.runtime, s.started_at
     );
     println!("template {}", s.template.display());
+    match &s.logs_url {
+        Some(url) => println!("logs     {url} (VictoriaLogs API; `esb logs` reads it)"),
+        None => println!("logs     none (--logs-listen off, no --logs-ship-url)"),
+    }
     if !s.signed {
         println!("WARNING  the Invoke API is open (--open-invoke-api)");
     }

@@ -145,9 +145,17 @@ fn detach_status_invoke_and_down_round_trip() {
     assert_eq!(p.function("fails")["errors"], 1);
     let human = p.esb(&["status"], None);
     assert!(
-        text(&human.stdout).contains("process workers"),
+        text(&human.stdout).contains("process workers")
+            && text(&human.stdout).contains("logs     http://127.0.0.1:"),
         "{}",
         text(&human.stdout)
+    );
+    let (_, status) = p.status();
+    assert!(
+        status["box"]["logs_url"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("http://127.0.0.1:")),
+        "{status}"
     );
 
     let down = p.esb(&["down"], None);
