@@ -79,7 +79,12 @@ async fn ingest(
     }
     if let Some(store) = &collector.store {
         let store = Arc::clone(store);
-        let batch = records.clone();
+        let external = collector.external.is_some();
+        let batch = if external {
+            records.clone()
+        } else {
+            std::mem::take(&mut records)
+        };
         match tokio::task::spawn_blocking(move || store.insert(&batch)).await {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => {

@@ -31,6 +31,8 @@ pub struct ShipperConfig {
     /// Stream labels of the shipper's own records (its drop reports).
     pub identity: Vec<(String, String)>,
     pub batch_records: usize,
+    /// A batch is sent once it holds this many bytes (the store takes 64 MiB at most).
+    pub batch_bytes: usize,
     pub flush_interval: Duration,
     /// Records waiting in memory before new ones are dropped (and counted).
     pub queue: usize,
@@ -45,6 +47,7 @@ impl ShipperConfig {
             spool: None,
             identity: Vec::new(),
             batch_records: 1000,
+            batch_bytes: 4 << 20,
             flush_interval: Duration::from_millis(200),
             queue: 20_000,
         }
@@ -198,7 +201,7 @@ async fn collect(
                 Some(record) => {
                     encode(&record, &mut batch);
                     count += 1;
-                    if count < config.batch_records {
+                    if count < config.batch_records && batch.len() < config.batch_bytes {
                         continue;
                     }
                     false
@@ -212,7 +215,7 @@ async fn collect(
                 while let Ok(record) = rx.try_recv() {
                     encode(&record, &mut batch);
                     count += 1;
-                    if count >= config.batch_records {
+                    if count >= config.batch_records || batch.len() >= config.batch_bytes {
                         let records = std::mem::take(&mut count) as u64;
                         if batches.send(std::mem::take(&mut batch)).await.is_err() {
                             stats.dropped.fetch_add(records, Ordering::Relaxed);

@@ -86,7 +86,9 @@ impl Spool {
         self.dir.join(format!("{seq:020}.{EXTENSION}"))
     }
 
-    /// Keeps one batch; `Full` when it would take the spool over its bound.
+    /// Keeps one batch; `Full` when it would take the spool over its bound. Written
+    /// without fsync: the spool outlives the process and the store's absence, and a
+    /// worker's event loop must not wait for the disk.
     pub fn push(&mut self, batch: &[u8]) -> Result<(), SpoolError> {
         let size = batch.len() as u64;
         if self.bytes + size > self.max_bytes {
@@ -99,7 +101,7 @@ impl Spool {
         let path = self.path(seq);
         let tmp = path.with_extension("tmp");
         let written = File::create(&tmp)
-            .and_then(|mut f| f.write_all(batch).and_then(|()| f.sync_data()))
+            .and_then(|mut f| f.write_all(batch))
             .and_then(|()| std::fs::rename(&tmp, &path));
         if let Err(source) = written {
             let _ = std::fs::remove_file(&tmp);

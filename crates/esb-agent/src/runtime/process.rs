@@ -84,6 +84,14 @@ impl ProcessRuntime {
 
     /// The function's environment: host basics, Lambda's variables, layers, then the
     /// template's variables.
+    /// The worker's stdout and stderr (its `esb rie` and runtime), while it lives.
+    fn worker_log(&self, id: &str) -> PathBuf {
+        self.state_dir
+            .join("logs")
+            .join("workers")
+            .join(format!("{id}.log"))
+    }
+
     fn environment(&self, spec: &FunctionSpec) -> Vec<(String, String)> {
         let mut env: Vec<(String, String)> = PASSED_THROUGH
             .iter()
@@ -143,9 +151,10 @@ impl ProcessRuntime {
             worker: id.to_string(),
             detail,
         };
-        let log_dir = self.state_dir.join("logs").join("workers");
-        std::fs::create_dir_all(&log_dir).map_err(|e| start_err(format!("log dir: {e}")))?;
-        let log_path = log_dir.join(format!("{id}.log"));
+        let log_path = self.worker_log(id);
+        if let Some(dir) = log_path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| start_err(format!("log dir: {e}")))?;
+        }
         let mut last_error = String::new();
         // A port picked free can be taken before the worker binds it: try again.
         for _ in 0..3 {
@@ -266,6 +275,9 @@ impl WorkerRuntime for ProcessRuntime {
         remaining.extend(process_tree::tree(worker.pid));
         remaining.retain(|p| process_tree::is_running(*p));
         signal_all(&remaining, Signal::SIGKILL);
+        // Its lines are in the box's log store; the raw copy goes with the worker, so
+        // worker files do not pile up on an edge box's disk.
+        let _ = std::fs::remove_file(self.worker_log(&worker.id));
         // The cgroup can only go once its last process is reaped: retried off the runtime.
         if let Some(dir) = WorkerCgroup::path_for(&worker.id) {
             let _ = tokio::task::spawn_blocking(move || WorkerCgroup::remove(&dir)).await;

@@ -85,6 +85,15 @@ impl Inner {
                 cpu_shares: Some((i64::from(spec.memory_mb) * 1024 / MB_PER_VCPU).max(2)),
                 pids_limit: Some(PIDS_LIMIT),
                 readonly_rootfs: Some(true),
+                // Function output is in the box's log store; the daemon's copy is for
+                // `docker logs` only and must not fill an edge box's disk.
+                log_config: Some(esb_docker::bollard::models::HostConfigLogConfig {
+                    typ: Some("json-file".into()),
+                    config: Some(HashMap::from([
+                        ("max-size".to_string(), "10m".to_string()),
+                        ("max-file".to_string(), "2".to_string()),
+                    ])),
+                }),
                 tmpfs: Some(HashMap::from([(
                     "/tmp".to_string(),
                     format!("rw,nosuid,nodev,size={TMP_SIZE},mode=1777"),
