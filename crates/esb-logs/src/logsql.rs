@@ -384,6 +384,166 @@ impl Filter {
         out.dedup();
         out
     }
+
+    /// Words a record must contain for the filter to match, for a word index to narrow
+    /// the records down before [`Filter::matches`] decides (`None`: no word is required,
+    /// every record is a candidate). Only what every match must have: the whole words of
+    /// phrases, exact values and prefixes in AND (an `OR` requires something only if all
+    /// its branches do; `NOT`, regexes, comparisons, `_time` and `_stream` require
+    /// nothing). A word's case is as written; see [`Required::Word`].
+    pub fn required_words(&self) -> Option<Required> {
+        match self {
+            Filter::And(fs) => Required::all(fs.iter().filter_map(Filter::required_words)),
+            Filter::Or(fs) => Required::any(fs.iter().map(Filter::required_words)),
+            // Each word of a phrase is whole in the value: word boundaries are checked
+            // at both ends of the phrase, and inside it the words are delimited already.
+            Filter::Phrase { field, phrase } | Filter::AnyCasePhrase { field, phrase } => {
+                words_required(field, phrase, true, true)
+            }
+            Filter::Exact { field, value } => words_required(field, value, true, true),
+            // The last word of a prefix may go on in the value.
+            Filter::Prefix { field, prefix } | Filter::AnyCasePrefix { field, prefix } => {
+                words_required(field, prefix, true, false)
+            }
+            Filter::ExactPrefix { field, prefix } => words_required(field, prefix, true, false),
+            // A substring may start and end inside words.
+            Filter::Substring { field, substring } => {
+                words_required(field, substring, false, false)
+            }
+            Filter::In { field, values } => {
+                Required::any(values.iter().map(|v| words_required(field, v, true, true)))
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether matching may read a field other than `_msg`, `_time` and `_stream` (a
+    /// stream label or a field): if not, [`Filter::matches`] gives the same answer on a
+    /// record whose `fields` are left empty.
+    pub fn reads_fields(&self) -> bool {
+        match self {
+            Filter::All | Filter::Time { .. } | Filter::Stream(_) => false,
+            Filter::And(fs) | Filter::Or(fs) => fs.iter().any(Filter::reads_fields),
+            Filter::Not(f) => f.reads_fields(),
+            Filter::Phrase { field, .. }
+            | Filter::Prefix { field, .. }
+            | Filter::AnyCasePhrase { field, .. }
+            | Filter::AnyCasePrefix { field, .. }
+            | Filter::Substring { field, .. }
+            | Filter::Exact { field, .. }
+            | Filter::ExactPrefix { field, .. }
+            | Filter::In { field, .. }
+            | Filter::Regex { field, .. }
+            | Filter::Range { field, .. }
+            | Filter::StringRange { field, .. } => {
+                !matches!(field.as_str(), "_msg" | "" | "_time" | "_stream")
+            }
+        }
+    }
+
+    /// The stream selectors every match must satisfy: the `_stream:{…}` filters of a
+    /// top-level AND (for the store to pick the streams to read).
+    pub fn required_stream_selectors(&self) -> Vec<&StreamSelector> {
+        let parts = match self {
+            Filter::And(fs) => fs.as_slice(),
+            other => std::slice::from_ref(other),
+        };
+        parts
+            .iter()
+            .filter_map(|f| match f {
+                Filter::Stream(sel) => Some(sel),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// What [`Filter::required_words`] finds: words a record must contain to match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Required {
+    /// `field` (`_msg`, a stream label or a field) has the word: some word of its value,
+    /// or of its lowercased value (`str::to_lowercase`), lowercases to
+    /// `word.to_lowercase()`. A word is a run of letters, digits and `_`, as [`words`]
+    /// splits them. (Case folded so that `i(…)` filters can use the same index.)
+    Word { field: String, word: String },
+    /// Every one.
+    All(Vec<Required>),
+    /// At least one.
+    Any(Vec<Required>),
+}
+
+impl Required {
+    /// Every one of `parts` (nested `All` flattened); `None` if there is none.
+    fn all(parts: impl IntoIterator<Item = Required>) -> Option<Required> {
+        let mut out = Vec::new();
+        for p in parts {
+            match p {
+                Required::All(inner) => out.extend(inner),
+                other => out.push(other),
+            }
+        }
+        match out.len() {
+            0 => None,
+            1 => out.pop(),
+            _ => Some(Required::All(out)),
+        }
+    }
+
+    /// At least one of `parts`; `None` if there is none or one of them requires nothing.
+    fn any(parts: impl IntoIterator<Item = Option<Required>>) -> Option<Required> {
+        let mut out = Vec::new();
+        for p in parts {
+            match p? {
+                Required::Any(inner) => out.extend(inner),
+                other => out.push(other),
+            }
+        }
+        match out.len() {
+            0 => None,
+            1 => out.pop(),
+            _ => Some(Required::Any(out)),
+        }
+    }
+}
+
+/// The words of `text`, as LogsQL delimits them (runs of letters, digits and `_`), with
+/// their byte offsets.
+pub fn words(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    let mut rest = text.char_indices().peekable();
+    std::iter::from_fn(move || {
+        while rest.peek().is_some_and(|&(_, c)| !is_token_char(c)) {
+            rest.next();
+        }
+        let &(start, _) = rest.peek()?;
+        let mut end = text.len();
+        while let Some(&(i, c)) = rest.peek() {
+            if !is_token_char(c) {
+                end = i;
+                break;
+            }
+            rest.next();
+        }
+        Some((start, &text[start..end]))
+    })
+}
+
+/// The words of `text` that are whole words of `field`'s value whenever the value holds
+/// `text` (a word at the start of `text` only if `whole_start`, at its end only if
+/// `whole_end`: a substring or a prefix may begin or end inside a word).
+fn words_required(field: &str, text: &str, whole_start: bool, whole_end: bool) -> Option<Required> {
+    if matches!(field, "_time" | "_stream") {
+        return None;
+    }
+    Required::all(
+        words(text)
+            .filter(|&(start, word)| {
+                (whole_start || start > 0) && (whole_end || start + word.len() < text.len())
+            })
+            .map(|(_, word)| Required::Word {
+                field: canon(field),
+                word: word.to_string(),
+            }),
+    )
 }
 
 impl StreamSelector {
