@@ -13,6 +13,9 @@ use crate::agent_command::RuntimeArgs;
 use crate::project::{Project, ProjectArgs};
 
 #[derive(Args)]
+#[command(
+    after_help = "Examples:\n  esb build                          # an image per function, rebuilt only when its files changed\n  esb build --dry-run                # what would be built, and why\n  esb build --push registry.local:5000\n\nExit status: 0 built; 1 a build failed (its output is printed)."
+)]
 pub struct BuildArgs {
     #[command(flatten)]
     pub project: ProjectArgs,

@@ -10,6 +10,9 @@ use serde_json::{Value, json};
 use crate::config_file::{FileSource, Origins, TemplateSource};
 
 #[derive(Args)]
+#[command(
+    after_help = "Examples:\n  esb config                 # each setting, its value and where it came from\n  ESB_PORT=9443 esb config   # see a variable win over esb.toml\n  esb config --json\n\nExit status: 0; 1 a setting is invalid (named, with the fix)."
+)]
 pub struct ConfigArgs {
     /// Print one JSON object instead of a table.
     #[arg(long)]

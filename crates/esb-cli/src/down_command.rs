@@ -11,6 +11,9 @@ use crate::agent_command::{RuntimeArgs, RuntimeKind};
 use crate::project::ProjectArgs;
 
 #[derive(Args)]
+#[command(
+    after_help = "Examples:\n  esb down              # stop the box of this folder, remove its workers\n  esb down --volumes    # and its data: queued events, logs\n\nExit status: 0 nothing of the box is left running; 1 something could not be removed."
+)]
 pub struct DownArgs {
     #[command(flatten)]
     pub project: ProjectArgs,

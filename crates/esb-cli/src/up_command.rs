@@ -13,6 +13,9 @@ use crate::gateway_command::ServeArgs;
 use crate::project::ProjectArgs;
 
 #[derive(Args)]
+#[command(
+    after_help = "Examples:\n  esb up                               # the template here, in the foreground (Ctrl-C stops it)\n  esb up --detach --wait               # in the background, once it serves\n  esb up --watch                       # hot reload on code and template changes (= esb watch)\n  esb up --runtime process --port 9443\n  esb up --logs-ship-url http://victorialogs:9428\n\nExit status: 0 stopped cleanly; 1 it could not start (the reason is printed)."
+)]
 pub struct UpArgs {
     #[command(flatten)]
     pub project: ProjectArgs,
