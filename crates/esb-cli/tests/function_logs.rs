@@ -325,11 +325,15 @@ fn chained_calls_are_found_by_one_trace_id() {
         &logs_url(logs_port),
         &format!("trace_id:{root:?}"),
         |found| {
+            // Both REPORTs, and both access lines (relay's call and its call of chatty),
+            // which travel separately through the box's own shipper.
+            let count = |kind: &str| found.iter().filter(|r| s(r, "type") == kind).count();
             found
                 .iter()
                 .filter(|r| s(r, "_msg").starts_with("REPORT"))
                 .count()
                 == 2
+                && count("access") == 2
         },
     );
     let functions: BTreeSet<&str> = records.iter().map(|r| s(r, "function")).collect();
@@ -465,10 +469,14 @@ fn records_are_shipped_in_victorialogs_jsonline_format() {
                     .collect::<Vec<_>>()
             })
             .collect();
-        if lines
-            .iter()
-            .any(|l| s(l, "_msg").starts_with("REPORT") && s(l, "aws_request_id") == id)
-        {
+        // The function's REPORT and the gateway's access line travel separately (the
+        // latter through the box's own shipper): wait for both.
+        let mine = |pred: &dyn Fn(&Value) -> bool| {
+            lines
+                .iter()
+                .any(|l| s(l, "aws_request_id") == id && pred(l))
+        };
+        if mine(&|l| s(l, "_msg").starts_with("REPORT")) && mine(&|l| s(l, "type") == "access") {
             break lines;
         }
         assert!(Instant::now() < deadline, "nothing shipped: {lines:?}");
