@@ -5,16 +5,19 @@
 use std::fs::File;
 use std::io::Read;
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::invocation_log::{LogSink, Source};
 
-/// One captured pipe. Bytes leave the pipe only while `consuming` is held, so
-/// `settle` can tell "nothing left to attribute" without racing the reader.
+/// One captured pipe. Bytes leave the pipe only while `consuming` is held, and
+/// `consumed` counts them once their lines went to the sink, so `settle` can tell "all
+/// written so far is attributed" without racing the reader.
 struct Pipe {
     file: File,
     consuming: Mutex<()>,
+    consumed: AtomicU64,
 }
 
 impl Pipe {
@@ -44,6 +47,7 @@ impl LogCapture {
                 Arc::new(Pipe {
                     file: File::from(fd),
                     consuming: Mutex::new(()),
+                    consumed: AtomicU64::new(0),
                 })
             })
             .collect();
@@ -67,25 +71,42 @@ impl LogCapture {
         Self { pipes }
     }
 
-    /// Waits (briefly, bounded) until every byte already written to the pipes has
-    /// been read and attributed.
+    /// Waits until every byte already written to the pipes has been read and its
+    /// lines attributed: what was in each pipe when we looked, not "until the pipes are
+    /// empty", so a runtime that keeps writing cannot hold it up. Bounded by
+    /// [`SETTLE_LIMIT`] for a reader starved of CPU.
     pub async fn settle(&self) {
-        for _ in 0..100 {
-            // try_lock: a reader busy writing a line counts as "not drained yet"; the
-            // async caller never blocks on it.
-            let drained = self.pipes.iter().all(|p| {
-                p.consuming
-                    .try_lock()
-                    .map(|_guard| p.pending_bytes() == 0)
-                    .unwrap_or(false)
-            });
-            if drained {
-                return;
-            }
+        let pipes = self.pipes.clone();
+        // Taking the lock is the only exact "what has been written so far" (a reader
+        // holds it from read(2) until its lines are attributed); a blocking lock gets
+        // it between two reads even of a runtime that never stops writing.
+        let targets = tokio::task::spawn_blocking(move || {
+            pipes
+                .iter()
+                .map(|p| {
+                    let _guard = p.consuming.lock();
+                    p.consumed.load(Ordering::Acquire) + p.pending_bytes() as u64
+                })
+                .collect::<Vec<u64>>()
+        });
+        let deadline = tokio::time::Instant::now() + SETTLE_LIMIT;
+        let Ok(Ok(targets)) = tokio::time::timeout_at(deadline, targets).await else {
+            return;
+        };
+        while self
+            .pipes
+            .iter()
+            .zip(&targets)
+            .any(|(p, t)| p.consumed.load(Ordering::Acquire) < *t)
+            && tokio::time::Instant::now() < deadline
+        {
             tokio::time::sleep(Duration::from_micros(200)).await;
         }
     }
 }
+
+/// Longest wait for a reader to catch up with what the runtime wrote before answering.
+const SETTLE_LIMIT: Duration = Duration::from_secs(2);
 
 /// Longest line kept as one record; longer ones are split.
 pub const LONGEST_LINE: usize = 64 * 1024;
@@ -133,6 +154,9 @@ fn read_lines(pipe: &Pipe, source: Source, sink: &LogSink) {
             sink.line(source, &partial[..cut]);
             partial.drain(..cut);
         }
+        // These bytes are attributed (a line still without its end waits in `partial`,
+        // to be attributed whole).
+        pipe.consumed.fetch_add(n as u64, Ordering::Release);
     }
     if !partial.is_empty() {
         sink.line(source, &partial);
