@@ -59,6 +59,19 @@ def start_esb_up(command, state, port, within):
         time.sleep(0.05)
 
 
+def timed_invoke(conn, function, body):
+    """One Invoke API call on a kept-alive connection: (nanoseconds, request id); a
+    non-200 answer or a function error ends the benchmark."""
+    t0 = time.perf_counter_ns()
+    conn.request("POST", f"/2015-03-31/functions/{function}/invocations", body=body)
+    resp = conn.getresponse()
+    answer = resp.read()
+    elapsed = time.perf_counter_ns() - t0
+    if resp.status != 200 or resp.getheader("X-Amz-Function-Error"):
+        raise SystemExit(f"{function}: {resp.status} {answer[:300]!r}")
+    return elapsed, resp.getheader("x-amzn-RequestId")
+
+
 def https_conn(port, ca):
     """A kept-alive HTTPS connection to the box, trusting its CA, without Nagle delays."""
     conn = http.client.HTTPSConnection("127.0.0.1", port, context=ssl.create_default_context(cafile=ca))

@@ -16,7 +16,7 @@ import time
 import urllib.parse
 import urllib.request
 
-from bench_common import free_port, https_conn as connect, machine, pct, start_esb_up, write_section
+from bench_common import free_port, https_conn as connect, machine, pct, start_esb_up, timed_invoke, write_section
 
 ESB, VENV, FUNCTIONS, OUT, N, COMMAND = sys.argv[1:7]
 N = int(N)
@@ -50,22 +50,11 @@ def start_box(root, name, logs):
     return proc, (port, ca), f"http://{listen}"
 
 
-def invoke(conn, function, body):
-    t0 = time.perf_counter_ns()
-    conn.request("POST", f"/2015-03-31/functions/{function}/invocations", body=body)
-    resp = conn.getresponse()
-    answer = resp.read()
-    elapsed = time.perf_counter_ns() - t0
-    if resp.status != 200 or resp.getheader("X-Amz-Function-Error"):
-        raise SystemExit(f"{function}: {resp.status} {answer[:300]!r}")
-    return elapsed, resp.getheader("x-amzn-RequestId")
-
-
 def warm(box, function, body):
     conn = connect(*box)
     for _ in range(20):
-        invoke(conn, function, body)
-    return sorted(invoke(conn, function, body)[0] for _ in range(N))
+        timed_invoke(conn, function, body)
+    return sorted(timed_invoke(conn, function, body)[0] for _ in range(N))
 
 
 def found(logs, request_id):
@@ -79,7 +68,7 @@ def visibility(box, logs, samples=30):
     conn = connect(*box)
     out = []
     for _ in range(samples):
-        _, rid = invoke(conn, "chatty", CHATTY)
+        _, rid = timed_invoke(conn, "chatty", CHATTY)
         t0 = time.perf_counter_ns()
         while not found(logs, rid):
             time.sleep(0.002)
@@ -102,7 +91,7 @@ def main():
                     conn = connect(*box)
                     burst = 200
                     for _ in range(burst):
-                        invoke(conn, "chatty", CHATTY)
+                        timed_invoke(conn, "chatty", CHATTY)
                     elapsed = time.perf_counter() - t0
                     results["rate"] = burst * 30 / elapsed
                     results["visible"] = visibility(box, logs_url)

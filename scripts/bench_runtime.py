@@ -19,7 +19,7 @@ import tempfile
 import threading
 import time
 
-from bench_common import free_port, https_conn as connect, machine, pct, start_esb_up, write_section
+from bench_common import free_port, https_conn as connect, machine, pct, start_esb_up, timed_invoke, write_section
 
 ESB, BOOTSTRAP, VENV, FUNCTIONS, OUT, COLD, WARM, RESUME, COMMAND = sys.argv[1:10]
 COLD, WARM, RESUME = int(COLD), int(WARM), int(RESUME)
@@ -63,14 +63,7 @@ def start_box(root, runtime):
 
 
 def invoke(conn, function, body):
-    t0 = time.perf_counter_ns()
-    conn.request("POST", f"/2015-03-31/functions/{function}/invocations", body=body)
-    resp = conn.getresponse()
-    answer = resp.read()
-    elapsed = time.perf_counter_ns() - t0
-    if resp.status != 200 or resp.getheader("X-Amz-Function-Error"):
-        raise SystemExit(f"{function}: {resp.status} {answer[:300]!r}")
-    return elapsed
+    return timed_invoke(conn, function, body)[0]
 
 
 def second_worker(box, function, lang):

@@ -165,6 +165,16 @@ impl Store {
         })
     }
 
+    /// Keeps the row count right after `n` rows were deleted.
+    fn forget_rows(&self, n: usize) {
+        let n = n as u64;
+        let _ = self
+            .rows
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |rows| {
+                Some(rows.saturating_sub(n))
+            });
+    }
+
     fn error(&self, source: rusqlite::Error) -> StoreError {
         StoreError::Sqlite {
             path: self.path.clone(),
@@ -251,10 +261,7 @@ impl Store {
                 params![cutoff, 50_000],
             )
             .map_err(|e| self.error(e))?;
-            self.rows.fetch_sub(
-                (n as u64).min(self.rows.load(Ordering::Relaxed)),
-                Ordering::Relaxed,
-            );
+            self.forget_rows(n);
             deleted += n;
             if n == 0 {
                 break;
@@ -284,10 +291,7 @@ impl Store {
                 params![batch],
             )
             .map_err(|e| self.error(e))?;
-            self.rows.fetch_sub(
-                (n as u64).min(self.rows.load(Ordering::Relaxed)),
-                Ordering::Relaxed,
-            );
+            self.forget_rows(n);
             deleted += n;
             if n == 0 {
                 break;
