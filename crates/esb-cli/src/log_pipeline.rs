@@ -56,10 +56,7 @@ pub fn start(
     };
     let token = uuid::Uuid::new_v4().simple().to_string();
     let worker_url = esb_logs::shipper::jsonline_url(
-        &format!(
-            "{gateway_url}{}",
-            esb_logs::collector::INGEST_PATH.trim_end_matches("/insert/jsonline")
-        ),
+        &format!("{gateway_url}{}", esb_logs::collector::INGEST_PATH),
         &STREAM_FIELDS,
     );
     let mut own = esb_logs::ShipperConfig::new(worker_url.clone());

@@ -76,7 +76,6 @@ pub enum ShipperError {
 /// What happened to the records pushed so far.
 #[derive(Debug, Default)]
 pub struct ShipperStats {
-    pub accepted: AtomicU64,
     pub delivered: AtomicU64,
     /// Lost: the queue or the spool was full, or the endpoint refused them for good.
     pub dropped: AtomicU64,
@@ -153,7 +152,6 @@ impl Shipper {
 
     /// Enqueues a record; never waits. A full queue drops it (counted).
     pub fn push(&self, record: Record) {
-        self.stats.accepted.fetch_add(1, Ordering::Relaxed);
         if self.tx.try_send(record).is_err() {
             self.stats.dropped.fetch_add(1, Ordering::Relaxed);
         }

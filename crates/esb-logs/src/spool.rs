@@ -70,10 +70,6 @@ impl Spool {
         Ok(spool)
     }
 
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     pub fn is_empty(&self) -> bool {
         self.files.is_empty()
     }

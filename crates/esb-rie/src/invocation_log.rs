@@ -167,7 +167,8 @@ impl LogSink {
                 Source::Stderr => esb_logs::lambda_line::LineSource::Stderr,
                 Source::Platform => esb_logs::lambda_line::LineSource::Platform,
             };
-            let record = esb_logs::lambda_line::record(&s.who, from, &at, line, now_ns());
+            let record =
+                esb_logs::lambda_line::record(&s.who, from, &at, line, esb_logs::http::now_ns());
             s.shipper.push(record);
         }
         if let Some(c) = cur.as_mut() {
@@ -198,10 +199,6 @@ impl LogSink {
         };
         let _ = out.flush();
     }
-}
-
-fn now_ns() -> i64 {
-    i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos()).unwrap_or(i64::MAX)
 }
 
 fn now_rfc3339() -> String {
