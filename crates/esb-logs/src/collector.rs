@@ -8,11 +8,10 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 
-use crate::jsonline::{self, Params};
 use crate::shipper::Shipper;
 use crate::store::Store;
 
@@ -50,12 +49,7 @@ async fn ingest(
     if !same_secret(given, collector.token.as_bytes()) {
         return (StatusCode::FORBIDDEN, "missing or wrong log token\n").into_response();
     }
-    let params = Params::from_query(q.as_deref());
-    let (records, rejected) = jsonline::parse(&body, &params, crate::http::now_ns());
-    for r in rejected.iter().take(10) {
-        tracing::warn!(line = r.line, "log line rejected: {}", r.reason);
-    }
-    let mut records = records;
+    let (mut records, rejected) = crate::http::parse_body(&body, q.as_deref());
     if let Some(first) = rejected.first() {
         // Accounted for where people look: in the store itself.
         let mut fields = serde_json::Map::new();
@@ -78,21 +72,13 @@ async fn ingest(
         });
     }
     if let Some(store) = &collector.store {
-        let store = Arc::clone(store);
-        let external = collector.external.is_some();
-        let batch = if external {
+        let batch = if collector.external.is_some() {
             records.clone()
         } else {
             std::mem::take(&mut records)
         };
-        match tokio::task::spawn_blocking(move || store.insert(&batch)).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => {
-                return (StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")).into_response();
-            }
-            Err(e) => {
-                return (StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")).into_response();
-            }
+        if let Err(resp) = crate::http::store_batch(Arc::clone(store), batch).await {
+            return resp;
         }
     }
     if let Some(external) = &collector.external {
@@ -100,11 +86,7 @@ async fn ingest(
             external.push(r);
         }
     }
-    let mut resp = StatusCode::OK.into_response();
-    if let Ok(v) = HeaderValue::from_str(&rejected.len().to_string()) {
-        resp.headers_mut().insert("x-esb-rejected-lines", v);
-    }
-    resp
+    crate::http::stored(rejected.len())
 }
 
 /// Stream labels of the box's own records (the original ESB's gateway container name).

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Map, Value};
 
-use crate::jsonline::{self, Params};
+use crate::jsonline::{self, Params, Rejected};
 use crate::record::Record;
 use crate::store::Store;
 
@@ -39,28 +39,43 @@ pub fn now_ns() -> i64 {
 }
 
 async fn insert(State(store): State<Arc<Store>>, RawQuery(q): RawQuery, body: Bytes) -> Response {
-    let params = Params::from_query(q.as_deref());
-    let (records, rejected) = jsonline::parse(&body, &params, now_ns());
+    let (records, rejected) = parse_body(&body, q.as_deref());
+    match store_batch(store, records).await {
+        Ok(()) => stored(rejected.len()),
+        Err(resp) => resp,
+    }
+}
+
+/// The records of a jsonline body with the query's parameters; rejected lines are
+/// logged (the first ten) and handed back to be counted.
+pub(crate) fn parse_body(body: &[u8], query: Option<&str>) -> (Vec<Record>, Vec<Rejected>) {
+    let (records, rejected) = jsonline::parse(body, &Params::from_query(query), now_ns());
     for r in rejected.iter().take(10) {
         tracing::warn!(line = r.line, "log line rejected: {}", r.reason);
     }
-    let stored = tokio::task::spawn_blocking(move || store.insert(&records)).await;
-    match stored {
-        Ok(Ok(_)) => {
-            let mut resp = StatusCode::OK.into_response();
-            // Every line is accounted for: how many were not stored, and why (logged).
-            if let Ok(v) = HeaderValue::from_str(&rejected.len().to_string()) {
-                resp.headers_mut().insert("x-esb-rejected-lines", v);
-            }
-            resp
-        }
-        Ok(Err(e)) => (
+    (records, rejected)
+}
+
+/// Commits a batch off the async runtime; `Err` is the answer to give instead.
+pub(crate) async fn store_batch(store: Arc<Store>, records: Vec<Record>) -> Result<(), Response> {
+    match tokio::task::spawn_blocking(move || store.insert(&records)).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err((
             StatusCode::SERVICE_UNAVAILABLE,
             format!("cannot store the logs: {e}\n"),
         )
-            .into_response(),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")).into_response(),
+            .into_response()),
+        Err(e) => Err((StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")).into_response()),
     }
+}
+
+/// 200, with how many lines were not stored: every line is accounted for.
+pub(crate) fn stored(rejected: usize) -> Response {
+    let mut resp = StatusCode::OK.into_response();
+    if let Ok(v) = HeaderValue::from_str(&rejected.to_string()) {
+        resp.headers_mut().insert("x-esb-rejected-lines", v);
+    }
+    resp
 }
 
 async fn select(State(store): State<Arc<Store>>, RawQuery(q): RawQuery, body: Bytes) -> Response {
