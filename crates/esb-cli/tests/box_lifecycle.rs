@@ -19,14 +19,10 @@ struct Project {
 
 impl Project {
     fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("esb-lifecycle-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        support::link_venv(&dir.join(".esb"));
-        let template = format!(
-            "Globals:\n  Function:\n    Runtime: python3.11\n    CodeUri: {}\n    Timeout: 5\nResources:\n  Echo:\n    Type: AWS::Serverless::Function\n    Properties:\n      FunctionName: echo\n      Handler: handlers.echo\n      Events:\n        Get: {{Type: Api, Properties: {{Path: /echo, Method: get}}}}\n  Fails:\n    Type: AWS::Serverless::Function\n    Properties: {{FunctionName: fails, Handler: handlers.error}}\n  Warm:\n    Type: AWS::Serverless::Function\n    Properties:\n      FunctionName: warm\n      Handler: handlers.echo\n      ProvisionedConcurrencyConfig: {{ProvisionedConcurrentExecutions: 1}}\n",
-            support::python_functions().display()
+        let dir = support::python_project(
+            &format!("lifecycle-{name}"),
+            "  Echo:\n    Type: AWS::Serverless::Function\n    Properties:\n      FunctionName: echo\n      Handler: handlers.echo\n      Events:\n        Get: {Type: Api, Properties: {Path: /echo, Method: get}}\n  Fails:\n    Type: AWS::Serverless::Function\n    Properties: {FunctionName: fails, Handler: handlers.error}\n  Warm:\n    Type: AWS::Serverless::Function\n    Properties:\n      FunctionName: warm\n      Handler: handlers.echo\n      ProvisionedConcurrencyConfig: {ProvisionedConcurrentExecutions: 1}\n",
         );
-        std::fs::write(dir.join("template.yaml"), template).expect("template");
         Self { dir }
     }
 

@@ -25,18 +25,13 @@ struct Project {
 
 impl Project {
     fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("esb-logs-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        support::link_venv(&dir.join(".esb"));
-        let template = format!(
-            "Globals:\n  Function:\n    Runtime: python3.11\n    CodeUri: {}\n    Timeout: 5\n\
-             Resources:\n  Echo:\n    Type: AWS::Serverless::Function\n    Properties: \
-             {{FunctionName: echo, Handler: handlers.echo}}\n  Greeter:\n    Type: \
-             AWS::Serverless::Function\n    Properties: {{FunctionName: greeter, Handler: \
-             handlers.echo}}\n",
-            support::python_functions().display()
+        let dir = support::python_project(
+            &format!("logs-{name}"),
+            "  Echo:\n    Type: AWS::Serverless::Function\n    Properties: \
+             {FunctionName: echo, Handler: handlers.echo}\n  Greeter:\n    Type: \
+             AWS::Serverless::Function\n    Properties: {FunctionName: greeter, Handler: \
+             handlers.echo}\n",
         );
-        std::fs::write(dir.join("template.yaml"), template).expect("template");
         Self { dir }
     }
 

@@ -651,6 +651,21 @@ pub fn link_venv(state: &Path) {
     .expect("link venv");
 }
 
+/// A project folder under the temp dir: `template.yaml` with Python 3.11 functions of
+/// the test functions folder (`resources`: the YAML under `Resources:`), and a `.esb`
+/// state dir whose Python runtime is the test venv.
+pub fn python_project(name: &str, resources: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("esb-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    link_venv(&dir.join(".esb"));
+    let template = format!(
+        "Globals:\n  Function:\n    Runtime: python3.11\n    CodeUri: {}\n    Timeout: 5\nResources:\n{resources}",
+        python_functions().display()
+    );
+    std::fs::write(dir.join("template.yaml"), template).expect("template");
+    dir
+}
+
 /// An empty state dir under the temp dir, named for the test and this process, with
 /// the test venv as its Python runtime.
 pub fn fresh_state_dir(name: &str) -> PathBuf {
