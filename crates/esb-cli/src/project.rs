@@ -114,6 +114,9 @@ impl Project {
                 let mut environment = std::collections::BTreeMap::from([
                     ("AWS_REGION".to_string(), self.region.clone()),
                     ("AWS_DEFAULT_REGION".to_string(), self.region.clone()),
+                    // One account for the template (`AWS::AccountId`) and the workers'
+                    // `invoked_function_arn`.
+                    ("AWS_ACCOUNT_ID".to_string(), self.account_id.clone()),
                     (
                         "AWS_ENDPOINT_URL_LAMBDA".to_string(),
                         gateway_url.to_string(),

@@ -6,8 +6,11 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Lambda's default account when none is configured (the documented example account).
-pub const DEFAULT_ACCOUNT_ID: &str = "123456789012";
+use esb_lambda::headers::WORKER_TOKEN_VAR;
+
+/// The account in `invoked_function_arn` when none is configured: AWS's emulator's, so
+/// `esb rie` alone is a drop-in for it (`esb up` passes the template's account).
+pub const DEFAULT_ACCOUNT_ID: &str = "012345678912";
 
 #[derive(Debug, Clone)]
 pub struct FunctionConfig {
@@ -53,9 +56,6 @@ pub const PRIVATE_VARS: [&str; 6] = [
     "ESB_WORKER_ID",
 ];
 
-/// The variable carrying the worker's token (see [`FunctionConfig::worker_token`]).
-pub const WORKER_TOKEN_VAR: &str = "ESB_WORKER_TOKEN";
-
 /// Error in a configuration value; names the variable so the user can fix it.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -93,12 +93,10 @@ impl FunctionConfig {
                 reason: "an account id is 12 digits",
             });
         }
+        // Like AWS's emulator: without LAMBDA_TASK_ROOT the runtime runs where `esb rie`
+        // was started (images set it to /var/task; a host's /var/task is not a hint).
         let task_root = get("LAMBDA_TASK_ROOT")
             .map(PathBuf::from)
-            .or_else(|| {
-                let var_task = PathBuf::from("/var/task");
-                var_task.is_dir().then_some(var_task)
-            })
             .or_else(|| std::env::current_dir().ok())
             .unwrap_or_else(|| PathBuf::from("."));
         let log_group =
@@ -226,8 +224,10 @@ mod tests {
         assert!(c.log_stream.contains("/[$LATEST]"), "{}", c.log_stream);
         assert_eq!(
             c.invoked_arn(None),
-            "arn:aws:lambda:us-east-1:123456789012:function:test_function"
+            "arn:aws:lambda:us-east-1:012345678912:function:test_function"
         );
+        // Where `esb rie` was started, even on a host that has a /var/task folder.
+        assert_eq!(Some(c.task_root), std::env::current_dir().ok());
     }
 
     #[test]
