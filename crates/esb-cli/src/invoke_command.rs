@@ -11,6 +11,9 @@ use clap::Args;
 
 use crate::box_client::BoxClient;
 use crate::project::ProjectArgs;
+use esb_lambda::headers::{
+    ERROR_TYPE, FUNCTION_ERROR, INVOCATION_TYPE, LOG_RESULT, LOG_TYPE, REQUEST_ID,
+};
 
 #[derive(Args)]
 #[command(
@@ -46,7 +49,7 @@ pub fn run(args: InvokeArgs) -> Result<()> {
     };
     let client = BoxClient::connect(&args.project.state_dir(), Duration::from_secs(960))?;
     let mut headers = vec![(
-        "x-amz-invocation-type",
+        INVOCATION_TYPE,
         if args.asynchronous {
             "Event"
         } else {
@@ -54,7 +57,7 @@ pub fn run(args: InvokeArgs) -> Result<()> {
         },
     )];
     if args.log {
-        headers.push(("x-amz-log-type", "Tail"));
+        headers.push((LOG_TYPE, "Tail"));
     }
     let path = format!(
         "/2015-03-31/functions/{}/invocations",
@@ -69,10 +72,10 @@ pub fn run(args: InvokeArgs) -> Result<()> {
             .map(str::to_string)
     };
     let (function_error, log, request_id, error_type) = (
-        header("x-amz-function-error"),
-        header("x-amz-log-result"),
-        header("x-amzn-requestid"),
-        header("x-amzn-errortype"),
+        header(FUNCTION_ERROR),
+        header(LOG_RESULT),
+        header(REQUEST_ID),
+        header(ERROR_TYPE),
     );
     let body = resp.text().unwrap_or_default();
     if let Some(log) = log.and_then(|l| base64::engine::general_purpose::STANDARD.decode(l).ok()) {

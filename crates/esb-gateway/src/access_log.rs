@@ -14,6 +14,7 @@ use axum::response::Response;
 use serde_json::json;
 
 use crate::Gateway;
+use esb_lambda::headers::{REQUEST_ID, TRACE_ID};
 
 pub struct AccessLog {
     file: Mutex<std::fs::File>,
@@ -66,14 +67,11 @@ pub async fn record(
         .map(str::to_string);
     let trace_header = req
         .headers()
-        .get("x-amzn-trace-id")
+        .get(TRACE_ID)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     let resp = with_request_id(next.run(req).await);
-    let request_id = resp
-        .headers()
-        .get("x-amzn-requestid")
-        .and_then(|v| v.to_str().ok());
+    let request_id = resp.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok());
     let now = time::OffsetDateTime::now_utc();
     let status = resp.status().as_u16();
     let duration_ms = (started.elapsed().as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0;
@@ -134,10 +132,10 @@ pub async fn record(
 }
 
 fn with_request_id(mut resp: Response) -> Response {
-    if !resp.headers().contains_key("x-amzn-requestid")
+    if !resp.headers().contains_key(REQUEST_ID)
         && let Ok(v) = http::HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
     {
-        resp.headers_mut().insert("x-amzn-requestid", v);
+        resp.headers_mut().insert(REQUEST_ID, v);
     }
     resp
 }

@@ -11,6 +11,7 @@ use http::{HeaderName, HeaderValue, StatusCode, header};
 use serde_json::Value;
 
 use crate::routes::{ApiSettings, EventFormat};
+use esb_lambda::headers::ERROR_TYPE;
 
 /// API Gateway's own error answers.
 pub fn message(status: StatusCode, message: &str) -> Response {
@@ -29,7 +30,7 @@ pub fn gateway_error(status: StatusCode, body: &Value, error_type: &'static str)
         HeaderValue::from_static("application/json"),
     );
     resp.headers_mut()
-        .insert("x-amzn-errortype", HeaderValue::from_static(error_type));
+        .insert(ERROR_TYPE, HeaderValue::from_static(error_type));
     resp
 }
 

@@ -11,7 +11,7 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::response::Response;
 use bytes::Bytes;
-use esb_rie::body::{BodyError, read_limited};
+use esb_lambda::body::{BodyError, read_limited};
 use http::{HeaderMap, HeaderValue, StatusCode};
 
 use crate::api_response::{RestBinary, from_lambda, internal_error, message};
@@ -23,6 +23,7 @@ use crate::pool::AcquireError;
 use crate::proxy_event::ProxyRequest;
 use crate::routes::{EventFormat, Lookup, RouteMatch};
 use crate::{Gateway, function_url};
+use esb_lambda::headers::{FUNCTION_ERROR, REQUEST_ID, TRACE_ID};
 
 /// API Gateway's payload limit.
 const MAX_API_BODY: usize = 10 * 1024 * 1024;
@@ -129,7 +130,7 @@ pub async fn handle(
         }
         Ok(answer) if answer.status == StatusCode::OK => from_lambda(
             &answer.body,
-            answer.headers.contains_key("x-amz-function-error"),
+            answer.headers.contains_key(FUNCTION_ERROR),
             format,
             (format == EventFormat::Rest).then(|| RestBinary {
                 api: &route.api,
@@ -165,7 +166,7 @@ pub async fn handle(
 /// the API's CORS headers.
 fn decorate(route: &RouteMatch, request: &HeaderMap, request_id: &str, resp: &mut Response) {
     if let Ok(v) = HeaderValue::from_str(request_id) {
-        resp.headers_mut().insert("x-amzn-requestid", v);
+        resp.headers_mut().insert(REQUEST_ID, v);
     }
     if let Some(rules) = &route.api.cors {
         rules.decorate(request, resp);
@@ -174,7 +175,7 @@ fn decorate(route: &RouteMatch, request: &HeaderMap, request_id: &str, resp: &mu
 
 /// The function ran out of time (`Sandbox.Timedout`): the route answers 504.
 fn timed_out(answer: &crate::worker_client::WorkerAnswer) -> bool {
-    answer.headers.contains_key("x-amz-function-error")
+    answer.headers.contains_key(FUNCTION_ERROR)
         && serde_json::from_slice::<serde_json::Value>(&answer.body)
             .is_ok_and(|v| v["errorType"] == "Sandbox.Timedout")
 }
@@ -206,10 +207,10 @@ fn forwarded_headers(original: &HeaderMap, remote: SocketAddr) -> HeaderMap {
             headers.insert(name, v);
         }
     }
-    if !headers.contains_key("x-amzn-trace-id")
-        && let Ok(v) = HeaderValue::from_str(&esb_rie::trace_id::new_trace_header())
+    if !headers.contains_key(TRACE_ID)
+        && let Ok(v) = HeaderValue::from_str(&esb_lambda::trace_id::new_trace_header())
     {
-        headers.insert("x-amzn-trace-id", v);
+        headers.insert(TRACE_ID, v);
     }
     headers
 }

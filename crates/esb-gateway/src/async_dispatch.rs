@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use crate::Gateway;
 use crate::async_store::QueuedEvent;
+use esb_lambda::headers::{FUNCTION_ERROR, TRACE_ID};
 
 /// What a function's asynchronous invocations follow (`EventInvokeConfig`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,7 +59,7 @@ async fn deliver(gw: &Arc<Gateway>, mut event: QueuedEvent) {
         .as_deref()
         .and_then(|t| HeaderValue::from_str(t).ok())
     {
-        headers.insert("x-amzn-trace-id", v);
+        headers.insert(TRACE_ID, v);
     }
     let mut delay = gw.async_retry_delay;
     loop {
@@ -71,7 +72,7 @@ async fn deliver(gw: &Arc<Gateway>, mut event: QueuedEvent) {
         let payload = bytes::Bytes::from(event.payload.clone());
         match crate::invoke_api::run(gw, &pool, payload, &headers).await {
             Ok(resp) => {
-                let function_error = resp.headers().contains_key("x-amz-function-error");
+                let function_error = resp.headers().contains_key(FUNCTION_ERROR);
                 let body = axum::body::to_bytes(resp.into_body(), 8 * 1024 * 1024)
                     .await
                     .unwrap_or_default();

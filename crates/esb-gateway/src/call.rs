@@ -11,6 +11,7 @@ use http::HeaderMap;
 use crate::Gateway;
 use crate::pool::{AcquireError, FunctionPool};
 use crate::worker_client::WorkerAnswer;
+use esb_lambda::headers::FUNCTION_ERROR;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {
@@ -63,7 +64,7 @@ pub async fn call(
         {
             Ok(Ok(answer)) => {
                 breaker.succeeded();
-                let function_error = answer.headers.contains_key("x-amz-function-error");
+                let function_error = answer.headers.contains_key(FUNCTION_ERROR);
                 pool.record(function_error);
                 gw.metrics
                     .invoked(function, started.elapsed(), function_error, lease.is_cold());

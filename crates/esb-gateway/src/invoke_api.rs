@@ -12,22 +12,25 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use esb_rie::api_error::InvokeApiError;
-use esb_rie::invoke_api::{json_payload, read_body};
-use esb_rie::limits::{MAX_ASYNC_REQUEST_BYTES, MAX_SYNC_REQUEST_BYTES};
+use esb_lambda::InvokeApiError;
+use esb_lambda::limits::{MAX_ASYNC_REQUEST_BYTES, MAX_SYNC_REQUEST_BYTES};
+use esb_lambda::payload::{json_payload, read_body};
 
 use crate::Gateway;
 use crate::call::{CallError, call, worker_bound};
 use crate::pool::{AcquireError, FunctionPool};
+use esb_lambda::headers::{
+    ERROR_TYPE, EXECUTED_VERSION, FUNCTION_ERROR, INVOCATION_TYPE, LOG_RESULT, REQUEST_ID, TRACE_ID,
+};
 
 /// Answer headers passed back from the worker.
 const RETURNED: [&str; 6] = [
     "content-type",
-    "x-amz-function-error",
-    "x-amz-log-result",
-    "x-amz-executed-version",
-    "x-amzn-requestid",
-    "x-amzn-errortype",
+    FUNCTION_ERROR,
+    LOG_RESULT,
+    EXECUTED_VERSION,
+    REQUEST_ID,
+    ERROR_TYPE,
 ];
 
 pub async fn invoke(
@@ -53,7 +56,7 @@ async fn handle(
     body: Body,
 ) -> Result<Response, InvokeApiError> {
     let invocation_type = headers
-        .get("x-amz-invocation-type")
+        .get(INVOCATION_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("RequestResponse")
         .to_string();
@@ -94,7 +97,7 @@ async fn handle(
                 function: function.clone(),
                 payload: String::from_utf8_lossy(&payload).into_owned(),
                 trace_id: headers
-                    .get("x-amzn-trace-id")
+                    .get(TRACE_ID)
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_string),
                 accepted_at_ms: crate::now_ms(),
@@ -111,7 +114,7 @@ async fn handle(
             crate::async_dispatch::spawn(Arc::clone(&gw), event);
             let mut resp = StatusCode::ACCEPTED.into_response();
             if let Ok(v) = HeaderValue::from_str(&event_id) {
-                resp.headers_mut().insert("x-amzn-requestid", v);
+                resp.headers_mut().insert(REQUEST_ID, v);
             }
             Ok(resp)
         }

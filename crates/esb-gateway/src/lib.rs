@@ -32,8 +32,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::StatusCode;
+use esb_lambda::InvokeApiError;
 use esb_proto::agent::FunctionSpec;
-use esb_rie::api_error::InvokeApiError;
 
 use crate::agent_client::AgentClient;
 use crate::worker_client::WorkerClient;

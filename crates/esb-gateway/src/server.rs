@@ -49,7 +49,7 @@ async fn login(
 ) -> axum::response::Response {
     let read = tokio::time::timeout(
         crate::BODY_READ_TIMEOUT,
-        esb_rie::body::read_limited(body, 64 * 1024),
+        esb_lambda::body::read_limited(body, 64 * 1024),
     )
     .await;
     match (&gw.id_token, read) {

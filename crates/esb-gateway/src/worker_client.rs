@@ -2,7 +2,8 @@
 //! over kept-alive HTTP/1 connections.
 
 use bytes::Bytes;
-use esb_rie::invoke_api::WORKER_TOKEN_HEADER;
+use esb_lambda::headers::WORKER_TOKEN as WORKER_TOKEN_HEADER;
+use esb_lambda::headers::{CLIENT_CONTEXT, LOG_TYPE, TRACE_ID};
 use http::{HeaderMap, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
@@ -11,9 +12,9 @@ use hyper_util::rt::TokioExecutor;
 
 /// Request headers the worker understands and the caller may set.
 const FORWARDED: [&str; 5] = [
-    "x-amz-client-context",
-    "x-amzn-trace-id",
-    "x-amz-log-type",
+    CLIENT_CONTEXT,
+    TRACE_ID,
+    LOG_TYPE,
     "x-amz-cognito-identity",
     "x-amz-tenant-id",
 ];

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::limits::MAX_RESPONSE_BYTES;
+use esb_lambda::limits::MAX_RESPONSE_BYTES;
 
 #[derive(Debug, Clone)]
 pub enum Failure {

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use crate::limits::LOG_TAIL_BYTES;
+use esb_lambda::limits::LOG_TAIL_BYTES;
 
 /// How lines are written to the RIE's stdout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

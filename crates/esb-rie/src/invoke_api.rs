@@ -13,12 +13,18 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use bytes::Bytes;
 
-use crate::api_error::InvokeApiError;
-use crate::body::{BodyError, read_limited};
-use crate::limits::{MAX_ASYNC_REQUEST_BYTES, MAX_CLIENT_CONTEXT_BYTES, MAX_SYNC_REQUEST_BYTES};
 use crate::sandbox::{InvokeRequest, Rejection, Sandbox};
+use esb_lambda::InvokeApiError;
+use esb_lambda::headers::WORKER_TOKEN as WORKER_TOKEN_HEADER;
+use esb_lambda::headers::{
+    CLIENT_CONTEXT, EXECUTED_VERSION, FUNCTION_ERROR, INVOCATION_TYPE, LOG_RESULT, LOG_TYPE,
+    REQUEST_ID, TRACE_ID,
+};
+use esb_lambda::limits::{
+    MAX_ASYNC_REQUEST_BYTES, MAX_CLIENT_CONTEXT_BYTES, MAX_SYNC_REQUEST_BYTES,
+};
+use esb_lambda::payload::read_payload;
 
 pub fn router(sandbox: Arc<Sandbox>) -> Router {
     Router::new()
@@ -64,7 +70,7 @@ async fn handle(
             "This request was meant for another worker; it was not run.",
         ));
     }
-    let invocation_type = match header_str(&headers, "x-amz-invocation-type")? {
+    let invocation_type = match header_str(&headers, INVOCATION_TYPE)? {
         None | Some("RequestResponse") => InvocationType::RequestResponse,
         Some("Event") => InvocationType::Event,
         Some("DryRun") => InvocationType::DryRun,
@@ -76,7 +82,7 @@ async fn handle(
             ));
         }
     };
-    let want_log_tail = match header_str(&headers, "x-amz-log-type")? {
+    let want_log_tail = match header_str(&headers, LOG_TYPE)? {
         None | Some("None") => false,
         Some("Tail") => true,
         Some(other) => return Err(enum_violation(other, "logType", "[None, Tail]")),
@@ -97,13 +103,13 @@ async fn handle(
         _ => (MAX_SYNC_REQUEST_BYTES, "InvokeFunction"),
     };
     let payload = read_payload(body, limit, operation).await?;
-    let client_context = header_str(&headers, "x-amz-client-context")?
+    let client_context = header_str(&headers, CLIENT_CONTEXT)?
         .map(decode_client_context)
         .transpose()?;
     let req = InvokeRequest {
         payload,
         qualifier,
-        trace_id: header_str(&headers, "x-amzn-trace-id")?.map(str::to_string),
+        trace_id: header_str(&headers, TRACE_ID)?.map(str::to_string),
         client_context,
         cognito_identity: header_str(&headers, "x-amz-cognito-identity")?.map(str::to_string),
         tenant_id: header_str(&headers, "x-amz-tenant-id")?.map(str::to_string),
@@ -135,52 +141,15 @@ async fn handle(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    h.insert(
-        "x-amz-executed-version",
-        header_value(&sandbox.config().version),
-    );
-    h.insert("x-amzn-requestid", header_value(&result.request_id));
+    h.insert(EXECUTED_VERSION, header_value(&sandbox.config().version));
+    h.insert(REQUEST_ID, header_value(&result.request_id));
     if function_error {
-        h.insert(
-            "x-amz-function-error",
-            HeaderValue::from_static("Unhandled"),
-        );
+        h.insert(FUNCTION_ERROR, HeaderValue::from_static("Unhandled"));
     }
     if let Some(tail) = result.log_tail {
-        h.insert("x-amz-log-result", header_value(&BASE64.encode(tail)));
+        h.insert(LOG_RESULT, header_value(&BASE64.encode(tail)));
     }
     Ok(resp)
-}
-
-/// Reads the body within Lambda's limit and checks it is JSON (an empty body is `{}`).
-pub async fn read_payload(
-    body: Body,
-    limit: usize,
-    operation: &str,
-) -> Result<Bytes, InvokeApiError> {
-    json_payload(read_body(body, limit, operation).await?)
-}
-
-/// The request body as sent, within Lambda's size limit for `operation`.
-pub async fn read_body(body: Body, limit: usize, operation: &str) -> Result<Bytes, InvokeApiError> {
-    match read_limited(body, limit).await {
-        Ok(collected) => Ok(collected.bytes),
-        Err(BodyError::TooLarge { .. }) => Err(InvokeApiError::too_large(limit, operation)),
-        Err(e) => Err(InvokeApiError::invalid_content(e.to_string())),
-    }
-}
-
-/// The payload a function receives: the body if it is JSON, `{}` if it is empty.
-pub fn json_payload(payload: Bytes) -> Result<Bytes, InvokeApiError> {
-    if payload.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Bytes::from_static(b"{}"));
-    }
-    serde_json::from_slice::<serde::de::IgnoredAny>(&payload).map_err(|e| {
-        InvokeApiError::invalid_content(format!(
-            "Could not parse request body into json: Could not parse payload into json: {e}"
-        ))
-    })?;
-    Ok(payload)
 }
 
 /// `X-Amz-Client-Context` is base64 of a JSON object; the runtime gets the decoded JSON.
@@ -252,9 +221,6 @@ fn rejection_error(r: Rejection) -> InvokeApiError {
         ),
     }
 }
-
-/// Names the worker the gateway means (see `FunctionConfig::worker_token`).
-pub const WORKER_TOKEN_HEADER: &str = "x-esb-worker-token";
 
 /// Lambda's limit on initialisation.
 const INIT_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);

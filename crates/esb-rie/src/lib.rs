@@ -5,21 +5,18 @@
 //! (`--runtime-api`, default `127.0.0.1:9001`), behaving like real Lambda where AWS's
 //! own emulator does not (function errors, timeouts, exits, logs, memory figures).
 
-pub mod api_error;
-pub mod body;
 pub mod config;
 pub mod failure;
 pub mod invocation_log;
 pub mod invoke_api;
 mod lifeline;
-pub mod limits;
 mod log_capture;
 pub mod process_tree;
 pub mod runtime_api;
+mod runtime_api_error;
 mod runtime_process;
 pub mod sandbox;
 mod serve;
-pub mod trace_id;
 
 use std::future::Future;
 use std::net::SocketAddr;

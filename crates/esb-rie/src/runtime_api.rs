@@ -12,11 +12,11 @@ use axum::routing::{get, post};
 use base64::Engine;
 use bytes::Bytes;
 
-use crate::api_error::RuntimeApiError;
-use crate::body::{BodyError, Collected, read_limited};
 use crate::failure::Failure;
-use crate::limits::MAX_RESPONSE_BYTES;
+use crate::runtime_api_error::RuntimeApiError;
 use crate::sandbox::{Event, Sandbox};
+use esb_lambda::body::{BodyError, Collected, read_limited};
+use esb_lambda::limits::MAX_RESPONSE_BYTES;
 
 const ERROR_TYPE: &str = "lambda-runtime-function-error-type";
 const ERROR_BODY: &str = "lambda-runtime-function-error-body";

@@ -13,11 +13,11 @@ use bytes::Bytes;
 use nix::sys::signal::Signal;
 use tokio::sync::{Notify, Semaphore, oneshot};
 
-use crate::api_error::RuntimeApiError;
 use crate::config::FunctionConfig;
 use crate::failure::{Failure, RenderedFailure};
 use crate::invocation_log::{LogSink, Report, Source};
 use crate::log_capture::LogCapture;
+use crate::runtime_api_error::RuntimeApiError;
 use crate::runtime_process::{self, RuntimeProcess};
 
 /// What the runtime receives from `/next`.
@@ -337,7 +337,7 @@ impl Sandbox {
         // The trace is fixed now, so every line of the invocation carries it.
         let mut req = req;
         if req.trace_id.is_none() {
-            req.trace_id = Some(crate::trace_id::new_trace_header());
+            req.trace_id = Some(esb_lambda::trace_id::new_trace_header());
         }
         self.sink
             .begin(&request_id, &self.config.version, req.trace_id.as_deref());
@@ -467,7 +467,7 @@ impl Sandbox {
             trace_id: req
                 .trace_id
                 .clone()
-                .unwrap_or_else(crate::trace_id::new_trace_header),
+                .unwrap_or_else(esb_lambda::trace_id::new_trace_header),
             client_context: req.client_context.clone(),
             cognito_identity: req.cognito_identity.clone(),
             tenant_id: req.tenant_id.clone(),

@@ -179,7 +179,7 @@ impl ProcessRuntime {
                 .current_dir(&spec.code_dir)
                 .env_clear()
                 .envs(self.environment(spec))
-                .env(esb_rie::config::WORKER_TOKEN_VAR, token)
+                .env(esb_lambda::headers::WORKER_TOKEN_VAR, token)
                 .env("ESB_WORKER_ID", id)
                 .env(
                     "ESB_LOG_SPOOL",

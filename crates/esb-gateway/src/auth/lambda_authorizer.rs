@@ -15,6 +15,7 @@ use serde_json::{Map, Value, json};
 use super::policy::{self, Decision};
 use crate::Gateway;
 use crate::proxy_event::ProxyRequest;
+use esb_lambda::headers::FUNCTION_ERROR;
 
 /// Which event the authorizer function receives and which answer it gives.
 #[derive(Debug, Clone)]
@@ -262,7 +263,7 @@ impl LambdaAuthorizer {
             Refusal::Failed
         })?;
         let body: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
-        if answer.status != StatusCode::OK || answer.headers.contains_key("x-amz-function-error") {
+        if answer.status != StatusCode::OK || answer.headers.contains_key(FUNCTION_ERROR) {
             // `raise Exception("Unauthorized")` is how an authorizer says 401.
             return Err(if body["errorMessage"] == "Unauthorized" {
                 Refusal::Unauthorized

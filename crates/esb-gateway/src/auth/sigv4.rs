@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime};
 use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
 use aws_sigv4::sign::v4;
 use axum::http::{HeaderMap, StatusCode};
-use esb_rie::api_error::InvokeApiError;
+use esb_lambda::InvokeApiError;
 use sha2::{Digest, Sha256};
 
 /// How far a request's `X-Amz-Date` may be from the box's clock (Lambda allows 5 min).

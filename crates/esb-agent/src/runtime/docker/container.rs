@@ -60,7 +60,7 @@ impl Inner {
             env.push(format!("ESB_LOG_SPOOL={SPOOL_IN_CONTAINER}/{id}"));
         }
         env.extend([
-            format!("{}={token}", esb_rie::config::WORKER_TOKEN_VAR),
+            format!("{}={token}", esb_lambda::headers::WORKER_TOKEN_VAR),
             format!("ESB_WORKER_ID={id}"),
             format!("AWS_LAMBDA_FUNCTION_NAME={}", spec.name),
             format!("AWS_LAMBDA_FUNCTION_TIMEOUT={}", spec.timeout_s),
