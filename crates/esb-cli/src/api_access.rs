@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
+use esb_auth::BoxCredentials;
 use esb_gateway::auth::id_token::IdTokenAuth;
 use esb_gateway::auth::jwt::{JwtAuthorizer, KeySource};
 use esb_gateway::auth::lambda_authorizer::{AuthorizerFormat, LambdaAuthorizer};
-use esb_gateway::auth::sigv4::BoxCredentials;
 use esb_gateway::auth::{Access, Guard};
 use esb_gateway::cors::CorsRules;
 use esb_gateway::routes::{ApiRoute, ApiSettings, EventFormat};

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result, anyhow};
-use esb_gateway::auth::sigv4::{BoxCredentials, SignedRequest, sign_headers};
+use esb_auth::{BoxCredentials, SignedRequest, sign_headers};
 
 use crate::box_state::BoxState;
 
@@ -25,7 +25,8 @@ impl BoxClient {
     pub fn connect(state_dir: &Path, timeout: Duration) -> Result<Self> {
         let state = crate::box_state::read(state_dir)
             .ok_or_else(|| anyhow!(NotRunning(state_dir.display().to_string())))?;
-        let credentials = crate::box_credentials::load_or_issue(state_dir)?;
+        let credentials =
+            esb_auth::load_or_issue(&esb_state::StateDir::new(state_dir).credentials())?;
         let ca_path = state_dir.join("certs/ca.pem");
         let ca = std::fs::read(&ca_path)
             .with_context(|| format!("cannot read the box CA {}", ca_path.display()))?;

@@ -118,7 +118,8 @@ pub async fn serve(
         .await
         .with_context(|| format!("cannot listen on {listen} (gateway HTTPS)"))?;
     let url = format!("https://127.0.0.1:{port}");
-    let credentials = crate::box_credentials::load_or_issue(&project.state_dir)?;
+    let credentials =
+        esb_auth::load_or_issue(&esb_state::StateDir::new(&project.state_dir).credentials())?;
     let id_token = options.auth.id_token(&credentials)?;
     let user_auth = id_token.is_some();
     let apis = crate::api_access::Apis::new(&project.template, &options.auth, user_auth)?;
@@ -138,7 +139,7 @@ pub async fn serve(
     let gateway = Gateway::new(GatewayConfig {
         functions,
         credentials: (!options.open_invoke_api).then(|| credentials.clone()),
-        api_keys: options.auth.api_keys.clone(),
+        api_keys: esb_auth::ApiKeys::new(&options.auth.api_keys),
         id_token,
         agent_url: agent_url.to_string(),
         region: project.region.clone(),
@@ -232,7 +233,7 @@ fn positive_seconds(value: f64) -> Option<Duration> {
 
 fn print_banner(project: &Project, url: &str, ca: &Path, open: bool) {
     crate::quiet::say!("ESB is up: {url}  (trust {} as CA)", ca.display());
-    let credentials = project.state_dir.join(crate::box_credentials::FILE);
+    let credentials = esb_state::StateDir::new(&project.state_dir).credentials();
     if open {
         let line = "!".repeat(78);
         eprintln!(

@@ -3,7 +3,6 @@
 mod agent_command;
 mod api_access;
 mod box_client;
-mod box_credentials;
 mod box_lock;
 mod box_state;
 mod build_command;

@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::Args;
+use esb_auth::BoxCredentials;
 use esb_docker::FunctionSource;
 use esb_gateway::FunctionEntry;
 use esb_gateway::async_dispatch::AsyncConfig;
-use esb_gateway::auth::sigv4::BoxCredentials;
 use esb_proto::agent::FunctionSpec;
 use esb_template::{LoadOptions, Runtime, Template, UrlAuth};
 

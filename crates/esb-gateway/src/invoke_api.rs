@@ -67,7 +67,7 @@ async fn handle(
     // Who is asking comes before what they ask for, as in Lambda; the signature
     // covers the body as sent.
     gw.authenticate("POST", &uri, &headers, &raw)
-        .map_err(crate::auth::sigv4::AuthError::into_api_error)?;
+        .map_err(crate::auth::invoke_api_error)?;
     let payload = json_payload(raw)?;
     let (function, path_qualifier) = parse_function_ref(&name, &gw)?;
     let qualifier = query.get("Qualifier").cloned().or(path_qualifier);

@@ -86,9 +86,9 @@ pub struct GatewayConfig {
     pub breaker: breaker::BreakerSettings,
     /// The credentials Signature V4 requests must be signed with; `None` leaves the
     /// Invoke API and `AWS_IAM` routes open (local use only).
-    pub credentials: Option<auth::sigv4::BoxCredentials>,
+    pub credentials: Option<esb_auth::BoxCredentials>,
     /// The keys `ApiKeyRequired` routes accept in `x-api-key`.
-    pub api_keys: Vec<String>,
+    pub api_keys: esb_auth::ApiKeys,
     /// The original ESB's user auth (`POST /user/auth/v1`), when configured.
     pub id_token: Option<auth::id_token::IdTokenAuth>,
 }
@@ -114,8 +114,8 @@ pub struct Gateway {
     log_records: Option<Arc<esb_logs::Shipper>>,
     async_store: async_store::AsyncStore,
     async_retry_delay: Duration,
-    credentials: Option<auth::sigv4::BoxCredentials>,
-    api_keys: Vec<String>,
+    credentials: Option<esb_auth::BoxCredentials>,
+    api_keys: esb_auth::ApiKeys,
     id_token: Option<auth::id_token::IdTokenAuth>,
     workers: WorkerClient,
     agent: AgentClient,
@@ -214,18 +214,18 @@ impl Gateway {
         uri: &http::Uri,
         headers: &http::HeaderMap,
         body: &[u8],
-    ) -> Result<(), auth::sigv4::AuthError> {
+    ) -> Result<(), esb_auth::AuthError> {
         let Some(creds) = &self.credentials else {
             return Ok(());
         };
         let uri = uri.path_and_query().map_or("/", |p| p.as_str());
-        let req = auth::sigv4::SignedRequest {
+        let req = esb_auth::SignedRequest {
             method,
             uri,
             headers,
             body,
         };
-        auth::sigv4::verify(
+        esb_auth::verify(
             &req,
             creds,
             &self.region,
@@ -275,9 +275,7 @@ impl Gateway {
 
     /// Whether `key` is one of the box's API keys (compared in constant time).
     pub fn api_key_valid(&self, key: &str) -> bool {
-        self.api_keys.iter().fold(false, |found, k| {
-            found | auth::constant_time_eq(k.as_bytes(), key.as_bytes())
-        })
+        self.api_keys.contains(key)
     }
 
     /// Re-dispatches the asynchronous events a previous gateway accepted and did not

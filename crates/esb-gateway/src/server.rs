@@ -72,7 +72,7 @@ async fn status(
 ) -> axum::response::Response {
     match gw.authenticate("GET", &uri, &headers, b"") {
         Ok(()) => axum::Json(gw.status()).into_response(),
-        Err(e) => axum::response::IntoResponse::into_response(e.into_api_error()),
+        Err(e) => axum::response::IntoResponse::into_response(crate::auth::invoke_api_error(e)),
     }
 }
 

@@ -600,15 +600,15 @@ pub fn sign(
         None => req.url().host_str().unwrap_or("").to_string(),
     };
     headers.insert("host", host.parse().expect("host header"));
-    let creds = esb_gateway::auth::sigv4::BoxCredentials {
+    let creds = esb_auth::BoxCredentials {
         access_key_id: key.clone(),
         secret_access_key: secret.clone(),
     };
-    let signed = esb_gateway::auth::sigv4::sign_headers(
+    let signed = esb_auth::sign_headers(
         &creds,
         "us-east-1",
         "lambda",
-        &esb_gateway::auth::sigv4::SignedRequest {
+        &esb_auth::SignedRequest {
             method: req.method().as_str(),
             uri: req.url().as_str(),
             headers: &headers,

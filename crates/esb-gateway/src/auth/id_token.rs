@@ -10,10 +10,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Json;
 use axum::response::{IntoResponse, Response};
+use esb_auth::secret_eq;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 /// Set on every answer to a caller that showed the right API key, as the original did.
 pub const USER_AUTHORIZED_HEADER: &str = "padma_user_authorized";
@@ -183,15 +183,6 @@ fn unauthorized(key_ok: bool) -> Response {
     } else {
         (StatusCode::UNAUTHORIZED, body).into_response()
     }
-}
-
-/// Equality of two secrets in time independent of their content and length.
-fn secret_eq(a: &[u8], b: &[u8]) -> bool {
-    let (a, b) = (Sha256::digest(a), Sha256::digest(b));
-    a.iter()
-        .zip(b.iter())
-        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-        == 0
 }
 
 #[cfg(test)]

@@ -6,7 +6,6 @@ pub mod jwt;
 pub mod lambda_authorizer;
 pub mod policy;
 pub mod route_auth;
-pub mod sigv4;
 
 use std::sync::Arc;
 
@@ -61,7 +60,11 @@ pub struct Access {
     pub api_key: bool,
 }
 
-/// Compares secrets without revealing, by timing, how much of a guess was right.
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+/// A refused signature as the Invoke API answers it: 403 with AWS's error name.
+pub fn invoke_api_error(e: esb_auth::AuthError) -> esb_lambda::InvokeApiError {
+    esb_lambda::InvokeApiError::new(
+        axum::http::StatusCode::FORBIDDEN,
+        e.error_type(),
+        e.to_string(),
+    )
 }

@@ -1,23 +1,67 @@
-//! The access key pair a box issues: the Invoke API and `AWS_IAM` routes accept only
-//! requests signed with it, and every worker gets it, so chained SDK calls pass.
-//! Kept in `<state>/credentials` as an AWS shared-credentials file, so
+//! The access key pair a box issues: its APIs accept only requests signed with it, and
+//! every worker gets it, so chained SDK calls pass. Kept in `<state>/credentials` as an
+//! AWS shared-credentials file, so
 //! `AWS_SHARED_CREDENTIALS_FILE=.esb/credentials aws lambda invoke ...` just works.
 
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
 use base64::Engine;
-use esb_gateway::auth::sigv4::BoxCredentials;
 
-pub const FILE: &str = "credentials";
+/// The access key pair the box issues; every signed request must use it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BoxCredentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+}
+
+impl BoxCredentials {
+    /// The pair as the AWS signer takes it.
+    pub(crate) fn identity(&self) -> aws_smithy_runtime_api::client::identity::Identity {
+        aws_credential_types::Credentials::new(
+            &self.access_key_id,
+            &self.secret_access_key,
+            None,
+            None,
+            "esb-box",
+        )
+        .into()
+    }
+}
+
+impl std::fmt::Debug for BoxCredentials {
+    /// The secret never reaches a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BoxCredentials")
+            .field("access_key_id", &self.access_key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why the box's key pair could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialsError {
+    #[error("set both {KEY_ENV} and {SECRET_ENV} (non-empty), or neither")]
+    HalfSet,
+    #[error(
+        "{} is not a credentials file with aws_access_key_id and aws_secret_access_key; remove it to issue a new pair",
+        .0.display()
+    )]
+    Damaged(PathBuf),
+    #[error("cannot read or write {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
 const KEY_ENV: &str = "ESB_ACCESS_KEY_ID";
 const SECRET_ENV: &str = "ESB_SECRET_ACCESS_KEY";
 
 /// `ESB_ACCESS_KEY_ID` + `ESB_SECRET_ACCESS_KEY` when set, else the pair in the state
 /// dir, else a new pair written there (mode 0600).
-pub fn load_or_issue(state_dir: &Path) -> Result<BoxCredentials> {
+pub fn load_or_issue(path: &Path) -> Result<BoxCredentials, CredentialsError> {
     match (std::env::var(KEY_ENV).ok(), std::env::var(SECRET_ENV).ok()) {
         (Some(access_key_id), Some(secret_access_key))
             if !access_key_id.is_empty() && !secret_access_key.is_empty() =>
@@ -28,32 +72,31 @@ pub fn load_or_issue(state_dir: &Path) -> Result<BoxCredentials> {
             });
         }
         (None, None) => {}
-        _ => bail!("set both {KEY_ENV} and {SECRET_ENV} (non-empty), or neither"),
+        _ => return Err(CredentialsError::HalfSet),
     }
-    let path = state_dir.join(FILE);
-    match std::fs::read_to_string(&path) {
-        Ok(text) => parse(&text).with_context(|| {
-            format!(
-                "{} is not a credentials file with aws_access_key_id and aws_secret_access_key; remove it to issue a new pair",
-                path.display()
-            )
-        }),
+    let io = |source| CredentialsError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    match std::fs::read_to_string(path) {
+        Ok(text) => parse(&text).ok_or_else(|| CredentialsError::Damaged(path.to_path_buf())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let creds = issue();
-            std::fs::create_dir_all(state_dir)
-                .with_context(|| format!("cannot create {}", state_dir.display()))?;
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(io)?;
+            }
             let mut file = std::fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)
                 .mode(0o600)
-                .open(&path)
-                .with_context(|| format!("cannot write {}", path.display()))?;
+                .open(path)
+                .map_err(io)?;
             file.write_all(render(&creds).as_bytes())
                 .and_then(|()| file.sync_all())
-                .with_context(|| format!("cannot write {}", path.display()))?;
+                .map_err(io)?;
             Ok(creds)
         }
-        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+        Err(e) => Err(io(e)),
     }
 }
 
@@ -101,13 +144,15 @@ fn parse(text: &str) -> Option<BoxCredentials> {
 mod tests {
     use super::*;
 
+    const FILE: &str = "credentials";
+
     #[test]
     fn issued_once_then_read_back() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let first = load_or_issue(dir.path()).expect("issue");
+        let first = load_or_issue(&dir.path().join(FILE)).expect("issue");
         assert_eq!(first.access_key_id.len(), 20);
         assert_eq!(first.secret_access_key.len(), 40);
-        assert_eq!(load_or_issue(dir.path()).expect("read"), first);
+        assert_eq!(load_or_issue(&dir.path().join(FILE)).expect("read"), first);
         let mode = std::fs::metadata(dir.path().join(FILE))
             .expect("file")
             .permissions();
@@ -116,13 +161,16 @@ mod tests {
             0o600
         );
         let other = tempfile::tempdir().expect("tempdir");
-        assert_ne!(load_or_issue(other.path()).expect("issue"), first);
+        assert_ne!(
+            load_or_issue(&other.path().join(FILE)).expect("issue"),
+            first
+        );
     }
 
     #[test]
     fn a_damaged_file_is_an_error_not_a_new_pair() {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join(FILE), "[default]\n").expect("write");
-        assert!(load_or_issue(dir.path()).is_err());
+        assert!(load_or_issue(&dir.path().join(FILE)).is_err());
     }
 }

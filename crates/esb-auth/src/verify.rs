@@ -1,7 +1,7 @@
-//! Checks AWS Signature Version 4 on requests to the Invoke API and `AWS_IAM` routes,
-//! against the credentials the box issued. The signature is recomputed with the AWS
-//! SDK's own signer (`aws-sigv4`) over exactly the headers the client says it signed,
-//! so any SDK, the AWS CLI or `curl --aws-sigv4` is accepted the way Lambda accepts it.
+//! Checks AWS Signature Version 4 against the key pair the box issued. The signature
+//! is recomputed with the AWS SDK's own signer (`aws-sigv4`) over exactly the headers
+//! the client says it signed, so any SDK, the AWS CLI or `curl --aws-sigv4` is accepted
+//! the way AWS accepts it.
 //!
 //! Replays: like AWS, a signed request is honoured only within five minutes of its
 //! `X-Amz-Date`. A repeat inside that window cannot be told from a legitimate one:
@@ -12,91 +12,14 @@ use std::time::{Duration, SystemTime};
 
 use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
 use aws_sigv4::sign::v4;
-use axum::http::{HeaderMap, StatusCode};
-use esb_lambda::InvokeApiError;
 use sha2::{Digest, Sha256};
 
-/// How far a request's `X-Amz-Date` may be from the box's clock (Lambda allows 5 min).
+use crate::credentials::BoxCredentials;
+use crate::error::AuthError;
+use crate::request::SignedRequest;
+
+/// How far a request's `X-Amz-Date` may be from the box's clock (AWS allows 5 min).
 pub const MAX_SKEW: Duration = Duration::from_secs(300);
-
-/// The access key pair the box issues; every signed request must use it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct BoxCredentials {
-    pub access_key_id: String,
-    pub secret_access_key: String,
-}
-
-impl BoxCredentials {
-    /// The pair as the AWS signer takes it.
-    fn identity(&self) -> aws_smithy_runtime_api::client::identity::Identity {
-        aws_credential_types::Credentials::new(
-            &self.access_key_id,
-            &self.secret_access_key,
-            None,
-            None,
-            "esb-box",
-        )
-        .into()
-    }
-}
-
-impl std::fmt::Debug for BoxCredentials {
-    /// The secret never reaches a log.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BoxCredentials")
-            .field("access_key_id", &self.access_key_id)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Why a request is refused, with the error Lambda gives for it.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum AuthError {
-    #[error("Missing Authentication Token")]
-    Missing,
-    #[error("{0}")]
-    Incomplete(String),
-    #[error("The security token included in the request is invalid.")]
-    UnknownKey,
-    #[error("{0}")]
-    BadScope(String),
-    #[error("Signature expired: {date} is now earlier than {earliest} ({now} - 5 min.)")]
-    Expired {
-        date: String,
-        earliest: String,
-        now: String,
-    },
-    #[error("Signature not yet current: {date} is still later than {latest} ({now} + 5 min.)")]
-    NotYetValid {
-        date: String,
-        latest: String,
-        now: String,
-    },
-    #[error(
-        "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
-    )]
-    Mismatch,
-}
-
-impl AuthError {
-    pub fn error_type(&self) -> &'static str {
-        match self {
-            Self::Missing => "MissingAuthenticationTokenException",
-            Self::Incomplete(_) => "IncompleteSignatureException",
-            Self::UnknownKey => "UnrecognizedClientException",
-            Self::BadScope(_)
-            | Self::Expired { .. }
-            | Self::NotYetValid { .. }
-            | Self::Mismatch => "InvalidSignatureException",
-        }
-    }
-
-    /// As the Invoke API answers it: 403 with the error type.
-    pub fn into_api_error(self) -> InvokeApiError {
-        let kind = self.error_type();
-        InvokeApiError::new(StatusCode::FORBIDDEN, kind, self.to_string())
-    }
-}
 
 /// The parts of an `Authorization: AWS4-HMAC-SHA256 ...` header.
 struct Authorization<'a> {
@@ -161,14 +84,6 @@ fn format_amz_date(t: SystemTime) -> String {
     time::OffsetDateTime::from(t)
         .format(AMZ_DATE)
         .unwrap_or_default()
-}
-
-/// A request as received: `uri` is the path and query exactly as sent (still encoded).
-pub struct SignedRequest<'a> {
-    pub method: &'a str,
-    pub uri: &'a str,
-    pub headers: &'a HeaderMap,
-    pub body: &'a [u8],
 }
 
 /// Accepts the request only if it is signed with `creds`, for `region` and `service`,
@@ -276,59 +191,17 @@ pub fn verify(
         SignableRequest::new(req.method, Cow::Borrowed(req.uri), signed.into_iter(), body)
             .map_err(|_| AuthError::Mismatch)?;
     let expected = sign(signable, &params).map_err(|_| AuthError::Mismatch)?;
-    if super::constant_time_eq(expected.signature().as_bytes(), auth.signature.as_bytes()) {
+    if crate::secret::constant_time_eq(expected.signature().as_bytes(), auth.signature.as_bytes()) {
         Ok(())
     } else {
         Err(AuthError::Mismatch)
     }
 }
 
-/// Why ESB's own client could not sign a request.
-#[derive(Debug, thiserror::Error)]
-#[error("cannot sign the request: {0}")]
-pub struct SignError(String);
-
-/// Signs a request as the AWS SDKs do (ESB's own clients: `esb invoke`, `esb status`):
-/// the headers to add. `req.uri` is the absolute URL; `req.headers` must hold `host`.
-pub fn sign_headers(
-    creds: &BoxCredentials,
-    region: &str,
-    service: &str,
-    req: &SignedRequest<'_>,
-    at: SystemTime,
-) -> Result<Vec<(String, String)>, SignError> {
-    let fail = |e: &dyn std::fmt::Display| SignError(e.to_string());
-    let identity = creds.identity();
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region(region)
-        .name(service)
-        .time(at)
-        .settings(SigningSettings::default())
-        .build()
-        .map_err(|e| fail(&e))?
-        .into();
-    let mut headers = Vec::new();
-    for (k, v) in req.headers {
-        headers.push((k.as_str(), v.to_str().map_err(|e| fail(&e))?));
-    }
-    let signable = SignableRequest::new(
-        req.method,
-        req.uri,
-        headers.into_iter(),
-        SignableBody::Bytes(req.body),
-    )
-    .map_err(|e| fail(&e))?;
-    let (instructions, _) = sign(signable, &params).map_err(|e| fail(&e))?.into_parts();
-    Ok(instructions
-        .headers()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::HeaderMap;
 
     fn creds() -> BoxCredentials {
         BoxCredentials {
@@ -366,7 +239,7 @@ mod tests {
         let mut map = HeaderMap::new();
         for (k, v) in headers.into_iter().chain(instructions.headers()) {
             map.append(
-                axum::http::HeaderName::from_bytes(k.as_bytes()).expect("name"),
+                http::HeaderName::from_bytes(k.as_bytes()).expect("name"),
                 v.parse().expect("value"),
             );
         }

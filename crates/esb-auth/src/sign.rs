@@ -1,0 +1,52 @@
+//! Signs requests as the AWS SDKs do, for ESB's own clients (`esb invoke`, `esb status`).
+
+use std::time::SystemTime;
+
+use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+use aws_sigv4::sign::v4;
+
+use crate::credentials::BoxCredentials;
+use crate::request::SignedRequest;
+
+/// Why ESB's own client could not sign a request.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot sign the request: {0}")]
+pub struct SignError(String);
+
+/// Signs a request as the AWS SDKs do (ESB's own clients: `esb invoke`, `esb status`):
+/// the headers to add. `req.uri` is the absolute URL; `req.headers` must hold `host`.
+pub fn sign_headers(
+    creds: &BoxCredentials,
+    region: &str,
+    service: &str,
+    req: &SignedRequest<'_>,
+    at: SystemTime,
+) -> Result<Vec<(String, String)>, SignError> {
+    let fail = |e: &dyn std::fmt::Display| SignError(e.to_string());
+    let identity = creds.identity();
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region(region)
+        .name(service)
+        .time(at)
+        .settings(SigningSettings::default())
+        .build()
+        .map_err(|e| fail(&e))?
+        .into();
+    let mut headers = Vec::new();
+    for (k, v) in req.headers {
+        headers.push((k.as_str(), v.to_str().map_err(|e| fail(&e))?));
+    }
+    let signable = SignableRequest::new(
+        req.method,
+        req.uri,
+        headers.into_iter(),
+        SignableBody::Bytes(req.body),
+    )
+    .map_err(|e| fail(&e))?;
+    let (instructions, _) = sign(signable, &params).map_err(|e| fail(&e))?.into_parts();
+    Ok(instructions
+        .headers()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect())
+}

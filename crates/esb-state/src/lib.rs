@@ -1,0 +1,151 @@
+//! The state directory of a box (`.esb` beside the template by default) and every path
+//! in it, spelled in one place. Each component asks [`StateDir`] for its paths instead
+//! of joining names of its own, so a reader can see the whole layout here, and a new
+//! service (S3, DynamoDB, SQS) claims its folder by adding one method.
+//!
+//! ```text
+//! .esb/
+//!   box.json  box.pid  box-id  credentials
+//!   certs/          ca.pem, server.pem, server-key.pem, server-names
+//!   async/          queue/ (accepted Event invocations), failed/ (dead letters)
+//!   agent/workers/  one record per worker, for adoption after an agent restart
+//!   runtimes/python the process runtime's Python env
+//!   logs/           box.log (detached box), access.log, store/ (the log store),
+//!                   spool/<worker>/ (records waiting for the store),
+//!                   external-spool/ (records waiting for an external VictoriaLogs),
+//!                   workers/<id>.log (a process worker's raw output)
+//! ```
+
+use std::path::{Path, PathBuf};
+
+/// A box's state directory. Cheap to clone; creates nothing by itself.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct StateDir {
+    root: PathBuf,
+}
+
+impl StateDir {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    /// The directory itself.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// What the serving box says about itself (URLs, pid, runtime) for `esb status`.
+    pub fn box_json(&self) -> PathBuf {
+        self.root.join("box.json")
+    }
+
+    /// Held (locked) by the box serving this state dir; says whether one is alive.
+    pub fn box_pid(&self) -> PathBuf {
+        self.root.join("box.pid")
+    }
+
+    /// The box's id, which labels its Docker objects (written once docker was used).
+    pub fn box_id(&self) -> PathBuf {
+        self.root.join("box-id")
+    }
+
+    /// The box's key pair, an AWS shared-credentials file.
+    pub fn credentials(&self) -> PathBuf {
+        self.root.join("credentials")
+    }
+
+    /// The box's CA and server certificate.
+    pub fn certs(&self) -> PathBuf {
+        self.root.join("certs")
+    }
+
+    /// Accepted asynchronous invocations (`queue/`) and dead letters (`failed/`).
+    pub fn async_events(&self) -> PathBuf {
+        self.root.join("async")
+    }
+
+    /// One record per worker the agent runs, for re-adoption.
+    pub fn agent_workers(&self) -> PathBuf {
+        self.root.join("agent").join("workers")
+    }
+
+    /// The process runtime's Python environment.
+    pub fn python_runtime(&self) -> PathBuf {
+        self.root.join("runtimes").join("python")
+    }
+
+    /// Everything about logs.
+    pub fn logs(&self) -> PathBuf {
+        self.root.join("logs")
+    }
+
+    /// The output of a detached box (`esb up --detach`).
+    pub fn box_log(&self) -> PathBuf {
+        self.logs().join("box.log")
+    }
+
+    /// The gateway's JSON access log.
+    pub fn access_log(&self) -> PathBuf {
+        self.logs().join("access.log")
+    }
+
+    /// The log store's database.
+    pub fn log_store(&self) -> PathBuf {
+        self.logs().join("store")
+    }
+
+    /// Per-writer spools of records the store has not taken yet; the box's own is
+    /// `box`, each worker's is its id.
+    pub fn log_spool(&self) -> PathBuf {
+        self.logs().join("spool")
+    }
+
+    /// Records waiting for an external VictoriaLogs (`--logs-ship-url`).
+    pub fn external_log_spool(&self) -> PathBuf {
+        self.logs().join("external-spool")
+    }
+
+    /// A process worker's raw stdout and stderr, while it lives.
+    pub fn worker_log(&self, worker_id: &str) -> PathBuf {
+        self.logs().join("workers").join(format!("{worker_id}.log"))
+    }
+}
+
+impl AsRef<Path> for StateDir {
+    fn as_ref(&self) -> &Path {
+        &self.root
+    }
+}
+
+impl From<PathBuf> for StateDir {
+    fn from(root: PathBuf) -> Self {
+        Self::new(root)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The layout is a contract with earlier boxes' state dirs: a box must find what a
+    /// previous version left (queued events, credentials, certificates).
+    #[test]
+    fn layout_is_stable() {
+        let s = StateDir::new("/s");
+        let p = |x: PathBuf| x.display().to_string();
+        assert_eq!(p(s.box_json()), "/s/box.json");
+        assert_eq!(p(s.box_pid()), "/s/box.pid");
+        assert_eq!(p(s.box_id()), "/s/box-id");
+        assert_eq!(p(s.credentials()), "/s/credentials");
+        assert_eq!(p(s.certs()), "/s/certs");
+        assert_eq!(p(s.async_events()), "/s/async");
+        assert_eq!(p(s.agent_workers()), "/s/agent/workers");
+        assert_eq!(p(s.python_runtime()), "/s/runtimes/python");
+        assert_eq!(p(s.box_log()), "/s/logs/box.log");
+        assert_eq!(p(s.access_log()), "/s/logs/access.log");
+        assert_eq!(p(s.log_store()), "/s/logs/store");
+        assert_eq!(p(s.log_spool()), "/s/logs/spool");
+        assert_eq!(p(s.external_log_spool()), "/s/logs/external-spool");
+        assert_eq!(p(s.worker_log("w1")), "/s/logs/workers/w1.log");
+    }
+}
