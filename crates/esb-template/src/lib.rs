@@ -19,6 +19,7 @@
 mod api_auth;
 mod api_event;
 mod api_resource;
+mod arn;
 mod code_dir;
 mod conditions;
 pub mod cors;
@@ -28,6 +29,7 @@ mod function;
 mod globals;
 mod intrinsics;
 mod layer;
+mod located;
 mod logging_config;
 pub mod model;
 mod parameters;
