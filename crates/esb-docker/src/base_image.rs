@@ -11,13 +11,14 @@ use bollard::query_parameters::{BuildImageOptionsBuilder, CreateImageOptionsBuil
 use futures_util::StreamExt;
 use tokio::sync::Mutex;
 
-use crate::build_context::{header, stream_tar};
+use crate::build_context::stream_tar;
 use crate::daemon;
 use crate::error::ImageError;
 use crate::labels;
 use crate::pip;
 use crate::progress::{Progress, Task};
 use crate::source_tree::{off_thread, walk};
+use crate::tar_entries::{append_entry, header};
 
 /// The runtime client and SDK ESB puts in its Python base images (the versions the
 /// process runtime installs, so both runtimes behave alike).
@@ -276,7 +277,7 @@ async fn import_base_inner(
         tar.append_data(&mut h, "runtime", std::io::empty())?;
         for (rel, entry) in &tree {
             let path = Path::new("runtime").join(rel);
-            crate::function_image::append_entry(tar, &path, entry)?;
+            append_entry(tar, &path, entry)?;
         }
         Ok(())
     });

@@ -71,15 +71,3 @@ impl Write for ChannelWriter {
         self.send()
     }
 }
-
-/// A header for an entry ESB makes up (Dockerfile, parent directories): owned by root.
-pub fn header(kind: tar::EntryType, mode: u32, size: u64, mtime: u64) -> tar::Header {
-    let mut h = tar::Header::new_gnu();
-    h.set_entry_type(kind);
-    h.set_mode(mode);
-    h.set_size(size);
-    h.set_mtime(mtime);
-    h.set_uid(0);
-    h.set_gid(0);
-    h
-}

@@ -11,7 +11,6 @@
 //! - CMD: `<python> -m awslambdaric <handler>`, or `/var/task/bootstrap`.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -21,7 +20,7 @@ use bollard::query_parameters::{BuildImageOptionsBuilder, TagImageOptionsBuilder
 use futures_util::StreamExt;
 
 use crate::base_image::{self, Base, BaseCache};
-use crate::build_context::{ChannelWriter, header, stream_tar};
+use crate::build_context::stream_tar;
 use crate::content_hash::{HashInput, content_hash};
 use crate::daemon;
 use crate::error::ImageError;
@@ -31,6 +30,7 @@ use crate::progress::{Progress, Task};
 use crate::reference::function_repository;
 use crate::runtime_image::{PATH_IN_RUNTIME_IMAGE, RuntimeImages};
 use crate::source_tree::{Entry, Kind, Overlay, off_thread, walk};
+use crate::tar_entries::{append_entry, header};
 
 /// Where the ESB binary sits in every function image.
 pub const ESB_IN_IMAGE: &str = "/var/runtime/esb";
@@ -378,57 +378,6 @@ impl Plan {
             entrypoint = json(&ENTRYPOINT),
         ))
         .inspect(|text| tracing::debug!("Dockerfile of {}:\n{text}", self.name))
-    }
-}
-
-/// Appends one walked entry at `path`, owned by root, keeping mode and mtime. A file
-/// that shrank since it was walked fails the archive rather than corrupting it.
-pub(crate) fn append_entry(
-    tar: &mut tar::Builder<ChannelWriter>,
-    path: &Path,
-    entry: &Entry,
-) -> std::io::Result<()> {
-    match &entry.kind {
-        Kind::Dir => {
-            let mut h = header(tar::EntryType::Directory, entry.mode, 0, entry.mtime);
-            tar.append_data(&mut h, path, std::io::empty())
-        }
-        Kind::Symlink { target } => {
-            let mut h = header(tar::EntryType::Symlink, entry.mode, 0, entry.mtime);
-            tar.append_link(&mut h, path, target)
-        }
-        Kind::File { len } => {
-            let mut h = header(tar::EntryType::Regular, entry.mode, *len, entry.mtime);
-            let file = std::fs::File::open(&entry.source).map_err(|e| {
-                std::io::Error::new(e.kind(), format!("{}: {e}", entry.source.display()))
-            })?;
-            let exact = ExactReader {
-                inner: file.take(*len),
-                left: *len,
-                path: &entry.source,
-            };
-            tar.append_data(&mut h, path, exact)
-        }
-    }
-}
-
-struct ExactReader<'a, R> {
-    inner: R,
-    left: u64,
-    path: &'a Path,
-}
-
-impl<R: Read> Read for ExactReader<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        if n == 0 && self.left > 0 && !buf.is_empty() {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::UnexpectedEof,
-                format!("{} changed while ESB packed it", self.path.display()),
-            ));
-        }
-        self.left -= n as u64;
-        Ok(n)
     }
 }
 

@@ -17,6 +17,7 @@ pub mod reference;
 pub mod registry;
 mod runtime_image;
 mod source_tree;
+mod tar_entries;
 
 pub use base_image::{AWSLAMBDARIC, BOTO3, import_base};
 pub use bollard;

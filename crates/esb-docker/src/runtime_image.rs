@@ -14,13 +14,14 @@ use bollard::Docker;
 use bollard::query_parameters::{BuildImageOptionsBuilder, ListImagesOptionsBuilder};
 use tokio::sync::Mutex;
 
-use crate::build_context::{header, stream_tar};
+use crate::build_context::stream_tar;
 use crate::content_hash::{HASH_LEN, binary_digest, hex};
 use crate::daemon;
 use crate::error::ImageError;
 use crate::labels;
 use crate::progress::Task;
 use crate::source_tree::off_thread;
+use crate::tar_entries::header;
 
 /// Where the binary sits in the runtime image.
 pub const PATH_IN_RUNTIME_IMAGE: &str = "/esb";

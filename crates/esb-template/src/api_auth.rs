@@ -6,11 +6,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::api_event::Located;
+use crate::arn::name_in_arn;
 use crate::error::{ErrorKind, TemplateError};
-use crate::function::name_in_arn;
 use crate::globals::Sources;
 use crate::intrinsics::Resolver;
+use crate::located::Located;
 use crate::model::{ApiAuth, ApiType, Authorizer, LambdaAuthorizer, RouteAuth};
 use crate::value::Value;
 use crate::yaml_tree::{Node, Position};

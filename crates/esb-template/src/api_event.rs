@@ -6,6 +6,7 @@
 use crate::api_auth;
 use crate::error::{ErrorKind, TemplateError};
 use crate::intrinsics::Resolver;
+use crate::located::Located;
 use crate::model::{
     ApiEvent, ApiKind, ApiType, DEFAULT_ROUTE, IMPLICIT_HTTP_API, IMPLICIT_REST_API,
 };
@@ -16,16 +17,6 @@ const METHODS: [&str; 8] = [
     "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY",
 ];
 const PATH_HINT: &str = "paths look like /, /items, /items/{id} or /files/{proxy+}";
-
-/// An Api event and where its `Path` is written (for route conflicts across functions).
-#[derive(Debug, Clone)]
-pub struct Located {
-    pub event: ApiEvent,
-    pub at: Position,
-    pub path: String,
-    /// Where `Auth.Authorizer` is written, for errors about the name.
-    pub authorizer_at: Option<(Position, String)>,
-}
 
 /// Reads `Events`; other event types are reported once each and skipped.
 pub fn read(

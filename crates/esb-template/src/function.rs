@@ -5,12 +5,14 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::api_event::{self, Located};
+use crate::api_event;
+use crate::arn::name_in_arn;
 use crate::code_dir::local_dir;
 use crate::error::{ErrorKind, TemplateError};
 use crate::globals::FunctionGlobals;
 use crate::intrinsics::{Resolver, looks_like_call};
 use crate::layer::LocalLayer;
+use crate::located::Located;
 use crate::logging_config;
 use crate::model::{EventInvoke, FunctionSpec, Runtime, UrlAuth};
 use crate::resources::Resource;
@@ -771,15 +773,6 @@ impl<'a> FunctionBuilder<'_, 'a> {
     }
 }
 
-/// The function name in a Lambda function ARN (`arn:...:function:NAME[:QUALIFIER]`,
-/// what `!GetAtt Fn.Arn` gives); a bare name is itself.
-pub fn name_in_arn(arn: &str) -> String {
-    match arn.rsplit_once(":function:") {
-        Some((_, rest)) => rest.split(':').next().unwrap_or(rest).to_string(),
-        None => arn.to_string(),
-    }
-}
-
 /// One environment variable as written: `value` is `None` for `AWS::NoValue`.
 struct Variable {
     name: String,
@@ -878,23 +871,6 @@ mod tests {
 
     fn error(props: &str) -> String {
         function(props).expect_err(props).to_string()
-    }
-
-    #[test]
-    fn function_names_in_arns() {
-        for (arn, name) in [
-            (
-                "arn:aws:lambda:us-east-1:123456789012:function:auth",
-                "auth",
-            ),
-            (
-                "arn:aws:lambda:us-east-1:123456789012:function:auth:live",
-                "auth",
-            ),
-            ("auth", "auth"),
-        ] {
-            assert_eq!(super::name_in_arn(arn), name, "{arn}");
-        }
     }
 
     #[test]

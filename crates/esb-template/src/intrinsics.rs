@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use base64::Engine;
 
 use crate::error::{Diagnostics, ErrorKind, TemplateError};
+use crate::load_options::LoadOptions;
 use crate::resources::ResourceTable;
 use crate::sub;
 use crate::value::Value;
@@ -46,8 +47,8 @@ pub struct Pseudo {
     pub stack_name: String,
 }
 
-impl From<&crate::LoadOptions> for Pseudo {
-    fn from(opts: &crate::LoadOptions) -> Self {
+impl From<&LoadOptions> for Pseudo {
+    fn from(opts: &LoadOptions) -> Self {
         Self {
             region: opts.region.clone(),
             account_id: opts.account_id.clone(),

@@ -3,10 +3,11 @@
 //! The YAML is read into a positioned tree that keeps CloudFormation's `!Tags`
 //! (`yaml_tree`); parameters, conditions, mappings and intrinsics are resolved the way
 //! CloudFormation would at deploy time (`parameters`, `conditions`, `intrinsics`,
-//! `resources`); every function property is checked where it is written (`function`), as
-//! are the APIs routing to them and their authorizers (`api_resource`, `api_auth`), so
-//! a bad template fails before anything starts, with the file, line, column, property
-//! path and a hint. What ESB accepts but does not act on comes back as warnings.
+//! `resources`, `resource_refs`); every function property is checked where it is
+//! written (`function`), as are the APIs routing to them and their authorizers
+//! (`api_resource`, `api_auth`), so a bad template fails before anything starts, with
+//! the file, line, column, property path and a hint. What ESB accepts but does not act
+//! on comes back as warnings.
 //!
 //! ```no_run
 //! let t = esb_template::load("template.yaml".as_ref(), &Default::default())?;
@@ -19,6 +20,7 @@
 mod api_auth;
 mod api_event;
 mod api_resource;
+mod arn;
 mod code_dir;
 mod conditions;
 pub mod cors;
@@ -28,9 +30,12 @@ mod function;
 mod globals;
 mod intrinsics;
 mod layer;
+mod load_options;
+mod located;
 mod logging_config;
 pub mod model;
 mod parameters;
+mod resource_refs;
 mod resources;
 mod routes;
 pub mod runtime;
@@ -44,6 +49,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub use error::{Diagnostic, ErrorKind, TemplateError, Warning};
+pub use load_options::LoadOptions;
 pub use model::{
     ApiAuth, ApiEvent, ApiKind, ApiSpec, ApiType, Authorizer, DEFAULT_ROUTE, EventInvoke,
     FunctionSpec, IMPLICIT_HTTP_API, IMPLICIT_REST_API, LambdaAuthorizer, RouteAuth, Template,
@@ -75,32 +81,6 @@ const SECTIONS: [&str; 11] = [
     "Rules",
 ];
 const SAM_TRANSFORM: &str = "AWS::Serverless-2016-10-31";
-
-/// What the caller knows that the template does not.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LoadOptions {
-    /// `Key=Value` strings, as given to `--parameter-overrides` (SAM CLI's
-    /// `ParameterKey=K,ParameterValue=V` form is accepted too). Kept as raw strings so
-    /// a malformed one is reported by the loader like any other template error.
-    pub parameter_overrides: Vec<String>,
-    /// `AWS::Region`.
-    pub region: String,
-    /// `AWS::AccountId`.
-    pub account_id: String,
-    /// `AWS::StackName`.
-    pub stack_name: String,
-}
-
-impl Default for LoadOptions {
-    fn default() -> Self {
-        Self {
-            parameter_overrides: Vec::new(),
-            region: "us-east-1".into(),
-            account_id: "123456789012".into(),
-            stack_name: "esb".into(),
-        }
-    }
-}
 
 /// Reads, resolves and checks the template at `path`.
 pub fn load(path: &Path, opts: &LoadOptions) -> Result<Template, TemplateError> {

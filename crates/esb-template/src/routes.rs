@@ -6,9 +6,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::api_event::Located;
 use crate::error::{ErrorKind, TemplateError};
 use crate::intrinsics::Resolver;
+use crate::located::Located;
 
 #[derive(Default)]
 pub struct RouteTable {

@@ -1,0 +1,271 @@
+//! What the template's resources mean to the rest of it: whether a resource's
+//! `Condition` lets it exist, what it answers to `Ref` and `Fn::GetAtt` (a function its
+//! name and ARN, a layer its version ARN), computed on first use so resources may refer
+//! to ones declared later, and warnings for resource attributes ESB does not act on.
+//! Methods of the [`Resolver`], which evaluates `Ref` and `Fn::GetAtt` through them.
+
+use crate::error::{ErrorKind, TemplateError};
+use crate::intrinsics::Resolver;
+use crate::resources::{FUNCTION, LAYER, Resource};
+use crate::value::Value;
+use crate::yaml_tree::Position;
+
+/// Resource attributes CloudFormation defines besides `Type` and `Properties`.
+const ATTRIBUTES: [&str; 8] = [
+    "Type",
+    "Properties",
+    "Condition",
+    "DependsOn",
+    "Metadata",
+    "DeletionPolicy",
+    "UpdateReplacePolicy",
+    "UpdatePolicy",
+];
+
+impl Resolver<'_> {
+    /// Warns about resource attributes ESB does not act on.
+    pub fn check_attributes(&self, r: &Resource<'_>) {
+        for e in r.node.entries() {
+            let path = format!("{}.{}", r.path(), e.key);
+            if !ATTRIBUTES.contains(&e.key.as_str()) {
+                self.warn_once(
+                    &format!("attribute {}", e.key),
+                    e.key_pos,
+                    &path,
+                    "is not a resource attribute; ignored".into(),
+                );
+            }
+            if e.key == "Metadata" && e.value.get("BuildMethod").is_some() {
+                self.warn_once(
+                    "BuildMethod",
+                    e.key_pos,
+                    &path,
+                    "ESB does not build code (BuildMethod); it runs the directory as it is".into(),
+                );
+            }
+        }
+    }
+
+    /// Whether the resource exists: its `Condition` (if any) is true.
+    pub fn is_created(&self, r: &Resource<'_>) -> Result<bool, TemplateError> {
+        match r.condition {
+            None => Ok(true),
+            Some((name, at)) => self.condition_named(name, at, &format!("{}.Condition", r.path())),
+        }
+    }
+
+    /// What `Ref` to a resource gives.
+    pub(crate) fn resource_ref(
+        &self,
+        id: &str,
+        at: Position,
+        path: &str,
+    ) -> Result<Value, TemplateError> {
+        let r = self.created(id, at, path)?;
+        match r.type_name {
+            FUNCTION => self.function_name(r).map(Value::String),
+            LAYER => self.layer_arn(r).map(Value::String),
+            other => {
+                self.warn_once(
+                    &format!("ref {other}"),
+                    at,
+                    path,
+                    format!("Ref to {id} ({other}) resolves to its logical id"),
+                );
+                Ok(Value::String(id.to_string()))
+            }
+        }
+    }
+
+    /// What `Fn::GetAtt` on a resource gives.
+    pub(crate) fn attribute(
+        &self,
+        id: &str,
+        attr: &str,
+        at: Position,
+        path: &str,
+    ) -> Result<Value, TemplateError> {
+        let Some(r) = self.resources.get(id) else {
+            return Err(self.error(
+                at,
+                path,
+                ErrorKind::BadGetAtt(format!("Fn::GetAtt on unknown resource {id:?}")),
+                "name a resource of this template, e.g. !GetAtt MyFunction.Arn",
+            ));
+        };
+        let known: &[&str] = match r.type_name {
+            FUNCTION => &["Arn"],
+            LAYER => &["LayerVersionArn"],
+            _ => &[],
+        };
+        if !known.contains(&attr) {
+            return Err(self.error(
+                at,
+                path,
+                ErrorKind::BadGetAtt(format!(
+                    "{id} ({}) has no attribute {attr:?} that ESB can resolve",
+                    r.type_name
+                )),
+                if known.is_empty() {
+                    "ESB resolves attributes of functions (Arn) and layers (LayerVersionArn)"
+                        .to_string()
+                } else {
+                    format!("available: {}", known.join(", "))
+                },
+            ));
+        }
+        let r = self.created(id, at, path)?;
+        let p = &self.pseudo;
+        Ok(Value::String(match r.type_name {
+            FUNCTION => format!(
+                "arn:aws:lambda:{}:{}:function:{}",
+                p.region,
+                p.account_id,
+                self.function_name(r)?
+            ),
+            _ => self.layer_arn(r)?,
+        }))
+    }
+
+    fn created(&self, id: &str, at: Position, path: &str) -> Result<&Resource<'_>, TemplateError> {
+        let Some(r) = self.resources.get(id) else {
+            return Err(self.error(
+                at,
+                path,
+                ErrorKind::UnknownRef(id.to_string()),
+                "name a resource of this template",
+            ));
+        };
+        if !self.is_created(r)? {
+            let cond = r.condition.map(|c| c.0).unwrap_or_default();
+            return Err(self.error(
+                at,
+                path,
+                ErrorKind::ResourceNotCreated(id.to_string(), cond.to_string()),
+                format!("guard this reference with !If [{cond}, ..., ...] or drop the Condition"),
+            ));
+        }
+        Ok(r)
+    }
+
+    /// `FunctionName`, or the logical id when it has none.
+    pub fn function_name(&self, r: &Resource<'_>) -> Result<String, TemplateError> {
+        self.named(r, "FunctionName", |name| name)
+    }
+
+    /// What a layer's `Ref` gives: its version ARN (every local layer is version 1).
+    pub fn layer_arn(&self, r: &Resource<'_>) -> Result<String, TemplateError> {
+        let p = &self.pseudo;
+        self.named(r, "LayerName", |name| {
+            format!(
+                "arn:aws:lambda:{}:{}:layer:{name}:1",
+                p.region, p.account_id
+            )
+        })
+    }
+
+    /// Resolves the name property `key` once (memoized, cycle-checked) and maps it.
+    fn named(
+        &self,
+        r: &Resource<'_>,
+        key: &str,
+        make: impl FnOnce(String) -> String,
+    ) -> Result<String, TemplateError> {
+        if let Some(Value::String(v)) = self.resource_values.borrow().get(r.id) {
+            return Ok(v.clone());
+        }
+        let name = match r.property(key) {
+            None => r.id.to_string(),
+            Some((e, path)) => self.guard(&path, e.key_pos, &path, || {
+                match self.resolve(&e.value, &path)? {
+                    None => Ok(r.id.to_string()),
+                    Some(v) => v.as_text().ok_or_else(|| {
+                        self.error(
+                            e.key_pos,
+                            &path,
+                            ErrorKind::InvalidValue(format!("must be a string, not {}", v.shape())),
+                            "write the name as a string",
+                        )
+                    }),
+                }
+            })?,
+        };
+        let value = make(name);
+        self.resource_values
+            .borrow_mut()
+            .insert(r.id.to_string(), Value::String(value.clone()));
+        Ok(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::resolver_for;
+    use crate::value::Value;
+    use crate::yaml_tree::Position;
+
+    const AT: Position = Position { line: 1, col: 1 };
+
+    #[test]
+    fn refs_and_attributes_of_functions_and_layers() {
+        let yaml = "Resources:\n  A:\n    Type: AWS::Serverless::Function\n    Properties: {FunctionName: !Sub '${B}-a'}\n  B:\n    Type: AWS::Serverless::Function\n  L:\n    Type: AWS::Serverless::LayerVersion\n    Properties: {LayerName: libs}\n  T:\n    Type: AWS::DynamoDB::Table\n";
+        resolver_for(yaml, |r| {
+            assert_eq!(
+                r.resource_ref("A", AT, "p").expect("A"),
+                Value::String("B-a".into())
+            );
+            assert_eq!(
+                r.attribute("A", "Arn", AT, "p").expect("arn"),
+                Value::String("arn:aws:lambda:us-east-1:123456789012:function:B-a".into())
+            );
+            assert_eq!(
+                r.resource_ref("L", AT, "p").expect("L"),
+                Value::String("arn:aws:lambda:us-east-1:123456789012:layer:libs:1".into())
+            );
+            assert_eq!(
+                r.resource_ref("T", AT, "p").expect("T"),
+                Value::String("T".into())
+            );
+            let e = r
+                .attribute("T", "Arn", AT, "p")
+                .expect_err("no attrs")
+                .to_string();
+            assert!(
+                e.contains("has no attribute \"Arn\" that ESB can resolve"),
+                "{e}"
+            );
+            let e = r
+                .attribute("A", "Name", AT, "p")
+                .expect_err("bad attr")
+                .to_string();
+            assert!(e.contains("available: Arn"), "{e}");
+        });
+    }
+
+    #[test]
+    fn name_cycles_are_reported() {
+        let yaml = "Resources:\n  A:\n    Type: AWS::Serverless::Function\n    Properties: {FunctionName: !Ref B}\n  B:\n    Type: AWS::Serverless::Function\n    Properties: {FunctionName: !Sub '${A}x'}\n";
+        resolver_for(yaml, |r| {
+            let e = r.resource_ref("A", AT, "p").expect_err("cycle").to_string();
+            assert!(
+                e.contains("circular reference: Resources.A.Properties.FunctionName -> Resources.B.Properties.FunctionName -> Resources.A.Properties.FunctionName"),
+                "{e}"
+            );
+        });
+    }
+
+    #[test]
+    fn skipped_resources_cannot_be_referenced() {
+        let yaml = "Conditions:\n  No: !Equals [a, b]\nResources:\n  A:\n    Type: AWS::Serverless::Function\n    Condition: No\n";
+        resolver_for(yaml, |r| {
+            let e = r
+                .resource_ref("A", AT, "p")
+                .expect_err("skipped")
+                .to_string();
+            assert!(
+                e.contains("A is not created: its Condition No is false"),
+                "{e}"
+            );
+        });
+    }
+}
