@@ -7,9 +7,11 @@ use std::sync::atomic::Ordering;
 
 use serde_json::Map;
 
+use super::db::{Store, lock};
+use super::error::StoreError;
+use super::limits::DEFAULT_LIMIT;
 use super::matches::{Matches, TopN};
 use super::scan::Scan;
-use super::{DEFAULT_LIMIT, Store, StoreError, lock};
 use crate::logsql::Query;
 use crate::record::Record;
 

@@ -7,9 +7,11 @@ use std::collections::{BinaryHeap, HashMap, HashSet};
 use rusqlite::{Connection, Row, params};
 use serde_json::{Map, Value};
 
+use super::db::Store;
+use super::error::StoreError;
+use super::limits::MAX_SCANNED;
 use super::matches::Matches;
 use super::streams::parse_stream;
-use super::{MAX_SCANNED, Store, StoreError};
 use crate::logsql::Filter;
 use crate::record::Record;
 

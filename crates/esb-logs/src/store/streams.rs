@@ -1,22 +1,14 @@
 //! The table of known streams (`log_streams`): kept by inserts and retention, read by
 //! queries whose `_stream:{…}` filters pick the streams to walk before any row is read.
 
-use std::collections::HashMap;
-
 use rusqlite::{Connection, OptionalExtension, Transaction};
 use serde_json::Map;
 
-use super::{STREAMS_GENERATION, Store, StoreError, lock};
+use super::db::{Store, lock};
+use super::error::StoreError;
+use super::schema::STREAMS_GENERATION;
 use crate::logsql::Filter;
 use crate::record::Record;
-
-/// The streams that have records (`log_streams`): `_stream` text and labels, as of
-/// `generation` (`log_meta`'s [`STREAMS_GENERATION`]).
-#[derive(Default)]
-pub(super) struct Streams {
-    pub(super) labels: HashMap<String, Vec<(String, String)>>,
-    generation: Option<i64>,
-}
 
 impl Store {
     /// The streams whose records may match (every `_stream:{…}` of a top-level AND

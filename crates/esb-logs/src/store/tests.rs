@@ -1,13 +1,20 @@
 //! The store's tests: each index and plan gives exactly what scanning every row gives,
 //! on a corpus of awkward records; retention and older stores keep the indexes whole.
 
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, params};
+use serde_json::{Map, Value};
+
+use super::db::{Store, lock};
+use super::limits::{DEFAULT_LIMIT, Retention};
 use super::matches::TopN;
 use super::plan::{MAX_CANDIDATES, Plan};
 use super::scan::{WALK_IDS, WALK_ROWS, WALK_STREAM_IDS, WALK_STREAM_ROWS};
 use super::streams::parse_stream;
-use super::*;
 use crate::logsql::{self, Query};
-use serde_json::{Map, Value};
+use crate::record::Record;
 
 fn record(time_ns: i64, function: &str, msg: &str) -> Record {
     Record {

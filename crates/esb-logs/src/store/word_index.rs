@@ -10,8 +10,10 @@ use std::collections::HashSet;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde_json::Value;
 
+use super::db::Store;
+use super::error::StoreError;
+use super::schema::WORDS_UPTO;
 use super::streams::{parse_stream, streams_changed};
-use super::{Store, StoreError, WORDS_UPTO};
 use crate::logsql::{self, Required};
 use crate::record::Record;
 
