@@ -14,7 +14,5 @@ pub mod worker_record;
 
 pub use service::Agent;
 
-/// Under the state dir: one log spool per worker (`<worker id>/`), see `esb_logs::spool`.
-pub const LOG_SPOOL_DIR: &str = "logs/spool";
 /// Set in a function's environment when its worker ships logs to the box.
 pub const LOGS_URL_VAR: &str = "ESB_LOGS_URL";

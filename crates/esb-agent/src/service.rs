@@ -12,6 +12,7 @@ use esb_proto::agent::{
     ListWorkersRequest, ListWorkersResponse, MetricsRequest, MetricsResponse, Worker,
     WorkerMetrics, WorkerRef, WorkerState,
 };
+use esb_state::StateDir;
 use tokio::sync::Mutex;
 use tonic::{Request, Response, Status};
 
@@ -33,7 +34,7 @@ impl Agent {
     /// workers of this box that no record names are removed.
     pub async fn new(
         runtime: Arc<dyn WorkerRuntime>,
-        state_dir: &Path,
+        state_dir: &StateDir,
         capacity: u32,
         adopt: bool,
     ) -> std::io::Result<Self> {

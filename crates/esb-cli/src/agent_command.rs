@@ -12,6 +12,7 @@ use esb_agent::runtime::WorkerRuntime;
 use esb_agent::runtime::docker::{DockerOptions, DockerRuntime, WorkerAddress};
 use esb_agent::runtime::process::ProcessRuntime;
 use esb_proto::AgentServiceServer;
+use esb_state::StateDir;
 
 #[derive(Args)]
 pub struct AgentArgs {
@@ -106,7 +107,7 @@ impl RuntimeArgs {
         }
     }
 
-    fn docker_options(&self, box_id: String, state_dir: &Path) -> DockerOptions {
+    fn docker_options(&self, box_id: String, state_dir: &StateDir) -> DockerOptions {
         DockerOptions {
             host: self.docker_host.clone(),
             box_id,
@@ -125,7 +126,7 @@ impl RuntimeArgs {
             }),
             orphan_grace: Duration::from_secs(self.orphan_grace),
             standby: self.standby_workers,
-            log_spool: Some(state_dir.join(esb_agent::LOG_SPOOL_DIR)),
+            log_spool: Some(state_dir.log_spool()),
         }
     }
 }
@@ -145,9 +146,11 @@ pub async fn build_agent(
 ) -> Result<Arc<Agent>> {
     std::fs::create_dir_all(state_dir)
         .with_context(|| format!("cannot create the state directory {}", state_dir.display()))?;
+    let state_dir = &StateDir::new(state_dir);
     let runtime: Arc<dyn WorkerRuntime> = if kind == RuntimeKind::Docker {
-        let box_id = esb_agent::box_identity::box_id(state_dir)
-            .with_context(|| format!("cannot record the box id in {}", state_dir.display()))?;
+        let box_id = esb_agent::box_identity::box_id(state_dir).with_context(|| {
+            format!("cannot record the box id in {}", state_dir.root().display())
+        })?;
         Arc::new(DockerRuntime::connect(runtime_args.docker_options(box_id, state_dir)).await?)
     } else {
         let esb = std::env::current_exe().context("cannot locate the esb binary")?;
@@ -164,7 +167,12 @@ pub async fn build_agent(
     };
     let agent = Agent::new(runtime, state_dir, capacity, !lifeline)
         .await
-        .with_context(|| format!("cannot read worker records under {}", state_dir.display()))?;
+        .with_context(|| {
+            format!(
+                "cannot read worker records under {}",
+                state_dir.root().display()
+            )
+        })?;
     let agent = Arc::new(agent);
     agent.spawn_janitor(Duration::from_secs(runtime_args.orphan_grace.max(1)));
     Ok(agent)

@@ -64,7 +64,7 @@ pub fn start(
     own.ca_pem = Some(std::fs::read(ca).with_context(|| format!("cannot read {}", ca.display()))?);
     // Beside the workers' spools: the box adopts what stopped workers left.
     own.spool = Some((
-        state_dir.join(esb_agent::LOG_SPOOL_DIR).join("box"),
+        esb_state::StateDir::new(state_dir).box_log_spool(),
         BOX_SPOOL_BYTES,
     ));
     own.identity = esb_logs::collector::box_stream();
