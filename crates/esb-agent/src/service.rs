@@ -16,9 +16,8 @@ use esb_state::StateDir;
 use tokio::sync::Mutex;
 use tonic::{Request, Response, Status};
 
-use crate::runtime::process::now_ms;
 use crate::runtime::{RuntimeError, WorkerRuntime};
-use crate::worker_record::{RecordStore, RecordedState, WorkerRecord, spec_hash};
+use crate::worker_record::{RecordStore, RecordedState, WorkerRecord, now_ms, spec_hash};
 
 pub struct Agent {
     runtime: Arc<dyn WorkerRuntime>,

@@ -89,6 +89,14 @@ impl RecordStore {
     }
 }
 
+/// Now, in the milliseconds of a record's `created_at_ms` and `last_used_ms`.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or_default()
+}
+
 /// A fresh worker token.
 pub fn new_token() -> String {
     uuid::Uuid::new_v4().simple().to_string()

@@ -86,9 +86,10 @@ impl Pipeline {
     /// Tells each function's workers where to ship their records.
     pub fn configure_workers(&self, entries: &mut [FunctionEntry]) {
         for e in entries {
-            e.spec
-                .environment
-                .insert(esb_agent::LOGS_URL_VAR.to_string(), self.worker_url.clone());
+            e.spec.environment.insert(
+                esb_agent::worker_env::LOGS_URL_VAR.to_string(),
+                self.worker_url.clone(),
+            );
             e.spec
                 .environment
                 .insert("ESB_LOGS_TOKEN".to_string(), self.token.clone());

@@ -18,7 +18,8 @@ use nix::unistd::Pid;
 use super::{RuntimeError, WorkerRuntime, WorkerUsage};
 use crate::memory_limit::WorkerCgroup;
 use crate::python_env::PythonEnv;
-use crate::worker_record::{RecordedState, WorkerRecord, new_token, spec_hash};
+use crate::worker_env::{LOG_SPOOL_VAR, WORKER_ID_VAR};
+use crate::worker_record::{RecordedState, WorkerRecord, new_token, now_ms, spec_hash};
 
 /// Host variables a process worker keeps (everything else comes from the template).
 const PASSED_THROUGH: [&str; 7] = [
@@ -174,8 +175,8 @@ impl ProcessRuntime {
                 .env_clear()
                 .envs(self.environment(spec))
                 .env(esb_lambda::headers::WORKER_TOKEN_VAR, token)
-                .env("ESB_WORKER_ID", id)
-                .env("ESB_LOG_SPOOL", self.state_dir.worker_log_spool(id))
+                .env(WORKER_ID_VAR, id)
+                .env(LOG_SPOOL_VAR, self.state_dir.worker_log_spool(id))
                 .stdin(Stdio::null())
                 .stdout(log)
                 .stderr(log_err)
@@ -338,11 +339,4 @@ fn free_port() -> std::io::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port())
-}
-
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or_default()
 }
