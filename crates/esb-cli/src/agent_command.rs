@@ -1,7 +1,7 @@
 //! `esb agent`: the compute half of a box, serving esb.agent.v1.AgentService over gRPC.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,7 +20,7 @@ pub struct AgentArgs {
     #[arg(long, env = "ESB_LISTEN", default_value = "127.0.0.1:50051")]
     pub listen: SocketAddr,
     /// State directory (worker records, runtimes, logs).
-    #[arg(long, env = "ESB_STATE_DIR", default_value = ".esb")]
+    #[arg(long, env = "ESB_STATE_DIR", default_value = esb_state::DEFAULT_NAME)]
     pub state_dir: PathBuf,
     /// Most workers this agent runs at once.
     #[arg(long, env = "ESB_CAPACITY", default_value_t = 64)]
@@ -137,16 +137,19 @@ impl RuntimeArgs {
 /// `prepare_python` builds the process runtime's Python environment now rather than at
 /// the first worker.
 pub async fn build_agent(
-    state_dir: &Path,
+    state_dir: &StateDir,
     capacity: u32,
     runtime_args: &RuntimeArgs,
     kind: RuntimeKind,
     lifeline: bool,
     prepare_python: bool,
 ) -> Result<Arc<Agent>> {
-    std::fs::create_dir_all(state_dir)
-        .with_context(|| format!("cannot create the state directory {}", state_dir.display()))?;
-    let state_dir = &StateDir::new(state_dir);
+    std::fs::create_dir_all(state_dir.root()).with_context(|| {
+        format!(
+            "cannot create the state directory {}",
+            state_dir.root().display()
+        )
+    })?;
     let runtime: Arc<dyn WorkerRuntime> = if kind == RuntimeKind::Docker {
         let box_id = esb_agent::box_identity::box_id(state_dir).with_context(|| {
             format!("cannot record the box id in {}", state_dir.root().display())
@@ -203,7 +206,7 @@ pub fn run(args: AgentArgs) -> Result<()> {
     runtime.block_on(async {
         let kind = args.runtime.resolve().await?;
         let agent = build_agent(
-            &args.state_dir,
+            &StateDir::new(&args.state_dir),
             args.capacity,
             &args.runtime,
             kind,

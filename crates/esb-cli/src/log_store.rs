@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use esb_logs::{Retention, Store};
+use esb_state::StateDir;
 
 use crate::gateway_command::ServeArgs;
 
@@ -19,7 +20,7 @@ pub struct LogStore {
 }
 
 /// Serves for as long as the runtime runs; `None` when turned off.
-pub async fn serve(state_dir: &std::path::Path, options: &ServeArgs) -> Result<Option<LogStore>> {
+pub async fn serve(state_dir: &StateDir, options: &ServeArgs) -> Result<Option<LogStore>> {
     if options.logs_listen == "off" {
         return Ok(None);
     }
@@ -29,7 +30,7 @@ pub async fn serve(state_dir: &std::path::Path, options: &ServeArgs) -> Result<O
         ),
         max_bytes: options.logs_max_mb.saturating_mul(1 << 20),
     };
-    let dir = state_dir.join("logs").join("store");
+    let dir = state_dir.log_store();
     let store = Arc::new(
         tokio::task::spawn_blocking(move || Store::open(&dir, retention))
             .await

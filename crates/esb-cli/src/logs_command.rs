@@ -16,7 +16,7 @@
 
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -26,6 +26,8 @@ use clap::Args;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+
+use esb_state::StateDir;
 
 use crate::box_client::NotRunning;
 use crate::project::ProjectArgs;
@@ -148,7 +150,7 @@ fn follow(args: LogsArgs) -> Result<()> {
 
 /// The tail of the records, then (with `-f`) every new one until `stop`.
 fn show(args: &LogsArgs, stop: &AtomicBool) -> Result<()> {
-    let state_dir = args.project.state_dir();
+    let state_dir = StateDir::new(args.project.state_dir());
     let started = esb_logs::http::now_ns();
     let since = args
         .since
@@ -174,7 +176,7 @@ fn show(args: &LogsArgs, stop: &AtomicBool) -> Result<()> {
     let base = base_filter(args.query.as_deref(), args.function.as_deref(), since);
 
     let found = locate(&state_dir);
-    let store = store_dir(&state_dir);
+    let store = state_dir.log_store();
     let source = match &found.location {
         Location::Api(url) => Source::api(url)?,
         Location::Disk => {
@@ -194,11 +196,11 @@ fn show(args: &LogsArgs, stop: &AtomicBool) -> Result<()> {
         Location::Nowhere if found.box_runs => bail!(
             "the box of {} serves no log store API (--logs-listen off) and no logs are \
              kept in {}",
-            state_dir.display(),
+            state_dir.root().display(),
             store.display()
         ),
         Location::Nowhere => {
-            return Err(anyhow!(NotRunning(state_dir.display().to_string()))
+            return Err(anyhow!(NotRunning(state_dir.root().display().to_string()))
                 .context(format!("no logs in {}", store.display())));
         }
     };
@@ -372,10 +374,6 @@ fn rfc3339(ns: i64) -> String {
         .unwrap_or_else(|| "1970-01-01T00:00:00Z".into())
 }
 
-fn store_dir(state_dir: &Path) -> PathBuf {
-    state_dir.join("logs").join("store")
-}
-
 /// Where the records of a state dir are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Location {
@@ -391,12 +389,12 @@ struct Found {
     box_runs: bool,
 }
 
-fn locate(state_dir: &Path) -> Found {
+fn locate(state_dir: &StateDir) -> Found {
     let running = crate::box_state::read(state_dir);
     let box_runs = running.is_some();
     let location = match running.and_then(|s| s.logs_url) {
         Some(url) => Location::Api(url.trim_end_matches('/').to_string()),
-        None if store_dir(state_dir).join("logs.sqlite").is_file() => Location::Disk,
+        None if state_dir.log_store().join("logs.sqlite").is_file() => Location::Disk,
         None => Location::Nowhere,
     };
     Found { location, box_runs }
