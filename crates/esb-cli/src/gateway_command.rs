@@ -61,17 +61,8 @@ pub struct ServeArgs {
         value_parser = clap::builder::BoolishValueParser::new()
     )]
     pub open_invoke_api: bool,
-    /// Where the box's log store answers VictoriaLogs' HTTP API (/insert/jsonline,
-    /// /select/logsql/query): ADDRESS:PORT, "auto" (127.0.0.1:9428, VictoriaLogs' port,
-    /// or any free loopback port when another box holds it), or "off".
-    #[arg(long, env = "ESB_LOGS_LISTEN", default_value = "auto")]
-    pub logs_listen: String,
-    /// Days log records are kept.
-    #[arg(long, env = "ESB_LOGS_RETENTION_DAYS", default_value_t = 7.0)]
-    pub logs_retention_days: f64,
-    /// Most megabytes the log store may take (oldest records go first).
-    #[arg(long, env = "ESB_LOGS_MAX_MB", default_value_t = 1024)]
-    pub logs_max_mb: u64,
+    #[command(flatten)]
+    pub log_store: crate::log_store::LogStoreArgs,
     /// A VictoriaLogs to ship every record to as well (`http://host:9428`), with stream
     /// fields `function` and `job`; with `--logs-listen off`, only there.
     #[arg(long, env = "ESB_LOGS_SHIP_URL")]
@@ -122,7 +113,7 @@ pub async fn serve(
     let id_token = options.auth.id_token(&credentials)?;
     let user_auth = id_token.is_some();
     let apis = crate::api_access::Apis::new(&project.template, &options.auth, user_auth)?;
-    let logs = crate::log_store::serve(&project.state_dir, options).await?;
+    let logs = crate::log_store::serve(&project.state_dir, &options.log_store).await?;
     let pipeline = crate::log_pipeline::start(
         &project.state_dir,
         logs.as_ref().map(|l| Arc::clone(&l.store)),
