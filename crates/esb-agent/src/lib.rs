@@ -10,11 +10,7 @@ pub mod memory_limit;
 pub mod python_env;
 pub mod runtime;
 pub mod service;
+pub mod worker_env;
 pub mod worker_record;
 
 pub use service::Agent;
-
-/// Under the state dir: one log spool per worker (`<worker id>/`), see `esb_logs::spool`.
-pub const LOG_SPOOL_DIR: &str = "logs/spool";
-/// Set in a function's environment when its worker ships logs to the box.
-pub const LOGS_URL_VAR: &str = "ESB_LOGS_URL";

@@ -2,8 +2,9 @@
 //! AWS's runtime interface client (`awslambdaric`) and `boto3`, as Lambda's Python
 //! images provide them.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
+use esb_state::StateDir;
 use tokio::process::Command;
 use tokio::sync::Mutex;
 
@@ -28,9 +29,9 @@ pub struct PythonEnv {
 }
 
 impl PythonEnv {
-    pub fn new(state_dir: &Path) -> Self {
+    pub fn new(state_dir: &StateDir) -> Self {
         Self {
-            dir: state_dir.join("runtimes").join("python"),
+            dir: state_dir.python_runtime(),
             ready: Mutex::new(false),
         }
     }

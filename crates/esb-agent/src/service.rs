@@ -12,12 +12,12 @@ use esb_proto::agent::{
     ListWorkersRequest, ListWorkersResponse, MetricsRequest, MetricsResponse, Worker,
     WorkerMetrics, WorkerRef, WorkerState,
 };
+use esb_state::StateDir;
 use tokio::sync::Mutex;
 use tonic::{Request, Response, Status};
 
-use crate::runtime::process::now_ms;
 use crate::runtime::{RuntimeError, WorkerRuntime};
-use crate::worker_record::{RecordStore, RecordedState, WorkerRecord, spec_hash};
+use crate::worker_record::{RecordStore, RecordedState, WorkerRecord, now_ms, spec_hash};
 
 pub struct Agent {
     runtime: Arc<dyn WorkerRuntime>,
@@ -33,7 +33,7 @@ impl Agent {
     /// workers of this box that no record names are removed.
     pub async fn new(
         runtime: Arc<dyn WorkerRuntime>,
-        state_dir: &Path,
+        state_dir: &StateDir,
         capacity: u32,
         adopt: bool,
     ) -> std::io::Result<Self> {

@@ -1,9 +1,10 @@
 //! What the agent remembers about a worker, persisted as one JSON file per worker
 //! under `<state>/agent/workers/` so a restarted agent can re-adopt live workers.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use esb_proto::agent::FunctionSpec;
+use esb_state::StateDir;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -40,8 +41,8 @@ pub struct RecordStore {
 }
 
 impl RecordStore {
-    pub fn new(state_dir: &Path) -> std::io::Result<Self> {
-        let dir = state_dir.join("agent").join("workers");
+    pub fn new(state_dir: &StateDir) -> std::io::Result<Self> {
+        let dir = state_dir.agent_workers();
         std::fs::create_dir_all(&dir)?;
         Ok(Self { dir })
     }
@@ -86,6 +87,14 @@ impl RecordStore {
             })
             .collect()
     }
+}
+
+/// Now, in the milliseconds of a record's `created_at_ms` and `last_used_ms`.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or_default()
 }
 
 /// A fresh worker token.

@@ -1,7 +1,7 @@
 //! `esb agent`: the compute half of a box, serving esb.agent.v1.AgentService over gRPC.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,6 +12,7 @@ use esb_agent::runtime::WorkerRuntime;
 use esb_agent::runtime::docker::{DockerOptions, DockerRuntime, WorkerAddress};
 use esb_agent::runtime::process::ProcessRuntime;
 use esb_proto::AgentServiceServer;
+use esb_state::StateDir;
 
 #[derive(Args)]
 pub struct AgentArgs {
@@ -19,7 +20,7 @@ pub struct AgentArgs {
     #[arg(long, env = "ESB_LISTEN", default_value = "127.0.0.1:50051")]
     pub listen: SocketAddr,
     /// State directory (worker records, runtimes, logs).
-    #[arg(long, env = "ESB_STATE_DIR", default_value = ".esb")]
+    #[arg(long, env = "ESB_STATE_DIR", default_value = esb_state::DEFAULT_NAME)]
     pub state_dir: PathBuf,
     /// Most workers this agent runs at once.
     #[arg(long, env = "ESB_CAPACITY", default_value_t = 64)]
@@ -106,7 +107,7 @@ impl RuntimeArgs {
         }
     }
 
-    fn docker_options(&self, box_id: String, state_dir: &Path) -> DockerOptions {
+    fn docker_options(&self, box_id: String, state_dir: &StateDir) -> DockerOptions {
         DockerOptions {
             host: self.docker_host.clone(),
             box_id,
@@ -125,7 +126,7 @@ impl RuntimeArgs {
             }),
             orphan_grace: Duration::from_secs(self.orphan_grace),
             standby: self.standby_workers,
-            log_spool: Some(state_dir.join(esb_agent::LOG_SPOOL_DIR)),
+            log_spool: Some(state_dir.log_spool()),
         }
     }
 }
@@ -136,18 +137,23 @@ impl RuntimeArgs {
 /// `prepare_python` builds the process runtime's Python environment now rather than at
 /// the first worker.
 pub async fn build_agent(
-    state_dir: &Path,
+    state_dir: &StateDir,
     capacity: u32,
     runtime_args: &RuntimeArgs,
     kind: RuntimeKind,
     lifeline: bool,
     prepare_python: bool,
 ) -> Result<Arc<Agent>> {
-    std::fs::create_dir_all(state_dir)
-        .with_context(|| format!("cannot create the state directory {}", state_dir.display()))?;
+    std::fs::create_dir_all(state_dir.root()).with_context(|| {
+        format!(
+            "cannot create the state directory {}",
+            state_dir.root().display()
+        )
+    })?;
     let runtime: Arc<dyn WorkerRuntime> = if kind == RuntimeKind::Docker {
-        let box_id = esb_agent::box_identity::box_id(state_dir)
-            .with_context(|| format!("cannot record the box id in {}", state_dir.display()))?;
+        let box_id = esb_agent::box_identity::box_id(state_dir).with_context(|| {
+            format!("cannot record the box id in {}", state_dir.root().display())
+        })?;
         Arc::new(DockerRuntime::connect(runtime_args.docker_options(box_id, state_dir)).await?)
     } else {
         let esb = std::env::current_exe().context("cannot locate the esb binary")?;
@@ -164,7 +170,12 @@ pub async fn build_agent(
     };
     let agent = Agent::new(runtime, state_dir, capacity, !lifeline)
         .await
-        .with_context(|| format!("cannot read worker records under {}", state_dir.display()))?;
+        .with_context(|| {
+            format!(
+                "cannot read worker records under {}",
+                state_dir.root().display()
+            )
+        })?;
     let agent = Arc::new(agent);
     agent.spawn_janitor(Duration::from_secs(runtime_args.orphan_grace.max(1)));
     Ok(agent)
@@ -195,7 +206,7 @@ pub fn run(args: AgentArgs) -> Result<()> {
     runtime.block_on(async {
         let kind = args.runtime.resolve().await?;
         let agent = build_agent(
-            &args.state_dir,
+            &StateDir::new(&args.state_dir),
             args.capacity,
             &args.runtime,
             kind,

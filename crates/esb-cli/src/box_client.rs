@@ -7,6 +7,8 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result, anyhow};
 use esb_auth::{BoxCredentials, SignedRequest, sign_headers};
+use esb_gateway::certs::CertPaths;
+use esb_state::StateDir;
 
 use crate::box_state::BoxState;
 
@@ -23,11 +25,11 @@ pub struct NotRunning(pub String);
 
 impl BoxClient {
     pub fn connect(state_dir: &Path, timeout: Duration) -> Result<Self> {
-        let state = crate::box_state::read(state_dir)
+        let layout = StateDir::new(state_dir);
+        let state = crate::box_state::read(&layout)
             .ok_or_else(|| anyhow!(NotRunning(state_dir.display().to_string())))?;
-        let credentials =
-            esb_auth::load_or_issue(&esb_state::StateDir::new(state_dir).credentials())?;
-        let ca_path = state_dir.join("certs/ca.pem");
+        let credentials = esb_auth::load_or_issue(&layout.credentials())?;
+        let ca_path = CertPaths::under(state_dir).ca;
         let ca = std::fs::read(&ca_path)
             .with_context(|| format!("cannot read the box CA {}", ca_path.display()))?;
         let http = reqwest::blocking::Client::builder()

@@ -2,12 +2,11 @@
 //! written once it serves and removed when it stops. `esb status`, `esb invoke` and a
 //! second `esb up` read it (the pid in `box.pid` says whether it is still alive).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result};
+use esb_state::StateDir;
 use serde::{Deserialize, Serialize};
-
-const FILE: &str = "box.json";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BoxState {
@@ -27,8 +26,8 @@ pub struct BoxState {
 }
 
 /// Records the box; the file goes when the returned guard is dropped.
-pub fn write(state_dir: &Path, state: &BoxState) -> Result<StateGuard> {
-    let path = state_dir.join(FILE);
+pub fn write(state_dir: &StateDir, state: &BoxState) -> Result<StateGuard> {
+    let path = state_dir.box_json();
     let text = serde_json::to_string_pretty(state).context("box state")?;
     std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(StateGuard { path })
@@ -36,8 +35,8 @@ pub fn write(state_dir: &Path, state: &BoxState) -> Result<StateGuard> {
 
 /// The running box of `state_dir`: `None` when none runs (a file left by a killed box
 /// is ignored).
-pub fn read(state_dir: &Path) -> Option<BoxState> {
-    let text = std::fs::read_to_string(state_dir.join(FILE)).ok()?;
+pub fn read(state_dir: &StateDir) -> Option<BoxState> {
+    let text = std::fs::read_to_string(state_dir.box_json()).ok()?;
     let state: BoxState = serde_json::from_str(&text).ok()?;
     let alive = std::fs::read_link(format!("/proc/{}/exe", state.pid))
         .ok()

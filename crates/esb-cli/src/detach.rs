@@ -8,15 +8,16 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use esb_state::StateDir;
 
 /// Longest `--wait` (a first start may build images or a Python venv).
 const WAIT_LIMIT: Duration = Duration::from_secs(900);
 
-pub fn spawn(state_dir: &Path, wait: bool) -> Result<()> {
+pub fn spawn(state_dir: &StateDir, wait: bool) -> Result<()> {
     crate::box_lock::refuse_if_running(state_dir)?;
-    let logs = state_dir.join("logs");
+    let logs = state_dir.logs();
     std::fs::create_dir_all(&logs).with_context(|| format!("cannot create {}", logs.display()))?;
-    let log_path = logs.join("box.log");
+    let log_path = state_dir.box_log();
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
+use esb_state::StateDir;
 
 use crate::agent_command::{RuntimeArgs, RuntimeKind};
 use crate::project::ProjectArgs;
@@ -25,18 +26,15 @@ pub struct DownArgs {
     pub volumes: bool,
 }
 
-/// The box's data under the state dir, which `--volumes` removes.
-const DATA: [&str; 2] = ["async", "logs"];
-
 /// How long a running box may take to finish accepted events and stop.
 const STOP_WAIT: Duration = Duration::from_secs(120);
 
 pub fn run(args: DownArgs) -> Result<()> {
-    let state_dir = args.project.state_dir();
-    if !state_dir.is_dir() {
+    let state_dir = StateDir::new(args.project.state_dir());
+    if !state_dir.root().is_dir() {
         println!(
             "esb: no box state in {}: nothing to stop",
-            state_dir.display()
+            state_dir.root().display()
         );
         return Ok(());
     }
@@ -47,7 +45,7 @@ pub fn run(args: DownArgs) -> Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async {
         let mut kinds = vec![RuntimeKind::Process];
-        let docker_was_used = state_dir.join("box-id").is_file();
+        let docker_was_used = state_dir.box_id().is_file();
         if docker_was_used {
             match esb_docker::connect(args.runtime.docker_host.as_deref(), Duration::from_secs(3))
                 .await
@@ -63,13 +61,11 @@ pub fn run(args: DownArgs) -> Result<()> {
                     .await?;
             agent.destroy_all().await;
         }
-        println!("esb: the box of {} is down", state_dir.display());
+        println!("esb: the box of {} is down", state_dir.root().display());
         if args.volumes {
-            for dir in DATA
-                .map(|d| state_dir.join(d))
-                .iter()
-                .filter(|d| d.exists())
-            {
+            // The box's data: queued and failed asynchronous events, logs.
+            let data = [state_dir.async_events(), state_dir.logs()];
+            for dir in data.iter().filter(|d| d.exists()) {
                 std::fs::remove_dir_all(dir)
                     .with_context(|| format!("cannot remove {}", dir.display()))?;
                 println!("esb: removed {}", dir.display());

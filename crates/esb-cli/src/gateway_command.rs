@@ -61,17 +61,8 @@ pub struct ServeArgs {
         value_parser = clap::builder::BoolishValueParser::new()
     )]
     pub open_invoke_api: bool,
-    /// Where the box's log store answers VictoriaLogs' HTTP API (/insert/jsonline,
-    /// /select/logsql/query): ADDRESS:PORT, "auto" (127.0.0.1:9428, VictoriaLogs' port,
-    /// or any free loopback port when another box holds it), or "off".
-    #[arg(long, env = "ESB_LOGS_LISTEN", default_value = "auto")]
-    pub logs_listen: String,
-    /// Days log records are kept.
-    #[arg(long, env = "ESB_LOGS_RETENTION_DAYS", default_value_t = 7.0)]
-    pub logs_retention_days: f64,
-    /// Most megabytes the log store may take (oldest records go first).
-    #[arg(long, env = "ESB_LOGS_MAX_MB", default_value_t = 1024)]
-    pub logs_max_mb: u64,
+    #[command(flatten)]
+    pub log_store: crate::log_store::LogStoreArgs,
     /// A VictoriaLogs to ship every record to as well (`http://host:9428`), with stream
     /// fields `function` and `job`; with `--logs-listen off`, only there.
     #[arg(long, env = "ESB_LOGS_SHIP_URL")]
@@ -110,7 +101,7 @@ pub async fn serve(
     runtime_label: &str,
     watch: Option<(ProjectArgs, crate::watch::Rebuild)>,
 ) -> Result<Arc<Gateway>> {
-    let certs = esb_gateway::certs::ensure(&project.state_dir)
+    let certs = esb_gateway::certs::ensure(project.state_dir.root())
         .context("cannot prepare the box's TLS certificates")?;
     let tls = esb_gateway::tls::server_config(&certs)?;
     let listen = SocketAddr::from(([0, 0, 0, 0], port));
@@ -118,12 +109,11 @@ pub async fn serve(
         .await
         .with_context(|| format!("cannot listen on {listen} (gateway HTTPS)"))?;
     let url = format!("https://127.0.0.1:{port}");
-    let credentials =
-        esb_auth::load_or_issue(&esb_state::StateDir::new(&project.state_dir).credentials())?;
+    let credentials = esb_auth::load_or_issue(&project.state_dir.credentials())?;
     let id_token = options.auth.id_token(&credentials)?;
     let user_auth = id_token.is_some();
     let apis = crate::api_access::Apis::new(&project.template, &options.auth, user_auth)?;
-    let logs = crate::log_store::serve(&project.state_dir, options).await?;
+    let logs = crate::log_store::serve(&project.state_dir, &options.log_store).await?;
     let pipeline = crate::log_pipeline::start(
         &project.state_dir,
         logs.as_ref().map(|l| Arc::clone(&l.store)),
@@ -147,10 +137,10 @@ pub async fn serve(
         acquire_timeout: positive_seconds(options.acquire_timeout).unwrap_or_default(),
         pause_idle_after: positive_seconds(options.pause_idle_after),
         idle_timeout: positive_seconds(options.idle_timeout),
-        access_log: Some(project.state_dir.join("logs").join("access.log")),
+        access_log: Some(project.state_dir.access_log()),
         log_records: pipeline.as_ref().map(|p| Arc::clone(&p.box_records)),
         max_concurrency: options.max_concurrency,
-        async_dir: project.state_dir.join("async"),
+        async_dir: project.state_dir.async_events(),
         async_retry_delay: positive_seconds(options.async_retry_delay.clamp(0.01, 3600.0))
             .unwrap_or_default(),
         breaker: esb_gateway::breaker::BreakerSettings {
@@ -233,7 +223,7 @@ fn positive_seconds(value: f64) -> Option<Duration> {
 
 fn print_banner(project: &Project, url: &str, ca: &Path, open: bool) {
     crate::quiet::say!("ESB is up: {url}  (trust {} as CA)", ca.display());
-    let credentials = esb_state::StateDir::new(&project.state_dir).credentials();
+    let credentials = project.state_dir.credentials();
     if open {
         let line = "!".repeat(78);
         eprintln!(

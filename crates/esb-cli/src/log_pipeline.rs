@@ -13,6 +13,7 @@ use anyhow::{Context, Result};
 use esb_gateway::FunctionEntry;
 use esb_logs::Shipper;
 use esb_logs::collector::Collector;
+use esb_state::StateDir;
 
 /// Stream fields of every record ESB ships (VictoriaLogs' `_stream_fields`).
 const STREAM_FIELDS: [&str; 2] = ["function", "job"];
@@ -32,7 +33,7 @@ pub struct Pipeline {
 
 /// Starts the pipeline; `None` when the box keeps no logs (no store, no external).
 pub fn start(
-    state_dir: &Path,
+    state_dir: &StateDir,
     store: Option<Arc<esb_logs::Store>>,
     ship_url: Option<&str>,
     gateway_url: &str,
@@ -45,10 +46,7 @@ pub fn start(
         Some(url) => {
             let mut config =
                 esb_logs::ShipperConfig::new(esb_logs::shipper::jsonline_url(url, &STREAM_FIELDS));
-            config.spool = Some((
-                state_dir.join("logs").join("external-spool").join("box"),
-                EXTERNAL_SPOOL_BYTES,
-            ));
+            config.spool = Some((state_dir.external_box_log_spool(), EXTERNAL_SPOOL_BYTES));
             config.identity = esb_logs::collector::box_stream();
             Some(Shipper::start(config).context("log shipping to VictoriaLogs")?)
         }
@@ -63,10 +61,7 @@ pub fn start(
     own.headers = vec![(esb_logs::collector::TOKEN_HEADER.to_string(), token.clone())];
     own.ca_pem = Some(std::fs::read(ca).with_context(|| format!("cannot read {}", ca.display()))?);
     // Beside the workers' spools: the box adopts what stopped workers left.
-    own.spool = Some((
-        state_dir.join(esb_agent::LOG_SPOOL_DIR).join("box"),
-        BOX_SPOOL_BYTES,
-    ));
+    own.spool = Some((state_dir.box_log_spool(), BOX_SPOOL_BYTES));
     own.identity = esb_logs::collector::box_stream();
     let box_records = Arc::new(Shipper::start(own).context("the box's log records")?);
     let _ = BOX_RECORDS.set(Arc::clone(&box_records));
@@ -86,9 +81,10 @@ impl Pipeline {
     /// Tells each function's workers where to ship their records.
     pub fn configure_workers(&self, entries: &mut [FunctionEntry]) {
         for e in entries {
-            e.spec
-                .environment
-                .insert(esb_agent::LOGS_URL_VAR.to_string(), self.worker_url.clone());
+            e.spec.environment.insert(
+                esb_agent::worker_env::LOGS_URL_VAR.to_string(),
+                self.worker_url.clone(),
+            );
             e.spec
                 .environment
                 .insert("ESB_LOGS_TOKEN".to_string(), self.token.clone());

@@ -5,12 +5,28 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use clap::Args;
 use esb_logs::{Retention, Store};
-
-use crate::gateway_command::ServeArgs;
+use esb_state::StateDir;
 
 /// VictoriaLogs' own port, as the seed runs it.
 const DEFAULT_LISTEN: &str = "127.0.0.1:9428";
+
+/// The log store's flags, part of `esb up`'s and `esb gateway`'s.
+#[derive(Args, Clone)]
+pub struct LogStoreArgs {
+    /// Where the box's log store answers VictoriaLogs' HTTP API (/insert/jsonline,
+    /// /select/logsql/query): ADDRESS:PORT, "auto" (127.0.0.1:9428, VictoriaLogs' port,
+    /// or any free loopback port when another box holds it), or "off".
+    #[arg(long, env = "ESB_LOGS_LISTEN", default_value = "auto")]
+    pub logs_listen: String,
+    /// Days log records are kept.
+    #[arg(long, env = "ESB_LOGS_RETENTION_DAYS", default_value_t = 7.0)]
+    pub logs_retention_days: f64,
+    /// Most megabytes the log store may take (oldest records go first).
+    #[arg(long, env = "ESB_LOGS_MAX_MB", default_value_t = 1024)]
+    pub logs_max_mb: u64,
+}
 
 /// Where the running log store's API answers.
 pub struct LogStore {
@@ -19,7 +35,7 @@ pub struct LogStore {
 }
 
 /// Serves for as long as the runtime runs; `None` when turned off.
-pub async fn serve(state_dir: &std::path::Path, options: &ServeArgs) -> Result<Option<LogStore>> {
+pub async fn serve(state_dir: &StateDir, options: &LogStoreArgs) -> Result<Option<LogStore>> {
     if options.logs_listen == "off" {
         return Ok(None);
     }
@@ -29,7 +45,7 @@ pub async fn serve(state_dir: &std::path::Path, options: &ServeArgs) -> Result<O
         ),
         max_bytes: options.logs_max_mb.saturating_mul(1 << 20),
     };
-    let dir = state_dir.join("logs").join("store");
+    let dir = state_dir.log_store();
     let store = Arc::new(
         tokio::task::spawn_blocking(move || Store::open(&dir, retention))
             .await

@@ -17,7 +17,7 @@ mod init_command;
 mod invoke_command;
 mod log_pipeline;
 mod log_store;
-mod logs_command;
+mod logs;
 mod project;
 mod quiet;
 mod reset_command;
@@ -77,7 +77,7 @@ enum Command {
     /// Invoke a function of the running box and print its answer.
     Invoke(invoke_command::InvokeArgs),
     /// Function and box logs with request ids, from the box's log store (-f follows).
-    Logs(logs_command::LogsArgs),
+    Logs(logs::LogsArgs),
     /// Images functions are built on (`esb image base`: a Python base from a rootfs).
     Image(image_command::ImageArgs),
     /// Write a sample project (template, functions, README) that `esb up` serves at once.
@@ -149,7 +149,7 @@ fn run() -> Result<()> {
         }),
         Command::Status(args) => status_command::run(args),
         Command::Invoke(args) => invoke_command::run(args),
-        Command::Logs(args) => logs_command::run(args),
+        Command::Logs(args) => logs::run(args),
         Command::Config(args) => config_command::run(&args, &matches, &origins),
     }
 }

@@ -12,6 +12,7 @@ use esb_docker::FunctionSource;
 use esb_gateway::FunctionEntry;
 use esb_gateway::async_dispatch::AsyncConfig;
 use esb_proto::agent::FunctionSpec;
+use esb_state::StateDir;
 use esb_template::{LoadOptions, Runtime, Template, UrlAuth};
 
 #[derive(Args, Clone)]
@@ -46,7 +47,7 @@ pub struct Project {
     /// empty for process workers, which run the code in place.
     pub images: BTreeMap<String, String>,
     pub default_concurrency: u32,
-    pub state_dir: PathBuf,
+    pub state_dir: StateDir,
     pub region: String,
     pub account_id: String,
 }
@@ -60,7 +61,7 @@ impl ProjectArgs {
                 .template
                 .parent()
                 .unwrap_or(Path::new("."))
-                .join(".esb"),
+                .join(esb_state::DEFAULT_NAME),
         }
     }
 
@@ -81,7 +82,7 @@ impl ProjectArgs {
         std::fs::create_dir_all(&state_dir).with_context(|| {
             format!("cannot create the state directory {}", state_dir.display())
         })?;
-        let state_dir = state_dir.canonicalize().unwrap_or(state_dir);
+        let state_dir = StateDir::new(state_dir.canonicalize().unwrap_or(state_dir));
         Ok(Project {
             template,
             template_path: self

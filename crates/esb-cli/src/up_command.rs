@@ -37,9 +37,9 @@ pub struct UpArgs {
 
 pub fn run(args: UpArgs) -> Result<()> {
     if args.detach {
-        let state_dir = args.project.state_dir();
-        std::fs::create_dir_all(&state_dir)
-            .with_context(|| format!("cannot create {}", state_dir.display()))?;
+        let state_dir = esb_state::StateDir::new(args.project.state_dir());
+        std::fs::create_dir_all(state_dir.root())
+            .with_context(|| format!("cannot create {}", state_dir.root().display()))?;
         return crate::detach::spawn(&state_dir, args.wait);
     }
     let mut project = args.project.load()?;

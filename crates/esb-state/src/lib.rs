@@ -11,12 +11,15 @@
 //!   agent/workers/  one record per worker, for adoption after an agent restart
 //!   runtimes/python the process runtime's Python env
 //!   logs/           box.log (detached box), access.log, store/ (the log store),
-//!                   spool/<worker>/ (records waiting for the store),
-//!                   external-spool/ (records waiting for an external VictoriaLogs),
+//!                   spool/box/, spool/<worker>/ (records waiting for the store),
+//!                   external-spool/box/ (records waiting for an external VictoriaLogs),
 //!                   workers/<id>.log (a process worker's raw output)
 //! ```
 
 use std::path::{Path, PathBuf};
+
+/// The state dir's name when none is given (`esb up` puts it beside the template).
+pub const DEFAULT_NAME: &str = ".esb";
 
 /// A box's state directory. Cheap to clone; creates nothing by itself.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -100,9 +103,25 @@ impl StateDir {
         self.logs().join("spool")
     }
 
+    /// The box's own spool (its access log, warnings), beside the workers': the box
+    /// adopts what stopped workers left.
+    pub fn box_log_spool(&self) -> PathBuf {
+        self.log_spool().join("box")
+    }
+
+    /// A worker's spool (`ESB_LOG_SPOOL` of a process worker).
+    pub fn worker_log_spool(&self, worker_id: &str) -> PathBuf {
+        self.log_spool().join(worker_id)
+    }
+
     /// Records waiting for an external VictoriaLogs (`--logs-ship-url`).
     pub fn external_log_spool(&self) -> PathBuf {
         self.logs().join("external-spool")
+    }
+
+    /// The box's spool for the external VictoriaLogs (its only writer).
+    pub fn external_box_log_spool(&self) -> PathBuf {
+        self.external_log_spool().join("box")
     }
 
     /// A process worker's raw stdout and stderr, while it lives.
@@ -133,6 +152,7 @@ mod tests {
     fn layout_is_stable() {
         let s = StateDir::new("/s");
         let p = |x: PathBuf| x.display().to_string();
+        assert_eq!(DEFAULT_NAME, ".esb");
         assert_eq!(p(s.box_json()), "/s/box.json");
         assert_eq!(p(s.box_pid()), "/s/box.pid");
         assert_eq!(p(s.box_id()), "/s/box-id");
@@ -145,7 +165,10 @@ mod tests {
         assert_eq!(p(s.access_log()), "/s/logs/access.log");
         assert_eq!(p(s.log_store()), "/s/logs/store");
         assert_eq!(p(s.log_spool()), "/s/logs/spool");
+        assert_eq!(p(s.box_log_spool()), "/s/logs/spool/box");
+        assert_eq!(p(s.worker_log_spool("w1")), "/s/logs/spool/w1");
         assert_eq!(p(s.external_log_spool()), "/s/logs/external-spool");
+        assert_eq!(p(s.external_box_log_spool()), "/s/logs/external-spool/box");
         assert_eq!(p(s.worker_log("w1")), "/s/logs/workers/w1.log");
     }
 }

@@ -11,13 +11,15 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use esb_proto::agent::FunctionSpec;
 use esb_rie::process_tree;
+use esb_state::StateDir;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 use super::{RuntimeError, WorkerRuntime, WorkerUsage};
 use crate::memory_limit::WorkerCgroup;
 use crate::python_env::PythonEnv;
-use crate::worker_record::{RecordedState, WorkerRecord, new_token, spec_hash};
+use crate::worker_env::{LOG_SPOOL_VAR, WORKER_ID_VAR};
+use crate::worker_record::{RecordedState, WorkerRecord, new_token, now_ms, spec_hash};
 
 /// Host variables a process worker keeps (everything else comes from the template).
 const PASSED_THROUGH: [&str; 7] = [
@@ -33,7 +35,7 @@ const READY_TIMEOUT: Duration = Duration::from_secs(15);
 
 pub struct ProcessRuntime {
     esb: PathBuf,
-    state_dir: PathBuf,
+    state_dir: StateDir,
     python: PythonEnv,
     lifeline_pid: Option<u32>,
     warned_no_cgroup: AtomicBool,
@@ -43,11 +45,11 @@ impl ProcessRuntime {
     /// `esb` is the binary started as each worker's entrypoint; with `lifeline_pid`,
     /// workers stop when that process ends (the box), otherwise they survive an agent
     /// restart and are re-adopted.
-    pub fn new(esb: PathBuf, state_dir: &Path, lifeline_pid: Option<u32>) -> Self {
+    pub fn new(esb: PathBuf, state_dir: &StateDir, lifeline_pid: Option<u32>) -> Self {
         crate::memory_limit::sweep_stale();
         Self {
             esb,
-            state_dir: state_dir.to_path_buf(),
+            state_dir: state_dir.clone(),
             python: PythonEnv::new(state_dir),
             lifeline_pid,
             warned_no_cgroup: AtomicBool::new(false),
@@ -84,14 +86,6 @@ impl ProcessRuntime {
 
     /// The function's environment: host basics, Lambda's variables, layers, then the
     /// template's variables.
-    /// The worker's stdout and stderr (its `esb rie` and runtime), while it lives.
-    fn worker_log(&self, id: &str) -> PathBuf {
-        self.state_dir
-            .join("logs")
-            .join("workers")
-            .join(format!("{id}.log"))
-    }
-
     fn environment(&self, spec: &FunctionSpec) -> Vec<(String, String)> {
         let mut env: Vec<(String, String)> = PASSED_THROUGH
             .iter()
@@ -151,7 +145,8 @@ impl ProcessRuntime {
             worker: id.to_string(),
             detail,
         };
-        let log_path = self.worker_log(id);
+        // The worker's stdout and stderr (its `esb rie` and runtime), while it lives.
+        let log_path = self.state_dir.worker_log(id);
         if let Some(dir) = log_path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| start_err(format!("log dir: {e}")))?;
         }
@@ -180,11 +175,8 @@ impl ProcessRuntime {
                 .env_clear()
                 .envs(self.environment(spec))
                 .env(esb_lambda::headers::WORKER_TOKEN_VAR, token)
-                .env("ESB_WORKER_ID", id)
-                .env(
-                    "ESB_LOG_SPOOL",
-                    self.state_dir.join(crate::LOG_SPOOL_DIR).join(id),
-                )
+                .env(WORKER_ID_VAR, id)
+                .env(LOG_SPOOL_VAR, self.state_dir.worker_log_spool(id))
                 .stdin(Stdio::null())
                 .stdout(log)
                 .stderr(log_err)
@@ -277,7 +269,7 @@ impl WorkerRuntime for ProcessRuntime {
         signal_all(&remaining, Signal::SIGKILL);
         // Its lines are in the box's log store; the raw copy goes with the worker, so
         // worker files do not pile up on an edge box's disk.
-        let _ = std::fs::remove_file(self.worker_log(&worker.id));
+        let _ = std::fs::remove_file(self.state_dir.worker_log(&worker.id));
         // The cgroup can only go once its last process is reaped: retried off the runtime.
         if let Some(dir) = WorkerCgroup::path_for(&worker.id) {
             let _ = tokio::task::spawn_blocking(move || WorkerCgroup::remove(&dir)).await;
@@ -347,11 +339,4 @@ fn free_port() -> std::io::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port())
-}
-
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or_default()
 }

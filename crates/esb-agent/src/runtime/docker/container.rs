@@ -2,6 +2,7 @@
 //! creation, start, readiness, logs and removal.
 
 use super::*;
+use crate::worker_env::{LOG_SPOOL_VAR, LOGS_URL_VAR, WORKER_ID_VAR};
 
 /// Where the host's worker log spools appear inside a container.
 const SPOOL_IN_CONTAINER: &str = "/var/esb/log-spool";
@@ -54,14 +55,14 @@ impl Inner {
     ) -> ContainerCreateBody {
         let (mut env, mut binds) = container_env::for_container(&spec.environment);
         if let Some(spool) = &self.options.log_spool
-            && spec.environment.contains_key(crate::LOGS_URL_VAR)
+            && spec.environment.contains_key(LOGS_URL_VAR)
         {
             binds.push(format!("{}:{SPOOL_IN_CONTAINER}", spool.display()));
-            env.push(format!("ESB_LOG_SPOOL={SPOOL_IN_CONTAINER}/{id}"));
+            env.push(format!("{LOG_SPOOL_VAR}={SPOOL_IN_CONTAINER}/{id}"));
         }
         env.extend([
             format!("{}={token}", esb_lambda::headers::WORKER_TOKEN_VAR),
-            format!("ESB_WORKER_ID={id}"),
+            format!("{WORKER_ID_VAR}={id}"),
             format!("AWS_LAMBDA_FUNCTION_NAME={}", spec.name),
             format!("AWS_LAMBDA_FUNCTION_TIMEOUT={}", spec.timeout_s),
             format!("AWS_LAMBDA_FUNCTION_MEMORY_SIZE={}", spec.memory_mb),

@@ -36,8 +36,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use super::{RuntimeError, WorkerRuntime, WorkerUsage};
 use crate::container_env::{self, HOST_ALIAS};
 use crate::docker_network::{self, BoxNetwork};
-use crate::runtime::process::now_ms;
-use crate::worker_record::{RecordedState, WorkerRecord, new_token, spec_hash};
+use crate::worker_record::{RecordedState, WorkerRecord, new_token, now_ms, spec_hash};
 
 /// The port `esb rie` listens on inside every worker image.
 const RIE_PORT: u16 = 8080;
