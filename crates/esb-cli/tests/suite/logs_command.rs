@@ -9,13 +9,13 @@
 //! Only records these tests insert are relied on (never the functions' own output),
 //! so other records the box may store interleave without breaking them.
 
-mod support;
-
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
+
+use crate::support;
 
 /// A project folder: a template of two Python functions, and a state dir whose Python
 /// runtime is the test venv.

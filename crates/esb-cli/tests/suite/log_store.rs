@@ -3,8 +3,6 @@
 //! over the LogsQL subset, bad lines rejected alone and counted, hostile queries
 //! refused, and acknowledged records still there after the box restarts.
 
-mod support;
-
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -12,6 +10,8 @@ use std::time::Duration;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
+
+use crate::support;
 
 struct Box_ {
     child: Child,

@@ -3,13 +3,13 @@
 //! but welcome in another folder; stale pid files; idle workers removed (scale to
 //! zero) while provisioned ones stay.
 
-mod support;
-
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+use crate::support;
 
 /// A temporary project: a copy-free template pointing at the test functions, and a
 /// state dir whose Python runtime is the test venv.

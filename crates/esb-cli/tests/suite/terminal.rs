@@ -2,10 +2,10 @@
 //! URL and each function, coloured log lines, the key file to sign with, and Ctrl-C
 //! stopping the box cleanly; and no colour codes when the output is not a terminal.
 
-mod support;
-
 use std::process::Command;
 use std::time::{Duration, Instant};
+
+use crate::support;
 
 /// Runs tmux on a server of this test's own (named after its thread, which the test
 /// harness names after the test): tests in parallel never share, or kill, a server.

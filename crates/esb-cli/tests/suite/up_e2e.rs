@@ -3,14 +3,14 @@
 //! scenario runs twice: with process workers and with docker workers (a real daemon,
 //! images built by `esb build`); both must give the same results.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
+
+use crate::support;
 
 /// Where the box runs its workers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

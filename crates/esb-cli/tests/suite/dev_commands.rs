@@ -4,13 +4,13 @@
 //! `esb validate` reports errors with file:line and warnings with their line;
 //! `esb generate-event` prints events with the keys of AWS's samples.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
+
+use crate::support;
 
 fn esb(args: &[&str]) -> Output {
     esb_in(args, &std::env::temp_dir(), &[])

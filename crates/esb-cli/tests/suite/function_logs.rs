@@ -3,8 +3,6 @@
 //! id and trace id; shipping to an external VictoriaLogs checked by a test receiver
 //! on the wire, and by another box's store that is killed and restarted mid-stream.
 
-mod support;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
@@ -13,6 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+
+use crate::support;
 
 fn template() -> PathBuf {
     support::repo_root().join("tests/projects/logs/template.yaml")

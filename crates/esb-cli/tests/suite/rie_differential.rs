@@ -3,10 +3,9 @@
 //! crate). Where the two must differ (real Lambda's behaviour), the test asserts both
 //! sides of the difference explicitly.
 
-mod support;
-
 use serde_json::json;
-use support::{BOTH, Emulator, Spec, without_request_id};
+
+use crate::support::{self, BOTH, Emulator, Spec, without_request_id};
 
 #[test]
 fn success_echo_is_identical() {

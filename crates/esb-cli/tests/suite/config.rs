@@ -3,13 +3,13 @@
 //! `./template.yaml`, the nearest one above); `esb config` saying where each value
 //! came from; and `esb up` actually serving on the port the file names.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
+
+use crate::support;
 
 /// A temporary project: a template over the test functions, and a state dir whose
 /// Python runtime is the test venv.

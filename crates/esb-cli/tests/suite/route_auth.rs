@@ -5,13 +5,13 @@
 //! with API Gateway's status, body and error type, and the caller's identity landing
 //! in `requestContext.authorizer` as AWS puts it.
 
-mod support;
-
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
+
+use crate::support;
 
 struct Box_ {
     child: Child,

@@ -2,13 +2,13 @@
 //! whatever its libc: it is linked statically, and it serves a function from an empty
 //! root filesystem holding nothing but itself and the function's bootstrap.
 
-mod support;
-
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::json;
+
+use crate::support;
 
 /// True when the ELF file asks for a dynamic loader (has a PT_INTERP segment).
 fn has_interpreter(path: &Path) -> bool {

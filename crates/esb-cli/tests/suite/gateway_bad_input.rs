@@ -3,8 +3,6 @@
 //! arrive. Each gets a clear answer (or a closed connection) and nothing else is
 //! affected: the box keeps serving other clients meanwhile.
 
-mod support;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -13,6 +11,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+use crate::support;
 
 struct Box_ {
     child: Child,

@@ -2,12 +2,11 @@
 //! process hygiene. Each failure mode must give a clear answer, never a hang, a crash
 //! or a leaked process.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use support::{Emulator, SIGKILL, SIGTERM, Spec, wait_gone};
+
+use crate::support::{self, Emulator, SIGKILL, SIGTERM, Spec, wait_gone};
 
 fn esb(handler: &str) -> support::Rie {
     Spec::python(handler).start(Emulator::Esb)

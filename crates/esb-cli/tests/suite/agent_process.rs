@@ -2,8 +2,6 @@
 //! start and answer, are listed, measured, paused, resumed, reused, destroyed, and
 //! survive an agent restart (re-adopted, not killed).
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -13,7 +11,8 @@ use esb_proto::agent::{
     EnsureWorkerRequest, FunctionSpec, InfoRequest, ListWorkersRequest, MetricsRequest, WorkerRef,
     WorkerState,
 };
-use support::{free_addr, wait_gone};
+
+use crate::support::{self, free_addr, wait_gone};
 
 struct AgentProc {
     child: Child,

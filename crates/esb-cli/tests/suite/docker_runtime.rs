@@ -3,13 +3,13 @@
 //! and a daemon that is not there. A real Docker daemon throughout (scripts/test.sh
 //! starts one when none runs).
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+
+use crate::support;
 
 /// A project with one Rust `provided.al2023` function (the lambda_runtime fixture).
 struct Project {
