@@ -42,6 +42,7 @@ def context(event, context):
         "trace_id": os.environ.get("_X_AMZN_TRACE_ID"),
         "pid": os.getpid(),
         "instance": INSTANCE,
+        "cwd": os.getcwd(),
         "env": {name: os.environ.get(name) for name in names},
     }
 

@@ -222,6 +222,36 @@ fn esb_always_gives_a_trace_id_and_a_real_deadline() {
     );
 }
 
+/// Used alone, `esb rie` is a drop-in for AWS's emulator: the same default identity in
+/// the context, and the runtime runs where the emulator was started when no
+/// `LAMBDA_TASK_ROOT` is set (whatever folders the host has, /var/task included).
+#[test]
+fn defaults_match_aws_rie_when_nothing_is_configured() {
+    let answers: Vec<serde_json::Value> = BOTH
+        .iter()
+        .map(|kind| Spec::python("handlers.context").start(*kind).invoke("{}").json())
+        .collect();
+    let [aws, esb] = &answers[..] else {
+        unreachable!("two emulators")
+    };
+    assert_eq!(aws["invoked_function_arn"], esb["invoked_function_arn"]);
+    assert_eq!(
+        esb["invoked_function_arn"],
+        "arn:aws:lambda:us-east-1:012345678912:function:test_function"
+    );
+    assert_eq!(aws["function_name"], esb["function_name"]);
+    assert_eq!(aws["cwd"], esb["cwd"]);
+    let started_in = support::python_functions();
+    assert_eq!(
+        esb["cwd"].as_str().map(std::path::Path::new),
+        Some(started_in.as_path())
+    );
+    assert_eq!(
+        esb["env"]["LAMBDA_TASK_ROOT"].as_str().map(std::path::Path::new),
+        Some(started_in.as_path())
+    );
+}
+
 #[test]
 fn environment_matches_lambda() {
     let rie = Spec::python("handlers.context")
@@ -264,7 +294,7 @@ fn environment_matches_lambda() {
     assert_eq!(ctx["function_name"], "orders");
     assert_eq!(
         ctx["invoked_function_arn"],
-        "arn:aws:lambda:eu-west-3:123456789012:function:orders"
+        "arn:aws:lambda:eu-west-3:012345678912:function:orders"
     );
 }
 
