@@ -666,10 +666,13 @@ pub fn python_project(name: &str, resources: &str) -> PathBuf {
     dir
 }
 
-/// An empty state dir under the temp dir, named for the test and this process, with
-/// the test venv as its Python runtime.
+/// An empty state dir under the temp dir, with the test venv as its Python runtime;
+/// named for the test, this process and the call, so tests sharing a process (plain
+/// `cargo test`) never share a state dir.
 pub fn fresh_state_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("esb-{name}-{}", std::process::id()));
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("esb-{name}-{}-{call}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     link_venv(&dir);
     dir
