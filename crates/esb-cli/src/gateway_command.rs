@@ -110,7 +110,7 @@ pub async fn serve(
     runtime_label: &str,
     watch: Option<(ProjectArgs, crate::watch::Rebuild)>,
 ) -> Result<Arc<Gateway>> {
-    let certs = esb_gateway::certs::ensure(&project.state_dir)
+    let certs = esb_gateway::certs::ensure(&esb_state::StateDir::new(&project.state_dir))
         .context("cannot prepare the box's TLS certificates")?;
     let tls = esb_gateway::tls::server_config(&certs)?;
     let listen = SocketAddr::from(([0, 0, 0, 0], port));
