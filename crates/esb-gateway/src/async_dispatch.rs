@@ -63,7 +63,7 @@ async fn deliver(gw: &Arc<Gateway>, mut event: QueuedEvent) {
     }
     let mut delay = gw.async_retry_delay;
     loop {
-        let age_ms = crate::now_ms().saturating_sub(event.accepted_at_ms);
+        let age_ms = crate::clock::now_ms().saturating_sub(event.accepted_at_ms);
         if u128::try_from(age_ms).unwrap_or(0) > config.max_age.as_millis() {
             let record = record(gw, &event, "EventAgeExceeded", None);
             finish_failed(gw, &event, record);
@@ -164,7 +164,7 @@ fn enqueue(gw: &Arc<Gateway>, target: &str, record: Value, source: &QueuedEvent)
         function: target.to_string(),
         payload: record.to_string(),
         trace_id: source.trace_id.clone(),
-        accepted_at_ms: crate::now_ms(),
+        accepted_at_ms: crate::clock::now_ms(),
         attempts: 0,
     };
     match gw.async_store.save(&event) {

@@ -100,7 +100,7 @@ async fn handle(
                     .get(TRACE_ID)
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_string),
-                accepted_at_ms: crate::now_ms(),
+                accepted_at_ms: crate::clock::now_ms(),
                 attempts: 0,
             };
             gw.async_store.save(&event).map_err(|e| {

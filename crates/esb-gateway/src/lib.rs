@@ -13,6 +13,7 @@ pub mod auth;
 pub mod breaker;
 pub mod call;
 pub mod certs;
+pub mod clock;
 pub mod cors;
 #[cfg(test)]
 mod event_shape;
@@ -27,6 +28,9 @@ pub mod routes;
 pub mod server;
 pub mod tls;
 pub mod worker_client;
+pub mod worker_provider;
+
+pub use clock::now_ms;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -192,9 +196,12 @@ impl Gateway {
     pub async fn replan(&self, functions: Vec<FunctionEntry>) -> plan::Changes {
         let (next, changes, transition) =
             plan::Plan::build(functions, Some(&self.plan()), &self.pool_settings);
-        if let Ok(mut current) = self.plan.write() {
-            *current = Arc::new(next);
-        }
+        // Recovered, never skipped, when poisoned: a panic elsewhere must not leave the
+        // box serving the old plan while its pools get the new specs below.
+        *self
+            .plan
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(next);
         for (pool, spec) in transition.respecs {
             pool.replace(spec).await;
         }
@@ -406,14 +413,14 @@ fn spawn_maintainer(
         .map_or(Duration::from_secs(1), |a| a / 4)
         .clamp(Duration::from_millis(50), Duration::from_secs(1));
     tokio::spawn(async move {
-        let mut last_sweep = std::time::Instant::now();
+        let mut last_sweep = tokio::time::Instant::now();
         loop {
             let Some(gw) = gateway.upgrade() else {
                 return;
             };
             let plan = gw.plan();
             if last_sweep.elapsed() >= DEAD_WORKER_SWEEP {
-                last_sweep = std::time::Instant::now();
+                last_sweep = tokio::time::Instant::now();
                 if let Ok(live) = gw.agent.live_workers().await {
                     for pool in plan.pools.values() {
                         let gone = pool.forget_dead(&live, last_sweep);
@@ -437,12 +444,4 @@ fn spawn_maintainer(
             tokio::time::sleep(period).await;
         }
     });
-}
-
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or_default()
 }
