@@ -29,10 +29,6 @@ use esb_lambda::headers::{FUNCTION_ERROR, REQUEST_ID, TRACE_ID};
 const MAX_API_BODY: usize = 10 * 1024 * 1024;
 /// API Gateway's integration timeout.
 const INTEGRATION_TIMEOUT: Duration = Duration::from_secs(29);
-pub const STAGE: &str = "Prod";
-/// HTTP APIs' default stage.
-pub const HTTP_STAGE: &str = "$default";
-pub const API_ID: &str = "esblocal";
 
 pub async fn handle(
     State(gw): State<Arc<Gateway>>,
