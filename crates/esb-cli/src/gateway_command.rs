@@ -159,7 +159,7 @@ pub async fn serve(
                 .unwrap_or_default(),
         },
     })?;
-    gateway.resume_queued();
+    esb_gateway::async_dispatch::resume_queued(&gateway);
     let _watcher = match watch {
         Some((args, rebuild)) => {
             let (url, ca, credentials) = (url.clone(), certs.ca.clone(), credentials.clone());

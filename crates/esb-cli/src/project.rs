@@ -9,8 +9,8 @@ use anyhow::{Context, Result};
 use clap::Args;
 use esb_auth::BoxCredentials;
 use esb_docker::FunctionSource;
+use esb_gateway::AsyncConfig;
 use esb_gateway::FunctionEntry;
-use esb_gateway::async_dispatch::AsyncConfig;
 use esb_proto::agent::FunctionSpec;
 use esb_template::{LoadOptions, Runtime, Template, UrlAuth};
 

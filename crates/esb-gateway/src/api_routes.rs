@@ -19,10 +19,11 @@ use crate::auth::Guard;
 use crate::auth::route_auth::Received;
 use crate::call::{CallError, call};
 use crate::cors::CorsRules;
+use crate::function_url;
+use crate::gateway::Gateway;
 use crate::pool::AcquireError;
 use crate::proxy_event::ProxyRequest;
 use crate::routes::{EventFormat, Lookup, RouteMatch};
-use crate::{Gateway, function_url};
 use esb_lambda::headers::{FUNCTION_ERROR, REQUEST_ID, TRACE_ID};
 
 /// API Gateway's payload limit.
@@ -62,7 +63,7 @@ pub async fn handle(
         return internal_error(format);
     };
     let read = tokio::time::timeout(
-        crate::BODY_READ_TIMEOUT,
+        crate::client_timeouts::BODY_READ_TIMEOUT,
         read_limited(Body::new(body), MAX_API_BODY),
     );
     let body: Bytes = match read.await {

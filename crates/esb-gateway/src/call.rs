@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::HeaderMap;
 
-use crate::Gateway;
+use crate::gateway::Gateway;
 use crate::pool::{AcquireError, FunctionPool};
 use crate::worker_client::WorkerAnswer;
 use esb_lambda::headers::FUNCTION_ERROR;

@@ -13,7 +13,7 @@ use http::StatusCode;
 use serde_json::{Map, Value, json};
 
 use super::policy::{self, Decision};
-use crate::Gateway;
+use crate::gateway::Gateway;
 use crate::proxy_event::ProxyRequest;
 use esb_lambda::headers::FUNCTION_ERROR;
 

@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 
 use super::lambda_authorizer::{Allowed, Refusal};
 use super::{Access, Guard};
-use crate::Gateway;
 use crate::api_response::gateway_error;
+use crate::gateway::Gateway;
 use crate::proxy_event::ProxyRequest;
 use crate::routes::EventFormat;
 
