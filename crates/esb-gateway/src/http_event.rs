@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use base64::Engine;
 use serde_json::{Value, json};
 
-use crate::proxy_event::{ProxyRequest, form_decode, request_time};
+use crate::proxy_event::request_time;
+use crate::proxy_request::ProxyRequest;
+use crate::query_string::form_decode;
 
 pub fn build(req: &ProxyRequest<'_>) -> Value {
     let now = time::OffsetDateTime::now_utc();

@@ -2,29 +2,13 @@
 //! sends (checked against AWS's sample events in the tests).
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 
 use base64::Engine;
-use http::{HeaderMap, Method, Uri};
-use percent_encoding::percent_decode_str;
+use http::HeaderMap;
 use serde_json::{Map, Value, json};
 
-use crate::routes::RouteMatch;
-
-/// Everything the event is built from.
-pub struct ProxyRequest<'a> {
-    pub method: &'a Method,
-    pub uri: &'a Uri,
-    pub headers: &'a HeaderMap,
-    pub body: &'a [u8],
-    pub source_ip: IpAddr,
-    pub route: &'a RouteMatch,
-    pub stage: &'a str,
-    pub request_id: &'a str,
-    pub api_id: &'a str,
-    pub account_id: &'a str,
-    pub region: &'a str,
-}
+use crate::proxy_request::ProxyRequest;
+use crate::query_string;
 
 pub fn build(req: &ProxyRequest<'_>) -> Value {
     // REST APIs pass the path as received (still percent-encoded); path parameters are decoded.
@@ -127,26 +111,17 @@ fn headers(map: &HeaderMap) -> (Value, Value) {
 }
 
 /// `null` when there is no query string, as API Gateway sends.
-pub(crate) fn query(raw: Option<&str>) -> (Value, Value) {
+fn query(raw: Option<&str>) -> (Value, Value) {
     let Some(raw) = raw.filter(|q| !q.is_empty()) else {
         return (Value::Null, Value::Null);
     };
     let mut single = Map::new();
     let mut multi: BTreeMap<String, Vec<Value>> = BTreeMap::new();
-    for pair in raw.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let (k, v) = (form_decode(k), form_decode(v));
+    for (k, v) in query_string::pairs(raw) {
         single.insert(k.clone(), Value::String(v.clone()));
         multi.entry(k).or_default().push(Value::String(v));
     }
     (Value::Object(single), json!(multi))
-}
-
-/// Query components are form-encoded: `+` is a space, `%2B` a plus.
-pub(crate) fn form_decode(s: &str) -> String {
-    percent_decode_str(&s.replace('+', " "))
-        .decode_utf8_lossy()
-        .into_owned()
 }
 
 /// API Gateway's `requestTime`: `09/Apr/2015:12:34:56 +0000`.
@@ -167,8 +142,11 @@ pub fn request_time(t: time::OffsetDateTime) -> String {
 
 #[cfg(test)]
 mod tests {
+    use http::{Method, Uri};
+
     use super::*;
     use crate::event_shape::{fixture, same_shape};
+    use crate::routes::RouteMatch;
 
     fn event(uri: &str, body: &[u8]) -> Value {
         let uri: Uri = uri.parse().expect("uri");

@@ -1,16 +1,40 @@
 //! A route's access rules applied to one request, answering as API Gateway does when
 //! they fail: the authorizer first, then the API key (as REST APIs order them).
 
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
 use axum::response::Response;
+use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode, Uri};
 use serde_json::{Value, json};
 
-use super::lambda_authorizer::{Allowed, Refusal};
+use super::lambda_authorizer::{Allowed, LambdaAuthorizer, Refusal};
 use super::{Access, Guard};
 use crate::api_response::gateway_error;
 use crate::gateway::Gateway;
-use crate::proxy_event::ProxyRequest;
+use crate::pool::FunctionPool;
+use crate::proxy_request::ProxyRequest;
 use crate::routes::EventFormat;
+use crate::worker_client::WorkerAnswer;
+
+/// API Gateway's bound on a Lambda authorizer's answer.
+const AUTHORIZER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Runs a Lambda authorizer's function: the handlers' invocation path, handed in so
+/// that auth, which the handlers use, does not use them in turn.
+pub trait RunAuthorizer: Sync {
+    type Error: std::fmt::Display;
+
+    /// Runs `event` on a worker of `pool`, waiting at most `within` for its answer.
+    fn run(
+        &self,
+        pool: &Arc<FunctionPool>,
+        event: Bytes,
+        within: Duration,
+    ) -> impl Future<Output = Result<WorkerAnswer, Self::Error>> + Send;
+}
 
 /// Who the caller turned out to be.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,11 +60,13 @@ pub struct Received<'a> {
 }
 
 /// Applies `access` to the request; `Err` is the answer to send instead of the function's.
+/// Lambda authorizers run through `run`.
 pub async fn check(
     gw: &Gateway,
     access: &Access,
     received: &Received<'_>,
     event_request: &ProxyRequest<'_>,
+    run: &impl RunAuthorizer,
 ) -> Result<Caller, Response> {
     let format = event_request.route.format;
     let caller = match &access.guard {
@@ -84,7 +110,7 @@ pub async fn check(
         }
         Guard::Lambda(authorizer) => {
             let arn = route_arn(gw, event_request);
-            match authorizer.authorize(gw, event_request, &arn).await {
+            match ask_lambda(gw, authorizer, event_request, &arn, run).await {
                 Ok(allowed) => Caller::Lambda(allowed),
                 Err(refusal) => return Err(refused(refusal, format)),
             }
@@ -135,6 +161,44 @@ pub async fn check(
         }
     }
     Ok(caller)
+}
+
+/// Asks (or remembers) whether `req` may reach its route; `arn` is the route's
+/// `methodArn` / `routeArn`.
+async fn ask_lambda(
+    gw: &Gateway,
+    authorizer: &LambdaAuthorizer,
+    req: &ProxyRequest<'_>,
+    arn: &str,
+    run: &impl RunAuthorizer,
+) -> Result<Allowed, Refusal> {
+    let identity = authorizer
+        .identity(req.headers, req.uri)
+        .ok_or(Refusal::Unauthorized)?;
+    let key = identity.join("\u{1f}");
+    let started = Instant::now();
+    let verdict = match authorizer.cached(&key) {
+        Some(v) => v,
+        None => {
+            let event = crate::authorizer_event::build(&authorizer.format, req, arn, &identity);
+            let Some(pool) = gw.plan().pools.get(&authorizer.function).cloned() else {
+                tracing::error!(authorizer = %authorizer.function, "authorizer function is not in the box");
+                return Err(Refusal::Failed);
+            };
+            let answer = run
+                .run(&pool, Bytes::from(event.to_string()), AUTHORIZER_TIMEOUT)
+                .await
+                .map_err(|e| {
+                    tracing::warn!(authorizer = %authorizer.function, "authorizer failed: {e}");
+                    Refusal::Failed
+                })?;
+            let verdict = Arc::new(authorizer.read_answer(&answer)?);
+            authorizer.remember(key, &verdict);
+            verdict
+        }
+    };
+    let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    authorizer.decide(&verdict, arn, latency_ms)
 }
 
 fn unauthorized() -> Response {
