@@ -20,6 +20,7 @@ use crate::auth::id_token::IdTokenAuth;
 use crate::breaker::BreakerSettings;
 use crate::metrics::{Metrics, PoolFigures};
 use crate::plan::{Changes, FunctionEntry, Plan, PoolSettings};
+use crate::status::{FunctionStatus, RouteStatus, Status};
 use crate::worker_client::WorkerClient;
 
 pub struct GatewayConfig {
@@ -193,30 +194,31 @@ impl Gateway {
     }
 
     /// Every function with its routes, URL, workers and invocation counts.
-    pub fn status(&self) -> serde_json::Value {
+    pub fn status(&self) -> Status {
         let plan = self.plan();
-        let mut functions: Vec<serde_json::Value> = plan
+        let mut functions: Vec<FunctionStatus> = plan
             .pools
             .values()
             .map(|pool| {
                 let mut f = pool.status();
-                let name = pool.name().to_string();
-                f["routes"] = plan
+                f.routes = plan
                     .routes
-                    .routes_of(&name)
+                    .routes_of(&f.name)
                     .into_iter()
-                    .map(|(method, path)| serde_json::json!({"method": method, "path": path}))
+                    .map(|(method, path)| RouteStatus { method, path })
                     .collect();
-                f["url"] = serde_json::json!(
-                    plan.urls
-                        .contains_key(&name)
-                        .then(|| format!("{}{name}/", crate::function_url::PREFIX))
-                );
+                f.url = plan
+                    .urls
+                    .contains_key(&f.name)
+                    .then(|| format!("{}{}/", crate::function_url::PREFIX, f.name));
                 f
             })
             .collect();
-        functions.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
-        serde_json::json!({ "functions": functions, "signed": self.credentials.is_some() })
+        functions.sort_by(|a, b| a.name.cmp(&b.name));
+        Status {
+            functions,
+            signed: self.credentials.is_some(),
+        }
     }
 
     /// Whether `key` is one of the box's API keys (compared in constant time).
@@ -322,5 +324,76 @@ impl Gateway {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::function_url::UrlAuth;
+    use crate::routes::{ApiRoute, ApiSettings, EventFormat};
+    use crate::status::WorkerCounts;
+
+    fn entry(name: &str) -> FunctionEntry {
+        FunctionEntry {
+            spec: FunctionSpec {
+                name: name.into(),
+                ..FunctionSpec::default()
+            },
+            routes: Vec::new(),
+            concurrency: 10,
+            url: None,
+            provisioned: 0,
+            async_config: AsyncConfig::default(),
+        }
+    }
+
+    #[tokio::test]
+    async fn status_lists_functions_by_name_with_their_routes_and_urls() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut api = entry("zeta");
+        api.routes = vec![ApiRoute {
+            method: "GET".into(),
+            path: "/items/{id}".into(),
+            function: "zeta".into(),
+            format: EventFormat::Rest,
+            api: ApiSettings::implicit(EventFormat::Rest),
+            access: Default::default(),
+        }];
+        api.url = Some(UrlAuth::None);
+        let gw = Gateway::new(GatewayConfig {
+            functions: vec![api, entry("alpha")],
+            // Connected lazily: nothing here asks the agent.
+            agent_url: "http://127.0.0.1:1".into(),
+            region: "us-east-1".into(),
+            account_id: "123456789012".into(),
+            acquire_timeout: Duration::from_secs(1),
+            pause_idle_after: None,
+            idle_timeout: None,
+            access_log: None,
+            log_records: None,
+            max_concurrency: 100,
+            async_dir: dir.path().join("async"),
+            async_retry_delay: Duration::from_secs(1),
+            breaker: BreakerSettings::default(),
+            credentials: None,
+            api_keys: esb_auth::ApiKeys::default(),
+            id_token: None,
+        })
+        .expect("gateway");
+        let status = gw.status();
+        assert!(!status.signed, "no credentials: the Invoke API is open");
+        let names: Vec<&str> = status.functions.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["alpha", "zeta"]);
+        let zeta = &status.functions[1];
+        assert_eq!(zeta.routes.len(), 1);
+        assert_eq!(
+            (zeta.routes[0].method.as_str(), zeta.routes[0].path.as_str()),
+            ("GET", "/items/{id}")
+        );
+        assert_eq!(zeta.url.as_deref(), Some("/lambda-url/zeta/"));
+        assert_eq!(zeta.reserved_concurrency, 10);
+        assert_eq!(zeta.workers, WorkerCounts::default());
+        assert_eq!(status.functions[0].url, None);
     }
 }

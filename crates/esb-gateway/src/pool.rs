@@ -18,6 +18,7 @@ use tokio::time::Instant;
 
 use crate::agent_client::{AgentClient, AgentError};
 use crate::breaker::{Breaker, BreakerSettings};
+use crate::status::{FunctionStatus, WorkerCounts};
 use crate::worker_provider::WorkerProvider;
 
 /// Which limit throttled a request.
@@ -155,23 +156,30 @@ impl<P: WorkerProvider> FunctionPool<P> {
             .store(crate::clock::now_ms(), Ordering::Relaxed);
     }
 
-    /// Workers and invocations, as `esb status` shows them.
-    pub fn status(&self) -> serde_json::Value {
-        let (idle, paused) = {
+    /// Workers and invocations, as `esb status` shows them (its routes and URL are
+    /// the plan's, filled in by the gateway).
+    pub fn status(&self) -> FunctionStatus {
+        let (warm, paused) = {
             let idle = self.idle();
             let paused = idle.iter().filter(|w| w.paused).count();
             (idle.len() - paused, paused)
         };
         let last = self.last_invoke_ms.load(Ordering::Relaxed);
-        serde_json::json!({
-            "name": self.name,
-            "workers": {"busy": self.busy(), "warm": idle, "paused": paused},
-            "reserved_concurrency": self.limit,
-            "provisioned": self.provisioned,
-            "invocations": self.invocations.load(Ordering::Relaxed),
-            "errors": self.errors.load(Ordering::Relaxed),
-            "last_invoke_ms": (last > 0).then_some(last),
-        })
+        FunctionStatus {
+            errors: self.errors.load(Ordering::Relaxed),
+            invocations: self.invocations.load(Ordering::Relaxed),
+            last_invoke_ms: (last > 0).then_some(last),
+            name: self.name.clone(),
+            provisioned: self.provisioned,
+            reserved_concurrency: self.limit,
+            routes: Vec::new(),
+            url: None,
+            workers: WorkerCounts {
+                busy: self.busy(),
+                paused,
+                warm,
+            },
+        }
     }
 
     /// Whether the pool has these concurrency settings (a re-sized function gets a
@@ -824,7 +832,7 @@ mod tests {
         tokio::time::advance(Duration::from_secs(20)).await;
         pool.pause_idle(Duration::from_secs(10)).await;
         assert_eq!(agent.state().paused, [id.as_str()]);
-        assert_eq!(pool.status()["workers"]["paused"], 1);
+        assert_eq!(pool.status().workers.paused, 1);
         let lease = acquire(&pool).await;
         assert_eq!(lease.worker().id, id);
         assert!(!lease.is_cold(), "a resumed worker is no cold start");
