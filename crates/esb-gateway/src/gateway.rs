@@ -327,6 +327,46 @@ impl Gateway {
     }
 }
 
+/// A box serving `functions`, open (no credentials), keeping its queue under `dir`;
+/// its agent is connected lazily, so tests that start no worker need none.
+#[cfg(test)]
+pub(crate) fn test_config(functions: Vec<FunctionEntry>, dir: &std::path::Path) -> GatewayConfig {
+    GatewayConfig {
+        functions,
+        agent_url: "http://127.0.0.1:1".into(),
+        region: "us-east-1".into(),
+        account_id: "123456789012".into(),
+        acquire_timeout: Duration::from_secs(1),
+        pause_idle_after: None,
+        idle_timeout: None,
+        access_log: None,
+        log_records: None,
+        max_concurrency: 100,
+        async_dir: dir.join("async"),
+        async_retry_delay: Duration::from_secs(1),
+        breaker: BreakerSettings::default(),
+        credentials: None,
+        api_keys: esb_auth::ApiKeys::default(),
+        id_token: None,
+    }
+}
+
+/// A function of `test_config` boxes, without routes or URL.
+#[cfg(test)]
+pub(crate) fn test_entry(name: &str) -> FunctionEntry {
+    FunctionEntry {
+        spec: FunctionSpec {
+            name: name.into(),
+            ..FunctionSpec::default()
+        },
+        routes: Vec::new(),
+        concurrency: 10,
+        url: None,
+        provisioned: 0,
+        async_config: AsyncConfig::default(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -334,24 +374,10 @@ mod tests {
     use crate::routes::{ApiRoute, ApiSettings, EventFormat};
     use crate::status::WorkerCounts;
 
-    fn entry(name: &str) -> FunctionEntry {
-        FunctionEntry {
-            spec: FunctionSpec {
-                name: name.into(),
-                ..FunctionSpec::default()
-            },
-            routes: Vec::new(),
-            concurrency: 10,
-            url: None,
-            provisioned: 0,
-            async_config: AsyncConfig::default(),
-        }
-    }
-
     #[tokio::test]
     async fn status_lists_functions_by_name_with_their_routes_and_urls() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut api = entry("zeta");
+        let mut api = test_entry("zeta");
         api.routes = vec![ApiRoute {
             method: "GET".into(),
             path: "/items/{id}".into(),
@@ -361,26 +387,8 @@ mod tests {
             access: Default::default(),
         }];
         api.url = Some(UrlAuth::None);
-        let gw = Gateway::new(GatewayConfig {
-            functions: vec![api, entry("alpha")],
-            // Connected lazily: nothing here asks the agent.
-            agent_url: "http://127.0.0.1:1".into(),
-            region: "us-east-1".into(),
-            account_id: "123456789012".into(),
-            acquire_timeout: Duration::from_secs(1),
-            pause_idle_after: None,
-            idle_timeout: None,
-            access_log: None,
-            log_records: None,
-            max_concurrency: 100,
-            async_dir: dir.path().join("async"),
-            async_retry_delay: Duration::from_secs(1),
-            breaker: BreakerSettings::default(),
-            credentials: None,
-            api_keys: esb_auth::ApiKeys::default(),
-            id_token: None,
-        })
-        .expect("gateway");
+        let gw =
+            Gateway::new(test_config(vec![api, test_entry("alpha")], dir.path())).expect("gateway");
         let status = gw.status();
         assert!(!status.signed, "no credentials: the Invoke API is open");
         let names: Vec<&str> = status.functions.iter().map(|f| f.name.as_str()).collect();

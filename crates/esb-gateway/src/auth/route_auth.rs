@@ -312,8 +312,154 @@ impl Caller {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+
     use super::*;
+    use crate::auth::lambda_authorizer::AuthorizerFormat;
     use crate::event_shape::{fixture, same_shape};
+    use crate::gateway::{test_config, test_entry};
+    use crate::routes::{ApiSettings, RouteMatch};
+
+    /// An authorizer function that always gives `answer`, keeping the events it got.
+    struct Answering {
+        answer: Value,
+        events: Mutex<Vec<Value>>,
+    }
+
+    impl RunAuthorizer for Answering {
+        type Error = String;
+
+        fn run(
+            &self,
+            _pool: &Arc<FunctionPool>,
+            event: Bytes,
+            _within: Duration,
+        ) -> impl Future<Output = Result<WorkerAnswer, String>> + Send {
+            let event = serde_json::from_slice(&event).unwrap_or(Value::Null);
+            self.events.lock().expect("events").push(event);
+            std::future::ready(Ok(WorkerAnswer {
+                status: StatusCode::OK,
+                headers: HeaderMap::new(),
+                body: Bytes::from(self.answer.to_string()),
+            }))
+        }
+    }
+
+    /// The status of `check`'s refusal, or 200 with the caller it found.
+    async fn check_get(
+        gw: &Gateway,
+        access: &Access,
+        path: &str,
+        authorization: Option<&str>,
+        run: &Answering,
+    ) -> Result<Caller, StatusCode> {
+        let uri: Uri = path.parse().expect("uri");
+        let mut headers = HeaderMap::new();
+        if let Some(token) = authorization {
+            headers.insert("authorization", token.parse().expect("header"));
+        }
+        let route = RouteMatch {
+            function: "api".into(),
+            resource: "/items/{id}".into(),
+            path_parameters: BTreeMap::new(),
+            format: EventFormat::Rest,
+            route_key: "GET /items/{id}".into(),
+            api: ApiSettings::implicit(EventFormat::Rest),
+            access: access.clone(),
+        };
+        let request = ProxyRequest {
+            method: &Method::GET,
+            uri: &uri,
+            headers: &headers,
+            body: b"",
+            source_ip: "10.1.2.3".parse().expect("ip"),
+            route: &route,
+            stage: &route.api.stage,
+            request_id: "req-1",
+            api_id: &route.api.id,
+            account_id: &gw.account_id,
+            region: &gw.region,
+        };
+        let received = Received {
+            method: &Method::GET,
+            uri: &uri,
+            headers: &headers,
+        };
+        check(gw, access, &received, &request, run)
+            .await
+            .map_err(|refusal| refusal.status())
+    }
+
+    #[tokio::test]
+    async fn a_lambda_authorizer_is_asked_once_per_identity_and_its_policy_decides_per_route() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let gw = Gateway::new(test_config(
+            vec![test_entry("auth"), test_entry("api")],
+            dir.path(),
+        ))
+        .expect("gateway");
+        let authorizer = LambdaAuthorizer::new(
+            "auth".into(),
+            AuthorizerFormat::Request,
+            vec!["authorization".into()],
+            Vec::new(),
+            Duration::from_secs(300),
+        );
+        let access = Access {
+            guard: Guard::Lambda(Arc::new(authorizer)),
+            api_key: false,
+        };
+        let items = "arn:aws:execute-api:us-east-1:123456789012:esblocal/Prod/GET/items/*";
+        let function = Answering {
+            answer: json!({
+                "principalId": "u-1",
+                "policyDocument": {"Version": "2012-10-17", "Statement": [
+                    {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": items},
+                ]},
+                "context": {"tier": "gold"},
+            }),
+            events: Mutex::default(),
+        };
+
+        let Ok(Caller::Lambda(allowed)) =
+            check_get(&gw, &access, "/items/1", Some("Bearer a"), &function).await
+        else {
+            panic!("the policy allows /items/*");
+        };
+        assert_eq!(allowed.principal.as_deref(), Some("u-1"));
+        assert_eq!(allowed.context["tier"], "gold");
+        {
+            let events = function.events.lock().expect("events");
+            assert_eq!(events.len(), 1);
+            assert_eq!(events[0]["type"], "REQUEST");
+            assert_eq!(
+                events[0]["methodArn"],
+                "arn:aws:execute-api:us-east-1:123456789012:esblocal/Prod/GET/items/1"
+            );
+        }
+
+        let again = check_get(&gw, &access, "/items/2", Some("Bearer a"), &function).await;
+        assert!(matches!(again, Ok(Caller::Lambda(_))));
+        let elsewhere = check_get(&gw, &access, "/orders/1", Some("Bearer a"), &function).await;
+        assert_eq!(
+            elsewhere.err(),
+            Some(StatusCode::FORBIDDEN),
+            "the remembered policy is evaluated for each route"
+        );
+        assert_eq!(
+            function.events.lock().expect("events").len(),
+            1,
+            "one identity, one question within ReauthorizeEvery"
+        );
+
+        let anonymous = check_get(&gw, &access, "/items/1", None, &function).await;
+        assert_eq!(anonymous.err(), Some(StatusCode::UNAUTHORIZED));
+        check_get(&gw, &access, "/items/1", Some("Bearer b"), &function)
+            .await
+            .expect("another identity is allowed too");
+        assert_eq!(function.events.lock().expect("events").len(), 2);
+    }
 
     #[test]
     fn signed_callers_look_like_aws_iam_identities() {
