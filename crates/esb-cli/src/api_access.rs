@@ -276,7 +276,7 @@ fn api_id(logical_id: &str) -> String {
     if logical_id == esb_template::IMPLICIT_REST_API
         || logical_id == esb_template::IMPLICIT_HTTP_API
     {
-        return esb_gateway::api_routes::API_ID.to_string();
+        return esb_gateway::routes::API_ID.to_string();
     }
     logical_id
         .chars()

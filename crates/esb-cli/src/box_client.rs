@@ -29,7 +29,7 @@ impl BoxClient {
         let state = crate::box_state::read(&layout)
             .ok_or_else(|| anyhow!(NotRunning(state_dir.display().to_string())))?;
         let credentials = esb_auth::load_or_issue(&layout.credentials())?;
-        let ca_path = CertPaths::under(state_dir).ca;
+        let ca_path = CertPaths::under(&layout).ca;
         let ca = std::fs::read(&ca_path)
             .with_context(|| format!("cannot read the box CA {}", ca_path.display()))?;
         let http = reqwest::blocking::Client::builder()

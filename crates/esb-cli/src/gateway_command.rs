@@ -101,7 +101,7 @@ pub async fn serve(
     runtime_label: &str,
     watch: Option<(ProjectArgs, crate::watch::Rebuild)>,
 ) -> Result<Arc<Gateway>> {
-    let certs = esb_gateway::certs::ensure(project.state_dir.root())
+    let certs = esb_gateway::certs::ensure(&project.state_dir)
         .context("cannot prepare the box's TLS certificates")?;
     let tls = esb_gateway::tls::server_config(&certs)?;
     let listen = SocketAddr::from(([0, 0, 0, 0], port));
@@ -149,7 +149,7 @@ pub async fn serve(
                 .unwrap_or_default(),
         },
     })?;
-    gateway.resume_queued();
+    esb_gateway::async_dispatch::resume_queued(&gateway);
     let _watcher = match watch {
         Some((args, rebuild)) => {
             let (url, ca, credentials) = (url.clone(), certs.ca.clone(), credentials.clone());

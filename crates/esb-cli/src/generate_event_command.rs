@@ -1,8 +1,10 @@
 //! `esb generate-event`: sample events in the shapes AWS sends, to feed a function by
 //! hand (`esb generate-event ... | esb invoke fn --event -`), as `sam local
-//! generate-event` does. API Gateway and function URL events have the keys of AWS's
-//! sample events (`tests/fixtures/aws-events`, checked by the tests) and the values
-//! ESB's gateway uses (API id, stage); S3, SQS and EventBridge events follow AWS's
+//! generate-event` does. API Gateway and function URL events are built by the
+//! gateway's own builders (`esb_gateway::proxy_event`, `esb_gateway::http_event`) from
+//! the flags, so they are the events the gateway sends, with the keys of AWS's sample
+//! events (`tests/fixtures/aws-events`, checked by the tests) and the values ESB's
+//! gateway uses (API id, stage); S3, SQS and EventBridge events follow AWS's
 //! documented samples.
 
 use std::collections::BTreeMap;
@@ -11,9 +13,12 @@ use std::io::Read;
 use anyhow::{Context, Result, bail};
 use base64::Engine;
 use clap::{Args, Subcommand};
+use esb_gateway::proxy_event::{self, EventBody, epoch_ms};
+use esb_gateway::query_string;
+use esb_gateway::{http_event, routes::API_ID};
 use md5::Digest;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 #[derive(Args)]
 #[command(after_help = "Examples:\n  \
@@ -215,8 +220,7 @@ struct ScheduleArgs {
     origin: Origin,
 }
 
-/// The REST API id and function URL account ESB's gateway puts in events.
-const API_ID: &str = "esblocal";
+/// The account ESB's gateway puts in events of unsigned function URL calls.
 const URL_ACCOUNT: &str = "anonymous";
 
 pub fn run(args: GenerateEventArgs) -> Result<()> {
@@ -269,14 +273,7 @@ fn parse_request(r: &Request) -> Result<Parsed> {
     if !path.starts_with('/') {
         bail!("--path {:?}: a path starts with /", r.path);
     }
-    let mut query: Vec<(String, String)> = raw_query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (form_decode(k), form_decode(v))
-        })
-        .collect();
+    let mut query = query_string::pairs(raw_query);
     for q in &r.query {
         query.push(pair(q, "--query")?);
     }
@@ -339,12 +336,6 @@ fn pair(text: &str, flag: &str) -> Result<(String, String)> {
         Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
         _ => bail!("{flag} {text:?}: expected NAME=VALUE"),
     }
-}
-
-fn form_decode(s: &str) -> String {
-    percent_decode_str(&s.replace('+', " "))
-        .decode_utf8_lossy()
-        .into_owned()
 }
 
 /// Characters left as they are in query strings and S3 keys (as Java's URLEncoder,
@@ -415,10 +406,6 @@ fn now() -> time::OffsetDateTime {
     time::OffsetDateTime::now_utc()
 }
 
-fn epoch_ms(t: time::OffsetDateTime) -> i64 {
-    t.unix_timestamp() * 1000 + i64::from(t.millisecond())
-}
-
 /// ISO 8601 in UTC, with milliseconds when asked (`1970-01-01T00:00:00.000Z`).
 fn iso8601(t: time::OffsetDateTime, millis: bool) -> String {
     let base = format!(
@@ -463,22 +450,16 @@ fn with_defaults(req: &Parsed, host: &str, source_ip: &str) -> Vec<(String, Stri
     headers
 }
 
-/// Single- and multi-value maps of payload 1.0 (`null` when empty; the last value wins
-/// in the single map, as REST APIs send).
-fn v1_maps(pairs: &[(String, String)]) -> (Value, Value) {
-    if pairs.is_empty() {
-        return (Value::Null, Value::Null);
+impl Parsed {
+    /// The body as events carry it.
+    fn event_body(&self) -> Option<EventBody> {
+        let body = self.body.clone()?;
+        Some(if self.base64 {
+            EventBody::Base64(body)
+        } else {
+            EventBody::Text(body)
+        })
     }
-    let mut single = Map::new();
-    let mut multi: BTreeMap<String, Vec<Value>> = BTreeMap::new();
-    for (k, v) in pairs {
-        single.insert(k.clone(), Value::String(v.clone()));
-        multi
-            .entry(k.clone())
-            .or_default()
-            .push(Value::String(v.clone()));
-    }
-    (Value::Object(single), json!(multi))
 }
 
 fn rest_event(a: &RestArgs) -> Result<Value> {
@@ -491,53 +472,23 @@ fn rest_event(a: &RestArgs) -> Result<Value> {
     let user_agent = headers
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case("user-agent"))
-        .map(|(_, v)| v.clone());
-    let (headers, multi_headers) = v1_maps(&headers);
-    let (query, multi_query) = v1_maps(&req.query);
-    let t = now();
-    let id = request_id();
-    Ok(json!({
-        "resource": resource,
-        "path": req.path,
-        "httpMethod": req.method,
-        "headers": headers,
-        "multiValueHeaders": multi_headers,
-        "queryStringParameters": query,
-        "multiValueQueryStringParameters": multi_query,
-        "pathParameters": if params.is_empty() { Value::Null } else { json!(params) },
-        "stageVariables": Value::Null,
-        "requestContext": {
-            "accountId": origin.account_id,
-            "apiId": API_ID,
-            "resourceId": API_ID,
-            "resourcePath": resource,
-            "httpMethod": req.method,
-            "path": format!("/{}{}", a.stage, req.path),
-            "stage": a.stage,
-            "protocol": "HTTP/1.1",
-            "requestId": id,
-            "extendedRequestId": id,
-            "requestTime": esb_gateway::proxy_event::request_time(t),
-            "requestTimeEpoch": epoch_ms(t),
-            "domainName": host,
-            "domainPrefix": API_ID,
-            "identity": {
-                "cognitoIdentityPoolId": null,
-                "accountId": null,
-                "cognitoIdentityId": null,
-                "caller": null,
-                "accessKey": null,
-                "sourceIp": a.request.source_ip,
-                "principalOrgId": null,
-                "cognitoAuthenticationType": null,
-                "cognitoAuthenticationProvider": null,
-                "userArn": null,
-                "userAgent": user_agent,
-                "user": null,
-            },
-        },
-        "body": req.body,
-        "isBase64Encoded": req.body.is_some() && req.base64,
+        .map(|(_, v)| v.as_str());
+    Ok(proxy_event::from_parts(&proxy_event::EventParts {
+        method: &req.method,
+        resource: &resource,
+        path: &req.path,
+        path_parameters: &params,
+        headers: &headers,
+        query: (!req.query.is_empty()).then_some(req.query.as_slice()),
+        user_agent,
+        body: req.event_body(),
+        source_ip: &a.request.source_ip,
+        stage: &a.stage,
+        request_id: &request_id(),
+        api_id: API_ID,
+        account_id: &origin.account_id,
+        region: &origin.region,
+        time: now(),
     }))
 }
 
@@ -556,8 +507,7 @@ fn authorizer_event(a: &AuthorizerArgs) -> Value {
     })
 }
 
-/// What HTTP API and function URL events (payload 2.0) share; keys the request does
-/// not have are absent, not null, as AWS sends them.
+/// What HTTP API and function URL events (payload 2.0) share.
 struct V2<'a> {
     req: Parsed,
     source_ip: &'a str,
@@ -572,71 +522,24 @@ struct V2<'a> {
 
 fn v2_event(e: V2<'_>) -> Value {
     let headers = with_defaults(&e.req, &e.domain, e.source_ip);
-    // Lower-case names, repeated values joined by commas.
-    let mut joined: BTreeMap<String, String> = BTreeMap::new();
-    for (k, v) in headers {
-        joined
-            .entry(k.to_ascii_lowercase())
-            .and_modify(|old| {
-                old.push(',');
-                old.push_str(&v);
-            })
-            .or_insert(v);
-    }
-    let user_agent = joined.get("user-agent").cloned().unwrap_or_default();
-    let mut query: BTreeMap<String, String> = BTreeMap::new();
-    for (k, v) in &e.req.query {
-        query
-            .entry(k.clone())
-            .and_modify(|old| {
-                old.push(',');
-                old.push_str(v);
-            })
-            .or_insert_with(|| v.clone());
-    }
-    let t = now();
-    let mut event = json!({
-        "version": "2.0",
-        "routeKey": e.route_key,
-        "rawPath": e.req.path,
-        "rawQueryString": raw_query(&e.req.query),
-        "headers": joined,
-        "requestContext": {
-            "accountId": e.account_id,
-            "apiId": e.api_id,
-            "domainName": e.domain,
-            "domainPrefix": e.api_id,
-            "http": {
-                "method": e.req.method,
-                "path": e.req.path,
-                "protocol": "HTTP/1.1",
-                "sourceIp": e.source_ip,
-                "userAgent": user_agent,
-            },
-            "requestId": request_id(),
-            "routeKey": e.route_key,
-            "stage": e.stage,
-            "time": esb_gateway::proxy_event::request_time(t),
-            "timeEpoch": epoch_ms(t),
-        },
-        "isBase64Encoded": false,
-    });
-    if let Some(obj) = event.as_object_mut() {
-        if !e.cookies.is_empty() {
-            obj.insert("cookies".into(), json!(e.cookies));
-        }
-        if !query.is_empty() {
-            obj.insert("queryStringParameters".into(), json!(query));
-        }
-        if !e.path_parameters.is_empty() {
-            obj.insert("pathParameters".into(), json!(e.path_parameters));
-        }
-        if let Some(body) = e.req.body {
-            obj.insert("body".into(), Value::String(body));
-            obj.insert("isBase64Encoded".into(), Value::Bool(e.req.base64));
-        }
-    }
-    event
+    http_event::from_parts(&http_event::EventParts {
+        method: &e.req.method,
+        path: &e.req.path,
+        raw_query: &raw_query(&e.req.query),
+        query: &e.req.query,
+        headers: &headers,
+        cookies: e.cookies,
+        route_key: &e.route_key,
+        path_parameters: &e.path_parameters,
+        body: e.req.event_body(),
+        source_ip: e.source_ip,
+        account_id: e.account_id,
+        api_id: &e.api_id,
+        domain: &e.domain,
+        stage: e.stage,
+        request_id: &request_id(),
+        time: now(),
+    })
 }
 
 fn check_cookies(cookies: &[String]) -> Result<()> {
@@ -795,6 +698,8 @@ fn schedule_event(a: &ScheduleArgs) -> Value {
 
 #[cfg(test)]
 mod tests {
+    use esb_gateway::query_string::form_decode;
+
     use super::*;
 
     #[test]

@@ -1,11 +1,13 @@
 //! `esb status`: the running box of a state dir — where it serves, how it runs, and
 //! each function's routes, workers and invocations.
 
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use serde_json::Value;
+use esb_gateway::status::Status;
+use serde::Serialize;
 
 use crate::box_client::BoxClient;
 use crate::project::ProjectArgs;
@@ -33,15 +35,24 @@ pub fn run(args: StatusArgs) -> Result<()> {
     if !resp.status().is_success() {
         bail!("the box refused the status request: {}", resp.status());
     }
-    let mut status: Value = resp.json().context("the box's status is not JSON")?;
+    let status: Status = resp.json().context("the box's status is not JSON")?;
     let s = &client.state;
-    status["box"] = serde_json::json!({
-        "url": s.url, "pid": s.pid, "runtime": s.runtime, "region": s.region,
-        "template": s.template, "started_at": s.started_at,
-        "state_dir": args.project.state_dir(), "logs_url": s.logs_url,
-    });
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&status)?);
+        let state_dir = args.project.state_dir();
+        let report = Report {
+            serving: BoxSummary {
+                logs_url: s.logs_url.as_deref(),
+                pid: s.pid,
+                region: &s.region,
+                runtime: &s.runtime,
+                started_at: &s.started_at,
+                state_dir: &state_dir,
+                template: &s.template,
+                url: &s.url,
+            },
+            status: &status,
+        };
+        println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
     }
     println!(
@@ -60,9 +71,9 @@ pub fn run(args: StatusArgs) -> Result<()> {
         "\n{:<24} {:>5} {:>5} {:>6} {:>11} {:>7}  last invoke",
         "FUNCTION", "busy", "warm", "paused", "invocations", "errors"
     );
-    for f in status["functions"].as_array().into_iter().flatten() {
-        let last = f["last_invoke_ms"]
-            .as_i64()
+    for f in &status.functions {
+        let last = f
+            .last_invoke_ms
             .and_then(|ms| {
                 time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok()
             })
@@ -73,28 +84,87 @@ pub fn run(args: StatusArgs) -> Result<()> {
             .unwrap_or_else(|| "-".into());
         println!(
             "{:<24} {:>5} {:>5} {:>6} {:>11} {:>7}  {last}",
-            f["name"].as_str().unwrap_or("?"),
-            count(&f["workers"]["busy"]),
-            count(&f["workers"]["warm"]),
-            count(&f["workers"]["paused"]),
-            count(&f["invocations"]),
-            count(&f["errors"]),
+            f.name, f.workers.busy, f.workers.warm, f.workers.paused, f.invocations, f.errors,
         );
-        for r in f["routes"].as_array().into_iter().flatten() {
-            println!(
-                "  {} {}{}",
-                r["method"].as_str().unwrap_or(""),
-                s.url,
-                r["path"].as_str().unwrap_or("")
-            );
+        for r in &f.routes {
+            println!("  {} {}{}", r.method, s.url, r.path);
         }
-        if let Some(url) = f["url"].as_str() {
+        if let Some(url) = &f.url {
             println!("  URL {}{url}", s.url);
         }
     }
     Ok(())
 }
 
-fn count(v: &Value) -> u64 {
-    v.as_u64().unwrap_or(0)
+/// `esb status --json`: the gateway's document and, under `box`, where and how the
+/// box runs.
+#[derive(Serialize)]
+struct Report<'a> {
+    #[serde(rename = "box")]
+    serving: BoxSummary<'a>,
+    #[serde(flatten)]
+    status: &'a Status,
+}
+
+/// Fields in alphabetical order, as `esb status --json` has always printed them.
+#[derive(Serialize)]
+struct BoxSummary<'a> {
+    logs_url: Option<&'a str>,
+    pid: u32,
+    region: &'a str,
+    runtime: &'a str,
+    started_at: &'a str,
+    state_dir: &'a Path,
+    template: &'a Path,
+    url: &'a str,
+}
+
+#[cfg(test)]
+mod tests {
+    use esb_gateway::status::{FunctionStatus, WorkerCounts};
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn json_output_is_the_document_with_the_box_added_as_before() {
+        let status = Status {
+            functions: vec![FunctionStatus {
+                name: "echo".into(),
+                invocations: 2,
+                workers: WorkerCounts {
+                    busy: 0,
+                    paused: 1,
+                    warm: 1,
+                },
+                ..FunctionStatus::default()
+            }],
+            signed: true,
+        };
+        let (dir, template) = (Path::new("/p/.esb"), Path::new("/p/template.yaml"));
+        let report = Report {
+            serving: BoxSummary {
+                logs_url: None,
+                pid: 42,
+                region: "us-east-1",
+                runtime: "process",
+                started_at: "2026-01-01T00:00:00Z",
+                state_dir: dir,
+                template,
+                url: "https://127.0.0.1:8443",
+            },
+            status: &status,
+        };
+        // What `esb status --json` printed when it patched the document as a Value.
+        let mut before = serde_json::to_value(&status).expect("value");
+        before["box"] = json!({
+            "url": "https://127.0.0.1:8443", "pid": 42, "runtime": "process",
+            "region": "us-east-1", "template": template,
+            "started_at": "2026-01-01T00:00:00Z", "state_dir": dir, "logs_url": null,
+        });
+        assert_eq!(
+            serde_json::to_string_pretty(&report).expect("report"),
+            serde_json::to_string_pretty(&before).expect("before")
+        );
+    }
 }

@@ -19,20 +19,17 @@ use crate::auth::Guard;
 use crate::auth::route_auth::Received;
 use crate::call::{CallError, call};
 use crate::cors::CorsRules;
+use crate::function_url::{self, Refused};
+use crate::gateway::Gateway;
 use crate::pool::AcquireError;
-use crate::proxy_event::ProxyRequest;
+use crate::proxy_request::ProxyRequest;
 use crate::routes::{EventFormat, Lookup, RouteMatch};
-use crate::{Gateway, function_url};
 use esb_lambda::headers::{FUNCTION_ERROR, REQUEST_ID, TRACE_ID};
 
 /// API Gateway's payload limit.
 const MAX_API_BODY: usize = 10 * 1024 * 1024;
 /// API Gateway's integration timeout.
 const INTEGRATION_TIMEOUT: Duration = Duration::from_secs(29);
-pub const STAGE: &str = "Prod";
-/// HTTP APIs' default stage.
-pub const HTTP_STAGE: &str = "$default";
-pub const API_ID: &str = "esblocal";
 
 pub async fn handle(
     State(gw): State<Arc<Gateway>>,
@@ -50,7 +47,7 @@ pub async fn handle(
     let (route, uri) = if let Some(rest) = parts.uri.path().strip_prefix(function_url::PREFIX) {
         match function_url::resolve(&plan.urls, rest, &parts.uri) {
             Ok(found) => found,
-            Err(refused) => return refused.response(),
+            Err(refused) => return url_refused(refused),
         }
     } else {
         match plan.routes.lookup(parts.method.as_str(), parts.uri.path()) {
@@ -66,7 +63,7 @@ pub async fn handle(
         return internal_error(format);
     };
     let read = tokio::time::timeout(
-        crate::BODY_READ_TIMEOUT,
+        crate::client_timeouts::BODY_READ_TIMEOUT,
         read_limited(Body::new(body), MAX_API_BODY),
     );
     let body: Bytes = match read.await {
@@ -103,8 +100,10 @@ pub async fn handle(
         uri: &parts.uri,
         headers: &parts.headers,
     };
-    let caller = match crate::auth::route_auth::check(&gw, &route.access, &received, &request).await
-    {
+    let authorizers = crate::call::Authorizers(&gw);
+    let checked =
+        crate::auth::route_auth::check(&gw, &route.access, &received, &request, &authorizers);
+    let caller = match checked.await {
         Ok(caller) => caller,
         Err(mut refusal) => {
             decorate(&route, &parts.headers, &request_id, &mut refusal);
@@ -160,6 +159,15 @@ pub async fn handle(
     };
     decorate(&route, &parts.headers, &request_id, &mut resp);
     resp
+}
+
+/// A function URL request answered without its function.
+fn url_refused(refused: Refused) -> Response {
+    match refused {
+        Refused::NoSuchUrl => message(StatusCode::NOT_FOUND, "Not Found"),
+        Refused::Forbidden => message(StatusCode::FORBIDDEN, "Forbidden"),
+        Refused::BadPath => message(StatusCode::BAD_REQUEST, "Bad Request"),
+    }
 }
 
 /// Every answer of a route, the function's or the gateway's own: its request id, and

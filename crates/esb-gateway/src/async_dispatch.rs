@@ -12,27 +12,23 @@ use std::time::Duration;
 use http::{HeaderMap, HeaderValue};
 use serde_json::{Value, json};
 
-use crate::Gateway;
 use crate::async_store::QueuedEvent;
+use crate::call::{call, worker_bound};
+use crate::gateway::Gateway;
 use esb_lambda::headers::{FUNCTION_ERROR, TRACE_ID};
 
-/// What a function's asynchronous invocations follow (`EventInvokeConfig`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AsyncConfig {
-    pub max_retries: u32,
-    pub max_age: Duration,
-    pub on_success: Option<String>,
-    pub on_failure: Option<String>,
-}
-
-impl Default for AsyncConfig {
-    fn default() -> Self {
-        Self {
-            max_retries: 2,
-            max_age: Duration::from_secs(6 * 3600),
-            on_success: None,
-            on_failure: None,
-        }
+/// Re-dispatches the asynchronous events a previous gateway accepted and did not
+/// finish (they were on disk all along).
+pub fn resume_queued(gw: &Arc<Gateway>) {
+    let queued = gw.async_store.load();
+    if !queued.is_empty() {
+        tracing::info!(
+            events = queued.len(),
+            "resuming queued asynchronous invocations"
+        );
+    }
+    for event in queued {
+        spawn(Arc::clone(gw), event);
     }
 }
 
@@ -63,20 +59,17 @@ async fn deliver(gw: &Arc<Gateway>, mut event: QueuedEvent) {
     }
     let mut delay = gw.async_retry_delay;
     loop {
-        let age_ms = crate::now_ms().saturating_sub(event.accepted_at_ms);
+        let age_ms = crate::clock::now_ms().saturating_sub(event.accepted_at_ms);
         if u128::try_from(age_ms).unwrap_or(0) > config.max_age.as_millis() {
             let record = record(gw, &event, "EventAgeExceeded", None);
             finish_failed(gw, &event, record);
             return;
         }
         let payload = bytes::Bytes::from(event.payload.clone());
-        match crate::invoke_api::run(gw, &pool, payload, &headers).await {
-            Ok(resp) => {
-                let function_error = resp.headers().contains_key(FUNCTION_ERROR);
-                let body = axum::body::to_bytes(resp.into_body(), 8 * 1024 * 1024)
-                    .await
-                    .unwrap_or_default();
-                let answer: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        match call(gw, &pool, payload, &headers, worker_bound(&pool)).await {
+            Ok(answer) => {
+                let function_error = answer.headers.contains_key(FUNCTION_ERROR);
+                let answer: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
                 event.attempts += 1;
                 if !function_error {
                     tracing::info!(event_id = %event.id, function = %event.function, "asynchronous invocation done");
@@ -99,7 +92,7 @@ async fn deliver(gw: &Arc<Gateway>, mut event: QueuedEvent) {
                 tracing::info!(event_id = %event.id, function = %event.function, attempt = event.attempts, "function error; retrying after {delay:?}");
             }
             Err(e) => {
-                tracing::info!(event_id = %event.id, function = %event.function, "not run yet ({}); retrying after {delay:?}", e.message);
+                tracing::info!(event_id = %event.id, function = %event.function, "not run yet ({e}); retrying after {delay:?}");
             }
         }
         tokio::time::sleep(delay).await;
@@ -164,7 +157,7 @@ fn enqueue(gw: &Arc<Gateway>, target: &str, record: Value, source: &QueuedEvent)
         function: target.to_string(),
         payload: record.to_string(),
         trace_id: source.trace_id.clone(),
-        accepted_at_ms: crate::now_ms(),
+        accepted_at_ms: crate::clock::now_ms(),
         attempts: 0,
     };
     match gw.async_store.save(&event) {

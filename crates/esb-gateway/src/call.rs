@@ -2,13 +2,15 @@
 //! take a worker (warm, or new from the agent), send the event, give the worker back
 //! (or have it destroyed when it stopped answering).
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::HeaderMap;
 
-use crate::Gateway;
+use crate::auth::route_auth::RunAuthorizer;
+use crate::gateway::Gateway;
 use crate::pool::{AcquireError, FunctionPool};
 use crate::worker_client::WorkerAnswer;
 use esb_lambda::headers::FUNCTION_ERROR;
@@ -94,4 +96,21 @@ pub async fn call(
 /// only bounds a worker that stopped answering.
 pub fn worker_bound(pool: &FunctionPool) -> Duration {
     Duration::from_secs(u64::from(pool.spec().timeout_s) + 30)
+}
+
+/// The invocation path as route auth runs Lambda authorizers with it.
+pub struct Authorizers<'a>(pub &'a Gateway);
+
+impl RunAuthorizer for Authorizers<'_> {
+    type Error = CallError;
+
+    fn run(
+        &self,
+        pool: &Arc<FunctionPool>,
+        event: Bytes,
+        within: Duration,
+    ) -> impl Future<Output = Result<WorkerAnswer, CallError>> + Send {
+        let bound = worker_bound(pool).min(within);
+        async move { call(self.0, pool, event, &HeaderMap::new(), bound).await }
+    }
 }

@@ -1,7 +1,10 @@
-//! The box's private CA and server certificate, generated on first start under
-//! `<state>/certs/` (`ca.pem` is the CA users and workers trust) and reused after.
+//! The box's private CA and server certificate, generated on first start in the
+//! state dir's certificate folder ([`StateDir::certs`], `ca.pem` is the CA users and
+//! workers trust) and reused after.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+
+use esb_state::StateDir;
 
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType,
@@ -27,8 +30,8 @@ pub struct CertPaths {
 }
 
 impl CertPaths {
-    pub fn under(state_dir: &Path) -> Self {
-        let dir = state_dir.join("certs");
+    pub fn under(state: &StateDir) -> Self {
+        let dir = state.certs();
         Self {
             ca: dir.join("ca.pem"),
             server_cert: dir.join("server.pem"),
@@ -43,15 +46,15 @@ const SERVER_NAMES: [&str; 2] = ["localhost", "host.docker.internal"];
 
 /// Creates the CA and a server certificate for [`SERVER_NAMES`] and loopback unless
 /// they already exist for exactly those names.
-pub fn ensure(state_dir: &Path) -> Result<CertPaths, CertError> {
-    let paths = CertPaths::under(state_dir);
-    let names_file = state_dir.join("certs").join("server-names");
+pub fn ensure(state: &StateDir) -> Result<CertPaths, CertError> {
+    let paths = CertPaths::under(state);
+    let dir = state.certs();
+    let names_file = dir.join("server-names");
     let names_now = SERVER_NAMES.join("\n");
     let current = std::fs::read_to_string(&names_file).is_ok_and(|n| n == names_now);
     if current && paths.ca.is_file() && paths.server_cert.is_file() && paths.server_key.is_file() {
         return Ok(paths);
     }
-    let dir = state_dir.join("certs");
     let io = |reason| CertError::Io {
         dir: dir.clone(),
         reason,
@@ -90,4 +93,27 @@ pub fn ensure(state_dir: &Path) -> Result<CertPaths, CertError> {
     std::fs::write(&paths.server_key, key.serialize_pem()).map_err(io)?;
     std::fs::write(&names_file, names_now).map_err(io)?;
     Ok(paths)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn certificates_live_in_the_state_dirs_cert_folder_and_are_reused() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let state = StateDir::new(root.path());
+        let paths = ensure(&state).expect("first start");
+        assert_eq!(paths.ca, root.path().join("certs").join("ca.pem"));
+        for file in [&paths.ca, &paths.server_cert, &paths.server_key] {
+            assert!(file.is_file(), "{} written", file.display());
+        }
+        let ca = std::fs::read(&paths.ca).expect("ca");
+        ensure(&state).expect("second start");
+        assert_eq!(
+            std::fs::read(&paths.ca).expect("ca"),
+            ca,
+            "the CA users trust is kept"
+        );
+    }
 }

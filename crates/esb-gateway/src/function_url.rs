@@ -4,9 +4,8 @@
 
 use std::sync::Arc;
 
-use http::{StatusCode, Uri};
+use http::Uri;
 
-use crate::api_response::message;
 use crate::auth::{Access, Guard};
 use crate::routes::{ApiSettings, DEFAULT_ROUTE, EventFormat, RouteMatch};
 
@@ -26,16 +25,6 @@ pub enum Refused {
     NoSuchUrl,
     Forbidden,
     BadPath,
-}
-
-impl Refused {
-    pub fn response(self) -> axum::response::Response {
-        match self {
-            Refused::NoSuchUrl => message(StatusCode::NOT_FOUND, "Not Found"),
-            Refused::Forbidden => message(StatusCode::FORBIDDEN, "Forbidden"),
-            Refused::BadPath => message(StatusCode::BAD_REQUEST, "Bad Request"),
-        }
-    }
 }
 
 /// The function and the URL the function sees, for a path under [`PREFIX`].

@@ -1,19 +1,54 @@
 //! The HTTP API event, payload format 2.0, with the keys, nesting and types AWS sends
 //! (checked against AWS's sample events in the tests): lower-case header names with
 //! repeated values joined by commas, cookies in their own list, query values joined by
-//! commas, absent keys (not nulls) for what the request does not have.
+//! commas, absent keys (not nulls) for what the request does not have. One builder,
+//! [`from_parts`], serves the gateway (HTTP API routes and function URLs: [`build`])
+//! and `esb generate-event http-api` / `function-url`, so they cannot drift.
 
 use std::collections::BTreeMap;
 
 use base64::Engine;
 use serde_json::{Value, json};
 
-use crate::proxy_event::{ProxyRequest, form_decode, request_time};
+use crate::proxy_event::{EventBody, epoch_ms, request_time};
+use crate::proxy_request::ProxyRequest;
+use crate::query_string;
+use crate::routes::EventFormat;
 
+/// What a payload 2.0 event is made of, already in the event's terms.
+pub struct EventParts<'a> {
+    pub method: &'a str,
+    /// `rawPath`, and the path in `requestContext.http`.
+    pub path: &'a str,
+    /// `rawQueryString`.
+    pub raw_query: &'a str,
+    /// Decoded query parameters, in order; values of a repeated name are joined by
+    /// commas.
+    pub query: &'a [(String, String)],
+    /// Header names (lower-cased here) and values, in order; values of a repeated name
+    /// are joined by commas. Cookies are not among them.
+    pub headers: &'a [(String, String)],
+    /// `cookies`, absent from the event when there are none.
+    pub cookies: &'a [String],
+    /// `routeKey`: `GET /items/{id}` or `$default`.
+    pub route_key: &'a str,
+    pub path_parameters: &'a BTreeMap<String, String>,
+    /// `None`: no body (the key is absent).
+    pub body: Option<EventBody>,
+    pub source_ip: &'a str,
+    pub account_id: &'a str,
+    pub api_id: &'a str,
+    /// `requestContext.domainName`: an API's `execute-api` host or a function URL's.
+    pub domain: &'a str,
+    pub stage: &'a str,
+    pub request_id: &'a str,
+    pub time: time::OffsetDateTime,
+}
+
+/// The event of a request an HTTP API route or a function URL received.
 pub fn build(req: &ProxyRequest<'_>) -> Value {
-    let now = time::OffsetDateTime::now_utc();
-    let mut headers: BTreeMap<String, String> = BTreeMap::new();
-    let mut cookies: Vec<Value> = Vec::new();
+    let mut headers = Vec::new();
+    let mut cookies = Vec::new();
     for (name, value) in req.headers {
         let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
         if name == http::header::COOKIE {
@@ -22,88 +57,118 @@ pub fn build(req: &ProxyRequest<'_>) -> Value {
                     .split(';')
                     .map(str::trim)
                     .filter(|c| !c.is_empty())
-                    .map(|c| Value::String(c.to_string())),
+                    .map(str::to_string),
             );
-            continue;
+        } else {
+            headers.push((name.as_str().to_string(), value));
         }
-        headers
-            .entry(name.as_str().to_string())
-            .and_modify(|v| {
-                v.push(',');
-                v.push_str(&value);
-            })
-            .or_insert(value);
     }
     let raw_query = req.uri.query().unwrap_or("");
-    let mut query: BTreeMap<String, String> = BTreeMap::new();
-    for pair in raw_query.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let v = form_decode(v);
-        query
-            .entry(form_decode(k))
-            .and_modify(|e| {
-                e.push(',');
-                e.push_str(&v);
-            })
-            .or_insert(v);
-    }
-    let user_agent = headers.get("user-agent").cloned().unwrap_or_default();
-    let domain = if req.route.format == crate::routes::EventFormat::FunctionUrl {
+    let query = query_string::pairs(raw_query);
+    // As the event's `content-type` header reads: repeated values joined by commas.
+    let content_type: Vec<&str> = headers
+        .iter()
+        .filter(|(name, _)| name == "content-type")
+        .map(|(_, value)| value.as_str())
+        .collect();
+    let content_type = (!content_type.is_empty()).then(|| content_type.join(","));
+    let body = match std::str::from_utf8(req.body) {
+        _ if req.body.is_empty() => None,
+        Ok(text) if is_text(content_type.as_deref()) => Some(EventBody::Text(text.to_string())),
+        _ => Some(EventBody::Base64(
+            base64::engine::general_purpose::STANDARD.encode(req.body),
+        )),
+    };
+    let domain = if req.route.format == EventFormat::FunctionUrl {
         format!("{}.lambda-url.{}.on.aws", req.api_id, req.region)
     } else {
         format!("{}.execute-api.{}.amazonaws.com", req.api_id, req.region)
     };
+    let source_ip = req.source_ip.to_string();
+    from_parts(&EventParts {
+        method: req.method.as_str(),
+        path: req.uri.path(),
+        raw_query,
+        query: &query,
+        headers: &headers,
+        cookies: &cookies,
+        route_key: &req.route.route_key,
+        path_parameters: &req.route.path_parameters,
+        body,
+        source_ip: &source_ip,
+        account_id: req.account_id,
+        api_id: req.api_id,
+        domain: &domain,
+        stage: req.stage,
+        request_id: req.request_id,
+        time: time::OffsetDateTime::now_utc(),
+    })
+}
+
+/// The payload 2.0 event made of `e`; keys the request does not have are absent, not
+/// null, as AWS sends them.
+pub fn from_parts(e: &EventParts<'_>) -> Value {
+    let headers = joined(e.headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), v)));
+    let query = joined(e.query.iter().map(|(k, v)| (k.clone(), v)));
+    let user_agent = headers.get("user-agent").cloned().unwrap_or_default();
     let mut event = json!({
         "version": "2.0",
-        "routeKey": req.route.route_key,
-        "rawPath": req.uri.path(),
-        "rawQueryString": raw_query,
+        "routeKey": e.route_key,
+        "rawPath": e.path,
+        "rawQueryString": e.raw_query,
         "headers": headers,
         "requestContext": {
-            "accountId": req.account_id,
-            "apiId": req.api_id,
-            "domainName": domain,
-            "domainPrefix": req.api_id,
+            "accountId": e.account_id,
+            "apiId": e.api_id,
+            "domainName": e.domain,
+            "domainPrefix": e.api_id,
             "http": {
-                "method": req.method.as_str(),
-                "path": req.uri.path(),
+                "method": e.method,
+                "path": e.path,
                 "protocol": "HTTP/1.1",
-                "sourceIp": req.source_ip.to_string(),
+                "sourceIp": e.source_ip,
                 "userAgent": user_agent,
             },
-            "requestId": req.request_id,
-            "routeKey": req.route.route_key,
-            "stage": req.stage,
-            "time": request_time(now),
-            "timeEpoch": now.unix_timestamp() * 1000 + i64::from(now.millisecond()),
+            "requestId": e.request_id,
+            "routeKey": e.route_key,
+            "stage": e.stage,
+            "time": request_time(e.time),
+            "timeEpoch": epoch_ms(e.time),
         },
         "isBase64Encoded": false,
     });
     let Some(obj) = event.as_object_mut() else {
         return event;
     };
-    if !cookies.is_empty() {
-        obj.insert("cookies".into(), Value::Array(cookies));
+    if !e.cookies.is_empty() {
+        obj.insert("cookies".into(), json!(e.cookies));
     }
     if !query.is_empty() {
         obj.insert("queryStringParameters".into(), json!(query));
     }
-    if !req.route.path_parameters.is_empty() {
-        obj.insert("pathParameters".into(), json!(req.route.path_parameters));
+    if !e.path_parameters.is_empty() {
+        obj.insert("pathParameters".into(), json!(e.path_parameters));
     }
-    if !req.body.is_empty() {
-        let content_type = headers.get("content-type").map(String::as_str);
-        let (body, encoded) = match std::str::from_utf8(req.body) {
-            Ok(text) if is_text(content_type) => (text.to_string(), false),
-            _ => (
-                base64::engine::general_purpose::STANDARD.encode(req.body),
-                true,
-            ),
-        };
-        obj.insert("body".into(), Value::String(body));
-        obj.insert("isBase64Encoded".into(), Value::Bool(encoded));
+    if let Some((text, base64)) = e.body.as_ref().map(EventBody::parts) {
+        obj.insert("body".into(), Value::String(text.to_string()));
+        obj.insert("isBase64Encoded".into(), Value::Bool(base64));
     }
     event
+}
+
+/// Name/value pairs as payload 2.0 maps them: values of a repeated name joined by
+/// commas.
+fn joined<'v>(pairs: impl Iterator<Item = (String, &'v String)>) -> BTreeMap<String, String> {
+    let mut map: BTreeMap<String, String> = BTreeMap::new();
+    for (name, value) in pairs {
+        map.entry(name)
+            .and_modify(|v| {
+                v.push(',');
+                v.push_str(value);
+            })
+            .or_insert_with(|| value.clone());
+    }
+    map
 }
 
 /// Whether HTTP APIs pass a body of this type as text (others arrive base64-encoded).

@@ -16,8 +16,8 @@ use esb_lambda::InvokeApiError;
 use esb_lambda::limits::{MAX_ASYNC_REQUEST_BYTES, MAX_SYNC_REQUEST_BYTES};
 use esb_lambda::payload::{json_payload, read_body};
 
-use crate::Gateway;
 use crate::call::{CallError, call, worker_bound};
+use crate::gateway::Gateway;
 use crate::pool::{AcquireError, FunctionPool};
 use esb_lambda::headers::{
     ERROR_TYPE, EXECUTED_VERSION, FUNCTION_ERROR, INVOCATION_TYPE, LOG_RESULT, REQUEST_ID, TRACE_ID,
@@ -100,7 +100,7 @@ async fn handle(
                     .get(TRACE_ID)
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_string),
-                accepted_at_ms: crate::now_ms(),
+                accepted_at_ms: crate::clock::now_ms(),
                 attempts: 0,
             };
             gw.async_store.save(&event).map_err(|e| {
@@ -134,18 +134,21 @@ async fn handle(
 /// The request body, or 408 when the client sends it too slowly (a slow client must
 /// not hold a connection and a request slot for ever).
 async fn read_in_time(body: Body, limit: usize, operation: &str) -> Result<Bytes, InvokeApiError> {
-    tokio::time::timeout(crate::BODY_READ_TIMEOUT, read_body(body, limit, operation))
-        .await
-        .unwrap_or_else(|_| {
-            Err(InvokeApiError::new(
-                StatusCode::REQUEST_TIMEOUT,
-                "RequestTimeoutException",
-                "The request body did not arrive in time.",
-            ))
-        })
+    tokio::time::timeout(
+        crate::client_timeouts::BODY_READ_TIMEOUT,
+        read_body(body, limit, operation),
+    )
+    .await
+    .unwrap_or_else(|_| {
+        Err(InvokeApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "RequestTimeoutException",
+            "The request body did not arrive in time.",
+        ))
+    })
 }
 
-pub(crate) async fn run(
+async fn run(
     gw: &Gateway,
     pool: &Arc<FunctionPool>,
     payload: Bytes,

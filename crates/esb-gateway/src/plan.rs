@@ -9,12 +9,27 @@ use std::time::Duration;
 
 use esb_proto::agent::FunctionSpec;
 
-use crate::FunctionEntry;
 use crate::agent_client::AgentClient;
-use crate::async_dispatch::AsyncConfig;
+use crate::async_config::AsyncConfig;
 use crate::function_url::UrlAuth;
 use crate::pool::FunctionPool;
-use crate::routes::RouteTable;
+use crate::routes::{ApiRoute, RouteTable};
+
+/// A function the gateway serves, with its concurrency limit.
+#[derive(Debug, Clone)]
+pub struct FunctionEntry {
+    pub spec: FunctionSpec,
+    /// API routes served by this function.
+    pub routes: Vec<ApiRoute>,
+    /// `ReservedConcurrentExecutions` (0 throttles every call), else the box default.
+    pub concurrency: usize,
+    /// `FunctionUrlConfig`: served under `/lambda-url/<function>/`.
+    pub url: Option<UrlAuth>,
+    /// `ProvisionedConcurrencyConfig`: workers kept initialised at all times.
+    pub provisioned: usize,
+    /// `EventInvokeConfig`: retries, maximum age, destinations.
+    pub async_config: AsyncConfig,
+}
 
 pub struct Plan {
     pub(crate) pools: HashMap<String, Arc<FunctionPool>>,

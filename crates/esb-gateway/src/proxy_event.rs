@@ -1,65 +1,130 @@
-//! The API Gateway REST (payload v1) proxy event, with the keys, nesting and types AWS
-//! sends (checked against AWS's sample events in the tests).
+//! The API Gateway REST (payload 1.0) proxy event, with the keys, nesting and types AWS
+//! sends (checked against AWS's sample events in the tests). One builder,
+//! [`from_parts`], serves the gateway (a request it received: [`build`]) and
+//! `esb generate-event apigateway aws-proxy` (its flags), so the two cannot drift.
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 
 use base64::Engine;
-use http::{HeaderMap, Method, Uri};
-use percent_encoding::percent_decode_str;
 use serde_json::{Map, Value, json};
 
-use crate::routes::RouteMatch;
+use crate::proxy_request::ProxyRequest;
+use crate::query_string;
 
-/// Everything the event is built from.
-pub struct ProxyRequest<'a> {
-    pub method: &'a Method,
-    pub uri: &'a Uri,
-    pub headers: &'a HeaderMap,
-    pub body: &'a [u8],
-    pub source_ip: IpAddr,
-    pub route: &'a RouteMatch,
+/// What a payload 1.0 event is made of, already in the event's terms.
+pub struct EventParts<'a> {
+    pub method: &'a str,
+    /// The route's resource (`/items/{id}`).
+    pub resource: &'a str,
+    /// The path as received: REST APIs pass it still percent-encoded.
+    pub path: &'a str,
+    /// Decoded; `null` in the event when there are none.
+    pub path_parameters: &'a BTreeMap<String, String>,
+    /// Names as the event spells them, in order: the last value of a name is in
+    /// `headers`, all of them in `multiValueHeaders`.
+    pub headers: &'a [(String, String)],
+    /// Decoded query parameters, in order (last value wins, as for headers); `None`:
+    /// no query string, `null` in the event.
+    pub query: Option<&'a [(String, String)]>,
+    pub user_agent: Option<&'a str>,
+    /// `None`: no body, `null` in the event.
+    pub body: Option<EventBody>,
+    pub source_ip: &'a str,
     pub stage: &'a str,
     pub request_id: &'a str,
     pub api_id: &'a str,
     pub account_id: &'a str,
     pub region: &'a str,
+    pub time: time::OffsetDateTime,
 }
 
+/// A request body as an event carries it (`isBase64Encoded` says which).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventBody {
+    Text(String),
+    Base64(String),
+}
+
+impl EventBody {
+    /// The body's text and whether it is base64.
+    pub fn parts(&self) -> (&str, bool) {
+        match self {
+            EventBody::Text(text) => (text, false),
+            EventBody::Base64(encoded) => (encoded, true),
+        }
+    }
+}
+
+/// The event of a request an API route received.
 pub fn build(req: &ProxyRequest<'_>) -> Value {
-    // REST APIs pass the path as received (still percent-encoded); path parameters are decoded.
-    let path = req.uri.path().to_string();
-    let (headers, multi_headers) = headers(req.headers);
-    let (query, multi_query) = query(req.uri.query());
-    let now = time::OffsetDateTime::now_utc();
+    let headers: Vec<(String, String)> = req
+        .headers
+        .iter()
+        .map(|(name, value)| {
+            let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+            (canonical(name.as_str()), value)
+        })
+        .collect();
+    let query = req
+        .uri
+        .query()
+        .filter(|q| !q.is_empty())
+        .map(query_string::pairs);
     let content_type = req
         .headers
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
-    let binary = req.route.api.is_binary(content_type);
-    let (body, is_base64) = match std::str::from_utf8(req.body) {
-        _ if req.body.is_empty() => (Value::Null, false),
-        Ok(text) if !binary => (Value::String(text.to_string()), false),
-        _ => (
-            Value::String(base64::engine::general_purpose::STANDARD.encode(req.body)),
-            true,
-        ),
+    let body = match std::str::from_utf8(req.body) {
+        _ if req.body.is_empty() => None,
+        Ok(text) if !req.route.api.is_binary(content_type) => {
+            Some(EventBody::Text(text.to_string()))
+        }
+        _ => Some(EventBody::Base64(
+            base64::engine::general_purpose::STANDARD.encode(req.body),
+        )),
     };
-    let path_parameters = if req.route.path_parameters.is_empty() {
+    let source_ip = req.source_ip.to_string();
+    from_parts(&EventParts {
+        method: req.method.as_str(),
+        resource: &req.route.resource,
+        path: req.uri.path(),
+        path_parameters: &req.route.path_parameters,
+        headers: &headers,
+        query: query.as_deref(),
+        user_agent: req
+            .headers
+            .get(http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok()),
+        body,
+        source_ip: &source_ip,
+        stage: req.stage,
+        request_id: req.request_id,
+        api_id: req.api_id,
+        account_id: req.account_id,
+        region: req.region,
+        time: time::OffsetDateTime::now_utc(),
+    })
+}
+
+/// The payload 1.0 event made of `e`.
+pub fn from_parts(e: &EventParts<'_>) -> Value {
+    let (headers, multi_headers) = single_and_multi(e.headers);
+    let (query, multi_query) = e.query.map_or((Value::Null, Value::Null), single_and_multi);
+    let (body, is_base64) = match e.body.as_ref().map(EventBody::parts) {
+        Some((text, base64)) => (Value::String(text.to_string()), base64),
+        None => (Value::Null, false),
+    };
+    let path_parameters = if e.path_parameters.is_empty() {
         Value::Null
     } else {
-        json!(req.route.path_parameters)
+        json!(e.path_parameters)
     };
-    let user_agent = req
-        .headers
-        .get(http::header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map_or(Value::Null, |v| Value::String(v.to_string()));
-    let domain = format!("{}.execute-api.{}.amazonaws.com", req.api_id, req.region);
+    let t = e.time;
+    let domain = format!("{}.execute-api.{}.amazonaws.com", e.api_id, e.region);
     json!({
-        "resource": req.route.resource,
-        "path": path,
-        "httpMethod": req.method.as_str(),
+        "resource": e.resource,
+        "path": e.path,
+        "httpMethod": e.method,
         "headers": headers,
         "multiValueHeaders": multi_headers,
         "queryStringParameters": query,
@@ -67,32 +132,32 @@ pub fn build(req: &ProxyRequest<'_>) -> Value {
         "pathParameters": path_parameters,
         "stageVariables": Value::Null,
         "requestContext": {
-            "accountId": req.account_id,
-            "apiId": req.api_id,
-            "resourceId": req.api_id,
-            "resourcePath": req.route.resource,
-            "httpMethod": req.method.as_str(),
-            "path": format!("/{}{}", req.stage, path),
-            "stage": req.stage,
+            "accountId": e.account_id,
+            "apiId": e.api_id,
+            "resourceId": e.api_id,
+            "resourcePath": e.resource,
+            "httpMethod": e.method,
+            "path": format!("/{}{}", e.stage, e.path),
+            "stage": e.stage,
             "protocol": "HTTP/1.1",
-            "requestId": req.request_id,
-            "extendedRequestId": req.request_id,
-            "requestTime": request_time(now),
-            "requestTimeEpoch": now.unix_timestamp() * 1000 + i64::from(now.millisecond()),
+            "requestId": e.request_id,
+            "extendedRequestId": e.request_id,
+            "requestTime": request_time(t),
+            "requestTimeEpoch": epoch_ms(t),
             "domainName": domain,
-            "domainPrefix": req.api_id,
+            "domainPrefix": e.api_id,
             "identity": {
                 "cognitoIdentityPoolId": null,
                 "accountId": null,
                 "cognitoIdentityId": null,
                 "caller": null,
                 "accessKey": null,
-                "sourceIp": req.source_ip.to_string(),
+                "sourceIp": e.source_ip,
                 "principalOrgId": null,
                 "cognitoAuthenticationType": null,
                 "cognitoAuthenticationProvider": null,
                 "userArn": null,
-                "userAgent": user_agent,
+                "userAgent": e.user_agent,
                 "user": null,
             },
         },
@@ -114,39 +179,19 @@ fn canonical(name: &str) -> String {
         .join("-")
 }
 
-fn headers(map: &HeaderMap) -> (Value, Value) {
+/// The single-value map (the last value of a name wins, as REST APIs send) and the
+/// multi-value map of name/value pairs.
+fn single_and_multi(pairs: &[(String, String)]) -> (Value, Value) {
     let mut single = Map::new();
     let mut multi: BTreeMap<String, Vec<Value>> = BTreeMap::new();
-    for (name, value) in map {
-        let name = canonical(name.as_str());
-        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+    for (name, value) in pairs {
         single.insert(name.clone(), Value::String(value.clone()));
-        multi.entry(name).or_default().push(Value::String(value));
+        multi
+            .entry(name.clone())
+            .or_default()
+            .push(Value::String(value.clone()));
     }
     (Value::Object(single), json!(multi))
-}
-
-/// `null` when there is no query string, as API Gateway sends.
-pub(crate) fn query(raw: Option<&str>) -> (Value, Value) {
-    let Some(raw) = raw.filter(|q| !q.is_empty()) else {
-        return (Value::Null, Value::Null);
-    };
-    let mut single = Map::new();
-    let mut multi: BTreeMap<String, Vec<Value>> = BTreeMap::new();
-    for pair in raw.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let (k, v) = (form_decode(k), form_decode(v));
-        single.insert(k.clone(), Value::String(v.clone()));
-        multi.entry(k).or_default().push(Value::String(v));
-    }
-    (Value::Object(single), json!(multi))
-}
-
-/// Query components are form-encoded: `+` is a space, `%2B` a plus.
-pub(crate) fn form_decode(s: &str) -> String {
-    percent_decode_str(&s.replace('+', " "))
-        .decode_utf8_lossy()
-        .into_owned()
 }
 
 /// API Gateway's `requestTime`: `09/Apr/2015:12:34:56 +0000`.
@@ -165,10 +210,18 @@ pub fn request_time(t: time::OffsetDateTime) -> String {
     )
 }
 
+/// `requestTimeEpoch` / `timeEpoch`: milliseconds since the epoch.
+pub fn epoch_ms(t: time::OffsetDateTime) -> i64 {
+    t.unix_timestamp() * 1000 + i64::from(t.millisecond())
+}
+
 #[cfg(test)]
 mod tests {
+    use http::{HeaderMap, Method, Uri};
+
     use super::*;
     use crate::event_shape::{fixture, same_shape};
+    use crate::routes::RouteMatch;
 
     fn event(uri: &str, body: &[u8]) -> Value {
         let uri: Uri = uri.parse().expect("uri");

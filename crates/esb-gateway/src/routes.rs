@@ -51,6 +51,13 @@ pub struct ApiRoute {
     pub access: Access,
 }
 
+/// The id of the implicit APIs, in events and ARNs.
+pub const API_ID: &str = "esblocal";
+/// The implicit REST API's stage.
+pub const STAGE: &str = "Prod";
+/// HTTP APIs' default stage.
+pub const HTTP_STAGE: &str = "$default";
+
 /// An API's settings that shape its routes' events and answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiSettings {
@@ -87,11 +94,11 @@ impl ApiSettings {
     /// `ServerlessHttpApi` (stage `$default`).
     pub fn implicit(format: EventFormat) -> Arc<Self> {
         Arc::new(Self {
-            id: crate::api_routes::API_ID.into(),
+            id: API_ID.into(),
             stage: if format == EventFormat::Rest {
-                crate::api_routes::STAGE
+                STAGE
             } else {
-                crate::api_routes::HTTP_STAGE
+                HTTP_STAGE
             }
             .into(),
             binary_media_types: Vec::new(),

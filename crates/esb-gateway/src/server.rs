@@ -15,7 +15,7 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tower_service::Service;
 
-use crate::Gateway;
+use crate::gateway::Gateway;
 
 pub fn router(gw: Arc<Gateway>) -> Router {
     let mut router = Router::new();
@@ -28,7 +28,7 @@ pub fn router(gw: Arc<Gateway>) -> Router {
             get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }),
         )
         .route("/metrics", get(metrics))
-        .route(crate::STATUS_PATH, get(status))
+        .route(crate::status::STATUS_PATH, get(status))
         .route(
             "/2015-03-31/functions/{name}/invocations",
             post(crate::invoke_api::invoke),
@@ -36,7 +36,7 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         .fallback(crate::api_routes::handle)
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&gw),
-            crate::access_log::record,
+            crate::request_log::record,
         ))
         .with_state(gw)
 }
@@ -48,7 +48,7 @@ async fn login(
     body: axum::body::Body,
 ) -> axum::response::Response {
     let read = tokio::time::timeout(
-        crate::BODY_READ_TIMEOUT,
+        crate::client_timeouts::BODY_READ_TIMEOUT,
         esb_lambda::body::read_limited(body, 64 * 1024),
     )
     .await;
@@ -136,7 +136,7 @@ pub async fn serve_tls(
             // A client that never finishes its headers (slowloris) is cut off.
             let conn = http1::Builder::new()
                 .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(crate::HEADER_READ_TIMEOUT)
+                .header_read_timeout(crate::client_timeouts::HEADER_READ_TIMEOUT)
                 .serve_connection(TokioIo::new(tls), service);
             if let Err(e) = watcher.watch(conn).await {
                 tracing::debug!(%remote, "connection closed: {e}");

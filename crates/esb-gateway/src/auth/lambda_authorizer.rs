@@ -3,18 +3,21 @@
 //! 1.0 / 2.0), whether the caller may; its answer (an IAM policy or, for HTTP APIs, a
 //! simple `isAuthorized`) is cached per identity for `ReauthorizeEvery` seconds. As in
 //! API Gateway, the cached *policy* is re-evaluated for each route it is used on.
+//!
+//! This file is the authorizer as routes carry it: its settings, the identity it
+//! caches on, how its answers read and what they decide. Asking it (its event, running
+//! its function) is `route_auth.rs`'s, with the events built in `authorizer_event.rs`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http::StatusCode;
+use http::{HeaderMap, StatusCode, Uri};
 use serde_json::{Map, Value, json};
 
 use super::policy::{self, Decision};
-use crate::Gateway;
-use crate::proxy_event::ProxyRequest;
+use crate::query_string;
+use crate::worker_client::WorkerAnswer;
 use esb_lambda::headers::FUNCTION_ERROR;
 
 /// Which event the authorizer function receives and which answer it gives.
@@ -46,7 +49,7 @@ pub struct LambdaAuthorizer {
 
 /// What the authorizer function said, kept for its identity.
 #[derive(Debug)]
-enum Verdict {
+pub enum Verdict {
     Policy {
         principal: Option<String>,
         policy: Value,
@@ -97,33 +100,15 @@ impl LambdaAuthorizer {
         }
     }
 
-    /// Asks (or remembers) whether `req` may reach its route; `arn` is the route's
-    /// `methodArn` / `routeArn`.
-    pub async fn authorize(
+    /// What `verdict` decides for the route `arn` (`methodArn` / `routeArn`);
+    /// `latency_ms` is how long the decision took, as the route's event reports it.
+    pub fn decide(
         &self,
-        gw: &Gateway,
-        req: &ProxyRequest<'_>,
+        verdict: &Verdict,
         arn: &str,
+        latency_ms: u64,
     ) -> Result<Allowed, Refusal> {
-        let identity = self.identity(req).ok_or(Refusal::Unauthorized)?;
-        let key = identity.join("\u{1f}");
-        let started = Instant::now();
-        let verdict = match self.cached(&key) {
-            Some(v) => v,
-            None => {
-                let event = self.event(req, arn, &identity);
-                let verdict = Arc::new(self.ask(gw, event).await?);
-                if !self.ttl.is_zero()
-                    && let Ok(mut cache) = self.cache.lock()
-                {
-                    cache.retain(|_, (at, _)| at.elapsed() < self.ttl);
-                    cache.insert(key, (Instant::now(), Arc::clone(&verdict)));
-                }
-                verdict
-            }
-        };
-        let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        match &*verdict {
+        match verdict {
             Verdict::Simple {
                 authorized: true,
                 context,
@@ -153,16 +138,29 @@ impl LambdaAuthorizer {
         }
     }
 
-    fn cached(&self, key: &str) -> Option<Arc<Verdict>> {
+    /// The verdict remembered for the identity `key`, while it is fresh.
+    pub fn cached(&self, key: &str) -> Option<Arc<Verdict>> {
         let cache = self.cache.lock().ok()?;
         let (at, verdict) = cache.get(key)?;
         (at.elapsed() < self.ttl).then(|| Arc::clone(verdict))
     }
 
-    /// The identity source values, all present and non-empty, else `None` (401).
-    fn identity(&self, req: &ProxyRequest<'_>) -> Option<Vec<String>> {
+    /// Keeps `verdict` for the identity `key` for `ReauthorizeEvery` (not at all when
+    /// that is zero), dropping the verdicts that expired.
+    pub fn remember(&self, key: String, verdict: &Arc<Verdict>) {
+        if !self.ttl.is_zero()
+            && let Ok(mut cache) = self.cache.lock()
+        {
+            cache.retain(|_, (at, _)| at.elapsed() < self.ttl);
+            cache.insert(key, (Instant::now(), Arc::clone(verdict)));
+        }
+    }
+
+    /// The identity source values of a request, all present and non-empty, else
+    /// `None` (401).
+    pub fn identity(&self, headers: &HeaderMap, uri: &Uri) -> Option<Vec<String>> {
         let header = |name: &str| {
-            req.headers
+            headers
                 .get(name)
                 .and_then(|v| v.to_str().ok())
                 .filter(|v| !v.is_empty())
@@ -179,17 +177,19 @@ impl LambdaAuthorizer {
                 _ => Some(vec![token]),
             };
         }
-        let (query, _) = crate::proxy_event::query(req.uri.query());
+        let query = query_string::pairs(uri.query().unwrap_or(""));
         let mut values = Vec::new();
         for h in &self.identity_headers {
             values.push(header(h)?);
         }
         for q in &self.identity_query {
-            let v = query
-                .get(q)
-                .and_then(Value::as_str)
-                .filter(|v| !v.is_empty())?;
-            values.push(v.to_string());
+            // The last value of a repeated parameter, as REST APIs pass it.
+            let (_, v) = query
+                .iter()
+                .rev()
+                .find(|(name, _)| name == q)
+                .filter(|(_, v)| !v.is_empty())?;
+            values.push(v.clone());
         }
         // No identity source configured: nothing to cache on, every request is asked.
         if values.is_empty() {
@@ -198,70 +198,8 @@ impl LambdaAuthorizer {
         Some(values)
     }
 
-    fn event(&self, req: &ProxyRequest<'_>, arn: &str, identity: &[String]) -> Value {
-        match &self.format {
-            AuthorizerFormat::Token { .. } => json!({
-                "type": "TOKEN",
-                "authorizationToken": identity.first(),
-                "methodArn": arn,
-            }),
-            AuthorizerFormat::Request | AuthorizerFormat::HttpV1 => {
-                let mut event = crate::proxy_event::build(req);
-                if let Some(obj) = event.as_object_mut() {
-                    obj.remove("body");
-                    obj.remove("isBase64Encoded");
-                    obj.insert("type".into(), "REQUEST".into());
-                    obj.insert("methodArn".into(), arn.into());
-                    // The caller's API key, as REST authorizers see it.
-                    let api_key = req.headers.get("x-api-key").and_then(|v| v.to_str().ok());
-                    if let Some(identity) = obj
-                        .get_mut("requestContext")
-                        .and_then(|c| c.get_mut("identity"))
-                        .and_then(Value::as_object_mut)
-                    {
-                        identity.insert("apiKey".into(), json!(api_key));
-                    }
-                    if matches!(self.format, AuthorizerFormat::HttpV1) {
-                        obj.insert("version".into(), "1.0".into());
-                        obj.insert("identitySource".into(), identity.join(",").into());
-                        obj.insert("authorizationToken".into(), identity.join(",").into());
-                    }
-                }
-                event
-            }
-            AuthorizerFormat::HttpV2 { .. } => {
-                let mut event = crate::http_event::build(req);
-                if let Some(obj) = event.as_object_mut() {
-                    obj.remove("body");
-                    obj.remove("isBase64Encoded");
-                    obj.insert("type".into(), "REQUEST".into());
-                    obj.insert("routeArn".into(), arn.into());
-                    obj.insert("identitySource".into(), json!(identity));
-                }
-                event
-            }
-        }
-    }
-
-    /// Runs the authorizer function and reads its answer.
-    async fn ask(&self, gw: &Gateway, event: Value) -> Result<Verdict, Refusal> {
-        let Some(pool) = gw.plan().pools.get(&self.function).cloned() else {
-            tracing::error!(authorizer = %self.function, "authorizer function is not in the box");
-            return Err(Refusal::Failed);
-        };
-        let bound = crate::call::worker_bound(&pool).min(Duration::from_secs(30));
-        let answer = crate::call::call(
-            gw,
-            &pool,
-            Bytes::from(event.to_string()),
-            &http::HeaderMap::new(),
-            bound,
-        )
-        .await
-        .map_err(|e| {
-            tracing::warn!(authorizer = %self.function, "authorizer failed: {e}");
-            Refusal::Failed
-        })?;
+    /// Reads the authorizer function's answer.
+    pub fn read_answer(&self, answer: &WorkerAnswer) -> Result<Verdict, Refusal> {
         let body: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
         if answer.status != StatusCode::OK || answer.headers.contains_key(FUNCTION_ERROR) {
             // `raise Exception("Unauthorized")` is how an authorizer says 401.
@@ -331,122 +269,8 @@ impl Allowed {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
-    use http::{HeaderMap, Method, Uri};
-
     use super::*;
-    use crate::event_shape::{fixture, same_shape};
-    use crate::routes::{ApiSettings, EventFormat, RouteMatch};
-
-    fn authorizer(format: AuthorizerFormat) -> LambdaAuthorizer {
-        LambdaAuthorizer::new(
-            "auth".into(),
-            format,
-            vec!["authorization".into()],
-            vec!["q".into()],
-            Duration::from_secs(300),
-        )
-    }
-
-    /// The event `format` sends for a GET /items/42?q=1 with an Authorization header.
-    fn event(format: AuthorizerFormat, route_format: EventFormat) -> Value {
-        let uri: Uri = "/items/42?q=1".parse().expect("uri");
-        let mut headers = HeaderMap::new();
-        headers.insert("authorization", "Bearer abc".parse().expect("value"));
-        headers.insert("cookie", "c=1".parse().expect("value"));
-        let route = RouteMatch {
-            function: "f".into(),
-            resource: "/items/{id}".into(),
-            path_parameters: BTreeMap::from([("id".to_string(), "42".to_string())]),
-            format: route_format,
-            route_key: "GET /items/{id}".into(),
-            api: ApiSettings::implicit(EventFormat::Rest),
-            access: Default::default(),
-        };
-        let req = ProxyRequest {
-            method: &Method::GET,
-            uri: &uri,
-            headers: &headers,
-            body: b"",
-            source_ip: "10.1.2.3".parse().expect("ip"),
-            route: &route,
-            stage: "Prod",
-            request_id: "req-1",
-            api_id: "esblocal",
-            account_id: "123456789012",
-            region: "us-east-1",
-        };
-        let a = authorizer(format);
-        let identity = a.identity(&req).expect("identity");
-        a.event(
-            &req,
-            "arn:aws:execute-api:us-east-1:123456789012:esblocal/Prod/GET/items/42",
-            &identity,
-        )
-    }
-
-    use crate::event_shape::V1_DATA as DATA;
-
-    #[test]
-    fn events_have_the_keys_of_aws_samples() {
-        let token = event(
-            AuthorizerFormat::Token {
-                header: "authorization".into(),
-                validation: None,
-            },
-            EventFormat::Rest,
-        );
-        same_shape(
-            &token,
-            &[&fixture("sam-cli/apigateway-authorizer.json")],
-            "$",
-            &[],
-            &DATA,
-            true,
-        );
-        assert_eq!(token["authorizationToken"], "Bearer abc");
-
-        // Stage variables, mTLS and Cognito identities are configuration ESB does not have.
-        let ignore = [
-            "stageVariables",
-            "authentication",
-            "clientCert",
-            "cognitoAmr",
-        ];
-        let request = event(AuthorizerFormat::Request, EventFormat::Rest);
-        for sample in [
-            "sam-cli/apigateway-request-authorizer.json",
-            "sam-cli/ApiGatewayRestRequestAuthorizer.json",
-        ] {
-            same_shape(&request, &[&fixture(sample)], "$", &ignore, &DATA, false);
-        }
-        let v1 = event(AuthorizerFormat::HttpV1, EventFormat::HttpV1);
-        same_shape(
-            &v1,
-            &[&fixture("powertools/apiGatewayAuthorizerRequestEvent.json")],
-            "$",
-            &ignore,
-            &DATA,
-            false,
-        );
-        assert_eq!(v1["identitySource"], "Bearer abc,1");
-
-        let v2 = event(
-            AuthorizerFormat::HttpV2 { simple: true },
-            EventFormat::HttpV2,
-        );
-        same_shape(
-            &v2,
-            &[&fixture("powertools/apiGatewayAuthorizerV2Event.json")],
-            "$",
-            &ignore,
-            &DATA,
-            false,
-        );
-        assert_eq!(v2["identitySource"], json!(["Bearer abc", "1"]));
-        assert!(v2.get("body").is_none());
-    }
+    use crate::event_shape::fixture;
 
     #[test]
     fn context_lands_as_api_gateway_puts_it() {
