@@ -13,6 +13,7 @@
 mod support;
 
 mod agent_process;
+mod architecture;
 mod box_lifecycle;
 mod config;
 mod dev_commands;

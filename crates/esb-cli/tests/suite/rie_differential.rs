@@ -229,7 +229,12 @@ fn esb_always_gives_a_trace_id_and_a_real_deadline() {
 fn defaults_match_aws_rie_when_nothing_is_configured() {
     let answers: Vec<serde_json::Value> = BOTH
         .iter()
-        .map(|kind| Spec::python("handlers.context").start(*kind).invoke("{}").json())
+        .map(|kind| {
+            Spec::python("handlers.context")
+                .start(*kind)
+                .invoke("{}")
+                .json()
+        })
         .collect();
     let [aws, esb] = &answers[..] else {
         unreachable!("two emulators")
@@ -247,7 +252,9 @@ fn defaults_match_aws_rie_when_nothing_is_configured() {
         Some(started_in.as_path())
     );
     assert_eq!(
-        esb["env"]["LAMBDA_TASK_ROOT"].as_str().map(std::path::Path::new),
+        esb["env"]["LAMBDA_TASK_ROOT"]
+            .as_str()
+            .map(std::path::Path::new),
         Some(started_in.as_path())
     );
 }
