@@ -3,7 +3,7 @@
 //! no accepted event disappears silently.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
@@ -16,40 +16,39 @@ pub struct AsyncEvents {
 }
 
 impl AsyncEvents {
+    /// Every change is one insert or remove, so a lock poisoned by a panic elsewhere
+    /// still guards a consistent map: take it rather than lose track of an event.
+    fn pending(&self) -> MutexGuard<'_, HashMap<String, (String, Instant)>> {
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     pub fn accepted(&self, id: &str, function: &str) {
-        if let Ok(mut p) = self.pending.lock() {
-            p.insert(id.to_string(), (function.to_string(), Instant::now()));
-        }
+        self.pending()
+            .insert(id.to_string(), (function.to_string(), Instant::now()));
     }
 
     pub fn finished(&self, id: &str) {
-        if let Ok(mut p) = self.pending.lock() {
-            p.remove(id);
-        }
+        self.pending().remove(id);
         self.changed.notify_waiters();
     }
 
     /// Pending events of `function` and the age of the oldest.
     pub fn pending_for(&self, function: &str) -> (usize, Duration) {
-        self.pending
-            .lock()
-            .map(|p| {
-                let ages = p
-                    .values()
-                    .filter(|(f, _)| f == function)
-                    .map(|(_, t)| t.elapsed());
-                ages.fold((0, Duration::ZERO), |(n, oldest), age| {
-                    (n + 1, oldest.max(age))
-                })
-            })
-            .unwrap_or_default()
+        let pending = self.pending();
+        let ages = pending
+            .values()
+            .filter(|(f, _)| f == function)
+            .map(|(_, t)| t.elapsed());
+        ages.fold((0, Duration::ZERO), |(n, oldest), age| {
+            (n + 1, oldest.max(age))
+        })
     }
 
     fn remaining(&self) -> Vec<(String, String)> {
-        self.pending
-            .lock()
-            .map(|p| p.iter().map(|(k, (f, _))| (k.clone(), f.clone())).collect())
-            .unwrap_or_default()
+        self.pending()
+            .iter()
+            .map(|(k, (f, _))| (k.clone(), f.clone()))
+            .collect()
     }
 
     /// Waits up to `within` for every accepted event to finish; returns those that did not.

@@ -4,7 +4,7 @@
 //! one request probes (half-open); its success closes the circuit, its failure opens
 //! it again. Function errors and throttles are answers, not failures, and never trip it.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,11 +49,15 @@ impl Breaker {
         }
     }
 
+    /// The state is one small value replaced whole, so a lock poisoned by a panic
+    /// elsewhere still guards a valid state: take it instead of skipping the rule.
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Whether a request may go ahead now (in half-open state, only the one probe).
     pub fn allow(&self) -> Result<(), Open> {
-        let Ok(mut state) = self.state.lock() else {
-            return Ok(());
-        };
+        let mut state = self.state();
         match *state {
             State::Closed { .. } => Ok(()),
             State::Open { until } => {
@@ -79,25 +83,20 @@ impl Breaker {
 
     /// A worker answered (whatever the answer): the path works.
     pub fn succeeded(&self) {
-        if let Ok(mut state) = self.state.lock() {
-            *state = State::Closed { failures: 0 };
-        }
+        *self.state() = State::Closed { failures: 0 };
     }
 
     /// The request ended without testing the path (throttled): a probe slot is freed.
     pub fn released(&self) {
-        if let Ok(mut state) = self.state.lock()
-            && matches!(*state, State::HalfOpen { probing: true })
-        {
+        let mut state = self.state();
+        if matches!(*state, State::HalfOpen { probing: true }) {
             *state = State::HalfOpen { probing: false };
         }
     }
 
     /// No worker could serve the request. Returns true when this opened the circuit.
     pub fn failed(&self) -> bool {
-        let Ok(mut state) = self.state.lock() else {
-            return false;
-        };
+        let mut state = self.state();
         let open = State::Open {
             until: Instant::now() + self.settings.cooldown,
         };
