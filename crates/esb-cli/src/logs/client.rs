@@ -37,7 +37,7 @@ pub(super) fn locate(state_dir: &StateDir) -> Found {
     let box_runs = running.is_some();
     let location = match running.and_then(|s| s.logs_url) {
         Some(url) => Location::Api(url.trim_end_matches('/').to_string()),
-        None if state_dir.log_store().join("logs.sqlite").is_file() => Location::Disk,
+        None if esb_logs::Store::exists_in(&state_dir.log_store()) => Location::Disk,
         None => Location::Nowhere,
     };
     Found { location, box_runs }

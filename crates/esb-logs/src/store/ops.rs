@@ -18,7 +18,15 @@ use super::word_index::{catch_up_word_index, index_text, set_words_upto};
 use crate::logsql::Query;
 use crate::record::Record;
 
+/// The store's database inside its directory.
+const DATABASE_FILE: &str = "logs.sqlite";
+
 impl Store {
+    /// Whether a store was ever created in `dir` (without opening or creating one).
+    pub fn exists_in(dir: &Path) -> bool {
+        dir.join(DATABASE_FILE).is_file()
+    }
+
     /// Opens (or creates) the store in `dir` (`dir/logs.sqlite`), indexing the rows an
     /// older version stored.
     pub fn open(dir: &Path, retention: Retention) -> Result<Self, StoreError> {
@@ -26,7 +34,7 @@ impl Store {
             path: dir.to_path_buf(),
             source,
         })?;
-        let path = dir.join("logs.sqlite");
+        let path = dir.join(DATABASE_FILE);
         let err = |source| StoreError::Sqlite {
             path: path.clone(),
             source,
