@@ -59,8 +59,8 @@ pub enum CredentialsError {
 const KEY_ENV: &str = "ESB_ACCESS_KEY_ID";
 const SECRET_ENV: &str = "ESB_SECRET_ACCESS_KEY";
 
-/// `ESB_ACCESS_KEY_ID` + `ESB_SECRET_ACCESS_KEY` when set, else the pair in the state
-/// dir, else a new pair written there (mode 0600).
+/// `ESB_ACCESS_KEY_ID` + `ESB_SECRET_ACCESS_KEY` when set, else the pair in the file at
+/// `path` (the state dir's `credentials`), else a new pair written there (mode 0600).
 pub fn load_or_issue(path: &Path) -> Result<BoxCredentials, CredentialsError> {
     match (std::env::var(KEY_ENV).ok(), std::env::var(SECRET_ENV).ok()) {
         (Some(access_key_id), Some(secret_access_key))

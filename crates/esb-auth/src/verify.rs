@@ -34,7 +34,7 @@ struct Authorization<'a> {
 fn parse_authorization(value: &str) -> Result<Authorization<'_>, AuthError> {
     let incomplete = |what: &str| {
         AuthError::Incomplete(format!(
-            "Authorization header requires '{what}' parameter. Authorization=AWS4-HMAC-SHA256 Credential=.../<date>/<region>/lambda/aws4_request, SignedHeaders=..., Signature=..."
+            "Authorization header requires '{what}' parameter. Authorization=AWS4-HMAC-SHA256 Credential=.../<date>/<region>/<service>/aws4_request, SignedHeaders=..., Signature=..."
         ))
     };
     let rest = value
