@@ -130,7 +130,6 @@ async fn handle(
     }
 }
 
-/// Runs one invocation on a pooled worker.
 /// The request body, or 408 when the client sends it too slowly (a slow client must
 /// not hold a connection and a request slot for ever).
 async fn read_in_time(body: Body, limit: usize, operation: &str) -> Result<Bytes, InvokeApiError> {
@@ -148,6 +147,7 @@ async fn read_in_time(body: Body, limit: usize, operation: &str) -> Result<Bytes
     })
 }
 
+/// Runs one invocation on a pooled worker.
 async fn run(
     gw: &Gateway,
     pool: &Arc<FunctionPool>,
