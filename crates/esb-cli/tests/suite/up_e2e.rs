@@ -572,6 +572,12 @@ fn split_gateway_and_agent_survive_an_agent_restart(rt: Rt) {
     let agent_addr = support::free_addr();
     let start_agent = || spawn_agent(&state, agent_addr, rt);
     let mut agent = start_agent();
+    // The first invoke asks the agent for a worker: a docker agent still connecting to
+    // its daemon would make it a 500 (seen once under a loaded CI), which is not what
+    // this test is about.
+    wait_for("the agent to listen", Duration::from_secs(30), || {
+        std::net::TcpStream::connect(agent_addr).is_ok()
+    });
     let port = support::free_addr().port();
     let mut gateway = spawn_gateway(&state, port, agent_addr, &[]);
     let client = support::https_client(&state, port);
