@@ -117,15 +117,22 @@ impl LogSink {
         }
     }
 
+    /// The invocation lines are attributed to. Each change replaces it whole, so a lock
+    /// poisoned by a panic elsewhere still guards a valid value: take it rather than
+    /// lose a line's attribution.
+    fn current(&self) -> std::sync::MutexGuard<'_, Option<Current>> {
+        self.current
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Starts attributing lines to `request_id` (and its trace) and prints its START line.
     pub fn begin(&self, request_id: &str, version: &str, trace_header: Option<&str>) {
-        if let Ok(mut cur) = self.current.lock() {
-            *cur = Some(Current {
-                request_id: request_id.to_string(),
-                trace_id: trace_header.map(|h| esb_logs::lambda_line::trace_root(h).to_string()),
-                tail: Vec::new(),
-            });
-        }
+        *self.current() = Some(Current {
+            request_id: request_id.to_string(),
+            trace_id: trace_header.map(|h| esb_logs::lambda_line::trace_root(h).to_string()),
+            tail: Vec::new(),
+        });
         self.line(
             Source::Platform,
             format!("START RequestId: {request_id} Version: {version}").as_bytes(),
@@ -139,7 +146,7 @@ impl LogSink {
             format!("END RequestId: {request_id}").as_bytes(),
         );
         self.line(Source::Platform, report.line(request_id).as_bytes());
-        let cur = self.current.lock().ok().and_then(|mut c| c.take());
+        let cur = self.current().take();
         let mut tail = cur.map(|c| c.tail).unwrap_or_default();
         if tail.len() > LOG_TAIL_BYTES {
             tail.drain(..tail.len() - LOG_TAIL_BYTES);
@@ -149,10 +156,7 @@ impl LogSink {
 
     /// One line (without its newline) from `source`.
     pub fn line(&self, source: Source, line: &[u8]) {
-        let mut cur = match self.current.lock() {
-            Ok(c) => c,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut cur = self.current();
         let request_id = cur.as_ref().map(|c| c.request_id.clone());
         let silenced = source == Source::Platform
             && self.quiet_platform

@@ -314,8 +314,8 @@ impl Sandbox {
                 let current = self
                     .in_flight_id
                     .lock()
-                    .ok()
-                    .and_then(|id| id.clone())
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .clone()
                     .unwrap_or_default();
                 Err(Rejection::Busy(current))
             }
@@ -331,9 +331,10 @@ impl Sandbox {
         let permit = reservation.0;
         let log_guard = Arc::clone(&self.log_order).lock_owned().await;
         let request_id = uuid::Uuid::new_v4().to_string();
-        if let Ok(mut id) = self.in_flight_id.lock() {
-            *id = Some(request_id.clone());
-        }
+        *self
+            .in_flight_id
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(request_id.clone());
         // The trace is fixed now, so every line of the invocation carries it.
         let mut req = req;
         if req.trace_id.is_none() {
@@ -345,9 +346,10 @@ impl Sandbox {
         let outcome = result.map_err(|f| f.render(&request_id));
         // The worker is free as soon as the answer is known; `log_guard` keeps the next
         // START behind this invocation's REPORT.
-        if let Ok(mut id) = self.in_flight_id.lock() {
-            *id = None;
-        }
+        *self
+            .in_flight_id
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
         drop(permit);
         let finish = Finish {
             sandbox: Arc::clone(self),

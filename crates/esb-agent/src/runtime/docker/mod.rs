@@ -15,7 +15,7 @@ mod standby;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -205,9 +205,7 @@ impl WorkerRuntime for DockerRuntime {
                     inner.start_container(id, &container, spec, &token).await
                 }
                 .await;
-                if let Ok(mut t) = inner.last_start.lock() {
-                    *t = Instant::now();
-                }
+                *locked(&inner.last_start) = Instant::now();
                 inner.starting.fetch_sub(1, Ordering::Relaxed);
                 (started?, token)
             }
@@ -356,17 +354,24 @@ impl WorkerRuntime for DockerRuntime {
         inner.shutting_down.store(true, Ordering::Relaxed);
         // Standbys being prepared remove themselves when done; wait for them briefly.
         let deadline = Instant::now() + READY_TIMEOUT;
-        while inner.filling.lock().is_ok_and(|f| !f.is_empty()) && Instant::now() < deadline {
+        while !locked(&inner.filling).is_empty() && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let standbys: Vec<Standby> = inner
-            .standby
-            .lock()
-            .map(|mut s| s.drain().flat_map(|(_, v)| v).collect())
-            .unwrap_or_default();
+        let standbys: Vec<Standby> = locked(&inner.standby)
+            .drain()
+            .flat_map(|(_, v)| v)
+            .collect();
         futures::future::join_all(standbys.iter().map(|sb| inner.remove(&sb.name))).await;
         docker_network::remove(&inner.docker, &inner.network.name).await;
     }
+}
+
+/// The runtime's bookkeeping (standbys, containers being prepared, the last start) is
+/// changed one whole insert, removal or assignment at a time, so a lock poisoned by a
+/// panic elsewhere still guards consistent data: take it rather than skip the change
+/// (a skipped one would leak a standby container or forget one being prepared).
+fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn is_not_found(e: &DockerError) -> bool {

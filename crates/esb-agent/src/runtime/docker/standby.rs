@@ -7,19 +7,15 @@ use super::*;
 /// Standby containers: prepared behind a function's workers, promoted on demand.
 impl Inner {
     pub(super) fn take_standby(&self, spec_hash: &str) -> Option<Standby> {
-        self.standby.lock().ok()?.get_mut(spec_hash)?.pop()
+        locked(&self.standby).get_mut(spec_hash)?.pop()
     }
 
     /// Records `spec_hash` as `function`'s current spec and hands back its standbys of
     /// another spec (its code or settings changed, as on a hot reload): nothing will
     /// promote them any more.
     pub(super) fn take_stale_standbys(&self, function: &str, spec_hash: &str) -> Vec<Standby> {
-        if let Ok(mut current) = self.current_spec.lock() {
-            current.insert(function.to_string(), spec_hash.to_string());
-        }
-        let Ok(mut all) = self.standby.lock() else {
-            return Vec::new();
-        };
+        locked(&self.current_spec).insert(function.to_string(), spec_hash.to_string());
+        let mut all = locked(&self.standby);
         let mut stale = Vec::new();
         for (hash, list) in all.iter_mut() {
             if hash != spec_hash {
@@ -36,16 +32,11 @@ impl Inner {
     /// Prepares standby containers for `spec` in the background, up to the number wanted.
     pub(super) fn refill(self: &Arc<Self>, spec: &FunctionSpec) {
         let hash = spec_hash(spec);
-        let ready = self
-            .standby
-            .lock()
-            .map(|s| s.get(&hash).map_or(0, Vec::len))
-            .unwrap_or(usize::MAX);
-        let preparing = self
-            .filling
-            .lock()
-            .map(|f| f.iter().filter(|n| n.contains(&hash)).count())
-            .unwrap_or(usize::MAX);
+        let ready = locked(&self.standby).get(&hash).map_or(0, Vec::len);
+        let preparing = locked(&self.filling)
+            .iter()
+            .filter(|n| n.contains(&hash))
+            .count();
         if self.shutting_down.load(Ordering::Relaxed)
             || ready.saturating_add(preparing) >= self.options.standby
         {
@@ -53,9 +44,7 @@ impl Inner {
         }
         let suffix = &uuid::Uuid::new_v4().simple().to_string()[..8];
         let name = format!("esb-{}{STANDBY_MARK}{hash}-{suffix}", self.options.box_id);
-        if let Ok(mut f) = self.filling.lock() {
-            f.insert(name.clone());
-        }
+        locked(&self.filling).insert(name.clone());
         let inner = Arc::clone(self);
         let spec = spec.clone();
         tokio::spawn(async move {
@@ -67,24 +56,21 @@ impl Inner {
                 Err(e) => Err(Inner::control_err(&name, e)),
             };
             // A standby finished after its function changed spec is stale at birth.
-            let current = inner
-                .current_spec
-                .lock()
-                .map(|c| c.get(&spec.name).is_none_or(|h| *h == hash))
-                .unwrap_or(true);
+            let current = locked(&inner.current_spec)
+                .get(&spec.name)
+                .is_none_or(|h| *h == hash);
             let keep = !inner.shutting_down.load(Ordering::Relaxed) && current;
             match prepared {
                 Ok(standby) if keep => {
-                    if let Ok(mut s) = inner.standby.lock() {
-                        s.entry(hash).or_default().push(standby);
-                    }
+                    locked(&inner.standby)
+                        .entry(hash)
+                        .or_default()
+                        .push(standby);
                 }
                 Ok(_) => inner.remove(&name).await,
                 Err(e) => tracing::warn!("cannot prepare a standby worker of {}: {e}", spec.name),
             }
-            if let Ok(mut f) = inner.filling.lock() {
-                f.remove(&name);
-            }
+            locked(&inner.filling).remove(&name);
         });
     }
 
@@ -116,11 +102,7 @@ impl Inner {
     /// Waits until no worker has been started for a request for [`STANDBY_QUIET`].
     pub(super) async fn wait_quiet(&self) {
         loop {
-            let since = self
-                .last_start
-                .lock()
-                .map(|t| t.elapsed())
-                .unwrap_or(STANDBY_QUIET);
+            let since = locked(&self.last_start).elapsed();
             if self.starting.load(Ordering::Relaxed) == 0 && since >= STANDBY_QUIET {
                 return;
             }
@@ -135,10 +117,13 @@ impl Inner {
 
     /// Names of every container the runtime itself holds (standby or being prepared).
     pub(super) fn held(&self) -> HashSet<String> {
-        let mut names: HashSet<String> = self.filling.lock().map(|f| f.clone()).unwrap_or_default();
-        if let Ok(s) = self.standby.lock() {
-            names.extend(s.values().flatten().map(|sb| sb.name.clone()));
-        }
+        let mut names: HashSet<String> = locked(&self.filling).clone();
+        names.extend(
+            locked(&self.standby)
+                .values()
+                .flatten()
+                .map(|sb| sb.name.clone()),
+        );
         names
     }
 }
