@@ -81,6 +81,12 @@ fn stream_label(stream: &str, label: &str) -> Option<String> {
     }
 }
 
+/// A record with just a time, a stream and a message, for the module's tests.
+#[cfg(test)]
+pub(super) fn sample(time: &str, stream: &str, msg: &str) -> Line {
+    Line::from_json(&serde_json::json!({"_time": time, "_stream": stream, "_msg": msg}).to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

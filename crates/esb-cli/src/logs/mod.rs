@@ -199,13 +199,8 @@ fn oldest_first(mut lines: Vec<Line>) -> Vec<Line> {
 
 #[cfg(test)]
 mod tests {
+    use super::line::sample as line;
     use super::*;
-
-    fn line(time: &str, stream: &str, msg: &str) -> Line {
-        Line::from_json(
-            &serde_json::json!({"_time": time, "_stream": stream, "_msg": msg}).to_string(),
-        )
-    }
 
     #[test]
     fn tail_is_oldest_first_keeping_ties_in_store_order() {

@@ -148,12 +148,7 @@ impl Printer {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn line(time: &str, stream: &str, msg: &str) -> Line {
-        Line::from_json(
-            &serde_json::json!({"_time": time, "_stream": stream, "_msg": msg}).to_string(),
-        )
-    }
+    use crate::logs::line::sample as line;
 
     #[test]
     fn printed_lines_have_time_function_level_request_and_message() {
