@@ -7,6 +7,10 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+use aws_sigv4::http_request::{SigningParams, SigningSettings};
+use aws_sigv4::sign::v4;
+use aws_sigv4::sign::v4::signing_params::BuildError;
+use aws_smithy_runtime_api::client::identity::Identity;
 use base64::Engine;
 
 /// The access key pair the box issues; every signed request must use it.
@@ -18,7 +22,7 @@ pub struct BoxCredentials {
 
 impl BoxCredentials {
     /// The pair as the AWS signer takes it.
-    pub(crate) fn identity(&self) -> aws_smithy_runtime_api::client::identity::Identity {
+    pub(crate) fn identity(&self) -> Identity {
         aws_credential_types::Credentials::new(
             &self.access_key_id,
             &self.secret_access_key,
@@ -28,6 +32,24 @@ impl BoxCredentials {
         )
         .into()
     }
+}
+
+/// What the AWS signer needs to sign (or re-sign, to check) one request.
+pub(crate) fn signing_params<'a>(
+    identity: &'a Identity,
+    region: &'a str,
+    service: &'a str,
+    at: std::time::SystemTime,
+    settings: SigningSettings,
+) -> Result<SigningParams<'a>, BuildError> {
+    Ok(v4::SigningParams::builder()
+        .identity(identity)
+        .region(region)
+        .name(service)
+        .time(at)
+        .settings(settings)
+        .build()?
+        .into())
 }
 
 impl std::fmt::Debug for BoxCredentials {

@@ -3,9 +3,8 @@
 use std::time::SystemTime;
 
 use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
-use aws_sigv4::sign::v4;
 
-use crate::credentials::BoxCredentials;
+use crate::credentials::{BoxCredentials, signing_params};
 use crate::request::SignedRequest;
 
 /// Why ESB's own client could not sign a request.
@@ -24,15 +23,8 @@ pub fn sign_headers(
 ) -> Result<Vec<(String, String)>, SignError> {
     let fail = |e: &dyn std::fmt::Display| SignError(e.to_string());
     let identity = creds.identity();
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region(region)
-        .name(service)
-        .time(at)
-        .settings(SigningSettings::default())
-        .build()
-        .map_err(|e| fail(&e))?
-        .into();
+    let params = signing_params(&identity, region, service, at, SigningSettings::default())
+        .map_err(|e| fail(&e))?;
     let mut headers = Vec::new();
     for (k, v) in req.headers {
         headers.push((k.as_str(), v.to_str().map_err(|e| fail(&e))?));

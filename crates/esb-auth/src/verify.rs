@@ -11,10 +11,9 @@ use std::borrow::Cow;
 use std::time::{Duration, SystemTime};
 
 use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
-use aws_sigv4::sign::v4;
 use sha2::{Digest, Sha256};
 
-use crate::credentials::BoxCredentials;
+use crate::credentials::{BoxCredentials, signing_params};
 use crate::error::AuthError;
 use crate::request::SignedRequest;
 
@@ -178,15 +177,8 @@ pub fn verify(
         settings.session_token_mode = aws_sigv4::http_request::SessionTokenMode::Exclude;
     }
     let identity = creds.identity();
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region(region)
-        .name(service)
-        .time(signed_at)
-        .settings(settings)
-        .build()
-        .map_err(|_| AuthError::Mismatch)?
-        .into();
+    let params = signing_params(&identity, region, service, signed_at, settings)
+        .map_err(|_| AuthError::Mismatch)?;
     let signable =
         SignableRequest::new(req.method, Cow::Borrowed(req.uri), signed.into_iter(), body)
             .map_err(|_| AuthError::Mismatch)?;
@@ -201,6 +193,7 @@ pub fn verify(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_sigv4::sign::v4;
     use http::HeaderMap;
 
     fn creds() -> BoxCredentials {
