@@ -167,3 +167,39 @@ fn enqueue(gw: &Arc<Gateway>, target: &str, record: Value, source: &QueuedEvent)
         }
     }
 }
+
+/// Queues an asynchronous invocation for an event source inside the box (S3 bucket
+/// notifications): on disk before this returns, then delivered like an `Event` invoke
+/// (retries, destinations). `function` is a name or ARN; the event id is returned.
+pub fn enqueue(
+    gw: &Arc<Gateway>,
+    function: &str,
+    payload: String,
+) -> Result<String, esb_lambda::InvokeApiError> {
+    let (name, _qualifier) = crate::invoke_api::parse_function_ref(function, gw)?;
+    if !gw.plan().pools.contains_key(&name) {
+        return Err(esb_lambda::InvokeApiError::new(
+            http::StatusCode::NOT_FOUND,
+            "ResourceNotFoundException",
+            format!("Function not found: {}", gw.function_arn(&name, None)),
+        ));
+    }
+    let event = QueuedEvent {
+        id: uuid::Uuid::new_v4().to_string(),
+        function: name,
+        payload,
+        trace_id: None,
+        accepted_at_ms: crate::clock::now_ms(),
+        attempts: 0,
+    };
+    gw.async_store.save(&event).map_err(|e| {
+        esb_lambda::InvokeApiError::new(
+            http::StatusCode::INTERNAL_SERVER_ERROR,
+            "ServiceException",
+            format!("The event could not be queued: {e}"),
+        )
+    })?;
+    let id = event.id.clone();
+    spawn(Arc::clone(gw), event);
+    Ok(id)
+}

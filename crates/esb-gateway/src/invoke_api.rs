@@ -190,7 +190,10 @@ async fn run(
 
 /// `name`, `name:qualifier`, `123456789012:function:name[:q]` or
 /// `arn:aws:lambda:<region>:<account>:function:name[:q]`.
-fn parse_function_ref(raw: &str, gw: &Gateway) -> Result<(String, Option<String>), InvokeApiError> {
+pub(crate) fn parse_function_ref(
+    raw: &str,
+    gw: &Gateway,
+) -> Result<(String, Option<String>), InvokeApiError> {
     let invalid = || {
         InvokeApiError::new(
             StatusCode::BAD_REQUEST,

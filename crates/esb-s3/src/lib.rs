@@ -3,10 +3,19 @@
 //! synced blob files), notifications to Lambda through an outbox, and, with an external
 //! engine configured, a forwarder that re-signs requests for it.
 
+pub mod auth;
+pub mod cors;
+pub mod dispatch;
 pub mod error;
+pub mod host;
 pub mod model;
 pub mod notify;
 pub mod store;
 
 pub use error::{StoreError, StoreResult};
 pub use store::Store;
+pub mod server;
+pub mod service;
+pub use dispatch::EventSink;
+pub use server::S3Front;
+pub use service::EsbS3;

@@ -8,6 +8,7 @@
 
 pub mod blobs;
 mod buckets;
+pub use buckets::Document;
 mod listing;
 mod objects;
 mod outbox;
@@ -25,6 +26,7 @@ pub use blobs::{BlobDir, PendingBlob, WriteError};
 pub use listing::{ListPage, ListQuery, VersionPage};
 pub use objects::{DeleteOutcome, PutOutcome, WriteCondition};
 pub use outbox::OutboxEntry;
+pub use uploads::CompletedPart;
 
 /// A handle on the store; cheap to clone.
 #[derive(Clone)]
@@ -39,6 +41,8 @@ struct Inner {
     reader: Mutex<Connection>,
     blobs: BlobDir,
     region: String,
+    /// Signalled after every commit (the outbox dispatcher waits on it).
+    changed: tokio::sync::Notify,
 }
 
 fn take<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -61,6 +65,7 @@ impl Store {
                 reader: Mutex::new(reader),
                 blobs: BlobDir::open(dir.join("blobs"))?,
                 region: region.to_string(),
+                changed: tokio::sync::Notify::new(),
             }),
         };
         store.sweep()?;
@@ -69,6 +74,11 @@ impl Store {
 
     pub fn blobs(&self) -> &BlobDir {
         &self.inner.blobs
+    }
+
+    /// Resolves after the next commit (or at once if one happened since the last wait).
+    pub async fn changed(&self) {
+        self.inner.changed.notified().await;
     }
 
     pub fn region(&self) -> &str {
@@ -99,6 +109,7 @@ impl Store {
             let out = f(&tx, &mut freed)?;
             tx.commit()?;
             drop(conn);
+            inner.changed.notify_one();
             for id in freed {
                 inner.blobs.remove(&id);
             }

@@ -1,0 +1,289 @@
+//! The S3 listener: HTTPS with the box's certificate (or plain HTTP), HTTP/1.1, and a
+//! thin front around s3s that does what s3s leaves to its user: CORS (preflights answered
+//! from the bucket's rules, headers on allowed requests), a request id on every answer
+//! (`x-amz-request-id`, and `<RequestId>` in XML errors), and no body on a 304.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::TokioIo;
+use hyper_util::server::graceful::GracefulShutdown;
+use s3s::Body;
+use s3s::service::{S3Service, S3ServiceBuilder};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+use crate::auth::BoxAuth;
+use crate::host::{BoxHost, bucket_in_host};
+use crate::service::EsbS3;
+use crate::store::Store;
+
+/// A client that has not sent its headers after this long is cut off (slowloris).
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Request headers larger than this are refused with 431 (S3 allows 8 KB).
+const MAX_HEADER_BYTES: usize = 64 * 1024;
+
+/// The S3 service of a box, ready to serve.
+#[derive(Clone)]
+pub struct S3Front {
+    s3: S3Service,
+    store: Store,
+}
+
+impl S3Front {
+    pub fn new(store: Store, credentials: esb_auth::BoxCredentials) -> Self {
+        let mut builder = S3ServiceBuilder::new(EsbS3::new(store.clone()));
+        builder.set_auth(BoxAuth::new(credentials));
+        builder.set_host(BoxHost);
+        Self {
+            s3: builder.build(),
+            store,
+        }
+    }
+
+    /// Answers one request.
+    pub async fn handle(&self, req: Request<Incoming>) -> Response<Body> {
+        let request_id = format!("{:016X}", rand_u64());
+        let origin = header(&req, "origin");
+        let method = req.method().clone();
+        let bucket = bucket_of(&req);
+        let mut resp = if method == Method::OPTIONS && origin.is_some() {
+            self.preflight(&req, bucket.as_deref()).await
+        } else {
+            let started = std::time::Instant::now();
+            let path = req.uri().path().to_string();
+            let resp = match self.s3.call(req.map(Body::from)).await {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::error!(service = "s3", "request failed: {e:?}");
+                    error_response(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "InternalError",
+                        "We encountered an internal error. Please try again.",
+                    )
+                }
+            };
+            tracing::debug!(
+                service = "s3",
+                method = %method,
+                path = %path,
+                status = resp.status().as_u16(),
+                ms = started.elapsed().as_millis() as u64,
+                "s3 request"
+            );
+            let mut resp = resp;
+            if let (Some(o), Some(b)) = (&origin, &bucket) {
+                self.add_cors(&mut resp, b, o, method.as_str()).await;
+            }
+            resp
+        };
+        finish(&mut resp, &request_id);
+        resp
+    }
+
+    async fn preflight(&self, req: &Request<Incoming>, bucket: Option<&str>) -> Response<Body> {
+        let forbidden = || {
+            error_response(
+                StatusCode::FORBIDDEN,
+                "AccessForbidden",
+                "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec.",
+            )
+        };
+        let (Some(origin), Some(method), Some(bucket)) = (
+            header(req, "origin"),
+            header(req, "access-control-request-method"),
+            bucket,
+        ) else {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                "BadRequest",
+                "Insufficient information. Origin request header needed.",
+            );
+        };
+        let requested = header(req, "access-control-request-headers").unwrap_or_default();
+        let requested: Vec<&str> = requested
+            .split(',')
+            .map(str::trim)
+            .filter(|h| !h.is_empty())
+            .collect();
+        let Ok(b) = self.store.bucket(bucket.to_string()).await else {
+            return forbidden();
+        };
+        let rules = b.cors.unwrap_or_default();
+        match crate::cors::find(&rules, &origin, &method, &requested) {
+            Some(rule) => {
+                let mut resp = Response::new(Body::empty());
+                *resp.headers_mut() = crate::cors::allow_headers(rule, &origin, &requested, true);
+                resp
+            }
+            None => forbidden(),
+        }
+    }
+
+    async fn add_cors(&self, resp: &mut Response<Body>, bucket: &str, origin: &str, method: &str) {
+        let Ok(b) = self.store.bucket(bucket.to_string()).await else {
+            return;
+        };
+        let rules = b.cors.unwrap_or_default();
+        if let Some(rule) = crate::cors::find(&rules, origin, method, &[]) {
+            resp.headers_mut()
+                .extend(crate::cors::allow_headers(rule, origin, &[], false));
+        }
+    }
+}
+
+fn header(req: &Request<Incoming>, name: &str) -> Option<String> {
+    req.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(String::from)
+}
+
+/// The bucket a request addresses (virtual host first, then the first path segment).
+fn bucket_of(req: &Request<Incoming>) -> Option<String> {
+    if let Some(host) = req
+        .headers()
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        && let Some(b) = bucket_in_host(host)
+    {
+        return Some(b.to_string());
+    }
+    let first = req.uri().path().trim_start_matches('/').split('/').next()?;
+    (!first.is_empty()).then(|| {
+        percent_encoding::percent_decode_str(first)
+            .decode_utf8_lossy()
+            .into_owned()
+    })
+}
+
+fn rand_u64() -> u64 {
+    let id = uuid::Uuid::new_v4();
+    let b = id.as_bytes();
+    u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+}
+
+fn error_response(status: StatusCode, code: &str, message: &str) -> Response<Body> {
+    let xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message></Error>"
+    );
+    let mut resp = Response::new(Body::from(xml));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/xml"),
+    );
+    resp
+}
+
+/// Request id headers on every answer, the id inside XML errors, no body on a 304.
+fn finish(resp: &mut Response<Body>, request_id: &str) {
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        resp.headers_mut().insert("x-amz-request-id", v.clone());
+        resp.headers_mut().insert("x-amz-id-2", v);
+    }
+    if resp.status() == StatusCode::NOT_MODIFIED {
+        *resp.body_mut() = Body::empty();
+        resp.headers_mut().remove(http::header::CONTENT_TYPE);
+        resp.headers_mut().remove(http::header::CONTENT_LENGTH);
+        return;
+    }
+    if resp.status().is_client_error() || resp.status().is_server_error() {
+        let Some(bytes) = resp.body_mut().take_bytes() else {
+            return;
+        };
+        let body = match std::str::from_utf8(&bytes) {
+            Ok(text) if text.contains("</Error>") && !text.contains("<RequestId>") => {
+                Bytes::from(text.replacen(
+                    "</Error>",
+                    &format!("<RequestId>{request_id}</RequestId></Error>"),
+                    1,
+                ))
+            }
+            _ => bytes,
+        };
+        resp.headers_mut().remove(http::header::CONTENT_LENGTH);
+        *resp.body_mut() = Body::from(body);
+    }
+}
+
+/// Serves `front` on `listener` (TLS when `tls` is given) until `shutdown` resolves;
+/// open requests then get a few seconds to finish.
+pub async fn serve(
+    listener: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    front: S3Front,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let acceptor = tls.map(TlsAcceptor::from);
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (tcp, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(service = "s3", "accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = tcp.set_nodelay(true);
+        let front = front.clone();
+        let acceptor = acceptor.clone();
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                let front = front.clone();
+                async move { Ok::<_, Infallible>(front.handle(req).await) }
+            });
+            let builder = {
+                let mut b = http1::Builder::new();
+                b.timer(hyper_util::rt::TokioTimer::new())
+                    .header_read_timeout(HEADER_READ_TIMEOUT)
+                    .max_buf_size(MAX_HEADER_BYTES);
+                b
+            };
+            let result = match acceptor {
+                Some(acceptor) => {
+                    let tls =
+                        match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp))
+                            .await
+                        {
+                            Ok(Ok(s)) => s,
+                            Ok(Err(e)) => {
+                                tracing::debug!(%remote, "TLS handshake failed: {e}");
+                                return;
+                            }
+                            Err(_) => return,
+                        };
+                    watcher
+                        .watch(builder.serve_connection(TokioIo::new(tls), service))
+                        .await
+                }
+                None => {
+                    watcher
+                        .watch(builder.serve_connection(TokioIo::new(tcp), service))
+                        .await
+                }
+            };
+            if let Err(e) = result {
+                tracing::debug!(%remote, "connection closed: {e}");
+            }
+        });
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(5), graceful.shutdown()).await;
+}
+
+/// Where the listener is reachable, for logs.
+pub fn describe(addr: SocketAddr, tls: bool) -> String {
+    format!("{}://{addr}", if tls { "https" } else { "http" })
+}

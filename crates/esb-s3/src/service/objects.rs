@@ -1,0 +1,555 @@
+//! Object operations: PutObject (and browser POST), GetObject and HeadObject (ranges,
+//! part numbers, conditions, response overrides), DeleteObject(s), object tagging.
+
+use s3s::dto::*;
+use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
+
+use super::body::{self, Declared};
+use super::conditions::{Conditions, evaluate};
+use super::{EsbS3, etag_dto, meta_from_put, timestamp, versioned_id};
+use crate::model::{NewObject, ObjectMeta, Version};
+use crate::store::WriteCondition;
+
+/// The tags of `x-amz-tagging` (a URL query string).
+pub fn parse_tagging_header(header: Option<&str>) -> S3Result<Vec<(String, String)>> {
+    let Some(h) = header.filter(|h| !h.is_empty()) else {
+        return Ok(Vec::new());
+    };
+    let tags: Vec<(String, String)> = url_pairs(h);
+    check_tags(&tags)?;
+    Ok(tags)
+}
+
+fn url_pairs(q: &str) -> Vec<(String, String)> {
+    q.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            let dec = |s: &str| {
+                percent_encoding::percent_decode_str(&s.replace('+', " "))
+                    .decode_utf8_lossy()
+                    .into_owned()
+            };
+            (dec(k), dec(v))
+        })
+        .collect()
+}
+
+/// S3's object tag limits: at most 10, keys up to 128 and values up to 256 characters,
+/// keys unique.
+pub fn check_tags(tags: &[(String, String)]) -> S3Result<()> {
+    let invalid = |m: &str| {
+        Err(S3Error::with_message(
+            S3ErrorCode::InvalidTag,
+            m.to_string(),
+        ))
+    };
+    if tags.len() > 10 {
+        return invalid("Object tags cannot be greater than 10");
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (k, v) in tags {
+        if k.is_empty() || k.chars().count() > 128 {
+            return invalid("The TagKey you have provided is invalid");
+        }
+        if v.chars().count() > 256 {
+            return invalid("The TagValue you have provided is invalid");
+        }
+        if !seen.insert(k) {
+            return invalid("Cannot provide multiple Tags with the same key");
+        }
+    }
+    Ok(())
+}
+
+pub fn tags_dto(tags: &[(String, String)]) -> Vec<Tag> {
+    tags.iter()
+        .map(|(k, v)| Tag {
+            key: Some(k.clone()),
+            value: Some(v.clone()),
+        })
+        .collect()
+}
+
+pub fn tags_from_dto(tagging: Tagging) -> S3Result<Vec<(String, String)>> {
+    let tags: Vec<(String, String)> = tagging
+        .tag_set
+        .into_iter()
+        .map(|t| (t.key.unwrap_or_default(), t.value.unwrap_or_default()))
+        .collect();
+    check_tags(&tags)?;
+    Ok(tags)
+}
+
+pub async fn put(
+    s3: &EsbS3,
+    req: S3Request<PutObjectInput>,
+    event: &'static str,
+) -> S3Result<S3Response<PutObjectOutput>> {
+    let trailers = req.trailing_headers.clone();
+    let input = req.input;
+    super::names::check_key(&input.key)?;
+    let bucket = s3.store.bucket(input.bucket.clone()).await?;
+    if input
+        .content_length
+        .is_some_and(|l| l > body::MAX_PUT_BYTES as i64)
+    {
+        return Err(S3Error::with_message(
+            S3ErrorCode::EntityTooLarge,
+            "Your proposed upload exceeds the maximum allowed object size.",
+        ));
+    }
+    if let Some(c) = &input.if_none_match
+        && !c.is_any()
+    {
+        return Err(S3Error::with_message(
+            S3ErrorCode::NotImplemented,
+            "A header you provided implies functionality that is not implemented: If-None-Match accepts only *",
+        ));
+    }
+    let mut meta = meta_from_put(&input);
+    meta.tags = parse_tagging_header(input.tagging.as_deref())?;
+    let declared = Declared {
+        content_md5: input.content_md5.clone(),
+        algorithm: input.checksum_algorithm.clone(),
+        checksums: crate::model::Checksums {
+            crc32: input.checksum_crc32.clone(),
+            crc32c: input.checksum_crc32c.clone(),
+            crc64nvme: input.checksum_crc64nvme.clone(),
+            sha1: input.checksum_sha1.clone(),
+            sha256: input.checksum_sha256.clone(),
+            kind: None,
+        },
+        trailers,
+        default_crc64nvme: true,
+    };
+    let mut received =
+        body::receive(s3.store.blobs(), input.body, declared, body::MAX_PUT_BYTES).await?;
+    meta.checksums = received.checksums.clone();
+    let condition = WriteCondition {
+        if_none_match_any: input.if_none_match.as_ref().is_some_and(|c| c.is_any()),
+        if_match: input.if_match.as_ref().map(etag_condition_text),
+    };
+    let new = NewObject {
+        size: received.size,
+        etag: received.etag.clone(),
+        meta,
+        segments: received.segment().into_iter().collect(),
+    };
+    let out = s3
+        .store
+        .put_object(input.bucket, input.key, new, condition, event)
+        .await?;
+    let c = &received.checksums;
+    Ok(S3Response::new(PutObjectOutput {
+        e_tag: Some(etag_dto(&received.etag)),
+        version_id: versioned_id(bucket.versioning, &out.version_id),
+        checksum_crc32: c.crc32.clone(),
+        checksum_crc32c: c.crc32c.clone(),
+        checksum_crc64nvme: c.crc64nvme.clone(),
+        checksum_sha1: c.sha1.clone(),
+        checksum_sha256: c.sha256.clone(),
+        checksum_type: c.kind.clone().map(ChecksumType::from),
+        size: i64::try_from(received.size).ok(),
+        ..PutObjectOutput::default()
+    }))
+}
+
+pub fn etag_condition_text(c: &ETagCondition) -> String {
+    match c {
+        ETagCondition::Any => "*".to_string(),
+        ETagCondition::ETag(e) => e.value().to_string(),
+    }
+}
+
+/// The byte range a GET or HEAD answers: a `Range`, a `partNumber`, or everything.
+/// Returns (range, Content-Range, parts count to report).
+fn select(
+    v: &Version,
+    range: Option<&Range>,
+    part_number: Option<i32>,
+) -> S3Result<(std::ops::Range<u64>, Option<String>, Option<i32>)> {
+    if range.is_some() && part_number.is_some() {
+        return Err(S3Error::with_message(
+            S3ErrorCode::InvalidRequest,
+            "Cannot specify both Range header and partNumber query parameter",
+        ));
+    }
+    if let Some(n) = part_number {
+        let count = v.meta.parts_count.map_or(1, |c| c as i32);
+        if n < 1 || n > count {
+            let mut e = S3Error::with_message(
+                S3ErrorCode::Custom("InvalidPartNumber".into()),
+                "The requested partnumber is not satisfiable",
+            );
+            e.set_status_code(http::StatusCode::RANGE_NOT_SATISFIABLE);
+            return Err(e);
+        }
+        let (start, len) = if v.meta.parts_count.is_some() {
+            let idx = usize::try_from(n - 1).unwrap_or(0);
+            let start: u64 = v.segments.iter().take(idx).map(|s| s.len).sum();
+            (start, v.segments.get(idx).map_or(0, |s| s.len))
+        } else {
+            (0, v.size)
+        };
+        let cr = (len > 0).then(|| format!("bytes {}-{}/{}", start, start + len - 1, v.size));
+        return Ok((start..start + len, cr, v.meta.parts_count.map(|c| c as i32)));
+    }
+    match range {
+        None => Ok((0..v.size, None, None)),
+        Some(r) => {
+            let r = r.check(v.size).map_err(|_| {
+                S3Error::with_message(
+                    S3ErrorCode::InvalidRange,
+                    "The requested range is not satisfiable",
+                )
+            })?;
+            let cr = format!("bytes {}-{}/{}", r.start, r.end.saturating_sub(1), v.size);
+            Ok((r, Some(cr), None))
+        }
+    }
+}
+
+/// The version a GET/HEAD reads, after its conditions.
+async fn read_version(
+    s3: &EsbS3,
+    bucket: &str,
+    key: &str,
+    version_id: Option<String>,
+    conditions: Conditions<'_>,
+) -> S3Result<(Version, crate::model::Versioning)> {
+    let b = s3.store.bucket(bucket.to_string()).await?;
+    let v = s3
+        .store
+        .get_object(bucket.to_string(), key.to_string(), version_id)
+        .await?;
+    evaluate(&conditions, &v)?;
+    Ok((v, b.versioning))
+}
+
+pub async fn get(
+    s3: &EsbS3,
+    req: S3Request<GetObjectInput>,
+) -> S3Result<S3Response<GetObjectOutput>> {
+    let i = req.input;
+    let (v, versioning) = read_version(
+        s3,
+        &i.bucket,
+        &i.key,
+        i.version_id.clone(),
+        Conditions {
+            if_match: i.if_match.as_ref(),
+            if_none_match: i.if_none_match.as_ref(),
+            if_modified_since: i.if_modified_since.as_ref(),
+            if_unmodified_since: i.if_unmodified_since.as_ref(),
+        },
+    )
+    .await?;
+    let (range, content_range, parts_count) = select(&v, i.range.as_ref(), i.part_number)?;
+    let whole = content_range.is_none() && i.part_number.is_none();
+    let checksums = (whole
+        && i.checksum_mode
+            .as_ref()
+            .is_some_and(|m| m.as_str() == "ENABLED"))
+    .then(|| v.meta.checksums.clone())
+    .unwrap_or_default();
+    let len = range.end - range.start;
+    let stream = s3.store.blobs().read(v.segments.clone(), range);
+    let m = &v.meta;
+    let mut out = GetObjectOutput {
+        body: Some(StreamingBlob::wrap(stream)),
+        content_length: i64::try_from(len).ok(),
+        content_range,
+        accept_ranges: Some("bytes".into()),
+        e_tag: Some(etag_dto(&v.etag)),
+        last_modified: Some(timestamp(v.modified_ms)),
+        metadata: (!m.user.is_empty()).then(|| m.user.clone().into_iter().collect()),
+        content_type: Some(
+            m.content_type
+                .clone()
+                .unwrap_or_else(|| "binary/octet-stream".into()),
+        ),
+        content_encoding: m.content_encoding.clone(),
+        content_disposition: m.content_disposition.clone(),
+        content_language: m.content_language.clone(),
+        cache_control: m.cache_control.clone(),
+        expires: m.expires.as_deref().and_then(super::parse_http_date),
+        website_redirect_location: m.website_redirect_location.clone(),
+        storage_class: m.storage_class.clone().map(StorageClass::from),
+        tag_count: (!m.tags.is_empty()).then(|| m.tags.len() as i32),
+        parts_count,
+        version_id: versioned_id(versioning, &v.version_id),
+        checksum_crc32: checksums.crc32.clone(),
+        checksum_crc32c: checksums.crc32c.clone(),
+        checksum_crc64nvme: checksums.crc64nvme.clone(),
+        checksum_sha1: checksums.sha1.clone(),
+        checksum_sha256: checksums.sha256.clone(),
+        checksum_type: checksums.kind.clone().map(ChecksumType::from),
+        ..GetObjectOutput::default()
+    };
+    if let Some(t) = i.response_content_type {
+        out.content_type = Some(t);
+    }
+    if let Some(t) = i.response_content_encoding {
+        out.content_encoding = Some(t);
+    }
+    if let Some(t) = i.response_content_disposition {
+        out.content_disposition = Some(t);
+    }
+    if let Some(t) = i.response_content_language {
+        out.content_language = Some(t);
+    }
+    if let Some(t) = i.response_cache_control {
+        out.cache_control = Some(t);
+    }
+    if let Some(t) = i.response_expires {
+        out.expires = Some(t);
+    }
+    let status = if out.content_range.is_some() {
+        http::StatusCode::PARTIAL_CONTENT
+    } else {
+        http::StatusCode::OK
+    };
+    Ok(S3Response::with_status(out, status))
+}
+
+pub async fn head(
+    s3: &EsbS3,
+    req: S3Request<HeadObjectInput>,
+) -> S3Result<S3Response<HeadObjectOutput>> {
+    let i = req.input;
+    let (v, versioning) = read_version(
+        s3,
+        &i.bucket,
+        &i.key,
+        i.version_id.clone(),
+        Conditions {
+            if_match: i.if_match.as_ref(),
+            if_none_match: i.if_none_match.as_ref(),
+            if_modified_since: i.if_modified_since.as_ref(),
+            if_unmodified_since: i.if_unmodified_since.as_ref(),
+        },
+    )
+    .await?;
+    let (range, content_range, parts_count) = select(&v, i.range.as_ref(), i.part_number)?;
+    let whole = content_range.is_none() && i.part_number.is_none();
+    let checksums = (whole
+        && i.checksum_mode
+            .as_ref()
+            .is_some_and(|m| m.as_str() == "ENABLED"))
+    .then(|| v.meta.checksums.clone())
+    .unwrap_or_default();
+    let m = &v.meta;
+    let mut out = HeadObjectOutput {
+        content_length: i64::try_from(range.end - range.start).ok(),
+        content_range,
+        accept_ranges: Some("bytes".into()),
+        e_tag: Some(etag_dto(&v.etag)),
+        last_modified: Some(timestamp(v.modified_ms)),
+        metadata: (!m.user.is_empty()).then(|| m.user.clone().into_iter().collect()),
+        content_type: Some(
+            m.content_type
+                .clone()
+                .unwrap_or_else(|| "binary/octet-stream".into()),
+        ),
+        content_encoding: m.content_encoding.clone(),
+        content_disposition: m.content_disposition.clone(),
+        content_language: m.content_language.clone(),
+        cache_control: m.cache_control.clone(),
+        expires: m.expires.as_deref().and_then(super::parse_http_date),
+        website_redirect_location: m.website_redirect_location.clone(),
+        storage_class: m.storage_class.clone().map(StorageClass::from),
+        parts_count,
+        version_id: versioned_id(versioning, &v.version_id),
+        checksum_crc32: checksums.crc32.clone(),
+        checksum_crc32c: checksums.crc32c.clone(),
+        checksum_crc64nvme: checksums.crc64nvme.clone(),
+        checksum_sha1: checksums.sha1.clone(),
+        checksum_sha256: checksums.sha256.clone(),
+        checksum_type: checksums.kind.clone().map(ChecksumType::from),
+        ..HeadObjectOutput::default()
+    };
+    if let Some(t) = i.response_content_type {
+        out.content_type = Some(t);
+    }
+    if let Some(t) = i.response_content_disposition {
+        out.content_disposition = Some(t);
+    }
+    if let Some(t) = i.response_cache_control {
+        out.cache_control = Some(t);
+    }
+    if let Some(t) = i.response_content_encoding {
+        out.content_encoding = Some(t);
+    }
+    if let Some(t) = i.response_content_language {
+        out.content_language = Some(t);
+    }
+    if let Some(t) = i.response_expires {
+        out.expires = Some(t);
+    }
+    let status = if out.content_range.is_some() {
+        http::StatusCode::PARTIAL_CONTENT
+    } else {
+        http::StatusCode::OK
+    };
+    Ok(S3Response::with_status(out, status))
+}
+
+pub async fn delete(
+    s3: &EsbS3,
+    req: S3Request<DeleteObjectInput>,
+) -> S3Result<S3Response<DeleteObjectOutput>> {
+    let i = req.input;
+    let out = s3
+        .store
+        .delete_object(
+            i.bucket,
+            i.key,
+            i.version_id,
+            i.if_match.as_ref().map(etag_condition_text),
+        )
+        .await?;
+    Ok(S3Response::with_status(
+        DeleteObjectOutput {
+            delete_marker: out.delete_marker.then_some(true),
+            version_id: out.version_id,
+            ..DeleteObjectOutput::default()
+        },
+        http::StatusCode::NO_CONTENT,
+    ))
+}
+
+/// S3's limit on keys per DeleteObjects request.
+const MAX_DELETE_KEYS: usize = 1000;
+
+pub async fn delete_many(
+    s3: &EsbS3,
+    req: S3Request<DeleteObjectsInput>,
+) -> S3Result<S3Response<DeleteObjectsOutput>> {
+    let i = req.input;
+    if i.delete.objects.len() > MAX_DELETE_KEYS {
+        return Err(S3Error::with_message(
+            S3ErrorCode::MalformedXML,
+            "The XML you provided was not well-formed or did not validate against our published schema",
+        ));
+    }
+    s3.store.bucket(i.bucket.clone()).await?;
+    let quiet = i.delete.quiet.unwrap_or(false);
+    let mut deleted = Vec::new();
+    let mut errors = Vec::new();
+    for o in i.delete.objects {
+        let etag = o.e_tag.as_ref().map(|e| e.value().to_string());
+        match s3
+            .store
+            .delete_object(i.bucket.clone(), o.key.clone(), o.version_id.clone(), etag)
+            .await
+        {
+            Ok(out) => {
+                if !quiet {
+                    deleted.push(DeletedObject {
+                        key: Some(o.key),
+                        version_id: o.version_id.clone(),
+                        delete_marker: out.delete_marker.then_some(true),
+                        delete_marker_version_id: out
+                            .delete_marker
+                            .then(|| out.version_id.clone())
+                            .flatten(),
+                    });
+                }
+            }
+            Err(e) => {
+                let e = S3Error::from(e);
+                errors.push(Error {
+                    code: Some(e.code().as_str().to_string()),
+                    key: Some(o.key),
+                    message: e.message().map(String::from),
+                    version_id: o.version_id,
+                });
+            }
+        }
+    }
+    Ok(S3Response::new(DeleteObjectsOutput {
+        deleted: Some(deleted),
+        errors: (!errors.is_empty()).then_some(errors),
+        ..DeleteObjectsOutput::default()
+    }))
+}
+
+pub async fn get_tagging(
+    s3: &EsbS3,
+    req: S3Request<GetObjectTaggingInput>,
+) -> S3Result<S3Response<GetObjectTaggingOutput>> {
+    let i = req.input;
+    let v = s3.store.get_object(i.bucket, i.key, i.version_id).await?;
+    Ok(S3Response::new(GetObjectTaggingOutput {
+        tag_set: tags_dto(&v.meta.tags),
+        version_id: Some(v.version_id),
+    }))
+}
+
+pub async fn put_tagging(
+    s3: &EsbS3,
+    req: S3Request<PutObjectTaggingInput>,
+) -> S3Result<S3Response<PutObjectTaggingOutput>> {
+    let i = req.input;
+    let tags = tags_from_dto(i.tagging)?;
+    let version = s3
+        .store
+        .set_object_tags(i.bucket, i.key, i.version_id, tags)
+        .await?;
+    Ok(S3Response::new(PutObjectTaggingOutput {
+        version_id: Some(version),
+    }))
+}
+
+pub async fn delete_tagging(
+    s3: &EsbS3,
+    req: S3Request<DeleteObjectTaggingInput>,
+) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {
+    let i = req.input;
+    let version = s3
+        .store
+        .set_object_tags(i.bucket, i.key, i.version_id, Vec::new())
+        .await?;
+    Ok(S3Response::with_status(
+        DeleteObjectTaggingOutput {
+            version_id: Some(version),
+        },
+        http::StatusCode::NO_CONTENT,
+    ))
+}
+
+/// Metadata of a new object from the request's headers (the `REPLACE` side of a copy
+/// too).
+pub fn meta_fields(
+    content_type: Option<&String>,
+    content_encoding: Option<&String>,
+    content_disposition: Option<&String>,
+    content_language: Option<&String>,
+    cache_control: Option<&String>,
+    expires: Option<&Timestamp>,
+    website_redirect_location: Option<&String>,
+    storage_class: Option<&StorageClass>,
+    metadata: Option<&Metadata>,
+) -> ObjectMeta {
+    ObjectMeta {
+        content_type: content_type.cloned(),
+        content_encoding: content_encoding.cloned(),
+        content_disposition: content_disposition.cloned(),
+        content_language: content_language.cloned(),
+        cache_control: cache_control.cloned(),
+        expires: expires.and_then(super::format_http_date),
+        website_redirect_location: website_redirect_location.cloned(),
+        storage_class: storage_class
+            .map(|s| s.as_str().to_string())
+            .filter(|s| s != "STANDARD"),
+        user: metadata
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        ..ObjectMeta::default()
+    }
+}
