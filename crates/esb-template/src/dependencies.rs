@@ -1,12 +1,16 @@
 //! CloudFormation refuses a template whose resources depend on each other in a cycle
 //! (through `Ref`, `Fn::GetAtt`, `Fn::Sub` or `DependsOn`), even when ESB could resolve
 //! every value. Checking it here keeps "runs on ESB" meaning "deploys on AWS".
+//!
+//! A function's `Type: S3` event is such a dependency the other way round: SAM writes
+//! it into the bucket's notifications, so the bucket depends on the function. A
+//! function that also names the bucket with `!Ref` is the best-known cycle of SAM.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::error::{ErrorKind, TemplateError};
 use crate::intrinsics::Resolver;
-use crate::resources::{FUNCTION, Resource};
+use crate::resources::{BUCKET, FUNCTION, Resource};
 use crate::sub;
 use crate::yaml_tree::{Node, NodeValue};
 
@@ -35,34 +39,52 @@ pub fn check(r: &Resolver<'_>, active: &[&Resource<'_>]) -> Result<(), TemplateE
             }
         }
         found.retain(|t| ids.contains(t.as_str()));
-        edges.insert(res.id, found);
+        edges.entry(res.id).or_default().extend(found);
+        if res.type_name == FUNCTION {
+            for bucket in s3_event_buckets(res) {
+                if let Some(id) = ids.get(bucket.as_str()) {
+                    edges.entry(id).or_default().insert(res.id.to_string());
+                }
+            }
+        }
     }
     // Depth-first search; `path` is the current chain, `done` the fully explored.
     let mut done = BTreeSet::new();
     for start in active {
         let mut path: Vec<&str> = Vec::new();
         if let Some(cycle) = visit(start.id, &edges, &mut path, &mut done) {
+            let through_bucket = cycle
+                .iter()
+                .any(|id| active.iter().any(|a| a.id == *id && a.type_name == BUCKET));
             return Err(r.error(
                 start.key_pos,
                 &start.path(),
-                ErrorKind::Circular(format!("resources depend on each other: {cycle}")),
-                "CloudFormation cannot create these; remove one of the references (a function can read its own name from the Lambda context)",
+                ErrorKind::Circular(format!(
+                    "resources depend on each other: {}",
+                    cycle.join(" -> ")
+                )),
+                if through_bucket {
+                    "CloudFormation cannot create these: a bucket whose notifications (or a function's S3 event) invoke a function depends on that function, so the function cannot !Ref the bucket; give the bucket a BucketName and write the same name in the function (e.g. !Sub '${AWS::StackName}-uploads' in both)"
+                } else {
+                    "CloudFormation cannot create these; remove one of the references (a function can read its own name from the Lambda context)"
+                },
             ));
         }
     }
     Ok(())
 }
 
+/// The ids on a cycle through `id`, first and last the same.
 fn visit<'e>(
     id: &'e str,
     edges: &'e BTreeMap<&'e str, BTreeSet<String>>,
     path: &mut Vec<&'e str>,
     done: &mut BTreeSet<&'e str>,
-) -> Option<String> {
+) -> Option<Vec<&'e str>> {
     if let Some(i) = path.iter().position(|p| *p == id) {
         let mut cycle = path[i..].to_vec();
         cycle.push(id);
-        return Some(cycle.join(" -> "));
+        return Some(cycle);
     }
     if done.contains(id) {
         return None;
@@ -78,6 +100,20 @@ fn visit<'e>(
     path.pop();
     done.insert(id);
     None
+}
+
+/// The buckets a function's `Type: S3` events name (`s3_event` checks the form).
+fn s3_event_buckets(function: &Resource<'_>) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let events = function.properties.and_then(|p| p.get("Events"));
+    for e in events.map(Node::entries).unwrap_or_default() {
+        if e.value.get("Type").and_then(Node::as_str) == Some("S3")
+            && let Some(bucket) = e.value.get("Properties").and_then(|p| p.get("Bucket"))
+        {
+            references(bucket, &mut out);
+        }
+    }
+    out
 }
 
 /// Names a subtree refers to through `Ref`, `Fn::GetAtt` and `Fn::Sub`, short or long form.

@@ -59,6 +59,16 @@ pub enum ErrorKind {
     BadApiMethod(String),
     #[error("function name {name:?} is also used by {other}")]
     DuplicateFunctionName { name: String, other: String },
+    #[error("{name:?} is not a valid S3 bucket name: {why}")]
+    BadBucketName { name: String, why: String },
+    #[error("bucket name {name:?} is also used by {other}")]
+    DuplicateBucketName { name: String, other: String },
+    #[error("{0:?} is not an S3 event type")]
+    UnknownS3Event(String),
+    /// An S3 notification (a bucket's `LambdaConfigurations`, a function's `S3`
+    /// event) that S3 or SAM would refuse.
+    #[error("{0}")]
+    BadNotification(String),
     #[error("route {method} {path} is also served by {other}")]
     DuplicateRoute {
         method: String,

@@ -16,6 +16,7 @@ use crate::located::Located;
 use crate::logging_config;
 use crate::model::{EventInvoke, FunctionSpec, Runtime, UrlAuth};
 use crate::resources::Resource;
+use crate::s3_event::{self, S3Event};
 use crate::value::Value;
 use crate::yaml_tree::{Entry, Position};
 
@@ -76,6 +77,8 @@ pub struct Built {
     pub name_at: Position,
     pub name_path: String,
     pub events: Vec<Located>,
+    /// `Type: S3` events, for their buckets.
+    pub s3_events: Vec<S3Event>,
 }
 
 pub struct FunctionBuilder<'r, 'a> {
@@ -193,7 +196,9 @@ impl<'a> FunctionBuilder<'_, 'a> {
         let function_url = self.function_url(res)?;
         let provisioned_concurrency = self.provisioned(res, reserved_concurrency)?;
         let event_invoke = self.event_invoke(res)?;
-        let events = api_event::read(r, res.properties.and_then(|p| p.get("Events")), &base)?;
+        let events_node = res.properties.and_then(|p| p.get("Events"));
+        let events = api_event::read(r, events_node, &base)?;
+        let s3_events = s3_event::read(r, events_node, &base, &r.function_arn(res)?)?;
         Ok(Built {
             spec: FunctionSpec {
                 logical_id: res.id.to_string(),
@@ -214,6 +219,7 @@ impl<'a> FunctionBuilder<'_, 'a> {
             name_at,
             name_path,
             events,
+            s3_events,
         })
     }
 

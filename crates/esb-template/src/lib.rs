@@ -5,9 +5,10 @@
 //! CloudFormation would at deploy time (`parameters`, `conditions`, `intrinsics`,
 //! `resources`, `resource_refs`); every function property is checked where it is
 //! written (`function`), as are the APIs routing to them and their authorizers
-//! (`api_resource`, `api_auth`), so a bad template fails before anything starts, with
-//! the file, line, column, property path and a hint. What ESB accepts but does not act
-//! on comes back as warnings.
+//! (`api_resource`, `api_auth`) and the S3 buckets whose events invoke them (`bucket`,
+//! `s3_event`), so a bad template fails before anything starts, with the file, line,
+//! column, property path and a hint. What ESB accepts but does not act on comes back
+//! as warnings.
 //!
 //! ```no_run
 //! let t = esb_template::load("template.yaml".as_ref(), &Default::default())?;
@@ -21,6 +22,8 @@ mod api_auth;
 mod api_event;
 mod api_resource;
 mod arn;
+mod bucket;
+mod bucket_name;
 mod code_dir;
 mod conditions;
 pub mod cors;
@@ -39,6 +42,9 @@ mod resource_refs;
 mod resources;
 mod routes;
 pub mod runtime;
+mod s3_event;
+mod s3_notification;
+mod spot;
 mod sub;
 #[cfg(test)]
 mod testing;
@@ -51,9 +57,9 @@ use std::path::{Path, PathBuf};
 pub use error::{Diagnostic, ErrorKind, TemplateError, Warning};
 pub use load_options::LoadOptions;
 pub use model::{
-    ApiAuth, ApiEvent, ApiKind, ApiSpec, ApiType, Authorizer, DEFAULT_ROUTE, EventInvoke,
-    FunctionSpec, IMPLICIT_HTTP_API, IMPLICIT_REST_API, LambdaAuthorizer, RouteAuth, Template,
-    UrlAuth,
+    ApiAuth, ApiEvent, ApiKind, ApiSpec, ApiType, Authorizer, BucketCorsRule, BucketSpec,
+    DEFAULT_ROUTE, EventInvoke, FunctionSpec, IMPLICIT_HTTP_API, IMPLICIT_REST_API,
+    LambdaAuthorizer, LambdaNotification, RouteAuth, Template, UrlAuth,
 };
 pub use runtime::Runtime;
 pub use yaml_tree::Position;
@@ -63,7 +69,7 @@ use crate::error::Diagnostics;
 use crate::function::{Built, FunctionBuilder};
 use crate::globals::{ApiGlobals, FunctionGlobals};
 use crate::intrinsics::{Pseudo, Resolver};
-use crate::resources::{API, FUNCTION, HTTP_API, LAYER, Resource, ResourceTable};
+use crate::resources::{API, BUCKET, FUNCTION, HTTP_API, LAYER, Resource, ResourceTable};
 use crate::routes::RouteTable;
 
 /// Top-level sections of a template.
@@ -158,7 +164,11 @@ pub fn load_str(source: &str, path: &Path, opts: &LoadOptions) -> Result<Templat
         root.entry("Mappings"),
         table,
     )?;
-    let (functions, apis) = functions(&resolver, globals, api_globals, path)?;
+    let Loaded {
+        functions,
+        apis,
+        buckets,
+    } = functions(&resolver, globals, api_globals, path)?;
     let http_api_cors = cors::read(
         &resolver,
         root.entry("Globals")
@@ -172,6 +182,7 @@ pub fn load_str(source: &str, path: &Path, opts: &LoadOptions) -> Result<Templat
         functions,
         http_api_cors,
         apis,
+        buckets,
         warnings,
     })
 }
@@ -217,14 +228,22 @@ fn check_sections(root: &yaml_tree::Node, diag: &mut Diagnostics) -> Result<(), 
     Ok(())
 }
 
-/// Resolves the resources that exist and builds the functions and the APIs serving
-/// their routes, checking what must be unique or consistent across them.
+/// What the resources that exist become.
+struct Loaded {
+    functions: Vec<FunctionSpec>,
+    apis: Vec<ApiSpec>,
+    buckets: Vec<BucketSpec>,
+}
+
+/// Resolves the resources that exist and builds the functions, the APIs serving their
+/// routes and the buckets whose events invoke them, checking what must be unique or
+/// consistent across them.
 fn functions<'a>(
     r: &Resolver<'a>,
     globals: FunctionGlobals<'a>,
     api_globals: ApiGlobals<'a>,
     path: &Path,
-) -> Result<(Vec<FunctionSpec>, Vec<ApiSpec>), TemplateError> {
+) -> Result<Loaded, TemplateError> {
     r.check_conditions()?;
     let mut active = Vec::new();
     for res in &r.resources.list {
@@ -240,9 +259,11 @@ fn functions<'a>(
         _ => PathBuf::from("."),
     };
     let mut layers = BTreeMap::new();
+    let mut buckets = Vec::new();
     for res in &active {
         match res.type_name {
             FUNCTION | API | HTTP_API => {}
+            BUCKET => buckets.push(bucket::read(r, res)?),
             LAYER => {
                 let layer = layer::read(r, res, &template_dir)?;
                 if let Some(other) = layers
@@ -310,6 +331,9 @@ fn functions<'a>(
         ));
     }
 
+    let names: Vec<String> = built.iter().map(|b| b.spec.name.clone()).collect();
+    let s3_events = built.iter().flat_map(|b| &b.s3_events).collect();
+    let buckets = bucket::finish(r, buckets, s3_events, &names)?;
     let apis = apis(r, &active, &api_globals, &built)?;
     let mut routes = RouteTable::default();
     let mut functions = Vec::with_capacity(built.len());
@@ -324,7 +348,11 @@ fn functions<'a>(
         b.spec.api_events = b.events.into_iter().map(|e| e.event).collect();
         functions.push(b.spec);
     }
-    Ok((functions, apis.into_iter().map(|a| a.spec).collect()))
+    Ok(Loaded {
+        functions,
+        apis: apis.into_iter().map(|a| a.spec).collect(),
+        buckets,
+    })
 }
 
 /// Every API resource that exists, then each implicit API some event uses.

@@ -1,5 +1,6 @@
-//! What a template describes once resolved: the functions ESB runs. Plain data with
-//! serde derives, so the model can cross a process boundary (e.g. gRPC) as JSON.
+//! What a template describes once resolved: the functions ESB runs, the APIs routing
+//! to them and the buckets whose events invoke them. Plain data with serde derives, so
+//! the model can cross a process boundary (e.g. gRPC) as JSON.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -191,6 +192,60 @@ pub enum UrlAuth {
     AwsIam,
 }
 
+/// An `AWS::S3::Bucket` resource that exists (its `Condition`, if any, is true).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BucketSpec {
+    pub logical_id: String,
+    /// `BucketName` (checked against S3's rules), else the name CloudFormation would
+    /// generate: `<stack name>-<logical id>-<12 characters>`, lower-cased and at most 63
+    /// characters, the 12 characters derived from the stack name and logical id so the
+    /// same template names the same bucket on every start.
+    pub name: String,
+    /// `VersioningConfiguration.Status`: "Enabled" or "Suspended"; None when absent.
+    pub versioning: Option<String>,
+    /// `CorsConfiguration.CorsRules`, in order.
+    pub cors_rules: Vec<BucketCorsRule>,
+    /// `Tags` (Key/Value list), in order.
+    pub tags: Vec<(String, String)>,
+    /// `NotificationConfiguration.LambdaConfigurations`, then each function's
+    /// `Events` of `Type: S3` on this bucket (SAM appends them to the bucket), in the
+    /// order of the functions and their events.
+    pub lambda_notifications: Vec<LambdaNotification>,
+}
+
+/// One of a bucket's `CorsConfiguration.CorsRules`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BucketCorsRule {
+    /// `Id`.
+    pub id: Option<String>,
+    /// `AllowedOrigins`: origins, or `*`, with at most one `*` wildcard each.
+    pub allowed_origins: Vec<String>,
+    /// `AllowedMethods`: GET, PUT, HEAD, POST or DELETE.
+    pub allowed_methods: Vec<String>,
+    /// `AllowedHeaders`: header names a preflight may ask for (`*` wildcards).
+    pub allowed_headers: Vec<String>,
+    /// `ExposedHeaders`: response headers browsers may read.
+    pub exposed_headers: Vec<String>,
+    /// `MaxAge`: how long browsers may cache the preflight answer, in seconds.
+    pub max_age_s: Option<i32>,
+}
+
+/// A function S3 invokes when something happens to objects of a bucket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LambdaNotification {
+    /// The logical id of the function's `Type: S3` event; None for a bucket's own
+    /// `LambdaConfigurations`, which have no id in CloudFormation.
+    pub id: Option<String>,
+    /// The target function's ARN as the template resolves it (`!GetAtt Fn.Arn` gives
+    /// `arn:aws:lambda:<region>:<account>:function:<name>`).
+    pub function_arn: String,
+    /// S3 event types, e.g. `s3:ObjectCreated:*` or `s3:ObjectRemoved:Delete`.
+    pub events: Vec<String>,
+    /// `Filter.S3Key.Rules`: the `prefix` and `suffix` object keys must have.
+    pub prefix: Option<String>,
+    pub suffix: Option<String>,
+}
+
 /// A loaded template: what to run, and what was accepted but is not acted on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Template {
@@ -199,6 +254,8 @@ pub struct Template {
     pub http_api_cors: Option<crate::cors::Cors>,
     /// Every explicit API, then each implicit API that has at least one route.
     pub apis: Vec<ApiSpec>,
+    /// Every `AWS::S3::Bucket` that exists, in template order.
+    pub buckets: Vec<BucketSpec>,
     /// One per distinct unsupported property, event type or resource type; the caller
     /// prints them.
     pub warnings: Vec<Warning>,

@@ -1,14 +1,27 @@
 //! What the template's resources mean to the rest of it: whether a resource's
 //! `Condition` lets it exist, what it answers to `Ref` and `Fn::GetAtt` (a function its
-//! name and ARN, a layer its version ARN), computed on first use so resources may refer
-//! to ones declared later, and warnings for resource attributes ESB does not act on.
-//! Methods of the [`Resolver`], which evaluates `Ref` and `Fn::GetAtt` through them.
+//! name and ARN, a layer its version ARN, a bucket its name, ARN and domain names),
+//! computed on first use so resources may refer to ones declared later, and warnings
+//! for resource attributes ESB does not act on. Methods of the [`Resolver`], which
+//! evaluates `Ref` and `Fn::GetAtt` through them.
 
+use crate::bucket_name;
 use crate::error::{ErrorKind, TemplateError};
 use crate::intrinsics::Resolver;
-use crate::resources::{FUNCTION, LAYER, Resource};
+use crate::resources::{BUCKET, FUNCTION, LAYER, Resource};
 use crate::value::Value;
 use crate::yaml_tree::Position;
+
+/// `Fn::GetAtt` attributes of a bucket ESB resolves (CloudFormation's, less
+/// `MetadataTableConfiguration.S3TableDestination.*`).
+const BUCKET_ATTRIBUTES: [&str; 5] = [
+    "Arn",
+    "DomainName",
+    "RegionalDomainName",
+    "DualStackDomainName",
+    "WebsiteURL",
+];
+const BUCKET_NAME_HINT: &str = "a bucket name is 3 to 63 lowercase letters, digits, dots and hyphens, beginning and ending with a letter or digit; leave BucketName out for a generated one";
 
 /// Resource attributes CloudFormation defines besides `Type` and `Properties`.
 const ATTRIBUTES: [&str; 8] = [
@@ -65,6 +78,7 @@ impl Resolver<'_> {
         match r.type_name {
             FUNCTION => self.function_name(r).map(Value::String),
             LAYER => self.layer_arn(r).map(Value::String),
+            BUCKET => self.bucket_name(r).map(Value::String),
             other => {
                 self.warn_once(
                     &format!("ref {other}"),
@@ -96,6 +110,7 @@ impl Resolver<'_> {
         let known: &[&str] = match r.type_name {
             FUNCTION => &["Arn"],
             LAYER => &["LayerVersionArn"],
+            BUCKET => &BUCKET_ATTRIBUTES,
             _ => &[],
         };
         if !known.contains(&attr) {
@@ -107,21 +122,34 @@ impl Resolver<'_> {
                     r.type_name
                 )),
                 if known.is_empty() {
-                    "ESB resolves attributes of functions (Arn) and layers (LayerVersionArn)"
-                        .to_string()
+                    format!(
+                        "ESB resolves attributes of functions (Arn), layers (LayerVersionArn) and buckets ({})",
+                        BUCKET_ATTRIBUTES.join(", ")
+                    )
                 } else {
                     format!("available: {}", known.join(", "))
                 },
             ));
         }
         let r = self.created(id, at, path)?;
-        let p = &self.pseudo;
-        Ok(Value::String(match r.type_name {
-            FUNCTION => format!(
-                "arn:aws:lambda:{}:{}:function:{}",
-                p.region,
-                p.account_id,
-                self.function_name(r)?
+        let region = &self.pseudo.region;
+        Ok(Value::String(match (r.type_name, attr) {
+            (FUNCTION, _) => self.function_arn(r)?,
+            (BUCKET, "Arn") => format!("arn:aws:s3:::{}", self.bucket_name(r)?),
+            (BUCKET, "DomainName") => format!("{}.s3.amazonaws.com", self.bucket_name(r)?),
+            (BUCKET, "RegionalDomainName") => {
+                format!("{}.s3.{region}.amazonaws.com", self.bucket_name(r)?)
+            }
+            (BUCKET, "DualStackDomainName") => {
+                format!(
+                    "{}.s3.dualstack.{region}.amazonaws.com",
+                    self.bucket_name(r)?
+                )
+            }
+            // WebsiteURL, the last of BUCKET_ATTRIBUTES.
+            (BUCKET, _) => format!(
+                "http://{}.s3-website-{region}.amazonaws.com",
+                self.bucket_name(r)?
             ),
             _ => self.layer_arn(r)?,
         }))
@@ -153,6 +181,45 @@ impl Resolver<'_> {
         self.named(r, "FunctionName", |name| name)
     }
 
+    /// What `!GetAtt Fn.Arn` gives.
+    pub fn function_arn(&self, r: &Resource<'_>) -> Result<String, TemplateError> {
+        let p = &self.pseudo;
+        Ok(format!(
+            "arn:aws:lambda:{}:{}:function:{}",
+            p.region,
+            p.account_id,
+            self.function_name(r)?
+        ))
+    }
+
+    /// `BucketName`, checked against S3's rules, or the name CloudFormation would
+    /// generate from the stack name and logical id.
+    pub fn bucket_name(&self, r: &Resource<'_>) -> Result<String, TemplateError> {
+        if let Some(v) = self.remembered(r) {
+            return Ok(v);
+        }
+        let (name, at, path) = match self.written_name(r, "BucketName")? {
+            Some(written) => written,
+            None => (
+                bucket_name::generated(&self.pseudo.stack_name, r.id),
+                r.key_pos,
+                r.path(),
+            ),
+        };
+        bucket_name::check(&name).map_err(|why| {
+            self.error(
+                at,
+                &path,
+                ErrorKind::BadBucketName {
+                    name: name.clone(),
+                    why,
+                },
+                BUCKET_NAME_HINT,
+            )
+        })?;
+        Ok(self.remember(r, name))
+    }
+
     /// What a layer's `Ref` gives: its version ARN (every local layer is version 1).
     pub fn layer_arn(&self, r: &Resource<'_>) -> Result<String, TemplateError> {
         let p = &self.pseudo;
@@ -164,37 +231,63 @@ impl Resolver<'_> {
         })
     }
 
-    /// Resolves the name property `key` once (memoized, cycle-checked) and maps it.
+    /// Resolves the name property `key` once (memoized, cycle-checked) and maps it;
+    /// the logical id when the property is absent.
     fn named(
         &self,
         r: &Resource<'_>,
         key: &str,
         make: impl FnOnce(String) -> String,
     ) -> Result<String, TemplateError> {
-        if let Some(Value::String(v)) = self.resource_values.borrow().get(r.id) {
-            return Ok(v.clone());
+        if let Some(v) = self.remembered(r) {
+            return Ok(v);
         }
-        let name = match r.property(key) {
+        let name = match self.written_name(r, key)? {
+            Some((name, _, _)) => name,
             None => r.id.to_string(),
-            Some((e, path)) => self.guard(&path, e.key_pos, &path, || {
-                match self.resolve(&e.value, &path)? {
-                    None => Ok(r.id.to_string()),
-                    Some(v) => v.as_text().ok_or_else(|| {
-                        self.error(
-                            e.key_pos,
-                            &path,
-                            ErrorKind::InvalidValue(format!("must be a string, not {}", v.shape())),
-                            "write the name as a string",
-                        )
-                    }),
-                }
-            })?,
         };
-        let value = make(name);
+        Ok(self.remember(r, make(name)))
+    }
+
+    /// The name property `key` as written (cycle-checked), with its position and
+    /// path; `None` when absent or `AWS::NoValue`.
+    fn written_name(
+        &self,
+        r: &Resource<'_>,
+        key: &str,
+    ) -> Result<Option<(String, Position, String)>, TemplateError> {
+        let Some((e, path)) = r.property(key) else {
+            return Ok(None);
+        };
+        let name = self.guard(&path, e.key_pos, &path, || {
+            match self.resolve(&e.value, &path)? {
+                None => Ok(None),
+                Some(v) => v.as_text().map(Some).ok_or_else(|| {
+                    self.error(
+                        e.key_pos,
+                        &path,
+                        ErrorKind::InvalidValue(format!("must be a string, not {}", v.shape())),
+                        "write the name as a string",
+                    )
+                }),
+            }
+        })?;
+        Ok(name.map(|n| (n, e.key_pos, path)))
+    }
+
+    /// What `Ref` to `r` gives, if it was computed already.
+    fn remembered(&self, r: &Resource<'_>) -> Option<String> {
+        match self.resource_values.borrow().get(r.id) {
+            Some(Value::String(v)) => Some(v.clone()),
+            _ => None,
+        }
+    }
+
+    fn remember(&self, r: &Resource<'_>, value: String) -> String {
         self.resource_values
             .borrow_mut()
             .insert(r.id.to_string(), Value::String(value.clone()));
-        Ok(value)
+        value
     }
 }
 

@@ -9,6 +9,7 @@ pub const FUNCTION: &str = "AWS::Serverless::Function";
 pub const LAYER: &str = "AWS::Serverless::LayerVersion";
 pub const API: &str = "AWS::Serverless::Api";
 pub const HTTP_API: &str = "AWS::Serverless::HttpApi";
+pub const BUCKET: &str = "AWS::S3::Bucket";
 
 /// One entry of `Resources`, its shape checked.
 #[derive(Debug)]
@@ -22,13 +23,13 @@ pub struct Resource<'a> {
     pub properties: Option<&'a Node>,
 }
 
-impl Resource<'_> {
+impl<'a> Resource<'a> {
     pub fn path(&self) -> String {
         format!("Resources.{}", self.id)
     }
 
     /// A property and the path to it.
-    pub fn property(&self, key: &str) -> Option<(&Entry, String)> {
+    pub fn property(&self, key: &str) -> Option<(&'a Entry, String)> {
         self.properties
             .and_then(|p| p.entry(key))
             .map(|e| (e, format!("Resources.{}.Properties.{key}", self.id)))
