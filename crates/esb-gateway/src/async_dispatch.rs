@@ -171,7 +171,7 @@ fn enqueue(gw: &Arc<Gateway>, target: &str, record: Value, source: &QueuedEvent)
 /// Queues an asynchronous invocation for an event source inside the box (S3 bucket
 /// notifications): on disk before this returns, then delivered like an `Event` invoke
 /// (retries, destinations). `function` is a name or ARN; the event id is returned.
-pub fn enqueue(
+pub fn accept_event(
     gw: &Arc<Gateway>,
     function: &str,
     payload: String,
