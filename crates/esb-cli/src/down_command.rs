@@ -13,7 +13,7 @@ use crate::project::ProjectArgs;
 
 #[derive(Args)]
 #[command(
-    after_help = "Examples:\n  esb down              # stop the box of this folder, remove its workers\n  esb down --volumes    # and its data: queued events, logs\n\nExit status: 0 nothing of the box is left running; 1 something could not be removed."
+    after_help = "Examples:\n  esb down              # stop the box of this folder, remove its workers\n  esb down --volumes    # and its data: queued events, logs, S3 buckets\n\nExit status: 0 nothing of the box is left running; 1 something could not be removed."
 )]
 pub struct DownArgs {
     #[command(flatten)]
@@ -63,8 +63,8 @@ pub fn run(args: DownArgs) -> Result<()> {
         }
         println!("esb: the box of {} is down", state_dir.root().display());
         if args.volumes {
-            // The box's data: queued and failed asynchronous events, logs.
-            let data = [state_dir.async_events(), state_dir.logs()];
+            // The box's data: queued and failed asynchronous events, logs, S3 objects.
+            let data = [state_dir.async_events(), state_dir.logs(), state_dir.s3()];
             for dir in data.iter().filter(|d| d.exists()) {
                 std::fs::remove_dir_all(dir)
                     .with_context(|| format!("cannot remove {}", dir.display()))?;

@@ -69,6 +69,8 @@ pub struct ServeArgs {
     pub logs_ship_url: Option<String>,
     #[command(flatten)]
     pub auth: crate::api_access::AuthArgs,
+    #[command(flatten)]
+    pub s3: crate::s3_service::S3Args,
 }
 
 pub fn run(args: GatewayArgs) -> Result<()> {
@@ -113,6 +115,24 @@ pub async fn serve(
     let id_token = options.auth.id_token(&credentials)?;
     let user_auth = id_token.is_some();
     let apis = crate::api_access::Apis::new(&project.template, &options.auth, user_auth)?;
+    let s3 = crate::s3_service::S3Service::start(
+        &options.s3,
+        &project.state_dir,
+        &project.region,
+        Arc::clone(&tls),
+        &credentials,
+    )
+    .await?;
+    if let Some(s3) = &s3 {
+        s3.provision(&project.template.buckets).await?;
+    } else if !project.template.buckets.is_empty() {
+        eprintln!(
+            "esb: warning: the S3 service is off (--s3-port off): the template's buckets are not created"
+        );
+    }
+    let services = crate::project::Services {
+        s3: s3.as_ref().map(|s| s.url.clone()),
+    };
     let logs = crate::log_store::serve(&project.state_dir, &options.log_store).await?;
     let pipeline = crate::log_pipeline::start(
         &project.state_dir,
@@ -122,7 +142,7 @@ pub async fn serve(
         &certs.ca,
     )?
     .map(Arc::new);
-    let mut functions = project.entries(&url, &certs.ca, &credentials, &apis);
+    let mut functions = project.entries(&url, &certs.ca, &credentials, &apis, &services);
     if let Some(p) = &pipeline {
         p.configure_workers(&mut functions);
     }
@@ -150,9 +170,13 @@ pub async fn serve(
         },
     })?;
     esb_gateway::async_dispatch::resume_queued(&gateway);
+    if let Some(s3) = &s3 {
+        s3.deliver_to(&gateway);
+    }
     let _watcher = match watch {
         Some((args, rebuild)) => {
             let (url, ca, credentials) = (url.clone(), certs.ca.clone(), credentials.clone());
+            let services = services.clone();
             let auth = options.auth.clone();
             let pipeline = pipeline.clone();
             Some(crate::watch::spawn(
@@ -163,7 +187,7 @@ pub async fn serve(
                     rebuild,
                     entries: Box::new(move |p: &Project| {
                         let apis = crate::api_access::Apis::new(&p.template, &auth, user_auth)?;
-                        let mut entries = p.entries(&url, &ca, &credentials, &apis);
+                        let mut entries = p.entries(&url, &ca, &credentials, &apis, &services);
                         if let Some(pipeline) = &pipeline {
                             pipeline.configure_workers(&mut entries);
                         }
@@ -174,7 +198,13 @@ pub async fn serve(
         }
         None => None,
     };
-    print_banner(project, &url, &certs.ca, options.open_invoke_api);
+    print_banner(
+        project,
+        &url,
+        &certs.ca,
+        options.open_invoke_api,
+        s3.as_ref().map(|s| s.url.as_str()),
+    );
     let _state = crate::box_state::write(
         &project.state_dir,
         &crate::box_state::BoxState {
@@ -203,6 +233,9 @@ pub async fn serve(
         router = router.merge(Arc::clone(&p.collector).router());
     }
     esb_gateway::server::serve_tls(listener, tls, router, crate::signals::shutdown_signal()).await;
+    if let Some(s3) = &s3 {
+        s3.stop();
+    }
     if let Some(p) = &pipeline {
         p.close().await;
     }
@@ -221,7 +254,7 @@ fn positive_seconds(value: f64) -> Option<Duration> {
     (value > 0.0 && value.is_finite()).then(|| Duration::from_secs_f64(value.min(1e9)))
 }
 
-fn print_banner(project: &Project, url: &str, ca: &Path, open: bool) {
+fn print_banner(project: &Project, url: &str, ca: &Path, open: bool, s3: Option<&str>) {
     crate::quiet::say!("ESB is up: {url}  (trust {} as CA)", ca.display());
     let credentials = project.state_dir.credentials();
     if open {
@@ -243,6 +276,12 @@ fn print_banner(project: &Project, url: &str, ca: &Path, open: bool) {
         );
         for e in &f.api_events {
             crate::quiet::say!("  {:<24} {} {url}{}", "", e.method, e.path);
+        }
+    }
+    if let Some(s3) = s3 {
+        crate::quiet::say!("S3: {s3}  (aws s3 ls --endpoint-url {s3}, with the credentials above)");
+        for b in &project.template.buckets {
+            crate::quiet::say!("  {:<24} s3://{}", b.logical_id, b.name);
         }
     }
     crate::quiet::say!("Ctrl-C stops the box and removes its workers.");

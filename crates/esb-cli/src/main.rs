@@ -22,6 +22,7 @@ mod project;
 mod quiet;
 mod reset_command;
 mod rie_command;
+mod s3_service;
 mod signals;
 mod status_command;
 mod up_command;

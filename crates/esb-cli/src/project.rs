@@ -98,6 +98,13 @@ impl ProjectArgs {
     }
 }
 
+/// The box's data services functions reach (None: off).
+#[derive(Debug, Clone, Default)]
+pub struct Services {
+    /// The S3 endpoint (`AWS_ENDPOINT_URL_S3`, and the seed's `S3_ENDPOINT`).
+    pub s3: Option<String>,
+}
+
 impl Project {
     /// The functions as the gateway and agent see them. `gateway_url` and `ca` make
     /// `boto3.client('lambda')` inside a function reach this box.
@@ -107,6 +114,7 @@ impl Project {
         ca: &Path,
         credentials: &BoxCredentials,
         apis: &crate::api_access::Apis,
+        services: &Services,
     ) -> Vec<FunctionEntry> {
         self.template
             .functions
@@ -133,6 +141,10 @@ impl Project {
                         credentials.secret_access_key.clone(),
                     ),
                 ]);
+                if let Some(s3) = &services.s3 {
+                    environment.insert("AWS_ENDPOINT_URL_S3".into(), s3.clone());
+                    environment.insert("S3_ENDPOINT".into(), s3.clone());
+                }
                 environment.extend(f.environment.clone());
                 FunctionEntry {
                     routes: f

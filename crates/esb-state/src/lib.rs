@@ -67,6 +67,11 @@ impl StateDir {
         self.root.join("async")
     }
 
+    /// The embedded S3 store: its catalogue (`catalogue.db`) and object data (`blobs/`).
+    pub fn s3(&self) -> PathBuf {
+        self.root.join("s3")
+    }
+
     /// One record per worker the agent runs, for re-adoption.
     pub fn agent_workers(&self) -> PathBuf {
         self.root.join("agent").join("workers")
@@ -160,6 +165,7 @@ mod tests {
         assert_eq!(p(s.certs()), "/s/certs");
         assert_eq!(p(s.async_events()), "/s/async");
         assert_eq!(p(s.agent_workers()), "/s/agent/workers");
+        assert_eq!(p(s.s3()), "/s/s3");
         assert_eq!(p(s.python_runtime()), "/s/runtimes/python");
         assert_eq!(p(s.box_log()), "/s/logs/box.log");
         assert_eq!(p(s.access_log()), "/s/logs/access.log");

@@ -1,0 +1,193 @@
+//! The box's S3 service as `esb up` / `esb gateway` run it: its listener (HTTPS with the
+//! box's certificate, or plain HTTP), the template's buckets created and configured,
+//! and bucket notifications handed to the gateway's durable async queue.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use esb_gateway::Gateway;
+use esb_s3::model::{CorsRule, Versioning};
+use esb_s3::notify::LambdaTarget;
+use esb_s3::store::Document;
+use esb_s3::{S3Front, Store, StoreError};
+use esb_template::BucketSpec;
+
+/// `--s3-port`: a port, `0` for any free one, or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct S3Port(pub Option<u16>);
+
+fn parse_port(s: &str) -> Result<S3Port, String> {
+    match s {
+        "off" | "false" | "no" => Ok(S3Port(None)),
+        _ => s
+            .parse::<u16>()
+            .map(|p| S3Port(Some(p)))
+            .map_err(|_| format!("`{s}` is neither a port number nor `off`")),
+    }
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct S3Args {
+    /// Port of the box's S3 service (functions reach it through AWS_ENDPOINT_URL_S3);
+    /// `0` picks a free port, `off` turns the service off.
+    #[arg(long, env = "ESB_S3_PORT", default_value = "9000", value_parser = parse_port)]
+    pub s3_port: S3Port,
+    /// Serve S3 over plain HTTP instead of HTTPS with the box's certificate.
+    #[arg(
+        long,
+        env = "ESB_S3_PLAIN_HTTP",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub s3_plain_http: bool,
+}
+
+/// The S3 service of a running box.
+pub struct S3Service {
+    /// What functions get as `AWS_ENDPOINT_URL_S3`.
+    pub url: String,
+    pub store: Store,
+    stop: tokio::sync::watch::Sender<bool>,
+}
+
+impl S3Service {
+    /// Starts the listener (nothing when the service is off).
+    pub async fn start(
+        args: &S3Args,
+        state: &esb_state::StateDir,
+        region: &str,
+        tls: Arc<rustls::ServerConfig>,
+        credentials: &esb_auth::BoxCredentials,
+    ) -> Result<Option<Self>> {
+        let Some(port) = args.s3_port.0 else {
+            return Ok(None);
+        };
+        let dir = state.s3();
+        let store = Store::open(&dir, region)
+            .with_context(|| format!("cannot open the S3 store in {}", dir.display()))?;
+        let listen = SocketAddr::from(([0, 0, 0, 0], port));
+        let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| {
+            format!("cannot listen on {listen} (S3; choose another with --s3-port, or --s3-port off)")
+        })?;
+        let port = listener.local_addr()?.port();
+        let scheme = if args.s3_plain_http { "http" } else { "https" };
+        let url = format!("{scheme}://127.0.0.1:{port}");
+        let front = S3Front::new(store.clone(), credentials.clone());
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let tls = (!args.s3_plain_http).then_some(tls);
+        tokio::spawn(esb_s3::server::serve(listener, tls, front, async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        }));
+        Ok(Some(Self { url, store, stop }))
+    }
+
+    /// Creates the template's buckets and applies what it declares.
+    pub async fn provision(&self, buckets: &[BucketSpec]) -> Result<()> {
+        for b in buckets {
+            provision_bucket(&self.store, b)
+                .await
+                .with_context(|| format!("cannot create bucket {} ({})", b.name, b.logical_id))?;
+        }
+        Ok(())
+    }
+
+    /// Hands bucket notifications to the gateway from now on.
+    pub fn deliver_to(&self, gateway: &Arc<Gateway>) {
+        let sink: Arc<dyn esb_s3::EventSink> = Arc::new(GatewaySink(Arc::clone(gateway)));
+        let mut stopped = self.stop.subscribe();
+        tokio::spawn(esb_s3::dispatch::run(
+            self.store.clone(),
+            sink,
+            async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            },
+        ));
+    }
+
+    pub fn stop(&self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+/// A template bucket: created if absent; its declared versioning, CORS rules, tags
+/// and notifications applied (what the template leaves out is left as it is). Never
+/// deleted: a bucket removed from the template keeps its data.
+async fn provision_bucket(store: &Store, b: &BucketSpec) -> Result<(), StoreError> {
+    match store.create_bucket(b.name.clone()).await {
+        Ok(()) => crate::quiet::note!("esb: created bucket {}", b.name),
+        Err(StoreError::BucketAlreadyOwnedByYou) => {}
+        Err(e) => return Err(e),
+    }
+    if let Some(v) = &b.versioning {
+        let state = Versioning::parse(v);
+        let current = store.bucket(b.name.clone()).await?.versioning;
+        // Versioning never goes back to "never enabled": suspending is the way off.
+        if state != Versioning::Unversioned && state != current {
+            store.set_versioning(b.name.clone(), state).await?;
+        }
+    }
+    if !b.cors_rules.is_empty() {
+        let rules = b
+            .cors_rules
+            .iter()
+            .map(|r| CorsRule {
+                id: r.id.clone(),
+                allowed_origins: r.allowed_origins.clone(),
+                allowed_methods: r.allowed_methods.clone(),
+                allowed_headers: r.allowed_headers.clone(),
+                expose_headers: r.exposed_headers.clone(),
+                max_age_seconds: r.max_age_s,
+            })
+            .collect();
+        store.set_cors(b.name.clone(), Some(rules)).await?;
+    }
+    if !b.tags.is_empty() {
+        store
+            .set_document(
+                b.name.clone(),
+                Document::Tags,
+                Some(serde_json::json!(b.tags)),
+            )
+            .await?;
+    }
+    if !b.lambda_notifications.is_empty() {
+        let targets: Vec<LambdaTarget> = b
+            .lambda_notifications
+            .iter()
+            .map(|n| LambdaTarget {
+                id: n.id.clone(),
+                function_arn: n.function_arn.clone(),
+                events: n.events.clone(),
+                prefix: n.prefix.clone(),
+                suffix: n.suffix.clone(),
+            })
+            .collect();
+        store
+            .set_document(
+                b.name.clone(),
+                Document::Notifications,
+                Some(serde_json::to_value(targets)?),
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+/// S3 events become asynchronous invocations in the gateway's durable queue.
+struct GatewaySink(Arc<Gateway>);
+
+#[async_trait::async_trait]
+impl esb_s3::EventSink for GatewaySink {
+    async fn invoke_async(&self, function_arn: &str, payload: String) -> Result<(), String> {
+        match esb_gateway::async_dispatch::accept_event(&self.0, function_arn, payload) {
+            Ok(_) => Ok(()),
+            // S3 drops events for a function that is not there; so does the box, loudly.
+            Err(e) if e.status == http::StatusCode::NOT_FOUND => {
+                tracing::warn!(function = %function_arn, "S3 notification dropped: {}", e.message);
+                Ok(())
+            }
+            Err(e) => Err(format!("{}: {}", e.error_type, e.message)),
+        }
+    }
+}
