@@ -22,7 +22,7 @@ struct AgentProc {
 
 impl AgentProc {
     fn start(state: &std::path::Path, addr: std::net::SocketAddr) -> Self {
-        let child = Command::new(support::esb_bin())
+        let child = support::esb_command()
             .args([
                 "agent",
                 "--runtime",

@@ -28,7 +28,7 @@ impl Project {
 
     /// `esb <args>` run in the project folder (template found there by default).
     fn esb(&self, args: &[&str], stdin: Option<&str>) -> Output {
-        let mut child = Command::new(support::esb_bin())
+        let mut child = support::esb_command()
             .args(args)
             .current_dir(&self.dir)
             .stdin(Stdio::piped())
@@ -424,7 +424,7 @@ fn down_volumes_and_reset_start_from_clean_data() {
 #[test]
 fn build_dry_run_prints_the_plan() {
     let template = support::repo_root().join("tests/projects/e2e/template.yaml");
-    let out = Command::new(support::esb_bin())
+    let out = support::esb_command()
         .args(["build", "--dry-run", "--template"])
         .arg(&template)
         .output()

@@ -39,7 +39,7 @@ impl Project {
 
     /// `esb <args>` run in `cwd` with `env` and none of the caller's own settings.
     fn esb(&self, cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-        isolated(Command::new(support::esb_bin()))
+        isolated(support::esb_command())
             .args(args)
             .current_dir(cwd)
             .envs(env.iter().copied())
@@ -62,7 +62,9 @@ impl Drop for Project {
     }
 }
 
-/// The command without any setting variable the test runner may have exported.
+/// The command without any setting variable the test runner may have exported, but
+/// with the suite's `ESB_S3_PORT=0` (see `support::esb_command`): a box started here
+/// must not take S3's default port from a box of another test.
 fn isolated(mut cmd: Command) -> Command {
     for (key, _) in std::env::vars_os() {
         let key = key.to_string_lossy();
@@ -79,6 +81,7 @@ fn isolated(mut cmd: Command) -> Command {
             cmd.env_remove(key.as_ref());
         }
     }
+    cmd.env("ESB_S3_PORT", "0");
     cmd
 }
 
@@ -292,7 +295,7 @@ fn up_serves_on_the_port_from_esb_toml() {
     let port = support::free_addr().port();
     p.settings(&format!("port = {port}\nruntime = \"process\"\n"));
     // Started from a subdirectory: template, esb.toml and .esb are found above.
-    let mut child = isolated(Command::new(support::esb_bin()))
+    let mut child = isolated(support::esb_command())
         .arg("up")
         .current_dir(p.dir.join("src/deep"))
         .stdin(Stdio::null())

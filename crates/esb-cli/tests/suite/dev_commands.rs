@@ -17,7 +17,7 @@ fn esb(args: &[&str]) -> Output {
 }
 
 fn esb_in(args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> Output {
-    Command::new(support::esb_bin())
+    support::esb_command()
         .args(args)
         .current_dir(cwd)
         .envs(env.iter().copied())
@@ -218,7 +218,7 @@ impl Box_ {
         )
         .expect("link venv");
         let port = support::free_addr().port();
-        let mut child = Command::new(support::esb_bin())
+        let mut child = support::esb_command()
             .arg("up")
             .arg("--template")
             .arg(project.join("template.yaml"))

@@ -61,7 +61,7 @@ struct Up {
 impl Up {
     fn start(project: &Project, state: &Path, extra: &[&str]) -> Self {
         let port = support::free_addr().port();
-        let mut child = Command::new(support::esb_bin())
+        let mut child = support::esb_command()
             .arg("up")
             .arg("--template")
             .arg(project.template())
@@ -283,7 +283,7 @@ fn images_travel_through_a_registry() {
         std::net::TcpStream::connect(&registry_addr).is_ok()
     });
 
-    let built = Command::new(support::esb_bin())
+    let built = support::esb_command()
         .arg("build")
         .arg("--template")
         .arg(project.template())
@@ -336,7 +336,7 @@ fn images_travel_through_a_registry() {
     let agent_addr = support::free_addr();
     let mut agent = docker_agent(&state, agent_addr, &["--registry", &registry_addr]);
     let port = support::free_addr().port();
-    let mut gateway = Command::new(support::esb_bin())
+    let mut gateway = support::esb_command()
         .arg("gateway")
         .arg("--template")
         .arg(project.template())
@@ -375,7 +375,7 @@ fn images_travel_through_a_registry() {
 fn an_absent_daemon_is_explained_and_auto_falls_back_to_processes() {
     let project = Project::new("nodaemon");
     let socket = format!("unix://{}/no-docker.sock", project.dir.display());
-    let out = Command::new(support::esb_bin())
+    let out = support::esb_command()
         .arg("up")
         .arg("--template")
         .arg(project.template())
@@ -406,7 +406,7 @@ fn an_absent_daemon_is_explained_and_auto_falls_back_to_processes() {
 
 /// `esb agent --runtime docker` on `addr`, removing its workers when it stops.
 fn docker_agent(state: &Path, addr: std::net::SocketAddr, extra: &[&str]) -> Child {
-    Command::new(support::esb_bin())
+    support::esb_command()
         .args(["agent", "--runtime", "docker", "--remove-workers-on-exit"])
         .args(["--listen", &addr.to_string()])
         .args(extra)
@@ -420,7 +420,7 @@ fn docker_agent(state: &Path, addr: std::net::SocketAddr, extra: &[&str]) -> Chi
 
 /// The image reference `esb build` reports for `function` of the end-to-end project.
 fn e2e_image(function: &str) -> String {
-    let out = Command::new(support::esb_bin())
+    let out = support::esb_command()
         .arg("build")
         .arg("--template")
         .arg(support::repo_root().join("tests/projects/e2e/template.yaml"))
@@ -528,7 +528,7 @@ async fn the_agent_reports_container_memory_cpu_and_oom_kills() {
 }
 
 fn esb_down(state: &Path) -> String {
-    let out = Command::new(support::esb_bin())
+    let out = support::esb_command()
         .args(["down", "--state-dir"])
         .arg(state)
         .output()
@@ -560,7 +560,7 @@ fn esb_down_leaves_nothing_behind() {
     let state = project.state("state");
     let mut up = Up::start(&project, &state, &["--runtime", "docker"]);
     assert_eq!(up.invoke(&project.function, &echo()).0, 200);
-    let second = Command::new(support::esb_bin())
+    let second = support::esb_command()
         .arg("up")
         .arg("--template")
         .arg(project.template())

@@ -34,7 +34,7 @@ impl LogBox {
     }
 
     fn start_in(state: PathBuf, runtime: &str, port: u16, extra: &[&str]) -> Self {
-        let mut child = Command::new(support::esb_bin())
+        let mut child = support::esb_command()
             .arg("up")
             .arg("--template")
             .arg(template())

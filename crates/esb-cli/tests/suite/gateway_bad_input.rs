@@ -34,7 +34,7 @@ impl Box_ {
             .to_path_buf();
         std::os::unix::fs::symlink(venv, state.join("runtimes/python")).expect("link venv");
         let port = support::free_addr().port();
-        let child = Command::new(support::esb_bin())
+        let child = support::esb_command()
             .arg("up")
             .arg("--template")
             .arg(support::repo_root().join("tests/projects/e2e/template.yaml"))

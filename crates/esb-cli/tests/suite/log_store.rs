@@ -21,7 +21,7 @@ struct Box_ {
 impl Box_ {
     fn start(state: &PathBuf) -> Self {
         let port = support::free_addr().port();
-        let child = Command::new(support::esb_bin())
+        let child = support::esb_command()
             .args(["up", "--runtime", "process", "--port", &port.to_string()])
             .arg("--state-dir")
             .arg(state)

@@ -37,7 +37,7 @@ impl Project {
 
     /// `esb <args>` run in the project folder (the template is found there).
     fn esb(&self, args: &[&str]) -> Output {
-        Command::new(support::esb_bin())
+        support::esb_command()
             .args(args)
             .current_dir(&self.dir)
             .env_remove("NO_COLOR")
@@ -353,7 +353,7 @@ fn logs_of_a_running_box_then_of_a_stopped_one() {
 }
 
 fn follow_prints_new_records_once_and_ends_on_ctrl_c(p: &Project) {
-    let mut child = Command::new(support::esb_bin())
+    let mut child = support::esb_command()
         .args(["logs", "-f", "echo", "--tail", "2"])
         .current_dir(&p.dir)
         .stdin(Stdio::null())

@@ -31,7 +31,7 @@ impl Box_ {
         let state = support::fresh_state_dir("route-auth");
         let port = support::free_addr().port();
         let jwks = support::repo_root().join("crates/esb-gateway/tests/fixtures/jwt/jwks.json");
-        let mut child = Command::new(support::esb_bin())
+        let mut child = support::esb_command()
             .arg("up")
             .arg("--template")
             .arg(support::repo_root().join("tests/projects/auth/template.yaml"))

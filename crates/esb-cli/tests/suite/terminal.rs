@@ -69,7 +69,7 @@ fn esb_up_in_a_terminal() {
     let port = support::free_addr().port();
     let session = format!("esb-terminal-{}", std::process::id());
     let command = format!(
-        "{} up --runtime process --port {port} --state-dir {} --template {}; echo EXITED $?; sleep 30",
+        "ESB_S3_PORT=0 {} up --runtime process --port {port} --state-dir {} --template {}; echo EXITED $?; sleep 30",
         support::esb_bin().display(),
         dir.display(),
         support::repo_root()
@@ -104,7 +104,7 @@ fn esb_up_in_a_terminal() {
     tmux(&["kill-session", "-t", &session]);
 
     // The same output into a pipe has no colour codes.
-    let mut child = Command::new(support::esb_bin())
+    let mut child = support::esb_command()
         .args([
             "up",
             "--runtime",
@@ -149,7 +149,7 @@ fn esb_logs_follow_in_a_terminal() {
     let dir = support::fresh_state_dir("terminal-logs");
     let template = support::repo_root().join("tests/projects/e2e/template.yaml");
     let esb = |args: &[&str]| {
-        Command::new(support::esb_bin())
+        support::esb_command()
             .args(args)
             .arg("--state-dir")
             .arg(&dir)

@@ -97,7 +97,7 @@ fn state_dir(name: &str) -> PathBuf {
 }
 
 fn esb_up(template: &Path, state: &Path, extra: &[&str]) -> Command {
-    let mut cmd = Command::new(support::esb_bin());
+    let mut cmd = support::esb_command();
     cmd.arg("up")
         .arg("--template")
         .arg(template)
@@ -109,7 +109,7 @@ fn esb_up(template: &Path, state: &Path, extra: &[&str]) -> Command {
 
 /// `esb agent` on `addr` for the split deployment; it removes its workers when stopped.
 fn spawn_agent(state: &Path, addr: std::net::SocketAddr, rt: Rt) -> Child {
-    Command::new(support::esb_bin())
+    support::esb_command()
         .args(["agent", "--runtime", rt.flag(), "--remove-workers-on-exit"])
         .args(["--listen", &addr.to_string()])
         .arg("--state-dir")
@@ -122,7 +122,7 @@ fn spawn_agent(state: &Path, addr: std::net::SocketAddr, rt: Rt) -> Child {
 
 /// `esb gateway` of the e2e project on `port`, using the agent at `agent`.
 fn spawn_gateway(state: &Path, port: u16, agent: std::net::SocketAddr, extra: &[&str]) -> Child {
-    Command::new(support::esb_bin())
+    support::esb_command()
         .arg("gateway")
         .arg("--template")
         .arg(project())
@@ -561,7 +561,7 @@ fn api_routes_behave_like_api_gateway_rest_apis(rt: Rt) {
 fn split_gateway_and_agent_survive_an_agent_restart(rt: Rt) {
     let state = state_dir(&format!("split-{}", rt.flag()));
     if rt == Rt::Docker {
-        let built = Command::new(support::esb_bin())
+        let built = support::esb_command()
             .arg("build")
             .arg("--template")
             .arg(project())

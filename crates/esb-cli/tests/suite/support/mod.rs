@@ -58,6 +58,16 @@ pub fn esb_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_esb"))
 }
 
+/// `esb` as every test runs it: with `ESB_S3_PORT=0`, so a box's S3 service takes any
+/// free port instead of S3's default 9000 and boxes started side by side never contend
+/// for one port. A test that wants a port of its own sets `ESB_S3_PORT` (or passes
+/// `--s3-port`) on the command, which wins.
+pub fn esb_command() -> Command {
+    let mut cmd = Command::new(esb_bin());
+    cmd.env("ESB_S3_PORT", "0");
+    cmd
+}
+
 pub fn python_functions() -> PathBuf {
     repo_root().join("tests/functions/python")
 }
@@ -158,7 +168,7 @@ impl Spec {
                 c
             }
             Emulator::Esb => {
-                let mut c = Command::new(esb_bin());
+                let mut c = esb_command();
                 c.arg("rie")
                     .arg("--listen")
                     .arg(addr.to_string())
