@@ -209,7 +209,7 @@ pub async fn get_notification(
                 id: t.id,
                 lambda_function_arn: t.function_arn,
                 events: t.events.into_iter().map(Event::from).collect(),
-                filter: (!rules.is_empty()).then(|| NotificationConfigurationFilter {
+                filter: (!rules.is_empty()).then_some(NotificationConfigurationFilter {
                     key: Some(S3KeyFilter {
                         filter_rules: Some(rules),
                     }),

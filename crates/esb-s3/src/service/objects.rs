@@ -247,12 +247,15 @@ pub async fn get(
     .await?;
     let (range, content_range, parts_count) = select(&v, i.range.as_ref(), i.part_number)?;
     let whole = content_range.is_none() && i.part_number.is_none();
-    let checksums = (whole
+    let checksums = if whole
         && i.checksum_mode
             .as_ref()
-            .is_some_and(|m| m.as_str() == "ENABLED"))
-    .then(|| v.meta.checksums.clone())
-    .unwrap_or_default();
+            .is_some_and(|m| m.as_str() == "ENABLED")
+    {
+        v.meta.checksums.clone()
+    } else {
+        Default::default()
+    };
     let len = range.end - range.start;
     let stream = s3.store.blobs().read(v.segments.clone(), range);
     let m = &v.meta;
@@ -276,7 +279,7 @@ pub async fn get(
         expires: m.expires.as_deref().and_then(super::parse_http_date),
         website_redirect_location: m.website_redirect_location.clone(),
         storage_class: m.storage_class.clone().map(StorageClass::from),
-        tag_count: (!m.tags.is_empty()).then(|| m.tags.len() as i32),
+        tag_count: (!m.tags.is_empty()).then_some(m.tags.len() as i32),
         parts_count,
         version_id: versioned_id(versioning, &v.version_id),
         checksum_crc32: checksums.crc32.clone(),
@@ -333,12 +336,15 @@ pub async fn head(
     .await?;
     let (range, content_range, parts_count) = select(&v, i.range.as_ref(), i.part_number)?;
     let whole = content_range.is_none() && i.part_number.is_none();
-    let checksums = (whole
+    let checksums = if whole
         && i.checksum_mode
             .as_ref()
-            .is_some_and(|m| m.as_str() == "ENABLED"))
-    .then(|| v.meta.checksums.clone())
-    .unwrap_or_default();
+            .is_some_and(|m| m.as_str() == "ENABLED")
+    {
+        v.meta.checksums.clone()
+    } else {
+        Default::default()
+    };
     let m = &v.meta;
     let mut out = HeadObjectOutput {
         content_length: i64::try_from(range.end - range.start).ok(),
@@ -521,6 +527,7 @@ pub async fn delete_tagging(
 
 /// Metadata of a new object from the request's headers (the `REPLACE` side of a copy
 /// too).
+#[allow(clippy::too_many_arguments)] // one per header, as s3s's inputs have them
 pub fn meta_fields(
     content_type: Option<&String>,
     content_encoding: Option<&String>,
