@@ -525,6 +525,17 @@ pub async fn delete_tagging(
     ))
 }
 
+/// The `Content-Encoding` an object keeps: S3 drops `aws-chunked`, which tells how the
+/// body travelled (SDKs add it to send trailing checksums), not what the object is.
+fn stored_encoding(header: Option<&String>) -> Option<String> {
+    let kept: Vec<&str> = header?
+        .split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty() && !e.eq_ignore_ascii_case("aws-chunked"))
+        .collect();
+    (!kept.is_empty()).then(|| kept.join(","))
+}
+
 /// Metadata of a new object from the request's headers (the `REPLACE` side of a copy
 /// too).
 #[allow(clippy::too_many_arguments)] // one per header, as s3s's inputs have them
@@ -541,7 +552,7 @@ pub fn meta_fields(
 ) -> ObjectMeta {
     ObjectMeta {
         content_type: content_type.cloned(),
-        content_encoding: content_encoding.cloned(),
+        content_encoding: stored_encoding(content_encoding),
         content_disposition: content_disposition.cloned(),
         content_language: content_language.cloned(),
         cache_control: cache_control.cloned(),
