@@ -1,0 +1,616 @@
+//! The box's S3 service end to end, with real clients: the real `esb up` (S3 on a free
+//! port, `--s3-port 0`) driven by the stock boto3 client, the AWS CLI, plain HTTP
+//! (`urllib`, presigned URLs, raw signed requests) and functions of the box using
+//! boto3 themselves; template buckets with CORS rules and `Events: S3` notifications;
+//! acknowledged writes and accepted notifications surviving `kill -9`; and hostile
+//! requests each answered with an S3 XML error while the box keeps serving.
+//!
+//! The clients are Python scripts (written to the project folder, run with the test
+//! venv's Python) that print what they saw as JSON; the assertions are here.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::support;
+
+/// Where the box runs its workers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rt {
+    Process,
+    Docker,
+}
+
+impl Rt {
+    fn flag(self) -> &'static str {
+        match self {
+            Rt::Process => "process",
+            Rt::Docker => "docker",
+        }
+    }
+}
+
+/// The Python every client script starts with: `s3` (boto3 pointed at the box, no
+/// retries), `client(**kw)` for other credentials, `error(call, ...)` (the S3 error a
+/// call ends with, None when it succeeds), `raw(method, url_or_path, ...)` (a request
+/// without an SDK) and `out`, the dict the script fills and that is printed as JSON.
+const PRELUDE: &str = r#"
+import base64, hashlib, json, os, ssl, sys, time, urllib.error, urllib.parse, urllib.request
+import boto3, botocore
+from botocore.config import Config
+
+URL = os.environ["S3_URL"]
+CTX = ssl.create_default_context(cafile=os.environ["AWS_CA_BUNDLE"])
+
+def client(**kw):
+    return boto3.client(
+        "s3", endpoint_url=URL, region_name="us-east-1",
+        config=Config(retries={"max_attempts": 1, "mode": "standard"},
+                      s3={"addressing_style": "path"}),
+        **kw)
+
+s3 = client()
+
+def error(call, *args, **kw):
+    try:
+        call(*args, **kw)
+    except botocore.exceptions.ClientError as e:
+        r = e.response
+        return {"status": r["ResponseMetadata"]["HTTPStatusCode"],
+                "code": r.get("Error", {}).get("Code"),
+                "message": r.get("Error", {}).get("Message")}
+    return None
+
+def raw(method, url, headers=None, body=None):
+    if url.startswith("/"):
+        url = URL + url
+    req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, context=CTX, timeout=120) as r:
+            return r.status, {k.lower(): v for k, v in r.headers.items()}, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, {k.lower(): v for k, v in e.headers.items()}, e.read()
+
+def status(response):
+    return response["ResponseMetadata"]["HTTPStatusCode"]
+
+out = {}
+"#;
+
+/// A project folder with a template and a box running on it.
+struct S3Box {
+    rt: Rt,
+    dir: PathBuf,
+    state: PathBuf,
+    child: Child,
+    /// The box's S3 endpoint, from the banner.
+    s3_url: String,
+    output: Arc<Mutex<Vec<String>>>,
+}
+
+/// The template's `Resources:` for a box with one function (`echo`), plus `extra`.
+fn resources(extra: &str) -> String {
+    format!(
+        "  Echo:\n    Type: AWS::Serverless::Function\n    Properties: {{FunctionName: echo, Handler: handlers.echo}}\n{extra}"
+    )
+}
+
+impl S3Box {
+    /// A box (process workers) on a template of the test functions with `extra`
+    /// resources.
+    fn start(name: &str, extra: &str) -> Self {
+        Self::start_on(name, Rt::Process, extra)
+    }
+
+    fn start_on(name: &str, rt: Rt, extra: &str) -> Self {
+        let dir = support::python_project(&format!("s3-{name}-{}", rt.flag()), &resources(extra));
+        let state = dir.join(".esb");
+        let (child, output, s3_url) = Self::spawn(&dir, &state, rt);
+        Self {
+            rt,
+            dir,
+            state,
+            child,
+            s3_url,
+            output,
+        }
+    }
+
+    /// `esb up` on the project; waits for the banner's S3 line and for the endpoint to
+    /// accept connections.
+    fn spawn(dir: &Path, state: &Path, rt: Rt) -> (Child, Arc<Mutex<Vec<String>>>, String) {
+        let port = support::free_addr().port();
+        let mut child = support::esb_command()
+            .arg("up")
+            .arg("--template")
+            .arg(dir.join("template.yaml"))
+            .arg("--state-dir")
+            .arg(state)
+            .args(["--runtime", rt.flag(), "--port", &port.to_string()])
+            .args(["--s3-port", "0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start esb up");
+        let output = support::capture_output(&mut child);
+        let deadline = Instant::now() + Duration::from_secs(300);
+        let url = loop {
+            let lines = output.lock().expect("output lock").clone();
+            if let Some(url) = lines.iter().find_map(|l| {
+                l.strip_prefix("S3: ")
+                    .and_then(|rest| rest.split_whitespace().next())
+                    .map(str::to_string)
+            }) {
+                break url;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("esb up exited ({status}):\n{}", lines.join("\n"));
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no S3 line in the banner:\n{}",
+                lines.join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let addr = url
+            .rsplit_once("//")
+            .map(|(_, a)| a.to_string())
+            .expect("S3 URL");
+        while std::net::TcpStream::connect(&addr).is_err() {
+            assert!(Instant::now() < deadline, "S3 does not listen on {addr}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // The gateway serves once the template's buckets exist.
+        support::https_client_within(state, port, Duration::from_secs(300));
+        (child, output, url)
+    }
+
+    /// Kills the box with SIGKILL (no chance to flush or clean anything).
+    fn kill_hard(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// `esb up` again on the same project and state dir.
+    fn restart(&mut self) {
+        let (child, output, url) = Self::spawn(&self.dir, &self.state, self.rt);
+        self.child = child;
+        self.output = output;
+        self.s3_url = url;
+    }
+
+    fn ca(&self) -> PathBuf {
+        self.state.join("certs/ca.pem")
+    }
+
+    /// A command with the environment an S3 client of this box needs: the endpoint,
+    /// the box's CA and its credentials file, nothing of the caller's AWS settings.
+    fn client_command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut cmd = Command::new(program);
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("AWS_") {
+                cmd.env_remove(&key);
+            }
+        }
+        cmd.env("S3_URL", &self.s3_url)
+            .env("AWS_CA_BUNDLE", self.ca())
+            .env(
+                "AWS_SHARED_CREDENTIALS_FILE",
+                self.state.join("credentials"),
+            )
+            .env("AWS_CONFIG_FILE", self.dir.join("no-aws-config"))
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .env("PYTHONUNBUFFERED", "1")
+            .current_dir(&self.dir)
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// Writes `PRELUDE` + `body` to `<project>/<name>.py` and the command to run it.
+    fn script(&self, name: &str, body: &str) -> Command {
+        let path = self.dir.join(format!("{name}.py"));
+        std::fs::write(
+            &path,
+            format!("{PRELUDE}\n{body}\nprint(json.dumps(out, default=str))\n"),
+        )
+        .expect("write the client script");
+        let mut cmd = self.client_command(support::python());
+        cmd.arg(path);
+        cmd
+    }
+
+    /// Runs a client script (see `PRELUDE`) and returns the `out` it printed.
+    fn python(&self, name: &str, body: &str) -> Value {
+        let out = self.script(name, body).output().expect("run python");
+        parse_report(name, &out)
+    }
+
+    /// Runs the venv's AWS CLI with `args`.
+    fn aws(&self, args: &[&str]) -> Output {
+        let aws = support::python().with_file_name("aws");
+        assert!(
+            aws.exists(),
+            "the AWS CLI is missing at {}: run scripts/test-deps.sh",
+            aws.display()
+        );
+        self.client_command(aws)
+            .args(args)
+            .args(["--endpoint-url", &self.s3_url])
+            .output()
+            .expect("run aws")
+    }
+
+    fn logs(&self) -> String {
+        self.output.lock().expect("output lock").join("\n")
+    }
+}
+
+impl Drop for S3Box {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            if std::thread::panicking() {
+                let _ = self.child.kill();
+            } else {
+                support::terminate(&mut self.child, Duration::from_secs(60));
+            }
+        }
+        let _ = self.child.wait();
+        if self.rt == Rt::Docker {
+            support::remove_box_objects(&self.state);
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn parse_report(name: &str, out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "{name}.py failed ({}):\n{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let last = stdout.lines().last().unwrap_or_default();
+    serde_json::from_str(last)
+        .unwrap_or_else(|e| panic!("{name}.py printed no JSON ({e}):\n{stdout}"))
+}
+
+/// `{"status": .., "code": ..}` of an S3 error the script recorded with `error()`.
+fn code(v: &Value) -> Value {
+    json!({"status": v["status"], "code": v["code"]})
+}
+
+fn s3_error(status: u16, code: &str) -> Value {
+    json!({"status": status, "code": code})
+}
+
+fn wait_for(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+// --- boto3 from the host -------------------------------------------------------------
+
+#[test]
+fn s3_buckets_with_boto3() {
+    let b = S3Box::start("buckets", "");
+    let r = b.python(
+        "buckets",
+        r#"
+out["create"] = status(s3.create_bucket(Bucket="alpha"))
+out["listed"] = [x["Name"] for x in s3.list_buckets()["Buckets"]]
+out["head"] = status(s3.head_bucket(Bucket="alpha"))
+out["head_missing"] = error(s3.head_bucket, Bucket="no-such-bucket")
+out["location"] = s3.get_bucket_location(Bucket="alpha").get("LocationConstraint")
+s3.put_object(Bucket="alpha", Key="k", Body=b"x")
+out["delete_not_empty"] = error(s3.delete_bucket, Bucket="alpha")
+s3.delete_object(Bucket="alpha", Key="k")
+out["delete"] = status(s3.delete_bucket(Bucket="alpha"))
+out["delete_again"] = error(s3.delete_bucket, Bucket="alpha")
+out["put_in_missing"] = error(s3.put_object, Bucket="alpha", Key="k", Body=b"x")
+out["get_in_missing"] = error(s3.get_object, Bucket="alpha", Key="k")
+out["listed_after"] = [x["Name"] for x in s3.list_buckets()["Buckets"]]
+out["invalid"] = {
+    name: error(s3.create_bucket, Bucket=name)
+    for name in ["Upper-Case", "ab", "-leading-dash", "a" * 64, "192.168.1.1",
+                 "double..dot", "under_score", "xn--reserved"]
+}
+# The error as it travels: XML with Code, Message and RequestId, and the request id
+# in the headers too (a presigned URL: no SDK parses it).
+url = s3.generate_presigned_url("get_object", Params={"Bucket": "no-such-bucket", "Key": "k"})
+st, headers, body = raw("GET", url)
+out["raw_error"] = {"status": st, "content_type": headers.get("content-type"),
+                    "request_id": headers.get("x-amz-request-id"), "body": body.decode()}
+ok = s3.list_buckets()
+out["ok_request_id"] = ok["ResponseMetadata"]["HTTPHeaders"].get("x-amz-request-id")
+"#,
+    );
+    assert_eq!(r["create"], 200, "{r:#}");
+    assert!(
+        r["listed"]
+            .as_array()
+            .is_some_and(|l| l.contains(&json!("alpha"))),
+        "{r:#}"
+    );
+    assert_eq!(r["head"], 200);
+    assert_eq!(code(&r["head_missing"]), s3_error(404, "404"));
+    // us-east-1 buckets have no location constraint.
+    assert_eq!(r["location"], Value::Null);
+    assert_eq!(
+        code(&r["delete_not_empty"]),
+        s3_error(409, "BucketNotEmpty")
+    );
+    assert_eq!(r["delete"], 204);
+    assert_eq!(code(&r["delete_again"]), s3_error(404, "NoSuchBucket"));
+    assert_eq!(code(&r["put_in_missing"]), s3_error(404, "NoSuchBucket"));
+    assert_eq!(code(&r["get_in_missing"]), s3_error(404, "NoSuchBucket"));
+    assert!(
+        !r["listed_after"]
+            .as_array()
+            .is_some_and(|l| l.contains(&json!("alpha"))),
+        "{r:#}"
+    );
+    for (name, err) in r["invalid"].as_object().expect("invalid names") {
+        assert_eq!(
+            code(err),
+            s3_error(400, "InvalidBucketName"),
+            "bucket name {name:?}: {err}"
+        );
+    }
+    let raw = &r["raw_error"];
+    assert_eq!(raw["status"], 404, "{raw:#}");
+    let body = raw["body"].as_str().expect("body");
+    let request_id = raw["request_id"].as_str().expect("x-amz-request-id header");
+    assert!(!request_id.is_empty());
+    assert!(
+        body.starts_with("<?xml")
+            && body.contains("<Error>")
+            && body.contains("<Code>NoSuchBucket</Code>")
+            && body.contains("<Message>")
+            && body.contains(&format!("<RequestId>{request_id}</RequestId>")),
+        "an S3 error document with the request id of the headers: {body}"
+    );
+    assert!(
+        raw["content_type"]
+            .as_str()
+            .is_some_and(|c| c.contains("xml")),
+        "{raw:#}"
+    );
+    assert!(
+        r["ok_request_id"].as_str().is_some_and(|s| !s.is_empty()),
+        "successful answers carry x-amz-request-id too: {r:#}"
+    );
+}
+
+#[test]
+fn s3_objects_with_boto3() {
+    let b = S3Box::start("objects", "");
+    let r = b.python(
+        "objects",
+        r#"
+import datetime
+B = "objs"
+s3.create_bucket(Bucket=B)
+put = s3.put_object(
+    Bucket=B, Key="doc.txt", Body=b"hello world", ContentType="text/plain",
+    ContentDisposition='attachment; filename="doc.txt"', CacheControl="max-age=60",
+    ContentLanguage="en", ContentEncoding="identity",
+    Metadata={"colour": "blue", "Mixed-Case": "Value Kept"})
+out["put_etag"] = put["ETag"]
+g = s3.get_object(Bucket=B, Key="doc.txt")
+out["get"] = {k: g.get(k) for k in ["ContentType", "ContentDisposition", "CacheControl",
+    "ContentLanguage", "ContentEncoding", "Metadata", "ETag", "ContentLength"]}
+out["get"]["body"] = g["Body"].read().decode()
+out["get"]["accept_ranges"] = g.get("AcceptRanges")
+last_modified = g["LastModified"]
+s3.put_object(Bucket=B, Key="plain.txt", Body=b"plain")
+out["no_encoding"] = s3.get_object(Bucket=B, Key="plain.txt").get("ContentEncoding")
+h = s3.head_object(Bucket=B, Key="doc.txt")
+out["head"] = {k: h.get(k) for k in ["ContentType", "Metadata", "ETag", "ContentLength"]}
+o = s3.get_object(Bucket=B, Key="doc.txt", ResponseContentType="application/json",
+    ResponseContentDisposition="inline", ResponseCacheControl="no-cache",
+    ResponseContentLanguage="fr", ResponseExpires=datetime.datetime(2030, 1, 1))
+out["override"] = {"ContentType": o["ContentType"], "ContentDisposition": o["ContentDisposition"],
+    "CacheControl": o["CacheControl"], "ContentLanguage": o["ContentLanguage"],
+    "expires": o["ResponseMetadata"]["HTTPHeaders"].get("expires"),
+    "body": o["Body"].read().decode()}
+# The overrides answer one request; the object keeps its own.
+out["after_override"] = s3.head_object(Bucket=B, Key="doc.txt")["ContentType"]
+
+def ranged(r):
+    g = s3.get_object(Bucket=B, Key="doc.txt", Range=r)
+    return {"status": status(g), "body": g["Body"].read().decode(),
+            "content_range": g.get("ContentRange"), "length": g["ContentLength"]}
+out["range_first5"] = ranged("bytes=0-4")
+out["range_suffix5"] = ranged("bytes=-5")
+out["range_from6"] = ranged("bytes=6-")
+out["range_past_end"] = ranged("bytes=6-100")
+out["range_unsatisfiable"] = error(s3.get_object, Bucket=B, Key="doc.txt", Range="bytes=20-30")
+
+etag = put["ETag"]
+hour = datetime.timedelta(hours=1)
+out["if_none_match_same"] = error(s3.get_object, Bucket=B, Key="doc.txt", IfNoneMatch=etag)
+out["if_none_match_other"] = error(s3.get_object, Bucket=B, Key="doc.txt", IfNoneMatch='"0123"')
+out["if_match_wrong"] = error(s3.get_object, Bucket=B, Key="doc.txt", IfMatch='"0123"')
+out["if_match_right"] = error(s3.get_object, Bucket=B, Key="doc.txt", IfMatch=etag)
+out["if_modified_since_later"] = error(s3.get_object, Bucket=B, Key="doc.txt", IfModifiedSince=last_modified + hour)
+out["if_modified_since_earlier"] = error(s3.get_object, Bucket=B, Key="doc.txt", IfModifiedSince=last_modified - hour)
+out["if_unmodified_since_earlier"] = error(s3.get_object, Bucket=B, Key="doc.txt", IfUnmodifiedSince=last_modified - hour)
+out["head_if_none_match"] = error(s3.head_object, Bucket=B, Key="doc.txt", IfNoneMatch=etag)
+
+out["put_if_none_match_new"] = error(s3.put_object, Bucket=B, Key="once.txt", Body=b"1", IfNoneMatch="*")
+out["put_if_none_match_again"] = error(s3.put_object, Bucket=B, Key="once.txt", Body=b"2", IfNoneMatch="*")
+out["once_body"] = s3.get_object(Bucket=B, Key="once.txt")["Body"].read().decode()
+out["put_if_match_wrong"] = error(s3.put_object, Bucket=B, Key="once.txt", Body=b"3", IfMatch='"0123"')
+once_etag = s3.head_object(Bucket=B, Key="once.txt")["ETag"]
+out["put_if_match_right"] = error(s3.put_object, Bucket=B, Key="once.txt", Body=b"4", IfMatch=once_etag)
+out["once_body_after"] = s3.get_object(Bucket=B, Key="once.txt")["Body"].read().decode()
+
+c = s3.copy_object(Bucket=B, Key="copy.txt", CopySource={"Bucket": B, "Key": "doc.txt"})
+out["copy_etag"] = c["CopyObjectResult"]["ETag"]
+h = s3.head_object(Bucket=B, Key="copy.txt")
+out["copy_head"] = {"ContentType": h["ContentType"], "Metadata": h["Metadata"]}
+s3.copy_object(Bucket=B, Key="replaced.txt", CopySource={"Bucket": B, "Key": "doc.txt"},
+    MetadataDirective="REPLACE", Metadata={"fresh": "1"}, ContentType="application/x-new")
+h = s3.head_object(Bucket=B, Key="replaced.txt")
+out["replace_head"] = {"ContentType": h["ContentType"], "Metadata": h["Metadata"]}
+out["replaced_body"] = s3.get_object(Bucket=B, Key="replaced.txt")["Body"].read().decode()
+out["copy_onto_itself"] = error(s3.copy_object, Bucket=B, Key="doc.txt", CopySource={"Bucket": B, "Key": "doc.txt"})
+out["copy_onto_itself_replace"] = error(s3.copy_object, Bucket=B, Key="doc.txt",
+    CopySource={"Bucket": B, "Key": "doc.txt"}, MetadataDirective="REPLACE",
+    Metadata={"colour": "red"}, ContentType="text/plain")
+out["self_replaced_meta"] = s3.head_object(Bucket=B, Key="doc.txt")["Metadata"]
+out["copy_missing"] = error(s3.copy_object, Bucket=B, Key="x", CopySource={"Bucket": B, "Key": "nope"})
+
+for k in ["d1", "d2", "d3", "d4", "d5"]:
+    s3.put_object(Bucket=B, Key="del/" + k, Body=k.encode())
+loud = s3.delete_objects(Bucket=B, Delete={"Objects": [{"Key": "del/d1"}, {"Key": "del/d2"}, {"Key": "del/missing"}]})
+out["delete_loud"] = {"deleted": sorted(d["Key"] for d in loud.get("Deleted", [])), "errors": loud.get("Errors", [])}
+quiet = s3.delete_objects(Bucket=B, Delete={"Objects": [{"Key": "del/d3"}, {"Key": "del/d4"}], "Quiet": True})
+out["delete_quiet"] = {"deleted": quiet.get("Deleted", []), "errors": quiet.get("Errors", [])}
+out["delete_left"] = [x["Key"] for x in s3.list_objects_v2(Bucket=B, Prefix="del/").get("Contents", [])]
+
+s3.put_object_tagging(Bucket=B, Key="doc.txt", Tagging={"TagSet": [{"Key": "a", "Value": "1"}, {"Key": "b", "Value": "two words"}]})
+out["tags"] = sorted((t["Key"], t["Value"]) for t in s3.get_object_tagging(Bucket=B, Key="doc.txt")["TagSet"])
+out["tag_count"] = s3.get_object(Bucket=B, Key="doc.txt").get("TagCount")
+s3.delete_object_tagging(Bucket=B, Key="doc.txt")
+out["tags_after_delete"] = s3.get_object_tagging(Bucket=B, Key="doc.txt")["TagSet"]
+s3.put_object(Bucket=B, Key="tagged.txt", Body=b"t", Tagging="x=1&y=2")
+out["tags_from_put"] = sorted((t["Key"], t["Value"]) for t in s3.get_object_tagging(Bucket=B, Key="tagged.txt")["TagSet"])
+
+out["delete"] = status(s3.delete_object(Bucket=B, Key="doc.txt"))
+out["get_deleted"] = error(s3.get_object, Bucket=B, Key="doc.txt")
+out["head_deleted"] = error(s3.head_object, Bucket=B, Key="doc.txt")
+out["delete_missing"] = status(s3.delete_object(Bucket=B, Key="doc.txt"))
+"#,
+    );
+    let etag = "\"5eb63bbbe01eeed093cb22bb8f5acdc3\""; // md5("hello world")
+    assert_eq!(r["put_etag"], etag, "{r:#}");
+    assert_eq!(
+        r["get"],
+        json!({
+            "ContentType": "text/plain",
+            "ContentDisposition": "attachment; filename=\"doc.txt\"",
+            "CacheControl": "max-age=60",
+            "ContentLanguage": "en",
+            "ContentEncoding": "identity",
+            "Metadata": {"colour": "blue", "mixed-case": "Value Kept"},
+            "ETag": etag,
+            "ContentLength": 11,
+            "body": "hello world",
+            "accept_ranges": "bytes",
+        })
+    );
+    // Botocore sends bodies aws-chunked (trailing checksums): how the body travelled is
+    // not the object's encoding.
+    assert_eq!(r["no_encoding"], Value::Null);
+    assert_eq!(
+        r["head"],
+        json!({"ContentType": "text/plain", "Metadata": {"colour": "blue", "mixed-case": "Value Kept"}, "ETag": etag, "ContentLength": 11})
+    );
+    assert_eq!(
+        r["override"],
+        json!({
+            "ContentType": "application/json",
+            "ContentDisposition": "inline",
+            "CacheControl": "no-cache",
+            "ContentLanguage": "fr",
+            "expires": "Tue, 01 Jan 2030 00:00:00 GMT",
+            "body": "hello world",
+        })
+    );
+    assert_eq!(r["after_override"], "text/plain");
+
+    assert_eq!(
+        r["range_first5"],
+        json!({"status": 206, "body": "hello", "content_range": "bytes 0-4/11", "length": 5})
+    );
+    assert_eq!(
+        r["range_suffix5"],
+        json!({"status": 206, "body": "world", "content_range": "bytes 6-10/11", "length": 5})
+    );
+    assert_eq!(
+        r["range_from6"],
+        json!({"status": 206, "body": "world", "content_range": "bytes 6-10/11", "length": 5})
+    );
+    assert_eq!(
+        r["range_past_end"],
+        json!({"status": 206, "body": "world", "content_range": "bytes 6-10/11", "length": 5})
+    );
+    assert_eq!(
+        code(&r["range_unsatisfiable"]),
+        s3_error(416, "InvalidRange")
+    );
+
+    assert_eq!(code(&r["if_none_match_same"]), s3_error(304, "304"));
+    assert_eq!(r["if_none_match_other"], Value::Null);
+    assert_eq!(
+        code(&r["if_match_wrong"]),
+        s3_error(412, "PreconditionFailed")
+    );
+    assert_eq!(r["if_match_right"], Value::Null);
+    assert_eq!(code(&r["if_modified_since_later"]), s3_error(304, "304"));
+    assert_eq!(r["if_modified_since_earlier"], Value::Null);
+    assert_eq!(
+        code(&r["if_unmodified_since_earlier"]),
+        s3_error(412, "PreconditionFailed")
+    );
+    assert_eq!(code(&r["head_if_none_match"]), s3_error(304, "304"));
+
+    assert_eq!(r["put_if_none_match_new"], Value::Null, "{r:#}");
+    assert_eq!(
+        code(&r["put_if_none_match_again"]),
+        s3_error(412, "PreconditionFailed")
+    );
+    assert_eq!(r["once_body"], "1");
+    assert_eq!(
+        code(&r["put_if_match_wrong"]),
+        s3_error(412, "PreconditionFailed")
+    );
+    assert_eq!(r["put_if_match_right"], Value::Null);
+    assert_eq!(r["once_body_after"], "4");
+
+    assert_eq!(r["copy_etag"], etag);
+    assert_eq!(
+        r["copy_head"],
+        json!({"ContentType": "text/plain", "Metadata": {"colour": "blue", "mixed-case": "Value Kept"}})
+    );
+    assert_eq!(
+        r["replace_head"],
+        json!({"ContentType": "application/x-new", "Metadata": {"fresh": "1"}})
+    );
+    assert_eq!(r["replaced_body"], "hello world");
+    assert_eq!(
+        code(&r["copy_onto_itself"]),
+        s3_error(400, "InvalidRequest")
+    );
+    assert_eq!(r["copy_onto_itself_replace"], Value::Null, "{r:#}");
+    assert_eq!(r["self_replaced_meta"], json!({"colour": "red"}));
+    assert_eq!(code(&r["copy_missing"]), s3_error(404, "NoSuchKey"));
+
+    assert_eq!(
+        r["delete_loud"],
+        json!({"deleted": ["del/d1", "del/d2", "del/missing"], "errors": []})
+    );
+    assert_eq!(r["delete_quiet"], json!({"deleted": [], "errors": []}));
+    assert_eq!(r["delete_left"], json!(["del/d5"]));
+
+    assert_eq!(r["tags"], json!([["a", "1"], ["b", "two words"]]));
+    assert_eq!(r["tag_count"], 2);
+    assert_eq!(r["tags_after_delete"], json!([]));
+    assert_eq!(r["tags_from_put"], json!([["x", "1"], ["y", "2"]]));
+
+    assert_eq!(r["delete"], 204);
+    assert_eq!(code(&r["get_deleted"]), s3_error(404, "NoSuchKey"));
+    assert_eq!(code(&r["head_deleted"]), s3_error(404, "404"));
+    assert_eq!(r["delete_missing"], 204);
+}
