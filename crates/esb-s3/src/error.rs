@@ -13,6 +13,8 @@ pub enum StoreError {
     NoSuchKey { delete_marker: Option<String> },
     #[error("The specified version does not exist.")]
     NoSuchVersion,
+    #[error("Invalid version id specified")]
+    InvalidVersionId,
     #[error("The specified method is not allowed against this resource.")]
     MethodNotAllowed { delete_marker: String },
     #[error(

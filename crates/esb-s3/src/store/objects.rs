@@ -119,12 +119,26 @@ fn remove_version(
     Ok(())
 }
 
+/// A version id this store could have issued: `null`, or 32 lowercase hex digits.
+fn well_formed_version_id(id: &str) -> bool {
+    id == NULL_VERSION
+        || (id.len() == 32
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+}
+
+/// The version `version_id` of `key`; an id no version could have is
+/// `InvalidVersionId` (S3's `InvalidArgument`), one that could but is not there `None`.
 fn by_version_id(
     conn: &Connection,
     bucket: &str,
     key: &str,
     version_id: &str,
 ) -> StoreResult<Option<Version>> {
+    if !well_formed_version_id(version_id) {
+        return Err(StoreError::InvalidVersionId);
+    }
     Ok(conn
         .query_row(
             &format!(
