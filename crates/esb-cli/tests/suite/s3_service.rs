@@ -614,3 +614,393 @@ out["delete_missing"] = status(s3.delete_object(Bucket=B, Key="doc.txt"))
     assert_eq!(code(&r["head_deleted"]), s3_error(404, "404"));
     assert_eq!(r["delete_missing"], 204);
 }
+
+#[test]
+fn s3_listings_with_boto3() {
+    let b = S3Box::start("listings", "");
+    let r = b.python(
+        "listings",
+        r#"
+B = "lists"
+s3.create_bucket(Bucket=B)
+keys = ([f"photos/2024/img{i:02}.jpg" for i in range(10)]
+        + [f"photos/2025/img{i:02}.jpg" for i in range(10)]
+        + [f"docs/d{i}.txt" for i in range(5)]
+        + [f"top{i}.txt" for i in range(5)])
+for k in keys:
+    s3.put_object(Bucket=B, Key=k, Body=k.encode())
+out["expected"] = sorted(keys)
+
+def v2_pages(**kw):
+    pages, token = [], None
+    while True:
+        args = dict(kw, ContinuationToken=token) if token else dict(kw)
+        p = s3.list_objects_v2(Bucket=B, **args)
+        pages.append({"keys": [c["Key"] for c in p.get("Contents", [])],
+                      "prefixes": [c["Prefix"] for c in p.get("CommonPrefixes", [])],
+                      "truncated": p["IsTruncated"], "key_count": p["KeyCount"],
+                      "sizes_ok": all(c["Size"] == len(c["Key"]) for c in p.get("Contents", []))})
+        if not p["IsTruncated"]:
+            return pages
+        token = p["NextContinuationToken"]
+        if len(pages) > 100:
+            return pages
+
+out["v2_by_7"] = v2_pages(MaxKeys=7)
+out["v2_all"] = v2_pages()
+out["v2_prefix_delimiter"] = v2_pages(Prefix="photos/", Delimiter="/")
+out["v2_root_delimiter_by_2"] = v2_pages(Delimiter="/", MaxKeys=2)
+out["v2_start_after"] = v2_pages(StartAfter="photos/2025/img07.jpg")
+out["v2_prefix_by_4"] = v2_pages(Prefix="photos/2024/", MaxKeys=4)
+out["v2_nothing"] = v2_pages(Prefix="nothing/")
+
+pages, marker = [], None
+while True:
+    p = s3.list_objects(Bucket=B, MaxKeys=10, **({"Marker": marker} if marker else {}))
+    ks = [c["Key"] for c in p.get("Contents", [])]
+    pages.append({"keys": ks, "truncated": p["IsTruncated"], "next_marker": p.get("NextMarker")})
+    if not p["IsTruncated"] or len(pages) > 100:
+        break
+    marker = ks[-1]
+out["v1_by_10"] = pages
+pages, marker = [], None
+while True:
+    p = s3.list_objects(Bucket=B, MaxKeys=1, Delimiter="/", **({"Marker": marker} if marker else {}))
+    pages.append({"keys": [c["Key"] for c in p.get("Contents", [])],
+                  "prefixes": [c["Prefix"] for c in p.get("CommonPrefixes", [])],
+                  "truncated": p["IsTruncated"], "next_marker": p.get("NextMarker")})
+    if not p["IsTruncated"] or len(pages) > 100:
+        break
+    marker = p["NextMarker"]
+out["v1_delimiter_by_1"] = pages
+
+odd = "dir with space/ünïcödé + plus&amp.txt"
+s3.put_object(Bucket=B, Key=odd, Body=b"odd")
+# boto3 asks for url encoding itself and decodes what it gets.
+out["odd_decoded"] = [c["Key"] for c in s3.list_objects_v2(Bucket=B, Prefix="dir ")["Contents"]]
+out["odd_v1_decoded"] = [c["Key"] for c in s3.list_objects(Bucket=B, Prefix="dir ")["Contents"]]
+# Asked for explicitly, the keys come back encoded, as S3 encodes them.
+p = s3.list_objects_v2(Bucket=B, Prefix="dir ", EncodingType="url")
+out["odd_encoded"] = {"keys": [c["Key"] for c in p["Contents"]], "encoding": p.get("EncodingType")}
+p = s3.list_objects_v2(Bucket=B, Delimiter="/", Prefix="dir ", EncodingType="url")
+out["odd_encoded_prefixes"] = [c["Prefix"] for c in p.get("CommonPrefixes", [])]
+out["odd_key"] = odd
+out["odd_get"] = s3.get_object(Bucket=B, Key=odd)["Body"].read().decode()
+"#,
+    );
+    let expected: Vec<String> = serde_json::from_value(r["expected"].clone()).expect("keys");
+    let collect = |pages: &Value, field: &str| -> Vec<String> {
+        pages
+            .as_array()
+            .expect("pages")
+            .iter()
+            .flat_map(|p| p[field].as_array().cloned().unwrap_or_default())
+            .map(|k| k.as_str().expect("key").to_string())
+            .collect()
+    };
+    let pages = &r["v2_by_7"];
+    assert_eq!(collect(pages, "keys"), expected, "{pages:#}");
+    let n = pages.as_array().expect("pages").len();
+    assert_eq!(n, 5, "30 keys, 7 a page: {pages:#}");
+    for (i, p) in pages.as_array().expect("pages").iter().enumerate() {
+        assert_eq!(p["truncated"], i + 1 < n, "{pages:#}");
+        let len = p["keys"].as_array().expect("keys").len();
+        assert_eq!(p["key_count"], len);
+        assert_eq!(len, if i + 1 < n { 7 } else { 2 });
+        assert_eq!(p["sizes_ok"], true);
+    }
+    assert_eq!(collect(&r["v2_all"], "keys"), expected);
+    assert_eq!(r["v2_all"].as_array().expect("pages").len(), 1);
+
+    assert_eq!(
+        r["v2_prefix_delimiter"],
+        json!([{"keys": [], "prefixes": ["photos/2024/", "photos/2025/"], "truncated": false, "key_count": 2, "sizes_ok": true}])
+    );
+    let pages = &r["v2_root_delimiter_by_2"];
+    let mut both: Vec<String> = collect(pages, "keys");
+    both.extend(collect(pages, "prefixes"));
+    both.sort();
+    let mut want: Vec<String> = (0..5).map(|i| format!("top{i}.txt")).collect();
+    want.extend(["docs/".to_string(), "photos/".to_string()]);
+    want.sort();
+    assert_eq!(both, want, "{pages:#}");
+    assert_eq!(
+        pages.as_array().expect("pages").len(),
+        4,
+        "7 entries, 2 a page: {pages:#}"
+    );
+    let after: Vec<String> = expected
+        .iter()
+        .filter(|k| k.as_str() > "photos/2025/img07.jpg")
+        .cloned()
+        .collect();
+    assert_eq!(collect(&r["v2_start_after"], "keys"), after);
+    let in_2024: Vec<String> = (0..10)
+        .map(|i| format!("photos/2024/img{i:02}.jpg"))
+        .collect();
+    assert_eq!(collect(&r["v2_prefix_by_4"], "keys"), in_2024);
+    assert_eq!(r["v2_prefix_by_4"].as_array().expect("pages").len(), 3);
+    assert_eq!(
+        r["v2_nothing"],
+        json!([{"keys": [], "prefixes": [], "truncated": false, "key_count": 0, "sizes_ok": true}])
+    );
+
+    let pages = &r["v1_by_10"];
+    assert_eq!(collect(pages, "keys"), expected, "{pages:#}");
+    assert_eq!(pages.as_array().expect("pages").len(), 3, "{pages:#}");
+    let pages = &r["v1_delimiter_by_1"];
+    let mut both: Vec<String> = collect(pages, "keys");
+    both.extend(collect(pages, "prefixes"));
+    both.sort();
+    assert_eq!(both, want, "{pages:#}");
+    for p in pages.as_array().expect("pages") {
+        if p["truncated"] == true {
+            // With a delimiter, v1 says where to go on.
+            assert!(p["next_marker"].is_string(), "{pages:#}");
+        }
+    }
+
+    let odd = r["odd_key"].as_str().expect("key");
+    assert_eq!(r["odd_decoded"], json!([odd]));
+    assert_eq!(r["odd_v1_decoded"], json!([odd]));
+    assert_eq!(r["odd_get"], "odd");
+    let encoded = &r["odd_encoded"];
+    assert_eq!(encoded["encoding"], "url", "{encoded:#}");
+    let raw_key = encoded["keys"][0].as_str().expect("encoded key");
+    assert!(
+        raw_key.is_ascii() && !raw_key.contains(' ') && !raw_key.contains('&'),
+        "encoding-type=url leaves no space, & or non-ASCII byte: {raw_key}"
+    );
+    assert_eq!(
+        form_decode(raw_key),
+        odd,
+        "the encoded key decodes to the key: {raw_key}"
+    );
+    let prefixes = r["odd_encoded_prefixes"].as_array().expect("prefixes");
+    assert_eq!(prefixes.len(), 1, "{r:#}");
+    assert_eq!(
+        form_decode(prefixes[0].as_str().expect("prefix")),
+        "dir with space/"
+    );
+}
+
+/// Decodes `application/x-www-form-urlencoded` text (`+` is a space), as SDKs decode
+/// listings asked for with `encoding-type=url`.
+fn form_decode(s: &str) -> String {
+    let bytes = s.replace('+', " ");
+    let mut out = Vec::new();
+    let mut it = bytes.bytes();
+    while let Some(b) = it.next() {
+        if b == b'%' {
+            let hex: String = [it.next(), it.next()]
+                .iter()
+                .map(|c| char::from(c.expect("two hex digits after %")))
+                .collect();
+            out.push(u8::from_str_radix(&hex, 16).expect("hex"));
+        } else {
+            out.push(b);
+        }
+    }
+    String::from_utf8(out).expect("UTF-8")
+}
+
+#[test]
+fn s3_multipart_with_boto3() {
+    let b = S3Box::start("multipart", "");
+    let r = b.python(
+        "multipart",
+        r#"
+from boto3.s3.transfer import TransferConfig
+B = "big"
+s3.create_bucket(Bucket=B)
+src, dst = "upload.bin", "download.bin"
+data = os.urandom(20 * 1024 * 1024 + 12345)
+with open(src, "wb") as f:
+    f.write(data)
+cfg = TransferConfig(multipart_threshold=8 * 1024 * 1024, multipart_chunksize=8 * 1024 * 1024)
+s3.upload_file(src, B, "twenty.bin", Config=cfg)
+h = s3.head_object(Bucket=B, Key="twenty.bin")
+out["etag"] = h["ETag"]
+out["length"] = h["ContentLength"]
+out["expected_length"] = len(data)
+s3.download_file(B, "twenty.bin", dst, Config=cfg)
+out["same_bytes"] = hashlib.sha256(open(dst, "rb").read()).hexdigest() == hashlib.sha256(data).hexdigest()
+# The ETag of a multipart object: md5 of the parts' md5s, dash, part count.
+md5s = b"".join(hashlib.md5(data[i:i + 8 * 1024 * 1024]).digest() for i in range(0, len(data), 8 * 1024 * 1024))
+out["expected_etag"] = '"%s-%d"' % (hashlib.md5(md5s).hexdigest(), 3)
+p1 = s3.get_object(Bucket=B, Key="twenty.bin", PartNumber=1)
+out["part1"] = {"status": status(p1), "length": p1["ContentLength"], "parts": p1.get("PartsCount"),
+                "same": p1["Body"].read() == data[:8 * 1024 * 1024]}
+
+up = s3.create_multipart_upload(Bucket=B, Key="pending.bin", ContentType="application/x-pending")
+uid = up["UploadId"]
+e1 = s3.upload_part(Bucket=B, Key="pending.bin", UploadId=uid, PartNumber=1, Body=b"a" * (5 * 1024 * 1024))["ETag"]
+e2 = s3.upload_part(Bucket=B, Key="pending.bin", UploadId=uid, PartNumber=2, Body=b"tail")["ETag"]
+ups = s3.list_multipart_uploads(Bucket=B)
+out["uploads"] = [(u["Key"], u["UploadId"] == uid) for u in ups.get("Uploads", [])]
+parts = s3.list_parts(Bucket=B, Key="pending.bin", UploadId=uid)
+out["parts"] = [(p["PartNumber"], p["Size"], p["ETag"]) for p in parts["Parts"]]
+out["part_etags"] = [e1, e2]
+out["parts_by_1"] = [[p["PartNumber"] for p in s3.list_parts(Bucket=B, Key="pending.bin", UploadId=uid, MaxParts=1)["Parts"]],
+                     s3.list_parts(Bucket=B, Key="pending.bin", UploadId=uid, MaxParts=1)["IsTruncated"]]
+out["not_yet_visible"] = error(s3.head_object, Bucket=B, Key="pending.bin")
+out["abort"] = status(s3.abort_multipart_upload(Bucket=B, Key="pending.bin", UploadId=uid))
+out["uploads_after_abort"] = s3.list_multipart_uploads(Bucket=B).get("Uploads", [])
+out["parts_after_abort"] = error(s3.list_parts, Bucket=B, Key="pending.bin", UploadId=uid)
+out["upload_after_abort"] = error(s3.upload_part, Bucket=B, Key="pending.bin", UploadId=uid, PartNumber=3, Body=b"x")
+
+# A complete by hand: what it lists is what the object is.
+up = s3.create_multipart_upload(Bucket=B, Key="manual.bin", Metadata={"m": "1"})
+uid = up["UploadId"]
+a = s3.upload_part(Bucket=B, Key="manual.bin", UploadId=uid, PartNumber=1, Body=b"A" * (5 * 1024 * 1024))["ETag"]
+z = s3.upload_part(Bucket=B, Key="manual.bin", UploadId=uid, PartNumber=2, Body=b"Z" * 10)["ETag"]
+done = s3.complete_multipart_upload(Bucket=B, Key="manual.bin", UploadId=uid,
+    MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": a}, {"PartNumber": 2, "ETag": z}]})
+out["manual_etag"] = done["ETag"]
+g = s3.get_object(Bucket=B, Key="manual.bin")
+body = g["Body"].read()
+out["manual"] = {"length": len(body), "head_ok": body[:3] == b"AAA", "tail": body[-10:].decode(),
+                 "metadata": g["Metadata"]}
+"#,
+    );
+    assert_eq!(r["length"], r["expected_length"], "{r:#}");
+    assert_eq!(r["same_bytes"], true);
+    assert_eq!(r["etag"], r["expected_etag"]);
+    assert!(r["etag"].as_str().is_some_and(|e| e.ends_with("-3\"")));
+    assert_eq!(
+        r["part1"],
+        json!({"status": 206, "length": 8 * 1024 * 1024, "parts": 3, "same": true})
+    );
+    assert_eq!(r["uploads"], json!([["pending.bin", true]]));
+    let etags = &r["part_etags"];
+    assert_eq!(
+        r["parts"],
+        json!([[1, 5 * 1024 * 1024, etags[0]], [2, 4, etags[1]]])
+    );
+    assert_eq!(r["parts_by_1"], json!([[1], true]));
+    assert_eq!(code(&r["not_yet_visible"]), s3_error(404, "404"));
+    assert_eq!(r["abort"], 204);
+    assert_eq!(r["uploads_after_abort"], json!([]));
+    assert_eq!(code(&r["parts_after_abort"]), s3_error(404, "NoSuchUpload"));
+    assert_eq!(
+        code(&r["upload_after_abort"]),
+        s3_error(404, "NoSuchUpload")
+    );
+    assert!(
+        r["manual_etag"]
+            .as_str()
+            .is_some_and(|e| e.ends_with("-2\"")),
+        "{r:#}"
+    );
+    assert_eq!(
+        r["manual"],
+        json!({"length": 5 * 1024 * 1024 + 10, "head_ok": true, "tail": "ZZZZZZZZZZ", "metadata": {"m": "1"}})
+    );
+}
+
+#[test]
+fn s3_versioning_with_boto3() {
+    let b = S3Box::start("versioning", "");
+    let r = b.python(
+        "versioning",
+        r#"
+B = "versions"
+s3.create_bucket(Bucket=B)
+out["initial"] = s3.get_bucket_versioning(Bucket=B).get("Status")
+s3.put_object(Bucket=B, Key="before.txt", Body=b"unversioned")
+s3.put_bucket_versioning(Bucket=B, VersioningConfiguration={"Status": "Enabled"})
+out["enabled"] = s3.get_bucket_versioning(Bucket=B).get("Status")
+v1 = s3.put_object(Bucket=B, Key="k", Body=b"one")["VersionId"]
+v2 = s3.put_object(Bucket=B, Key="k", Body=b"two")["VersionId"]
+out["ids"] = [v1, v2]
+out["latest"] = s3.get_object(Bucket=B, Key="k")["Body"].read().decode()
+g = s3.get_object(Bucket=B, Key="k", VersionId=v1)
+out["by_id"] = [g["Body"].read().decode(), g["VersionId"]]
+out["head_by_id"] = s3.head_object(Bucket=B, Key="k", VersionId=v1)["ContentLength"]
+
+def versions(prefix=""):
+    lv = s3.list_object_versions(Bucket=B, Prefix=prefix)
+    return {"versions": [(v["Key"], v["VersionId"], v["IsLatest"], v["Size"]) for v in lv.get("Versions", [])],
+            "markers": [(m["Key"], m["VersionId"], m["IsLatest"]) for m in lv.get("DeleteMarkers", [])]}
+out["versions"] = versions("k")
+out["before_version"] = versions("before")
+d = s3.delete_object(Bucket=B, Key="k")
+out["delete"] = {"marker": d.get("DeleteMarker"), "id": d.get("VersionId")}
+out["get_after_delete"] = error(s3.get_object, Bucket=B, Key="k")
+try:
+    s3.get_object(Bucket=B, Key="k")
+except botocore.exceptions.ClientError as e:
+    out["delete_marker_header"] = e.response["ResponseMetadata"]["HTTPHeaders"].get("x-amz-delete-marker")
+out["old_still_there"] = s3.get_object(Bucket=B, Key="k", VersionId=v1)["Body"].read().decode()
+out["after_delete"] = versions("k")
+out["listed_after_delete"] = [c["Key"] for c in s3.list_objects_v2(Bucket=B).get("Contents", [])]
+out["get_marker_by_id"] = error(s3.get_object, Bucket=B, Key="k", VersionId=d.get("VersionId"))
+# Removing the delete marker brings the latest version back.
+s3.delete_object(Bucket=B, Key="k", VersionId=d["VersionId"])
+out["restored"] = s3.get_object(Bucket=B, Key="k")["Body"].read().decode()
+# Deleting a version by id removes that version for good.
+out["delete_v1"] = s3.delete_object(Bucket=B, Key="k", VersionId=v1).get("VersionId")
+out["v1_gone"] = error(s3.get_object, Bucket=B, Key="k", VersionId=v1)
+out["bad_version_id"] = error(s3.get_object, Bucket=B, Key="k", VersionId="not-a-version")
+out["delete_bad_version_id"] = error(s3.delete_object, Bucket=B, Key="k", VersionId="not-a-version")
+s3.put_bucket_versioning(Bucket=B, VersioningConfiguration={"Status": "Suspended"})
+out["suspended"] = s3.get_bucket_versioning(Bucket=B).get("Status")
+out["suspended_put_id"] = s3.put_object(Bucket=B, Key="k", Body=b"three").get("VersionId")
+out["suspended_put_again_id"] = s3.put_object(Bucket=B, Key="k", Body=b"four").get("VersionId")
+out["after_suspend"] = versions("k")
+out["latest_after_suspend"] = s3.get_object(Bucket=B, Key="k")["Body"].read().decode()
+"#,
+    );
+    assert_eq!(r["initial"], Value::Null, "{r:#}");
+    assert_eq!(r["enabled"], "Enabled");
+    let (v1, v2) = (r["ids"][0].clone(), r["ids"][1].clone());
+    assert!(
+        v1.is_string() && v2.is_string() && v1 != v2 && v1 != "null",
+        "{r:#}"
+    );
+    assert_eq!(r["latest"], "two");
+    assert_eq!(r["by_id"], json!(["one", v1]));
+    assert_eq!(r["head_by_id"], 3);
+    assert_eq!(
+        r["versions"],
+        json!({"versions": [["k", v2, true, 3], ["k", v1, false, 3]], "markers": []})
+    );
+    // What was written before versioning is the `null` version.
+    assert_eq!(
+        r["before_version"],
+        json!({"versions": [["before.txt", "null", true, 11]], "markers": []})
+    );
+    assert_eq!(r["delete"]["marker"], true);
+    let marker = r["delete"]["id"].clone();
+    assert!(marker.is_string() && marker != v1 && marker != v2);
+    assert_eq!(code(&r["get_after_delete"]), s3_error(404, "NoSuchKey"));
+    assert_eq!(r["delete_marker_header"], "true");
+    assert_eq!(r["old_still_there"], "one");
+    assert_eq!(
+        r["after_delete"],
+        json!({"versions": [["k", v2, false, 3], ["k", v1, false, 3]], "markers": [["k", marker, true]]})
+    );
+    assert_eq!(r["listed_after_delete"], json!(["before.txt"]));
+    assert_eq!(
+        code(&r["get_marker_by_id"]),
+        s3_error(405, "MethodNotAllowed")
+    );
+    assert_eq!(r["restored"], "two");
+    assert_eq!(r["delete_v1"], v1);
+    assert_eq!(code(&r["v1_gone"]), s3_error(404, "NoSuchVersion"));
+    // A version id that no version could have: 400 InvalidArgument, as S3 answers.
+    assert_eq!(code(&r["bad_version_id"]), s3_error(400, "InvalidArgument"));
+    assert_eq!(
+        code(&r["delete_bad_version_id"]),
+        s3_error(400, "InvalidArgument")
+    );
+    assert_eq!(r["suspended"], "Suspended");
+    assert_eq!(r["suspended_put_id"], "null");
+    assert_eq!(r["suspended_put_again_id"], "null");
+    // Suspended: new writes replace the `null` version; the versions before stay.
+    assert_eq!(
+        r["after_suspend"],
+        json!({"versions": [["k", "null", true, 4], ["k", v2, false, 3]], "markers": []})
+    );
+    assert_eq!(r["latest_after_suspend"], "four");
+}
