@@ -199,18 +199,60 @@ fn finish(resp: &mut Response<Body>, request_id: &str) {
             return;
         };
         let body = match std::str::from_utf8(&bytes) {
-            Ok(text) if text.contains("</Error>") && !text.contains("<RequestId>") => {
-                Bytes::from(text.replacen(
-                    "</Error>",
-                    &format!("<RequestId>{request_id}</RequestId></Error>"),
-                    1,
-                ))
+            Ok(text) if text.contains("</Error>") => {
+                let mut text = text.to_string();
+                if !text.contains("<Message>")
+                    && let Some(code) = between(&text, "<Code>", "</Code>")
+                {
+                    let message = format!("<Message>{}</Message>", default_message(code));
+                    text = text.replacen("</Code>", &format!("</Code>{message}"), 1);
+                }
+                if !text.contains("<RequestId>") {
+                    text = text.replacen(
+                        "</Error>",
+                        &format!("<RequestId>{request_id}</RequestId></Error>"),
+                        1,
+                    );
+                }
+                Bytes::from(text)
             }
             _ => bytes,
         };
         resp.headers_mut().remove(http::header::CONTENT_LENGTH);
         *resp.body_mut() = Body::from(body);
     }
+}
+
+fn between<'a>(text: &'a str, open: &str, close: &str) -> Option<&'a str> {
+    let start = text.find(open)? + open.len();
+    let len = text[start..].find(close)?;
+    Some(&text[start..start + len])
+}
+
+/// S3's message for an error s3s raised without one (every S3 error has a `Message`).
+fn default_message(code: &str) -> String {
+    match code {
+        "SignatureDoesNotMatch" => "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
+        "AccessDenied" => "Access Denied",
+        "InvalidAccessKeyId" => "The AWS Access Key Id you provided does not exist in our records.",
+        "AuthorizationHeaderMalformed" => "The authorization header is malformed.",
+        "AuthorizationQueryParametersError" => "Error parsing the X-Amz-Credential parameter.",
+        "RequestTimeTooSkewed" => "The difference between the request time and the current time is too large.",
+        "MalformedXML" => "The XML you provided was not well-formed or did not validate against our published schema.",
+        "InvalidRequest" => "Invalid Request",
+        "InvalidArgument" => "Invalid Argument",
+        "InvalidURI" => "Couldn't parse the specified URI.",
+        "InvalidDigest" => "The Content-MD5 you specified was invalid.",
+        "BadDigest" => "The Content-MD5 you specified did not match what we received.",
+        "IncompleteBody" => "You did not provide the number of bytes specified by the Content-Length HTTP header.",
+        "MissingContentLength" => "You must provide the Content-Length HTTP header.",
+        "EntityTooLarge" => "Your proposed upload exceeds the maximum allowed size.",
+        "MethodNotAllowed" => "The specified method is not allowed against this resource.",
+        "NotImplemented" => "A header you provided implies functionality that is not implemented.",
+        "InternalError" => "We encountered an internal error. Please try again.",
+        other => return format!("The request failed: {other}."),
+    }
+    .to_string()
 }
 
 /// Serves `front` on `listener` (TLS when `tls` is given) until `shutdown` resolves;
