@@ -1004,3 +1004,246 @@ out["latest_after_suspend"] = s3.get_object(Bucket=B, Key="k")["Body"].read().de
     );
     assert_eq!(r["latest_after_suspend"], "four");
 }
+
+#[test]
+fn s3_presigned_urls_and_signatures() {
+    let b = S3Box::start("presigned", "");
+    let r = b.python(
+        "presigned",
+        r#"
+B = "shared"
+s3.create_bucket(Bucket=B)
+s3.put_object(Bucket=B, Key="report.csv", Body=b"a,b\n1,2\n", ContentType="text/csv")
+# boto3 presigns with Signature V2 by default here (us-east-1, an endpoint URL of its
+# own), with V4 when told: both open the object to a client without an SDK.
+v4 = boto3.client("s3", endpoint_url=URL, region_name="us-east-1",
+                  config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
+get_url = s3.generate_presigned_url("get_object", Params={"Bucket": B, "Key": "report.csv"}, ExpiresIn=600)
+st, h, body = raw("GET", get_url)
+out["presigned_get"] = {"status": st, "body": body.decode(), "type": h.get("content-type"),
+                        "request_id": bool(h.get("x-amz-request-id"))}
+v4_get_url = v4.generate_presigned_url("get_object", Params={"Bucket": B, "Key": "report.csv"}, ExpiresIn=600)
+out["v4_url"] = "X-Amz-Signature=" in v4_get_url
+import subprocess
+curl = subprocess.run(["curl", "-sS", "--cacert", os.environ["AWS_CA_BUNDLE"], "-w", "\n%{http_code}", v4_get_url],
+                      capture_output=True, text=True)
+out["presigned_get_v4_curl"] = curl.stdout.rsplit("\n", 1)
+# A V2 URL signs the Content-Type: the uploader sends the one it was made for.
+put_url = s3.generate_presigned_url("put_object", Params={"Bucket": B, "Key": "upload.txt", "ContentType": "text/plain"}, ExpiresIn=600)
+st, h, _ = raw("PUT", put_url, headers={"Content-Type": "text/plain"}, body=b"sent without an SDK")
+out["presigned_put"] = {"status": st, "etag": h.get("etag")}
+out["uploaded"] = s3.get_object(Bucket=B, Key="upload.txt")["Body"].read().decode()
+st, _, body = raw("PUT", put_url, headers={"Content-Type": "text/html"}, body=b"other type")
+out["presigned_put_other_type"] = {"status": st, "body": body.decode()}
+with open("curl-upload.txt", "wb") as f:
+    f.write(b"uploaded with curl")
+v4_put_url = v4.generate_presigned_url("put_object", Params={"Bucket": B, "Key": "curl.txt"}, ExpiresIn=600)
+curl = subprocess.run(["curl", "-sS", "--cacert", os.environ["AWS_CA_BUNDLE"], "-w", "%{http_code}", "-T", "curl-upload.txt", v4_put_url],
+                      capture_output=True, text=True)
+out["presigned_put_v4_curl"] = curl.stdout
+out["curl_uploaded"] = s3.get_object(Bucket=B, Key="curl.txt")["Body"].read().decode()
+
+sig = v4_get_url.split("X-Amz-Signature=")[1].split("&")[0]
+bad = v4_get_url.replace("X-Amz-Signature=" + sig, "X-Amz-Signature=" + sig[:-1] + ("0" if sig[-1] != "0" else "1"))
+st, _, body = raw("GET", bad)
+out["tampered_signature"] = {"status": st, "body": body.decode()}
+sig = get_url.split("Signature=")[1].split("&")[0]
+bad = get_url.replace("Signature=" + sig, "Signature=" + ("A" if sig[0] != "A" else "B") + sig[1:])
+st, _, body = raw("GET", bad)
+out["tampered_v2_signature"] = {"status": st, "body": body.decode()}
+# A signed URL for one key does not open another.
+st, _, body = raw("GET", v4_get_url.replace("report.csv", "upload.txt"))
+out["other_key"] = {"status": st, "body": body.decode()}
+short = v4.generate_presigned_url("get_object", Params={"Bucket": B, "Key": "report.csv"}, ExpiresIn=1)
+time.sleep(3)
+st, _, body = raw("GET", short)
+out["expired"] = {"status": st, "body": body.decode()}
+
+creds = boto3.Session().get_credentials()
+out["wrong_secret"] = error(client(aws_access_key_id=creds.access_key, aws_secret_access_key="not-the-secret").list_buckets)
+out["unknown_key"] = error(client(aws_access_key_id="AKIAUNKNOWNKEY000000", aws_secret_access_key=creds.secret_key).list_buckets)
+out["wrong_secret_put"] = error(client(aws_access_key_id=creds.access_key, aws_secret_access_key="not-the-secret").put_object,
+                                Bucket=B, Key="intruder.txt", Body=b"x")
+out["intruder_absent"] = error(s3.head_object, Bucket=B, Key="intruder.txt")
+unsigned = {}
+for method, path, data in [("GET", "/", None), ("GET", "/shared/report.csv", None),
+                           ("PUT", "/shared/anon.txt", b"anon"), ("DELETE", "/shared/report.csv", None)]:
+    st, h, body = raw(method, path, body=data)
+    unsigned[method + " " + path] = {"status": st, "body": body.decode(), "request_id": h.get("x-amz-request-id")}
+out["unsigned"] = unsigned
+out["still_there"] = s3.get_object(Bucket=B, Key="report.csv")["Body"].read().decode()
+out["anon_absent"] = error(s3.head_object, Bucket=B, Key="anon.txt")
+"#,
+    );
+    assert_eq!(
+        r["presigned_get"],
+        json!({"status": 200, "body": "a,b\n1,2\n", "type": "text/csv", "request_id": true})
+    );
+    assert_eq!(r["v4_url"], true);
+    assert_eq!(r["presigned_get_v4_curl"], json!(["a,b\n1,2\n", "200"]));
+    assert_eq!(r["presigned_put"]["status"], 200, "{r:#}");
+    assert!(r["presigned_put"]["etag"].is_string());
+    assert_eq!(r["uploaded"], "sent without an SDK");
+    let has_code = |v: &Value, status: u16, code: &str| {
+        assert_eq!(v["status"], status, "{v:#}");
+        let body = v["body"].as_str().unwrap_or_default();
+        assert!(
+            body.contains(&format!("<Code>{code}</Code>"))
+                && body.contains("<Message>")
+                && body.contains("<RequestId>"),
+            "expected {code}: {body}"
+        );
+    };
+    has_code(&r["presigned_put_other_type"], 403, "SignatureDoesNotMatch");
+    assert_eq!(r["presigned_put_v4_curl"], "200");
+    assert_eq!(r["curl_uploaded"], "uploaded with curl");
+    has_code(&r["tampered_signature"], 403, "SignatureDoesNotMatch");
+    has_code(&r["tampered_v2_signature"], 403, "SignatureDoesNotMatch");
+    has_code(&r["other_key"], 403, "SignatureDoesNotMatch");
+    has_code(&r["expired"], 403, "AccessDenied");
+    assert_eq!(
+        code(&r["wrong_secret"]),
+        s3_error(403, "SignatureDoesNotMatch")
+    );
+    assert_eq!(code(&r["unknown_key"]), s3_error(403, "InvalidAccessKeyId"));
+    assert_eq!(
+        code(&r["wrong_secret_put"]),
+        s3_error(403, "SignatureDoesNotMatch")
+    );
+    assert_eq!(code(&r["intruder_absent"]), s3_error(404, "404"));
+    for (what, v) in r["unsigned"].as_object().expect("unsigned") {
+        has_code(v, 403, "AccessDenied");
+        assert!(v["request_id"].is_string(), "{what}: {v:#}");
+    }
+    assert_eq!(r["still_there"], "a,b\n1,2\n");
+    assert_eq!(code(&r["anon_absent"]), s3_error(404, "404"));
+}
+
+#[test]
+fn s3_aws_cli_cp_ls_sync() {
+    let b = S3Box::start("awscli", "");
+    let run = |args: &[&str]| -> String {
+        let out = b.aws(args);
+        assert!(
+            out.status.success(),
+            "aws {args:?}: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let work = b.dir.join("cli");
+    let local = work.join("local");
+    std::fs::create_dir_all(local.join("nested/deeper")).expect("dirs");
+    let big: Vec<u8> = (0..12 * 1024 * 1024u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(local.join("big.bin"), &big).expect("big");
+    std::fs::write(local.join("a.txt"), "alpha\n").expect("a");
+    std::fs::write(local.join("nested/b.txt"), "beta\n").expect("b");
+    std::fs::write(local.join("nested/deeper/c with space.txt"), "gamma\n").expect("c");
+
+    run(&["s3", "mb", "s3://cli-bucket"]);
+    assert!(run(&["s3", "ls"]).contains("cli-bucket"));
+    // cp up and down; 12 MiB goes multipart (the CLI's threshold is 8 MiB).
+    run(&[
+        "s3",
+        "cp",
+        local.join("big.bin").to_str().expect("path"),
+        "s3://cli-bucket/one/big.bin",
+    ]);
+    let back = work.join("big-back.bin");
+    run(&[
+        "s3",
+        "cp",
+        "s3://cli-bucket/one/big.bin",
+        back.to_str().expect("path"),
+    ]);
+    assert!(
+        std::fs::read(&back).expect("downloaded") == big,
+        "aws s3 cp round trip changed the bytes"
+    );
+    let listed = run(&["s3", "ls", "s3://cli-bucket/one/"]);
+    assert!(
+        listed.contains(&format!("{} big.bin", big.len())),
+        "{listed}"
+    );
+
+    // sync up, then down into an empty folder: the same tree.
+    run(&[
+        "s3",
+        "sync",
+        local.to_str().expect("path"),
+        "s3://cli-bucket/tree",
+    ]);
+    let listed = run(&["s3", "ls", "--recursive", "s3://cli-bucket/tree/"]);
+    for key in [
+        "tree/a.txt",
+        "tree/big.bin",
+        "tree/nested/b.txt",
+        "tree/nested/deeper/c with space.txt",
+    ] {
+        assert!(listed.contains(key), "{key} not in:\n{listed}");
+    }
+    let top = run(&["s3", "ls", "s3://cli-bucket/tree/"]);
+    assert!(
+        top.contains("PRE nested/") && top.contains("a.txt"),
+        "{top}"
+    );
+    let down = work.join("down");
+    run(&[
+        "s3",
+        "sync",
+        "s3://cli-bucket/tree",
+        down.to_str().expect("path"),
+    ]);
+    for file in [
+        "a.txt",
+        "big.bin",
+        "nested/b.txt",
+        "nested/deeper/c with space.txt",
+    ] {
+        assert_eq!(
+            std::fs::read(down.join(file)).expect("synced file"),
+            std::fs::read(local.join(file)).expect("local file"),
+            "{file}"
+        );
+    }
+    // A second sync has nothing to do; a changed file is sent again; --delete removes.
+    let again = run(&[
+        "s3",
+        "sync",
+        local.to_str().expect("path"),
+        "s3://cli-bucket/tree",
+    ]);
+    assert!(!again.contains("upload:"), "nothing changed: {again}");
+    std::fs::write(local.join("a.txt"), "alpha, changed\n").expect("a");
+    std::fs::remove_file(local.join("nested/b.txt")).expect("rm b");
+    let changed = run(&[
+        "s3",
+        "sync",
+        "--delete",
+        local.to_str().expect("path"),
+        "s3://cli-bucket/tree",
+    ]);
+    assert!(
+        changed.contains("upload:") && changed.contains("a.txt"),
+        "{changed}"
+    );
+    assert!(
+        changed.contains("delete:") && changed.contains("nested/b.txt"),
+        "{changed}"
+    );
+    let listed = run(&["s3", "ls", "--recursive", "s3://cli-bucket/tree/"]);
+    assert!(!listed.contains("nested/b.txt"), "{listed}");
+    let out = b.aws(&["s3", "cp", "s3://cli-bucket/tree/a.txt", "-"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "alpha, changed\n");
+
+    // Errors come back as the CLI shows S3's.
+    let missing = b.aws(&["s3", "cp", "s3://no-such-bucket/x", "-"]);
+    assert!(!missing.status.success());
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert!(err.contains("404") || err.contains("NoSuchBucket"), "{err}");
+    run(&["s3", "rb", "--force", "s3://cli-bucket"]);
+    assert!(!run(&["s3", "ls"]).contains("cli-bucket"));
+}
