@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the tests and benchmarks need, idempotently, under .esb-test/:
-#   .esb-test/venv            Python venv with awslambdaric (the runtime client) and boto3
+#   .esb-test/venv            Python venv with awslambdaric (the runtime client), boto3
+#                             and the AWS CLI (v1: a PyPI package sharing boto3's botocore)
 #   .esb-test/aws-lambda-rie  AWS's Runtime Interface Emulator (the oracle), taken from
 #                             the aws-sam-cli wheel on PyPI
 #   .esb-test/rootfs-python   a Debian bookworm root filesystem with Python 3.11 (made by
@@ -14,8 +15,10 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DEPS="$REPO/.esb-test"
 AWSLAMBDARIC_VERSION="4.2.2"
 BOTO3_VERSION="1.40.45"
+# awscli 1.42.N pins botocore 1.40.N, which boto3 1.40.45 accepts (>=1.40.45,<1.41).
+AWSCLI_VERSION="1.42.76"
 SAM_CLI_VERSION="1.170.0"
-STAMP="$DEPS/.stamp-awslambdaric-$AWSLAMBDARIC_VERSION-boto3-$BOTO3_VERSION-sam-$SAM_CLI_VERSION"
+STAMP="$DEPS/.stamp-awslambdaric-$AWSLAMBDARIC_VERSION-boto3-$BOTO3_VERSION-awscli-$AWSCLI_VERSION-sam-$SAM_CLI_VERSION"
 
 say() { echo "test-deps: $*" >&2; }
 
@@ -56,7 +59,8 @@ if [ ! -f "$ROOTFS/.esb-complete" ]; then
 fi
 
 # --- Python runtime client and AWS's RIE ---------------------------------------------
-[ -f "$STAMP" ] && [ -x "$DEPS/venv/bin/python" ] && [ -x "$DEPS/aws-lambda-rie" ] && exit 0
+[ -f "$STAMP" ] && [ -x "$DEPS/venv/bin/python" ] && [ -x "$DEPS/venv/bin/aws" ] \
+    && [ -x "$DEPS/aws-lambda-rie" ] && exit 0
 
 command -v python3 >/dev/null || apt_install python3
 command -v curl >/dev/null || apt_install curl
@@ -69,9 +73,9 @@ if [ ! -x "$DEPS/venv/bin/python" ]; then
         python3 -m venv "$DEPS/venv"
     fi
 fi
-say "installing awslambdaric $AWSLAMBDARIC_VERSION and boto3 $BOTO3_VERSION"
+say "installing awslambdaric $AWSLAMBDARIC_VERSION, boto3 $BOTO3_VERSION and awscli $AWSCLI_VERSION"
 "$DEPS/venv/bin/pip" install -q --disable-pip-version-check \
-    "awslambdaric==$AWSLAMBDARIC_VERSION" "boto3==$BOTO3_VERSION"
+    "awslambdaric==$AWSLAMBDARIC_VERSION" "boto3==$BOTO3_VERSION" "awscli==$AWSCLI_VERSION"
 
 if [ ! -x "$DEPS/aws-lambda-rie" ]; then
     say "fetching AWS's RIE from the aws-sam-cli $SAM_CLI_VERSION wheel"
