@@ -53,7 +53,8 @@ impl S3Front {
         let origin = header(&req, "origin");
         let method = req.method().clone();
         let bucket = bucket_of(&req);
-        let mut resp = if method == Method::OPTIONS && origin.is_some() {
+        // S3 answers every OPTIONS as a CORS preflight (one without Origin is a 400).
+        let mut resp = if method == Method::OPTIONS {
             self.preflight(&req, bucket.as_deref()).await
         } else {
             let started = std::time::Instant::now();
