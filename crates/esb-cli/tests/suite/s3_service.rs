@@ -1247,3 +1247,153 @@ fn s3_aws_cli_cp_ls_sync() {
     run(&["s3", "rb", "--force", "s3://cli-bucket"]);
     assert!(!run(&["s3", "ls"]).contains("cli-bucket"));
 }
+
+// --- CORS ----------------------------------------------------------------------------
+
+#[test]
+fn s3_cors_preflights_follow_the_bucket_rules() {
+    let b = S3Box::start(
+        "cors",
+        "  Site:\n    Type: AWS::S3::Bucket\n    Properties:\n      BucketName: web-assets\n      \
+         CorsConfiguration:\n        CorsRules:\n          - AllowedOrigins: ['https://*.example.com']\n            \
+         AllowedMethods: [GET, PUT]\n            AllowedHeaders: ['*']\n            ExposedHeaders: [ETag]\n            \
+         MaxAge: 3000\n",
+    );
+    let r = b.python(
+        "cors",
+        r#"
+def preflight(bucket, origin, method, headers=None):
+    h = {"Origin": origin, "Access-Control-Request-Method": method}
+    if headers:
+        h["Access-Control-Request-Headers"] = headers
+    st, rh, body = raw("OPTIONS", f"/{bucket}/some/key.txt", headers=h)
+    return {"status": st, "allow_origin": rh.get("access-control-allow-origin"),
+            "allow_methods": rh.get("access-control-allow-methods"),
+            "allow_headers": rh.get("access-control-allow-headers"),
+            "max_age": rh.get("access-control-max-age"),
+            "error": body.decode() if st >= 400 else None}
+
+# The template's rules.
+rules = s3.get_bucket_cors(Bucket="web-assets")["CORSRules"]
+out["template_rules"] = [{k: r.get(k) for k in ["AllowedOrigins", "AllowedMethods", "AllowedHeaders", "ExposeHeaders", "MaxAgeSeconds"]} for r in rules]
+out["template_allowed"] = preflight("web-assets", "https://app.example.com", "PUT", "content-type, x-amz-meta-a")
+out["template_other_origin"] = preflight("web-assets", "https://evil.test", "GET")
+out["template_other_method"] = preflight("web-assets", "https://app.example.com", "DELETE")
+
+# Rules put with boto3.
+s3.create_bucket(Bucket="api-data")
+out["no_rules"] = preflight("api-data", "https://app.test", "GET")
+out["get_no_rules"] = error(s3.get_bucket_cors, Bucket="api-data")
+s3.put_bucket_cors(Bucket="api-data", CORSConfiguration={"CORSRules": [
+    {"AllowedOrigins": ["https://app.test"], "AllowedMethods": ["GET", "HEAD"], "AllowedHeaders": ["x-custom"], "MaxAgeSeconds": 600, "ExposeHeaders": ["x-amz-request-id"]},
+    {"AllowedOrigins": ["*"], "AllowedMethods": ["GET"]},
+]})
+out["allowed"] = preflight("api-data", "https://app.test", "GET", "x-custom")
+out["header_not_allowed_falls_to_star"] = preflight("api-data", "https://app.test", "GET", "x-other")
+out["star_origin"] = preflight("api-data", "https://anyone.test", "GET")
+out["method_not_allowed"] = preflight("api-data", "https://app.test", "PUT")
+out["no_origin"] = raw("OPTIONS", "/api-data/k", headers={"Access-Control-Request-Method": "GET"})[0]
+
+# Real requests with an Origin get the headers of the rule that allows them.
+s3.put_object(Bucket="api-data", Key="k.txt", Body=b"cors body")
+url = s3.generate_presigned_url("get_object", Params={"Bucket": "api-data", "Key": "k.txt"})
+st, h, body = raw("GET", url, headers={"Origin": "https://app.test"})
+out["get_with_origin"] = {"status": st, "allow_origin": h.get("access-control-allow-origin"),
+                          "expose": h.get("access-control-expose-headers"), "body": body.decode()}
+st, h, _ = raw("GET", url)
+out["get_without_origin"] = {"status": st, "allow_origin": h.get("access-control-allow-origin")}
+s3.delete_bucket_cors(Bucket="api-data")
+out["after_delete"] = preflight("api-data", "https://app.test", "GET")
+out["get_after_delete"] = error(s3.get_bucket_cors, Bucket="api-data")
+st, h, _ = raw("GET", url, headers={"Origin": "https://app.test"})
+out["get_with_origin_after_delete"] = {"status": st, "allow_origin": h.get("access-control-allow-origin")}
+out["invalid_rule"] = error(s3.put_bucket_cors, Bucket="api-data", CORSConfiguration={"CORSRules": [
+    {"AllowedOrigins": ["*"], "AllowedMethods": ["PATCH"]}]})
+"#,
+    );
+    assert_eq!(
+        r["template_rules"],
+        json!([{
+            "AllowedOrigins": ["https://*.example.com"],
+            "AllowedMethods": ["GET", "PUT"],
+            "AllowedHeaders": ["*"],
+            "ExposeHeaders": ["ETag"],
+            "MaxAgeSeconds": 3000,
+        }]),
+        "{r:#}"
+    );
+    let allowed = &r["template_allowed"];
+    assert_eq!(allowed["status"], 200, "{allowed:#}");
+    assert_eq!(allowed["allow_origin"], "https://app.example.com");
+    assert!(
+        allowed["allow_methods"]
+            .as_str()
+            .is_some_and(|m| m.contains("PUT")),
+        "{allowed:#}"
+    );
+    assert!(
+        allowed["allow_headers"]
+            .as_str()
+            .is_some_and(|h| h.contains("content-type") && h.contains("x-amz-meta-a")),
+        "{allowed:#}"
+    );
+    assert_eq!(allowed["max_age"], "3000");
+    for denied in [
+        "template_other_origin",
+        "template_other_method",
+        "no_rules",
+        "method_not_allowed",
+        "after_delete",
+    ] {
+        let v = &r[denied];
+        assert_eq!(v["status"], 403, "{denied}: {v:#}");
+        assert_eq!(v["allow_origin"], Value::Null, "{denied}: {v:#}");
+        let body = v["error"].as_str().unwrap_or_default();
+        assert!(
+            body.contains("<Code>AccessForbidden</Code>") && body.contains("<RequestId>"),
+            "{denied}: {body}"
+        );
+    }
+    assert_eq!(
+        code(&r["get_no_rules"]),
+        s3_error(404, "NoSuchCORSConfiguration")
+    );
+    let v = &r["allowed"];
+    assert_eq!(
+        (
+            &v["status"],
+            &v["allow_origin"],
+            &v["max_age"],
+            &v["allow_headers"]
+        ),
+        (
+            &json!(200),
+            &json!("https://app.test"),
+            &json!("600"),
+            &json!("x-custom")
+        ),
+        "{v:#}"
+    );
+    // The first rule does not allow x-other; the second allows any origin but no headers.
+    assert_eq!(r["header_not_allowed_falls_to_star"]["status"], 403);
+    assert_eq!(r["star_origin"]["status"], 200);
+    assert_eq!(r["star_origin"]["allow_origin"], "*");
+    assert_eq!(r["no_origin"], 400, "{r:#}");
+    assert_eq!(
+        r["get_with_origin"],
+        json!({"status": 200, "allow_origin": "https://app.test", "expose": "x-amz-request-id", "body": "cors body"})
+    );
+    assert_eq!(
+        r["get_without_origin"],
+        json!({"status": 200, "allow_origin": null})
+    );
+    assert_eq!(
+        code(&r["get_after_delete"]),
+        s3_error(404, "NoSuchCORSConfiguration")
+    );
+    assert_eq!(
+        r["get_with_origin_after_delete"],
+        json!({"status": 200, "allow_origin": null})
+    );
+    assert_eq!(code(&r["invalid_rule"]), s3_error(400, "InvalidRequest"));
+}
