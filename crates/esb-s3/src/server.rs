@@ -251,6 +251,14 @@ fn default_message(code: &str) -> String {
         "MethodNotAllowed" => "The specified method is not allowed against this resource.",
         "NotImplemented" => "A header you provided implies functionality that is not implemented.",
         "InternalError" => "We encountered an internal error. Please try again.",
+        "InvalidBucketName" => "The specified bucket is not valid.",
+        "NoSuchBucket" => "The specified bucket does not exist",
+        "NoSuchKey" => "The specified key does not exist.",
+        "KeyTooLongError" => "Your key is too long",
+        "InvalidRange" => "The requested range is not satisfiable",
+        "PreconditionFailed" => "At least one of the pre-conditions you specified did not hold",
+        "MetadataTooLarge" => "Your metadata headers exceed the maximum allowed metadata size.",
+        "InvalidTag" => "The tag provided was not a valid tag.",
         other => return format!("The request failed: {other}."),
     }
     .to_string()
