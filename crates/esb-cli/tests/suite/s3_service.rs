@@ -88,7 +88,19 @@ struct S3Box {
     child: Child,
     /// The box's S3 endpoint, from the banner.
     s3_url: String,
+    /// The gateway's port, and a client trusting the box's CA.
+    port: u16,
+    client: reqwest::blocking::Client,
     output: Arc<Mutex<Vec<String>>>,
+}
+
+/// One `esb up` process of a box.
+struct Running {
+    child: Child,
+    output: Arc<Mutex<Vec<String>>>,
+    s3_url: String,
+    port: u16,
+    client: reqwest::blocking::Client,
 }
 
 /// The template's `Resources:` for a box with one function (`echo`), plus `extra`.
@@ -108,20 +120,22 @@ impl S3Box {
     fn start_on(name: &str, rt: Rt, extra: &str) -> Self {
         let dir = support::python_project(&format!("s3-{name}-{}", rt.flag()), &resources(extra));
         let state = dir.join(".esb");
-        let (child, output, s3_url) = Self::spawn(&dir, &state, rt);
+        let run = Self::spawn(&dir, &state, rt);
         Self {
             rt,
             dir,
             state,
-            child,
-            s3_url,
-            output,
+            child: run.child,
+            s3_url: run.s3_url,
+            port: run.port,
+            client: run.client,
+            output: run.output,
         }
     }
 
     /// `esb up` on the project; waits for the banner's S3 line and for the endpoint to
     /// accept connections.
-    fn spawn(dir: &Path, state: &Path, rt: Rt) -> (Child, Arc<Mutex<Vec<String>>>, String) {
+    fn spawn(dir: &Path, state: &Path, rt: Rt) -> Running {
         let port = support::free_addr().port();
         let mut child = support::esb_command()
             .arg("up")
@@ -166,8 +180,14 @@ impl S3Box {
             std::thread::sleep(Duration::from_millis(50));
         }
         // The gateway serves once the template's buckets exist.
-        support::https_client_within(state, port, Duration::from_secs(300));
-        (child, output, url)
+        let client = support::https_client_within(state, port, Duration::from_secs(300));
+        Running {
+            child,
+            output,
+            s3_url: url,
+            port,
+            client,
+        }
     }
 
     /// Kills the box with SIGKILL (no chance to flush or clean anything).
@@ -178,10 +198,33 @@ impl S3Box {
 
     /// `esb up` again on the same project and state dir.
     fn restart(&mut self) {
-        let (child, output, url) = Self::spawn(&self.dir, &self.state, self.rt);
-        self.child = child;
-        self.output = output;
-        self.s3_url = url;
+        let run = Self::spawn(&self.dir, &self.state, self.rt);
+        self.child = run.child;
+        self.output = run.output;
+        self.s3_url = run.s3_url;
+        self.port = run.port;
+        self.client = run.client;
+    }
+
+    /// Invokes `function` synchronously (signed with the box's key).
+    fn invoke(&self, function: &str, event: &Value) -> (u16, Value) {
+        let resp = support::send_signed(
+            &self.client,
+            &self.state,
+            self.client
+                .post(format!(
+                    "https://127.0.0.1:{}/2015-03-31/functions/{function}/invocations",
+                    self.port
+                ))
+                .json(event),
+        )
+        .expect("invoke");
+        let status = resp.status().as_u16();
+        let text = resp.text().expect("body");
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     fn ca(&self) -> PathBuf {
@@ -1396,4 +1439,242 @@ out["invalid_rule"] = error(s3.put_bucket_cors, Bucket="api-data", CORSConfigura
         json!({"status": 200, "allow_origin": null})
     );
     assert_eq!(code(&r["invalid_rule"]), s3_error(400, "InvalidRequest"));
+}
+
+// --- functions using S3 ---------------------------------------------------------------
+
+/// A function of the box writes and reads S3 with `boto3.client("s3")` and nothing
+/// else: endpoint, CA and credentials come from the box.
+fn a_function_reads_and_writes_s3(rt: Rt) {
+    let b = S3Box::start_on(
+        "function",
+        rt,
+        "  Data:\n    Type: AWS::S3::Bucket\n    Properties: {BucketName: fn-data}\n  \
+         ReadWrite:\n    Type: AWS::Serverless::Function\n    Properties: {FunctionName: s3rw, \
+         Handler: s3_handlers.read_write, Timeout: 60}\n",
+    );
+    let seeded = b.python(
+        "seed",
+        r#"
+s3.put_object(Bucket="fn-data", Key="seed.txt", Body=b"put from the host")
+out["ok"] = True
+"#,
+    );
+    assert_eq!(seeded["ok"], true);
+    let (status, v) = b.invoke(
+        "s3rw",
+        &json!({"bucket": "fn-data", "key": "from-fn.txt", "body": "written inside", "seed_key": "seed.txt"}),
+    );
+    assert_eq!(status, 200, "{v:#}\n{}", b.logs());
+    assert_eq!(v["got"], "written inside", "{v:#}");
+    assert_eq!(v["metadata"], json!({"written-by": "s3rw"}));
+    assert_eq!(v["seed"], "put from the host");
+    assert_eq!(v["listed"], json!(["from-fn.txt", "seed.txt"]));
+    let endpoint = v["endpoint"]
+        .as_str()
+        .expect("AWS_ENDPOINT_URL_S3 in the function");
+    assert_eq!(v["s3_endpoint"], endpoint);
+    let port = b.s3_url.rsplit(':').next().expect("port");
+    match rt {
+        Rt::Process => assert_eq!(endpoint, b.s3_url),
+        // A container reaches the box by another name, on the same port.
+        Rt::Docker => assert!(endpoint.ends_with(&format!(":{port}")), "{endpoint}"),
+    }
+    let back = b.python(
+        "read-back",
+        r#"
+g = s3.get_object(Bucket="fn-data", Key="from-fn.txt")
+out["body"] = g["Body"].read().decode()
+out["type"] = g["ContentType"]
+"#,
+    );
+    assert_eq!(
+        back,
+        json!({"body": "written inside", "type": "text/plain"})
+    );
+}
+
+#[test]
+fn s3_a_process_function_reads_and_writes_s3() {
+    a_function_reads_and_writes_s3(Rt::Process);
+}
+
+#[test]
+fn s3_a_docker_function_reads_and_writes_s3() {
+    a_function_reads_and_writes_s3(Rt::Docker);
+}
+
+// --- notifications ---------------------------------------------------------------------
+
+/// A bucket whose `incoming/*.csv` objects invoke `on-upload`, which records each
+/// event in the `markers` bucket; `SLEEP_S` delays it.
+fn notified_resources(sleep_s: u32) -> String {
+    format!(
+        "  Markers:\n    Type: AWS::S3::Bucket\n    Properties: {{BucketName: markers}}\n  \
+         Uploads:\n    Type: AWS::S3::Bucket\n    Properties: {{BucketName: uploads}}\n  \
+         OnUpload:\n    Type: AWS::Serverless::Function\n    Properties:\n      \
+         FunctionName: on-upload\n      Handler: s3_handlers.record_event\n      Timeout: 60\n      \
+         Environment: {{Variables: {{MARKERS: markers, SLEEP_S: '{sleep_s}'}}}}\n      \
+         Events:\n        Up:\n          Type: S3\n          Properties:\n            \
+         Bucket: !Ref Uploads\n            Events: s3:ObjectCreated:*\n            \
+         Filter: {{S3Key: {{Rules: [{{Name: prefix, Value: incoming/}}, {{Name: suffix, Value: .csv}}]}}}}\n"
+    )
+}
+
+impl S3Box {
+    /// The markers `on-upload` wrote so far: marker key → what it recorded.
+    fn markers(&self) -> serde_json::Map<String, Value> {
+        let r = self.python(
+            "markers",
+            r#"
+for page in s3.get_paginator("list_objects_v2").paginate(Bucket="markers", Prefix="seen/"):
+    for o in page.get("Contents", []):
+        out[o["Key"]] = json.loads(s3.get_object(Bucket="markers", Key=o["Key"])["Body"].read())
+"#,
+        );
+        r.as_object().cloned().unwrap_or_default()
+    }
+
+    fn wait_for_markers(&self, keys: &[&str]) -> serde_json::Map<String, Value> {
+        let deadline = Instant::now() + Duration::from_secs(240);
+        loop {
+            let markers = self.markers();
+            if keys.iter().all(|k| markers.contains_key(*k)) {
+                return markers;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "markers {keys:?} never all appeared; got {:?}\n{}",
+                markers.keys().collect::<Vec<_>>(),
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+}
+
+#[test]
+fn s3_notifications_invoke_functions() {
+    let b = S3Box::start("notify", &notified_resources(0));
+    let r = b.python(
+        "notify",
+        r#"
+def put(key, body):
+    return s3.put_object(Bucket="uploads", Key=key, Body=body)["ETag"].strip('"')
+out["etags"] = {}
+out["etags"]["incoming/skip.txt"] = put("incoming/skip.txt", b"wrong suffix")
+out["etags"]["other/x.csv"] = put("other/x.csv", b"wrong prefix")
+out["etags"]["incoming/a b+c.csv"] = put("incoming/a b+c.csv", b"a,b\n1,2\n")
+s3.copy_object(Bucket="uploads", Key="incoming/copied.csv", CopySource={"Bucket": "uploads", "Key": "incoming/a b+c.csv"})
+up = s3.create_multipart_upload(Bucket="uploads", Key="incoming/multi.csv")
+e = s3.upload_part(Bucket="uploads", Key="incoming/multi.csv", UploadId=up["UploadId"], PartNumber=1, Body=b"m" * 100)["ETag"]
+s3.complete_multipart_upload(Bucket="uploads", Key="incoming/multi.csv", UploadId=up["UploadId"],
+                             MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": e}]})
+conf = s3.get_bucket_notification_configuration(Bucket="uploads")
+out["config"] = [{"arn": c["LambdaFunctionArn"], "events": c["Events"],
+                  "rules": sorted((r["Name"].lower(), r["Value"]) for r in c.get("Filter", {}).get("Key", {}).get("FilterRules", []))}
+                 for c in conf.get("LambdaFunctionConfigurations", [])]
+
+# A bucket configured with boto3, for deletions.
+s3.create_bucket(Bucket="manual")
+arn = out["config"][0]["arn"] if out["config"] else "arn:aws:lambda:us-east-1:123456789012:function:on-upload"
+s3.put_bucket_notification_configuration(Bucket="manual", NotificationConfiguration={
+    "LambdaFunctionConfigurations": [{"Id": "gone", "LambdaFunctionArn": arn, "Events": ["s3:ObjectRemoved:*"],
+        "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "logs/"}]}}}]})
+out["manual_config"] = [c["Id"] for c in s3.get_bucket_notification_configuration(Bucket="manual").get("LambdaFunctionConfigurations", [])]
+s3.put_object(Bucket="manual", Key="logs/old.log", Body=b"old")
+s3.put_object(Bucket="manual", Key="keep/old.log", Body=b"old")
+s3.delete_object(Bucket="manual", Key="keep/old.log")
+s3.delete_object(Bucket="manual", Key="logs/old.log")
+out["invalid_event"] = error(s3.put_bucket_notification_configuration, Bucket="manual", NotificationConfiguration={
+    "LambdaFunctionConfigurations": [{"LambdaFunctionArn": arn, "Events": ["s3:NoSuchEvent"]}]})
+"#,
+    );
+    let arn = "arn:aws:lambda:us-east-1:123456789012:function:on-upload";
+    assert_eq!(
+        r["config"],
+        json!([{"arn": arn, "events": ["s3:ObjectCreated:*"], "rules": [["prefix", "incoming/"], ["suffix", ".csv"]]}]),
+        "{r:#}"
+    );
+    assert_eq!(r["manual_config"], json!(["gone"]));
+    assert_eq!(
+        code(&r["invalid_event"]),
+        s3_error(400, "InvalidArgument"),
+        "{r:#}"
+    );
+    let expected = [
+        "seen/incoming/a+b%2Bc.csv",
+        "seen/incoming/copied.csv",
+        "seen/incoming/multi.csv",
+        "seen/logs/old.log",
+    ];
+    let markers = b.wait_for_markers(&expected);
+    let record = &markers["seen/incoming/a+b%2Bc.csv"]["record"];
+    assert_eq!(record["eventVersion"], "2.1", "{record:#}");
+    assert_eq!(record["eventSource"], "aws:s3");
+    assert_eq!(record["awsRegion"], "us-east-1");
+    assert_eq!(record["eventName"], "ObjectCreated:Put");
+    assert!(
+        record["eventTime"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z') && t.contains('T')),
+        "{record:#}"
+    );
+    let s3 = &record["s3"];
+    assert_eq!(s3["s3SchemaVersion"], "1.0");
+    assert_eq!(s3["bucket"]["name"], "uploads");
+    assert_eq!(s3["bucket"]["arn"], "arn:aws:s3:::uploads");
+    // The key as S3 sends it: URL-encoded, a space as `+` (and `+` as %2B).
+    assert_eq!(s3["object"]["key"], "incoming/a+b%2Bc.csv");
+    assert_eq!(s3["object"]["size"], 8);
+    assert_eq!(s3["object"]["eTag"], r["etags"]["incoming/a b+c.csv"]);
+    let sequencer = s3["object"]["sequencer"].as_str().expect("sequencer");
+    assert!(
+        !sequencer.is_empty() && sequencer.chars().all(|c| c.is_ascii_hexdigit()),
+        "{sequencer}"
+    );
+    assert_eq!(
+        markers["seen/incoming/copied.csv"]["record"]["eventName"],
+        "ObjectCreated:Copy"
+    );
+    assert_eq!(
+        markers["seen/incoming/multi.csv"]["record"]["eventName"],
+        "ObjectCreated:CompleteMultipartUpload"
+    );
+    let later = markers["seen/incoming/multi.csv"]["record"]["s3"]["object"]["sequencer"]
+        .as_str()
+        .expect("sequencer");
+    // Sequencers of one key order its events; across keys they at least differ.
+    assert_ne!(later, sequencer);
+    let deleted = &markers["seen/logs/old.log"]["record"];
+    assert_eq!(deleted["eventName"], "ObjectRemoved:Delete", "{deleted:#}");
+    assert_eq!(deleted["s3"]["bucket"]["name"], "manual");
+    // The objects the filters leave out never invoked the function (their events would
+    // have been queued before the ones that arrived).
+    std::thread::sleep(Duration::from_secs(3));
+    let mut seen: Vec<String> = b.markers().keys().cloned().collect();
+    seen.sort();
+    assert_eq!(seen, expected, "only matching objects notify");
+}
+
+/// S3 checks a notification's destination when the configuration is put: a function
+/// that does not exist is `400 InvalidArgument` ("Unable to validate the following
+/// destination configurations"). ESB accepts it and drops the events later, with a
+/// warning in the box's log.
+#[test]
+#[ignore = "esb-s3 accepts a notification configuration naming a function the box does not have (S3 answers 400 InvalidArgument)"]
+fn s3_a_notification_to_a_missing_function_is_refused() {
+    let b = S3Box::start("notify-missing", "");
+    let r = b.python(
+        "notify-missing",
+        r#"
+s3.create_bucket(Bucket="lonely")
+out["put"] = error(s3.put_bucket_notification_configuration, Bucket="lonely", NotificationConfiguration={
+    "LambdaFunctionConfigurations": [{"LambdaFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:nope",
+                                      "Events": ["s3:ObjectCreated:*"]}]})
+out["config"] = s3.get_bucket_notification_configuration(Bucket="lonely").get("LambdaFunctionConfigurations", [])
+"#,
+    );
+    assert_eq!(code(&r["put"]), s3_error(400, "InvalidArgument"), "{r:#}");
+    assert_eq!(r["config"], json!([]));
 }
