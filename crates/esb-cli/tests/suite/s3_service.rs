@@ -1678,3 +1678,150 @@ out["config"] = s3.get_bucket_notification_configuration(Bucket="lonely").get("L
     assert_eq!(code(&r["put"]), s3_error(400, "InvalidArgument"), "{r:#}");
     assert_eq!(r["config"], json!([]));
 }
+
+// --- durability --------------------------------------------------------------------------
+
+/// Writes objects until the box goes away: each write's intent (key, md5) is logged
+/// before the request, each acknowledged write after the 200. Every fourth write
+/// overwrites the key `hot`.
+const WRITER: &str = r#"
+import random
+intents = open("intents.jsonl", "a")
+acks = open("acks.jsonl", "a")
+sizes = [0, 1, 1000, 70000, 300000, 1500000]
+i = 0
+while True:
+    key = "hot" if i % 4 == 3 else f"obj-{i:05d}"
+    body = os.urandom(random.choice(sizes))
+    md5 = hashlib.md5(body).hexdigest()
+    intents.write(json.dumps({"key": key, "md5": md5, "size": len(body)}) + "\n")
+    intents.flush()
+    try:
+        s3.put_object(Bucket="durable", Key=key, Body=body)
+    except Exception as e:
+        out["stopped_by"] = type(e).__name__
+        break
+    acks.write(json.dumps({"key": key, "md5": md5}) + "\n")
+    acks.flush()
+    i += 1
+    if i > 100000:
+        break
+"#;
+
+/// After the restart: every acknowledged object is there and whole; anything else
+/// there is the one write in flight at the kill, whole too.
+const VERIFIER: &str = r#"
+intents = [json.loads(l) for l in open("intents.jsonl") if l.strip()]
+acks = [json.loads(l) for l in open("acks.jsonl") if l.strip()]
+last_ack = {}
+for a in acks:
+    last_ack[a["key"]] = a["md5"]
+in_flight = intents[-1] if len(intents) > len(acks) else None
+listed = {}
+for page in s3.get_paginator("list_objects_v2").paginate(Bucket="durable"):
+    for o in page.get("Contents", []):
+        listed[o["Key"]] = o
+bad = []
+for key in sorted(set(last_ack) | set(listed)):
+    allowed = set()
+    if key in last_ack:
+        allowed.add(last_ack[key])
+    if in_flight and in_flight["key"] == key:
+        allowed.add(in_flight["md5"])
+    try:
+        g = s3.get_object(Bucket="durable", Key=key)
+        body = g["Body"].read()
+    except botocore.exceptions.ClientError as e:
+        bad.append({"key": key, "error": e.response["Error"]["Code"], "acked": key in last_ack})
+        continue
+    md5 = hashlib.md5(body).hexdigest()
+    if md5 not in allowed:
+        bad.append({"key": key, "md5": md5, "allowed": sorted(allowed), "size": len(body)})
+    elif g["ETag"].strip('"') != md5 or (key in listed and listed[key]["Size"] != len(body)):
+        bad.append({"key": key, "etag": g["ETag"], "md5": md5, "listed": listed.get(key, {}).get("Size")})
+out["acked"] = len(acks)
+out["intents"] = len(intents)
+out["listed"] = len(listed)
+out["bad"] = bad
+s3.put_object(Bucket="durable", Key="after-restart", Body=b"still serving")
+out["after"] = s3.get_object(Bucket="durable", Key="after-restart")["Body"].read().decode()
+"#;
+
+fn count_lines(path: &Path) -> usize {
+    std::fs::read_to_string(path)
+        .map(|t| t.lines().filter(|l| !l.trim().is_empty()).count())
+        .unwrap_or(0)
+}
+
+#[test]
+fn s3_acknowledged_writes_survive_kill_9() {
+    let mut b = S3Box::start(
+        "durable",
+        "  Durable:\n    Type: AWS::S3::Bucket\n    Properties: {BucketName: durable}\n",
+    );
+    let mut writer = b
+        .script("writer", WRITER)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the writer");
+    let acks = b.dir.join("acks.jsonl");
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while count_lines(&acks) < 40 {
+        if let Ok(Some(status)) = writer.try_wait() {
+            let out = writer.wait_with_output().expect("writer output");
+            panic!(
+                "the writer stopped early ({status}):\n{}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        assert!(Instant::now() < deadline, "the writer got too few acks");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Mid-stream: the writer has a request in flight or about to be.
+    b.kill_hard();
+    let out = writer.wait_with_output().expect("writer output");
+    let stopped = parse_report("writer", &out);
+    assert!(
+        stopped["stopped_by"].is_string(),
+        "the writer saw the box go: {stopped}"
+    );
+    b.restart();
+    let r = b.python("verify", VERIFIER);
+    assert!(r["acked"].as_u64().is_some_and(|n| n >= 40), "{r:#}");
+    assert_eq!(
+        r["bad"],
+        json!([]),
+        "acknowledged writes lost or torn: {r:#}"
+    );
+    assert_eq!(r["after"], "still serving");
+}
+
+#[test]
+fn s3_a_notification_accepted_before_kill_9_is_delivered_after_restart() {
+    // The function sleeps before recording: killed with the box if it started.
+    let mut b = S3Box::start("notify-kill", &notified_resources(3));
+    let script = format!(
+        r#"
+import signal
+s3.put_object(Bucket="uploads", Key="incoming/before-kill.csv", Body=b"x,y\n")
+os.kill({pid}, signal.SIGKILL)
+out["killed"] = True
+"#,
+        pid = b.child.id()
+    );
+    let r = b.python("put-then-kill", &script);
+    assert_eq!(r["killed"], true);
+    let _ = b.child.wait();
+    let first_url = b.s3_url.clone();
+    b.restart();
+    assert_ne!(b.s3_url, first_url, "a new box, on another free port");
+    let markers = b.wait_for_markers(&["seen/incoming/before-kill.csv"]);
+    let marker = &markers["seen/incoming/before-kill.csv"];
+    assert_eq!(marker["record"]["eventName"], "ObjectCreated:Put");
+    assert_eq!(
+        marker["endpoint"], b.s3_url,
+        "the function that recorded it ran in the restarted box"
+    );
+}
