@@ -26,8 +26,13 @@ use crate::store::Store;
 
 /// A client that has not sent its headers after this long is cut off (slowloris).
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
-/// Request headers larger than this are refused with 431 (S3 allows 8 KB).
-const MAX_HEADER_BYTES: usize = 64 * 1024;
+/// S3's limit on a request's header section: past it, `400 RequestHeaderSectionTooLarge`.
+const MAX_HEADER_SECTION: usize = 8 * 1024;
+/// Headers larger than this do not even reach the service: hyper closes with a bare 431.
+/// Between the two, the S3 error above (an XML body a client can read).
+const MAX_HEADER_BYTES: usize = 256 * 1024;
+/// More header fields than this are a bare 431 from hyper too (its default is 100).
+const MAX_HEADER_FIELDS: usize = 1000;
 
 /// The S3 service of a box, ready to serve.
 #[derive(Clone)]
@@ -50,6 +55,21 @@ impl S3Front {
     /// Answers one request.
     pub async fn handle(&self, req: Request<Incoming>) -> Response<Body> {
         let request_id = format!("{:016X}", rand_u64());
+        let header_bytes: usize = req
+            .headers()
+            .iter()
+            .map(|(k, v)| k.as_str().len() + v.len() + 4)
+            .sum();
+        if header_bytes > MAX_HEADER_SECTION {
+            let mut resp = error_response_with(
+                StatusCode::BAD_REQUEST,
+                "RequestHeaderSectionTooLarge",
+                "Your request header section exceeds the maximum allowed size.",
+                &format!("<MaxSizeAllowed>{MAX_HEADER_SECTION}</MaxSizeAllowed>"),
+            );
+            finish(&mut resp, &request_id);
+            return resp;
+        }
         let origin = header(&req, "origin");
         let method = req.method().clone();
         let bucket = bucket_of(&req);
@@ -171,8 +191,18 @@ fn rand_u64() -> u64 {
 }
 
 fn error_response(status: StatusCode, code: &str, message: &str) -> Response<Body> {
+    error_response_with(status, code, message, "")
+}
+
+/// An S3 error document; `extra` is XML after the message (fields some errors add).
+fn error_response_with(
+    status: StatusCode,
+    code: &str,
+    message: &str,
+    extra: &str,
+) -> Response<Body> {
     let xml = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message></Error>"
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message>{extra}</Error>"
     );
     let mut resp = Response::new(Body::from(xml));
     *resp.status_mut() = status;
@@ -300,7 +330,8 @@ pub async fn serve(
                 let mut b = http1::Builder::new();
                 b.timer(hyper_util::rt::TokioTimer::new())
                     .header_read_timeout(HEADER_READ_TIMEOUT)
-                    .max_buf_size(MAX_HEADER_BYTES);
+                    .max_buf_size(MAX_HEADER_BYTES)
+                    .max_headers(MAX_HEADER_FIELDS);
                 b
             };
             let result = match acceptor {
