@@ -1825,3 +1825,238 @@ out["killed"] = True
         "the function that recorded it ran in the restarted box"
     );
 }
+
+// --- hostile input -------------------------------------------------------------------------
+
+/// `send(method, path, ...)`: one request with the path exactly as given (no client
+/// encoding or normalisation), signed with SigV4 over that raw path unless `sign=False`;
+/// returns status, body and request id, or the transport error.
+const RAW_CLIENT: &str = r#"
+import http.client
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
+HOST = URL.split("//")[1]
+CREDS = boto3.Session().get_credentials()
+
+def send(method, path, body=b"", headers=None, sign=True):
+    headers = dict(headers or {})
+    if sign:
+        req = AWSRequest(method=method, url=URL + path, data=body, headers=headers)
+        req.headers["X-Amz-Content-SHA256"] = hashlib.sha256(body).hexdigest()
+        S3SigV4Auth(CREDS, "s3", "us-east-1").add_auth(req)
+        headers = dict(req.headers.items())
+    conn = http.client.HTTPSConnection(HOST, context=CTX, timeout=120)
+    try:
+        conn.putrequest(method, path, skip_accept_encoding=True)
+        for k, v in headers.items():
+            conn.putheader(k, v)
+        conn.putheader("Content-Length", str(len(body)))
+        conn.endheaders()
+        if body:
+            conn.send(body)
+        r = conn.getresponse()
+        return {"status": r.status, "body": r.read().decode("utf-8", "replace"),
+                "request_id": r.getheader("x-amz-request-id")}
+    except Exception as e:
+        return {"status": None, "error": repr(e)}
+    finally:
+        conn.close()
+
+def md5_header(body):
+    return base64.b64encode(hashlib.md5(body).digest()).decode()
+"#;
+
+#[test]
+fn s3_hostile_requests_get_s3_errors_and_the_box_keeps_serving() {
+    let b = S3Box::start("hostile", "");
+    let r = b.python(
+        "hostile",
+        &format!(
+            "{RAW_CLIENT}\n{}",
+            r#"
+B = "hostile"
+s3.create_bucket(Bucket=B)
+s3.put_object(Bucket=B, Key="plain.txt", Body=b"plain")
+x = {}
+x["header_100k"] = send("GET", "/hostile/plain.txt", headers={"x-big": "A" * 100 * 1024})
+x["header_100k_unsigned"] = send("GET", "/hostile/plain.txt", headers={"x-big": "A" * 100 * 1024}, sign=False)
+out["header_1m"] = send("GET", "/hostile/plain.txt", headers={"x-big": "A" * 1024 * 1024}, sign=False)
+garbage = (os.urandom(64) * (10 * 1024 * 1024 // 64))
+x["delete_objects_garbage"] = send("POST", "/hostile?delete", garbage, headers={"Content-MD5": md5_header(garbage)})
+almost = b"<Delete>" + b"<Object><Key>k</Key></Object>" * 350000
+x["delete_objects_unclosed"] = send("POST", "/hostile?delete", almost, headers={"Content-MD5": md5_header(almost)})
+uid = s3.create_multipart_upload(Bucket=B, Key="mp")["UploadId"]
+x["complete_garbage"] = send("POST", f"/hostile/mp?uploadId={uid}", garbage)
+deep = b"<CompleteMultipartUpload>" + b"<Part>" * 200000 + b"</Part>" * 200000 + b"</CompleteMultipartUpload>"
+x["complete_deep"] = send("POST", f"/hostile/mp?uploadId={uid}", deep)
+x["invalid_utf8_key"] = send("PUT", "/hostile/bad%FFkey", b"ff")
+x["invalid_utf8_get"] = send("GET", "/hostile/bad%C3key")
+x["unsigned_put"] = send("PUT", "/hostile/anon", b"anon", sign=False)
+out["raw"] = x
+
+# Keys S3 takes as they are: stored under exactly that name, nothing else touched.
+out["dotdot_put"] = send("PUT", "/hostile/../../escape.txt", b"dots")
+out["dotdot_keys"] = [k for k in [o["Key"] for o in s3.list_objects_v2(Bucket=B).get("Contents", [])] if "escape" in k]
+out["dotdot_get"] = s3.get_object(Bucket=B, Key="../../escape.txt")["Body"].read().decode()
+out["nul_put"] = send("PUT", "/hostile/nul%00byte", b"nul")
+try:
+    out["nul_get"] = s3.get_object(Bucket=B, Key="nul\x00byte")["Body"].read().decode()
+except botocore.exceptions.ClientError as e:
+    out["nul_get"] = e.response["Error"]["Code"]
+out["slash_put"] = send("PUT", "/hostile/a%2Fb.txt", b"slash")
+out["slash_keys"] = [o["Key"] for o in s3.list_objects_v2(Bucket=B, Prefix="a").get("Contents", [])]
+
+out["key_1025"] = error(s3.put_object, Bucket=B, Key="k" * 1025, Body=b"x")
+out["key_1025_bytes_utf8"] = error(s3.put_object, Bucket=B, Key="é" * 512 + "k", Body=b"x")
+out["key_1024"] = error(s3.put_object, Bucket=B, Key="k" * 1024, Body=b"x1024")
+out["key_1024_get"] = s3.get_object(Bucket=B, Key="k" * 1024)["Body"].read().decode()
+out["key_1024_listed"] = any(o["Key"] == "k" * 1024 for o in s3.list_objects_v2(Bucket=B, Prefix="kkk").get("Contents", []))
+
+big = b"a" * (5 * 1024 * 1024)
+e1 = s3.upload_part(Bucket=B, Key="mp", UploadId=uid, PartNumber=1, Body=big)["ETag"]
+e2 = s3.upload_part(Bucket=B, Key="mp", UploadId=uid, PartNumber=2, Body=b"b" * 100)["ETag"]
+e3 = s3.upload_part(Bucket=B, Key="mp", UploadId=uid, PartNumber=3, Body=b"c" * 100)["ETag"]
+complete = lambda parts: error(s3.complete_multipart_upload, Bucket=B, Key="mp", UploadId=uid, MultipartUpload={"Parts": parts})
+out["upload_part_10001"] = error(s3.upload_part, Bucket=B, Key="mp", UploadId=uid, PartNumber=10001, Body=b"x")
+out["complete_part_10001"] = complete([{"PartNumber": 1, "ETag": e1}, {"PartNumber": 10001, "ETag": e2}])
+out["complete_out_of_order"] = complete([{"PartNumber": 2, "ETag": e2}, {"PartNumber": 1, "ETag": e1}])
+out["complete_unknown_part"] = complete([{"PartNumber": 1, "ETag": e1}, {"PartNumber": 4, "ETag": e2}])
+out["complete_wrong_etag"] = complete([{"PartNumber": 1, "ETag": e1}, {"PartNumber": 2, "ETag": '"0123456789abcdef0123456789abcdef"'}])
+out["complete_small_middle"] = complete([{"PartNumber": 1, "ETag": e1}, {"PartNumber": 2, "ETag": e2}, {"PartNumber": 3, "ETag": e3}])
+out["not_completed"] = error(s3.head_object, Bucket=B, Key="mp")
+# The upload survives every refused completion: a right one still works.
+out["complete_right"] = complete([{"PartNumber": 1, "ETag": e1}, {"PartNumber": 3, "ETag": e3}])
+out["completed_size"] = s3.head_object(Bucket=B, Key="mp")["ContentLength"]
+
+out["still_serving"] = s3.get_object(Bucket=B, Key="plain.txt")["Body"].read().decode()
+out["keys_left"] = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=B).get("Contents", []) if len(o["Key"]) < 100)
+"#
+        ),
+    );
+    let xml_error = |what: &str, v: &Value, codes: &[&str]| {
+        let status = v["status"].as_u64().unwrap_or(0);
+        assert!((400..500).contains(&status), "{what}: a 4xx, got {v:#}");
+        let body = v["body"].as_str().unwrap_or_default();
+        assert!(
+            codes
+                .iter()
+                .any(|c| body.contains(&format!("<Code>{c}</Code>")))
+                && body.contains("<Message>")
+                && body.contains("<RequestId>"),
+            "{what}: an S3 error {codes:?}, got {v:#}"
+        );
+        assert!(v["request_id"].is_string(), "{what}: {v:#}");
+    };
+    let raw = &r["raw"];
+    xml_error(
+        "a 100 KB header",
+        &raw["header_100k"],
+        &["RequestHeaderSectionTooLarge"],
+    );
+    xml_error(
+        "a 100 KB header, unsigned",
+        &raw["header_100k_unsigned"],
+        &["RequestHeaderSectionTooLarge"],
+    );
+    // Past what the server reads at all: the connection's 431 (no S3 document), which a
+    // client still sending may see as the connection closing.
+    let h = &r["header_1m"];
+    assert!(h["status"] == 431 || h["error"].is_string(), "{h:#}");
+    xml_error(
+        "10 MB of garbage to DeleteObjects",
+        &raw["delete_objects_garbage"],
+        &["MalformedXML"],
+    );
+    xml_error(
+        "an unclosed 10 MB DeleteObjects",
+        &raw["delete_objects_unclosed"],
+        &["MalformedXML"],
+    );
+    xml_error(
+        "10 MB of garbage to CompleteMultipartUpload",
+        &raw["complete_garbage"],
+        &["MalformedXML"],
+    );
+    xml_error(
+        "deeply nested XML to CompleteMultipartUpload",
+        &raw["complete_deep"],
+        &["MalformedXML"],
+    );
+    xml_error(
+        "a key of invalid UTF-8",
+        &raw["invalid_utf8_key"],
+        &["InvalidURI"],
+    );
+    xml_error(
+        "a GET of invalid UTF-8",
+        &raw["invalid_utf8_get"],
+        &["InvalidURI"],
+    );
+    xml_error("unsigned", &raw["unsigned_put"], &["AccessDenied"]);
+
+    // `..` segments are part of the key (S3 does not normalise paths).
+    assert_eq!(r["dotdot_put"]["status"], 200, "{r:#}");
+    assert_eq!(r["dotdot_keys"], json!(["../../escape.txt"]));
+    assert_eq!(r["dotdot_get"], "dots");
+    // A NUL is a character of the key like any other.
+    assert_eq!(r["nul_put"]["status"], 200, "{r:#}");
+    assert_eq!(r["nul_get"], "nul");
+    // %2F is a `/` of the key: stored as a/b.txt, or refused with an S3 error.
+    if r["slash_put"]["status"] == 200 {
+        assert_eq!(r["slash_keys"], json!(["a/b.txt"]), "{r:#}");
+    } else {
+        xml_error(
+            "a key with %2F",
+            &r["slash_put"],
+            &["SignatureDoesNotMatch", "InvalidURI", "InvalidArgument"],
+        );
+        assert_eq!(r["slash_keys"], json!([]));
+    }
+
+    assert_eq!(code(&r["key_1025"]), s3_error(400, "KeyTooLongError"));
+    assert_eq!(
+        code(&r["key_1025_bytes_utf8"]),
+        s3_error(400, "KeyTooLongError")
+    );
+    assert_eq!(r["key_1024"], Value::Null, "{r:#}");
+    assert_eq!(r["key_1024_get"], "x1024");
+    assert_eq!(r["key_1024_listed"], true);
+
+    assert_eq!(
+        code(&r["upload_part_10001"]),
+        s3_error(400, "InvalidArgument")
+    );
+    let c = code(&r["complete_part_10001"]);
+    assert!(
+        c == s3_error(400, "InvalidPart") || c == s3_error(400, "InvalidArgument"),
+        "{c}"
+    );
+    assert_eq!(
+        code(&r["complete_out_of_order"]),
+        s3_error(400, "InvalidPartOrder")
+    );
+    assert_eq!(
+        code(&r["complete_unknown_part"]),
+        s3_error(400, "InvalidPart")
+    );
+    assert_eq!(
+        code(&r["complete_wrong_etag"]),
+        s3_error(400, "InvalidPart")
+    );
+    assert_eq!(
+        code(&r["complete_small_middle"]),
+        s3_error(400, "EntityTooSmall")
+    );
+    assert_eq!(code(&r["not_completed"]), s3_error(404, "404"));
+    assert_eq!(r["complete_right"], Value::Null, "{r:#}");
+    assert_eq!(r["completed_size"], 5 * 1024 * 1024 + 100);
+
+    assert_eq!(r["still_serving"], "plain");
+    let mut left: Vec<String> = serde_json::from_value(r["keys_left"].clone()).expect("keys");
+    left.retain(|k| k != "a/b.txt");
+    assert_eq!(
+        left,
+        ["../../escape.txt", "mp", "nul\u{0}byte", "plain.txt"],
+        "nothing else was created by the refused requests"
+    );
+}
