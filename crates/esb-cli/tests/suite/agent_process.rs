@@ -3,7 +3,7 @@
 //! survive an agent restart (re-adopted, not killed).
 
 use std::collections::BTreeMap;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use esb_proto::AgentServiceClient;

@@ -5,7 +5,7 @@
 //! `esb generate-event` prints events with the keys of AWS's samples.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};

@@ -4,7 +4,7 @@
 //! refused, and acknowledged records still there after the box restarts.
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use std::time::{SystemTime, UNIX_EPOCH};
