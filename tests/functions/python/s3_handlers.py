@@ -51,3 +51,8 @@ def record_event(event, context):
             ).encode(),
         )
     return len(event["Records"])
+
+
+def endpoints(event, context):
+    """The S3 endpoint variables the box gave the function."""
+    return {name: os.environ.get(name) for name in ["AWS_ENDPOINT_URL_S3", "S3_ENDPOINT"]}

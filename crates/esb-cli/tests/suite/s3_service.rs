@@ -82,6 +82,8 @@ out = {}
 
 /// A project folder with a template and a box running on it.
 struct S3Box {
+    /// `esb up` flags beyond the harness's own.
+    flags: Vec<String>,
     rt: Rt,
     dir: PathBuf,
     state: PathBuf,
@@ -118,10 +120,16 @@ impl S3Box {
     }
 
     fn start_on(name: &str, rt: Rt, extra: &str) -> Self {
+        Self::start_with(name, rt, extra, &[])
+    }
+
+    /// `start_on`, with more `esb up` flags.
+    fn start_with(name: &str, rt: Rt, extra: &str, flags: &[&str]) -> Self {
         let dir = support::python_project(&format!("s3-{name}-{}", rt.flag()), &resources(extra));
         let state = dir.join(".esb");
-        let run = Self::spawn(&dir, &state, rt);
+        let run = Self::spawn(&dir, &state, rt, flags);
         Self {
+            flags: flags.iter().map(|f| f.to_string()).collect(),
             rt,
             dir,
             state,
@@ -135,7 +143,7 @@ impl S3Box {
 
     /// `esb up` on the project; waits for the banner's S3 line and for the endpoint to
     /// accept connections.
-    fn spawn(dir: &Path, state: &Path, rt: Rt) -> Running {
+    fn spawn(dir: &Path, state: &Path, rt: Rt, flags: &[&str]) -> Running {
         let port = support::free_addr().port();
         let mut child = support::esb_command()
             .arg("up")
@@ -145,6 +153,7 @@ impl S3Box {
             .arg(state)
             .args(["--runtime", rt.flag(), "--port", &port.to_string()])
             .args(["--s3-port", "0"])
+            .args(flags)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -198,7 +207,8 @@ impl S3Box {
 
     /// `esb up` again on the same project and state dir.
     fn restart(&mut self) {
-        let run = Self::spawn(&self.dir, &self.state, self.rt);
+        let flags: Vec<&str> = self.flags.iter().map(String::as_str).collect();
+        let run = Self::spawn(&self.dir, &self.state, self.rt, &flags);
         self.child = run.child;
         self.output = run.output;
         self.s3_url = run.s3_url;
@@ -2058,5 +2068,92 @@ out["keys_left"] = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=B).get("Co
         left,
         ["../../escape.txt", "mp", "nul\u{0}byte", "plain.txt"],
         "nothing else was created by the refused requests"
+    );
+}
+
+// --- how the service is offered ------------------------------------------------------------
+
+#[test]
+fn s3_over_plain_http() {
+    let b = S3Box::start_with(
+        "plain-http",
+        Rt::Process,
+        "  Data:\n    Type: AWS::S3::Bucket\n    Properties: {BucketName: fn-data}\n  \
+         ReadWrite:\n    Type: AWS::Serverless::Function\n    Properties: {FunctionName: s3rw, \
+         Handler: s3_handlers.read_write, Timeout: 60}\n",
+        &["--s3-plain-http"],
+    );
+    assert!(b.s3_url.starts_with("http://127.0.0.1:"), "{}", b.s3_url);
+    let r = b.python(
+        "plain",
+        r#"
+s3.put_object(Bucket="fn-data", Key="seed.txt", Body=b"over http")
+out["get"] = s3.get_object(Bucket="fn-data", Key="seed.txt")["Body"].read().decode()
+"#,
+    );
+    assert_eq!(r["get"], "over http");
+    let (status, v) = b.invoke(
+        "s3rw",
+        &json!({"bucket": "fn-data", "key": "in.txt", "body": "from the function", "seed_key": "seed.txt"}),
+    );
+    assert_eq!(status, 200, "{v:#}");
+    assert_eq!(v["endpoint"], b.s3_url.as_str());
+    assert_eq!(v["seed"], "over http");
+}
+
+#[test]
+fn s3_port_off_leaves_the_service_out() {
+    let dir = support::python_project(
+        "s3-off",
+        "  Env:\n    Type: AWS::Serverless::Function\n    Properties: {FunctionName: env, Handler: s3_handlers.endpoints}\n",
+    );
+    let state = dir.join(".esb");
+    let port = support::free_addr().port();
+    let mut child = support::esb_command()
+        .arg("up")
+        .arg("--template")
+        .arg(dir.join("template.yaml"))
+        .arg("--state-dir")
+        .arg(&state)
+        .args(["--runtime", "process", "--port", &port.to_string()])
+        .args(["--s3-port", "off"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("esb up");
+    let output = support::capture_output(&mut child);
+    let client = support::https_client_within(&state, port, Duration::from_secs(300));
+    let resp = support::send_signed(
+        &client,
+        &state,
+        client
+            .post(format!(
+                "https://127.0.0.1:{port}/2015-03-31/functions/env/invocations"
+            ))
+            .body("{}"),
+    )
+    .expect("invoke");
+    let status = resp.status().as_u16();
+    let env: Value = resp.json().unwrap_or_default();
+    wait_for("the banner", Duration::from_secs(60), || {
+        output
+            .lock()
+            .expect("output")
+            .iter()
+            .any(|l| l.contains("Ctrl-C stops the box"))
+    });
+    let lines = output.lock().expect("output").join("\n");
+    assert!(support::terminate(&mut child, Duration::from_secs(60)).success());
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(status, 200, "{env}");
+    assert_eq!(
+        env,
+        json!({"AWS_ENDPOINT_URL_S3": null, "S3_ENDPOINT": null}),
+        "no S3 endpoint for functions of a box without S3"
+    );
+    assert!(
+        !lines.contains("S3: "),
+        "no S3 line in the banner:\n{lines}"
     );
 }
