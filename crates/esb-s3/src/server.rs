@@ -70,6 +70,10 @@ impl S3Front {
             finish(&mut resp, &request_id);
             return resp;
         }
+        if let Some(mut resp) = signature_time_error(&req) {
+            finish(&mut resp, &request_id);
+            return resp;
+        }
         let origin = header(&req, "origin");
         let method = req.method().clone();
         let bucket = bucket_of(&req);
@@ -157,6 +161,79 @@ impl S3Front {
                 .extend(crate::cors::allow_headers(rule, origin, &[], false));
         }
     }
+}
+
+/// How far a header-signed request's `X-Amz-Date` may be from now (S3: 15 minutes).
+const MAX_CLOCK_SKEW_S: i64 = 15 * 60;
+/// The longest a presigned URL may be valid (S3: a week).
+const MAX_PRESIGNED_EXPIRES_S: i64 = 7 * 24 * 3600;
+
+/// S3's time limits on signatures, which s3s leaves unchecked: a request signed (SigV4
+/// headers) more than 15 minutes from now is `403 RequestTimeTooSkewed` (a captured
+/// request cannot be replayed later), a presigned URL valid for more than a week is
+/// `400 AuthorizationQueryParametersError`. Anything malformed is left to s3s.
+fn signature_time_error(req: &Request<Incoming>) -> Option<Response<Body>> {
+    let v4_header = header(req, "authorization")
+        .is_some_and(|a| a.trim_start().starts_with("AWS4-HMAC-SHA256"));
+    if v4_header {
+        let date = header(req, "x-amz-date")?;
+        let signed_at = parse_amz_date(&date)?;
+        let now = time::OffsetDateTime::now_utc().replace_nanosecond(0).ok()?;
+        if (now.unix_timestamp() - signed_at).abs() > MAX_CLOCK_SKEW_S {
+            let server_time = now
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default();
+            return Some(error_response_with(
+                StatusCode::FORBIDDEN,
+                "RequestTimeTooSkewed",
+                "The difference between the request time and the current time is too large.",
+                &format!(
+                    "<RequestTime>{date}</RequestTime><ServerTime>{server_time}</ServerTime><MaxAllowedSkewMilliseconds>{}</MaxAllowedSkewMilliseconds>",
+                    MAX_CLOCK_SKEW_S * 1000
+                ),
+            ));
+        }
+    }
+    let expires = req
+        .uri()
+        .query()?
+        .split('&')
+        .find_map(|p| p.strip_prefix("X-Amz-Expires="))?
+        .parse::<i64>()
+        .ok()?;
+    (expires > MAX_PRESIGNED_EXPIRES_S).then(|| {
+        error_response(
+            StatusCode::BAD_REQUEST,
+            "AuthorizationQueryParametersError",
+            "X-Amz-Expires must be less than a week (in seconds) that is 604800",
+        )
+    })
+}
+
+/// `20261205T024400Z` (SigV4's `X-Amz-Date`) as Unix seconds.
+fn parse_amz_date(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<u16>().ok();
+    let date = time::Date::from_calendar_date(
+        i32::from(num(0..4)?),
+        time::Month::try_from(u8::try_from(num(4..6)?).ok()?).ok()?,
+        u8::try_from(num(6..8)?).ok()?,
+    )
+    .ok()?;
+    let clock = time::Time::from_hms(
+        u8::try_from(num(9..11)?).ok()?,
+        u8::try_from(num(11..13)?).ok()?,
+        u8::try_from(num(13..15)?).ok()?,
+    )
+    .ok()?;
+    Some(
+        time::PrimitiveDateTime::new(date, clock)
+            .assume_utc()
+            .unix_timestamp(),
+    )
 }
 
 fn header(req: &Request<Incoming>, name: &str) -> Option<String> {
@@ -368,4 +445,23 @@ pub async fn serve(
 /// Where the listener is reachable, for logs.
 pub fn describe(addr: SocketAddr, tls: bool) -> String {
     format!("{}://{addr}", if tls { "https" } else { "http" })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_amz_date;
+
+    #[test]
+    fn amz_dates_parse_as_utc() {
+        assert_eq!(parse_amz_date("19700101T000000Z"), Some(0));
+        assert_eq!(parse_amz_date("20240229T235959Z"), Some(1_709_251_199));
+        for bad in [
+            "20240230T000000Z",
+            "2024-02-29T23:59:59Z",
+            "20240229T2359Z",
+            "",
+        ] {
+            assert_eq!(parse_amz_date(bad), None, "{bad}");
+        }
+    }
 }
