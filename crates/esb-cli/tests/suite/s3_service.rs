@@ -360,6 +360,8 @@ fn s3_buckets_with_boto3() {
         "buckets",
         r#"
 out["create"] = status(s3.create_bucket(Bucket="alpha"))
+# us-east-1 (the box's region) answers its owner creating a bucket again with 200.
+out["create_again"] = status(s3.create_bucket(Bucket="alpha"))
 out["listed"] = [x["Name"] for x in s3.list_buckets()["Buckets"]]
 out["head"] = status(s3.head_bucket(Bucket="alpha"))
 out["head_missing"] = error(s3.head_bucket, Bucket="no-such-bucket")
@@ -388,6 +390,7 @@ out["ok_request_id"] = ok["ResponseMetadata"]["HTTPHeaders"].get("x-amz-request-
 "#,
     );
     assert_eq!(r["create"], 200, "{r:#}");
+    assert_eq!(r["create_again"], 200, "{r:#}");
     assert!(
         r["listed"]
             .as_array()
@@ -1124,6 +1127,21 @@ for method, path, data in [("GET", "/", None), ("GET", "/shared/report.csv", Non
     st, h, body = raw(method, path, body=data)
     unsigned[method + " " + path] = {"status": st, "body": body.decode(), "request_id": h.get("x-amz-request-id")}
 out["unsigned"] = unsigned
+# A client whose clock is off by more than 15 minutes signs requests S3 refuses (and a
+# captured request cannot be replayed later); 5 minutes is within the allowance.
+import datetime
+import botocore.auth
+real_now = botocore.auth.get_current_datetime
+for name, minutes in [("clock_20min_behind", -20), ("clock_20min_ahead", 20), ("clock_5min_behind", -5)]:
+    botocore.auth.get_current_datetime = lambda m=minutes: real_now() + datetime.timedelta(minutes=m)
+    out[name] = error(s3.list_buckets)
+botocore.auth.get_current_datetime = real_now
+# A presigned URL lives at most a week.
+week = v4.generate_presigned_url("get_object", Params={"Bucket": B, "Key": "report.csv"}, ExpiresIn=604800)
+out["expires_a_week"] = raw("GET", week)[0]
+too_long = v4.generate_presigned_url("get_object", Params={"Bucket": B, "Key": "report.csv"}, ExpiresIn=604801)
+st, _, body = raw("GET", too_long)
+out["expires_too_long"] = {"status": st, "body": body.decode()}
 out["still_there"] = s3.get_object(Bucket=B, Key="report.csv")["Body"].read().decode()
 out["anon_absent"] = error(s3.head_object, Bucket=B, Key="anon.txt")
 "#,
@@ -1168,6 +1186,20 @@ out["anon_absent"] = error(s3.head_object, Bucket=B, Key="anon.txt")
         has_code(v, 403, "AccessDenied");
         assert!(v["request_id"].is_string(), "{what}: {v:#}");
     }
+    for skewed in ["clock_20min_behind", "clock_20min_ahead"] {
+        assert_eq!(
+            code(&r[skewed]),
+            s3_error(403, "RequestTimeTooSkewed"),
+            "{skewed}: {r:#}"
+        );
+    }
+    assert_eq!(r["clock_5min_behind"], Value::Null);
+    assert_eq!(r["expires_a_week"], 200);
+    has_code(
+        &r["expires_too_long"],
+        400,
+        "AuthorizationQueryParametersError",
+    );
     assert_eq!(r["still_there"], "a,b\n1,2\n");
     assert_eq!(code(&r["anon_absent"]), s3_error(404, "404"));
 }
@@ -2156,4 +2188,34 @@ fn s3_port_off_leaves_the_service_out() {
         !lines.contains("S3: "),
         "no S3 line in the banner:\n{lines}"
     );
+}
+
+/// A `Range` header S3 cannot use (several ranges, or not a byte range at all) is
+/// ignored, as RFC 9110 says: the whole object with 200 (AWS answers multi-range GETs so).
+/// ESB answers 400 InvalidArgument: s3s rejects the header while parsing the request,
+/// and the header is signed, so the front cannot drop it.
+#[test]
+#[ignore = "esb-s3 (s3s) answers GET with Range: bytes=0-1,4-5 or bytes=abc with 400 InvalidArgument; S3 ignores the header and returns the whole object (200)"]
+fn s3_a_range_s3_cannot_use_is_ignored() {
+    let b = S3Box::start("ranges", "");
+    let r = b.python(
+        "ranges",
+        r#"
+s3.create_bucket(Bucket="ranges")
+s3.put_object(Bucket="ranges", Key="k", Body=b"0123456789")
+for name, spec in [("multi", "bytes=0-1,4-5"), ("garbage", "bytes=abc"), ("units", "items=0-1")]:
+    try:
+        g = s3.get_object(Bucket="ranges", Key="k", Range=spec)
+        out[name] = {"status": status(g), "body": g["Body"].read().decode(), "range": g.get("ContentRange")}
+    except botocore.exceptions.ClientError as e:
+        out[name] = {"status": e.response["ResponseMetadata"]["HTTPStatusCode"], "code": e.response["Error"]["Code"]}
+"#,
+    );
+    for name in ["multi", "garbage", "units"] {
+        assert_eq!(
+            r[name],
+            json!({"status": 200, "body": "0123456789", "range": null}),
+            "{name}: {r:#}"
+        );
+    }
 }
