@@ -2264,3 +2264,104 @@ out["request_id"] = put["ResponseMetadata"]["RequestId"]
         r["request_id"]
     );
 }
+
+// --- virtual-hosted-style addressing -------------------------------------------------------
+
+/// `request(method, bucket_host, path)`: a SigV4-signed request over TLS to the box's
+/// address whose Host header names the bucket (`<bucket>.localhost:<port>`), as a client
+/// using virtual-hosted-style URLs sends it; `verify_name` is the name the TLS
+/// certificate is checked against.
+const VHOST_CLIENT: &str = r#"
+import http.client, socket
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
+PORT = int(URL.rsplit(":", 1)[1])
+CREDS = boto3.Session().get_credentials()
+
+def request(method, host, path, body=b"", verify_name="127.0.0.1"):
+    url = f"https://{host}:{PORT}{path}"
+    req = AWSRequest(method=method, url=url, data=body)
+    req.headers["X-Amz-Content-SHA256"] = hashlib.sha256(body).hexdigest()
+    S3SigV4Auth(CREDS, "s3", "us-east-1").add_auth(req)
+    sock = socket.create_connection(("127.0.0.1", PORT), timeout=60)
+    try:
+        tls = CTX.wrap_socket(sock, server_hostname=verify_name)
+    except ssl.SSLError as e:
+        sock.close()
+        return {"status": None, "tls_error": str(e)}
+    conn = http.client.HTTPSConnection("127.0.0.1", PORT, context=CTX)
+    conn.sock = tls
+    conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+    conn.putheader("Host", f"{host}:{PORT}")
+    for k, v in req.headers.items():
+        conn.putheader(k, v)
+    conn.putheader("Content-Length", str(len(body)))
+    conn.endheaders()
+    if body:
+        conn.send(body)
+    r = conn.getresponse()
+    out = {"status": r.status, "body": r.read().decode("utf-8", "replace")}
+    conn.close()
+    return out
+"#;
+
+#[test]
+fn s3_virtual_hosted_style_addressing() {
+    let b = S3Box::start("vhost", "");
+    let r = b.python(
+        "vhost",
+        &format!(
+            "{VHOST_CLIENT}\n{}",
+            r#"
+s3.create_bucket(Bucket="vhost-bucket")
+out["put"] = request("PUT", "vhost-bucket.localhost", "/dir/file.txt", b"virtually hosted")["status"]
+out["get_path_style"] = s3.get_object(Bucket="vhost-bucket", Key="dir/file.txt")["Body"].read().decode()
+out["get_s3_localhost"] = request("GET", "vhost-bucket.s3.localhost", "/dir/file.txt")
+out["list"] = request("GET", "vhost-bucket.localhost", "/?list-type=2")
+out["missing_bucket"] = request("GET", "no-such-bucket.localhost", "/k")
+"#
+        ),
+    );
+    assert_eq!(r["put"], 200, "{r:#}");
+    assert_eq!(r["get_path_style"], "virtually hosted");
+    assert_eq!(
+        r["get_s3_localhost"],
+        json!({"status": 200, "body": "virtually hosted"})
+    );
+    assert_eq!(r["list"]["status"], 200);
+    let list = r["list"]["body"].as_str().expect("listing");
+    assert!(
+        list.contains("<Name>vhost-bucket</Name>") && list.contains("<Key>dir/file.txt</Key>"),
+        "{list}"
+    );
+    assert_eq!(r["missing_bucket"]["status"], 404);
+    assert!(
+        r["missing_bucket"]["body"]
+            .as_str()
+            .is_some_and(|b| b.contains("<Code>NoSuchBucket</Code>")),
+        "{r:#}"
+    );
+}
+
+/// Virtual-hosted-style URLs over HTTPS (`https://<bucket>.s3.localhost:<port>/key`, as
+/// a browser or an SDK with virtual addressing uses them) need the box's certificate to
+/// cover `*.s3.localhost`; it names only localhost, host.docker.internal and loopback
+/// addresses, so the TLS handshake fails (the service itself routes such requests, see
+/// `s3_virtual_hosted_style_addressing`).
+#[test]
+#[ignore = "the box's server certificate (esb-gateway certs.rs) has no *.s3.localhost / *.localhost name: virtual-hosted-style HTTPS fails verification"]
+fn s3_virtual_hosted_style_https_verifies() {
+    let b = S3Box::start("vhost-tls", "");
+    let r = b.python(
+        "vhost-tls",
+        &format!(
+            "{VHOST_CLIENT}\n{}",
+            r#"
+s3.create_bucket(Bucket="tls-bucket")
+s3.put_object(Bucket="tls-bucket", Key="k", Body=b"ok")
+out["get"] = request("GET", "tls-bucket.s3.localhost", "/k", verify_name="tls-bucket.s3.localhost")
+"#
+        ),
+    );
+    assert_eq!(r["get"], json!({"status": 200, "body": "ok"}), "{r:#}");
+}
