@@ -1825,6 +1825,17 @@ fn s3_acknowledged_writes_survive_kill_9() {
         "durable",
         "  Durable:\n    Type: AWS::S3::Bucket\n    Properties: {BucketName: durable}\n",
     );
+    // A multipart upload with one acknowledged part, to finish after the restart.
+    let pending = b.python(
+        "pending-upload",
+        r#"
+up = s3.create_multipart_upload(Bucket="durable", Key="resumed.bin")
+part = os.urandom(5 * 1024 * 1024)
+out["upload_id"] = up["UploadId"]
+out["etag1"] = s3.upload_part(Bucket="durable", Key="resumed.bin", UploadId=up["UploadId"], PartNumber=1, Body=part)["ETag"]
+out["md5_1"] = hashlib.md5(part).hexdigest()
+"#,
+    );
     let mut writer = b
         .script("writer", WRITER)
         .stdout(Stdio::piped())
@@ -1862,6 +1873,30 @@ fn s3_acknowledged_writes_survive_kill_9() {
         "acknowledged writes lost or torn: {r:#}"
     );
     assert_eq!(r["after"], "still serving");
+    let resumed = b.python(
+        "resume-upload",
+        &format!(
+            r#"
+uid, etag1, md5_1 = {upload_id}, {etag1}, {md5_1}
+parts = s3.list_parts(Bucket="durable", Key="resumed.bin", UploadId=uid)["Parts"]
+out["parts"] = [(p["PartNumber"], p["ETag"], p["Size"]) for p in parts]
+etag2 = s3.upload_part(Bucket="durable", Key="resumed.bin", UploadId=uid, PartNumber=2, Body=b"tail")["ETag"]
+s3.complete_multipart_upload(Bucket="durable", Key="resumed.bin", UploadId=uid,
+    MultipartUpload={{"Parts": [{{"PartNumber": 1, "ETag": etag1}}, {{"PartNumber": 2, "ETag": etag2}}]}})
+body = s3.get_object(Bucket="durable", Key="resumed.bin")["Body"].read()
+out["whole"] = hashlib.md5(body[:5 * 1024 * 1024]).hexdigest() == md5_1 and body[5 * 1024 * 1024:] == b"tail"
+"#,
+            upload_id = pending["upload_id"],
+            etag1 = pending["etag1"],
+            md5_1 = pending["md5_1"],
+        ),
+    );
+    assert_eq!(
+        resumed["parts"],
+        json!([[1, pending["etag1"], 5 * 1024 * 1024]]),
+        "an acknowledged part survives the kill"
+    );
+    assert_eq!(resumed["whole"], true);
 }
 
 #[test]
