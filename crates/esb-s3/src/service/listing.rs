@@ -280,12 +280,26 @@ pub async fn list_uploads(
     let mut prefixes: Vec<String> = Vec::new();
     let mut truncated = false;
     let mut next = None;
+    // The marker key's uploads come in initiation order, which is not the order of
+    // their ids: the page after (key-marker, upload-id-marker) starts past that upload
+    // in this order. An id that is not among them compares as S3 documents it: only
+    // greater ids follow.
+    let marker_listed = id_marker.as_ref().is_some_and(|id| {
+        all.iter()
+            .any(|u| u.key == key_marker && &u.upload_id == id)
+    });
+    let mut passed_marker = false;
     for u in all {
         // After (key-marker, upload-id-marker): later keys, or the same key's later uploads.
         let after_marker = match &id_marker {
-            Some(id) if !key_marker.is_empty() => {
-                u.key.as_bytes() > key_marker.as_bytes()
-                    || (u.key == key_marker && u.upload_id.as_str() > id.as_str())
+            Some(id) if !key_marker.is_empty() && u.key == key_marker => {
+                if marker_listed {
+                    let after = passed_marker;
+                    passed_marker |= &u.upload_id == id;
+                    after
+                } else {
+                    u.upload_id.as_str() > id.as_str()
+                }
             }
             _ => u.key.as_bytes() > key_marker.as_bytes(),
         };
