@@ -102,12 +102,19 @@ pub async fn copy_object(
             i.storage_class.as_ref(),
             i.metadata.as_ref(),
         );
-        super::check_metadata_size(&m)?;
+        super::check_meta(&m)?;
         m.checksums = v.meta.checksums.clone();
         m.parts_count = v.meta.parts_count;
         m
     } else {
-        v.meta.clone()
+        // COPY keeps the metadata; the storage class is the request's when it names one
+        // (copying an object onto itself is how S3 users change it).
+        let mut m = v.meta.clone();
+        if let Some(class) = &i.storage_class {
+            m.storage_class = Some(class.as_str().to_string()).filter(|c| c != "STANDARD");
+            super::check_meta(&m)?;
+        }
+        m
     };
     meta.tags = if replace_tags {
         parse_tagging_header(i.tagging.as_deref())?

@@ -83,12 +83,40 @@ pub(crate) fn meta_from_put(i: &PutObjectInput) -> ObjectMeta {
     )
 }
 
-pub(crate) fn check_metadata_size(meta: &ObjectMeta) -> S3Result<()> {
+/// The storage classes S3 knows (ESB keeps every object the same way, but names only
+/// these).
+const STORAGE_CLASSES: [&str; 13] = [
+    "STANDARD",
+    "REDUCED_REDUNDANCY",
+    "STANDARD_IA",
+    "ONEZONE_IA",
+    "INTELLIGENT_TIERING",
+    "GLACIER",
+    "DEEP_ARCHIVE",
+    "OUTPOSTS",
+    "GLACIER_IR",
+    "SNOW",
+    "EXPRESS_ONEZONE",
+    "FSX_OPENZFS",
+    "FSX_ONTAP",
+];
+
+/// What S3 checks of a new object's metadata: user metadata within 2 KB, a storage class
+/// it knows.
+pub(crate) fn check_meta(meta: &ObjectMeta) -> S3Result<()> {
     let size: usize = meta.user.iter().map(|(k, v)| k.len() + v.len()).sum();
     if size > MAX_USER_METADATA_BYTES {
         return Err(s3s::S3Error::with_message(
             s3s::S3ErrorCode::MetadataTooLarge,
             "Your metadata headers exceed the maximum allowed metadata size.",
+        ));
+    }
+    if let Some(class) = &meta.storage_class
+        && !STORAGE_CLASSES.contains(&class.as_str())
+    {
+        return Err(s3s::S3Error::with_message(
+            s3s::S3ErrorCode::InvalidStorageClass,
+            "The storage class you specified is not valid",
         ));
     }
     Ok(())

@@ -33,7 +33,7 @@ pub async fn create(
         i.storage_class.as_ref(),
         i.metadata.as_ref(),
     );
-    super::check_metadata_size(&meta)?;
+    super::check_meta(&meta)?;
     meta.tags = parse_tagging_header(i.tagging.as_deref())?;
     let algorithm = i
         .checksum_algorithm

@@ -108,6 +108,7 @@ pub async fn put(
         ));
     }
     let mut meta = meta_from_put(&input);
+    super::check_meta(&meta)?;
     meta.tags = parse_tagging_header(input.tagging.as_deref())?;
     let declared = Declared {
         content_md5: input.content_md5.clone(),
