@@ -525,6 +525,15 @@ out["copy_onto_itself_replace"] = error(s3.copy_object, Bucket=B, Key="doc.txt",
     CopySource={"Bucket": B, "Key": "doc.txt"}, MetadataDirective="REPLACE",
     Metadata={"colour": "red"}, ContentType="text/plain")
 out["self_replaced_meta"] = s3.head_object(Bucket=B, Key="doc.txt")["Metadata"]
+# Copying an object onto itself with another storage class is how one changes it.
+s3.put_object(Bucket=B, Key="cold.txt", Body=b"cold")
+out["restore_class"] = error(s3.copy_object, Bucket=B, Key="cold.txt", CopySource={"Bucket": B, "Key": "cold.txt"}, StorageClass="STANDARD_IA")
+out["class_after_copy"] = s3.head_object(Bucket=B, Key="cold.txt").get("StorageClass")
+out["class_listed"] = [o.get("StorageClass") for o in s3.list_objects_v2(Bucket=B, Prefix="cold")["Contents"]]
+out["unknown_class"] = error(s3.put_object, Bucket=B, Key="x.txt", Body=b"x", StorageClass="NO_SUCH_CLASS")
+out["metadata_too_large"] = error(s3.put_object, Bucket=B, Key="x.txt", Body=b"x", Metadata={"big": "v" * 2100})
+out["metadata_too_large_multipart"] = error(s3.create_multipart_upload, Bucket=B, Key="x.txt", Metadata={"big": "v" * 2100})
+out["metadata_just_fits"] = error(s3.put_object, Bucket=B, Key="x.txt", Body=b"x", Metadata={"big": "v" * 2000})
 out["copy_missing"] = error(s3.copy_object, Bucket=B, Key="x", CopySource={"Bucket": B, "Key": "nope"})
 
 for k in ["d1", "d2", "d3", "d4", "d5"]:
@@ -652,6 +661,21 @@ out["delete_missing"] = status(s3.delete_object(Bucket=B, Key="doc.txt"))
     assert_eq!(r["copy_onto_itself_replace"], Value::Null, "{r:#}");
     assert_eq!(r["self_replaced_meta"], json!({"colour": "red"}));
     assert_eq!(code(&r["copy_missing"]), s3_error(404, "NoSuchKey"));
+    assert_eq!(r["restore_class"], Value::Null, "{r:#}");
+    assert_eq!(r["class_after_copy"], "STANDARD_IA");
+    assert_eq!(r["class_listed"], json!(["STANDARD_IA"]));
+    assert_eq!(
+        code(&r["unknown_class"]),
+        s3_error(400, "InvalidStorageClass")
+    );
+    for too_large in ["metadata_too_large", "metadata_too_large_multipart"] {
+        assert_eq!(
+            code(&r[too_large]),
+            s3_error(400, "MetadataTooLarge"),
+            "{too_large}"
+        );
+    }
+    assert_eq!(r["metadata_just_fits"], Value::Null);
 
     assert_eq!(
         r["delete_loud"],
