@@ -1958,6 +1958,10 @@ out["killed"] = True
     assert_eq!(r["killed"], true);
     let _ = b.child.wait();
     let first_url = b.s3_url.clone();
+    // Held so that the restarted box's S3 gets another port: the function's record
+    // then tells which box ran it.
+    let old_port = first_url.rsplit(':').next().expect("port");
+    let _hold = std::net::TcpListener::bind(format!("0.0.0.0:{old_port}"));
     b.restart();
     assert_ne!(b.s3_url, first_url, "a new box, on another free port");
     let markers = b.wait_for_markers(&["seen/incoming/before-kill.csv"]);
