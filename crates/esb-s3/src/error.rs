@@ -15,6 +15,10 @@ pub enum StoreError {
     NoSuchVersion,
     #[error("Invalid version id specified")]
     InvalidVersionId,
+    /// A copy's source was replaced or deleted between reading it and committing the
+    /// copy (the copier reads it again).
+    #[error("The copy source changed while it was being copied. Please try again.")]
+    SourceChanged,
     #[error("The specified method is not allowed against this resource.")]
     MethodNotAllowed { delete_marker: String },
     #[error(

@@ -8,7 +8,7 @@ use super::conditions::{Conditions, evaluate};
 use super::objects::{meta_fields, parse_tagging_header};
 use super::{EsbS3, etag_dto, timestamp, versioned_id};
 use crate::model::{Checksums, NewObject, Part, Version};
-use crate::store::WriteCondition;
+use crate::store::{BlobPin, WriteCondition};
 
 /// S3's largest object CopyObject copies in one request.
 const MAX_COPY_BYTES: u64 = 5 * 1024 * 1024 * 1024;
@@ -17,7 +17,7 @@ async fn source(
     s3: &EsbS3,
     src: &CopySource,
     conditions: Conditions<'_>,
-) -> S3Result<(String, Version)> {
+) -> S3Result<(String, Version, BlobPin)> {
     let CopySource::Bucket {
         bucket,
         key,
@@ -29,9 +29,9 @@ async fn source(
             "Copying from an access point is not supported",
         ));
     };
-    let v = s3
+    let (v, pin) = s3
         .store
-        .get_object(
+        .get_object_pinned(
             bucket.to_string(),
             key.to_string(),
             version_id.as_deref().map(String::from),
@@ -48,8 +48,11 @@ async fn source(
             e
         }
     })?;
-    Ok((bucket.to_string(), v))
+    Ok((bucket.to_string(), v, pin))
 }
+
+/// How often a copy reads its source again when the source changed under it.
+const COPY_ATTEMPTS: usize = 5;
 
 pub async fn copy_object(
     s3: &EsbS3,
@@ -58,7 +61,50 @@ pub async fn copy_object(
     let i = req.input;
     super::names::check_key(&i.key)?;
     let dest = s3.store.bucket(i.bucket.clone()).await?;
-    let (src_bucket, v) = source(
+    // The copy shares the source's blobs: if the source is overwritten or deleted
+    // between reading it and committing the copy, its blobs may be gone, and the copy
+    // reads the source again (the commit checks, so a copy never names lost bytes).
+    for _ in 1..COPY_ATTEMPTS {
+        match copy_once(s3, &i, dest.versioning).await {
+            Err(CopyFailed::SourceChanged) => continue,
+            Err(CopyFailed::S3(e)) => return Err(e),
+            Ok(out) => return Ok(out),
+        }
+    }
+    copy_once(s3, &i, dest.versioning)
+        .await
+        .map_err(|e| match e {
+            CopyFailed::SourceChanged => crate::StoreError::SourceChanged.into(),
+            CopyFailed::S3(e) => e,
+        })
+}
+
+enum CopyFailed {
+    SourceChanged,
+    S3(S3Error),
+}
+
+impl From<S3Error> for CopyFailed {
+    fn from(e: S3Error) -> Self {
+        Self::S3(e)
+    }
+}
+
+impl From<crate::StoreError> for CopyFailed {
+    fn from(e: crate::StoreError) -> Self {
+        match e {
+            crate::StoreError::SourceChanged => Self::SourceChanged,
+            e => Self::S3(e.into()),
+        }
+    }
+}
+
+async fn copy_once(
+    s3: &EsbS3,
+    i: &CopyObjectInput,
+    dest_versioning: crate::model::Versioning,
+) -> Result<S3Response<CopyObjectOutput>, CopyFailed> {
+    let (src_bucket, v, _pin) = source(
         s3,
         &i.copy_source,
         Conditions {
@@ -73,7 +119,8 @@ pub async fn copy_object(
         return Err(S3Error::with_message(
             S3ErrorCode::InvalidRequest,
             "The specified copy source is larger than the maximum allowable size for a copy source: 5368709120",
-        ));
+        )
+        .into());
     }
     let replace_meta = i
         .metadata_directive
@@ -88,7 +135,8 @@ pub async fn copy_object(
         return Err(S3Error::with_message(
             S3ErrorCode::InvalidRequest,
             "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
-        ));
+        )
+        .into());
     }
     let mut meta = if replace_meta {
         let mut m = meta_fields(
@@ -130,10 +178,13 @@ pub async fn copy_object(
     let out = s3
         .store
         .put_object(
-            i.bucket,
-            i.key,
+            i.bucket.clone(),
+            i.key.clone(),
             new,
-            WriteCondition::default(),
+            WriteCondition {
+                shares_blobs: true,
+                ..WriteCondition::default()
+            },
             "ObjectCreated:Copy",
         )
         .await?;
@@ -151,7 +202,7 @@ pub async fn copy_object(
         }),
         copy_source_version_id: (v.version_id != crate::model::NULL_VERSION)
             .then(|| v.version_id.clone()),
-        version_id: versioned_id(dest.versioning, &out.version_id),
+        version_id: versioned_id(dest_versioning, &out.version_id),
         ..CopyObjectOutput::default()
     }))
 }
@@ -195,7 +246,8 @@ pub async fn upload_part_copy(
         .store
         .upload(i.bucket.clone(), i.key.clone(), i.upload_id.clone())
         .await?;
-    let (_, v) = source(
+    // Pinned until the range is copied, even if the source changes meanwhile.
+    let (_, v, _pin) = source(
         s3,
         &i.copy_source,
         Conditions {

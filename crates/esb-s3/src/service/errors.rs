@@ -15,6 +15,7 @@ impl From<StoreError> for S3Error {
             StoreError::NoSuchKey { .. } => S3ErrorCode::NoSuchKey,
             StoreError::NoSuchVersion => S3ErrorCode::NoSuchVersion,
             StoreError::InvalidVersionId => S3ErrorCode::InvalidArgument,
+            StoreError::SourceChanged => S3ErrorCode::SlowDown,
             StoreError::MethodNotAllowed { .. } => S3ErrorCode::MethodNotAllowed,
             StoreError::NoSuchUpload => S3ErrorCode::NoSuchUpload,
             StoreError::PreconditionFailed => S3ErrorCode::PreconditionFailed,

@@ -313,6 +313,7 @@ pub async fn complete(
     let condition = WriteCondition {
         if_none_match_any: i.if_none_match.as_ref().is_some_and(|c| c.is_any()),
         if_match: i.if_match.as_ref().map(etag_condition_text),
+        shares_blobs: false,
     };
     let (out, etag, _size) = s3
         .store

@@ -8,7 +8,8 @@ use super::body::{self, Declared};
 use super::conditions::{Conditions, evaluate};
 use super::{EsbS3, etag_dto, meta_from_put, timestamp, versioned_id};
 use crate::model::{NewObject, ObjectMeta, Version};
-use crate::store::WriteCondition;
+use crate::store::{BlobPin, WriteCondition};
+use futures::StreamExt;
 
 /// The tags of `x-amz-tagging` (a URL query string).
 pub fn parse_tagging_header(header: Option<&str>) -> S3Result<Vec<(String, String)>> {
@@ -130,6 +131,7 @@ pub async fn put(
     let condition = WriteCondition {
         if_none_match_any: input.if_none_match.as_ref().is_some_and(|c| c.is_any()),
         if_match: input.if_match.as_ref().map(etag_condition_text),
+        shares_blobs: false,
     };
     let new = NewObject {
         size: received.size,
@@ -218,14 +220,14 @@ async fn read_version(
     key: &str,
     version_id: Option<String>,
     conditions: Conditions<'_>,
-) -> S3Result<(Version, crate::model::Versioning)> {
+) -> S3Result<(Version, crate::model::Versioning, BlobPin)> {
     let b = s3.store.bucket(bucket.to_string()).await?;
-    let v = s3
+    let (v, pin) = s3
         .store
-        .get_object(bucket.to_string(), key.to_string(), version_id)
+        .get_object_pinned(bucket.to_string(), key.to_string(), version_id)
         .await?;
     evaluate(&conditions, &v)?;
-    Ok((v, b.versioning))
+    Ok((v, b.versioning, pin))
 }
 
 pub async fn get(
@@ -233,7 +235,7 @@ pub async fn get(
     req: S3Request<GetObjectInput>,
 ) -> S3Result<S3Response<GetObjectOutput>> {
     let i = req.input;
-    let (v, versioning) = read_version(
+    let (v, versioning, pin) = read_version(
         s3,
         &i.bucket,
         &i.key,
@@ -258,7 +260,16 @@ pub async fn get(
         Default::default()
     };
     let len = range.end - range.start;
-    let stream = s3.store.blobs().read(v.segments.clone(), range);
+    // The pin keeps the bytes on disk until the body is sent, even if the key is
+    // overwritten or deleted meanwhile.
+    let stream = s3
+        .store
+        .blobs()
+        .read(v.segments.clone(), range)
+        .map(move |chunk| {
+            let _reading = &pin;
+            chunk
+        });
     let m = &v.meta;
     let mut out = GetObjectOutput {
         body: Some(StreamingBlob::wrap(stream)),
@@ -322,7 +333,7 @@ pub async fn head(
     req: S3Request<HeadObjectInput>,
 ) -> S3Result<S3Response<HeadObjectOutput>> {
     let i = req.input;
-    let (v, versioning) = read_version(
+    let (v, versioning, _pin) = read_version(
         s3,
         &i.bucket,
         &i.key,

@@ -38,6 +38,9 @@ pub struct WriteCondition {
     pub if_none_match_any: bool,
     /// `If-Match`: only if the current object's ETag is this (quoted or not) or `*`.
     pub if_match: Option<String>,
+    /// The new object names blobs other rows hold (a copy): they must still be held when
+    /// it commits, or the source changed since it was read (`SourceChanged`).
+    pub shares_blobs: bool,
 }
 
 impl WriteCondition {
@@ -117,6 +120,36 @@ fn remove_version(
         )?;
     }
     Ok(())
+}
+
+/// The current version of `key` (or `version_id`); see [`Store::get_object`].
+fn lookup(
+    c: &Connection,
+    bucket: &str,
+    key: &str,
+    version_id: Option<String>,
+) -> StoreResult<Version> {
+    buckets::get(c, bucket)?;
+    match version_id {
+        Some(id) => {
+            let v = by_version_id(c, bucket, key, &id)?.ok_or(StoreError::NoSuchVersion)?;
+            if v.delete_marker {
+                return Err(StoreError::MethodNotAllowed {
+                    delete_marker: v.version_id,
+                });
+            }
+            Ok(v)
+        }
+        None => match current(c, bucket, key)? {
+            Some(v) if v.delete_marker => Err(StoreError::NoSuchKey {
+                delete_marker: Some(v.version_id),
+            }),
+            Some(v) => Ok(v),
+            None => Err(StoreError::NoSuchKey {
+                delete_marker: None,
+            }),
+        },
+    }
 }
 
 /// A version id this store could have issued: `null`, or 32 lowercase hex digits.
@@ -215,6 +248,13 @@ impl Store {
         self.write(move |tx, freed| {
             let b = buckets::get(tx, &bucket)?;
             condition.check(tx, &bucket, &key)?;
+            if condition.shares_blobs {
+                for s in &new.segments {
+                    if !refs::is_referenced(tx, &s.blob)? {
+                        return Err(StoreError::SourceChanged);
+                    }
+                }
+            }
             let out = insert_current(tx, &bucket, b.versioning, &key, &new, false, freed)?;
             let etag = unquote(&new.etag).to_string();
             outbox::queue(
@@ -245,30 +285,22 @@ impl Store {
         key: String,
         version_id: Option<String>,
     ) -> StoreResult<Version> {
-        self.read(move |c| {
-            buckets::get(c, &bucket)?;
-            match version_id {
-                Some(id) => {
-                    let v =
-                        by_version_id(c, &bucket, &key, &id)?.ok_or(StoreError::NoSuchVersion)?;
-                    if v.delete_marker {
-                        return Err(StoreError::MethodNotAllowed {
-                            delete_marker: v.version_id,
-                        });
-                    }
-                    Ok(v)
-                }
-                None => match current(c, &bucket, &key)? {
-                    Some(v) if v.delete_marker => Err(StoreError::NoSuchKey {
-                        delete_marker: Some(v.version_id),
-                    }),
-                    Some(v) => Ok(v),
-                    None => Err(StoreError::NoSuchKey {
-                        delete_marker: None,
-                    }),
-                },
-            }
-        })
+        self.read(move |c| lookup(c, &bucket, &key, version_id))
+            .await
+    }
+
+    /// `get_object`, with the version's blobs pinned on disk while the pin lives (for
+    /// reading its bytes).
+    pub async fn get_object_pinned(
+        &self,
+        bucket: String,
+        key: String,
+        version_id: Option<String>,
+    ) -> StoreResult<(Version, super::BlobPin)> {
+        self.read_pinned(
+            move |c| lookup(c, &bucket, &key, version_id),
+            |v: &Version| v.segments.iter().map(|s| s.blob.clone()).collect(),
+        )
         .await
     }
 
@@ -285,8 +317,8 @@ impl Store {
         self.write(move |tx, freed| {
             let b = buckets::get(tx, &bucket)?;
             WriteCondition {
-                if_none_match_any: false,
                 if_match,
+                ..WriteCondition::default()
             }
             .check(tx, &bucket, &key)?;
             let now = super::now_ms();
