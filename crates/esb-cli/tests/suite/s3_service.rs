@@ -2518,3 +2518,124 @@ out["keys"] = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="forms").get("C
     assert_eq!(r["post"]["status"], 204, "{r:#}");
     assert_eq!(r["keys"], json!(["uploads/hello.txt"]));
 }
+
+// --- concurrency ---------------------------------------------------------------------------
+
+/// Clients racing on one key: every GET delivers the whole of one version (never a
+/// broken body), every copy made while its source is overwritten is a whole copy of one
+/// version, and conditional writes let exactly one writer win.
+#[test]
+fn s3_racing_clients_see_whole_objects() {
+    let b = S3Box::start("races", "");
+    let r = b.python(
+        "races",
+        r#"
+import threading, collections
+B = "races"
+s3.create_bucket(Bucket=B)
+SIZES = [300 * 1024, 1024 * 1024]
+s3.put_object(Bucket=B, Key="hot", Body=b"A" * SIZES[0])
+stop = threading.Event()
+problems = []
+counts = collections.Counter()
+
+def overwriter(n):
+    c = client()
+    i = 0
+    while not stop.is_set():
+        c.put_object(Bucket=B, Key="hot", Body=bytes([66 + (i + n) % 20]) * SIZES[i % 2])
+        counts["puts"] += 1
+        i += 1
+
+def reader():
+    c = client()
+    while not stop.is_set():
+        try:
+            g = c.get_object(Bucket=B, Key="hot")
+            body = g["Body"].read()
+        except Exception as e:
+            problems.append(("get", repr(e)[:200]))
+            continue
+        counts["gets"] += 1
+        if len(body) != g["ContentLength"] or len(set(body)) != 1 or hashlib.md5(body).hexdigest() != g["ETag"].strip('"'):
+            problems.append(("torn get", len(body), g["ContentLength"]))
+
+copies = []
+def copier():
+    c = client()
+    i = 0
+    while not stop.is_set():
+        try:
+            c.copy_object(Bucket=B, Key=f"copies/{i}", CopySource={"Bucket": B, "Key": "hot"})
+            copies.append(f"copies/{i}")
+        except botocore.exceptions.ClientError as e:
+            problems.append(("copy", e.response["Error"]["Code"]))
+        i += 1
+
+threads = ([threading.Thread(target=overwriter, args=(n,)) for n in range(2)]
+           + [threading.Thread(target=reader) for _ in range(3)]
+           + [threading.Thread(target=copier)])
+for t in threads:
+    t.start()
+deadline = time.time() + 60
+while time.time() < deadline and (counts["puts"] < 150 or len(copies) < 100):
+    time.sleep(0.2)
+stop.set()
+for t in threads:
+    t.join()
+for k in copies:
+    try:
+        body = s3.get_object(Bucket=B, Key=k)["Body"].read()
+        if len(body) not in SIZES or len(set(body)) != 1:
+            problems.append(("torn copy", k, len(body)))
+    except Exception as e:
+        problems.append(("broken copy", k, repr(e)[:200]))
+out["problems"] = problems[:20]
+out["counts"] = {"puts": counts["puts"], "gets": counts["gets"], "copies": len(copies)}
+
+# Twenty writers, If-None-Match: *: one creates the key, the rest get 412.
+results = collections.Counter()
+def racer(i):
+    e = error(client().put_object, Bucket=B, Key="once", Body=f"racer {i}".encode(), IfNoneMatch="*")
+    results[(e or {}).get("code") or "created"] += 1
+racers = [threading.Thread(target=racer, args=(i,)) for i in range(20)]
+for t in racers:
+    t.start()
+for t in racers:
+    t.join()
+out["if_none_match_race"] = dict(results)
+
+# Eight completions of one upload: one completes it, the rest find it gone.
+up = s3.create_multipart_upload(Bucket=B, Key="mp")
+etag = s3.upload_part(Bucket=B, Key="mp", UploadId=up["UploadId"], PartNumber=1, Body=b"z" * 100)["ETag"]
+done = collections.Counter()
+def completer():
+    e = error(client().complete_multipart_upload, Bucket=B, Key="mp", UploadId=up["UploadId"],
+              MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]})
+    done[(e or {}).get("code") or "completed"] += 1
+completers = [threading.Thread(target=completer) for _ in range(8)]
+for t in completers:
+    t.start()
+for t in completers:
+    t.join()
+out["complete_race"] = dict(done)
+out["mp"] = s3.get_object(Bucket=B, Key="mp")["Body"].read().decode()
+"#,
+    );
+    assert_eq!(r["problems"], json!([]), "{r:#}");
+    let counts = &r["counts"];
+    assert!(
+        counts["gets"].as_u64().is_some_and(|n| n > 0)
+            && counts["copies"].as_u64().is_some_and(|n| n > 0),
+        "{counts}"
+    );
+    assert_eq!(
+        r["if_none_match_race"],
+        json!({"created": 1, "PreconditionFailed": 19})
+    );
+    assert_eq!(
+        r["complete_race"],
+        json!({"completed": 1, "NoSuchUpload": 7})
+    );
+    assert_eq!(r["mp"], "z".repeat(100));
+}
