@@ -1789,35 +1789,44 @@ out["config"] = s3.get_bucket_notification_configuration(Bucket="lonely").get("L
 
 // --- durability --------------------------------------------------------------------------
 
-/// Writes objects until the box goes away: each write's intent (key, md5) is logged
-/// before the request, each acknowledged write after the 200. Every fourth write
-/// overwrites the key `hot`.
+/// Writes objects until the box goes away: each write's intent (key, md5; md5 null for
+/// a delete) is logged before the request, each acknowledged write after the answer.
+/// Every fourth write overwrites the key `hot`, every fifth deletes an earlier object.
 const WRITER: &str = r#"
 import random
 intents = open("intents.jsonl", "a")
 acks = open("acks.jsonl", "a")
 sizes = [0, 1, 1000, 70000, 300000, 1500000]
+written = []
 i = 0
 while True:
-    key = "hot" if i % 4 == 3 else f"obj-{i:05d}"
-    body = os.urandom(random.choice(sizes))
-    md5 = hashlib.md5(body).hexdigest()
-    intents.write(json.dumps({"key": key, "md5": md5, "size": len(body)}) + "\n")
+    if i % 5 == 4 and written:
+        key, md5, body = written.pop(random.randrange(len(written))), None, None
+    else:
+        key = "hot" if i % 4 == 3 else f"obj-{i:05d}"
+        body = os.urandom(random.choice(sizes))
+        md5 = hashlib.md5(body).hexdigest()
+    intents.write(json.dumps({"key": key, "md5": md5}) + "\n")
     intents.flush()
     try:
-        s3.put_object(Bucket="durable", Key=key, Body=body)
+        if body is None:
+            s3.delete_object(Bucket="durable", Key=key)
+        else:
+            s3.put_object(Bucket="durable", Key=key, Body=body)
     except Exception as e:
         out["stopped_by"] = type(e).__name__
         break
     acks.write(json.dumps({"key": key, "md5": md5}) + "\n")
     acks.flush()
+    if body is not None and key != "hot":
+        written.append(key)
     i += 1
     if i > 100000:
         break
 "#;
 
-/// After the restart: every acknowledged object is there and whole; anything else
-/// there is the one write in flight at the kill, whole too.
+/// After the restart: every acknowledged object is there and whole, every acknowledged
+/// delete stays done; anything else is the one write in flight at the kill, whole too.
 const VERIFIER: &str = r#"
 intents = [json.loads(l) for l in open("intents.jsonl") if l.strip()]
 acks = [json.loads(l) for l in open("acks.jsonl") if l.strip()]
@@ -1840,14 +1849,17 @@ for key in sorted(set(last_ack) | set(listed)):
         g = s3.get_object(Bucket="durable", Key=key)
         body = g["Body"].read()
     except botocore.exceptions.ClientError as e:
-        bad.append({"key": key, "error": e.response["Error"]["Code"], "acked": key in last_ack})
+        if e.response["Error"]["Code"] == "NoSuchKey" and None in allowed:
+            continue
+        bad.append({"key": key, "error": e.response["Error"]["Code"], "allowed": sorted(map(str, allowed))})
         continue
     md5 = hashlib.md5(body).hexdigest()
     if md5 not in allowed:
-        bad.append({"key": key, "md5": md5, "allowed": sorted(allowed), "size": len(body)})
+        bad.append({"key": key, "md5": md5, "allowed": sorted(map(str, allowed)), "size": len(body)})
     elif g["ETag"].strip('"') != md5 or (key in listed and listed[key]["Size"] != len(body)):
         bad.append({"key": key, "etag": g["ETag"], "md5": md5, "listed": listed.get(key, {}).get("Size")})
 out["acked"] = len(acks)
+out["deletes_acked"] = sum(1 for a in acks if a["md5"] is None)
 out["intents"] = len(intents)
 out["listed"] = len(listed)
 out["bad"] = bad
@@ -1909,6 +1921,7 @@ out["md5_1"] = hashlib.md5(part).hexdigest()
     b.restart();
     let r = b.python("verify", VERIFIER);
     assert!(r["acked"].as_u64().is_some_and(|n| n >= 40), "{r:#}");
+    assert!(r["deletes_acked"].as_u64().is_some_and(|n| n >= 5), "{r:#}");
     assert_eq!(
         r["bad"],
         json!([]),
