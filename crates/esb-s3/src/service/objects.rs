@@ -513,7 +513,7 @@ pub async fn put_tagging(
     let tags = tags_from_dto(i.tagging)?;
     let version = s3
         .store
-        .set_object_tags(i.bucket, i.key, i.version_id, tags)
+        .set_object_tags(i.bucket, i.key, i.version_id, tags, "ObjectTagging:Put")
         .await?;
     Ok(S3Response::new(PutObjectTaggingOutput {
         version_id: Some(version),
@@ -527,7 +527,13 @@ pub async fn delete_tagging(
     let i = req.input;
     let version = s3
         .store
-        .set_object_tags(i.bucket, i.key, i.version_id, Vec::new())
+        .set_object_tags(
+            i.bucket,
+            i.key,
+            i.version_id,
+            Vec::new(),
+            "ObjectTagging:Delete",
+        )
         .await?;
     Ok(S3Response::with_status(
         DeleteObjectTaggingOutput {

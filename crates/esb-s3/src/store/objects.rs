@@ -398,9 +398,11 @@ impl Store {
         key: String,
         version_id: Option<String>,
         tags: Vec<(String, String)>,
+        event: &'static str,
     ) -> StoreResult<String> {
+        let region = self.region().to_string();
         self.write(move |tx, _| {
-            buckets::get(tx, &bucket)?;
+            let b = buckets::get(tx, &bucket)?;
             let v = match &version_id {
                 Some(id) => {
                     by_version_id(tx, &bucket, &key, id)?.ok_or(StoreError::NoSuchVersion)?
@@ -421,6 +423,22 @@ impl Store {
             tx.execute(
                 "UPDATE versions SET meta = ?4 WHERE bucket = ?1 AND key = ?2 AND seq = ?3",
                 params![bucket, key.as_bytes(), v.seq, serde_json::to_string(&meta)?],
+            )?;
+            let etag = unquote(&v.etag).to_string();
+            outbox::queue(
+                tx,
+                &b,
+                &region,
+                &crate::notify::ObjectEvent {
+                    name: event,
+                    bucket: &bucket,
+                    key: &key,
+                    size: None,
+                    etag: Some(&etag),
+                    version_id: Some(&v.version_id),
+                    sequencer: schema::next_seq(tx)?,
+                    time_ms: super::now_ms(),
+                },
             )?;
             Ok(v.version_id)
         })
