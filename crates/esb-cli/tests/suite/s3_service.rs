@@ -1663,13 +1663,23 @@ out["config"] = [{"arn": c["LambdaFunctionArn"], "events": c["Events"],
 s3.create_bucket(Bucket="manual")
 arn = out["config"][0]["arn"] if out["config"] else "arn:aws:lambda:us-east-1:123456789012:function:on-upload"
 s3.put_bucket_notification_configuration(Bucket="manual", NotificationConfiguration={
-    "LambdaFunctionConfigurations": [{"Id": "gone", "LambdaFunctionArn": arn, "Events": ["s3:ObjectRemoved:*"],
-        "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "logs/"}]}}}]})
+    "LambdaFunctionConfigurations": [
+        {"Id": "gone", "LambdaFunctionArn": arn, "Events": ["s3:ObjectRemoved:*"],
+         "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "logs/"}]}}},
+        {"Id": "tagged", "LambdaFunctionArn": arn, "Events": ["s3:ObjectTagging:*"],
+         "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "tags/"}]}}}]})
 out["manual_config"] = [c["Id"] for c in s3.get_bucket_notification_configuration(Bucket="manual").get("LambdaFunctionConfigurations", [])]
 s3.put_object(Bucket="manual", Key="logs/old.log", Body=b"old")
 s3.put_object(Bucket="manual", Key="keep/old.log", Body=b"old")
 s3.delete_object(Bucket="manual", Key="keep/old.log")
 s3.delete_object(Bucket="manual", Key="logs/old.log")
+for k in ["logs/batch1.log", "logs/batch2.log"]:
+    s3.put_object(Bucket="manual", Key=k, Body=b"b")
+s3.delete_objects(Bucket="manual", Delete={"Objects": [{"Key": "logs/batch1.log"}, {"Key": "logs/batch2.log"}], "Quiet": True})
+s3.put_object(Bucket="manual", Key="tags/t.txt", Body=b"t")
+s3.put_object_tagging(Bucket="manual", Key="tags/t.txt", Tagging={"TagSet": [{"Key": "a", "Value": "1"}]})
+s3.put_object(Bucket="manual", Key="tags/d.txt", Body=b"d", Tagging="a=1")
+s3.delete_object_tagging(Bucket="manual", Key="tags/d.txt")
 # In a versioned bucket a delete leaves a delete marker, and says so.
 s3.create_bucket(Bucket="manual-versioned")
 s3.put_bucket_versioning(Bucket="manual-versioned", VersioningConfiguration={"Status": "Enabled"})
@@ -1687,7 +1697,7 @@ out["invalid_event"] = error(s3.put_bucket_notification_configuration, Bucket="m
         json!([{"arn": arn, "events": ["s3:ObjectCreated:*"], "rules": [["prefix", "incoming/"], ["suffix", ".csv"]]}]),
         "{r:#}"
     );
-    assert_eq!(r["manual_config"], json!(["gone"]));
+    assert_eq!(r["manual_config"], json!(["gone", "tagged"]));
     assert_eq!(
         code(&r["invalid_event"]),
         s3_error(400, "InvalidArgument"),
@@ -1697,8 +1707,12 @@ out["invalid_event"] = error(s3.put_bucket_notification_configuration, Bucket="m
         "seen/incoming/a+b%2Bc.csv",
         "seen/incoming/copied.csv",
         "seen/incoming/multi.csv",
+        "seen/logs/batch1.log",
+        "seen/logs/batch2.log",
         "seen/logs/old.log",
         "seen/logs/versioned.log",
+        "seen/tags/d.txt",
+        "seen/tags/t.txt",
     ];
     let markers = b.wait_for_markers(&expected);
     let record = &markers["seen/incoming/a+b%2Bc.csv"]["record"];
@@ -1742,6 +1756,19 @@ out["invalid_event"] = error(s3.put_bucket_notification_configuration, Bucket="m
     assert_eq!(deleted["eventName"], "ObjectRemoved:Delete", "{deleted:#}");
     assert_eq!(deleted["s3"]["bucket"]["name"], "manual");
     assert_eq!(deleted["s3"]["configurationId"], "gone");
+    for batch in ["seen/logs/batch1.log", "seen/logs/batch2.log"] {
+        assert_eq!(
+            markers[batch]["record"]["eventName"], "ObjectRemoved:Delete",
+            "DeleteObjects notifies per key"
+        );
+    }
+    let tagged = &markers["seen/tags/t.txt"]["record"];
+    assert_eq!(tagged["eventName"], "ObjectTagging:Put", "{tagged:#}");
+    assert_eq!(tagged["s3"]["configurationId"], "tagged");
+    assert_eq!(
+        markers["seen/tags/d.txt"]["record"]["eventName"],
+        "ObjectTagging:Delete"
+    );
     let marker = &markers["seen/logs/versioned.log"]["record"];
     assert_eq!(
         marker["eventName"], "ObjectRemoved:DeleteMarkerCreated",
