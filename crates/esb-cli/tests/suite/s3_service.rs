@@ -798,6 +798,20 @@ p = s3.list_objects_v2(Bucket=B, Delimiter="/", Prefix="dir ", EncodingType="url
 out["odd_encoded_prefixes"] = [c["Prefix"] for c in p.get("CommonPrefixes", [])]
 out["odd_key"] = odd
 out["odd_get"] = s3.get_object(Bucket=B, Key=odd)["Body"].read().decode()
+
+# Past S3's page size: 1000 keys a page by default, the SDK's paginator sees them all,
+# and one DeleteObjects takes 1000 keys.
+from concurrent.futures import ThreadPoolExecutor
+s3.create_bucket(Bucket="lists-many")
+many = [f"m{i:05d}" for i in range(1005)]
+with ThreadPoolExecutor(8) as pool:
+    list(pool.map(lambda k: s3.put_object(Bucket="lists-many", Key=k, Body=b"."), many))
+first = s3.list_objects_v2(Bucket="lists-many")
+out["many_first_page"] = [first["KeyCount"], first["IsTruncated"]]
+out["many_paginated"] = sum(p["KeyCount"] for p in s3.get_paginator("list_objects_v2").paginate(Bucket="lists-many"))
+gone = s3.delete_objects(Bucket="lists-many", Delete={"Objects": [{"Key": k} for k in many[:1000]], "Quiet": True})
+out["many_delete_errors"] = gone.get("Errors", [])
+out["many_left"] = [o["Key"] for o in s3.list_objects_v2(Bucket="lists-many").get("Contents", [])]
 "#,
     );
     let expected: Vec<String> = serde_json::from_value(r["expected"].clone()).expect("keys");
@@ -887,6 +901,13 @@ out["odd_get"] = s3.get_object(Bucket=B, Key=odd)["Body"].read().decode()
         form_decode(raw_key),
         odd,
         "the encoded key decodes to the key: {raw_key}"
+    );
+    assert_eq!(r["many_first_page"], json!([1000, true]));
+    assert_eq!(r["many_paginated"], 1005);
+    assert_eq!(r["many_delete_errors"], json!([]));
+    assert_eq!(
+        r["many_left"],
+        json!(["m01000", "m01001", "m01002", "m01003", "m01004"])
     );
     let prefixes = r["odd_encoded_prefixes"].as_array().expect("prefixes");
     assert_eq!(prefixes.len(), 1, "{r:#}");
