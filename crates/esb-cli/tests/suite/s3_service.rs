@@ -1989,6 +1989,11 @@ part = os.urandom(5 * 1024 * 1024)
 out["upload_id"] = up["UploadId"]
 out["etag1"] = s3.upload_part(Bucket="durable", Key="resumed.bin", UploadId=up["UploadId"], PartNumber=1, Body=part)["ETag"]
 out["md5_1"] = hashlib.md5(part).hexdigest()
+# Bucket configuration made through the API, acknowledged before the kill.
+s3.create_bucket(Bucket="configured")
+s3.put_bucket_versioning(Bucket="configured", VersioningConfiguration={"Status": "Enabled"})
+s3.put_bucket_cors(Bucket="configured", CORSConfiguration={"CORSRules": [{"AllowedOrigins": ["https://a.test"], "AllowedMethods": ["GET"]}]})
+s3.put_bucket_tagging(Bucket="configured", Tagging={"TagSet": [{"Key": "team", "Value": "data"}]})
 "#,
     );
     let mut writer = b
@@ -2041,6 +2046,11 @@ s3.complete_multipart_upload(Bucket="durable", Key="resumed.bin", UploadId=uid,
     MultipartUpload={{"Parts": [{{"PartNumber": 1, "ETag": etag1}}, {{"PartNumber": 2, "ETag": etag2}}]}})
 body = s3.get_object(Bucket="durable", Key="resumed.bin")["Body"].read()
 out["whole"] = hashlib.md5(body[:5 * 1024 * 1024]).hexdigest() == md5_1 and body[5 * 1024 * 1024:] == b"tail"
+out["configured"] = {{
+    "versioning": s3.get_bucket_versioning(Bucket="configured").get("Status"),
+    "cors": [r["AllowedOrigins"] for r in s3.get_bucket_cors(Bucket="configured")["CORSRules"]],
+    "tags": s3.get_bucket_tagging(Bucket="configured")["TagSet"],
+}}
 "#,
             upload_id = pending["upload_id"],
             etag1 = pending["etag1"],
@@ -2053,6 +2063,10 @@ out["whole"] = hashlib.md5(body[:5 * 1024 * 1024]).hexdigest() == md5_1 and body
         "an acknowledged part survives the kill"
     );
     assert_eq!(resumed["whole"], true);
+    assert_eq!(
+        resumed["configured"],
+        json!({"versioning": "Enabled", "cors": [["https://a.test"]], "tags": [{"Key": "team", "Value": "data"}]})
+    );
 }
 
 #[test]
