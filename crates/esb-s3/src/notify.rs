@@ -2,19 +2,9 @@
 //! event S3 sends (structure 2.1). Matching happens inside the write's transaction, so
 //! an acknowledged write and its events commit together (the outbox).
 
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-/// One `LambdaFunctionConfiguration` of a bucket.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LambdaTarget {
-    pub id: Option<String>,
-    pub function_arn: String,
-    /// e.g. `s3:ObjectCreated:*`.
-    pub events: Vec<String>,
-    pub prefix: Option<String>,
-    pub suffix: Option<String>,
-}
+pub use crate::model::LambdaTarget;
 
 /// The event names S3 accepts in a notification configuration.
 pub const EVENT_NAMES: [&str; 12] = [

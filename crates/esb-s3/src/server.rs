@@ -15,6 +15,7 @@ use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use s3s::Body;
+use s3s::config::{S3Config, StaticConfigProvider};
 use s3s::service::{S3Service, S3ServiceBuilder};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
@@ -37,10 +38,19 @@ pub struct S3Front {
 }
 
 impl S3Front {
-    pub fn new(store: Store, credentials: esb_auth::BoxCredentials) -> Self {
-        let mut builder = S3ServiceBuilder::new(EsbS3::new(store.clone()));
+    /// The embedded store's service, or with `engine` a forwarder to that engine.
+    pub fn new(
+        store: Store,
+        credentials: esb_auth::BoxCredentials,
+        engine: Option<Arc<crate::forward::Engine>>,
+    ) -> Self {
+        let mut builder = S3ServiceBuilder::new(EsbS3::new(store.clone(), engine.is_some()));
         builder.set_auth(BoxAuth::new(credentials));
         builder.set_host(BoxHost);
+        builder.set_config(Arc::new(StaticConfigProvider::new(Arc::new(limits()))));
+        if let Some(engine) = engine {
+            builder.set_route(crate::forward::Forwarder::new(engine, store.clone()));
+        }
         Self {
             s3: builder.build(),
             store,
@@ -138,6 +148,22 @@ impl S3Front {
     }
 }
 
+/// What one request may make the service hold in memory. XML bodies: the largest S3
+/// takes (10,000 parts, 1,000 keys) fit in 4 MiB. Browser POST uploads are the one
+/// body s3s buffers whole, so they are capped (S3 allows 5 GB; larger files go through
+/// PUT or multipart, which stream).
+fn limits() -> S3Config {
+    let mut c = S3Config::default();
+    c.xml_max_body_size = 4 * 1024 * 1024;
+    c.post_object_max_file_size = POST_OBJECT_MAX_BYTES;
+    c.form_max_fields_size = 1024 * 1024;
+    c.form_max_field_size = 64 * 1024;
+    c
+}
+
+/// The largest browser POST upload.
+pub const POST_OBJECT_MAX_BYTES: u64 = 64 * 1024 * 1024;
+
 fn header(req: &Request<Incoming>, name: &str) -> Option<String> {
     req.headers()
         .get(name)
@@ -195,7 +221,9 @@ fn finish(resp: &mut Response<Body>, request_id: &str) {
         return;
     }
     if resp.status().is_client_error() || resp.status().is_server_error() {
-        let Some(bytes) = resp.body_mut().take_bytes() else {
+        // Only a body already in memory (s3s's own errors); a streamed one (an external
+        // engine's answer) passes as it is.
+        let Some(bytes) = resp.body().bytes() else {
             return;
         };
         let body = match std::str::from_utf8(&bytes) {

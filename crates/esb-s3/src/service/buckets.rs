@@ -4,7 +4,8 @@
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
-use super::{EsbS3, owner, timestamp};
+use super::dto::{owner, timestamp};
+use super::handle::EsbS3;
 
 pub async fn create(
     s3: &EsbS3,

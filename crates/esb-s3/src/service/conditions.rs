@@ -97,6 +97,7 @@ mod tests {
         let v = version("abc", 100);
         let m = ETagCondition::ETag(ETag::Strong("abc".into()));
         let other = ETagCondition::ETag(ETag::Strong("zzz".into()));
+        let (t50, t99, t100, t200) = (ts(50), ts(99), ts(100), ts(200));
         let c = |im, inm, ims, ius| Conditions {
             if_match: im,
             if_none_match: inm,
@@ -110,34 +111,28 @@ mod tests {
         );
         // If-Match true + If-Unmodified-Since false -> 200.
         assert_eq!(
-            code(evaluate(&c(Some(&m), None, None, Some(&ts(50))), &v)),
+            code(evaluate(&c(Some(&m), None, None, Some(&t50)), &v)),
             "OK"
         );
         assert_eq!(
-            code(evaluate(&c(None, None, None, Some(&ts(50))), &v)),
+            code(evaluate(&c(None, None, None, Some(&t50)), &v)),
             "PreconditionFailed"
         );
-        assert_eq!(
-            code(evaluate(&c(None, None, None, Some(&ts(100))), &v)),
-            "OK"
-        );
+        assert_eq!(code(evaluate(&c(None, None, None, Some(&t100)), &v)), "OK");
         // If-None-Match false + If-Modified-Since true -> 304.
         assert_eq!(
-            code(evaluate(&c(None, Some(&m), Some(&ts(50)), None), &v)),
+            code(evaluate(&c(None, Some(&m), Some(&t50), None), &v)),
             "NotModified"
         );
         assert_eq!(
-            code(evaluate(&c(None, Some(&other), Some(&ts(200)), None), &v)),
+            code(evaluate(&c(None, Some(&other), Some(&t200), None), &v)),
             "OK"
         );
         assert_eq!(
-            code(evaluate(&c(None, None, Some(&ts(100)), None), &v)),
+            code(evaluate(&c(None, None, Some(&t100), None), &v)),
             "NotModified"
         );
-        assert_eq!(
-            code(evaluate(&c(None, None, Some(&ts(99)), None), &v)),
-            "OK"
-        );
+        assert_eq!(code(evaluate(&c(None, None, Some(&t99), None), &v)), "OK");
         assert_eq!(
             code(evaluate(
                 &c(None, Some(&ETagCondition::Any), None, None),

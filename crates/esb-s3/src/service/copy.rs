@@ -5,8 +5,9 @@ use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
 use super::conditions::{Conditions, evaluate};
-use super::objects::{meta_fields, parse_tagging_header};
-use super::{EsbS3, etag_dto, timestamp, versioned_id};
+use super::dto::{etag_dto, timestamp, versioned_id};
+use super::handle::EsbS3;
+use super::objects::{meta_headers, parse_tagging_header};
 use crate::model::{Checksums, NewObject, Part, Version};
 use crate::store::WriteCondition;
 
@@ -91,18 +92,8 @@ pub async fn copy_object(
         ));
     }
     let mut meta = if replace_meta {
-        let mut m = meta_fields(
-            i.content_type.as_ref(),
-            i.content_encoding.as_ref(),
-            i.content_disposition.as_ref(),
-            i.content_language.as_ref(),
-            i.cache_control.as_ref(),
-            i.expires.as_ref(),
-            i.website_redirect_location.as_ref(),
-            i.storage_class.as_ref(),
-            i.metadata.as_ref(),
-        );
-        super::check_metadata_size(&m)?;
+        let mut m = meta_headers!(i);
+        super::dto::check_metadata_size(&m)?;
         m.checksums = v.meta.checksums.clone();
         m.parts_count = v.meta.parts_count;
         m

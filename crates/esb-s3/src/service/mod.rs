@@ -8,7 +8,9 @@ mod bucket_config;
 mod buckets;
 mod conditions;
 mod copy;
+mod dto;
 mod errors;
+mod handle;
 mod listing;
 mod multipart;
 pub mod names;
@@ -17,82 +19,7 @@ mod objects;
 use s3s::dto::*;
 use s3s::{S3, S3Request, S3Response, S3Result};
 
-use crate::model::{ObjectMeta, Versioning};
-use crate::store::Store;
-
-/// The S3 service of a box.
-#[derive(Clone)]
-pub struct EsbS3 {
-    pub(crate) store: Store,
-}
-
-impl EsbS3 {
-    pub fn new(store: Store) -> Self {
-        Self { store }
-    }
-}
-
-/// The owner every bucket and object reports (one account per box).
-pub(crate) fn owner() -> Owner {
-    Owner {
-        display_name: Some("esb".into()),
-        id: Some("75aa57f09aa0c8caeab4f8c24e99d10f8e7faeebf76c078efc7c6caea54ba06a".into()),
-    }
-}
-
-pub(crate) fn timestamp(ms: i64) -> Timestamp {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
-        .into()
-}
-
-pub(crate) fn etag_dto(quoted: &str) -> ETag {
-    ETag::Strong(quoted.trim_matches('"').to_string())
-}
-
-/// The version id to report: S3 names versions only in buckets that have had
-/// versioning (then unversioned writes are `null`).
-pub(crate) fn versioned_id(v: Versioning, id: &str) -> Option<String> {
-    (v != Versioning::Unversioned).then(|| id.to_string())
-}
-
-pub(crate) fn format_http_date(t: &Timestamp) -> Option<String> {
-    let mut out = Vec::new();
-    t.format(TimestampFormat::HttpDate, &mut out).ok()?;
-    String::from_utf8(out).ok()
-}
-
-pub(crate) fn parse_http_date(s: &str) -> Option<Timestamp> {
-    Timestamp::parse(TimestampFormat::HttpDate, s).ok()
-}
-
-/// S3's limit on user-defined metadata (names and values, in bytes).
-const MAX_USER_METADATA_BYTES: usize = 2048;
-
-pub(crate) fn meta_from_put(i: &PutObjectInput) -> ObjectMeta {
-    objects::meta_fields(
-        i.content_type.as_ref(),
-        i.content_encoding.as_ref(),
-        i.content_disposition.as_ref(),
-        i.content_language.as_ref(),
-        i.cache_control.as_ref(),
-        i.expires.as_ref(),
-        i.website_redirect_location.as_ref(),
-        i.storage_class.as_ref(),
-        i.metadata.as_ref(),
-    )
-}
-
-pub(crate) fn check_metadata_size(meta: &ObjectMeta) -> S3Result<()> {
-    let size: usize = meta.user.iter().map(|(k, v)| k.len() + v.len()).sum();
-    if size > MAX_USER_METADATA_BYTES {
-        return Err(s3s::S3Error::with_message(
-            s3s::S3ErrorCode::MetadataTooLarge,
-            "Your metadata headers exceed the maximum allowed metadata size.",
-        ));
-    }
-    Ok(())
-}
+pub use handle::EsbS3;
 
 #[async_trait::async_trait]
 impl S3 for EsbS3 {

@@ -2,7 +2,7 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::Store;
+use super::handle::Store;
 use crate::error::{StoreError, StoreResult};
 use crate::model::{Bucket, CorsRule, Versioning};
 use crate::notify::LambdaTarget;
@@ -67,7 +67,7 @@ impl Store {
         self.write(move |tx, _| {
             let inserted = tx.execute(
                 "INSERT INTO buckets (name, created_ms) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-                params![name, super::now_ms()],
+                params![name, super::handle::now_ms()],
             )?;
             if inserted == 0 {
                 return Err(StoreError::BucketAlreadyOwnedByYou);
