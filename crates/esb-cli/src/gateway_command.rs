@@ -122,7 +122,8 @@ pub async fn serve(
         Arc::clone(&tls),
         &credentials,
     )
-    .await?;
+    .await?
+    .map(Arc::new);
     if let Some(s3) = &s3 {
         s3.provision(&project.template.buckets).await?;
     } else if !project.template.buckets.is_empty() {
@@ -185,6 +186,7 @@ pub async fn serve(
                     args,
                     project: project.clone(),
                     rebuild,
+                    s3: s3.clone(),
                     entries: Box::new(move |p: &Project| {
                         let apis = crate::api_access::Apis::new(&p.template, &auth, user_auth)?;
                         let mut entries = p.entries(&url, &ca, &credentials, &apis, &services);
@@ -226,6 +228,7 @@ pub async fn serve(
                 ),
                 (None, None) => None,
             },
+            s3_url: s3.as_ref().map(|s| s.url.clone()),
         },
     )?;
     let mut router = esb_gateway::server::router(Arc::clone(&gateway));

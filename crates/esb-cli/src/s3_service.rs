@@ -15,25 +15,66 @@ use esb_s3::store::Document;
 use esb_s3::{S3Front, Store, StoreError};
 use esb_template::BucketSpec;
 
-/// `--s3-port`: a port, `0` for any free one, or `off`.
+/// `--s3-port`: `auto`, a port (`0`: any free one), or `off`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct S3Port(pub Option<u16>);
+pub enum S3Port {
+    /// 9000 (the seed's RustFS port), or a free port when something else holds it.
+    Auto,
+    Port(u16),
+    Off,
+}
+
+/// The port `auto` tries first.
+const DEFAULT_PORT: u16 = 9000;
 
 fn parse_port(s: &str) -> Result<S3Port, String> {
     match s {
-        "off" | "false" | "no" => Ok(S3Port(None)),
+        "auto" => Ok(S3Port::Auto),
+        "off" | "false" | "no" => Ok(S3Port::Off),
         _ => s
             .parse::<u16>()
-            .map(|p| S3Port(Some(p)))
-            .map_err(|_| format!("`{s}` is neither a port number nor `off`")),
+            .map(S3Port::Port)
+            .map_err(|_| format!("`{s}` is neither a port number, `auto` nor `off`")),
+    }
+}
+
+/// Binds the S3 listener on every interface (docker workers reach it through the
+/// box network's gateway).
+async fn bind(port: S3Port) -> Result<Option<tokio::net::TcpListener>> {
+    let at = |p: u16| SocketAddr::from(([0, 0, 0, 0], p));
+    match port {
+        S3Port::Off => Ok(None),
+        S3Port::Port(p) => tokio::net::TcpListener::bind(at(p))
+            .await
+            .map(Some)
+            .with_context(|| {
+                format!(
+                    "cannot listen on {} (S3; choose another with --s3-port, or --s3-port off)",
+                    at(p)
+                )
+            }),
+        S3Port::Auto => match tokio::net::TcpListener::bind(at(DEFAULT_PORT)).await {
+            Ok(l) => Ok(Some(l)),
+            Err(e) => {
+                let l = tokio::net::TcpListener::bind(at(0))
+                    .await
+                    .context("cannot listen on any port for S3")?;
+                eprintln!(
+                    "esb: warning: S3's port {DEFAULT_PORT} is taken ({e}); S3 listens on {} instead (--s3-port sets one)",
+                    l.local_addr()?.port()
+                );
+                Ok(Some(l))
+            }
+        },
     }
 }
 
 #[derive(Args, Clone, Debug)]
 pub struct S3Args {
-    /// Port of the box's S3 service (functions reach it through AWS_ENDPOINT_URL_S3);
-    /// `0` picks a free port, `off` turns the service off.
-    #[arg(long, env = "ESB_S3_PORT", default_value = "9000", value_parser = parse_port)]
+    /// Port of the box's S3 service (functions reach it through AWS_ENDPOINT_URL_S3):
+    /// `auto` (9000, or a free port when that is taken), a number (`0`: any free one),
+    /// or `off`.
+    #[arg(long, env = "ESB_S3_PORT", default_value = "auto", value_parser = parse_port)]
     pub s3_port: S3Port,
     /// Serve S3 over plain HTTP instead of HTTPS with the box's certificate.
     #[arg(
@@ -115,17 +156,13 @@ impl S3Service {
         tls: Arc<rustls::ServerConfig>,
         credentials: &esb_auth::BoxCredentials,
     ) -> Result<Option<Self>> {
-        let Some(port) = args.s3_port.0 else {
+        let Some(listener) = bind(args.s3_port).await? else {
             return Ok(None);
         };
         let engine = args.engine(region)?;
         let dir = state.s3();
         let store = Store::open(&dir, region)
             .with_context(|| format!("cannot open the S3 store in {}", dir.display()))?;
-        let listen = SocketAddr::from(([0, 0, 0, 0], port));
-        let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| {
-            format!("cannot listen on {listen} (S3; choose another with --s3-port, or --s3-port off)")
-        })?;
         let port = listener.local_addr()?.port();
         let scheme = if args.s3_plain_http { "http" } else { "https" };
         let url = format!("{scheme}://127.0.0.1:{port}");

@@ -17,7 +17,7 @@ mod schema;
 mod uploads;
 
 pub use blobs::{BlobDir, PendingBlob, WriteError};
-pub use buckets::Document;
+pub use buckets::{BucketUsage, Document, usage};
 pub use handle::{Store, now_ms};
 pub use listing::{ListPage, ListQuery, VersionPage};
 pub use objects::{DeleteOutcome, PutOutcome, WriteCondition};
