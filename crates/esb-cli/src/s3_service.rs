@@ -155,6 +155,7 @@ impl S3Service {
         region: &str,
         tls: Arc<rustls::ServerConfig>,
         credentials: &esb_auth::BoxCredentials,
+        log_records: Option<Arc<esb_logs::Shipper>>,
     ) -> Result<Option<Self>> {
         let Some(listener) = bind(args.s3_port).await? else {
             return Ok(None);
@@ -166,7 +167,26 @@ impl S3Service {
         let port = listener.local_addr()?.port();
         let scheme = if args.s3_plain_http { "http" } else { "https" };
         let url = format!("{scheme}://127.0.0.1:{port}");
-        let front = S3Front::new(store.clone(), credentials.clone(), engine.clone());
+        // Access lines go where the gateway's go: <state>/logs/access.log and the store.
+        let access = Arc::new(esb_gateway::access_log::AccessLog::new(
+            Some(&state.access_log()),
+            log_records,
+        ));
+        let front = S3Front::new(store.clone(), credentials.clone(), engine.clone())
+            .with_access_log(Arc::new(move |line| {
+                access.write(&esb_gateway::access_log::AccessEntry {
+                    time: time::OffsetDateTime::now_utc(),
+                    request_id: Some(line.request_id),
+                    source_ip: line.source.ip(),
+                    method: line.method,
+                    path: line.path,
+                    status: line.status,
+                    duration_ms: line.duration_ms,
+                    user_agent: line.user_agent,
+                    trace_header: None,
+                    service: Some("s3"),
+                })
+            }));
         let (stop, mut stopped) = tokio::sync::watch::channel(false);
         let tls = (!args.s3_plain_http).then_some(tls);
         tokio::spawn(esb_s3::server::serve(listener, tls, front, async move {

@@ -30,11 +30,26 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// Request headers larger than this are refused with 431 (S3 allows 8 KB).
 const MAX_HEADER_BYTES: usize = 64 * 1024;
 
+/// One answered request, for the box's access log.
+pub struct AccessLine<'a> {
+    pub request_id: &'a str,
+    pub source: SocketAddr,
+    pub method: &'a str,
+    pub path: &'a str,
+    pub status: u16,
+    pub duration_ms: f64,
+    pub user_agent: Option<&'a str>,
+}
+
+/// Where access lines go (the box's access log and log store).
+pub type AccessHook = Arc<dyn Fn(&AccessLine<'_>) + Send + Sync>;
+
 /// The S3 service of a box, ready to serve.
 #[derive(Clone)]
 pub struct S3Front {
     s3: S3Service,
     store: Store,
+    access: Option<AccessHook>,
 }
 
 impl S3Front {
@@ -54,20 +69,28 @@ impl S3Front {
         Self {
             s3: builder.build(),
             store,
+            access: None,
         }
     }
 
-    /// Answers one request.
-    pub async fn handle(&self, req: Request<Incoming>) -> Response<Body> {
+    /// Reports every answered request to `hook`.
+    pub fn with_access_log(mut self, hook: AccessHook) -> Self {
+        self.access = Some(hook);
+        self
+    }
+
+    /// Answers one request from `source`.
+    pub async fn handle(&self, req: Request<Incoming>, source: SocketAddr) -> Response<Body> {
         let request_id = format!("{:016X}", rand_u64());
+        let started = std::time::Instant::now();
         let origin = header(&req, "origin");
+        let user_agent = header(&req, "user-agent");
         let method = req.method().clone();
+        let path = req.uri().path().to_string();
         let bucket = bucket_of(&req);
         let mut resp = if method == Method::OPTIONS && origin.is_some() {
             self.preflight(&req, bucket.as_deref()).await
         } else {
-            let started = std::time::Instant::now();
-            let path = req.uri().path().to_string();
             let resp = match self.s3.call(req.map(Body::from)).await {
                 Ok(r) => r,
                 Err(e) => {
@@ -79,14 +102,6 @@ impl S3Front {
                     )
                 }
             };
-            tracing::debug!(
-                service = "s3",
-                method = %method,
-                path = %path,
-                status = resp.status().as_u16(),
-                ms = started.elapsed().as_millis() as u64,
-                "s3 request"
-            );
             let mut resp = resp;
             if let (Some(o), Some(b)) = (&origin, &bucket) {
                 self.add_cors(&mut resp, b, o, method.as_str()).await;
@@ -94,6 +109,17 @@ impl S3Front {
             resp
         };
         finish(&mut resp, &request_id);
+        if let Some(hook) = &self.access {
+            hook(&AccessLine {
+                request_id: &request_id,
+                source,
+                method: method.as_str(),
+                path: &path,
+                status: resp.status().as_u16(),
+                duration_ms: (started.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0,
+                user_agent: user_agent.as_deref(),
+            });
+        }
         resp
     }
 
@@ -271,7 +297,7 @@ pub async fn serve(
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req: Request<Incoming>| {
                 let front = front.clone();
-                async move { Ok::<_, Infallible>(front.handle(req).await) }
+                async move { Ok::<_, Infallible>(front.handle(req, remote).await) }
             });
             let builder = {
                 let mut b = http1::Builder::new();
@@ -309,9 +335,4 @@ pub async fn serve(
         });
     }
     let _ = tokio::time::timeout(Duration::from_secs(5), graceful.shutdown()).await;
-}
-
-/// Where the listener is reachable, for logs.
-pub fn describe(addr: SocketAddr, tls: bool) -> String {
-    format!("{}://{addr}", if tls { "https" } else { "http" })
 }
