@@ -227,7 +227,7 @@ pub async fn upload_part_copy(
         kind: None,
     };
     let segment = (size > 0).then(|| crate::model::Segment {
-        blob: pending.keep(),
+        blob: pending.id.clone(),
         len: size,
     });
     s3.store
@@ -245,6 +245,8 @@ pub async fn upload_part_copy(
             },
         )
         .await?;
+    // Named by a committed part row now (an error above drops and removes it).
+    pending.keep();
     Ok(S3Response::new(UploadPartCopyOutput {
         copy_part_result: Some(CopyPartResult {
             e_tag: Some(etag_dto(&etag)),

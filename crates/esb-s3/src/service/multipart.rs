@@ -115,6 +115,7 @@ pub async fn upload_part(
     s3.store
         .put_part(i.bucket, i.key, i.upload_id, part)
         .await?;
+    received.keep();
     let c = &received.checksums;
     Ok(S3Response::new(UploadPartOutput {
         e_tag: Some(etag_dto(&received.etag)),

@@ -142,6 +142,7 @@ pub async fn put(
         .store
         .put_object(input.bucket, input.key, new, condition, event)
         .await?;
+    received.keep();
     let c = &received.checksums;
     Ok(S3Response::new(PutObjectOutput {
         e_tag: Some(etag_dto(&received.etag)),
@@ -343,7 +344,18 @@ pub async fn get(
         i.checksum_mode.as_ref(),
     )
     .await?;
-    let stream = s3.store.blobs().read(r.v.segments.clone(), r.range.clone());
+    let stream = s3
+        .store
+        .blobs()
+        .reader(r.v.segments.clone(), r.range.clone())
+        .await
+        .map_err(|e| match e.kind() {
+            // Deleted between the catalogue read and opening its bytes.
+            std::io::ErrorKind::NotFound => S3Error::from(crate::error::StoreError::NoSuchKey {
+                delete_marker: None,
+            }),
+            _ => S3Error::internal_error(e),
+        })?;
     let tags = r.v.meta.tags.len();
     Ok(object_output!(GetObjectOutput, &r, i, {
         body: Some(StreamingBlob::wrap(stream)),
