@@ -108,6 +108,13 @@ pub async fn put(
             "A header you provided implies functionality that is not implemented: If-None-Match accepts only *",
         ));
     }
+    super::ownership::check_write_acl(
+        input.acl.as_ref().map(|a| a.as_str()),
+        input.grant_full_control.is_some()
+            || input.grant_read.is_some()
+            || input.grant_read_acp.is_some()
+            || input.grant_write_acp.is_some(),
+    )?;
     let mut meta = meta_headers!(input);
     super::dto::check_metadata_size(&meta)?;
     meta.tags = parse_tagging_header(input.tagging.as_deref())?;
@@ -409,6 +416,47 @@ pub async fn delete(
         },
         http::StatusCode::NO_CONTENT,
     ))
+}
+
+/// GetObjectAttributes: the attributes asked for, of the current version or one by id.
+pub async fn attributes(
+    s3: &EsbS3,
+    req: S3Request<GetObjectAttributesInput>,
+) -> S3Result<S3Response<GetObjectAttributesOutput>> {
+    let i = req.input;
+    let b = s3.store.bucket(i.bucket.clone()).await?;
+    let v = s3.store.get_object(i.bucket, i.key, i.version_id).await?;
+    let wants = |name: &str| i.object_attributes.iter().any(|a| a.as_str() == name);
+    let c = &v.meta.checksums;
+    Ok(S3Response::new(GetObjectAttributesOutput {
+        e_tag: wants("ETag").then(|| etag_dto(&v.etag)),
+        object_size: wants("ObjectSize").then(|| i64::try_from(v.size).unwrap_or(i64::MAX)),
+        storage_class: wants("StorageClass").then(|| {
+            StorageClass::from(
+                v.meta
+                    .storage_class
+                    .clone()
+                    .unwrap_or_else(|| "STANDARD".into()),
+            )
+        }),
+        checksum: (wants("Checksum") && !c.is_empty()).then(|| Checksum {
+            checksum_crc32: c.crc32.clone(),
+            checksum_crc32c: c.crc32c.clone(),
+            checksum_crc64nvme: c.crc64nvme.clone(),
+            checksum_sha1: c.sha1.clone(),
+            checksum_sha256: c.sha256.clone(),
+            checksum_type: c.kind.clone().map(ChecksumType::from),
+        }),
+        object_parts: (wants("ObjectParts") && v.meta.parts_count.is_some()).then(|| {
+            GetObjectAttributesParts {
+                total_parts_count: v.meta.parts_count.and_then(|n| i32::try_from(n).ok()),
+                ..GetObjectAttributesParts::default()
+            }
+        }),
+        last_modified: Some(timestamp(v.modified_ms)),
+        version_id: versioned_id(b.versioning, &v.version_id),
+        ..GetObjectAttributesOutput::default()
+    }))
 }
 
 /// S3's limit on keys per DeleteObjects request.
