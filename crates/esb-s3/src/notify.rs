@@ -80,8 +80,11 @@ pub fn event_payload(
     let time =
         time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(event.time_ms) * 1_000_000)
             .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    // S3 always gives milliseconds: 2026-01-01T00:00:00.000Z.
     let event_time = time
-        .format(&time::format_description::well_known::Rfc3339)
+        .format(time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+        ))
         .unwrap_or_default();
     let mut object = json!({
         "key": encode_key(event.key),
@@ -185,7 +188,7 @@ mod tests {
         let r = &v["Records"][0];
         assert_eq!(r["eventVersion"], "2.1");
         assert_eq!(r["eventName"], "ObjectCreated:Put");
-        assert_eq!(r["eventTime"], "1970-01-01T00:00:00Z");
+        assert_eq!(r["eventTime"], "1970-01-01T00:00:00.000Z");
         assert_eq!(r["s3"]["object"]["key"], "dir/a+b%2Bc.txt");
         assert_eq!(r["s3"]["object"]["size"], 3);
         assert_eq!(r["s3"]["object"]["sequencer"], "000000000000000A");
