@@ -12,8 +12,9 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 use crate::model::Segment;
 
-/// Reads and writes of this size keep memory flat and throughput near the disk's.
-const CHUNK: usize = 1 << 20;
+/// Reads and writes of this size keep memory flat (a transfer holds one chunk) and
+/// throughput near the disk's.
+const CHUNK: usize = 256 * 1024;
 /// Files a read opens before answering (the rest, of objects with more parts, as the
 /// stream reaches them), bounding the descriptors one GET holds.
 const EAGER_OPENS: usize = 64;
