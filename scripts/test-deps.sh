@@ -2,6 +2,7 @@
 # Installs everything the tests and benchmarks need, idempotently, under .esb-test/:
 #   .esb-test/venv            Python venv with awslambdaric (the runtime client), boto3
 #                             and the AWS CLI (v1: a PyPI package sharing boto3's botocore)
+#   .esb-test/moto            moto's server, an S3 engine that is not ESB's (--s3-endpoint tests)
 #   .esb-test/aws-lambda-rie  AWS's Runtime Interface Emulator (the oracle), taken from
 #                             the aws-sam-cli wheel on PyPI
 #   .esb-test/rootfs-python   a Debian bookworm root filesystem with Python 3.11 (made by
@@ -56,6 +57,22 @@ if [ ! -f "$ROOTFS/.esb-complete" ]; then
     rm -rf "$ROOTFS"
     mv "$ROOTFS.tmp" "$ROOTFS"
     touch "$ROOTFS/.esb-complete"
+fi
+
+# --- moto's server: an S3 engine that is not ours (the --s3-endpoint tests) -----------
+# In a venv of its own: moto pins its own botocore, which must not move the tests' boto3.
+MOTO_VERSION="5.1.18"
+if [ ! -f "$DEPS/moto/.stamp-$MOTO_VERSION" ]; then
+    say "installing moto[server] $MOTO_VERSION"
+    command -v python3 >/dev/null || apt_install python3
+    rm -rf "$DEPS/moto"
+    if ! python3 -m venv "$DEPS/moto" 2>/dev/null; then
+        rm -rf "$DEPS/moto"
+        apt_install python3-venv
+        python3 -m venv "$DEPS/moto"
+    fi
+    "$DEPS/moto/bin/pip" install -q --disable-pip-version-check "moto[server]==$MOTO_VERSION"
+    touch "$DEPS/moto/.stamp-$MOTO_VERSION"
 fi
 
 # --- Python runtime client and AWS's RIE ---------------------------------------------

@@ -16,5 +16,5 @@ pub use credentials::{BoxCredentials, CredentialsError, load_or_issue};
 pub use error::AuthError;
 pub use request::SignedRequest;
 pub use secret::{ApiKeys, constant_time_eq, secret_eq};
-pub use sign::{SignError, sign_headers};
+pub use sign::{SignError, sign_headers, sign_headers_unsigned_payload};
 pub use verify::{MAX_SKEW, verify};

@@ -2,7 +2,9 @@
 
 use std::time::SystemTime;
 
-use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+use aws_sigv4::http_request::{
+    PayloadChecksumKind, SignableBody, SignableRequest, SigningSettings, sign,
+};
 
 use crate::credentials::{BoxCredentials, signing_params};
 use crate::request::SignedRequest;
@@ -21,21 +23,58 @@ pub fn sign_headers(
     req: &SignedRequest<'_>,
     at: SystemTime,
 ) -> Result<Vec<(String, String)>, SignError> {
+    sign_with(
+        creds,
+        region,
+        service,
+        req,
+        at,
+        SignableBody::Bytes(req.body),
+        SigningSettings::default(),
+    )
+}
+
+/// Signs a request whose body streams (S3 uploads forwarded to another engine): the
+/// payload is declared `UNSIGNED-PAYLOAD` in `x-amz-content-sha256`, as S3 allows over
+/// TLS; `req.body` is ignored.
+pub fn sign_headers_unsigned_payload(
+    creds: &BoxCredentials,
+    region: &str,
+    service: &str,
+    req: &SignedRequest<'_>,
+    at: SystemTime,
+) -> Result<Vec<(String, String)>, SignError> {
+    let mut settings = SigningSettings::default();
+    settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+    sign_with(
+        creds,
+        region,
+        service,
+        req,
+        at,
+        SignableBody::UnsignedPayload,
+        settings,
+    )
+}
+
+fn sign_with(
+    creds: &BoxCredentials,
+    region: &str,
+    service: &str,
+    req: &SignedRequest<'_>,
+    at: SystemTime,
+    body: SignableBody<'_>,
+    settings: SigningSettings,
+) -> Result<Vec<(String, String)>, SignError> {
     let fail = |e: &dyn std::fmt::Display| SignError(e.to_string());
     let identity = creds.identity();
-    let params = signing_params(&identity, region, service, at, SigningSettings::default())
-        .map_err(|e| fail(&e))?;
+    let params = signing_params(&identity, region, service, at, settings).map_err(|e| fail(&e))?;
     let mut headers = Vec::new();
     for (k, v) in req.headers {
         headers.push((k.as_str(), v.to_str().map_err(|e| fail(&e))?));
     }
-    let signable = SignableRequest::new(
-        req.method,
-        req.uri,
-        headers.into_iter(),
-        SignableBody::Bytes(req.body),
-    )
-    .map_err(|e| fail(&e))?;
+    let signable = SignableRequest::new(req.method, req.uri, headers.into_iter(), body)
+        .map_err(|e| fail(&e))?;
     let (instructions, _) = sign(signable, &params).map_err(|e| fail(&e))?.into_parts();
     Ok(instructions
         .headers()

@@ -23,6 +23,9 @@ pub struct BoxState {
     /// The log store's VictoriaLogs API (`None`: `--logs-listen off`).
     #[serde(default)]
     pub logs_url: Option<String>,
+    /// The S3 service's endpoint (`None`: `--s3-port off`).
+    #[serde(default)]
+    pub s3_url: Option<String>,
 }
 
 /// Records the box; the file goes when the returned guard is dropped.

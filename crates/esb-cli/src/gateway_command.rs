@@ -115,14 +115,25 @@ pub async fn serve(
     let id_token = options.auth.id_token(&credentials)?;
     let user_auth = id_token.is_some();
     let apis = crate::api_access::Apis::new(&project.template, &options.auth, user_auth)?;
+    let logs = crate::log_store::serve(&project.state_dir, &options.log_store).await?;
+    let pipeline = crate::log_pipeline::start(
+        &project.state_dir,
+        logs.as_ref().map(|l| Arc::clone(&l.store)),
+        options.logs_ship_url.as_deref(),
+        &url,
+        &certs.ca,
+    )?
+    .map(Arc::new);
     let s3 = crate::s3_service::S3Service::start(
         &options.s3,
         &project.state_dir,
         &project.region,
         Arc::clone(&tls),
         &credentials,
+        pipeline.as_ref().map(|p| Arc::clone(&p.box_records)),
     )
-    .await?;
+    .await?
+    .map(Arc::new);
     if let Some(s3) = &s3 {
         s3.provision(&project.template.buckets).await?;
     } else if !project.template.buckets.is_empty() {
@@ -133,15 +144,6 @@ pub async fn serve(
     let services = crate::project::Services {
         s3: s3.as_ref().map(|s| s.url.clone()),
     };
-    let logs = crate::log_store::serve(&project.state_dir, &options.log_store).await?;
-    let pipeline = crate::log_pipeline::start(
-        &project.state_dir,
-        logs.as_ref().map(|l| Arc::clone(&l.store)),
-        options.logs_ship_url.as_deref(),
-        &url,
-        &certs.ca,
-    )?
-    .map(Arc::new);
     let mut functions = project.entries(&url, &certs.ca, &credentials, &apis, &services);
     if let Some(p) = &pipeline {
         p.configure_workers(&mut functions);
@@ -185,6 +187,7 @@ pub async fn serve(
                     args,
                     project: project.clone(),
                     rebuild,
+                    s3: s3.clone(),
                     entries: Box::new(move |p: &Project| {
                         let apis = crate::api_access::Apis::new(&p.template, &auth, user_auth)?;
                         let mut entries = p.entries(&url, &ca, &credentials, &apis, &services);
@@ -226,6 +229,7 @@ pub async fn serve(
                 ),
                 (None, None) => None,
             },
+            s3_url: s3.as_ref().map(|s| s.url.clone()),
         },
     )?;
     let mut router = esb_gateway::server::router(Arc::clone(&gateway));

@@ -8,31 +8,73 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::Args;
 use esb_gateway::Gateway;
+use esb_s3::forward::Engine;
 use esb_s3::model::{CorsRule, Versioning};
 use esb_s3::notify::LambdaTarget;
 use esb_s3::store::Document;
 use esb_s3::{S3Front, Store, StoreError};
 use esb_template::BucketSpec;
 
-/// `--s3-port`: a port, `0` for any free one, or `off`.
+/// `--s3-port`: `auto`, a port (`0`: any free one), or `off`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct S3Port(pub Option<u16>);
+pub enum S3Port {
+    /// 9000 (the seed's RustFS port), or a free port when something else holds it.
+    Auto,
+    Port(u16),
+    Off,
+}
+
+/// The port `auto` tries first.
+const DEFAULT_PORT: u16 = 9000;
 
 fn parse_port(s: &str) -> Result<S3Port, String> {
     match s {
-        "off" | "false" | "no" => Ok(S3Port(None)),
+        "auto" => Ok(S3Port::Auto),
+        "off" | "false" | "no" => Ok(S3Port::Off),
         _ => s
             .parse::<u16>()
-            .map(|p| S3Port(Some(p)))
-            .map_err(|_| format!("`{s}` is neither a port number nor `off`")),
+            .map(S3Port::Port)
+            .map_err(|_| format!("`{s}` is neither a port number, `auto` nor `off`")),
+    }
+}
+
+/// Binds the S3 listener on every interface (docker workers reach it through the
+/// box network's gateway).
+async fn bind(port: S3Port) -> Result<Option<tokio::net::TcpListener>> {
+    let at = |p: u16| SocketAddr::from(([0, 0, 0, 0], p));
+    match port {
+        S3Port::Off => Ok(None),
+        S3Port::Port(p) => tokio::net::TcpListener::bind(at(p))
+            .await
+            .map(Some)
+            .with_context(|| {
+                format!(
+                    "cannot listen on {} (S3; choose another with --s3-port, or --s3-port off)",
+                    at(p)
+                )
+            }),
+        S3Port::Auto => match tokio::net::TcpListener::bind(at(DEFAULT_PORT)).await {
+            Ok(l) => Ok(Some(l)),
+            Err(e) => {
+                let l = tokio::net::TcpListener::bind(at(0))
+                    .await
+                    .context("cannot listen on any port for S3")?;
+                eprintln!(
+                    "esb: warning: S3's port {DEFAULT_PORT} is taken ({e}); S3 listens on {} instead (--s3-port sets one)",
+                    l.local_addr()?.port()
+                );
+                Ok(Some(l))
+            }
+        },
     }
 }
 
 #[derive(Args, Clone, Debug)]
 pub struct S3Args {
-    /// Port of the box's S3 service (functions reach it through AWS_ENDPOINT_URL_S3);
-    /// `0` picks a free port, `off` turns the service off.
-    #[arg(long, env = "ESB_S3_PORT", default_value = "9000", value_parser = parse_port)]
+    /// Port of the box's S3 service (functions reach it through AWS_ENDPOINT_URL_S3):
+    /// `auto` (9000, or a free port when that is taken), a number (`0`: any free one),
+    /// or `off`.
+    #[arg(long, env = "ESB_S3_PORT", default_value = "auto", value_parser = parse_port)]
     pub s3_port: S3Port,
     /// Serve S3 over plain HTTP instead of HTTPS with the box's certificate.
     #[arg(
@@ -41,6 +83,58 @@ pub struct S3Args {
         value_parser = clap::builder::BoolishValueParser::new()
     )]
     pub s3_plain_http: bool,
+    /// Use an existing S3 engine (RustFS, MinIO, Garage, Ceph RGW, AWS) instead of the
+    /// embedded store: the box's listener checks the box's key and forwards, re-signed.
+    #[arg(long, env = "ESB_S3_ENDPOINT", value_name = "URL")]
+    pub s3_endpoint: Option<String>,
+    /// The engine's access key id (with --s3-endpoint).
+    #[arg(long, env = "ESB_S3_ACCESS_KEY_ID", requires = "s3_endpoint")]
+    pub s3_access_key_id: Option<String>,
+    /// The engine's secret access key (with --s3-endpoint).
+    #[arg(
+        long,
+        env = "ESB_S3_SECRET_ACCESS_KEY",
+        requires = "s3_endpoint",
+        hide_env_values = true
+    )]
+    pub s3_secret_access_key: Option<String>,
+    /// The engine's region (default: the box's --region).
+    #[arg(long, env = "ESB_S3_REGION", requires = "s3_endpoint")]
+    pub s3_region: Option<String>,
+    /// A CA certificate (PEM) the engine's HTTPS certificate chains to, if not public.
+    #[arg(long, env = "ESB_S3_CA", requires = "s3_endpoint", value_name = "FILE")]
+    pub s3_ca: Option<std::path::PathBuf>,
+}
+
+impl S3Args {
+    /// The external engine, when one is configured.
+    fn engine(&self, box_region: &str) -> Result<Option<Arc<Engine>>> {
+        let Some(endpoint) = &self.s3_endpoint else {
+            return Ok(None);
+        };
+        let (Some(id), Some(secret)) = (&self.s3_access_key_id, &self.s3_secret_access_key) else {
+            anyhow::bail!(
+                "--s3-endpoint needs the engine's key pair: --s3-access-key-id and --s3-secret-access-key (or ESB_S3_ACCESS_KEY_ID / ESB_S3_SECRET_ACCESS_KEY)"
+            );
+        };
+        let ca = match &self.s3_ca {
+            Some(p) => {
+                Some(std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?)
+            }
+            None => None,
+        };
+        let engine = Engine::new(
+            endpoint,
+            esb_auth::BoxCredentials {
+                access_key_id: id.clone(),
+                secret_access_key: secret.clone(),
+            },
+            self.s3_region.as_deref().unwrap_or(box_region),
+            ca.as_deref(),
+        )
+        .map_err(|e| anyhow::anyhow!("--s3-endpoint: {e}"))?;
+        Ok(Some(Arc::new(engine)))
+    }
 }
 
 /// The S3 service of a running box.
@@ -48,6 +142,8 @@ pub struct S3Service {
     /// What functions get as `AWS_ENDPOINT_URL_S3`.
     pub url: String,
     pub store: Store,
+    /// The external engine the listener forwards to, if any.
+    engine: Option<Arc<Engine>>,
     stop: tokio::sync::watch::Sender<bool>,
 }
 
@@ -59,35 +155,64 @@ impl S3Service {
         region: &str,
         tls: Arc<rustls::ServerConfig>,
         credentials: &esb_auth::BoxCredentials,
+        log_records: Option<Arc<esb_logs::Shipper>>,
     ) -> Result<Option<Self>> {
-        let Some(port) = args.s3_port.0 else {
+        let Some(listener) = bind(args.s3_port).await? else {
             return Ok(None);
         };
+        let engine = args.engine(region)?;
         let dir = state.s3();
         let store = Store::open(&dir, region)
             .with_context(|| format!("cannot open the S3 store in {}", dir.display()))?;
-        let listen = SocketAddr::from(([0, 0, 0, 0], port));
-        let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| {
-            format!("cannot listen on {listen} (S3; choose another with --s3-port, or --s3-port off)")
-        })?;
         let port = listener.local_addr()?.port();
         let scheme = if args.s3_plain_http { "http" } else { "https" };
         let url = format!("{scheme}://127.0.0.1:{port}");
-        let front = S3Front::new(store.clone(), credentials.clone());
+        // Access lines go where the gateway's go: <state>/logs/access.log and the store.
+        let access = Arc::new(esb_gateway::access_log::AccessLog::new(
+            Some(&state.access_log()),
+            log_records,
+        ));
+        let front = S3Front::new(store.clone(), credentials.clone(), engine.clone())
+            .with_access_log(Arc::new(move |line| {
+                access.write(&esb_gateway::access_log::AccessEntry {
+                    time: time::OffsetDateTime::now_utc(),
+                    request_id: Some(line.request_id),
+                    source_ip: line.source.ip(),
+                    method: line.method,
+                    path: line.path,
+                    status: line.status,
+                    duration_ms: line.duration_ms,
+                    user_agent: line.user_agent,
+                    trace_header: None,
+                    service: Some("s3"),
+                })
+            }));
         let (stop, mut stopped) = tokio::sync::watch::channel(false);
         let tls = (!args.s3_plain_http).then_some(tls);
         tokio::spawn(esb_s3::server::serve(listener, tls, front, async move {
             let _ = stopped.wait_for(|s| *s).await;
         }));
-        Ok(Some(Self { url, store, stop }))
+        Ok(Some(Self {
+            url,
+            store,
+            engine,
+            stop,
+        }))
     }
 
     /// Creates the template's buckets and applies what it declares.
     pub async fn provision(&self, buckets: &[BucketSpec]) -> Result<()> {
         for b in buckets {
-            provision_bucket(&self.store, b)
+            let context = || format!("cannot create bucket {} ({})", b.name, b.logical_id);
+            if let Some(engine) = &self.engine {
+                provision_on_engine(engine, b)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))
+                    .with_context(|| format!("{} on {}", context(), engine.endpoint))?;
+            }
+            provision_bucket(&self.store, b, self.engine.is_some())
                 .await
-                .with_context(|| format!("cannot create bucket {} ({})", b.name, b.logical_id))?;
+                .with_context(context)?;
         }
         Ok(())
     }
@@ -110,14 +235,49 @@ impl S3Service {
     }
 }
 
+/// A template bucket on an external engine: created there if absent, with its declared
+/// versioning, CORS rules and tags (the box keeps its notifications).
+async fn provision_on_engine(engine: &Engine, b: &BucketSpec) -> Result<(), String> {
+    engine.create_bucket(&b.name).await?;
+    if let Some(v) = &b.versioning {
+        engine.put_versioning(&b.name, v).await?;
+    }
+    if !b.cors_rules.is_empty() {
+        engine.put_cors(&b.name, &cors_rules(b)).await?;
+    }
+    if !b.tags.is_empty() {
+        engine.put_tags(&b.name, &b.tags).await?;
+    }
+    Ok(())
+}
+
+fn cors_rules(b: &BucketSpec) -> Vec<CorsRule> {
+    b.cors_rules
+        .iter()
+        .map(|r| CorsRule {
+            id: r.id.clone(),
+            allowed_origins: r.allowed_origins.clone(),
+            allowed_methods: r.allowed_methods.clone(),
+            allowed_headers: r.allowed_headers.clone(),
+            expose_headers: r.exposed_headers.clone(),
+            max_age_seconds: r.max_age_s,
+        })
+        .collect()
+}
+
 /// A template bucket: created if absent; its declared versioning, CORS rules, tags
 /// and notifications applied (what the template leaves out is left as it is). Never
-/// deleted: a bucket removed from the template keeps its data.
-async fn provision_bucket(store: &Store, b: &BucketSpec) -> Result<(), StoreError> {
+/// deleted: a bucket removed from the template keeps its data. With an external
+/// engine (`shadow`), only the notifications are kept here.
+async fn provision_bucket(store: &Store, b: &BucketSpec, shadow: bool) -> Result<(), StoreError> {
     match store.create_bucket(b.name.clone()).await {
-        Ok(()) => crate::quiet::note!("esb: created bucket {}", b.name),
+        Ok(()) if !shadow => crate::quiet::note!("esb: created bucket {}", b.name),
+        Ok(()) => {}
         Err(StoreError::BucketAlreadyOwnedByYou) => {}
         Err(e) => return Err(e),
+    }
+    if shadow {
+        return set_notifications(store, b).await;
     }
     if let Some(v) = &b.versioning {
         let state = Versioning::parse(v);
@@ -128,19 +288,7 @@ async fn provision_bucket(store: &Store, b: &BucketSpec) -> Result<(), StoreErro
         }
     }
     if !b.cors_rules.is_empty() {
-        let rules = b
-            .cors_rules
-            .iter()
-            .map(|r| CorsRule {
-                id: r.id.clone(),
-                allowed_origins: r.allowed_origins.clone(),
-                allowed_methods: r.allowed_methods.clone(),
-                allowed_headers: r.allowed_headers.clone(),
-                expose_headers: r.exposed_headers.clone(),
-                max_age_seconds: r.max_age_s,
-            })
-            .collect();
-        store.set_cors(b.name.clone(), Some(rules)).await?;
+        store.set_cors(b.name.clone(), Some(cors_rules(b))).await?;
     }
     if !b.tags.is_empty() {
         store
@@ -151,6 +299,10 @@ async fn provision_bucket(store: &Store, b: &BucketSpec) -> Result<(), StoreErro
             )
             .await?;
     }
+    set_notifications(store, b).await
+}
+
+async fn set_notifications(store: &Store, b: &BucketSpec) -> Result<(), StoreError> {
     if !b.lambda_notifications.is_empty() {
         let targets: Vec<LambdaTarget> = b
             .lambda_notifications

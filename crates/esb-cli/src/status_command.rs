@@ -37,13 +37,22 @@ pub fn run(args: StatusArgs) -> Result<()> {
     }
     let status: Status = resp.json().context("the box's status is not JSON")?;
     let s = &client.state;
+    let state_dir = args.project.state_dir();
+    let buckets = if s.s3_url.is_some() {
+        esb_s3::store::usage(&esb_state::StateDir::new(&state_dir).s3()).unwrap_or_else(|e| {
+            eprintln!("esb: cannot read the S3 store: {e}");
+            Vec::new()
+        })
+    } else {
+        Vec::new()
+    };
     if args.json {
-        let state_dir = args.project.state_dir();
         let report = Report {
             serving: BoxSummary {
                 logs_url: s.logs_url.as_deref(),
                 pid: s.pid,
                 region: &s.region,
+                s3_url: s.s3_url.as_deref(),
                 runtime: &s.runtime,
                 started_at: &s.started_at,
                 state_dir: &state_dir,
@@ -51,6 +60,7 @@ pub fn run(args: StatusArgs) -> Result<()> {
                 url: &s.url,
             },
             status: &status,
+            buckets: &buckets,
         };
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
@@ -63,6 +73,9 @@ pub fn run(args: StatusArgs) -> Result<()> {
     match &s.logs_url {
         Some(url) => println!("logs     {url} (VictoriaLogs API; `esb logs` reads it)"),
         None => println!("logs     none (--logs-listen off, no --logs-ship-url)"),
+    }
+    if let Some(url) = &s.s3_url {
+        println!("s3       {url}");
     }
     if !s.signed {
         println!("WARNING  the Invoke API is open (--open-invoke-api)");
@@ -93,6 +106,12 @@ pub fn run(args: StatusArgs) -> Result<()> {
             println!("  URL {}{url}", s.url);
         }
     }
+    if !buckets.is_empty() {
+        println!("\n{:<40} {:>9} {:>14}", "BUCKET", "objects", "bytes");
+        for b in &buckets {
+            println!("{:<40} {:>9} {:>14}", b.name, b.objects, b.bytes);
+        }
+    }
     Ok(())
 }
 
@@ -104,6 +123,9 @@ struct Report<'a> {
     serving: BoxSummary<'a>,
     #[serde(flatten)]
     status: &'a Status,
+    /// The embedded S3 store's buckets (absent when there are none).
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    buckets: &'a [esb_s3::store::BucketUsage],
 }
 
 /// Fields in alphabetical order, as `esb status --json` has always printed them.
@@ -113,6 +135,8 @@ struct BoxSummary<'a> {
     pid: u32,
     region: &'a str,
     runtime: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    s3_url: Option<&'a str>,
     started_at: &'a str,
     state_dir: &'a Path,
     template: &'a Path,
@@ -152,8 +176,10 @@ mod tests {
                 state_dir: dir,
                 template,
                 url: "https://127.0.0.1:8443",
+                s3_url: None,
             },
             status: &status,
+            buckets: &[],
         };
         // What `esb status --json` printed when it patched the document as a Value.
         let mut before = serde_json::to_value(&status).expect("value");

@@ -38,6 +38,8 @@ pub struct Reloader {
     pub project: Project,
     pub rebuild: Rebuild,
     pub entries: Entries,
+    /// The box's S3 service: a reloaded template's new buckets are created there.
+    pub s3: Option<Arc<crate::s3_service::S3Service>>,
 }
 
 /// The watcher, shared with the reload thread (which adds the folders of functions a
@@ -236,6 +238,11 @@ async fn replan(gateway: &Gateway, reloader: &mut Reloader) {
             return;
         }
     };
+    if let Some(s3) = &reloader.s3
+        && let Err(e) = s3.provision(&project.template.buckets).await
+    {
+        eprintln!("esb: {template}: {e:#}");
+    }
     let routes: usize = entries.iter().map(|e| e.routes.len()).sum();
     let changes = gateway.replan(entries).await;
     reloader.project = project;

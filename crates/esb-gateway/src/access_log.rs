@@ -28,6 +28,8 @@ pub struct AccessEntry<'a> {
     pub user_agent: Option<&'a str>,
     /// The request's `X-Amzn-Trace-Id`, as sent.
     pub trace_header: Option<&'a str>,
+    /// The data service that answered (`s3`); None for the gateway's own routes.
+    pub service: Option<&'a str>,
 }
 
 impl AccessLog {
@@ -82,6 +84,10 @@ fn append(file: &Mutex<std::fs::File>, e: &AccessEntry<'_>) {
         "durationMs": e.duration_ms,
         "userAgent": e.user_agent,
     });
+    let mut line = line;
+    if let Some(service) = e.service {
+        line["service"] = json!(service);
+    }
     let mut text = line.to_string();
     text.push('\n');
     // One write(2) per line with O_APPEND: lines never interleave.
@@ -116,6 +122,9 @@ fn record(e: &AccessEntry<'_>) -> esb_logs::Record {
             "trace_id",
             esb_logs::lambda_line::trace_root(trace).to_string(),
         );
+    }
+    if let Some(service) = e.service {
+        put("service", service.to_string());
     }
     put("source_ip", e.source_ip.to_string());
     put("method", e.method.to_string());

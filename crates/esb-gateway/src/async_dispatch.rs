@@ -176,7 +176,7 @@ pub fn accept_event(
     function: &str,
     payload: String,
 ) -> Result<String, esb_lambda::InvokeApiError> {
-    let (name, _qualifier) = crate::invoke_api::parse_function_ref(function, gw)?;
+    let (name, _qualifier) = crate::function_ref::parse(function, gw)?;
     if !gw.plan().pools.contains_key(&name) {
         return Err(esb_lambda::InvokeApiError::new(
             http::StatusCode::NOT_FOUND,

@@ -41,8 +41,16 @@ impl CertPaths {
 }
 
 /// Names the server certificate is valid for, besides loopback addresses: containers
-/// reach the box as `host.docker.internal`.
-const SERVER_NAMES: [&str; 2] = ["localhost", "host.docker.internal"];
+/// reach the box as `host.docker.internal`; S3 clients using virtual-hosted-style
+/// addressing name the bucket in the host (`photos.s3.localhost`). (`*.localhost`
+/// would be a wildcard over a single label, which TLS clients refuse.)
+const SERVER_NAMES: [&str; 5] = [
+    "localhost",
+    "host.docker.internal",
+    "s3.localhost",
+    "*.s3.localhost",
+    "*.host.docker.internal",
+];
 
 /// Creates the CA and a server certificate for [`SERVER_NAMES`] and loopback unless
 /// they already exist for exactly those names.

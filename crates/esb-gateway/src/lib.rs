@@ -40,6 +40,7 @@ pub mod clock;
 pub mod cors;
 #[cfg(test)]
 mod event_shape;
+pub mod function_ref;
 pub mod function_url;
 pub mod gateway;
 pub mod http_event;

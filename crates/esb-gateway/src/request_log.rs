@@ -38,6 +38,7 @@ pub async fn record(
         duration_ms: (started.elapsed().as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
         user_agent: user_agent.as_deref(),
         trace_header: trace_header.as_deref(),
+        service: None,
     });
     resp
 }

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod cors;
 pub mod dispatch;
 pub mod error;
+pub mod forward;
 pub mod host;
 pub mod model;
 pub mod notify;

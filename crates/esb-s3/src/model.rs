@@ -43,7 +43,18 @@ pub struct Bucket {
     pub versioning: Versioning,
     pub tags: Option<Vec<(String, String)>>,
     pub cors: Option<Vec<CorsRule>>,
-    pub notifications: Vec<crate::notify::LambdaTarget>,
+    pub notifications: Vec<LambdaTarget>,
+}
+
+/// One `LambdaFunctionConfiguration` of a bucket.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LambdaTarget {
+    pub id: Option<String>,
+    pub function_arn: String,
+    /// e.g. `s3:ObjectCreated:*`.
+    pub events: Vec<String>,
+    pub prefix: Option<String>,
+    pub suffix: Option<String>,
 }
 
 /// A CORS rule as `PutBucketCors` gives it.

@@ -2,19 +2,9 @@
 //! event S3 sends (structure 2.1). Matching happens inside the write's transaction, so
 //! an acknowledged write and its events commit together (the outbox).
 
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-/// One `LambdaFunctionConfiguration` of a bucket.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LambdaTarget {
-    pub id: Option<String>,
-    pub function_arn: String,
-    /// e.g. `s3:ObjectCreated:*`.
-    pub events: Vec<String>,
-    pub prefix: Option<String>,
-    pub suffix: Option<String>,
-}
+pub use crate::model::LambdaTarget;
 
 /// The event names S3 accepts in a notification configuration.
 pub const EVENT_NAMES: [&str; 12] = [
@@ -90,8 +80,11 @@ pub fn event_payload(
     let time =
         time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(event.time_ms) * 1_000_000)
             .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    // S3 always gives milliseconds: 2026-01-01T00:00:00.000Z.
     let event_time = time
-        .format(&time::format_description::well_known::Rfc3339)
+        .format(time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+        ))
         .unwrap_or_default();
     let mut object = json!({
         "key": encode_key(event.key),
@@ -195,7 +188,7 @@ mod tests {
         let r = &v["Records"][0];
         assert_eq!(r["eventVersion"], "2.1");
         assert_eq!(r["eventName"], "ObjectCreated:Put");
-        assert_eq!(r["eventTime"], "1970-01-01T00:00:00Z");
+        assert_eq!(r["eventTime"], "1970-01-01T00:00:00.000Z");
         assert_eq!(r["s3"]["object"]["key"], "dir/a+b%2Bc.txt");
         assert_eq!(r["s3"]["object"]["size"], 3);
         assert_eq!(r["s3"]["object"]["sequencer"], "000000000000000A");

@@ -15,6 +15,7 @@ use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use s3s::Body;
+use s3s::config::{S3Config, StaticConfigProvider};
 use s3s::service::{S3Service, S3ServiceBuilder};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
@@ -34,55 +35,70 @@ const MAX_HEADER_BYTES: usize = 256 * 1024;
 /// More header fields than this are a bare 431 from hyper too (its default is 100).
 const MAX_HEADER_FIELDS: usize = 1000;
 
+/// One answered request, for the box's access log.
+pub struct AccessLine<'a> {
+    pub request_id: &'a str,
+    pub source: SocketAddr,
+    pub method: &'a str,
+    pub path: &'a str,
+    pub status: u16,
+    pub duration_ms: f64,
+    pub user_agent: Option<&'a str>,
+}
+
+/// Where access lines go (the box's access log and log store).
+pub type AccessHook = Arc<dyn Fn(&AccessLine<'_>) + Send + Sync>;
+
 /// The S3 service of a box, ready to serve.
 #[derive(Clone)]
 pub struct S3Front {
     s3: S3Service,
     store: Store,
+    access: Option<AccessHook>,
 }
 
 impl S3Front {
-    pub fn new(store: Store, credentials: esb_auth::BoxCredentials) -> Self {
-        let mut builder = S3ServiceBuilder::new(EsbS3::new(store.clone()));
+    /// The embedded store's service, or with `engine` a forwarder to that engine.
+    pub fn new(
+        store: Store,
+        credentials: esb_auth::BoxCredentials,
+        engine: Option<Arc<crate::forward::Engine>>,
+    ) -> Self {
+        let mut builder = S3ServiceBuilder::new(EsbS3::new(store.clone(), engine.is_some()));
         builder.set_auth(BoxAuth::new(credentials));
         builder.set_host(BoxHost);
+        builder.set_config(Arc::new(StaticConfigProvider::new(Arc::new(limits()))));
+        if let Some(engine) = engine {
+            builder.set_route(crate::forward::Forwarder::new(engine, store.clone()));
+        }
         Self {
             s3: builder.build(),
             store,
+            access: None,
         }
     }
 
-    /// Answers one request.
-    pub async fn handle(&self, req: Request<Incoming>) -> Response<Body> {
+    /// Reports every answered request to `hook`.
+    pub fn with_access_log(mut self, hook: AccessHook) -> Self {
+        self.access = Some(hook);
+        self
+    }
+
+    /// Answers one request from `source`.
+    pub async fn handle(&self, req: Request<Incoming>, source: SocketAddr) -> Response<Body> {
         let request_id = format!("{:016X}", rand_u64());
-        let header_bytes: usize = req
-            .headers()
-            .iter()
-            .map(|(k, v)| k.as_str().len() + v.len() + 4)
-            .sum();
-        if header_bytes > MAX_HEADER_SECTION {
-            let mut resp = error_response_with(
-                StatusCode::BAD_REQUEST,
-                "RequestHeaderSectionTooLarge",
-                "Your request header section exceeds the maximum allowed size.",
-                &format!("<MaxSizeAllowed>{MAX_HEADER_SECTION}</MaxSizeAllowed>"),
-            );
-            finish(&mut resp, &request_id);
-            return resp;
-        }
-        if let Some(mut resp) = signature_time_error(&req) {
-            finish(&mut resp, &request_id);
-            return resp;
-        }
+        let started = std::time::Instant::now();
         let origin = header(&req, "origin");
+        let user_agent = header(&req, "user-agent");
         let method = req.method().clone();
+        let path = req.uri().path().to_string();
         let bucket = bucket_of(&req);
         // S3 answers every OPTIONS as a CORS preflight (one without Origin is a 400).
-        let mut resp = if method == Method::OPTIONS {
+        let mut resp = if let Some(refused) = refuse_early(&req) {
+            refused
+        } else if method == Method::OPTIONS {
             self.preflight(&req, bucket.as_deref()).await
         } else {
-            let started = std::time::Instant::now();
-            let path = req.uri().path().to_string();
             let resp = match self.s3.call(req.map(Body::from)).await {
                 Ok(r) => r,
                 Err(e) => {
@@ -94,14 +110,6 @@ impl S3Front {
                     )
                 }
             };
-            tracing::debug!(
-                service = "s3",
-                method = %method,
-                path = %path,
-                status = resp.status().as_u16(),
-                ms = started.elapsed().as_millis() as u64,
-                "s3 request"
-            );
             let mut resp = resp;
             if let (Some(o), Some(b)) = (&origin, &bucket) {
                 self.add_cors(&mut resp, b, o, method.as_str()).await;
@@ -109,6 +117,17 @@ impl S3Front {
             resp
         };
         finish(&mut resp, &request_id);
+        if let Some(hook) = &self.access {
+            hook(&AccessLine {
+                request_id: &request_id,
+                source,
+                method: method.as_str(),
+                path: &path,
+                status: resp.status().as_u16(),
+                duration_ms: (started.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0,
+                user_agent: user_agent.as_deref(),
+            });
+        }
         resp
     }
 
@@ -161,6 +180,25 @@ impl S3Front {
                 .extend(crate::cors::allow_headers(rule, origin, &[], false));
         }
     }
+}
+
+/// What S3 refuses before looking at the request any further: a header section over
+/// 8 KB, a signature outside S3's time limits.
+fn refuse_early(req: &Request<Incoming>) -> Option<Response<Body>> {
+    let header_bytes: usize = req
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum();
+    if header_bytes > MAX_HEADER_SECTION {
+        return Some(error_response_with(
+            StatusCode::BAD_REQUEST,
+            "RequestHeaderSectionTooLarge",
+            "Your request header section exceeds the maximum allowed size.",
+            &format!("<MaxSizeAllowed>{MAX_HEADER_SECTION}</MaxSizeAllowed>"),
+        ));
+    }
+    signature_time_error(req)
 }
 
 /// How far a header-signed request's `X-Amz-Date` may be from now (S3: 15 minutes).
@@ -236,6 +274,22 @@ fn parse_amz_date(s: &str) -> Option<i64> {
     )
 }
 
+/// What one request may make the service hold in memory. XML bodies: the largest S3
+/// takes (10,000 parts, 1,000 keys) fit in 4 MiB. Browser POST uploads are the one
+/// body s3s buffers whole, so they are capped (S3 allows 5 GB; larger files go through
+/// PUT or multipart, which stream).
+fn limits() -> S3Config {
+    let mut c = S3Config::default();
+    c.xml_max_body_size = 4 * 1024 * 1024;
+    c.post_object_max_file_size = POST_OBJECT_MAX_BYTES;
+    c.form_max_fields_size = 1024 * 1024;
+    c.form_max_field_size = 64 * 1024;
+    c
+}
+
+/// The largest browser POST upload.
+pub const POST_OBJECT_MAX_BYTES: u64 = 64 * 1024 * 1024;
+
 fn header(req: &Request<Incoming>, name: &str) -> Option<String> {
     req.headers()
         .get(name)
@@ -303,7 +357,9 @@ fn finish(resp: &mut Response<Body>, request_id: &str) {
         return;
     }
     if resp.status().is_client_error() || resp.status().is_server_error() {
-        let Some(bytes) = resp.body_mut().take_bytes() else {
+        // Only a body already in memory (s3s's own errors); a streamed one (an external
+        // engine's answer) passes as it is.
+        let Some(bytes) = resp.body().bytes() else {
             return;
         };
         let body = match std::str::from_utf8(&bytes) {
@@ -401,7 +457,7 @@ pub async fn serve(
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req: Request<Incoming>| {
                 let front = front.clone();
-                async move { Ok::<_, Infallible>(front.handle(req).await) }
+                async move { Ok::<_, Infallible>(front.handle(req, remote).await) }
             });
             let builder = {
                 let mut b = http1::Builder::new();
@@ -440,11 +496,6 @@ pub async fn serve(
         });
     }
     let _ = tokio::time::timeout(Duration::from_secs(5), graceful.shutdown()).await;
-}
-
-/// Where the listener is reachable, for logs.
-pub fn describe(addr: SocketAddr, tls: bool) -> String {
-    format!("{}://{addr}", if tls { "https" } else { "http" })
 }
 
 #[cfg(test)]

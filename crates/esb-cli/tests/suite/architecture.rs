@@ -21,6 +21,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("esb-logs", &[]),
     ("esb-docker", &[]),
     ("esb-rie", &["esb-lambda", "esb-logs"]),
+    ("esb-s3", &["esb-auth"]),
     (
         "esb-agent",
         &[
@@ -52,6 +53,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "esb-logs",
             "esb-proto",
             "esb-rie",
+            "esb-s3",
             "esb-state",
             "esb-template",
         ],

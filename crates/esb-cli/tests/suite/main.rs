@@ -25,6 +25,7 @@ mod logs_command;
 mod rie_behaviour;
 mod rie_differential;
 mod route_auth;
+mod s3_external_engine;
 mod s3_service;
 mod static_binary;
 mod terminal;

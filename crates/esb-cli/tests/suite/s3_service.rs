@@ -2502,12 +2502,9 @@ out["missing_bucket"] = request("GET", "no-such-bucket.localhost", "/k")
 }
 
 /// Virtual-hosted-style URLs over HTTPS (`https://<bucket>.s3.localhost:<port>/key`, as
-/// a browser or an SDK with virtual addressing uses them) need the box's certificate to
-/// cover `*.s3.localhost`; it names only localhost, host.docker.internal and loopback
-/// addresses, so the TLS handshake fails (the service itself routes such requests, see
-/// `s3_virtual_hosted_style_addressing`).
+/// a browser or an SDK with virtual addressing uses them): the box's certificate covers
+/// `*.s3.localhost`.
 #[test]
-#[ignore = "the box's server certificate (esb-gateway certs.rs) has no *.s3.localhost / *.localhost name: virtual-hosted-style HTTPS fails verification"]
 fn s3_virtual_hosted_style_https_verifies() {
     let b = S3Box::start("vhost-tls", "");
     let r = b.python(

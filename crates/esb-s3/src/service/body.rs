@@ -37,13 +37,20 @@ pub struct Received {
 }
 
 impl Received {
-    /// Keeps the blob (call once the row naming it is about to commit).
-    pub fn segment(&mut self) -> Option<Segment> {
-        let size = self.size;
-        self.blob.take().map(|b| Segment {
-            blob: b.keep(),
-            len: size,
+    /// The segment a row will name; the blob stays removable until [`Received::keep`].
+    pub fn segment(&self) -> Option<Segment> {
+        self.blob.as_ref().map(|b| Segment {
+            blob: b.id.clone(),
+            len: self.size,
         })
+    }
+
+    /// The row naming the blob committed: the blob is the store's now. Until then a
+    /// failed write (a precondition, a vanished bucket) drops it with `self`.
+    pub fn keep(&mut self) {
+        if let Some(b) = self.blob.take() {
+            b.keep();
+        }
     }
 }
 

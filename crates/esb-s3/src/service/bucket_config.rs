@@ -3,7 +3,7 @@
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
-use super::EsbS3;
+use super::handle::EsbS3;
 use super::objects::tags_dto;
 use crate::model::{CorsRule, Versioning};
 use crate::notify::{LambdaTarget, is_known_event};
@@ -191,7 +191,15 @@ pub async fn get_notification(
     s3: &EsbS3,
     req: S3Request<GetBucketNotificationConfigurationInput>,
 ) -> S3Result<S3Response<GetBucketNotificationConfigurationOutput>> {
-    let b = s3.store.bucket(req.input.bucket).await?;
+    let b = match s3.store.bucket(req.input.bucket).await {
+        Ok(b) => b,
+        Err(crate::error::StoreError::NoSuchBucket) if s3.external => {
+            return Ok(S3Response::new(
+                GetBucketNotificationConfigurationOutput::default(),
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
     let configs: Vec<LambdaFunctionConfiguration> = b
         .notifications
         .into_iter()
@@ -294,6 +302,13 @@ pub async fn put_notification(
 ) -> S3Result<S3Response<PutBucketNotificationConfigurationOutput>> {
     let i = req.input;
     let targets = targets(i.notification_configuration)?;
+    if s3.external {
+        // The engine has the bucket; the box keeps its notifications beside it.
+        match s3.store.create_bucket(i.bucket.clone()).await {
+            Ok(()) | Err(crate::error::StoreError::BucketAlreadyOwnedByYou) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
     s3.store
         .set_document(
             i.bucket,

@@ -4,7 +4,8 @@
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
-use super::{EsbS3, owner, timestamp};
+use super::dto::{owner, timestamp};
+use super::handle::EsbS3;
 
 pub async fn create(
     s3: &EsbS3,
@@ -12,6 +13,15 @@ pub async fn create(
 ) -> S3Result<S3Response<CreateBucketOutput>> {
     let i = req.input;
     super::names::check_bucket_name(&i.bucket)?;
+    // A new bucket has ACLs disabled (BucketOwnerEnforced), as on S3 since 2023.
+    super::ownership::check_write_acl(
+        i.acl.as_ref().map(|a| a.as_str()),
+        i.grant_full_control.is_some()
+            || i.grant_read.is_some()
+            || i.grant_read_acp.is_some()
+            || i.grant_write.is_some()
+            || i.grant_write_acp.is_some(),
+    )?;
     if let Some(c) = i
         .create_bucket_configuration
         .as_ref()

@@ -5,8 +5,9 @@ use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
 use super::conditions::{Conditions, evaluate};
-use super::objects::{meta_fields, parse_tagging_header};
-use super::{EsbS3, etag_dto, timestamp, versioned_id};
+use super::dto::{etag_dto, timestamp, versioned_id};
+use super::handle::EsbS3;
+use super::objects::{meta_headers, parse_tagging_header};
 use crate::model::{Checksums, NewObject, Part, Version};
 use crate::store::{BlobPin, WriteCondition};
 
@@ -139,18 +140,8 @@ async fn copy_once(
         .into());
     }
     let mut meta = if replace_meta {
-        let mut m = meta_fields(
-            i.content_type.as_ref(),
-            i.content_encoding.as_ref(),
-            i.content_disposition.as_ref(),
-            i.content_language.as_ref(),
-            i.cache_control.as_ref(),
-            i.expires.as_ref(),
-            i.website_redirect_location.as_ref(),
-            i.storage_class.as_ref(),
-            i.metadata.as_ref(),
-        );
-        super::check_meta(&m)?;
+        let mut m = meta_headers!(i);
+        super::dto::check_meta(&m)?;
         m.checksums = v.meta.checksums.clone();
         m.parts_count = v.meta.parts_count;
         m
@@ -160,7 +151,7 @@ async fn copy_once(
         let mut m = v.meta.clone();
         if let Some(class) = &i.storage_class {
             m.storage_class = Some(class.as_str().to_string()).filter(|c| c != "STANDARD");
-            super::check_meta(&m)?;
+            super::dto::check_meta(&m)?;
         }
         m
     };
@@ -295,7 +286,7 @@ pub async fn upload_part_copy(
         kind: None,
     };
     let segment = (size > 0).then(|| crate::model::Segment {
-        blob: pending.keep(),
+        blob: pending.id.clone(),
         len: size,
     });
     s3.store
@@ -313,6 +304,8 @@ pub async fn upload_part_copy(
             },
         )
         .await?;
+    // Named by a committed part row now (an error above drops and removes it).
+    pending.keep();
     Ok(S3Response::new(UploadPartCopyOutput {
         copy_part_result: Some(CopyPartResult {
             e_tag: Some(etag_dto(&etag)),

@@ -7,7 +7,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as TOKEN;
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
-use super::{EsbS3, etag_dto, owner, timestamp};
+use super::dto::{etag_dto, owner, timestamp};
+use super::handle::EsbS3;
 use crate::model::Version;
 use crate::store::ListQuery;
 

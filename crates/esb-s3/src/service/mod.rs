@@ -8,119 +8,19 @@ mod bucket_config;
 mod buckets;
 mod conditions;
 mod copy;
+mod dto;
 mod errors;
+mod handle;
 mod listing;
 mod multipart;
 pub mod names;
 mod objects;
+mod ownership;
 
 use s3s::dto::*;
 use s3s::{S3, S3Request, S3Response, S3Result};
 
-use crate::model::{ObjectMeta, Versioning};
-use crate::store::Store;
-
-/// The S3 service of a box.
-#[derive(Clone)]
-pub struct EsbS3 {
-    pub(crate) store: Store,
-}
-
-impl EsbS3 {
-    pub fn new(store: Store) -> Self {
-        Self { store }
-    }
-}
-
-/// The owner every bucket and object reports (one account per box).
-pub(crate) fn owner() -> Owner {
-    Owner {
-        display_name: Some("esb".into()),
-        id: Some("75aa57f09aa0c8caeab4f8c24e99d10f8e7faeebf76c078efc7c6caea54ba06a".into()),
-    }
-}
-
-pub(crate) fn timestamp(ms: i64) -> Timestamp {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
-        .into()
-}
-
-pub(crate) fn etag_dto(quoted: &str) -> ETag {
-    ETag::Strong(quoted.trim_matches('"').to_string())
-}
-
-/// The version id to report: S3 names versions only in buckets that have had
-/// versioning (then unversioned writes are `null`).
-pub(crate) fn versioned_id(v: Versioning, id: &str) -> Option<String> {
-    (v != Versioning::Unversioned).then(|| id.to_string())
-}
-
-pub(crate) fn format_http_date(t: &Timestamp) -> Option<String> {
-    let mut out = Vec::new();
-    t.format(TimestampFormat::HttpDate, &mut out).ok()?;
-    String::from_utf8(out).ok()
-}
-
-pub(crate) fn parse_http_date(s: &str) -> Option<Timestamp> {
-    Timestamp::parse(TimestampFormat::HttpDate, s).ok()
-}
-
-/// S3's limit on user-defined metadata (names and values, in bytes).
-const MAX_USER_METADATA_BYTES: usize = 2048;
-
-pub(crate) fn meta_from_put(i: &PutObjectInput) -> ObjectMeta {
-    objects::meta_fields(
-        i.content_type.as_ref(),
-        i.content_encoding.as_ref(),
-        i.content_disposition.as_ref(),
-        i.content_language.as_ref(),
-        i.cache_control.as_ref(),
-        i.expires.as_ref(),
-        i.website_redirect_location.as_ref(),
-        i.storage_class.as_ref(),
-        i.metadata.as_ref(),
-    )
-}
-
-/// The storage classes S3 knows (ESB keeps every object the same way, but names only
-/// these).
-const STORAGE_CLASSES: [&str; 13] = [
-    "STANDARD",
-    "REDUCED_REDUNDANCY",
-    "STANDARD_IA",
-    "ONEZONE_IA",
-    "INTELLIGENT_TIERING",
-    "GLACIER",
-    "DEEP_ARCHIVE",
-    "OUTPOSTS",
-    "GLACIER_IR",
-    "SNOW",
-    "EXPRESS_ONEZONE",
-    "FSX_OPENZFS",
-    "FSX_ONTAP",
-];
-
-/// What S3 checks of a new object's metadata: user metadata within 2 KB, a storage class
-/// it knows.
-pub(crate) fn check_meta(meta: &ObjectMeta) -> S3Result<()> {
-    let size: usize = meta.user.iter().map(|(k, v)| k.len() + v.len()).sum();
-    if size > MAX_USER_METADATA_BYTES {
-        return Err(s3s::S3Error::with_message(
-            s3s::S3ErrorCode::MetadataTooLarge,
-            "Your metadata headers exceed the maximum allowed metadata size.",
-        ));
-    }
-    if let Some(class) = &meta.storage_class
-        && !STORAGE_CLASSES.contains(&class.as_str())
-    {
-        return Err(s3s::S3Error::with_message(
-            s3s::S3ErrorCode::InvalidStorageClass,
-            "The storage class you specified is not valid",
-        ));
-    }
-    Ok(())
-}
+pub use handle::EsbS3;
 
 #[async_trait::async_trait]
 impl S3 for EsbS3 {
@@ -216,6 +116,98 @@ impl S3 for EsbS3 {
         bucket_config::put_notification(self, req).await
     }
 
+    // --- access control and settings ESB does not offer ---------------------------
+    async fn get_bucket_acl(
+        &self,
+        req: S3Request<GetBucketAclInput>,
+    ) -> S3Result<S3Response<GetBucketAclOutput>> {
+        ownership::get_bucket_acl(self, req).await
+    }
+    async fn put_bucket_acl(
+        &self,
+        req: S3Request<PutBucketAclInput>,
+    ) -> S3Result<S3Response<PutBucketAclOutput>> {
+        ownership::put_bucket_acl(self, req).await
+    }
+    async fn get_object_acl(
+        &self,
+        req: S3Request<GetObjectAclInput>,
+    ) -> S3Result<S3Response<GetObjectAclOutput>> {
+        ownership::get_object_acl(self, req).await
+    }
+    async fn put_object_acl(
+        &self,
+        req: S3Request<PutObjectAclInput>,
+    ) -> S3Result<S3Response<PutObjectAclOutput>> {
+        ownership::put_object_acl(self, req).await
+    }
+    async fn get_bucket_ownership_controls(
+        &self,
+        req: S3Request<GetBucketOwnershipControlsInput>,
+    ) -> S3Result<S3Response<GetBucketOwnershipControlsOutput>> {
+        ownership::get_ownership_controls(self, req).await
+    }
+    async fn get_bucket_encryption(
+        &self,
+        req: S3Request<GetBucketEncryptionInput>,
+    ) -> S3Result<S3Response<GetBucketEncryptionOutput>> {
+        ownership::get_encryption(self, req).await
+    }
+    async fn get_public_access_block(
+        &self,
+        req: S3Request<GetPublicAccessBlockInput>,
+    ) -> S3Result<S3Response<GetPublicAccessBlockOutput>> {
+        ownership::get_public_access_block(self, req).await
+    }
+    async fn get_bucket_policy(
+        &self,
+        req: S3Request<GetBucketPolicyInput>,
+    ) -> S3Result<S3Response<GetBucketPolicyOutput>> {
+        Err(ownership::none_configured(
+            self,
+            req.input.bucket,
+            s3s::S3ErrorCode::NoSuchBucketPolicy,
+            "The bucket policy does not exist",
+        )
+        .await)
+    }
+    async fn get_bucket_lifecycle_configuration(
+        &self,
+        req: S3Request<GetBucketLifecycleConfigurationInput>,
+    ) -> S3Result<S3Response<GetBucketLifecycleConfigurationOutput>> {
+        Err(ownership::none_configured(
+            self,
+            req.input.bucket,
+            s3s::S3ErrorCode::NoSuchLifecycleConfiguration,
+            "The lifecycle configuration does not exist",
+        )
+        .await)
+    }
+    async fn get_bucket_website(
+        &self,
+        req: S3Request<GetBucketWebsiteInput>,
+    ) -> S3Result<S3Response<GetBucketWebsiteOutput>> {
+        Err(ownership::none_configured(
+            self,
+            req.input.bucket,
+            s3s::S3ErrorCode::NoSuchWebsiteConfiguration,
+            "The specified bucket does not have a website configuration",
+        )
+        .await)
+    }
+    async fn get_object_lock_configuration(
+        &self,
+        req: S3Request<GetObjectLockConfigurationInput>,
+    ) -> S3Result<S3Response<GetObjectLockConfigurationOutput>> {
+        Err(ownership::none_configured(
+            self,
+            req.input.bucket,
+            s3s::S3ErrorCode::ObjectLockConfigurationNotFoundError,
+            "Object Lock configuration does not exist for this bucket",
+        )
+        .await)
+    }
+
     // --- objects ---------------------------------------------------------------------
     async fn put_object(
         &self,
@@ -240,6 +232,12 @@ impl S3 for EsbS3 {
         req: S3Request<HeadObjectInput>,
     ) -> S3Result<S3Response<HeadObjectOutput>> {
         objects::head(self, req).await
+    }
+    async fn get_object_attributes(
+        &self,
+        req: S3Request<GetObjectAttributesInput>,
+    ) -> S3Result<S3Response<GetObjectAttributesOutput>> {
+        objects::attributes(self, req).await
     }
     async fn delete_object(
         &self,

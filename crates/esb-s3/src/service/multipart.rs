@@ -8,8 +8,9 @@ use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
 use super::body::{self, Declared};
-use super::objects::{etag_condition_text, meta_fields, parse_tagging_header};
-use super::{EsbS3, etag_dto, versioned_id};
+use super::dto::{etag_dto, versioned_id};
+use super::handle::EsbS3;
+use super::objects::{etag_condition_text, meta_headers, parse_tagging_header};
 use crate::model::{Checksums, Part, Upload};
 use crate::store::{CompletedPart as Listed, WriteCondition};
 
@@ -22,18 +23,8 @@ pub async fn create(
 ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
     let i = req.input;
     super::names::check_key(&i.key)?;
-    let mut meta = meta_fields(
-        i.content_type.as_ref(),
-        i.content_encoding.as_ref(),
-        i.content_disposition.as_ref(),
-        i.content_language.as_ref(),
-        i.cache_control.as_ref(),
-        i.expires.as_ref(),
-        i.website_redirect_location.as_ref(),
-        i.storage_class.as_ref(),
-        i.metadata.as_ref(),
-    );
-    super::check_meta(&meta)?;
+    let mut meta = meta_headers!(i);
+    super::dto::check_meta(&meta)?;
     meta.tags = parse_tagging_header(i.tagging.as_deref())?;
     let algorithm = i
         .checksum_algorithm
@@ -124,6 +115,7 @@ pub async fn upload_part(
     s3.store
         .put_part(i.bucket, i.key, i.upload_id, part)
         .await?;
+    received.keep();
     let c = &received.checksums;
     Ok(S3Response::new(UploadPartOutput {
         e_tag: Some(etag_dto(&received.etag)),

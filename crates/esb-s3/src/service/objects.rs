@@ -6,7 +6,8 @@ use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
 use super::body::{self, Declared};
 use super::conditions::{Conditions, evaluate};
-use super::{EsbS3, etag_dto, meta_from_put, timestamp, versioned_id};
+use super::dto::{etag_dto, timestamp, versioned_id};
+use super::handle::EsbS3;
 use crate::model::{NewObject, ObjectMeta, Version};
 use crate::store::{BlobPin, WriteCondition};
 use futures::StreamExt;
@@ -108,8 +109,15 @@ pub async fn put(
             "A header you provided implies functionality that is not implemented: If-None-Match accepts only *",
         ));
     }
-    let mut meta = meta_from_put(&input);
-    super::check_meta(&meta)?;
+    super::ownership::check_write_acl(
+        input.acl.as_ref().map(|a| a.as_str()),
+        input.grant_full_control.is_some()
+            || input.grant_read.is_some()
+            || input.grant_read_acp.is_some()
+            || input.grant_write_acp.is_some(),
+    )?;
+    let mut meta = meta_headers!(input);
+    super::dto::check_meta(&meta)?;
     meta.tags = parse_tagging_header(input.tagging.as_deref())?;
     let declared = Declared {
         content_md5: input.content_md5.clone(),
@@ -143,6 +151,7 @@ pub async fn put(
         .store
         .put_object(input.bucket, input.key, new, condition, event)
         .await?;
+    received.keep();
     let c = &received.checksums;
     Ok(S3Response::new(PutObjectOutput {
         e_tag: Some(etag_dto(&received.etag)),
@@ -230,12 +239,108 @@ async fn read_version(
     Ok((v, b.versioning, pin))
 }
 
+/// What GET and HEAD answer with besides the bytes.
+struct Read {
+    v: Version,
+    versioning: crate::model::Versioning,
+    range: std::ops::Range<u64>,
+    content_range: Option<String>,
+    parts_count: Option<i32>,
+    checksums: crate::model::Checksums,
+}
+
+/// Fields GET and HEAD outputs share (two types with the same field names).
+macro_rules! object_output {
+    ($ty:ident, $r:expr, $i:expr, { $($extra:tt)* }) => {{
+        let r = $r;
+        let m = &r.v.meta;
+        let c = &r.checksums;
+        let mut out = $ty {
+            content_length: i64::try_from(r.range.end - r.range.start).ok(),
+            content_range: r.content_range.clone(),
+            accept_ranges: Some("bytes".into()),
+            e_tag: Some(etag_dto(&r.v.etag)),
+            last_modified: Some(timestamp(r.v.modified_ms)),
+            metadata: (!m.user.is_empty()).then(|| m.user.clone().into_iter().collect()),
+            content_type: Some(
+                m.content_type
+                    .clone()
+                    .unwrap_or_else(|| "binary/octet-stream".into()),
+            ),
+            content_encoding: m.content_encoding.clone(),
+            content_disposition: m.content_disposition.clone(),
+            content_language: m.content_language.clone(),
+            cache_control: m.cache_control.clone(),
+            expires: m.expires.as_deref().and_then(super::dto::parse_http_date),
+            website_redirect_location: m.website_redirect_location.clone(),
+            storage_class: m.storage_class.clone().map(StorageClass::from),
+            parts_count: r.parts_count,
+            version_id: versioned_id(r.versioning, &r.v.version_id),
+            checksum_crc32: c.crc32.clone(),
+            checksum_crc32c: c.crc32c.clone(),
+            checksum_crc64nvme: c.crc64nvme.clone(),
+            checksum_sha1: c.sha1.clone(),
+            checksum_sha256: c.sha256.clone(),
+            checksum_type: c.kind.clone().map(ChecksumType::from),
+            $($extra)*
+            ..$ty::default()
+        };
+        let i = $i;
+        // Response overrides (`response-content-type=...`).
+        out.content_type = i.response_content_type.or(out.content_type);
+        out.content_encoding = i.response_content_encoding.or(out.content_encoding);
+        out.content_disposition = i.response_content_disposition.or(out.content_disposition);
+        out.content_language = i.response_content_language.or(out.content_language);
+        out.cache_control = i.response_cache_control.or(out.cache_control);
+        out.expires = i.response_expires.or(out.expires);
+        let status = if out.content_range.is_some() {
+            http::StatusCode::PARTIAL_CONTENT
+        } else {
+            http::StatusCode::OK
+        };
+        S3Response::with_status(out, status)
+    }};
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn read(
+    s3: &EsbS3,
+    bucket: &str,
+    key: &str,
+    version_id: Option<String>,
+    conditions: Conditions<'_>,
+    range: Option<&Range>,
+    part_number: Option<i32>,
+    checksum_mode: Option<&ChecksumMode>,
+) -> S3Result<(Read, BlobPin)> {
+    let (v, versioning, pin) = read_version(s3, bucket, key, version_id, conditions).await?;
+    let (range, content_range, parts_count) = select(&v, range, part_number)?;
+    // Checksums describe the whole object: S3 omits them for ranges and parts.
+    let whole = content_range.is_none() && part_number.is_none();
+    let checksums = if whole && checksum_mode.is_some_and(|m| m.as_str() == "ENABLED") {
+        v.meta.checksums.clone()
+    } else {
+        crate::model::Checksums::default()
+    };
+    Ok((
+        Read {
+            v,
+            versioning,
+            range,
+            content_range,
+            parts_count,
+            checksums,
+        },
+        pin,
+    ))
+}
+
 pub async fn get(
     s3: &EsbS3,
     req: S3Request<GetObjectInput>,
 ) -> S3Result<S3Response<GetObjectOutput>> {
     let i = req.input;
-    let (v, versioning, pin) = read_version(
+    let (r, pin) = read(
         s3,
         &i.bucket,
         &i.key,
@@ -246,86 +351,34 @@ pub async fn get(
             if_modified_since: i.if_modified_since.as_ref(),
             if_unmodified_since: i.if_unmodified_since.as_ref(),
         },
+        i.range.as_ref(),
+        i.part_number,
+        i.checksum_mode.as_ref(),
     )
     .await?;
-    let (range, content_range, parts_count) = select(&v, i.range.as_ref(), i.part_number)?;
-    let whole = content_range.is_none() && i.part_number.is_none();
-    let checksums = if whole
-        && i.checksum_mode
-            .as_ref()
-            .is_some_and(|m| m.as_str() == "ENABLED")
-    {
-        v.meta.checksums.clone()
-    } else {
-        Default::default()
-    };
-    let len = range.end - range.start;
-    // The pin keeps the bytes on disk until the body is sent, even if the key is
-    // overwritten or deleted meanwhile.
     let stream = s3
         .store
         .blobs()
-        .read(v.segments.clone(), range)
+        .reader(r.v.segments.clone(), r.range.clone())
+        .await
+        .map_err(|e| match e.kind() {
+            // Deleted between the catalogue read and opening its bytes.
+            std::io::ErrorKind::NotFound => S3Error::from(crate::error::StoreError::NoSuchKey {
+                delete_marker: None,
+            }),
+            _ => S3Error::internal_error(e),
+        })?
+        // The pin keeps the bytes on disk until the body is sent, even if the key is
+        // overwritten or deleted meanwhile.
         .map(move |chunk| {
             let _reading = &pin;
             chunk
         });
-    let m = &v.meta;
-    let mut out = GetObjectOutput {
+    let tags = r.v.meta.tags.len();
+    Ok(object_output!(GetObjectOutput, &r, i, {
         body: Some(StreamingBlob::wrap(stream)),
-        content_length: i64::try_from(len).ok(),
-        content_range,
-        accept_ranges: Some("bytes".into()),
-        e_tag: Some(etag_dto(&v.etag)),
-        last_modified: Some(timestamp(v.modified_ms)),
-        metadata: (!m.user.is_empty()).then(|| m.user.clone().into_iter().collect()),
-        content_type: Some(
-            m.content_type
-                .clone()
-                .unwrap_or_else(|| "binary/octet-stream".into()),
-        ),
-        content_encoding: m.content_encoding.clone(),
-        content_disposition: m.content_disposition.clone(),
-        content_language: m.content_language.clone(),
-        cache_control: m.cache_control.clone(),
-        expires: m.expires.as_deref().and_then(super::parse_http_date),
-        website_redirect_location: m.website_redirect_location.clone(),
-        storage_class: m.storage_class.clone().map(StorageClass::from),
-        tag_count: (!m.tags.is_empty()).then_some(m.tags.len() as i32),
-        parts_count,
-        version_id: versioned_id(versioning, &v.version_id),
-        checksum_crc32: checksums.crc32.clone(),
-        checksum_crc32c: checksums.crc32c.clone(),
-        checksum_crc64nvme: checksums.crc64nvme.clone(),
-        checksum_sha1: checksums.sha1.clone(),
-        checksum_sha256: checksums.sha256.clone(),
-        checksum_type: checksums.kind.clone().map(ChecksumType::from),
-        ..GetObjectOutput::default()
-    };
-    if let Some(t) = i.response_content_type {
-        out.content_type = Some(t);
-    }
-    if let Some(t) = i.response_content_encoding {
-        out.content_encoding = Some(t);
-    }
-    if let Some(t) = i.response_content_disposition {
-        out.content_disposition = Some(t);
-    }
-    if let Some(t) = i.response_content_language {
-        out.content_language = Some(t);
-    }
-    if let Some(t) = i.response_cache_control {
-        out.cache_control = Some(t);
-    }
-    if let Some(t) = i.response_expires {
-        out.expires = Some(t);
-    }
-    let status = if out.content_range.is_some() {
-        http::StatusCode::PARTIAL_CONTENT
-    } else {
-        http::StatusCode::OK
-    };
-    Ok(S3Response::with_status(out, status))
+        tag_count: (tags > 0).then_some(i32::try_from(tags).unwrap_or(i32::MAX)),
+    }))
 }
 
 pub async fn head(
@@ -333,7 +386,7 @@ pub async fn head(
     req: S3Request<HeadObjectInput>,
 ) -> S3Result<S3Response<HeadObjectOutput>> {
     let i = req.input;
-    let (v, versioning, _pin) = read_version(
+    let (r, _pin) = read(
         s3,
         &i.bucket,
         &i.key,
@@ -344,73 +397,12 @@ pub async fn head(
             if_modified_since: i.if_modified_since.as_ref(),
             if_unmodified_since: i.if_unmodified_since.as_ref(),
         },
+        i.range.as_ref(),
+        i.part_number,
+        i.checksum_mode.as_ref(),
     )
     .await?;
-    let (range, content_range, parts_count) = select(&v, i.range.as_ref(), i.part_number)?;
-    let whole = content_range.is_none() && i.part_number.is_none();
-    let checksums = if whole
-        && i.checksum_mode
-            .as_ref()
-            .is_some_and(|m| m.as_str() == "ENABLED")
-    {
-        v.meta.checksums.clone()
-    } else {
-        Default::default()
-    };
-    let m = &v.meta;
-    let mut out = HeadObjectOutput {
-        content_length: i64::try_from(range.end - range.start).ok(),
-        content_range,
-        accept_ranges: Some("bytes".into()),
-        e_tag: Some(etag_dto(&v.etag)),
-        last_modified: Some(timestamp(v.modified_ms)),
-        metadata: (!m.user.is_empty()).then(|| m.user.clone().into_iter().collect()),
-        content_type: Some(
-            m.content_type
-                .clone()
-                .unwrap_or_else(|| "binary/octet-stream".into()),
-        ),
-        content_encoding: m.content_encoding.clone(),
-        content_disposition: m.content_disposition.clone(),
-        content_language: m.content_language.clone(),
-        cache_control: m.cache_control.clone(),
-        expires: m.expires.as_deref().and_then(super::parse_http_date),
-        website_redirect_location: m.website_redirect_location.clone(),
-        storage_class: m.storage_class.clone().map(StorageClass::from),
-        parts_count,
-        version_id: versioned_id(versioning, &v.version_id),
-        checksum_crc32: checksums.crc32.clone(),
-        checksum_crc32c: checksums.crc32c.clone(),
-        checksum_crc64nvme: checksums.crc64nvme.clone(),
-        checksum_sha1: checksums.sha1.clone(),
-        checksum_sha256: checksums.sha256.clone(),
-        checksum_type: checksums.kind.clone().map(ChecksumType::from),
-        ..HeadObjectOutput::default()
-    };
-    if let Some(t) = i.response_content_type {
-        out.content_type = Some(t);
-    }
-    if let Some(t) = i.response_content_disposition {
-        out.content_disposition = Some(t);
-    }
-    if let Some(t) = i.response_cache_control {
-        out.cache_control = Some(t);
-    }
-    if let Some(t) = i.response_content_encoding {
-        out.content_encoding = Some(t);
-    }
-    if let Some(t) = i.response_content_language {
-        out.content_language = Some(t);
-    }
-    if let Some(t) = i.response_expires {
-        out.expires = Some(t);
-    }
-    let status = if out.content_range.is_some() {
-        http::StatusCode::PARTIAL_CONTENT
-    } else {
-        http::StatusCode::OK
-    };
-    Ok(S3Response::with_status(out, status))
+    Ok(object_output!(HeadObjectOutput, &r, i, {}))
 }
 
 pub async fn delete(
@@ -435,6 +427,47 @@ pub async fn delete(
         },
         http::StatusCode::NO_CONTENT,
     ))
+}
+
+/// GetObjectAttributes: the attributes asked for, of the current version or one by id.
+pub async fn attributes(
+    s3: &EsbS3,
+    req: S3Request<GetObjectAttributesInput>,
+) -> S3Result<S3Response<GetObjectAttributesOutput>> {
+    let i = req.input;
+    let b = s3.store.bucket(i.bucket.clone()).await?;
+    let v = s3.store.get_object(i.bucket, i.key, i.version_id).await?;
+    let wants = |name: &str| i.object_attributes.iter().any(|a| a.as_str() == name);
+    let c = &v.meta.checksums;
+    Ok(S3Response::new(GetObjectAttributesOutput {
+        e_tag: wants("ETag").then(|| etag_dto(&v.etag)),
+        object_size: wants("ObjectSize").then(|| i64::try_from(v.size).unwrap_or(i64::MAX)),
+        storage_class: wants("StorageClass").then(|| {
+            StorageClass::from(
+                v.meta
+                    .storage_class
+                    .clone()
+                    .unwrap_or_else(|| "STANDARD".into()),
+            )
+        }),
+        checksum: (wants("Checksum") && !c.is_empty()).then(|| Checksum {
+            checksum_crc32: c.crc32.clone(),
+            checksum_crc32c: c.crc32c.clone(),
+            checksum_crc64nvme: c.crc64nvme.clone(),
+            checksum_sha1: c.sha1.clone(),
+            checksum_sha256: c.sha256.clone(),
+            checksum_type: c.kind.clone().map(ChecksumType::from),
+        }),
+        object_parts: (wants("ObjectParts") && v.meta.parts_count.is_some()).then(|| {
+            GetObjectAttributesParts {
+                total_parts_count: v.meta.parts_count.and_then(|n| i32::try_from(n).ok()),
+                ..GetObjectAttributesParts::default()
+            }
+        }),
+        last_modified: Some(timestamp(v.modified_ms)),
+        version_id: versioned_id(b.versioning, &v.version_id),
+        ..GetObjectAttributesOutput::default()
+    }))
 }
 
 /// S3's limit on keys per DeleteObjects request.
@@ -554,38 +587,63 @@ fn stored_encoding(header: Option<&String>) -> Option<String> {
     (!kept.is_empty()).then(|| kept.join(","))
 }
 
-/// Metadata of a new object from the request's headers (the `REPLACE` side of a copy
-/// too).
-#[allow(clippy::too_many_arguments)] // one per header, as s3s's inputs have them
-pub fn meta_fields(
-    content_type: Option<&String>,
-    content_encoding: Option<&String>,
-    content_disposition: Option<&String>,
-    content_language: Option<&String>,
-    cache_control: Option<&String>,
-    expires: Option<&Timestamp>,
-    website_redirect_location: Option<&String>,
-    storage_class: Option<&StorageClass>,
-    metadata: Option<&Metadata>,
-) -> ObjectMeta {
-    ObjectMeta {
-        content_type: content_type.cloned(),
-        content_encoding: stored_encoding(content_encoding),
-        content_disposition: content_disposition.cloned(),
-        content_language: content_language.cloned(),
-        cache_control: cache_control.cloned(),
-        expires: expires.and_then(super::format_http_date),
-        website_redirect_location: website_redirect_location.cloned(),
-        storage_class: storage_class
-            .map(|s| s.as_str().to_string())
-            .filter(|s| s != "STANDARD"),
-        user: metadata
-            .map(|m| {
-                m.iter()
-                    .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
-                    .collect()
-            })
-            .unwrap_or_default(),
-        ..ObjectMeta::default()
+/// The headers a new object keeps (PutObject, CreateMultipartUpload, CopyObject with
+/// `REPLACE`).
+#[derive(Default)]
+pub struct MetaHeaders<'a> {
+    pub content_type: Option<&'a String>,
+    pub content_encoding: Option<&'a String>,
+    pub content_disposition: Option<&'a String>,
+    pub content_language: Option<&'a String>,
+    pub cache_control: Option<&'a String>,
+    pub expires: Option<&'a Timestamp>,
+    pub website_redirect_location: Option<&'a String>,
+    pub storage_class: Option<&'a StorageClass>,
+    pub metadata: Option<&'a Metadata>,
+}
+
+/// Fills a [`MetaHeaders`] from an input type with those field names.
+macro_rules! meta_headers {
+    ($i:expr) => {
+        $crate::service::objects::MetaHeaders {
+            content_type: $i.content_type.as_ref(),
+            content_encoding: $i.content_encoding.as_ref(),
+            content_disposition: $i.content_disposition.as_ref(),
+            content_language: $i.content_language.as_ref(),
+            cache_control: $i.cache_control.as_ref(),
+            expires: $i.expires.as_ref(),
+            website_redirect_location: $i.website_redirect_location.as_ref(),
+            storage_class: $i.storage_class.as_ref(),
+            metadata: $i.metadata.as_ref(),
+        }
+        .meta()
+    };
+}
+pub(crate) use meta_headers;
+
+impl MetaHeaders<'_> {
+    pub fn meta(&self) -> ObjectMeta {
+        ObjectMeta {
+            content_type: self.content_type.cloned(),
+            content_encoding: stored_encoding(self.content_encoding),
+            content_disposition: self.content_disposition.cloned(),
+            content_language: self.content_language.cloned(),
+            cache_control: self.cache_control.cloned(),
+            expires: self.expires.and_then(super::dto::format_http_date),
+            website_redirect_location: self.website_redirect_location.cloned(),
+            storage_class: self
+                .storage_class
+                .map(|s| s.as_str().to_string())
+                .filter(|s| s != "STANDARD"),
+            user: self
+                .metadata
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            ..ObjectMeta::default()
+        }
     }
 }

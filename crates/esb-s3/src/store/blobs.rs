@@ -12,8 +12,20 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 use crate::model::Segment;
 
-/// Reads and writes of this size keep memory flat and throughput near the disk's.
-const CHUNK: usize = 1 << 20;
+/// Reads and writes of this size keep memory flat (a transfer holds one chunk) and
+/// throughput near the disk's.
+const CHUNK: usize = 256 * 1024;
+/// Files a read opens before answering (the rest, of objects with more parts, as the
+/// stream reaches them), bounding the descriptors one GET holds.
+const EAGER_OPENS: usize = 64;
+
+/// One blob's share of a read.
+struct Piece {
+    path: PathBuf,
+    offset: u64,
+    len: u64,
+    file: Option<tokio::fs::File>,
+}
 
 #[derive(Debug, Clone)]
 pub struct BlobDir {
@@ -100,13 +112,15 @@ impl BlobDir {
         Ok((pending, len))
     }
 
-    /// The bytes `range` (relative to the object) of an object made of `segments`.
-    pub fn read(
+    /// The bytes `range` (relative to the object) of an object made of `segments`. The
+    /// first files are opened before this returns, so an object deleted meanwhile fails
+    /// here (`NotFound`) rather than midway through a response; an open file stays
+    /// readable after its blob is deleted.
+    pub async fn reader(
         &self,
         segments: Vec<Segment>,
         range: std::ops::Range<u64>,
-    ) -> impl Stream<Item = std::io::Result<Bytes>> + Send + 'static {
-        // (segment index, offset in segment, bytes left overall, open file)
+    ) -> std::io::Result<impl Stream<Item = std::io::Result<Bytes>> + Send + 'static> {
         let mut pieces = Vec::new();
         let mut start = 0u64;
         for s in segments {
@@ -114,11 +128,21 @@ impl BlobDir {
             if end > range.start && start < range.end {
                 let from = range.start.saturating_sub(start);
                 let to = range.end.min(end) - start;
-                pieces.push((self.path(&s.blob), from, to - from));
+                pieces.push(Piece {
+                    path: self.path(&s.blob),
+                    offset: from,
+                    len: to - from,
+                    file: None,
+                });
             }
             start = end;
         }
-        futures::stream::try_unfold(
+        for p in pieces.iter_mut().take(EAGER_OPENS) {
+            let mut file = tokio::fs::File::open(&p.path).await?;
+            file.seek(SeekFrom::Start(p.offset)).await?;
+            p.file = Some(file);
+        }
+        Ok(futures::stream::try_unfold(
             (pieces.into_iter(), None::<(tokio::fs::File, u64)>),
             |(mut pieces, mut current)| async move {
                 loop {
@@ -138,15 +162,21 @@ impl BlobDir {
                         *left -= n as u64;
                         return Ok(Some((buf.freeze(), (pieces, current))));
                     }
-                    let Some((path, offset, len)) = pieces.next() else {
+                    let Some(p) = pieces.next() else {
                         return Ok(None);
                     };
-                    let mut file = tokio::fs::File::open(&path).await?;
-                    file.seek(SeekFrom::Start(offset)).await?;
-                    current = Some((file, len));
+                    let file = match p.file {
+                        Some(f) => f,
+                        None => {
+                            let mut f = tokio::fs::File::open(&p.path).await?;
+                            f.seek(SeekFrom::Start(p.offset)).await?;
+                            f
+                        }
+                    };
+                    current = Some((file, p.len));
                 }
             },
-        )
+        ))
     }
 
     /// Copies the bytes `range` of `segments` into a new synced blob (UploadPartCopy).
@@ -156,7 +186,7 @@ impl BlobDir {
         range: std::ops::Range<u64>,
         inspect: impl FnMut(&[u8]),
     ) -> Result<(PendingBlob, u64), WriteError<std::io::Error>> {
-        let stream = Box::pin(self.read(segments, range));
+        let stream = Box::pin(self.reader(segments, range).await.map_err(WriteError::Io)?);
         self.write(stream, u64::MAX, inspect).await
     }
 
@@ -227,11 +257,17 @@ mod tests {
             });
         }
         assert_eq!(
-            collect(blobs.read(segs.clone(), 0..15)).await,
+            collect(blobs.reader(segs.clone(), 0..15).await.unwrap()).await,
             b"hello big world"
         );
-        assert_eq!(collect(blobs.read(segs.clone(), 4..12)).await, b"o big wo");
-        assert_eq!(collect(blobs.read(segs.clone(), 10..10)).await, b"");
+        assert_eq!(
+            collect(blobs.reader(segs.clone(), 4..12).await.unwrap()).await,
+            b"o big wo"
+        );
+        assert_eq!(
+            collect(blobs.reader(segs.clone(), 10..10).await.unwrap()).await,
+            b""
+        );
         let body = futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(b"x"))]);
         let (p, _) = blobs.write(body, 100, |_| {}).await.unwrap();
         drop(p);

@@ -2,7 +2,7 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::Store;
+use super::handle::Store;
 use crate::error::{StoreError, StoreResult};
 use crate::model::{Bucket, CorsRule, Versioning};
 use crate::notify::LambdaTarget;
@@ -67,7 +67,7 @@ impl Store {
         self.write(move |tx, _| {
             let inserted = tx.execute(
                 "INSERT INTO buckets (name, created_ms) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-                params![name, super::now_ms()],
+                params![name, super::handle::now_ms()],
             )?;
             if inserted == 0 {
                 return Err(StoreError::BucketAlreadyOwnedByYou);
@@ -144,21 +144,36 @@ impl Store {
         let value = rules.map(serde_json::to_value).transpose()?;
         self.set_document(name, Document::Cors, value).await
     }
+}
 
-    /// Objects and bytes of the current versions of each bucket (for `esb status`).
-    pub async fn usage(&self) -> StoreResult<Vec<(String, u64, u64)>> {
-        self.read(|c| {
-            let mut stmt = c.prepare(
-                "SELECT b.name,
-                        (SELECT COUNT(*) FROM versions v WHERE v.bucket = b.name AND v.latest = 1 AND v.delete_marker = 0),
-                        (SELECT COALESCE(SUM(size), 0) FROM versions v WHERE v.bucket = b.name AND v.latest = 1 AND v.delete_marker = 0)
-                 FROM buckets b ORDER BY b.name",
-            )?;
-            let rows = stmt.query_map([], |r| {
-                Ok((r.get(0)?, r.get::<_, i64>(1)?.max(0) as u64, r.get::<_, i64>(2)?.max(0) as u64))
-            })?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        })
-        .await
+/// One bucket's current objects and their bytes.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BucketUsage {
+    pub name: String,
+    pub objects: u64,
+    pub bytes: u64,
+}
+
+/// Objects and bytes of the current versions of each bucket of the store in `dir`
+/// (`esb status`, read beside the running box); empty when there is no store.
+pub fn usage(dir: &std::path::Path) -> StoreResult<Vec<BucketUsage>> {
+    let db = dir.join("catalogue.db");
+    if !db.exists() {
+        return Ok(Vec::new());
     }
+    let c = super::schema::open_read_only(&db)?;
+    let mut stmt = c.prepare(
+        "SELECT b.name,
+                (SELECT COUNT(*) FROM versions v WHERE v.bucket = b.name AND v.latest = 1 AND v.delete_marker = 0),
+                (SELECT COALESCE(SUM(size), 0) FROM versions v WHERE v.bucket = b.name AND v.latest = 1 AND v.delete_marker = 0)
+         FROM buckets b ORDER BY b.name",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok(BucketUsage {
+            name: r.get(0)?,
+            objects: r.get::<_, i64>(1)?.max(0) as u64,
+            bytes: r.get::<_, i64>(2)?.max(0) as u64,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }

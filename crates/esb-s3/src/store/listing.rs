@@ -5,7 +5,7 @@
 
 use rusqlite::{Connection, params};
 
-use super::Store;
+use super::handle::Store;
 use super::objects::{COLUMNS, version_row};
 use crate::error::StoreResult;
 use crate::model::{Upload, Version};

@@ -4,7 +4,8 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::{Store, buckets, outbox, refs, schema};
+use super::handle::Store;
+use super::{buckets, outbox, refs, schema};
 use crate::error::{StoreError, StoreResult};
 use crate::model::{NULL_VERSION, NewObject, ObjectMeta, Segment, Version, Versioning};
 
@@ -224,7 +225,7 @@ pub(super) fn insert_current(
             delete_marker,
             i64::try_from(new.size).unwrap_or(i64::MAX),
             new.etag,
-            super::now_ms(),
+            super::handle::now_ms(),
             serde_json::to_string(&new.meta)?,
             serde_json::to_string(&new.segments)?,
         ],
@@ -269,7 +270,7 @@ impl Store {
                     etag: Some(&etag),
                     version_id: Some(&out.version_id),
                     sequencer: out.seq,
-                    time_ms: super::now_ms(),
+                    time_ms: super::handle::now_ms(),
                 },
             )?;
             Ok(out)
@@ -321,7 +322,7 @@ impl Store {
                 ..WriteCondition::default()
             }
             .check(tx, &bucket, &key)?;
-            let now = super::now_ms();
+            let now = super::handle::now_ms();
             let (outcome, event, seq) = match (version_id, b.versioning) {
                 (Some(id), _) => {
                     let Some(v) = by_version_id(tx, &bucket, &key, &id)? else {

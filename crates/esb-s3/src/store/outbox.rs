@@ -5,7 +5,7 @@
 
 use rusqlite::{Connection, params};
 
-use super::Store;
+use super::handle::Store;
 use crate::error::StoreResult;
 use crate::model::Bucket;
 use crate::notify::{ObjectEvent, event_payload};
@@ -43,6 +43,40 @@ pub(super) fn queue(
 }
 
 impl Store {
+    /// Queues the events of a write made elsewhere (an external engine, through the
+    /// box) against this store's notification configuration of `bucket`.
+    pub async fn queue_event(
+        &self,
+        bucket: String,
+        key: String,
+        name: &'static str,
+        size: Option<u64>,
+        etag: Option<String>,
+        version_id: Option<String>,
+    ) -> StoreResult<()> {
+        let region = self.region().to_string();
+        self.write(move |tx, _| {
+            let b = super::buckets::get(tx, &bucket)?;
+            let seq = super::schema::next_seq(tx)?;
+            queue(
+                tx,
+                &b,
+                &region,
+                &ObjectEvent {
+                    name,
+                    bucket: &bucket,
+                    key: &key,
+                    size,
+                    etag: etag.as_deref(),
+                    version_id: version_id.as_deref(),
+                    sequencer: seq,
+                    time_ms: super::handle::now_ms(),
+                },
+            )
+        })
+        .await
+    }
+
     /// The oldest undelivered events.
     pub async fn outbox(&self, limit: usize) -> StoreResult<Vec<OutboxEntry>> {
         self.read(move |c| {

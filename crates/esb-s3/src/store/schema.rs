@@ -81,6 +81,16 @@ pub fn open(path: &Path) -> StoreResult<Connection> {
     Ok(conn)
 }
 
+/// Opens the catalogue of a store another process serves, for reading only.
+pub fn open_read_only(path: &Path) -> StoreResult<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    Ok(conn)
+}
+
 /// The next value of the store-wide write counter (version order, event sequencer).
 pub fn next_seq(tx: &Connection) -> StoreResult<i64> {
     Ok(tx.query_row(

@@ -4,7 +4,8 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::{Store, buckets, objects, outbox, refs};
+use super::handle::Store;
+use super::{buckets, objects, outbox, refs};
 use crate::error::{StoreError, StoreResult};
 use crate::model::{Checksums, NewObject, Part, Segment, Upload};
 
@@ -119,7 +120,7 @@ impl Store {
                     id,
                     bucket,
                     key.as_bytes(),
-                    super::now_ms(),
+                    super::handle::now_ms(),
                     serde_json::to_string(&meta)?,
                     checksum_algorithm
                 ],
@@ -171,7 +172,7 @@ impl Store {
                     part.segment.as_ref().map(|s| s.blob.clone()),
                     i64::try_from(part.size).unwrap_or(i64::MAX),
                     part.etag,
-                    super::now_ms(),
+                    super::handle::now_ms(),
                     serde_json::to_string(&part.checksums)?,
                 ],
             )?;
@@ -266,7 +267,7 @@ impl Store {
                     etag: Some(&plain),
                     version_id: Some(&out.version_id),
                     sequencer: out.seq,
-                    time_ms: super::now_ms(),
+                    time_ms: super::handle::now_ms(),
                 },
             )?;
             Ok((out, etag, size))
