@@ -94,7 +94,11 @@ impl S3Front {
         let path = req.uri().path().to_string();
         let bucket = bucket_of(&req);
         // S3 answers every OPTIONS as a CORS preflight (one without Origin is a 400).
-        let mut resp = if let Some(refused) = refuse_early(&req) {
+        let mut resp = if let Some(refused) = refuse_early(&req).or_else(|| xml_too_large(&req)) {
+            // Read what the client is still sending (within reason), so that it gets
+            // to read the answer instead of a connection reset mid-upload.
+            let declared = content_length(&req);
+            drain(req.into_body(), declared).await;
             refused
         } else if method == Method::OPTIONS {
             self.preflight(&req, bucket.as_deref()).await
@@ -180,6 +184,88 @@ impl S3Front {
                 .extend(crate::cors::allow_headers(rule, origin, &[], false));
         }
     }
+}
+
+/// The largest XML document a request may carry (s3s's `xml_max_body_size`, see `limits`).
+const MAX_XML_BODY: u64 = 4 * 1024 * 1024;
+/// At most this much of a refused request's body is read (and dropped).
+const DRAIN_REFUSED_BODY: u64 = 64 * 1024 * 1024;
+
+/// A request whose body is an XML (or JSON) document larger than S3 takes:
+/// `400 MaxMessageLengthExceeded`, decided from its Content-Length (s3s would read 4 MiB
+/// of it and answer 500). Object and part uploads are not documents and are not
+/// concerned.
+fn xml_too_large(req: &Request<Incoming>) -> Option<Response<Body>> {
+    const DOCUMENT_QUERIES: [&str; 25] = [
+        "delete",
+        "uploadId",
+        "restore",
+        "select",
+        "cors",
+        "tagging",
+        "versioning",
+        "notification",
+        "lifecycle",
+        "acl",
+        "policy",
+        "encryption",
+        "website",
+        "logging",
+        "replication",
+        "ownershipControls",
+        "publicAccessBlock",
+        "object-lock",
+        "legal-hold",
+        "retention",
+        "accelerate",
+        "requestPayment",
+        "intelligent-tiering",
+        "analytics",
+        "inventory",
+    ];
+    let query = req.uri().query().unwrap_or_default();
+    let params: Vec<&str> = query
+        .split('&')
+        .map(|p| p.split_once('=').map_or(p, |(k, _)| k))
+        .collect();
+    let document = match *req.method() {
+        // UploadPart has uploadId too, with partNumber: its body is object bytes.
+        Method::PUT => {
+            !params.contains(&"partNumber") && params.iter().any(|p| DOCUMENT_QUERIES.contains(p))
+        }
+        Method::POST => params.iter().any(|p| DOCUMENT_QUERIES.contains(p)),
+        _ => false,
+    };
+    (document && content_length(req).is_some_and(|n| n > MAX_XML_BODY)).then(|| {
+        error_response(
+            StatusCode::BAD_REQUEST,
+            "MaxMessageLengthExceeded",
+            "Your request was too big.",
+        )
+    })
+}
+
+fn content_length(req: &Request<Incoming>) -> Option<u64> {
+    header(req, "content-length")?.trim().parse().ok()
+}
+
+/// Reads and drops a refused request's body, up to [`DRAIN_REFUSED_BODY`] and for at
+/// most 30 seconds: a client still sending then reads the answer rather than a reset.
+async fn drain(mut body: Incoming, declared: Option<u64>) {
+    use http_body_util::BodyExt as _;
+    if declared.is_none_or(|n| n > DRAIN_REFUSED_BODY) {
+        return;
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(30), async {
+        let mut read = 0u64;
+        while let Some(Ok(frame)) = body.frame().await {
+            read += frame.data_ref().map_or(0, |d| d.len() as u64);
+            if read > DRAIN_REFUSED_BODY {
+                return;
+            }
+        }
+    })
+    .await;
 }
 
 /// What S3 refuses before looking at the request any further: a header section over
@@ -280,7 +366,7 @@ fn parse_amz_date(s: &str) -> Option<i64> {
 /// PUT or multipart, which stream).
 fn limits() -> S3Config {
     let mut c = S3Config::default();
-    c.xml_max_body_size = 4 * 1024 * 1024;
+    c.xml_max_body_size = MAX_XML_BODY as usize;
     c.post_object_max_file_size = POST_OBJECT_MAX_BYTES;
     c.form_max_fields_size = 1024 * 1024;
     c.form_max_field_size = 64 * 1024;
