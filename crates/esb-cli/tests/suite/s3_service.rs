@@ -2240,17 +2240,17 @@ out["keys_left"] = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=B).get("Co
     xml_error(
         "10 MB of garbage to DeleteObjects",
         &raw["delete_objects_garbage"],
-        &["MalformedXML"],
+        &["MalformedXML", "MaxMessageLengthExceeded"],
     );
     xml_error(
         "an unclosed 10 MB DeleteObjects",
         &raw["delete_objects_unclosed"],
-        &["MalformedXML"],
+        &["MalformedXML", "MaxMessageLengthExceeded"],
     );
     xml_error(
         "10 MB of garbage to CompleteMultipartUpload",
         &raw["complete_garbage"],
-        &["MalformedXML"],
+        &["MalformedXML", "MaxMessageLengthExceeded"],
     );
     xml_error(
         "deeply nested XML to CompleteMultipartUpload",
