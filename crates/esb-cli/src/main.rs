@@ -123,10 +123,12 @@ fn run() -> Result<()> {
         .with(log_pipeline::BoxErrors)
         .with(
             tracing_subscriber::EnvFilter::try_from_env("ESB_LOG").unwrap_or_else(|_| {
+                // s3s reports every client error of an S3 request (a 404, a bad
+                // signature) at ERROR; the S3 service logs its own failures.
                 match (cli.quiet, cli.verbose) {
-                    (true, _) => "warn",
-                    (_, true) => "debug",
-                    _ => "info",
+                    (true, _) => "warn,s3s=off",
+                    (_, true) => "debug,s3s=info",
+                    _ => "info,s3s=off",
                 }
                 .into()
             }),
