@@ -144,6 +144,7 @@ pub struct S3Service {
     pub store: Store,
     /// The external engine the listener forwards to, if any.
     engine: Option<Arc<Engine>>,
+    front: S3Front,
     stop: tokio::sync::watch::Sender<bool>,
 }
 
@@ -187,6 +188,7 @@ impl S3Service {
                     service: Some("s3"),
                 })
             }));
+        let front_handle = front.clone();
         let (stop, mut stopped) = tokio::sync::watch::channel(false);
         let tls = (!args.s3_plain_http).then_some(tls);
         tokio::spawn(esb_s3::server::serve(listener, tls, front, async move {
@@ -196,6 +198,7 @@ impl S3Service {
             url,
             store,
             engine,
+            front: front_handle,
             stop,
         }))
     }
@@ -217,8 +220,13 @@ impl S3Service {
         Ok(())
     }
 
-    /// Hands bucket notifications to the gateway from now on.
+    /// Hands bucket notifications to the gateway from now on, and checks that the
+    /// functions a new notification configuration names are the gateway's.
     pub fn deliver_to(&self, gateway: &Arc<Gateway>) {
+        let gw = Arc::clone(gateway);
+        self.front.check_functions_with(Arc::new(move |f: &str| {
+            esb_gateway::function_ref::exists(f, &gw)
+        }));
         let sink: Arc<dyn esb_s3::EventSink> = Arc::new(GatewaySink(Arc::clone(gateway)));
         let mut stopped = self.stop.subscribe();
         tokio::spawn(esb_s3::dispatch::run(

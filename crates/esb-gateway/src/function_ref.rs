@@ -56,3 +56,11 @@ pub fn parse(raw: &str, gw: &Gateway) -> Result<(String, Option<String>), Invoke
     }
     Ok((name.to_string(), qualifier.map(str::to_string)))
 }
+
+/// Whether the box serves the function `raw` names (name or ARN, unqualified or
+/// `$LATEST`).
+pub fn exists(raw: &str, gw: &Gateway) -> bool {
+    parse(raw, gw).is_ok_and(|(name, q)| {
+        q.is_none_or(|q| q == "$LATEST") && gw.plan().pools.contains_key(&name)
+    })
+}

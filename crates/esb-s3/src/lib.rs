@@ -11,6 +11,7 @@ pub mod forward;
 pub mod host;
 pub mod model;
 pub mod notify;
+pub mod request_id;
 pub mod store;
 
 pub use error::{StoreError, StoreResult};

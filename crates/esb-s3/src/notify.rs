@@ -68,6 +68,8 @@ pub struct ObjectEvent<'a> {
     pub version_id: Option<&'a str>,
     pub sequencer: i64,
     pub time_ms: i64,
+    /// The S3 request that caused it (`x-amz-request-id`).
+    pub request_id: Option<&'a str>,
 }
 
 /// The Lambda payload for one event: `{"Records": [ … ]}` as S3 sends it.
@@ -111,8 +113,10 @@ pub fn event_payload(
         "userIdentity": {"principalId": principal},
         "requestParameters": {"sourceIPAddress": "127.0.0.1"},
         "responseElements": {
-            "x-amz-request-id": format!("{:016X}", event.sequencer),
-            "x-amz-id-2": "esb",
+            "x-amz-request-id": event
+                .request_id
+                .map_or_else(|| format!("{:016X}", event.sequencer), String::from),
+            "x-amz-id-2": event.request_id.unwrap_or("esb"),
         },
         "s3": {
             "s3SchemaVersion": "1.0",
@@ -178,6 +182,7 @@ mod tests {
             version_id: Some("null"),
             sequencer: 10,
             time_ms: 0,
+            request_id: Some("4442587FB7D0A2F9"),
         };
         let v = event_payload(
             &e,
@@ -194,5 +199,9 @@ mod tests {
         assert_eq!(r["s3"]["object"]["sequencer"], "000000000000000A");
         assert!(r["s3"]["object"].get("versionId").is_none());
         assert_eq!(r["s3"]["bucket"]["arn"], "arn:aws:s3:::b");
+        assert_eq!(
+            r["responseElements"]["x-amz-request-id"],
+            "4442587FB7D0A2F9"
+        );
     }
 }

@@ -55,6 +55,7 @@ pub struct S3Front {
     s3: S3Service,
     store: Store,
     access: Option<AccessHook>,
+    functions: Arc<std::sync::OnceLock<crate::service::FunctionCheck>>,
 }
 
 impl S3Front {
@@ -64,7 +65,12 @@ impl S3Front {
         credentials: esb_auth::BoxCredentials,
         engine: Option<Arc<crate::forward::Engine>>,
     ) -> Self {
-        let mut builder = S3ServiceBuilder::new(EsbS3::new(store.clone(), engine.is_some()));
+        let functions = Arc::new(std::sync::OnceLock::new());
+        let mut builder = S3ServiceBuilder::new(EsbS3::new(
+            store.clone(),
+            engine.is_some(),
+            Arc::clone(&functions),
+        ));
         builder.set_auth(BoxAuth::new(credentials));
         builder.set_host(BoxHost);
         builder.set_config(Arc::new(StaticConfigProvider::new(Arc::new(limits()))));
@@ -75,7 +81,14 @@ impl S3Front {
             s3: builder.build(),
             store,
             access: None,
+            functions,
         }
+    }
+
+    /// From now on, PutBucketNotificationConfiguration refuses targets `check` does not
+    /// know (S3's `InvalidArgument`, "Unable to validate ...").
+    pub fn check_functions_with(&self, check: crate::service::FunctionCheck) {
+        let _ = self.functions.set(check);
     }
 
     /// Reports every answered request to `hook`.
@@ -103,7 +116,8 @@ impl S3Front {
         } else if method == Method::OPTIONS {
             self.preflight(&req, bucket.as_deref()).await
         } else {
-            let resp = match self.s3.call(req.map(Body::from)).await {
+            let call = self.s3.call(req.map(Body::from));
+            let resp = match crate::request_id::scope(request_id.clone(), call).await {
                 Ok(r) => r,
                 Err(e) => {
                     tracing::error!(service = "s3", "request failed: {e:?}");

@@ -1847,10 +1847,8 @@ out["invalid_event"] = error(s3.put_bucket_notification_configuration, Bucket="m
 
 /// S3 checks a notification's destination when the configuration is put: a function
 /// that does not exist is `400 InvalidArgument` ("Unable to validate the following
-/// destination configurations"). ESB accepts it and drops the events later, with a
-/// warning in the box's log.
+/// destination configurations").
 #[test]
-#[ignore = "esb-s3 accepts a notification configuration naming a function the box does not have (S3 answers 400 InvalidArgument)"]
 fn s3_a_notification_to_a_missing_function_is_refused() {
     let b = S3Box::start("notify-missing", "");
     let r = b.python(
@@ -1869,9 +1867,8 @@ out["config"] = s3.get_bucket_notification_configuration(Bucket="lonely").get("L
 
 /// An event's `responseElements.x-amz-request-id` is the request id of the request that
 /// caused it (what the client got as `x-amz-request-id`), so an event can be traced to
-/// its request. ESB puts the event's sequence number there.
+/// its request.
 #[test]
-#[ignore = "esb-s3 fills an S3 event's responseElements.x-amz-request-id with its sequencer, not the request id of the PUT that caused it"]
 fn s3_an_event_names_the_request_that_caused_it() {
     let b = S3Box::start("notify-request-id", &notified_resources(0));
     let r = b.python(

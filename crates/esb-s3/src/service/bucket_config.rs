@@ -302,6 +302,22 @@ pub async fn put_notification(
 ) -> S3Result<S3Response<PutBucketNotificationConfigurationOutput>> {
     let i = req.input;
     let targets = targets(i.notification_configuration)?;
+    if let Some(exists) = s3.functions.get() {
+        let unknown: Vec<&str> = targets
+            .iter()
+            .map(|t| t.function_arn.as_str())
+            .filter(|arn| !exists(arn))
+            .collect();
+        if !unknown.is_empty() {
+            return Err(S3Error::with_message(
+                S3ErrorCode::InvalidArgument,
+                format!(
+                    "Unable to validate the following destination configurations: {}",
+                    unknown.join(", ")
+                ),
+            ));
+        }
+    }
     if s3.external {
         // The engine has the bucket; the box keeps its notifications beside it.
         match s3.store.create_bucket(i.bucket.clone()).await {

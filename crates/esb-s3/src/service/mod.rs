@@ -20,7 +20,7 @@ mod ownership;
 use s3s::dto::*;
 use s3s::{S3, S3Request, S3Response, S3Result};
 
-pub use handle::EsbS3;
+pub use handle::{EsbS3, FunctionCheck};
 
 #[async_trait::async_trait]
 impl S3 for EsbS3 {

@@ -246,6 +246,7 @@ impl Store {
         event: &'static str,
     ) -> StoreResult<PutOutcome> {
         let region = self.region().to_string();
+        let request_id = crate::request_id::current();
         self.write(move |tx, freed| {
             let b = buckets::get(tx, &bucket)?;
             condition.check(tx, &bucket, &key)?;
@@ -271,6 +272,7 @@ impl Store {
                     version_id: Some(&out.version_id),
                     sequencer: out.seq,
                     time_ms: super::handle::now_ms(),
+                    request_id: request_id.as_deref(),
                 },
             )?;
             Ok(out)
@@ -315,6 +317,7 @@ impl Store {
         if_match: Option<String>,
     ) -> StoreResult<DeleteOutcome> {
         let region = self.region().to_string();
+        let request_id = crate::request_id::current();
         self.write(move |tx, freed| {
             let b = buckets::get(tx, &bucket)?;
             WriteCondition {
@@ -385,6 +388,7 @@ impl Store {
                     version_id: outcome.version_id.as_deref(),
                     sequencer: seq,
                     time_ms: now,
+                    request_id: request_id.as_deref(),
                 },
             )?;
             Ok(outcome)
@@ -402,6 +406,7 @@ impl Store {
         event: &'static str,
     ) -> StoreResult<String> {
         let region = self.region().to_string();
+        let request_id = crate::request_id::current();
         self.write(move |tx, _| {
             let b = buckets::get(tx, &bucket)?;
             let v = match &version_id {
@@ -439,6 +444,7 @@ impl Store {
                     version_id: Some(&v.version_id),
                     sequencer: schema::next_seq(tx)?,
                     time_ms: super::now_ms(),
+                    request_id: request_id.as_deref(),
                 },
             )?;
             Ok(v.version_id)

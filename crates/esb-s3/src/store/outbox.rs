@@ -55,6 +55,7 @@ impl Store {
         version_id: Option<String>,
     ) -> StoreResult<()> {
         let region = self.region().to_string();
+        let request_id = crate::request_id::current();
         self.write(move |tx, _| {
             let b = super::buckets::get(tx, &bucket)?;
             let seq = super::schema::next_seq(tx)?;
@@ -71,6 +72,7 @@ impl Store {
                     version_id: version_id.as_deref(),
                     sequencer: seq,
                     time_ms: super::handle::now_ms(),
+                    request_id: request_id.as_deref(),
                 },
             )
         })

@@ -219,6 +219,7 @@ impl Store {
         + 'static,
     ) -> StoreResult<(objects::PutOutcome, String, u64)> {
         let region = self.region().to_string();
+        let request_id = crate::request_id::current();
         self.write(move |tx, freed| {
             let b = buckets::get(tx, &bucket)?;
             let upload = get(tx, &bucket, &key, &id)?;
@@ -268,6 +269,7 @@ impl Store {
                     version_id: Some(&out.version_id),
                     sequencer: out.seq,
                     time_ms: super::handle::now_ms(),
+                    request_id: request_id.as_deref(),
                 },
             )?;
             Ok((out, etag, size))
