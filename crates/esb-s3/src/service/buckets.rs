@@ -41,7 +41,8 @@ pub async fn create(
         Ok(()) => {}
         // S3 in us-east-1 answers a bucket its owner creates again with 200, for legacy
         // compatibility; every other region with 409 BucketAlreadyOwnedByYou.
-        Err(crate::StoreError::BucketAlreadyOwnedByYou) if s3.store.region() == "us-east-1" => {}
+        Err(crate::error::StoreError::BucketAlreadyOwnedByYou)
+            if s3.store.region() == "us-east-1" => {}
         Err(e) => return Err(e.into()),
     }
     Ok(S3Response::new(CreateBucketOutput {

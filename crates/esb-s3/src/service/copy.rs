@@ -75,7 +75,7 @@ pub async fn copy_object(
     copy_once(s3, &i, dest.versioning)
         .await
         .map_err(|e| match e {
-            CopyFailed::SourceChanged => crate::StoreError::SourceChanged.into(),
+            CopyFailed::SourceChanged => crate::error::StoreError::SourceChanged.into(),
             CopyFailed::S3(e) => e,
         })
 }
@@ -91,10 +91,10 @@ impl From<S3Error> for CopyFailed {
     }
 }
 
-impl From<crate::StoreError> for CopyFailed {
-    fn from(e: crate::StoreError) -> Self {
+impl From<crate::error::StoreError> for CopyFailed {
+    fn from(e: crate::error::StoreError) -> Self {
         match e {
-            crate::StoreError::SourceChanged => Self::SourceChanged,
+            crate::error::StoreError::SourceChanged => Self::SourceChanged,
             e => Self::S3(e.into()),
         }
     }

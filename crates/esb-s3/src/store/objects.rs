@@ -299,7 +299,7 @@ impl Store {
         bucket: String,
         key: String,
         version_id: Option<String>,
-    ) -> StoreResult<(Version, super::BlobPin)> {
+    ) -> StoreResult<(Version, super::handle::BlobPin)> {
         self.read_pinned(
             move |c| lookup(c, &bucket, &key, version_id),
             |v: &Version| v.segments.iter().map(|s| s.blob.clone()).collect(),
@@ -443,7 +443,7 @@ impl Store {
                     etag: Some(&etag),
                     version_id: Some(&v.version_id),
                     sequencer: schema::next_seq(tx)?,
-                    time_ms: super::now_ms(),
+                    time_ms: super::handle::now_ms(),
                     request_id: request_id.as_deref(),
                 },
             )?;
