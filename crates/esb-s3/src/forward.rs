@@ -402,7 +402,7 @@ impl Forwarder {
     }
 
     async fn head(&self, bucket: &str, key: &str) -> (Option<u64>, Option<String>) {
-        let path = format!("/{}/{}", bucket, encode_key(key));
+        let path = format!("/{}/{}", bucket, crate::key_encoding::encode_key(key));
         match self
             .engine
             .send(Method::HEAD, &path, HeaderMap::new(), None, None)
@@ -421,17 +421,6 @@ impl Forwarder {
             _ => (None, None),
         }
     }
-}
-
-pub fn encode_key(key: &str) -> String {
-    use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-    const KEEP: &AsciiSet = &NON_ALPHANUMERIC
-        .remove(b'-')
-        .remove(b'_')
-        .remove(b'.')
-        .remove(b'~')
-        .remove(b'/');
-    utf8_percent_encode(key, KEEP).to_string()
 }
 
 /// `?notification` requests stay with the box (see [`Forwarder`]).

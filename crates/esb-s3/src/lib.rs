@@ -9,6 +9,7 @@ pub mod dispatch;
 pub mod error;
 pub mod forward;
 pub mod host;
+pub mod key_encoding;
 pub mod model;
 pub mod notify;
 pub mod request_id;

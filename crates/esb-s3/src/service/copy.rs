@@ -100,22 +100,24 @@ impl From<crate::error::StoreError> for CopyFailed {
     }
 }
 
+/// The `x-amz-copy-source-if-*` conditions of CopyObject and UploadPartCopy inputs.
+macro_rules! copy_source_conditions {
+    ($i:expr) => {
+        Conditions {
+            if_match: $i.copy_source_if_match.as_ref(),
+            if_none_match: $i.copy_source_if_none_match.as_ref(),
+            if_modified_since: $i.copy_source_if_modified_since.as_ref(),
+            if_unmodified_since: $i.copy_source_if_unmodified_since.as_ref(),
+        }
+    };
+}
+
 async fn copy_once(
     s3: &EsbS3,
     i: &CopyObjectInput,
     dest_versioning: crate::model::Versioning,
 ) -> Result<S3Response<CopyObjectOutput>, CopyFailed> {
-    let (src_bucket, v, _pin) = source(
-        s3,
-        &i.copy_source,
-        Conditions {
-            if_match: i.copy_source_if_match.as_ref(),
-            if_none_match: i.copy_source_if_none_match.as_ref(),
-            if_modified_since: i.copy_source_if_modified_since.as_ref(),
-            if_unmodified_since: i.copy_source_if_unmodified_since.as_ref(),
-        },
-    )
-    .await?;
+    let (src_bucket, v, _pin) = source(s3, &i.copy_source, copy_source_conditions!(i)).await?;
     if v.size > MAX_COPY_BYTES {
         return Err(S3Error::with_message(
             S3ErrorCode::InvalidRequest,
@@ -238,17 +240,7 @@ pub async fn upload_part_copy(
         .upload(i.bucket.clone(), i.key.clone(), i.upload_id.clone())
         .await?;
     // Pinned until the range is copied, even if the source changes meanwhile.
-    let (_, v, _pin) = source(
-        s3,
-        &i.copy_source,
-        Conditions {
-            if_match: i.copy_source_if_match.as_ref(),
-            if_none_match: i.copy_source_if_none_match.as_ref(),
-            if_modified_since: i.copy_source_if_modified_since.as_ref(),
-            if_unmodified_since: i.copy_source_if_unmodified_since.as_ref(),
-        },
-    )
-    .await?;
+    let (_, v, _pin) = source(s3, &i.copy_source, copy_source_conditions!(i)).await?;
     let range = copy_range(i.copy_source_range.as_deref(), v.size)?;
     if range.end - range.start > MAX_COPY_BYTES {
         return Err(S3Error::with_message(

@@ -45,14 +45,7 @@ impl Encoder {
         if !self.0 {
             return s;
         }
-        use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-        const KEEP: &AsciiSet = &NON_ALPHANUMERIC
-            .remove(b'-')
-            .remove(b'_')
-            .remove(b'.')
-            .remove(b'~')
-            .remove(b'/');
-        utf8_percent_encode(&s, KEEP).to_string()
+        crate::key_encoding::encode_key(&s)
     }
 
     fn opt(&self, s: Option<String>) -> Option<String> {

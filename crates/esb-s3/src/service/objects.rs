@@ -335,27 +335,33 @@ async fn read(
     ))
 }
 
+/// [`read`] with the fields GetObject and HeadObject inputs share.
+macro_rules! read_object {
+    ($s3:expr, $i:expr) => {
+        read(
+            $s3,
+            &$i.bucket,
+            &$i.key,
+            $i.version_id.clone(),
+            Conditions {
+                if_match: $i.if_match.as_ref(),
+                if_none_match: $i.if_none_match.as_ref(),
+                if_modified_since: $i.if_modified_since.as_ref(),
+                if_unmodified_since: $i.if_unmodified_since.as_ref(),
+            },
+            $i.range.as_ref(),
+            $i.part_number,
+            $i.checksum_mode.as_ref(),
+        )
+    };
+}
+
 pub async fn get(
     s3: &EsbS3,
     req: S3Request<GetObjectInput>,
 ) -> S3Result<S3Response<GetObjectOutput>> {
     let i = req.input;
-    let (r, pin) = read(
-        s3,
-        &i.bucket,
-        &i.key,
-        i.version_id.clone(),
-        Conditions {
-            if_match: i.if_match.as_ref(),
-            if_none_match: i.if_none_match.as_ref(),
-            if_modified_since: i.if_modified_since.as_ref(),
-            if_unmodified_since: i.if_unmodified_since.as_ref(),
-        },
-        i.range.as_ref(),
-        i.part_number,
-        i.checksum_mode.as_ref(),
-    )
-    .await?;
+    let (r, pin) = read_object!(s3, i).await?;
     let stream = s3
         .store
         .blobs()
@@ -386,22 +392,7 @@ pub async fn head(
     req: S3Request<HeadObjectInput>,
 ) -> S3Result<S3Response<HeadObjectOutput>> {
     let i = req.input;
-    let (r, _pin) = read(
-        s3,
-        &i.bucket,
-        &i.key,
-        i.version_id.clone(),
-        Conditions {
-            if_match: i.if_match.as_ref(),
-            if_none_match: i.if_none_match.as_ref(),
-            if_modified_since: i.if_modified_since.as_ref(),
-            if_unmodified_since: i.if_unmodified_since.as_ref(),
-        },
-        i.range.as_ref(),
-        i.part_number,
-        i.checksum_mode.as_ref(),
-    )
-    .await?;
+    let (r, _pin) = read_object!(s3, i).await?;
     Ok(object_output!(HeadObjectOutput, &r, i, {}))
 }
 
