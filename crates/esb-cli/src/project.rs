@@ -98,6 +98,19 @@ impl ProjectArgs {
     }
 }
 
+/// Where the original ESB's functions reach its RustFS (its CNI gateway, its compose
+/// service names): a template written for it sets `S3_ENDPOINT` to one of these, which
+/// on ESB means the box's own S3.
+const ORIGINAL_S3_ADDRESSES: [&str; 3] = [
+    "http://10.88.0.1:9000",
+    "http://esb-storage:9000",
+    "http://s3-storage:9000",
+];
+
+fn is_original_s3_address(value: &str) -> bool {
+    ORIGINAL_S3_ADDRESSES.contains(&value.trim_end_matches('/'))
+}
+
 /// The box's data services functions reach (None: off).
 #[derive(Debug, Clone, Default)]
 pub struct Services {
@@ -145,7 +158,10 @@ impl Project {
                     environment.insert("AWS_ENDPOINT_URL_S3".into(), s3.clone());
                     environment.insert("S3_ENDPOINT".into(), s3.clone());
                 }
-                environment.extend(f.environment.clone());
+                environment.extend(f.environment.iter().map(|(k, v)| match &services.s3 {
+                    Some(s3) if is_original_s3_address(v) => (k.clone(), s3.clone()),
+                    _ => (k.clone(), v.clone()),
+                }));
                 FunctionEntry {
                     routes: f
                         .api_events
@@ -242,4 +258,17 @@ pub fn stack_name(template: &Path) -> String {
                 .map(|n| n.to_string_lossy().into_owned())
         })
         .unwrap_or_else(|| "esb".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_original_s3_address;
+
+    #[test]
+    fn the_original_esbs_s3_addresses_mean_the_boxs_s3() {
+        assert!(is_original_s3_address("http://10.88.0.1:9000"));
+        assert!(is_original_s3_address("http://esb-storage:9000/"));
+        assert!(!is_original_s3_address("http://10.88.0.1:8001"));
+        assert!(!is_original_s3_address("https://s3.example.com"));
+    }
 }
