@@ -274,9 +274,11 @@ fn esb_logs_follow_in_a_terminal() {
     tmux(&["send-keys", "-t", &session, "C-c"]);
     let text = wait_for(&session, "EXITED", Duration::from_secs(10));
     assert!(text.contains("EXITED 0"), "Ctrl-C ends -f with 0:\n{text}");
-    tmux(&["kill-session", "-t", &session]);
 
-    // NO_COLOR: the same lines without colours, on a terminal too.
+    // NO_COLOR: the same lines without colours, on a terminal too. The new session
+    // starts before the old one goes: killing a server's last session stops the
+    // server, and a session started meanwhile can land on the dying one.
+    let followed = session;
     let session = format!("esb-logs-nocolor-{}", std::process::id());
     let command = format!(
         "NO_COLOR=1 {} logs --state-dir {} --template {}; echo EXITED $?; sleep 30",
@@ -285,6 +287,7 @@ fn esb_logs_follow_in_a_terminal() {
         template.display()
     );
     new_session(&session, &command);
+    tmux(&["kill-session", "-t", &followed]);
     wait_for(&session, "EXITED 0", Duration::from_secs(30));
     let coloured = screen(&session, true);
     assert!(
