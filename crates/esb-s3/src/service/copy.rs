@@ -30,7 +30,7 @@ async fn source(
             "Copying from an access point is not supported",
         ));
     };
-    let (v, pin) = s3
+    let ((v, _), pin) = s3
         .store
         .get_object_pinned(
             bucket.to_string(),

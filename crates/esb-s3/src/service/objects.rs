@@ -230,13 +230,12 @@ async fn read_version(
     version_id: Option<String>,
     conditions: Conditions<'_>,
 ) -> S3Result<(Version, crate::model::Versioning, BlobPin)> {
-    let b = s3.store.bucket(bucket.to_string()).await?;
-    let (v, pin) = s3
+    let ((v, versioning), pin) = s3
         .store
         .get_object_pinned(bucket.to_string(), key.to_string(), version_id)
         .await?;
     evaluate(&conditions, &v)?;
-    Ok((v, b.versioning, pin))
+    Ok((v, versioning, pin))
 }
 
 /// What GET and HEAD answer with besides the bytes.

@@ -245,7 +245,7 @@ mod tests {
         let store = Store::open(dir.path(), "us-east-1").unwrap();
         store.create_bucket("b".into()).await.unwrap();
         let first = put(&store, "k", b"first").await;
-        let (v, pin) = store
+        let ((v, _), pin) = store
             .get_object_pinned("b".into(), "k".into(), None)
             .await
             .unwrap();

@@ -293,16 +293,20 @@ impl Store {
     }
 
     /// `get_object`, with the version's blobs pinned on disk while the pin lives (for
-    /// reading its bytes).
+    /// reading its bytes), and the bucket's versioning (which version ids to report),
+    /// read in the same step.
     pub async fn get_object_pinned(
         &self,
         bucket: String,
         key: String,
         version_id: Option<String>,
-    ) -> StoreResult<(Version, super::handle::BlobPin)> {
+    ) -> StoreResult<((Version, Versioning), super::handle::BlobPin)> {
         self.read_pinned(
-            move |c| lookup(c, &bucket, &key, version_id),
-            |v: &Version| v.segments.iter().map(|s| s.blob.clone()).collect(),
+            move |c| {
+                let versioning = buckets::get(c, &bucket)?.versioning;
+                Ok((lookup(c, &bucket, &key, version_id)?, versioning))
+            },
+            |(v, _): &(Version, Versioning)| v.segments.iter().map(|s| s.blob.clone()).collect(),
         )
         .await
     }
