@@ -3,7 +3,6 @@
 //! from the bucket's rules, headers on allowed requests), a request id on every answer
 //! (`x-amz-request-id`, and `<RequestId>` in XML errors), and no body on a 304.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,43 +10,22 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper_util::rt::TokioIo;
-use hyper_util::server::graceful::GracefulShutdown;
 use s3s::Body;
 use s3s::config::{S3Config, StaticConfigProvider};
 use s3s::service::{S3Service, S3ServiceBuilder};
 use tokio::net::TcpListener;
-use tokio_rustls::TlsAcceptor;
 
 use crate::auth::BoxAuth;
 use crate::host::{BoxHost, bucket_in_host};
 use crate::service::EsbS3;
 use crate::store::Store;
 
-/// A client that has not sent its headers after this long is cut off (slowloris).
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
-/// S3's limit on a request's header section: past it, `400 RequestHeaderSectionTooLarge`.
+/// S3's limit on a request's header section: past it, `400 RequestHeaderSectionTooLarge`
+/// (an XML body a client can read). Past the listener's own limits
+/// ([`esb_listener::Limits`]), hyper closes with a bare 431 before S3 sees the request.
 const MAX_HEADER_SECTION: usize = 8 * 1024;
-/// Headers larger than this do not even reach the service: hyper closes with a bare 431.
-/// Between the two, the S3 error above (an XML body a client can read).
-const MAX_HEADER_BYTES: usize = 256 * 1024;
-/// More header fields than this are a bare 431 from hyper too (its default is 100).
-const MAX_HEADER_FIELDS: usize = 1000;
 
-/// One answered request, for the box's access log.
-pub struct AccessLine<'a> {
-    pub request_id: &'a str,
-    pub source: SocketAddr,
-    pub method: &'a str,
-    pub path: &'a str,
-    pub status: u16,
-    pub duration_ms: f64,
-    pub user_agent: Option<&'a str>,
-}
-
-/// Where access lines go (the box's access log and log store).
-pub type AccessHook = Arc<dyn Fn(&AccessLine<'_>) + Send + Sync>;
+pub use esb_listener::{AccessHook, AccessLine};
 
 /// The S3 service of a box, ready to serve.
 #[derive(Clone)]
@@ -535,67 +513,18 @@ pub async fn serve(
     front: S3Front,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
-    let acceptor = tls.map(TlsAcceptor::from);
-    let graceful = GracefulShutdown::new();
-    tokio::pin!(shutdown);
-    loop {
-        let (tcp, remote) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    tracing::warn!(service = "s3", "accept failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
-        };
-        let _ = tcp.set_nodelay(true);
+    let handler = move |req: Request<Incoming>, remote: SocketAddr| {
         let front = front.clone();
-        let acceptor = acceptor.clone();
-        let watcher = graceful.watcher();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-                let front = front.clone();
-                async move { Ok::<_, Infallible>(front.handle(req, remote).await) }
-            });
-            let builder = {
-                let mut b = http1::Builder::new();
-                b.timer(hyper_util::rt::TokioTimer::new())
-                    .header_read_timeout(HEADER_READ_TIMEOUT)
-                    .max_buf_size(MAX_HEADER_BYTES)
-                    .max_headers(MAX_HEADER_FIELDS);
-                b
-            };
-            let result = match acceptor {
-                Some(acceptor) => {
-                    let tls =
-                        match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp))
-                            .await
-                        {
-                            Ok(Ok(s)) => s,
-                            Ok(Err(e)) => {
-                                tracing::debug!(%remote, "TLS handshake failed: {e}");
-                                return;
-                            }
-                            Err(_) => return,
-                        };
-                    watcher
-                        .watch(builder.serve_connection(TokioIo::new(tls), service))
-                        .await
-                }
-                None => {
-                    watcher
-                        .watch(builder.serve_connection(TokioIo::new(tcp), service))
-                        .await
-                }
-            };
-            if let Err(e) = result {
-                tracing::debug!(%remote, "connection closed: {e}");
-            }
-        });
-    }
-    let _ = tokio::time::timeout(Duration::from_secs(5), graceful.shutdown()).await;
+        async move { front.handle(req, remote).await }
+    };
+    esb_listener::serve(
+        listener,
+        tls,
+        esb_listener::Limits::default(),
+        handler,
+        shutdown,
+    )
+    .await;
 }
 
 #[cfg(test)]

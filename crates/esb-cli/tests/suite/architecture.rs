@@ -21,7 +21,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("esb-logs", &[]),
     ("esb-docker", &[]),
     ("esb-rie", &["esb-lambda", "esb-logs"]),
-    ("esb-s3", &["esb-auth"]),
+    ("esb-listener", &[]),
+    ("esb-s3", &["esb-auth", "esb-listener"]),
+    ("esb-dynamodb", &["esb-auth", "esb-listener"]),
     (
         "esb-agent",
         &[
@@ -48,6 +50,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "esb-agent",
             "esb-auth",
             "esb-docker",
+            "esb-dynamodb",
             "esb-gateway",
             "esb-lambda",
             "esb-logs",

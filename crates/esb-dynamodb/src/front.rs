@@ -1,0 +1,260 @@
+//! The DynamoDB listener's front: what ESB does before a request reaches the engine.
+//!
+//! In DynamoDB's order: the operation is resolved from `X-Amz-Target`, then the
+//! signature is checked (with the box's key pair: the engine only looks for a header),
+//! then the request is held to DynamoDB's limits (crate::limits), and only then does the
+//! engine see it. `DescribeEndpoints`, the health check and CORS preflights are
+//! answered here, the same for the embedded engine and an external one.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use bytes::Bytes;
+use esb_listener::{AccessHook, AccessLine};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+
+use crate::backend::Backend;
+use crate::operations::Operation;
+use crate::wire;
+
+/// DynamoDB's limit on a request body.
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// The DynamoDB service of a box, ready to serve.
+#[derive(Clone)]
+pub struct DynamoFront {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    backend: Backend,
+    credentials: esb_auth::BoxCredentials,
+    region: String,
+    access: Option<AccessHook>,
+}
+
+impl DynamoFront {
+    /// A front for `backend`, accepting requests signed with `credentials` for
+    /// `region`; every answered request is reported to `access`.
+    pub fn new(
+        backend: Backend,
+        credentials: esb_auth::BoxCredentials,
+        region: &str,
+        access: Option<AccessHook>,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                backend,
+                credentials,
+                region: region.to_string(),
+                access,
+            }),
+        }
+    }
+
+    /// Answers one request from `source`.
+    pub async fn handle(
+        &self,
+        req: Request<Incoming>,
+        source: SocketAddr,
+    ) -> Response<Full<Bytes>> {
+        let started = Instant::now();
+        let origin = req.headers().contains_key(http::header::ORIGIN);
+        let method = req.method().clone();
+        let path = req.uri().path().to_string();
+        let user_agent = req
+            .headers()
+            .get(http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let mut resp = match (&method, path.as_str()) {
+            (&Method::POST, "/") => self.api(req).await,
+            (&Method::GET, "/") => wire::raw(
+                StatusCode::OK,
+                format!("healthy: dynamodb.{}.amazonaws.com ", self.inner.region),
+            ),
+            (&Method::OPTIONS, _) if origin => wire::preflight(req.headers()),
+            // DynamoDB answers every other method and path with this body.
+            _ => wire::raw(
+                StatusCode::NOT_FOUND,
+                "<UnknownOperationException/>\n".into(),
+            ),
+        };
+        if origin {
+            resp.headers_mut().insert(
+                http::header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                HeaderValue::from_static("*"),
+            );
+        }
+        let request_id = wire::ensure_request_id(&mut resp);
+        if let Some(hook) = &self.inner.access {
+            hook(&AccessLine {
+                request_id: &request_id,
+                source,
+                method: method.as_str(),
+                path: &path,
+                status: resp.status().as_u16(),
+                duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+                user_agent: user_agent.as_deref(),
+            });
+        }
+        resp
+    }
+
+    async fn api(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
+        let (parts, body) = req.into_parts();
+        let declared = parts
+            .headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+            return wire::too_large();
+        }
+        let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(e) if e.is::<http_body_util::LengthLimitError>() => return wire::too_large(),
+            Err(e) => {
+                tracing::debug!(service = "dynamodb", "request body not read: {e}");
+                return wire::raw(StatusCode::BAD_REQUEST, String::new());
+            }
+        };
+        let content_type = wire::ContentType::of(&parts.headers);
+        let Some(content_type) = content_type else {
+            // Neither JSON type, and something was sent: DynamoDB's 404.
+            return wire::raw(
+                StatusCode::NOT_FOUND,
+                "<UnknownOperationException/>\n".into(),
+            );
+        };
+        let Some(op) = parts
+            .headers
+            .get("x-amz-target")
+            .and_then(|v| v.to_str().ok())
+            .and_then(Operation::from_target)
+        else {
+            return wire::error(
+                content_type,
+                StatusCode::BAD_REQUEST,
+                "com.amazon.coral.service#UnknownOperationException",
+                None,
+            );
+        };
+        if let Some(refused) = self.authenticate(&parts, &body, content_type) {
+            return refused;
+        }
+        if op == Operation::DescribeEndpoints {
+            return wire::describe_endpoints(content_type, &parts.headers, &self.inner.region);
+        }
+        if let Err(e) = crate::limits::check(op, &body) {
+            return wire::error(
+                content_type,
+                StatusCode::BAD_REQUEST,
+                e.error_type(),
+                Some(&e.to_string()),
+            );
+        }
+        match self.inner.backend.forward(op, &parts.headers, body).await {
+            Ok(resp) => resp,
+            Err(e) => {
+                tracing::error!(
+                    service = "dynamodb",
+                    operation = op.name(),
+                    "engine unreachable: {e}"
+                );
+                wire::error(
+                    content_type,
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "com.amazonaws.dynamodb.v20120810#InternalServerError",
+                    Some("Internal server error"),
+                )
+            }
+        }
+    }
+
+    /// `Some(answer)` when the request is not signed with the box's key pair.
+    fn authenticate(
+        &self,
+        parts: &http::request::Parts,
+        body: &[u8],
+        content_type: wire::ContentType,
+    ) -> Option<Response<Full<Bytes>>> {
+        let headers = &parts.headers;
+        let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        // Missing or incomplete material: dynoxide words these exactly as DynamoDB.
+        let material = dynoxide::auth_material::AuthMaterial {
+            authorization: text("authorization"),
+            query: parts.uri.query().unwrap_or(""),
+            has_date_header: headers.contains_key("x-amz-date") || headers.contains_key("date"),
+        };
+        if let Some(body) = dynoxide::auth_material::validate(material) {
+            return Some(wire::json(content_type, StatusCode::BAD_REQUEST, body));
+        }
+        if text("authorization").is_none() {
+            // Complete query-string (presigned) material: the box takes header auth only.
+            return Some(wire::error(
+                content_type,
+                StatusCode::BAD_REQUEST,
+                "com.amazon.coral.service#MissingAuthenticationTokenException",
+                Some("Request is missing Authentication Token"),
+            ));
+        }
+        let uri = parts
+            .uri
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .to_string();
+        let signed = esb_auth::SignedRequest {
+            method: parts.method.as_str(),
+            uri: &uri,
+            headers,
+            body,
+        };
+        let verdict = esb_auth::verify(
+            &signed,
+            &self.inner.credentials,
+            &self.inner.region,
+            "dynamodb",
+            SystemTime::now(),
+        );
+        verdict.err().map(|e| {
+            wire::error(
+                content_type,
+                StatusCode::BAD_REQUEST,
+                &format!("com.amazon.coral.service#{}", e.error_type()),
+                Some(&e.to_string()),
+            )
+        })
+    }
+}
+
+/// Serves `front` on `listener` (TLS when `tls` is given) until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    front: DynamoFront,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let handler = move |req: Request<Incoming>, remote: SocketAddr| {
+        let front = front.clone();
+        async move { front.handle(req, remote).await }
+    };
+    esb_listener::serve(
+        listener,
+        tls,
+        esb_listener::Limits::default(),
+        handler,
+        shutdown,
+    )
+    .await;
+}
+
+/// The headers the engine needs to see as the client sent them.
+pub(crate) fn forwarded_headers(from: &HeaderMap) -> impl Iterator<Item = (&str, &HeaderValue)> {
+    ["content-type", "x-amz-target"]
+        .into_iter()
+        .filter_map(|name| from.get(name).map(|v| (name, v)))
+}
