@@ -26,6 +26,9 @@ pub struct BoxState {
     /// The S3 service's endpoint (`None`: `--s3-port off`).
     #[serde(default)]
     pub s3_url: Option<String>,
+    /// The DynamoDB service's endpoint (`None`: `--dynamodb-port off`).
+    #[serde(default)]
+    pub dynamodb_url: Option<String>,
 }
 
 /// Records the box; the file goes when the returned guard is dropped.

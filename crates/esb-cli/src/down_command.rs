@@ -63,8 +63,14 @@ pub fn run(args: DownArgs) -> Result<()> {
         }
         println!("esb: the box of {} is down", state_dir.root().display());
         if args.volumes {
-            // The box's data: queued and failed asynchronous events, logs, S3 objects.
-            let data = [state_dir.async_events(), state_dir.logs(), state_dir.s3()];
+            // The box's data: queued and failed asynchronous events, logs, S3 objects,
+            // DynamoDB tables.
+            let data = [
+                state_dir.async_events(),
+                state_dir.logs(),
+                state_dir.s3(),
+                state_dir.dynamodb(),
+            ];
             for dir in data.iter().filter(|d| d.exists()) {
                 std::fs::remove_dir_all(dir)
                     .with_context(|| format!("cannot remove {}", dir.display()))?;

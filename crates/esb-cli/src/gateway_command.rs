@@ -71,6 +71,8 @@ pub struct ServeArgs {
     pub auth: crate::api_access::AuthArgs,
     #[command(flatten)]
     pub s3: crate::s3_service::S3Args,
+    #[command(flatten)]
+    pub dynamodb: crate::dynamodb_service::DynamoArgs,
 }
 
 pub fn run(args: GatewayArgs) -> Result<()> {
@@ -141,8 +143,19 @@ pub async fn serve(
             "esb: warning: the S3 service is off (--s3-port off): the template's buckets are not created"
         );
     }
+    let dynamodb = crate::dynamodb_service::DynamoService::start(
+        &options.dynamodb,
+        &project.state_dir,
+        &project.region,
+        Arc::clone(&tls),
+        &credentials,
+        pipeline.as_ref().map(|p| Arc::clone(&p.box_records)),
+    )
+    .await?
+    .map(Arc::new);
     let services = crate::project::Services {
         s3: s3.as_ref().map(|s| s.url.clone()),
+        dynamodb: dynamodb.as_ref().map(|d| d.url.clone()),
     };
     let mut functions = project.entries(&url, &certs.ca, &credentials, &apis, &services);
     if let Some(p) = &pipeline {
@@ -207,6 +220,7 @@ pub async fn serve(
         &certs.ca,
         options.open_invoke_api,
         s3.as_ref().map(|s| s.url.as_str()),
+        dynamodb.as_ref().map(|d| d.url.as_str()),
     );
     let _state = crate::box_state::write(
         &project.state_dir,
@@ -230,6 +244,7 @@ pub async fn serve(
                 (None, None) => None,
             },
             s3_url: s3.as_ref().map(|s| s.url.clone()),
+            dynamodb_url: dynamodb.as_ref().map(|d| d.url.clone()),
         },
     )?;
     let mut router = esb_gateway::server::router(Arc::clone(&gateway));
@@ -239,6 +254,9 @@ pub async fn serve(
     esb_gateway::server::serve_tls(listener, tls, router, crate::signals::shutdown_signal()).await;
     if let Some(s3) = &s3 {
         s3.stop();
+    }
+    if let Some(d) = &dynamodb {
+        d.stop();
     }
     if let Some(p) = &pipeline {
         p.close().await;
@@ -258,7 +276,14 @@ fn positive_seconds(value: f64) -> Option<Duration> {
     (value > 0.0 && value.is_finite()).then(|| Duration::from_secs_f64(value.min(1e9)))
 }
 
-fn print_banner(project: &Project, url: &str, ca: &Path, open: bool, s3: Option<&str>) {
+fn print_banner(
+    project: &Project,
+    url: &str,
+    ca: &Path,
+    open: bool,
+    s3: Option<&str>,
+    dynamodb: Option<&str>,
+) {
     crate::quiet::say!("ESB is up: {url}  (trust {} as CA)", ca.display());
     let credentials = project.state_dir.credentials();
     if open {
@@ -287,6 +312,11 @@ fn print_banner(project: &Project, url: &str, ca: &Path, open: bool, s3: Option<
         for b in &project.template.buckets {
             crate::quiet::say!("  {:<24} s3://{}", b.logical_id, b.name);
         }
+    }
+    if let Some(d) = dynamodb {
+        crate::quiet::say!(
+            "DynamoDB: {d}  (aws dynamodb list-tables --endpoint-url {d}, with the credentials above)"
+        );
     }
     crate::quiet::say!("Ctrl-C stops the box and removes its workers.");
 }

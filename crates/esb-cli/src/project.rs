@@ -111,11 +111,39 @@ fn is_original_s3_address(value: &str) -> bool {
     ORIGINAL_S3_ADDRESSES.contains(&value.trim_end_matches('/'))
 }
 
+/// Where the original ESB's functions reach its ScyllaDB Alternator (its CNI gateway,
+/// its compose service names): on ESB, the box's own DynamoDB.
+const ORIGINAL_DYNAMODB_ADDRESSES: [&str; 4] = [
+    "http://10.88.0.1:8001",
+    "http://esb-database:8000",
+    "http://database:8000",
+    "http://localhost:8001",
+];
+
+fn is_original_dynamodb_address(value: &str) -> bool {
+    ORIGINAL_DYNAMODB_ADDRESSES.contains(&value.trim_end_matches('/'))
+}
+
 /// The box's data services functions reach (None: off).
 #[derive(Debug, Clone, Default)]
 pub struct Services {
     /// The S3 endpoint (`AWS_ENDPOINT_URL_S3`, and the seed's `S3_ENDPOINT`).
     pub s3: Option<String>,
+    /// The DynamoDB endpoint (`AWS_ENDPOINT_URL_DYNAMODB`, `..._DYNAMODB_STREAMS`, and
+    /// the seed's `DYNAMODB_ENDPOINT`).
+    pub dynamodb: Option<String>,
+}
+
+impl Services {
+    /// A function's own variable, with the original ESB's service addresses read as
+    /// this box's services.
+    fn rewrite(&self, value: &str) -> String {
+        match (&self.s3, &self.dynamodb) {
+            (Some(s3), _) if is_original_s3_address(value) => s3.clone(),
+            (_, Some(d)) if is_original_dynamodb_address(value) => d.clone(),
+            _ => value.to_string(),
+        }
+    }
 }
 
 impl Project {
@@ -158,10 +186,20 @@ impl Project {
                     environment.insert("AWS_ENDPOINT_URL_S3".into(), s3.clone());
                     environment.insert("S3_ENDPOINT".into(), s3.clone());
                 }
-                environment.extend(f.environment.iter().map(|(k, v)| match &services.s3 {
-                    Some(s3) if is_original_s3_address(v) => (k.clone(), s3.clone()),
-                    _ => (k.clone(), v.clone()),
-                }));
+                if let Some(d) = &services.dynamodb {
+                    for name in [
+                        "AWS_ENDPOINT_URL_DYNAMODB",
+                        "AWS_ENDPOINT_URL_DYNAMODB_STREAMS",
+                        "DYNAMODB_ENDPOINT",
+                    ] {
+                        environment.insert(name.into(), d.clone());
+                    }
+                }
+                environment.extend(
+                    f.environment
+                        .iter()
+                        .map(|(k, v)| (k.clone(), services.rewrite(v))),
+                );
                 FunctionEntry {
                     routes: f
                         .api_events
@@ -262,13 +300,16 @@ pub fn stack_name(template: &Path) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::is_original_s3_address;
+    use super::{is_original_dynamodb_address, is_original_s3_address};
 
     #[test]
-    fn the_original_esbs_s3_addresses_mean_the_boxs_s3() {
+    fn the_original_esbs_service_addresses_mean_the_boxs_services() {
         assert!(is_original_s3_address("http://10.88.0.1:9000"));
         assert!(is_original_s3_address("http://esb-storage:9000/"));
         assert!(!is_original_s3_address("http://10.88.0.1:8001"));
         assert!(!is_original_s3_address("https://s3.example.com"));
+        assert!(is_original_dynamodb_address("http://10.88.0.1:8001"));
+        assert!(is_original_dynamodb_address("http://esb-database:8000/"));
+        assert!(!is_original_dynamodb_address("http://10.88.0.1:9000"));
     }
 }

@@ -2,7 +2,6 @@
 //! box's certificate, or plain HTTP), the template's buckets created and configured,
 //! and bucket notifications handed to the gateway's durable async queue.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
@@ -15,67 +14,18 @@ use esb_s3::store::Document;
 use esb_s3::{S3Front, Store, StoreError};
 use esb_template::BucketSpec;
 
-/// `--s3-port`: `auto`, a port (`0`: any free one), or `off`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum S3Port {
-    /// 9000 (the seed's RustFS port), or a free port when something else holds it.
-    Auto,
-    Port(u16),
-    Off,
-}
+use crate::service_port::ServicePort;
 
-/// The port `auto` tries first.
+/// The port `auto` tries first (the seed's RustFS port).
 const DEFAULT_PORT: u16 = 9000;
-
-fn parse_port(s: &str) -> Result<S3Port, String> {
-    match s {
-        "auto" => Ok(S3Port::Auto),
-        "off" | "false" | "no" => Ok(S3Port::Off),
-        _ => s
-            .parse::<u16>()
-            .map(S3Port::Port)
-            .map_err(|_| format!("`{s}` is neither a port number, `auto` nor `off`")),
-    }
-}
-
-/// Binds the S3 listener on every interface (docker workers reach it through the
-/// box network's gateway).
-async fn bind(port: S3Port) -> Result<Option<tokio::net::TcpListener>> {
-    let at = |p: u16| SocketAddr::from(([0, 0, 0, 0], p));
-    match port {
-        S3Port::Off => Ok(None),
-        S3Port::Port(p) => tokio::net::TcpListener::bind(at(p))
-            .await
-            .map(Some)
-            .with_context(|| {
-                format!(
-                    "cannot listen on {} (S3; choose another with --s3-port, or --s3-port off)",
-                    at(p)
-                )
-            }),
-        S3Port::Auto => match tokio::net::TcpListener::bind(at(DEFAULT_PORT)).await {
-            Ok(l) => Ok(Some(l)),
-            Err(e) => {
-                let l = tokio::net::TcpListener::bind(at(0))
-                    .await
-                    .context("cannot listen on any port for S3")?;
-                eprintln!(
-                    "esb: warning: S3's port {DEFAULT_PORT} is taken ({e}); S3 listens on {} instead (--s3-port sets one)",
-                    l.local_addr()?.port()
-                );
-                Ok(Some(l))
-            }
-        },
-    }
-}
 
 #[derive(Args, Clone, Debug)]
 pub struct S3Args {
     /// Port of the box's S3 service (functions reach it through AWS_ENDPOINT_URL_S3):
     /// `auto` (9000, or a free port when that is taken), a number (`0`: any free one),
     /// or `off`.
-    #[arg(long, env = "ESB_S3_PORT", default_value = "auto", value_parser = parse_port)]
-    pub s3_port: S3Port,
+    #[arg(long, env = "ESB_S3_PORT", default_value = "auto", value_parser = crate::service_port::parse)]
+    pub s3_port: ServicePort,
     /// Serve S3 over plain HTTP instead of HTTPS with the box's certificate.
     #[arg(
         long,
@@ -158,7 +108,9 @@ impl S3Service {
         credentials: &esb_auth::BoxCredentials,
         log_records: Option<Arc<esb_logs::Shipper>>,
     ) -> Result<Option<Self>> {
-        let Some(listener) = bind(args.s3_port).await? else {
+        let Some(listener) =
+            crate::service_port::bind(args.s3_port, DEFAULT_PORT, "S3", "--s3-port").await?
+        else {
             return Ok(None);
         };
         let engine = args.engine(region)?;
@@ -168,26 +120,8 @@ impl S3Service {
         let port = listener.local_addr()?.port();
         let scheme = if args.s3_plain_http { "http" } else { "https" };
         let url = format!("{scheme}://127.0.0.1:{port}");
-        // Access lines go where the gateway's go: <state>/logs/access.log and the store.
-        let access = Arc::new(esb_gateway::access_log::AccessLog::new(
-            Some(&state.access_log()),
-            log_records,
-        ));
         let front = S3Front::new(store.clone(), credentials.clone(), engine.clone())
-            .with_access_log(Arc::new(move |line| {
-                access.write(&esb_gateway::access_log::AccessEntry {
-                    time: time::OffsetDateTime::now_utc(),
-                    request_id: Some(line.request_id),
-                    source_ip: line.source.ip(),
-                    method: line.method,
-                    path: line.path,
-                    status: line.status,
-                    duration_ms: line.duration_ms,
-                    user_agent: line.user_agent,
-                    trace_header: None,
-                    service: Some("s3"),
-                })
-            }));
+            .with_access_log(access_hook(state, log_records, "s3"));
         let front_handle = front.clone();
         let (stop, mut stopped) = tokio::sync::watch::channel(false);
         let tls = (!args.s3_plain_http).then_some(tls);
@@ -241,6 +175,33 @@ impl S3Service {
     pub fn stop(&self) {
         let _ = self.stop.send(true);
     }
+}
+
+/// Where a data service's access lines go: where the gateway's go,
+/// `<state>/logs/access.log` and the log store, marked with the service's name.
+pub fn access_hook(
+    state: &esb_state::StateDir,
+    log_records: Option<Arc<esb_logs::Shipper>>,
+    service: &'static str,
+) -> esb_listener::AccessHook {
+    let access = Arc::new(esb_gateway::access_log::AccessLog::new(
+        Some(&state.access_log()),
+        log_records,
+    ));
+    Arc::new(move |line| {
+        access.write(&esb_gateway::access_log::AccessEntry {
+            time: time::OffsetDateTime::now_utc(),
+            request_id: Some(line.request_id),
+            source_ip: line.source.ip(),
+            method: line.method,
+            path: line.path,
+            status: line.status,
+            duration_ms: line.duration_ms,
+            user_agent: line.user_agent,
+            trace_header: None,
+            service: Some(service),
+        })
+    })
 }
 
 /// A template bucket on an external engine: created there if absent, with its declared

@@ -46,6 +46,13 @@ pub fn run(args: StatusArgs) -> Result<()> {
     } else {
         Vec::new()
     };
+    let tables = match &s.dynamodb_url {
+        Some(url) => dynamodb_tables(&state_dir, url, &s.region).unwrap_or_else(|e| {
+            eprintln!("esb: cannot list the DynamoDB tables: {e:#}");
+            Vec::new()
+        }),
+        None => Vec::new(),
+    };
     if args.json {
         let report = Report {
             serving: BoxSummary {
@@ -53,6 +60,7 @@ pub fn run(args: StatusArgs) -> Result<()> {
                 pid: s.pid,
                 region: &s.region,
                 s3_url: s.s3_url.as_deref(),
+                dynamodb_url: s.dynamodb_url.as_deref(),
                 runtime: &s.runtime,
                 started_at: &s.started_at,
                 state_dir: &state_dir,
@@ -61,6 +69,7 @@ pub fn run(args: StatusArgs) -> Result<()> {
             },
             status: &status,
             buckets: &buckets,
+            tables: &tables,
         };
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
@@ -76,6 +85,9 @@ pub fn run(args: StatusArgs) -> Result<()> {
     }
     if let Some(url) = &s.s3_url {
         println!("s3       {url}");
+    }
+    if let Some(url) = &s.dynamodb_url {
+        println!("dynamodb {url}");
     }
     if !s.signed {
         println!("WARNING  the Invoke API is open (--open-invoke-api)");
@@ -112,7 +124,36 @@ pub fn run(args: StatusArgs) -> Result<()> {
             println!("{:<40} {:>9} {:>14}", b.name, b.objects, b.bytes);
         }
     }
+    if !tables.is_empty() {
+        println!("\n{:<40} {:>9} {:>14}  stream", "TABLE", "items", "bytes");
+        for t in &tables {
+            println!(
+                "{:<40} {:>9} {:>14}  {}",
+                t.name,
+                t.items,
+                t.bytes,
+                t.stream.as_deref().unwrap_or("off")
+            );
+        }
+    }
     Ok(())
+}
+
+/// The box's tables, read through its DynamoDB listener (so an external engine's too).
+fn dynamodb_tables(
+    state_dir: &Path,
+    url: &str,
+    region: &str,
+) -> Result<Vec<esb_dynamodb::summary::TableSummary>> {
+    let layout = esb_state::StateDir::new(state_dir);
+    let credentials = esb_auth::load_or_issue(&layout.credentials())?;
+    let ca = std::fs::read(esb_gateway::certs::CertPaths::under(&layout).ca)
+        .context("cannot read the box CA")?;
+    let client = esb_dynamodb::DynamoClient::new(url, credentials, region, Some(&ca))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    Ok(runtime.block_on(esb_dynamodb::summary::tables(&client))?)
 }
 
 /// `esb status --json`: the gateway's document and, under `box`, where and how the
@@ -126,6 +167,9 @@ struct Report<'a> {
     /// The embedded S3 store's buckets (absent when there are none).
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     buckets: &'a [esb_s3::store::BucketUsage],
+    /// The DynamoDB service's tables (absent when there are none).
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    tables: &'a [esb_dynamodb::summary::TableSummary],
 }
 
 /// Fields in alphabetical order, as `esb status --json` has always printed them.
@@ -137,6 +181,8 @@ struct BoxSummary<'a> {
     runtime: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     s3_url: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dynamodb_url: Option<&'a str>,
     started_at: &'a str,
     state_dir: &'a Path,
     template: &'a Path,
@@ -177,9 +223,11 @@ mod tests {
                 template,
                 url: "https://127.0.0.1:8443",
                 s3_url: None,
+                dynamodb_url: None,
             },
             status: &status,
             buckets: &[],
+            tables: &[],
         };
         // What `esb status --json` printed when it patched the document as a Value.
         let mut before = serde_json::to_value(&status).expect("value");

@@ -72,6 +72,12 @@ impl StateDir {
         self.root.join("s3")
     }
 
+    /// The embedded DynamoDB engine's database (`dynamodb.sqlite`) and the stream
+    /// mappings' checkpoints (`stream-checkpoints/`).
+    pub fn dynamodb(&self) -> PathBuf {
+        self.root.join("dynamodb")
+    }
+
     /// One record per worker the agent runs, for re-adoption.
     pub fn agent_workers(&self) -> PathBuf {
         self.root.join("agent").join("workers")
@@ -166,6 +172,7 @@ mod tests {
         assert_eq!(p(s.async_events()), "/s/async");
         assert_eq!(p(s.agent_workers()), "/s/agent/workers");
         assert_eq!(p(s.s3()), "/s/s3");
+        assert_eq!(p(s.dynamodb()), "/s/dynamodb");
         assert_eq!(p(s.python_runtime()), "/s/runtimes/python");
         assert_eq!(p(s.box_log()), "/s/logs/box.log");
         assert_eq!(p(s.access_log()), "/s/logs/access.log");

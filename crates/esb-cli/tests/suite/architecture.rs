@@ -53,6 +53,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "esb-dynamodb",
             "esb-gateway",
             "esb-lambda",
+            "esb-listener",
             "esb-logs",
             "esb-proto",
             "esb-rie",

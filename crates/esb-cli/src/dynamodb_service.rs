@@ -1,0 +1,183 @@
+//! The box's DynamoDB service as `esb up` / `esb gateway` run it: the embedded engine
+//! (or an external one), its listener (HTTPS with the box's certificate, or plain
+//! HTTP), the template's tables, and stream mappings that invoke functions.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use esb_dynamodb::backend::Embedded;
+use esb_dynamodb::external::External;
+use esb_dynamodb::{Backend, DynamoClient, DynamoFront, Engine};
+
+use crate::service_port::ServicePort;
+
+/// The port `auto` tries first (the seed's Alternator port).
+const DEFAULT_PORT: u16 = 8001;
+
+#[derive(Args, Clone, Debug)]
+pub struct DynamoArgs {
+    /// Port of the box's DynamoDB service (functions reach it through
+    /// AWS_ENDPOINT_URL_DYNAMODB): `auto` (8001, or a free port when that is taken), a
+    /// number (`0`: any free one), or `off`.
+    #[arg(long, env = "ESB_DYNAMODB_PORT", default_value = "auto", value_parser = crate::service_port::parse)]
+    pub dynamodb_port: ServicePort,
+    /// Serve DynamoDB over plain HTTP instead of HTTPS with the box's certificate.
+    #[arg(
+        long,
+        env = "ESB_DYNAMODB_PLAIN_HTTP",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub dynamodb_plain_http: bool,
+    /// How often items whose TTL attribute has passed are deleted, in seconds (0: never).
+    #[arg(long, env = "ESB_DYNAMODB_TTL_SWEEP", default_value_t = 10.0)]
+    pub dynamodb_ttl_sweep: f64,
+    /// Use an existing DynamoDB engine (ScyllaDB Alternator, AWS DynamoDB) instead of
+    /// the embedded one: the box's listener checks the box's key and forwards, re-signed.
+    #[arg(long, env = "ESB_DYNAMODB_ENDPOINT", value_name = "URL")]
+    pub dynamodb_endpoint: Option<String>,
+    /// The engine's access key id (with --dynamodb-endpoint).
+    #[arg(
+        long,
+        env = "ESB_DYNAMODB_ACCESS_KEY_ID",
+        requires = "dynamodb_endpoint"
+    )]
+    pub dynamodb_access_key_id: Option<String>,
+    /// The engine's secret access key (with --dynamodb-endpoint).
+    #[arg(
+        long,
+        env = "ESB_DYNAMODB_SECRET_ACCESS_KEY",
+        requires = "dynamodb_endpoint",
+        hide_env_values = true
+    )]
+    pub dynamodb_secret_access_key: Option<String>,
+    /// The engine's region (default: the box's --region).
+    #[arg(long, env = "ESB_DYNAMODB_REGION", requires = "dynamodb_endpoint")]
+    pub dynamodb_region: Option<String>,
+    /// A CA certificate (PEM) the engine's HTTPS certificate chains to, if not public.
+    #[arg(
+        long,
+        env = "ESB_DYNAMODB_CA",
+        requires = "dynamodb_endpoint",
+        value_name = "FILE"
+    )]
+    pub dynamodb_ca: Option<std::path::PathBuf>,
+}
+
+impl DynamoArgs {
+    /// The external engine, when one is configured.
+    fn external(&self, box_region: &str) -> Result<Option<External>> {
+        let Some(endpoint) = &self.dynamodb_endpoint else {
+            return Ok(None);
+        };
+        let (Some(id), Some(secret)) = (
+            &self.dynamodb_access_key_id,
+            &self.dynamodb_secret_access_key,
+        ) else {
+            anyhow::bail!(
+                "--dynamodb-endpoint needs the engine's key pair: --dynamodb-access-key-id and --dynamodb-secret-access-key (or ESB_DYNAMODB_ACCESS_KEY_ID / ESB_DYNAMODB_SECRET_ACCESS_KEY)"
+            );
+        };
+        let ca = match &self.dynamodb_ca {
+            Some(p) => {
+                Some(std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?)
+            }
+            None => None,
+        };
+        let external = External::new(
+            endpoint,
+            esb_auth::BoxCredentials {
+                access_key_id: id.clone(),
+                secret_access_key: secret.clone(),
+            },
+            self.dynamodb_region.as_deref().unwrap_or(box_region),
+            ca.as_deref(),
+        )
+        .map_err(|e| anyhow::anyhow!("--dynamodb-endpoint: {e}"))?;
+        Ok(Some(external))
+    }
+}
+
+/// The DynamoDB service of a running box.
+pub struct DynamoService {
+    /// What functions get as `AWS_ENDPOINT_URL_DYNAMODB`.
+    pub url: String,
+    /// The engine the box itself talks to (tables, stream mappings).
+    pub client: DynamoClient,
+    /// The external engine's URL, if one is used.
+    pub external: Option<String>,
+    /// Held for its lifetime: dropping it stops the embedded engine.
+    _engine: Option<Engine>,
+    stop: tokio::sync::watch::Sender<bool>,
+}
+
+impl DynamoService {
+    /// Starts the engine and the listener (nothing when the service is off).
+    pub async fn start(
+        args: &DynamoArgs,
+        state: &esb_state::StateDir,
+        region: &str,
+        tls: Arc<rustls::ServerConfig>,
+        credentials: &esb_auth::BoxCredentials,
+        log_records: Option<Arc<esb_logs::Shipper>>,
+    ) -> Result<Option<Self>> {
+        let Some(listener) = crate::service_port::bind(
+            args.dynamodb_port,
+            DEFAULT_PORT,
+            "DynamoDB",
+            "--dynamodb-port",
+        )
+        .await?
+        else {
+            return Ok(None);
+        };
+        let (backend, engine, external) = match args.external(region)? {
+            Some(external) => {
+                let url = external.endpoint().to_string();
+                (Backend::External(Arc::new(external)), None, Some(url))
+            }
+            None => {
+                let dir = state.dynamodb();
+                let sweep = Duration::from_secs_f64(args.dynamodb_ttl_sweep.clamp(0.0, 1e6));
+                let engine = tokio::task::spawn_blocking(move || Engine::start(&dir, sweep))
+                    .await
+                    .context("the DynamoDB engine did not start")??;
+                let embedded = Embedded::new(engine.addr)?;
+                (Backend::Embedded(embedded), Some(engine), None)
+            }
+        };
+        let client = backend.client(credentials, region)?;
+        let port = listener.local_addr()?.port();
+        let scheme = if args.dynamodb_plain_http {
+            "http"
+        } else {
+            "https"
+        };
+        let url = format!("{scheme}://127.0.0.1:{port}");
+        let access = crate::s3_service::access_hook(state, log_records, "dynamodb");
+        let front = DynamoFront::new(backend, credentials.clone(), region, Some(access));
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let tls = (!args.dynamodb_plain_http).then_some(tls);
+        tokio::spawn(esb_dynamodb::front::serve(
+            listener,
+            tls,
+            front,
+            async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            },
+        ));
+        Ok(Some(Self {
+            url,
+            client,
+            external,
+            _engine: engine,
+            stop,
+        }))
+    }
+
+    /// Stops the listener (and, when the service is dropped, the engine).
+    pub fn stop(&self) {
+        let _ = self.stop.send(true);
+    }
+}

@@ -1,0 +1,80 @@
+//! The port setting of a data service's listener (`--s3-port`, `--dynamodb-port`):
+//! `auto` (the seed's port, or a free one when that is taken), a number (`0`: any free
+//! port) or `off`.
+
+use std::net::SocketAddr;
+
+use anyhow::{Context, Result};
+
+/// A data service's port setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServicePort {
+    /// The service's usual port, or a free port when something else holds it.
+    Auto,
+    Port(u16),
+    Off,
+}
+
+/// Reads `auto`, `off` or a port number.
+pub fn parse(s: &str) -> Result<ServicePort, String> {
+    match s {
+        "auto" => Ok(ServicePort::Auto),
+        "off" | "false" | "no" => Ok(ServicePort::Off),
+        _ => s
+            .parse::<u16>()
+            .map(ServicePort::Port)
+            .map_err(|_| format!("`{s}` is neither a port number, `auto` nor `off`")),
+    }
+}
+
+/// Binds the listener of `service` (named in messages, with its `flag`) on every
+/// interface: docker workers reach it through the box network's gateway. `usual` is
+/// the port `auto` tries first.
+pub async fn bind(
+    port: ServicePort,
+    usual: u16,
+    service: &str,
+    flag: &str,
+) -> Result<Option<tokio::net::TcpListener>> {
+    let at = |p: u16| SocketAddr::from(([0, 0, 0, 0], p));
+    match port {
+        ServicePort::Off => Ok(None),
+        ServicePort::Port(p) => tokio::net::TcpListener::bind(at(p))
+            .await
+            .map(Some)
+            .with_context(|| {
+                format!(
+                    "cannot listen on {} ({service}; choose another with {flag}, or {flag} off)",
+                    at(p)
+                )
+            }),
+        ServicePort::Auto => match tokio::net::TcpListener::bind(at(usual)).await {
+            Ok(l) => Ok(Some(l)),
+            Err(e) => {
+                let l = tokio::net::TcpListener::bind(at(0))
+                    .await
+                    .with_context(|| format!("cannot listen on any port for {service}"))?;
+                eprintln!(
+                    "esb: warning: {service}'s port {usual} is taken ({e}); {service} listens on {} instead ({flag} sets one)",
+                    l.local_addr()?.port()
+                );
+                Ok(Some(l))
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ServicePort, parse};
+
+    #[test]
+    fn port_settings_read_as_documented() {
+        assert_eq!(parse("auto"), Ok(ServicePort::Auto));
+        assert_eq!(parse("off"), Ok(ServicePort::Off));
+        assert_eq!(parse("0"), Ok(ServicePort::Port(0)));
+        assert_eq!(parse("8001"), Ok(ServicePort::Port(8001)));
+        assert!(parse("80001").is_err());
+        assert!(parse("eight").is_err());
+    }
+}
