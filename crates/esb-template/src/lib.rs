@@ -38,6 +38,7 @@ mod located;
 mod logging_config;
 pub mod model;
 mod parameters;
+mod props;
 mod resource_refs;
 mod resources;
 mod routes;
