@@ -215,6 +215,7 @@ impl<'a> FunctionBuilder<'_, 'a> {
                 function_url,
                 provisioned_concurrency,
                 event_invoke,
+                dynamodb_events: Vec::new(),
             },
             name_at,
             name_path,

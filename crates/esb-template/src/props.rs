@@ -6,12 +6,27 @@
 
 use crate::error::{ErrorKind, TemplateError};
 use crate::intrinsics::Resolver;
+use crate::resources::Resource;
 use crate::spot::Spot;
 use crate::value::Value;
 
 /// AWS's limits on the tags of one resource (S3 and DynamoDB alike).
 const MAX_TAGS: usize = 50;
 const TAGS_HINT: &str = "Tags: [{Key: team, Value: data}]";
+
+/// A property of `res` resolved, with the spot it is written at; `None` when absent
+/// or `AWS::NoValue`.
+pub fn property<'n>(
+    r: &Resolver<'_>,
+    res: &Resource<'n>,
+    key: &str,
+) -> Result<Option<(Value, Spot<'n>)>, TemplateError> {
+    let Some((e, path)) = res.property(key) else {
+        return Ok(None);
+    };
+    Ok(r.resolve(&e.value, &path)?
+        .map(|v| (v, Spot::of(e, path.clone()))))
+}
 
 /// The fields of a mapping, refusing any not in `allowed` (CloudFormation refuses
 /// them too).
@@ -134,6 +149,32 @@ pub fn tag_list(
         add_tag(r, &mut out, key, value, &at, TAGS_HINT)?;
     }
     check_tag_count(r, &out, spot, service, TAGS_HINT)?;
+    Ok(out)
+}
+
+/// `Tags: {Key: Value}`, SAM's mapping form (e.g. on a SimpleTable).
+pub fn tag_map(
+    r: &Resolver<'_>,
+    v: &Value,
+    spot: &Spot<'_>,
+    service: &str,
+) -> Result<Vec<(String, String)>, TemplateError> {
+    const HINT: &str = "Tags: {team: data}";
+    let Value::Map(entries) = v else {
+        return Err(r.error(
+            spot.at,
+            &spot.path,
+            ErrorKind::Structure(format!("must be a mapping, not {}", v.shape())),
+            HINT,
+        ));
+    };
+    let mut out: Vec<(String, String)> = Vec::with_capacity(entries.len());
+    for (key, value) in entries {
+        let at = spot.key(key);
+        let value = text(r, value, &at, HINT)?;
+        add_tag(r, &mut out, key.clone(), value, &at, HINT)?;
+    }
+    check_tag_count(r, &out, spot, service, HINT)?;
     Ok(out)
 }
 
