@@ -28,6 +28,7 @@ mod code_dir;
 mod conditions;
 pub mod cors;
 mod dependencies;
+mod dynamodb_event;
 pub mod error;
 mod function;
 mod globals;
