@@ -431,8 +431,8 @@ pub enum DynamoDbStream {
     /// stream's real ARN carries a label only known once the stream exists, so the
     /// event names the table, not an ARN.
     Table(String),
-    /// A stream ARN written out (`arn:aws:dynamodb:<region>:<account>:table/<name>/
-    /// stream/<label>`), kept as written.
+    /// A stream ARN written out, kept as written:
+    /// `arn:aws:dynamodb:<region>:<account>:table/<name>/stream/<label>`.
     Arn(String),
 }
 

@@ -276,7 +276,9 @@ fn table(r: &Resolver<'_>, res: &Resource<'_>, name: String) -> Result<TableSpec
         Some((v, spot)) => (indexes(r, &v, &spot, billing_mode, false)?, Some(spot)),
         None => (Vec::new(), None),
     };
-    if let Some(spot) = &lsi_spot {
+    if let Some(spot) = &lsi_spot
+        && !local_secondary_indexes.is_empty()
+    {
         check_local_indexes(r, &key_schema, &keys_spot, &local_secondary_indexes, spot)?;
     }
     check_index_names(
