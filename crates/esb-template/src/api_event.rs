@@ -18,8 +18,9 @@ const METHODS: [&str; 8] = [
 ];
 const PATH_HINT: &str = "paths look like /, /items, /items/{id} or /files/{proxy+}";
 
-/// Reads `Events` of `Type: Api` and `HttpApi`; `S3` events are `s3_event`'s, other
-/// types are reported once each and skipped.
+/// Reads `Events` of `Type: Api` and `HttpApi`; `S3` events are `s3_event`'s,
+/// `DynamoDB` events `dynamodb_event`'s, other types are reported once each and
+/// skipped.
 pub fn read(
     r: &Resolver<'_>,
     events: Option<&Node>,
@@ -43,8 +44,8 @@ pub fn read(
         match kind {
             Some("Api") => out.push(api(r, &e.value, e.key.as_str(), e.key_pos, &path)?),
             Some("HttpApi") => out.push(http_api(r, &e.value, e.key.as_str(), e.key_pos, &path)?),
-            // Read by s3_event.
-            Some("S3") => {}
+            // Read by s3_event and dynamodb_event.
+            Some("S3" | "DynamoDB") => {}
             Some(other) => r.warn_once(
                 &format!("event {other}"),
                 e.key_pos,

@@ -8,6 +8,7 @@ use crate::arn::name_in_arn;
 use crate::error::{ErrorKind, TemplateError};
 use crate::intrinsics::Resolver;
 use crate::model::{BucketCorsRule, BucketSpec, LambdaNotification};
+use crate::props::{fields, list, required, tag_list, text};
 use crate::resources::Resource;
 use crate::s3_event::S3Event;
 use crate::s3_notification;
@@ -22,12 +23,10 @@ const ACTED_ON: [&str; 5] = [
     "Tags",
     "NotificationConfiguration",
 ];
-/// S3's limits: CORS rules per bucket, tags per bucket.
+/// S3's limit on CORS rules per bucket.
 const MAX_CORS_RULES: usize = 100;
-const MAX_TAGS: usize = 50;
 const CORS_METHODS: [&str; 5] = ["GET", "PUT", "HEAD", "POST", "DELETE"];
 const CORS_HINT: &str = "CorsConfiguration: {CorsRules: [{AllowedOrigins: [https://app.example], AllowedMethods: [GET, PUT], AllowedHeaders: ['*'], MaxAge: 3000}]}";
-const TAGS_HINT: &str = "Tags: [{Key: team, Value: data}]";
 const LAMBDA_HINT: &str = "LambdaConfigurations: [{Event: s3:ObjectCreated:*, Function: !GetAtt MyFunction.Arn, Filter: {S3Key: {Rules: [{Name: prefix, Value: uploads/}]}}}]";
 
 /// A bucket and where each of its notifications is written, for the checks made once
@@ -74,7 +73,7 @@ pub fn read<'n>(r: &Resolver<'_>, res: &Resource<'n>) -> Result<LoadedBucket<'n>
         None => Vec::new(),
     };
     let tags = match property("Tags")? {
-        Some((v, spot)) => tags(r, &v, &spot)?,
+        Some((v, spot)) => tag_list(r, &v, &spot, "S3")?,
         None => Vec::new(),
     };
     let (lambda_notifications, notification_spots) = match property("NotificationConfiguration")? {
@@ -93,84 +92,6 @@ pub fn read<'n>(r: &Resolver<'_>, res: &Resource<'n>) -> Result<LoadedBucket<'n>
         name_spot,
         notification_spots,
     })
-}
-
-/// The fields of a mapping, refusing any not in `allowed` (CloudFormation refuses
-/// them too).
-fn fields<'v>(
-    r: &Resolver<'_>,
-    v: &'v Value,
-    spot: &Spot<'_>,
-    allowed: &[&str],
-    hint: &str,
-) -> Result<&'v [(String, Value)], TemplateError> {
-    let Value::Map(entries) = v else {
-        return Err(r.error(
-            spot.at,
-            &spot.path,
-            ErrorKind::Structure(format!("must be a mapping, not {}", v.shape())),
-            hint,
-        ));
-    };
-    if let Some((k, _)) = entries.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
-        let at = spot.key(k);
-        return Err(r.error(
-            at.at,
-            &at.path,
-            ErrorKind::Structure(format!("is not one of {}", allowed.join(", "))),
-            hint,
-        ));
-    }
-    Ok(entries)
-}
-
-fn required<'v>(
-    r: &Resolver<'_>,
-    v: &'v Value,
-    key: &str,
-    spot: &Spot<'_>,
-    hint: &str,
-) -> Result<&'v Value, TemplateError> {
-    v.get(key).ok_or_else(|| {
-        r.error(
-            spot.at,
-            &spot.path,
-            ErrorKind::MissingProperty(key.into()),
-            hint,
-        )
-    })
-}
-
-fn text(r: &Resolver<'_>, v: &Value, spot: &Spot<'_>, hint: &str) -> Result<String, TemplateError> {
-    v.as_text().ok_or_else(|| {
-        r.error(
-            spot.at,
-            &spot.path,
-            ErrorKind::InvalidValue(format!("must be a string, not {}", v.shape())),
-            hint,
-        )
-    })
-}
-
-fn list(
-    r: &Resolver<'_>,
-    v: &Value,
-    spot: &Spot<'_>,
-    hint: &str,
-) -> Result<Vec<String>, TemplateError> {
-    match v {
-        Value::List(items) => items
-            .iter()
-            .enumerate()
-            .map(|(i, item)| text(r, item, &spot.index(i), hint))
-            .collect(),
-        other => Err(r.error(
-            spot.at,
-            &spot.path,
-            ErrorKind::InvalidValue(format!("must be a list, not {}", other.shape())),
-            hint,
-        )),
-    }
 }
 
 /// `VersioningConfiguration: {Status: Enabled | Suspended}`.
@@ -304,65 +225,6 @@ fn cors_rules(
             }
         }
         out.push(c);
-    }
-    Ok(out)
-}
-
-/// `Tags: [{Key, Value}]`: unique keys, none in the `aws:` namespace.
-fn tags(
-    r: &Resolver<'_>,
-    v: &Value,
-    spot: &Spot<'_>,
-) -> Result<Vec<(String, String)>, TemplateError> {
-    let Value::List(items) = v else {
-        return Err(r.error(
-            spot.at,
-            &spot.path,
-            ErrorKind::Structure(format!("must be a list, not {}", v.shape())),
-            TAGS_HINT,
-        ));
-    };
-    if items.len() > MAX_TAGS {
-        return Err(r.error(
-            spot.at,
-            &spot.path,
-            ErrorKind::InvalidValue(format!("{} tags; S3 allows {MAX_TAGS}", items.len())),
-            TAGS_HINT,
-        ));
-    }
-    let mut out: Vec<(String, String)> = Vec::with_capacity(items.len());
-    for (i, item) in items.iter().enumerate() {
-        let at = spot.index(i);
-        fields(r, item, &at, &["Key", "Value"], TAGS_HINT)?;
-        let key = text(
-            r,
-            required(r, item, "Key", &at, TAGS_HINT)?,
-            &at.key("Key"),
-            TAGS_HINT,
-        )?;
-        let value = text(
-            r,
-            required(r, item, "Value", &at, TAGS_HINT)?,
-            &at.key("Value"),
-            TAGS_HINT,
-        )?;
-        let problem = if key.is_empty() || key.chars().count() > 128 {
-            Some("a tag key is 1 to 128 characters".to_string())
-        } else if value.chars().count() > 256 {
-            Some(format!("the value of {key} is longer than 256 characters"))
-        } else if key.to_ascii_lowercase().starts_with("aws:") {
-            Some(format!(
-                "{key}: the aws: prefix is reserved for AWS's own tags"
-            ))
-        } else if out.iter().any(|(k, _)| *k == key) {
-            Some(format!("{key} is tagged twice"))
-        } else {
-            None
-        };
-        if let Some(problem) = problem {
-            return Err(r.error(at.at, &at.path, ErrorKind::InvalidValue(problem), TAGS_HINT));
-        }
-        out.push((key, value));
     }
     Ok(out)
 }

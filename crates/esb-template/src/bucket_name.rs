@@ -116,8 +116,8 @@ fn clean(part: &str) -> String {
 }
 
 /// Shortens `stack` and `id` (ASCII), the longer first, until `stack-id` fits in
-/// `room` characters.
-fn fit<'p>(stack: &'p str, id: &'p str, room: usize) -> (&'p str, &'p str) {
+/// `room` characters. Generated table names are shortened the same way.
+pub fn fit<'p>(stack: &'p str, id: &'p str, room: usize) -> (&'p str, &'p str) {
     let (mut s, mut i) = (stack.len(), id.len());
     let len = |s: usize, i: usize| s + i + usize::from(s > 0 && i > 0);
     while len(s, i) > room {

@@ -69,6 +69,18 @@ pub enum ErrorKind {
     /// event) that S3 or SAM would refuse.
     #[error("{0}")]
     BadNotification(String),
+    #[error("{name:?} is not a valid DynamoDB table name: {why}")]
+    BadTableName { name: String, why: String },
+    #[error("table name {name:?} is also used by {other}")]
+    DuplicateTableName { name: String, other: String },
+    /// A table (key schema, attribute definitions, indexes, billing...) that DynamoDB
+    /// would refuse to create.
+    #[error("{0}")]
+    BadTable(String),
+    /// A function's `DynamoDB` event that Lambda's `CreateEventSourceMapping` (or
+    /// SAM) would refuse; worded as Lambda words it.
+    #[error("{0}")]
+    BadEventSource(String),
     #[error("route {method} {path} is also served by {other}")]
     DuplicateRoute {
         method: String,

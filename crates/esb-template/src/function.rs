@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::api_event;
 use crate::arn::name_in_arn;
 use crate::code_dir::local_dir;
+use crate::dynamodb_event;
 use crate::error::{ErrorKind, TemplateError};
 use crate::globals::FunctionGlobals;
 use crate::intrinsics::{Resolver, looks_like_call};
@@ -199,6 +200,7 @@ impl<'a> FunctionBuilder<'_, 'a> {
         let events_node = res.properties.and_then(|p| p.get("Events"));
         let events = api_event::read(r, events_node, &base)?;
         let s3_events = s3_event::read(r, events_node, &base, &r.function_arn(res)?)?;
+        let dynamodb_events = dynamodb_event::read(r, events_node, &base)?;
         Ok(Built {
             spec: FunctionSpec {
                 logical_id: res.id.to_string(),
@@ -215,6 +217,7 @@ impl<'a> FunctionBuilder<'_, 'a> {
                 function_url,
                 provisioned_concurrency,
                 event_invoke,
+                dynamodb_events,
             },
             name_at,
             name_path,

@@ -5,8 +5,8 @@
 //! CloudFormation would at deploy time (`parameters`, `conditions`, `intrinsics`,
 //! `resources`, `resource_refs`); every function property is checked where it is
 //! written (`function`), as are the APIs routing to them and their authorizers
-//! (`api_resource`, `api_auth`) and the S3 buckets whose events invoke them (`bucket`,
-//! `s3_event`), so a bad template fails before anything starts, with the file, line,
+//! (`api_resource`, `api_auth`), the S3 buckets whose events invoke them (`bucket`,
+//! `s3_event`) and the DynamoDB tables whose streams do (`table`, `dynamodb_event`), so a bad template fails before anything starts, with the file, line,
 //! column, property path and a hint. What ESB accepts but does not act on comes back
 //! as warnings.
 //!
@@ -28,6 +28,7 @@ mod code_dir;
 mod conditions;
 pub mod cors;
 mod dependencies;
+mod dynamodb_event;
 pub mod error;
 mod function;
 mod globals;
@@ -38,6 +39,7 @@ mod located;
 mod logging_config;
 pub mod model;
 mod parameters;
+mod props;
 mod resource_refs;
 mod resources;
 mod routes;
@@ -46,6 +48,7 @@ mod s3_event;
 mod s3_notification;
 mod spot;
 mod sub;
+mod table;
 #[cfg(test)]
 mod testing;
 mod value;
@@ -57,9 +60,11 @@ use std::path::{Path, PathBuf};
 pub use error::{Diagnostic, ErrorKind, TemplateError, Warning};
 pub use load_options::LoadOptions;
 pub use model::{
-    ApiAuth, ApiEvent, ApiKind, ApiSpec, ApiType, Authorizer, BucketCorsRule, BucketSpec,
-    DEFAULT_ROUTE, EventInvoke, FunctionSpec, IMPLICIT_HTTP_API, IMPLICIT_REST_API,
-    LambdaAuthorizer, LambdaNotification, RouteAuth, Template, UrlAuth,
+    ApiAuth, ApiEvent, ApiKind, ApiSpec, ApiType, AttributeDefinition, AttributeType, Authorizer,
+    BillingMode, BucketCorsRule, BucketSpec, DEFAULT_ROUTE, DynamoDbEventSpec, DynamoDbStream,
+    EventInvoke, FunctionSpec, IMPLICIT_HTTP_API, IMPLICIT_REST_API, KeySchemaElement, KeyType,
+    LambdaAuthorizer, LambdaNotification, Projection, ProjectionType, RouteAuth, SecondaryIndex,
+    StartingPosition, StreamViewType, TableSpec, Template, Throughput, TimeToLive, UrlAuth,
 };
 pub use runtime::Runtime;
 pub use yaml_tree::Position;
@@ -69,7 +74,9 @@ use crate::error::Diagnostics;
 use crate::function::{Built, FunctionBuilder};
 use crate::globals::{ApiGlobals, FunctionGlobals};
 use crate::intrinsics::{Pseudo, Resolver};
-use crate::resources::{API, BUCKET, FUNCTION, HTTP_API, LAYER, Resource, ResourceTable};
+use crate::resources::{
+    API, BUCKET, FUNCTION, HTTP_API, LAYER, Resource, ResourceTable, SIMPLE_TABLE, TABLE,
+};
 use crate::routes::RouteTable;
 
 /// Top-level sections of a template.
@@ -168,6 +175,7 @@ pub fn load_str(source: &str, path: &Path, opts: &LoadOptions) -> Result<Templat
         functions,
         apis,
         buckets,
+        tables,
     } = functions(&resolver, globals, api_globals, path)?;
     let http_api_cors = cors::read(
         &resolver,
@@ -183,6 +191,7 @@ pub fn load_str(source: &str, path: &Path, opts: &LoadOptions) -> Result<Templat
         http_api_cors,
         apis,
         buckets,
+        tables,
         warnings,
     })
 }
@@ -233,11 +242,12 @@ struct Loaded {
     functions: Vec<FunctionSpec>,
     apis: Vec<ApiSpec>,
     buckets: Vec<BucketSpec>,
+    tables: Vec<TableSpec>,
 }
 
 /// Resolves the resources that exist and builds the functions, the APIs serving their
-/// routes and the buckets whose events invoke them, checking what must be unique or
-/// consistent across them.
+/// routes, the buckets whose events invoke them and the tables, checking what must be
+/// unique or consistent across them.
 fn functions<'a>(
     r: &Resolver<'a>,
     globals: FunctionGlobals<'a>,
@@ -260,10 +270,12 @@ fn functions<'a>(
     };
     let mut layers = BTreeMap::new();
     let mut buckets = Vec::new();
+    let mut tables = Vec::new();
     for res in &active {
         match res.type_name {
             FUNCTION | API | HTTP_API => {}
             BUCKET => buckets.push(bucket::read(r, res)?),
+            TABLE | SIMPLE_TABLE => tables.push(table::read(r, res)?),
             LAYER => {
                 let layer = layer::read(r, res, &template_dir)?;
                 if let Some(other) = layers
@@ -334,6 +346,7 @@ fn functions<'a>(
     let names: Vec<String> = built.iter().map(|b| b.spec.name.clone()).collect();
     let s3_events = built.iter().flat_map(|b| &b.s3_events).collect();
     let buckets = bucket::finish(r, buckets, s3_events, &names)?;
+    let tables = table::finish(r, tables)?;
     let apis = apis(r, &active, &api_globals, &built)?;
     let mut routes = RouteTable::default();
     let mut functions = Vec::with_capacity(built.len());
@@ -352,6 +365,7 @@ fn functions<'a>(
         functions,
         apis: apis.into_iter().map(|a| a.spec).collect(),
         buckets,
+        tables,
     })
 }
 

@@ -1,5 +1,6 @@
 //! What a template describes once resolved: the functions ESB runs, the APIs routing
-//! to them and the buckets whose events invoke them. Plain data with serde derives, so
+//! to them, the buckets whose events invoke them and the DynamoDB tables (whose
+//! streams may invoke them too). Plain data with serde derives, so
 //! the model can cross a process boundary (e.g. gRPC) as JSON.
 
 use std::collections::BTreeMap;
@@ -158,6 +159,11 @@ pub struct FunctionSpec {
     /// `EventInvokeConfig`: how asynchronous invocations are retried and where their
     /// outcome goes.
     pub event_invoke: EventInvoke,
+    /// `Events` of `Type: DynamoDB`: the table streams that invoke the function, in
+    /// the order written. Unlike S3 events (which SAM writes into the bucket), each
+    /// is an event source mapping of its own, polled on the function's behalf, so it
+    /// stays with the function.
+    pub dynamodb_events: Vec<DynamoDbEventSpec>,
 }
 
 /// `EventInvokeConfig`, with Lambda's defaults.
@@ -246,6 +252,200 @@ pub struct LambdaNotification {
     pub suffix: Option<String>,
 }
 
+/// An `AWS::DynamoDB::Table` or `AWS::Serverless::SimpleTable` that exists, checked
+/// as DynamoDB checks a `CreateTable` (a SimpleTable as the table SAM makes of it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableSpec {
+    pub logical_id: String,
+    /// `TableName`, else the name CloudFormation would generate:
+    /// `<stack name>-<logical id>-<12 upper-case letters and digits>`, at most 255
+    /// characters, the 12 characters derived from the stack name and logical id so the
+    /// same template names the same table (and finds its items) on every start.
+    pub name: String,
+    /// `KeySchema` (SimpleTable: `PrimaryKey`): the HASH key, then the RANGE key if any.
+    pub key_schema: Vec<KeySchemaElement>,
+    /// `AttributeDefinitions`: exactly the attributes the table's and its indexes' key
+    /// schemas use (DynamoDB refuses others).
+    pub attribute_definitions: Vec<AttributeDefinition>,
+    /// `BillingMode`; CloudFormation's default is PROVISIONED. A SimpleTable is
+    /// PROVISIONED when it has `ProvisionedThroughput`, else PAY_PER_REQUEST.
+    pub billing_mode: BillingMode,
+    /// `ProvisionedThroughput`: present exactly when `billing_mode` is PROVISIONED.
+    pub provisioned_throughput: Option<Throughput>,
+    /// `GlobalSecondaryIndexes` (at most 20), each with its own throughput when the
+    /// table is PROVISIONED.
+    pub global_secondary_indexes: Vec<SecondaryIndex>,
+    /// `LocalSecondaryIndexes` (at most 5): the table's HASH key with another RANGE
+    /// key; they have no throughput of their own.
+    pub local_secondary_indexes: Vec<SecondaryIndex>,
+    /// `StreamSpecification.StreamViewType`: the table has a stream (what
+    /// `Fn::GetAtt Table.StreamArn` and `Events: DynamoDB` need).
+    pub stream_view_type: Option<StreamViewType>,
+    /// `TimeToLiveSpecification`; None when absent or disabled without an attribute.
+    pub ttl: Option<TimeToLive>,
+    /// `Tags` in order (a Key/Value list on a table, a mapping on a SimpleTable).
+    pub tags: Vec<(String, String)>,
+    /// `DeletionProtectionEnabled`, default false.
+    pub deletion_protection: bool,
+    /// `TableClass`: STANDARD or STANDARD_INFREQUENT_ACCESS; None when absent
+    /// (DynamoDB's default, STANDARD).
+    pub table_class: Option<String>,
+}
+
+/// One element of a key schema.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeySchemaElement {
+    pub attribute_name: String,
+    pub key_type: KeyType,
+}
+
+/// `KeyType`: the partition (HASH) or sort (RANGE) key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum KeyType {
+    Hash,
+    Range,
+}
+
+/// One of `AttributeDefinitions`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttributeDefinition {
+    pub attribute_name: String,
+    pub attribute_type: AttributeType,
+}
+
+/// `AttributeType` of a key attribute: string (`S`), number (`N`) or binary (`B`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AttributeType {
+    #[serde(rename = "S")]
+    String,
+    #[serde(rename = "N")]
+    Number,
+    #[serde(rename = "B")]
+    Binary,
+}
+
+/// `BillingMode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum BillingMode {
+    Provisioned,
+    PayPerRequest,
+}
+
+/// `ProvisionedThroughput`: capacity units per second, each at least 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Throughput {
+    pub read_capacity_units: u64,
+    pub write_capacity_units: u64,
+}
+
+/// A global or local secondary index.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecondaryIndex {
+    pub index_name: String,
+    pub key_schema: Vec<KeySchemaElement>,
+    pub projection: Projection,
+    /// A global index's `ProvisionedThroughput` on a PROVISIONED table; always None
+    /// for a local index.
+    pub provisioned_throughput: Option<Throughput>,
+}
+
+/// An index's `Projection`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Projection {
+    pub projection_type: ProjectionType,
+    /// `NonKeyAttributes`: only with INCLUDE.
+    pub non_key_attributes: Vec<String>,
+}
+
+/// `ProjectionType`: which attributes an index copies from the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ProjectionType {
+    All,
+    KeysOnly,
+    Include,
+}
+
+/// `StreamSpecification.StreamViewType`: what each stream record holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum StreamViewType {
+    NewImage,
+    OldImage,
+    NewAndOldImages,
+    KeysOnly,
+}
+
+/// `TimeToLiveSpecification`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimeToLive {
+    /// The attribute holding each item's expiry (epoch seconds).
+    pub attribute_name: String,
+    pub enabled: bool,
+}
+
+/// An `Events` entry of `Type: DynamoDB`: an event source mapping from a table's
+/// stream to the function, with Lambda's defaults filled in and its limits checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DynamoDbEventSpec {
+    /// The event's key under `Events`.
+    pub logical_id: String,
+    pub stream: DynamoDbStream,
+    pub starting_position: StartingPosition,
+    /// `BatchSize`: 1..=10000, default 100.
+    pub batch_size: u32,
+    /// `MaximumBatchingWindowInSeconds`: 0..=300, default 0.
+    pub maximum_batching_window_s: u32,
+    /// `MaximumRetryAttempts`: -1 (retry until the record expires, the default) or
+    /// 0..=10000.
+    pub maximum_retry_attempts: i32,
+    /// `MaximumRecordAgeInSeconds`: -1 (no limit, the default) or 60..=604800.
+    pub maximum_record_age_s: i32,
+    /// `BisectBatchOnFunctionError`, default false.
+    pub bisect_batch_on_function_error: bool,
+    /// `ParallelizationFactor`: batches per shard processed at once, 1..=10, default 1.
+    pub parallelization_factor: u32,
+    /// `FunctionResponseTypes: [ReportBatchItemFailures]`: the function may report
+    /// which records failed instead of failing the whole batch.
+    pub report_batch_item_failures: bool,
+    /// `FilterCriteria.Filters[].Pattern`: at most 5 JSON event patterns; a record is
+    /// delivered when any matches (all records when there are none).
+    pub filters: Vec<String>,
+    /// `DestinationConfig.OnFailure.Destination`: where records that exhausted their
+    /// retries are described (an SQS queue, SNS topic or S3 bucket ARN).
+    pub on_failure_destination: Option<String>,
+    /// `Enabled`, default true.
+    pub enabled: bool,
+    /// `TumblingWindowInSeconds`: 0..=900. Kept as written; ESB does not aggregate
+    /// batches into windows (the function gets no window state), and warns.
+    pub tumbling_window_s: Option<u32>,
+}
+
+/// The stream a `Type: DynamoDB` event reads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DynamoDbStream {
+    /// `Stream: !GetAtt T.StreamArn` of a table of this template (which has a
+    /// `StreamSpecification`): the table's name, as in [`TableSpec::name`]. The
+    /// stream's real ARN carries a label only known once the stream exists, so the
+    /// event names the table, not an ARN.
+    Table(String),
+    /// A stream ARN written out, kept as written:
+    /// `arn:aws:dynamodb:<region>:<account>:table/<name>/stream/<label>`.
+    Arn(String),
+}
+
+/// `StartingPosition` of a DynamoDB stream event (`AT_TIMESTAMP` is Kinesis's only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum StartingPosition {
+    /// The oldest record still in the stream (24 hours back at most).
+    TrimHorizon,
+    /// Only records written after the mapping starts.
+    Latest,
+}
+
 /// A loaded template: what to run, and what was accepted but is not acted on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Template {
@@ -256,7 +456,49 @@ pub struct Template {
     pub apis: Vec<ApiSpec>,
     /// Every `AWS::S3::Bucket` that exists, in template order.
     pub buckets: Vec<BucketSpec>,
+    /// Every `AWS::DynamoDB::Table` and `AWS::Serverless::SimpleTable` that exists,
+    /// in template order.
+    pub tables: Vec<TableSpec>,
     /// One per distinct unsupported property, event type or resource type; the caller
     /// prints them.
     pub warnings: Vec<Warning>,
 }
+
+/// `as_str`, `parse` and `NAMES` in the AWS APIs' own spelling (what serde writes too),
+/// so the loader reads exactly what CloudFormation accepts and an engine can pass
+/// the values on unchanged.
+macro_rules! aws_names {
+    ($t:ty { $($v:ident = $s:literal),+ $(,)? }) => {
+        impl $t {
+            /// Every spelling, in order, for hints.
+            pub const NAMES: &[&str] = &[$($s),+];
+
+            /// The name as the AWS API spells it.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$v => $s),+
+                }
+            }
+
+            /// The value an AWS spelling names (case-sensitive, as AWS reads it).
+            pub fn parse(s: &str) -> Option<Self> {
+                match s {
+                    $($s => Some(Self::$v),)+
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+aws_names!(KeyType { Hash = "HASH", Range = "RANGE" });
+aws_names!(AttributeType { String = "S", Number = "N", Binary = "B" });
+aws_names!(BillingMode { Provisioned = "PROVISIONED", PayPerRequest = "PAY_PER_REQUEST" });
+aws_names!(ProjectionType { All = "ALL", KeysOnly = "KEYS_ONLY", Include = "INCLUDE" });
+aws_names!(StreamViewType {
+    NewImage = "NEW_IMAGE",
+    OldImage = "OLD_IMAGE",
+    NewAndOldImages = "NEW_AND_OLD_IMAGES",
+    KeysOnly = "KEYS_ONLY",
+});
+aws_names!(StartingPosition { TrimHorizon = "TRIM_HORIZON", Latest = "LATEST" });

@@ -1,14 +1,16 @@
 //! What the template's resources mean to the rest of it: whether a resource's
 //! `Condition` lets it exist, what it answers to `Ref` and `Fn::GetAtt` (a function its
-//! name and ARN, a layer its version ARN, a bucket its name, ARN and domain names),
-//! computed on first use so resources may refer to ones declared later, and warnings
-//! for resource attributes ESB does not act on. Methods of the [`Resolver`], which
-//! evaluates `Ref` and `Fn::GetAtt` through them.
+//! name and ARN, a layer its version ARN, a bucket its name, ARN and domain names,
+//! a table its name, ARN and stream ARN), computed on first use so resources may
+//! refer to ones declared later, and warnings for resource attributes ESB does not
+//! act on. Methods of the [`Resolver`], which evaluates `Ref` and `Fn::GetAtt`
+//! through them.
 
 use crate::bucket_name;
 use crate::error::{ErrorKind, TemplateError};
 use crate::intrinsics::Resolver;
-use crate::resources::{BUCKET, FUNCTION, LAYER, Resource};
+use crate::resources::{BUCKET, FUNCTION, LAYER, Resource, SIMPLE_TABLE, TABLE};
+use crate::table;
 use crate::value::Value;
 use crate::yaml_tree::Position;
 
@@ -21,6 +23,8 @@ const BUCKET_ATTRIBUTES: [&str; 5] = [
     "DualStackDomainName",
     "WebsiteURL",
 ];
+/// `Fn::GetAtt` attributes of a table (CloudFormation's, less `TableId`).
+const TABLE_ATTRIBUTES: [&str; 2] = ["Arn", "StreamArn"];
 const BUCKET_NAME_HINT: &str = "a bucket name is 3 to 63 lowercase letters, digits, dots and hyphens, beginning and ending with a letter or digit; leave BucketName out for a generated one";
 
 /// Resource attributes CloudFormation defines besides `Type` and `Properties`.
@@ -79,6 +83,7 @@ impl Resolver<'_> {
             FUNCTION => self.function_name(r).map(Value::String),
             LAYER => self.layer_arn(r).map(Value::String),
             BUCKET => self.bucket_name(r).map(Value::String),
+            TABLE | SIMPLE_TABLE => self.table_name(r).map(Value::String),
             other => {
                 self.warn_once(
                     &format!("ref {other}"),
@@ -111,6 +116,7 @@ impl Resolver<'_> {
             FUNCTION => &["Arn"],
             LAYER => &["LayerVersionArn"],
             BUCKET => &BUCKET_ATTRIBUTES,
+            TABLE | SIMPLE_TABLE => &TABLE_ATTRIBUTES,
             _ => &[],
         };
         if !known.contains(&attr) {
@@ -123,8 +129,9 @@ impl Resolver<'_> {
                 )),
                 if known.is_empty() {
                     format!(
-                        "ESB resolves attributes of functions (Arn), layers (LayerVersionArn) and buckets ({})",
-                        BUCKET_ATTRIBUTES.join(", ")
+                        "ESB resolves attributes of functions (Arn), layers (LayerVersionArn), buckets ({}) and tables ({})",
+                        BUCKET_ATTRIBUTES.join(", "),
+                        TABLE_ATTRIBUTES.join(", ")
                     )
                 } else {
                     format!("available: {}", known.join(", "))
@@ -151,6 +158,8 @@ impl Resolver<'_> {
                 "http://{}.s3-website-{region}.amazonaws.com",
                 self.bucket_name(r)?
             ),
+            (TABLE | SIMPLE_TABLE, "Arn") => self.table_arn(r)?,
+            (TABLE | SIMPLE_TABLE, _) => self.table_stream_arn(r, at, path)?,
             _ => self.layer_arn(r)?,
         }))
     }
@@ -218,6 +227,86 @@ impl Resolver<'_> {
             )
         })?;
         Ok(self.remember(r, name))
+    }
+
+    /// `TableName`, checked against DynamoDB's rules, or the name CloudFormation would
+    /// generate from the stack name and logical id (see `table::generated_name`).
+    pub fn table_name(&self, r: &Resource<'_>) -> Result<String, TemplateError> {
+        if let Some(v) = self.remembered(r) {
+            return Ok(v);
+        }
+        let (name, at, path) = match self.written_name(r, "TableName")? {
+            Some(written) => written,
+            None => (
+                table::generated_name(&self.pseudo.stack_name, r.id),
+                r.key_pos,
+                r.path(),
+            ),
+        };
+        table::check_name(&name).map_err(|why| {
+            self.error(
+                at,
+                &path,
+                ErrorKind::BadTableName {
+                    name: name.clone(),
+                    why,
+                },
+                table::NAME_HINT,
+            )
+        })?;
+        Ok(self.remember(r, name))
+    }
+
+    /// What `!GetAtt Table.Arn` gives.
+    pub fn table_arn(&self, r: &Resource<'_>) -> Result<String, TemplateError> {
+        let p = &self.pseudo;
+        Ok(format!(
+            "arn:aws:dynamodb:{}:{}:table/{}",
+            p.region,
+            p.account_id,
+            self.table_name(r)?
+        ))
+    }
+
+    /// What `!GetAtt Table.StreamArn` gives where ESB cannot use the table itself
+    /// (an environment variable, an output...): the table's ARN with
+    /// `/stream/latest`. A known difference: AWS labels a stream with the time it
+    /// was created (`.../stream/2024-05-01T12:00:00.000`), known only once the
+    /// engine creates it; code that parses the label will see `latest`. In
+    /// `Events: DynamoDB` the attribute names the table instead (`dynamodb_event`).
+    /// A table without `StreamSpecification` has no stream, and CloudFormation fails
+    /// to resolve the attribute, so this is an error.
+    pub fn table_stream_arn(
+        &self,
+        r: &Resource<'_>,
+        at: Position,
+        path: &str,
+    ) -> Result<String, TemplateError> {
+        if !self.table_has_stream(r)? {
+            return Err(self.error(
+                at,
+                path,
+                ErrorKind::BadGetAtt(format!(
+                    "{} ({}) has no stream, so no StreamArn",
+                    r.id, r.type_name
+                )),
+                no_stream_hint(r),
+            ));
+        }
+        Ok(format!("{}/stream/latest", self.table_arn(r)?))
+    }
+
+    /// Whether the table has a stream: an `AWS::DynamoDB::Table` whose
+    /// `StreamSpecification` names a `StreamViewType` (a SimpleTable never has one).
+    pub fn table_has_stream(&self, r: &Resource<'_>) -> Result<bool, TemplateError> {
+        if r.type_name != TABLE {
+            return Ok(false);
+        }
+        let Some((e, path)) = r.property("StreamSpecification") else {
+            return Ok(false);
+        };
+        let spec = self.guard(&path, e.key_pos, &path, || self.resolve(&e.value, &path))?;
+        Ok(spec.is_some_and(|s| s.get("StreamViewType").is_some()))
     }
 
     /// What a layer's `Ref` gives: its version ARN (every local layer is version 1).
@@ -291,6 +380,21 @@ impl Resolver<'_> {
     }
 }
 
+/// How to give `r`, a table without a stream, one.
+pub fn no_stream_hint(r: &Resource<'_>) -> String {
+    if r.type_name == SIMPLE_TABLE {
+        format!(
+            "a SimpleTable has no stream; make {} an AWS::DynamoDB::Table with StreamSpecification: {{StreamViewType: NEW_AND_OLD_IMAGES}}",
+            r.id
+        )
+    } else {
+        format!(
+            "add StreamSpecification: {{StreamViewType: NEW_AND_OLD_IMAGES}} to {} (CloudFormation cannot resolve the StreamArn of a table without a stream)",
+            r.id
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::testing::resolver_for;
@@ -301,7 +405,7 @@ mod tests {
 
     #[test]
     fn refs_and_attributes_of_functions_and_layers() {
-        let yaml = "Resources:\n  A:\n    Type: AWS::Serverless::Function\n    Properties: {FunctionName: !Sub '${B}-a'}\n  B:\n    Type: AWS::Serverless::Function\n  L:\n    Type: AWS::Serverless::LayerVersion\n    Properties: {LayerName: libs}\n  T:\n    Type: AWS::DynamoDB::Table\n";
+        let yaml = "Resources:\n  A:\n    Type: AWS::Serverless::Function\n    Properties: {FunctionName: !Sub '${B}-a'}\n  B:\n    Type: AWS::Serverless::Function\n  L:\n    Type: AWS::Serverless::LayerVersion\n    Properties: {LayerName: libs}\n  T:\n    Type: AWS::DynamoDB::Table\n  Q:\n    Type: AWS::SQS::Queue\n";
         resolver_for(yaml, |r| {
             assert_eq!(
                 r.resource_ref("A", AT, "p").expect("A"),
@@ -316,11 +420,11 @@ mod tests {
                 Value::String("arn:aws:lambda:us-east-1:123456789012:layer:libs:1".into())
             );
             assert_eq!(
-                r.resource_ref("T", AT, "p").expect("T"),
-                Value::String("T".into())
+                r.resource_ref("Q", AT, "p").expect("Q"),
+                Value::String("Q".into())
             );
             let e = r
-                .attribute("T", "Arn", AT, "p")
+                .attribute("Q", "Arn", AT, "p")
                 .expect_err("no attrs")
                 .to_string();
             assert!(

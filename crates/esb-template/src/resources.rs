@@ -10,6 +10,8 @@ pub const LAYER: &str = "AWS::Serverless::LayerVersion";
 pub const API: &str = "AWS::Serverless::Api";
 pub const HTTP_API: &str = "AWS::Serverless::HttpApi";
 pub const BUCKET: &str = "AWS::S3::Bucket";
+pub const TABLE: &str = "AWS::DynamoDB::Table";
+pub const SIMPLE_TABLE: &str = "AWS::Serverless::SimpleTable";
 
 /// One entry of `Resources`, its shape checked.
 #[derive(Debug)]

@@ -179,7 +179,7 @@ mod tests {
     use crate::testing::load_with_function;
     use crate::{LoadOptions, TemplateError};
 
-    const BUCKETS: &str = "  B:\n    Type: AWS::S3::Bucket\n    Properties: {BucketName: uploads}\n  Other:\n    Type: AWS::S3::Bucket\n  Table:\n    Type: AWS::DynamoDB::Table\n  Maybe:\n    Type: AWS::S3::Bucket\n    Condition: Never\n";
+    const BUCKETS: &str = "  B:\n    Type: AWS::S3::Bucket\n    Properties: {BucketName: uploads}\n  Other:\n    Type: AWS::S3::Bucket\n  Table:\n    Type: AWS::DynamoDB::Table\n    Properties: {BillingMode: PAY_PER_REQUEST, KeySchema: [{AttributeName: id, KeyType: HASH}], AttributeDefinitions: [{AttributeName: id, AttributeType: S}]}\n  Maybe:\n    Type: AWS::S3::Bucket\n    Condition: Never\n";
 
     fn load(events: &str) -> Result<Template, TemplateError> {
         load_with_function(

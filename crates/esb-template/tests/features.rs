@@ -147,7 +147,6 @@ fn unsupported_things_are_warned_about_with_their_place() {
         "valid/full.yaml:56:7: Resources.Api.Properties.Policies: is not supported by ESB yet; ignored",
         "valid/full.yaml:88:9: Resources.Api.Properties.Events.Queue: event type SQS is not supported by ESB yet; ignored",
         "valid/full.yaml:98:7: Resources.Worker.Properties.Tracing: is not supported by ESB yet; ignored",
-        "valid/full.yaml:112:3: Resources.Table: resource type AWS::DynamoDB::Table is not run by ESB yet; ignored",
     ];
     assert_eq!(warnings.len(), expect.len(), "{warnings:#?}");
     for (w, e) in warnings.iter().zip(expect) {
@@ -179,7 +178,7 @@ fn overrides_change_parameters_conditions_and_resources() {
     let opts = LoadOptions {
         parameter_overrides: vec![
             "Stage=prod".into(),
-            "TableName=o2".into(),
+            "TableName=orders-v2".into(),
             "Ports=8080".into(),
         ],
         stack_name: "shop".into(),
@@ -198,7 +197,13 @@ fn overrides_change_parameters_conditions_and_resources() {
     let env = env(&t, "Api");
     assert_eq!(env["MODE"], "strict");
     assert_eq!(env["DROPPED"], "kept");
-    assert_eq!(env["TABLE"], "o2");
+    assert_eq!(env["TABLE"], "orders-v2");
+    let tables: Vec<&str> = t.tables.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(
+        tables,
+        ["orders-v2"],
+        "the table's TableName follows the parameter"
+    );
     assert_eq!(env["FIRST_PORT"], "8080");
     let prod = &t.functions[2];
     assert_eq!(
