@@ -176,6 +176,16 @@ impl DynamoService {
         }))
     }
 
+    /// Creates the template's tables and brings them to what it declares.
+    pub async fn provision(&self, tables: &[esb_template::TableSpec]) -> Result<()> {
+        crate::dynamodb_tables::provision(&self.client, tables)
+            .await
+            .with_context(|| match &self.external {
+                Some(url) => format!("on the DynamoDB engine {url}"),
+                None => "on the box's DynamoDB".to_string(),
+            })
+    }
+
     /// Stops the listener (and, when the service is dropped, the engine).
     pub fn stop(&self) {
         let _ = self.stop.send(true);

@@ -223,7 +223,10 @@ async fn update_indexes(client: &DynamoClient, t: &TableSpec, current: &Value) -
         wait_active(client, &t.name).await?;
     }
     for name in existing {
-        if t.global_secondary_indexes.iter().any(|i| i.index_name == name) {
+        if t.global_secondary_indexes
+            .iter()
+            .any(|i| i.index_name == name)
+        {
             continue;
         }
         call(

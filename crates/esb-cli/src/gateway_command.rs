@@ -153,6 +153,13 @@ pub async fn serve(
     )
     .await?
     .map(Arc::new);
+    if let Some(d) = &dynamodb {
+        d.provision(&project.template.tables).await?;
+    } else if !project.template.tables.is_empty() {
+        eprintln!(
+            "esb: warning: the DynamoDB service is off (--dynamodb-port off): the template's tables are not created"
+        );
+    }
     let services = crate::project::Services {
         s3: s3.as_ref().map(|s| s.url.clone()),
         dynamodb: dynamodb.as_ref().map(|d| d.url.clone()),
@@ -201,6 +208,7 @@ pub async fn serve(
                     project: project.clone(),
                     rebuild,
                     s3: s3.clone(),
+                    dynamodb: dynamodb.clone(),
                     entries: Box::new(move |p: &Project| {
                         let apis = crate::api_access::Apis::new(&p.template, &auth, user_auth)?;
                         let mut entries = p.entries(&url, &ca, &credentials, &apis, &services);
@@ -317,6 +325,9 @@ fn print_banner(
         crate::quiet::say!(
             "DynamoDB: {d}  (aws dynamodb list-tables --endpoint-url {d}, with the credentials above)"
         );
+        for t in &project.template.tables {
+            crate::quiet::say!("  {:<24} {}", t.logical_id, t.name);
+        }
     }
     crate::quiet::say!("Ctrl-C stops the box and removes its workers.");
 }

@@ -11,6 +11,7 @@ mod config_file;
 mod detach;
 mod down_command;
 mod dynamodb_service;
+mod dynamodb_tables;
 mod gateway_command;
 mod generate_event_command;
 mod image_command;
@@ -126,11 +127,12 @@ fn run() -> Result<()> {
         .with(
             tracing_subscriber::EnvFilter::try_from_env("ESB_LOG").unwrap_or_else(|_| {
                 // s3s reports every client error of an S3 request (a 404, a bad
-                // signature) at ERROR; the S3 service logs its own failures.
+                // signature) at ERROR, dynoxide every DynamoDB error answer (a failed
+                // condition) at WARN; the services log their own failures.
                 match (cli.quiet, cli.verbose) {
-                    (true, _) => "warn,s3s=off",
-                    (_, true) => "debug,s3s=info",
-                    _ => "info,s3s=off",
+                    (true, _) => "warn,s3s=off,dynoxide=error",
+                    (_, true) => "debug,s3s=info,dynoxide=info",
+                    _ => "info,s3s=off,dynoxide=error",
                 }
                 .into()
             }),

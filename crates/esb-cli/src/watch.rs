@@ -40,6 +40,8 @@ pub struct Reloader {
     pub entries: Entries,
     /// The box's S3 service: a reloaded template's new buckets are created there.
     pub s3: Option<Arc<crate::s3_service::S3Service>>,
+    /// The box's DynamoDB service: a reloaded template's tables are brought up to date.
+    pub dynamodb: Option<Arc<crate::dynamodb_service::DynamoService>>,
 }
 
 /// The watcher, shared with the reload thread (which adds the folders of functions a
@@ -240,6 +242,11 @@ async fn replan(gateway: &Gateway, reloader: &mut Reloader) {
     };
     if let Some(s3) = &reloader.s3
         && let Err(e) = s3.provision(&project.template.buckets).await
+    {
+        eprintln!("esb: {template}: {e:#}");
+    }
+    if let Some(d) = &reloader.dynamodb
+        && let Err(e) = d.provision(&project.template.tables).await
     {
         eprintln!("esb: {template}: {e:#}");
     }
