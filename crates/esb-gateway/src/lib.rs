@@ -55,6 +55,7 @@ pub mod query_string;
 pub mod request_log;
 pub mod routes;
 pub mod server;
+pub mod source_invoke;
 pub mod status;
 pub mod tls;
 pub mod worker_client;

@@ -15,7 +15,7 @@ fn moto_server() -> PathBuf {
 }
 
 /// Starts moto's server on a free loopback port.
-fn start_moto() -> (Child, u16) {
+pub fn start_moto() -> (Child, u16) {
     let port = free_addr().port();
     let child = Command::new(moto_server())
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
