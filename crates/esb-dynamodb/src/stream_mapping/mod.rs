@@ -1,0 +1,3 @@
+//! DynamoDB Streams → Lambda event source mappings, with Lambda's semantics.
+
+pub mod filter;
