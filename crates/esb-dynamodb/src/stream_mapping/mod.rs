@@ -24,6 +24,8 @@ mod shard;
 mod spec;
 mod status;
 mod streams_api;
+#[cfg(test)]
+mod tests;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
