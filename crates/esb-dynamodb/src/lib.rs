@@ -13,6 +13,7 @@ pub mod external;
 pub mod front;
 pub mod limits;
 pub mod operations;
+pub mod stream_mapping;
 pub mod summary;
 pub mod wire;
 
