@@ -11,7 +11,7 @@ use esb_dynamodb::backend::Embedded;
 use esb_dynamodb::external::External;
 use esb_dynamodb::{Backend, DynamoClient, DynamoFront, Engine};
 
-use crate::service_port::ServicePort;
+use crate::service_port::{BoxContext, ServicePort};
 
 /// The port `auto` tries first (the seed's Alternator port).
 const DEFAULT_PORT: u16 = 8001;
@@ -105,8 +105,7 @@ pub struct DynamoService {
     pub url: String,
     /// The engine the box itself talks to (tables, stream mappings).
     pub client: DynamoClient,
-    /// The external engine's URL, if one is used.
-    pub external: Option<String>,
+
     /// Held for its lifetime: dropping it stops the embedded engine.
     _engine: Option<Engine>,
     stop: tokio::sync::watch::Sender<bool>,
@@ -114,14 +113,16 @@ pub struct DynamoService {
 
 impl DynamoService {
     /// Starts the engine and the listener (nothing when the service is off).
-    pub async fn start(
-        args: &DynamoArgs,
-        state: &esb_state::StateDir,
-        region: &str,
-        tls: Arc<rustls::ServerConfig>,
-        credentials: &esb_auth::BoxCredentials,
-        log_records: Option<Arc<esb_logs::Shipper>>,
-    ) -> Result<Option<Self>> {
+    pub async fn start(args: &DynamoArgs, ctx: BoxContext<'_>) -> Result<Option<Self>> {
+        let BoxContext {
+            state,
+            region,
+            account,
+            tls,
+            ca,
+            credentials,
+            log_records,
+        } = ctx;
         let Some(listener) = crate::service_port::bind(
             args.dynamodb_port,
             DEFAULT_PORT,
@@ -132,22 +133,6 @@ impl DynamoService {
         else {
             return Ok(None);
         };
-        let (backend, engine, external) = match args.external(region)? {
-            Some(external) => {
-                let url = external.endpoint().to_string();
-                (Backend::External(Arc::new(external)), None, Some(url))
-            }
-            None => {
-                let dir = state.dynamodb();
-                let sweep = Duration::from_secs_f64(args.dynamodb_ttl_sweep.clamp(0.0, 1e6));
-                let engine = tokio::task::spawn_blocking(move || Engine::start(&dir, sweep))
-                    .await
-                    .context("the DynamoDB engine did not start")??;
-                let embedded = Embedded::new(engine.addr)?;
-                (Backend::Embedded(embedded), Some(engine), None)
-            }
-        };
-        let client = backend.client(credentials, region)?;
         let port = listener.local_addr()?.port();
         let scheme = if args.dynamodb_plain_http {
             "http"
@@ -155,6 +140,26 @@ impl DynamoService {
             "https"
         };
         let url = format!("{scheme}://127.0.0.1:{port}");
+        let (backend, engine, client) = match args.external(region)? {
+            Some(external) => {
+                let client = external.client()?;
+                (Backend::External(Arc::new(external)), None, client)
+            }
+            None => {
+                let dir = state.dynamodb();
+                let sweep = Duration::from_secs_f64(args.dynamodb_ttl_sweep.clamp(0.0, 1e6));
+                let engine = tokio::task::spawn_blocking(move || Engine::start(&dir, sweep))
+                    .await
+                    .context("the DynamoDB engine did not start")??;
+                let embedded = Embedded::new(engine.addr, region, account)?;
+                // The box's own calls go through its front, so they see what users
+                // see (the box's ARNs).
+                let ca =
+                    std::fs::read(ca).with_context(|| format!("cannot read {}", ca.display()))?;
+                let client = DynamoClient::new(&url, credentials.clone(), region, Some(&ca))?;
+                (Backend::Embedded(Box::new(embedded)), Some(engine), client)
+            }
+        };
         let access = crate::s3_service::access_hook(state, log_records, "dynamodb");
         let front = DynamoFront::new(backend, credentials.clone(), region, Some(access));
         let (stop, mut stopped) = tokio::sync::watch::channel(false);
@@ -170,7 +175,6 @@ impl DynamoService {
         Ok(Some(Self {
             url,
             client,
-            external,
             _engine: engine,
             stop,
         }))
@@ -180,10 +184,7 @@ impl DynamoService {
     pub async fn provision(&self, tables: &[esb_template::TableSpec]) -> Result<()> {
         crate::dynamodb_tables::provision(&self.client, tables)
             .await
-            .with_context(|| match &self.external {
-                Some(url) => format!("on the DynamoDB engine {url}"),
-                None => "on the box's DynamoDB".to_string(),
-            })
+            .with_context(|| format!("on the DynamoDB engine {}", self.client.endpoint()))
     }
 
     /// Stops the listener (and, when the service is dropped, the engine).

@@ -145,11 +145,15 @@ pub async fn serve(
     }
     let dynamodb = crate::dynamodb_service::DynamoService::start(
         &options.dynamodb,
-        &project.state_dir,
-        &project.region,
-        Arc::clone(&tls),
-        &credentials,
-        pipeline.as_ref().map(|p| Arc::clone(&p.box_records)),
+        crate::service_port::BoxContext {
+            state: &project.state_dir,
+            region: &project.region,
+            account: &project.account_id,
+            tls: Arc::clone(&tls),
+            ca: &certs.ca,
+            credentials: &credentials,
+            log_records: pipeline.as_ref().map(|p| Arc::clone(&p.box_records)),
+        },
     )
     .await?
     .map(Arc::new);
@@ -195,6 +199,44 @@ pub async fn serve(
     if let Some(s3) = &s3 {
         s3.deliver_to(&gateway);
     }
+    let mappings = match &dynamodb {
+        Some(d) => {
+            let s3_destination = match &s3 {
+                Some(s3) => Some(crate::dynamodb_streams::S3Destination {
+                    url: s3.url.clone(),
+                    credentials: credentials.clone(),
+                    region: project.region.clone(),
+                    ca: std::fs::read(&certs.ca)
+                        .with_context(|| format!("cannot read {}", certs.ca.display()))?,
+                }),
+                None => None,
+            };
+            let m = Arc::new(crate::dynamodb_streams::Mappings::new(
+                d.client.clone(),
+                &project.region,
+                &gateway,
+                s3_destination,
+                project.state_dir.dynamodb_stream_checkpoints(),
+            ));
+            for problem in m.apply(&project.template.functions) {
+                eprintln!("esb: warning: stream mapping not started: {problem}");
+            }
+            Some(m)
+        }
+        None => {
+            if project
+                .template
+                .functions
+                .iter()
+                .any(|f| !f.dynamodb_events.is_empty())
+            {
+                eprintln!(
+                    "esb: warning: the DynamoDB service is off (--dynamodb-port off): `Events: DynamoDB` do not run"
+                );
+            }
+            None
+        }
+    };
     let _watcher = match watch {
         Some((args, rebuild)) => {
             let (url, ca, credentials) = (url.clone(), certs.ca.clone(), credentials.clone());
@@ -209,6 +251,7 @@ pub async fn serve(
                     rebuild,
                     s3: s3.clone(),
                     dynamodb: dynamodb.clone(),
+                    mappings: mappings.clone(),
                     entries: Box::new(move |p: &Project| {
                         let apis = crate::api_access::Apis::new(&p.template, &auth, user_auth)?;
                         let mut entries = p.entries(&url, &ca, &credentials, &apis, &services);
@@ -262,6 +305,9 @@ pub async fn serve(
     esb_gateway::server::serve_tls(listener, tls, router, crate::signals::shutdown_signal()).await;
     if let Some(s3) = &s3 {
         s3.stop();
+    }
+    if let Some(m) = &mappings {
+        m.stop();
     }
     if let Some(d) = &dynamodb {
         d.stop();

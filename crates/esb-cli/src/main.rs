@@ -11,6 +11,7 @@ mod config_file;
 mod detach;
 mod down_command;
 mod dynamodb_service;
+mod dynamodb_streams;
 mod dynamodb_tables;
 mod gateway_command;
 mod generate_event_command;

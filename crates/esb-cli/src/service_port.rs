@@ -6,6 +6,19 @@ use std::net::SocketAddr;
 
 use anyhow::{Context, Result};
 
+/// What a data service of the box starts with, besides its own settings.
+pub struct BoxContext<'a> {
+    pub state: &'a esb_state::StateDir,
+    pub region: &'a str,
+    pub account: &'a str,
+    /// The box's TLS server configuration and its CA certificate (PEM file).
+    pub tls: std::sync::Arc<rustls::ServerConfig>,
+    pub ca: &'a std::path::Path,
+    pub credentials: &'a esb_auth::BoxCredentials,
+    /// The log store's shipper, for access lines.
+    pub log_records: Option<std::sync::Arc<esb_logs::Shipper>>,
+}
+
 /// A data service's port setting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ServicePort {

@@ -42,6 +42,8 @@ pub struct Reloader {
     pub s3: Option<Arc<crate::s3_service::S3Service>>,
     /// The box's DynamoDB service: a reloaded template's tables are brought up to date.
     pub dynamodb: Option<Arc<crate::dynamodb_service::DynamoService>>,
+    /// The box's stream mappings: re-planned with the functions.
+    pub mappings: Option<Arc<crate::dynamodb_streams::Mappings>>,
 }
 
 /// The watcher, shared with the reload thread (which adds the folders of functions a
@@ -252,6 +254,11 @@ async fn replan(gateway: &Gateway, reloader: &mut Reloader) {
     }
     let routes: usize = entries.iter().map(|e| e.routes.len()).sum();
     let changes = gateway.replan(entries).await;
+    if let Some(m) = &reloader.mappings {
+        for problem in m.apply(&project.template.functions) {
+            eprintln!("esb: {template}: stream mapping not started: {problem}");
+        }
+    }
     reloader.project = project;
     let list = |what: &str, names: &[String]| {
         (!names.is_empty()).then(|| format!("{what} {}", names.join(", ")))

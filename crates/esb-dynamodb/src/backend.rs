@@ -11,7 +11,6 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
-use crate::client::DynamoClient;
 use crate::external::External;
 use crate::operations::Operation;
 
@@ -23,19 +22,30 @@ pub struct ForwardError(pub String);
 /// The engine behind the front.
 #[derive(Clone)]
 pub enum Backend {
-    Embedded(Embedded),
+    Embedded(Box<Embedded>),
     External(Arc<External>),
 }
+
+/// How the embedded engine begins every ARN it writes (its own region and account).
+const ENGINE_ARN_PREFIX: &str = "arn:aws:dynamodb:dynoxide:000000000000:";
 
 /// The embedded engine's loopback listener, reached over kept-alive connections.
 #[derive(Clone)]
 pub struct Embedded {
     url: http::Uri,
     http: Client<HttpConnector, Full<Bytes>>,
+    /// `arn:aws:dynamodb:<region>:<account>:`, the box's, for the engine's ARNs.
+    arn_prefix: String,
 }
 
 impl Embedded {
-    pub fn new(addr: std::net::SocketAddr) -> Result<Self, ForwardError> {
+    /// The engine at `addr`, answering with ARNs of the box's `region` and `account`
+    /// (the engine reads any region and account in the ARNs it is sent).
+    pub fn new(
+        addr: std::net::SocketAddr,
+        region: &str,
+        account: &str,
+    ) -> Result<Self, ForwardError> {
         let url = format!("http://{addr}/")
             .parse()
             .map_err(|e| ForwardError(format!("engine address {addr}: {e}")))?;
@@ -44,7 +54,11 @@ impl Embedded {
         let http = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(std::time::Duration::from_secs(30))
             .build(connector);
-        Ok(Self { url, http })
+        Ok(Self {
+            url,
+            http,
+            arn_prefix: format!("arn:aws:dynamodb:{region}:{account}:"),
+        })
     }
 
     async fn forward(
@@ -76,7 +90,28 @@ impl Embedded {
             .await
             .map_err(|e| ForwardError(format!("embedded engine: {e}")))?
             .to_bytes();
+        let mut parts = parts;
+        // hyper writes the length of what is sent; the engine's may be stale below.
+        parts.headers.remove(http::header::CONTENT_LENGTH);
+        let body = match self.box_arns(&body) {
+            Some(rewritten) => {
+                crate::wire::set_crc(&mut parts.headers, &rewritten);
+                rewritten
+            }
+            None => body,
+        };
         Ok(Response::from_parts(parts, Full::new(body)))
+    }
+
+    /// `body` with the engine's ARNs written as the box's (what the template's
+    /// `GetAtt Arn` and Lambda's `eventSourceARN` say).
+    fn box_arns(&self, body: &[u8]) -> Option<Bytes> {
+        match std::str::from_utf8(body) {
+            Ok(text) if text.contains(ENGINE_ARN_PREFIX) => Some(Bytes::from(
+                text.replace(ENGINE_ARN_PREFIX, &self.arn_prefix),
+            )),
+            _ => None,
+        }
     }
 }
 
@@ -99,23 +134,5 @@ impl Backend {
         h.remove(http::header::CONNECTION);
         h.remove("keep-alive");
         Ok(resp)
-    }
-
-    /// A client of the engine itself, for what the box does on its own behalf
-    /// (creating template tables, polling streams): signed with `credentials` for the
-    /// embedded engine (which needs no more than a signature's presence), with the
-    /// external engine's own key pair otherwise.
-    pub fn client(
-        &self,
-        credentials: &esb_auth::BoxCredentials,
-        region: &str,
-    ) -> Result<DynamoClient, ForwardError> {
-        match self {
-            Self::Embedded(e) => {
-                DynamoClient::new(&e.url.to_string(), credentials.clone(), region, None)
-                    .map_err(|e| ForwardError(e.to_string()))
-            }
-            Self::External(e) => e.client().map_err(|e| ForwardError(e.to_string())),
-        }
     }
 }

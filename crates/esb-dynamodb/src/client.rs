@@ -139,7 +139,7 @@ impl DynamoClient {
             .body(body)
             .send()
             .await
-            .map_err(|e| CallError::Transport(format!("{}: {e}", self.endpoint)))?;
+            .map_err(|e| CallError::Transport(format!("{}: {}", self.endpoint, chain(&e))))?;
         let status = resp.status();
         let answer = resp
             .bytes()
@@ -182,4 +182,16 @@ impl DynamoClient {
         headers.remove(http::header::HOST);
         Ok(headers)
     }
+}
+
+/// An error with its causes (reqwest's own message rarely says what failed).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }

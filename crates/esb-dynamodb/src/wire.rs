@@ -165,11 +165,16 @@ fn with_crc(
     if let Some(ct) = content_type {
         h.insert(http::header::CONTENT_TYPE, ct.header());
     }
-    h.insert(
-        HeaderName::from_static("x-amz-crc32"),
-        HeaderValue::from(crc32(&body)),
-    );
+    set_crc(h, &body);
     resp
+}
+
+/// Sets `x-amz-crc32` for `body`.
+pub fn set_crc(headers: &mut HeaderMap, body: &[u8]) {
+    headers.insert(
+        HeaderName::from_static("x-amz-crc32"),
+        HeaderValue::from(crc32(body)),
+    );
 }
 
 /// CRC-32 (IEEE), the checksum DynamoDB puts in `x-amz-crc32`.

@@ -78,6 +78,11 @@ impl StateDir {
         self.root.join("dynamodb")
     }
 
+    /// Where each DynamoDB stream mapping keeps how far it has read.
+    pub fn dynamodb_stream_checkpoints(&self) -> PathBuf {
+        self.dynamodb().join("stream-checkpoints")
+    }
+
     /// One record per worker the agent runs, for re-adoption.
     pub fn agent_workers(&self) -> PathBuf {
         self.root.join("agent").join("workers")
@@ -173,6 +178,10 @@ mod tests {
         assert_eq!(p(s.agent_workers()), "/s/agent/workers");
         assert_eq!(p(s.s3()), "/s/s3");
         assert_eq!(p(s.dynamodb()), "/s/dynamodb");
+        assert_eq!(
+            p(s.dynamodb_stream_checkpoints()),
+            "/s/dynamodb/stream-checkpoints"
+        );
         assert_eq!(p(s.python_runtime()), "/s/runtimes/python");
         assert_eq!(p(s.box_log()), "/s/logs/box.log");
         assert_eq!(p(s.access_log()), "/s/logs/access.log");
