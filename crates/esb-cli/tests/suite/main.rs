@@ -18,6 +18,7 @@ mod box_lifecycle;
 mod config;
 mod dev_commands;
 mod docker_runtime;
+mod dynamodb_service;
 mod function_logs;
 mod gateway_bad_input;
 mod log_store;
