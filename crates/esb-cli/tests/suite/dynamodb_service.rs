@@ -2775,3 +2775,49 @@ out["answer"] = send(T + "GetItem", b'{"TableName": "\xff\xfe", "Key": {"pk": {"
         "{r:#}"
     );
 }
+
+#[test]
+#[ignore = "three conditions DynamoDB refuses before evaluating are evaluated: `a = a` (DynamoDB: ValidationException \"The first operand must be distinct from the remaining operands for this operator or function\"), attribute_type(a, :t) with :t = \"XX\" (DynamoDB: ValidationException \"Invalid attribute type name found\"; the box: ConditionalCheckFailedException) and `a IN (...)` with 101 values (DynamoDB: at most 100, ValidationException; the box: evaluated)"]
+fn dynamodb_conditions_are_validated_before_they_are_evaluated() {
+    let b = DdbBox::start("condition-validation");
+    let r = b.python(
+        "condition-validation",
+        r#"
+create("cond", [("pk", "S")])
+K = {"pk": {"S": "a"}}
+ddb.put_item(TableName="cond", Item={**K, "a": {"N": "5"}})
+def check(expr, values=None):
+    return error(ddb.update_item, TableName="cond", Key=K, UpdateExpression="SET touched = :t", ConditionExpression=expr,
+                 ExpressionAttributeValues={**(values or {}), ":t": {"BOOL": True}})
+out["same_operand"] = check("a = a")
+out["bad_type_name"] = check("attribute_type(a, :x)", {":x": {"S": "XX"}})
+out["in_101"] = check("a IN (" + ", ".join(f":v{i}" for i in range(101)) + ")", {f":v{i}": {"N": str(i)} for i in range(101)})
+out["touched"] = "touched" in ddb.get_item(TableName="cond", Key=K)["Item"]
+"#,
+    );
+    for refused in ["same_operand", "bad_type_name", "in_101"] {
+        assert_eq!(
+            code(&r[refused]),
+            ddb_error("ValidationException"),
+            "{refused}: {r:#}"
+        );
+    }
+    assert_eq!(r["touched"], false);
+}
+
+#[test]
+#[ignore = "TagResource takes a tag key starting with `aws:`; DynamoDB reserves the prefix for AWS and refuses it with ValidationException"]
+fn dynamodb_tags_with_the_aws_prefix_are_refused() {
+    let b = DdbBox::start("tags-aws-prefix");
+    let r = b.python(
+        "tags-aws-prefix",
+        r#"
+create("tagged", [("pk", "S")])
+arn = ddb.describe_table(TableName="tagged")["Table"]["TableArn"]
+out["tag"] = error(ddb.tag_resource, ResourceArn=arn, Tags=[{"Key": "aws:owner", "Value": "me"}])
+out["tags"] = ddb.list_tags_of_resource(ResourceArn=arn)["Tags"]
+"#,
+    );
+    assert_eq!(code(&r["tag"]), ddb_error("ValidationException"), "{r:#}");
+    assert_eq!(r["tags"], json!([]));
+}
