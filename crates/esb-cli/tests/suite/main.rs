@@ -19,6 +19,7 @@ mod config;
 mod dev_commands;
 mod docker_runtime;
 mod dynamodb_external_engine;
+mod dynamodb_service;
 mod dynamodb_streams;
 mod function_logs;
 mod gateway_bad_input;
