@@ -38,6 +38,7 @@ WARMUP = 50
 GET_KEYS = 1000
 QUERY_ITEMS = 100
 TABLE = "bench"
+WRITE_TABLE = "bench-writes"  # PutItem's, so the reads see the same items all along
 REGION = "us-east-1"
 PAYLOAD = "x" * 176  # pk "get-123" + sk "0" + n + payload: about 200 bytes as DynamoDB sizes items
 
@@ -90,7 +91,7 @@ def worker(conn, wid, endpoint, creds, ca):
             if op == "put":
                 seq += 1
                 t0 = time.perf_counter_ns()
-                ddb.put_item(TableName=TABLE, Item=item(f"put-{wid}-{seq}", "0"))
+                ddb.put_item(TableName=WRITE_TABLE, Item=item(f"put-{wid}-{seq}", "0"))
                 samples.append(time.perf_counter_ns() - t0)
             elif op == "get":
                 key = f"get-{rng.randrange(GET_KEYS)}"
@@ -148,16 +149,18 @@ class Clients:
 
 def prepare(endpoint, creds, ca):
     ddb = client(endpoint, creds, ca)
-    ddb.create_table(TableName=TABLE, BillingMode="PAY_PER_REQUEST",
-                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
-                                {"AttributeName": "sk", "KeyType": "RANGE"}],
-                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                                           {"AttributeName": "sk", "AttributeType": "S"}])
+    for table in (TABLE, WRITE_TABLE):
+        ddb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
+                         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                                    {"AttributeName": "sk", "KeyType": "RANGE"}],
+                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                               {"AttributeName": "sk", "AttributeType": "S"}])
     deadline = time.time() + 60
-    while ddb.describe_table(TableName=TABLE)["Table"]["TableStatus"] != "ACTIVE":
-        if time.time() > deadline:
-            raise SystemExit("the table did not become ACTIVE")
-        time.sleep(0.2)
+    for table in (TABLE, WRITE_TABLE):
+        while ddb.describe_table(TableName=table)["Table"]["TableStatus"] != "ACTIVE":
+            if time.time() > deadline:
+                raise SystemExit(f"table {table} did not become ACTIVE")
+            time.sleep(0.2)
     items = [item(f"get-{i}", "0") for i in range(GET_KEYS)] + [item("q", f"{j:03d}") for j in range(QUERY_ITEMS)]
     for i in range(0, len(items), 25):
         batch = {TABLE: [{"PutRequest": {"Item": it}} for it in items[i:i + 25]]}
@@ -470,15 +473,17 @@ def main():
         f"Method: boto3 {boto3.__version__} (botocore {botocore.__version__}) low-level clients, one per client "
         "process, each on one kept-alive connection, retries off. Concurrent clients are processes, not "
         "threads: botocore spends about a millisecond of CPU on each call (figures below), and threads would "
-        "measure Python's interpreter lock. One table (`pk`, `sk` strings, on-demand) preloaded with "
-        f"{GET_KEYS} items and one partition of {QUERY_ITEMS}; items of about {item_size(item('get-123', '0'))} "
-        "bytes. PutItem writes new keys; GetItem reads a random preloaded key (eventually consistent, the "
-        f"default); Query reads the whole {QUERY_ITEMS}-item partition in one page. Per row: {WARMUP} "
-        f"warm-up requests per client, then {N} requests with 1 client or {max(100, N // 8)} per client with 8 "
-        f"(half that for Query), or fewer when a row passes {ROW_SECONDS:g} s (but at least 100 "
-        "per client). Latency is each call as the "
-        "client sees it (botocore's signing, serialisation and parsing included); throughput is the row's "
-        "requests over its wall time, both clients and server on the same 2 cores.",
+        "measure Python's interpreter lock. Tables keyed by `pk` and `sk` (strings), on-demand; items of "
+        f"about {item_size(item('get-123', '0'))} bytes. PutItem writes new keys into a table of its own; the "
+        f"reads go to another, preloaded with {GET_KEYS} items and one partition of {QUERY_ITEMS}: GetItem "
+        "reads a random preloaded key (eventually consistent, the default), Query the whole "
+        f"{QUERY_ITEMS}-item partition in one page. Per row: {WARMUP} warm-up requests per client, then {N} "
+        f"requests with 1 client or {max(100, N // 8)} per client with 8 (half that for Query), or fewer when "
+        f"a row passes {ROW_SECONDS:g} s (but at least 100 per client). Latency is each call as the client "
+        "sees it (botocore's signing, serialisation and parsing included); throughput is the row's requests "
+        "over its wall time, clients and server sharing the same 2 cores. Compare servers within one run: "
+        "on this shared machine the 8-client rows (fsync-bound PutItem most) have differed by up to 2.5x "
+        "between runs.",
         f"Command: `{args.command}`",
         "",
     ]
