@@ -11,6 +11,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
+use crate::corrections::Corrections;
 use crate::external::External;
 use crate::operations::Operation;
 
@@ -26,16 +27,13 @@ pub enum Backend {
     External(Arc<External>),
 }
 
-/// How the embedded engine begins every ARN it writes (its own region and account).
-const ENGINE_ARN_PREFIX: &str = "arn:aws:dynamodb:dynoxide:000000000000:";
-
 /// The embedded engine's loopback listener, reached over kept-alive connections.
 #[derive(Clone)]
 pub struct Embedded {
     url: http::Uri,
     http: Client<HttpConnector, Full<Bytes>>,
-    /// `arn:aws:dynamodb:<region>:<account>:`, the box's, for the engine's ARNs.
-    arn_prefix: String,
+    /// The box's spelling of the engine's answers (ARNs, shard ids...).
+    corrections: Corrections,
 }
 
 impl Embedded {
@@ -57,21 +55,76 @@ impl Embedded {
         Ok(Self {
             url,
             http,
-            arn_prefix: format!("arn:aws:dynamodb:{region}:{account}:"),
+            corrections: Corrections::new(region, account),
         })
     }
 
     async fn forward(
         &self,
+        op: Operation,
         headers: &HeaderMap,
         body: Bytes,
     ) -> Result<Response<Full<Bytes>>, ForwardError> {
-        let mut req = Request::post(self.url.clone());
-        for (name, value) in crate::front::forwarded_headers(headers) {
-            req = req.header(name, value);
+        let body = self.corrections.request(op, &body).unwrap_or(body);
+        let mut key_schema = None;
+        if matches!(op, Operation::DescribeStream | Operation::GetShardIterator)
+            && let Some((arn, mut table)) = self.stream_table(headers, &body).await
+        {
+            let current = table
+                .get("LatestStreamLabel")
+                .and_then(serde_json::Value::as_str)
+                .and_then(crate::corrections::box_label);
+            let asked = crate::corrections::label_of_stream(&arn);
+            let asked = asked
+                .and_then(crate::corrections::box_label)
+                .or(asked.map(str::to_string));
+            if let (Some(current), Some(asked)) = (current, asked)
+                && current != asked
+            {
+                // The engine would answer with the table's current stream.
+                return Ok(crate::wire::error(
+                    crate::wire::ContentType::of(headers)
+                        .unwrap_or(crate::wire::ContentType::AmzJson),
+                    http::StatusCode::BAD_REQUEST,
+                    "com.amazonaws.dynamodb.v20120810#ResourceNotFoundException",
+                    Some(&format!("Requested resource not found: Stream: {arn}")),
+                ));
+            }
+            key_schema = table.get_mut("KeySchema").map(serde_json::Value::take);
         }
-        // The engine checks only that auth material is there; the front checked it.
-        for name in ["authorization", "x-amz-date"] {
+        if op == Operation::UpdateTimeToLive
+            && let Some(refusal) = self.ttl_refusal(headers, &body).await
+        {
+            return Ok(crate::wire::error(
+                crate::wire::ContentType::of(headers).unwrap_or(crate::wire::ContentType::AmzJson),
+                http::StatusCode::BAD_REQUEST,
+                "com.amazon.coral.validate#ValidationException",
+                Some(&refusal),
+            ));
+        }
+        let (mut parts, body) = self.send(op, headers, body).await?;
+        // hyper writes the length of what is sent; the engine's may be stale below.
+        parts.headers.remove(http::header::CONTENT_LENGTH);
+        let body = match self.corrections.response(op, &body, key_schema) {
+            Some(corrected) => {
+                crate::wire::set_crc(&mut parts.headers, &corrected);
+                corrected
+            }
+            None => body,
+        };
+        Ok(Response::from_parts(parts, Full::new(body)))
+    }
+
+    /// One request to the engine, with the client's headers (the engine checks only
+    /// that auth material is there; the front checked it).
+    async fn send(
+        &self,
+        op: Operation,
+        headers: &HeaderMap,
+        body: Bytes,
+    ) -> Result<(http::response::Parts, Bytes), ForwardError> {
+        let mut req = Request::post(self.url.clone()).header("x-amz-target", op.target());
+        for name in ["content-type", "authorization", "x-amz-date"] {
             if let Some(v) = headers.get(name) {
                 req = req.header(name, v);
             }
@@ -90,28 +143,67 @@ impl Embedded {
             .await
             .map_err(|e| ForwardError(format!("embedded engine: {e}")))?
             .to_bytes();
-        let mut parts = parts;
-        // hyper writes the length of what is sent; the engine's may be stale below.
-        parts.headers.remove(http::header::CONTENT_LENGTH);
-        let body = match self.box_arns(&body) {
-            Some(rewritten) => {
-                crate::wire::set_crc(&mut parts.headers, &rewritten);
-                rewritten
-            }
-            None => body,
-        };
-        Ok(Response::from_parts(parts, Full::new(body)))
+        Ok((parts, body))
     }
 
-    /// `body` with the engine's ARNs written as the box's (what the template's
-    /// `GetAtt Arn` and Lambda's `eventSourceARN` say).
-    fn box_arns(&self, body: &[u8]) -> Option<Bytes> {
-        match std::str::from_utf8(body) {
-            Ok(text) if text.contains(ENGINE_ARN_PREFIX) => Some(Bytes::from(
-                text.replace(ENGINE_ARN_PREFIX, &self.arn_prefix),
+    /// Why DynamoDB refuses an `UpdateTimeToLive` that changes nothing or names another
+    /// attribute than the enabled one (the engine takes both).
+    async fn ttl_refusal(&self, headers: &HeaderMap, body: &[u8]) -> Option<String> {
+        let request: serde_json::Value = serde_json::from_slice(body).ok()?;
+        let spec = request.get("TimeToLiveSpecification")?;
+        let enable = spec.get("Enabled")?.as_bool()?;
+        let attribute = spec.get("AttributeName")?.as_str()?;
+        let describe = serde_json::json!({"TableName": request.get("TableName")?}).to_string();
+        let (parts, answer) = self
+            .send(
+                Operation::DescribeTimeToLive,
+                headers,
+                Bytes::from(describe),
+            )
+            .await
+            .ok()?;
+        if !parts.status.is_success() {
+            return None;
+        }
+        let answer: serde_json::Value = serde_json::from_slice(&answer).ok()?;
+        let d = answer.get("TimeToLiveDescription")?;
+        let on = matches!(
+            d.get("TimeToLiveStatus")
+                .and_then(serde_json::Value::as_str),
+            Some("ENABLED" | "ENABLING")
+        );
+        let current = d.get("AttributeName").and_then(serde_json::Value::as_str);
+        match (enable, on) {
+            (true, true) => Some("TimeToLive is already enabled".into()),
+            (false, false) => Some("TimeToLive is already disabled".into()),
+            (false, true) if current.is_some_and(|c| c != attribute) => Some(format!(
+                "TimeToLive is active on a different AttributeName: current AttributeName is {}",
+                current.unwrap_or_default()
             )),
             _ => None,
         }
+    }
+
+    /// The stream ARN a request names and its table's description (`None` when there
+    /// is no such table: the engine answers that).
+    async fn stream_table(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Option<(String, serde_json::Value)> {
+        let request: serde_json::Value = serde_json::from_slice(body).ok()?;
+        let arn = request.get("StreamArn")?.as_str()?;
+        let table = crate::corrections::table_of_stream(arn)?;
+        let describe = serde_json::json!({"TableName": table}).to_string();
+        let (parts, answer) = self
+            .send(Operation::DescribeTable, headers, Bytes::from(describe))
+            .await
+            .ok()?;
+        if !parts.status.is_success() {
+            return None;
+        }
+        let mut table: serde_json::Value = serde_json::from_slice(&answer).ok()?;
+        Some((arn.to_string(), table.get_mut("Table")?.take()))
     }
 }
 
@@ -124,7 +216,7 @@ impl Backend {
         body: Bytes,
     ) -> Result<Response<Full<Bytes>>, ForwardError> {
         let mut resp = match self {
-            Self::Embedded(e) => e.forward(headers, body).await?,
+            Self::Embedded(e) => e.forward(op, headers, body).await?,
             Self::External(e) => e.forward(op, headers, body).await?,
         };
         // The engine's own identification stays behind the front.

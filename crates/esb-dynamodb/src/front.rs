@@ -12,7 +12,7 @@ use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 use esb_listener::{AccessHook, AccessLine};
-use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 
@@ -84,9 +84,17 @@ impl DynamoFront {
             ),
         };
         if origin {
-            resp.headers_mut().insert(
+            let h = resp.headers_mut();
+            h.insert(
                 http::header::ACCESS_CONTROL_ALLOW_ORIGIN,
                 HeaderValue::from_static("*"),
+            );
+            // What a browser client (the JS SDK) must be able to read.
+            h.insert(
+                http::header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                HeaderValue::from_static(
+                    "x-amzn-RequestId,x-amzn-ErrorType,x-amzn-ErrorMessage,x-amz-crc32,Date",
+                ),
             );
         }
         let request_id = wire::ensure_request_id(&mut resp);
@@ -145,6 +153,15 @@ impl DynamoFront {
         };
         if let Some(refused) = self.authenticate(&parts, &body, content_type) {
             return refused;
+        }
+        if std::str::from_utf8(&body).is_err() {
+            // DynamoDB reads the body as JSON text: invalid UTF-8 cannot be JSON.
+            return wire::error(
+                content_type,
+                StatusCode::BAD_REQUEST,
+                "com.amazon.coral.service#SerializationException",
+                None,
+            );
         }
         if op == Operation::DescribeEndpoints {
             return wire::describe_endpoints(content_type, &parts.headers, &self.inner.region);
@@ -250,11 +267,4 @@ pub async fn serve(
         shutdown,
     )
     .await;
-}
-
-/// The headers the engine needs to see as the client sent them.
-pub(crate) fn forwarded_headers(from: &HeaderMap) -> impl Iterator<Item = (&str, &HeaderValue)> {
-    ["content-type", "x-amz-target"]
-        .into_iter()
-        .filter_map(|name| from.get(name).map(|v| (name, v)))
 }

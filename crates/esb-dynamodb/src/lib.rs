@@ -8,6 +8,7 @@
 
 pub mod backend;
 pub mod client;
+pub mod corrections;
 pub mod engine;
 pub mod external;
 pub mod front;

@@ -69,6 +69,15 @@ fn lambda_record(raw: Value, stream_arn: &str, region: &str) -> Result<Value, St
         .entry("eventSource")
         .or_insert_with(|| "aws:dynamodb".into());
     record.entry("eventVersion").or_insert_with(|| "1.1".into());
+    // GetRecords writes the identity `{"Type", "PrincipalId"}`; Lambda's event
+    // `{"type", "principalId"}`.
+    if let Some(Value::Object(who)) = record.get_mut("userIdentity") {
+        for (from, to) in [("Type", "type"), ("PrincipalId", "principalId")] {
+            if let Some(x) = who.remove(from) {
+                who.insert(to.into(), x);
+            }
+        }
+    }
     if let Some(Value::Object(dynamodb)) = record.get_mut("dynamodb")
         && let Some(t) = dynamodb.get_mut("ApproximateCreationDateTime")
         && let Some(secs) = t.as_f64()
