@@ -65,7 +65,19 @@ impl Embedded {
         headers: &HeaderMap,
         body: Bytes,
     ) -> Result<Response<Full<Bytes>>, ForwardError> {
-        let body = self.corrections.request(op, &body).unwrap_or(body);
+        let content_type =
+            crate::wire::ContentType::of(headers).unwrap_or(crate::wire::ContentType::AmzJson);
+        let body = match self.corrections.request(op, &body) {
+            Ok(corrected) => corrected.unwrap_or(body),
+            Err(message) => {
+                return Ok(crate::wire::error(
+                    content_type,
+                    http::StatusCode::BAD_REQUEST,
+                    "com.amazonaws.dynamodb.v20120810#ResourceNotFoundException",
+                    Some(&message),
+                ));
+            }
+        };
         let mut key_schema = None;
         if matches!(op, Operation::DescribeStream | Operation::GetShardIterator)
             && let Some((arn, mut table)) = self.stream_table(headers, &body).await
@@ -96,7 +108,7 @@ impl Embedded {
             && let Some(refusal) = self.ttl_refusal(headers, &body).await
         {
             return Ok(crate::wire::error(
-                crate::wire::ContentType::of(headers).unwrap_or(crate::wire::ContentType::AmzJson),
+                content_type,
                 http::StatusCode::BAD_REQUEST,
                 "com.amazon.coral.validate#ValidationException",
                 Some(&refusal),

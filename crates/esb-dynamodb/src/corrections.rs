@@ -45,22 +45,39 @@ impl Corrections {
     }
 
     /// The request as the engine must see it: the box's shard ids turned back into
-    /// the engine's. `None`: unchanged.
-    pub fn request(&self, op: Operation, body: &[u8]) -> Option<Bytes> {
+    /// the engine's. `Ok(None)`: unchanged; `Err(message)`: a shard the stream does not
+    /// have (DynamoDB's `ResourceNotFoundException`; the engine would make up an
+    /// iterator for any shard id).
+    pub fn request(&self, op: Operation, body: &[u8]) -> Result<Option<Bytes>, String> {
         let field = match op {
             Operation::GetShardIterator => "ShardId",
             Operation::DescribeStream => "ExclusiveStartShardId",
-            _ => return None,
+            _ => return Ok(None),
         };
-        let mut v: Value = serde_json::from_slice(body).ok()?;
-        let table = table_of_stream(v.get("StreamArn")?.as_str()?)?.to_string();
-        let given = v.get(field)?.as_str()?;
-        if given != box_shard_id(&table) {
-            // Not a shard of this stream: the engine's answer for an unknown shard.
-            return None;
+        let Ok(mut v) = serde_json::from_slice::<Value>(body) else {
+            return Ok(None);
+        };
+        let table = match v
+            .get("StreamArn")
+            .and_then(Value::as_str)
+            .and_then(table_of_stream)
+        {
+            Some(t) => t.to_string(),
+            None => return Ok(None),
+        };
+        let Some(given) = v.get(field).and_then(Value::as_str) else {
+            return Ok(None);
+        };
+        if given != box_shard_id(&table) && given != engine_shard_id(&table) {
+            return match op {
+                Operation::GetShardIterator => Err(format!(
+                    "Requested resource not found: Shard does not exist: {given}"
+                )),
+                _ => Ok(None),
+            };
         }
         v[field] = Value::String(engine_shard_id(&table));
-        serde_json::to_vec(&v).ok().map(Bytes::from)
+        Ok(serde_json::to_vec(&v).ok().map(Bytes::from))
     }
 
     /// The engine's answer (`body`) to `op` as DynamoDB would write it; `None`:
@@ -232,14 +249,15 @@ mod tests {
         let req = json!({"StreamArn": arn, "ShardId": id, "ShardIteratorType": "TRIM_HORIZON"});
         let sent = c
             .request(Operation::GetShardIterator, req.to_string().as_bytes())
+            .expect("a shard of the stream")
             .expect("rewritten");
         let sent: Value = serde_json::from_slice(&sent).expect("json");
         assert_eq!(sent["ShardId"], "shardId-00000001-t");
-        // Another stream's shard is left for the engine to refuse.
+        // Another stream's shard is refused.
         let other = json!({"StreamArn": arn, "ShardId": box_shard_id("u")});
         assert!(
             c.request(Operation::GetShardIterator, other.to_string().as_bytes())
-                .is_none()
+                .is_err()
         );
     }
 
