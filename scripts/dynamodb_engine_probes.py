@@ -4,7 +4,7 @@ validation, tagging, request limits, DescribeEndpoints, CORS, TTL and deeply nes
 input. Each probe prints PASS (as AWS documents or is observed to behave), DIFF (not
 so: what AWS does, then what the endpoint did), INFO (a difference no client should
 rely on, or AWS's behaviour is not known well enough to call it one) or SKIP (not
-observable here). docs/dynamodb-engine-differences.draft.md explains each DIFF, with
+observable here). docs/dynamodb.md explains each DIFF, with
 its source, and which layer can fix it.
 
     dynamodb_engine_probes.py --endpoint http://127.0.0.1:8000            # dynoxide serve
