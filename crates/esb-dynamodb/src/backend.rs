@@ -13,12 +13,8 @@ use hyper_util::rt::TokioExecutor;
 
 use crate::corrections::Corrections;
 use crate::external::External;
+pub use crate::forward_error::ForwardError;
 use crate::operations::Operation;
-
-/// Why a request could not be handed on.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct ForwardError(pub String);
 
 /// The engine behind the front.
 #[derive(Clone)]

@@ -6,8 +6,8 @@ use bytes::Bytes;
 use http::{HeaderMap, Response};
 use http_body_util::Full;
 
-use crate::backend::ForwardError;
 use crate::client::{CallError, DynamoClient};
+use crate::forward_error::ForwardError;
 use crate::operations::Operation;
 
 /// The engine's address and key pair.

@@ -11,6 +11,7 @@ pub mod client;
 pub mod corrections;
 pub mod engine;
 pub mod external;
+pub mod forward_error;
 pub mod front;
 pub mod limits;
 pub mod operations;
