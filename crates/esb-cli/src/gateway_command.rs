@@ -112,6 +112,8 @@ pub async fn serve(
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen} (gateway HTTPS)"))?;
+    // `--port 0` takes any free port: what is written down is the one taken.
+    let port = listener.local_addr().map_or(port, |a| a.port());
     let url = format!("https://127.0.0.1:{port}");
     let credentials = esb_auth::load_or_issue(&project.state_dir.credentials())?;
     let id_token = options.auth.id_token(&credentials)?;

@@ -21,6 +21,7 @@ mod docker_runtime;
 mod dynamodb_external_engine;
 mod dynamodb_service;
 mod dynamodb_streams;
+mod dynamodb_tables;
 mod function_logs;
 mod gateway_bad_input;
 mod log_store;
