@@ -164,14 +164,24 @@ impl DynamoService {
         let front = DynamoFront::new(backend, credentials.clone(), region, Some(access));
         let (stop, mut stopped) = tokio::sync::watch::channel(false);
         let tls = (!args.dynamodb_plain_http).then_some(tls);
-        tokio::spawn(esb_dynamodb::front::serve(
-            listener,
-            tls,
-            front,
-            async move {
-                let _ = stopped.wait_for(|s| *s).await;
-            },
-        ));
+        let shutdown = async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        };
+        match &engine {
+            // Beside the embedded engine, in its runtime (see `Engine::runtime`).
+            Some(engine) => {
+                let listener = listener.into_std()?;
+                engine.runtime().spawn(async move {
+                    match tokio::net::TcpListener::from_std(listener) {
+                        Ok(l) => esb_dynamodb::front::serve(l, tls, front, shutdown).await,
+                        Err(e) => tracing::error!(service = "dynamodb", "cannot listen: {e}"),
+                    }
+                });
+            }
+            None => {
+                tokio::spawn(esb_dynamodb::front::serve(listener, tls, front, shutdown));
+            }
+        }
         Ok(Some(Self {
             url,
             client,

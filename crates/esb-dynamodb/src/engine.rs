@@ -44,6 +44,7 @@ pub struct Engine {
     /// Where the engine listens (loopback only; the front is the way in).
     pub addr: SocketAddr,
     db: Database,
+    runtime: tokio::runtime::Handle,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -75,6 +76,7 @@ impl Engine {
         let addr = listener
             .local_addr()
             .map_err(|e| EngineError::Start(e.to_string()))?;
+        let handle = runtime.handle().clone();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let served = db.clone();
         let swept = db.clone();
@@ -102,14 +104,22 @@ impl Engine {
         Ok(Self {
             addr,
             db,
+            runtime: handle,
             stop: Some(stop),
             thread: Some(thread),
         })
     }
 
-    /// The engine's database, for reads the box makes itself (`esb status`).
+    /// The engine's database, for reads the box makes itself.
     pub fn database(&self) -> &Database {
         &self.db
+    }
+
+    /// The engine's runtime. The box's DynamoDB listener runs here too: a request and
+    /// the engine's work on it then share threads, instead of each hop waking a thread
+    /// of another runtime (measured: a third of a millisecond per request on 2 cores).
+    pub fn runtime(&self) -> &tokio::runtime::Handle {
+        &self.runtime
     }
 }
 
