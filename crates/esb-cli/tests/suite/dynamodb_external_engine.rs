@@ -4,9 +4,8 @@
 //! template's tables and the items land on the engine; the box's own key is still
 //! checked; a stream mapping polls the engine's Streams API and runs its function.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::s3_external_engine::start_moto;
@@ -124,26 +123,6 @@ fn write_project(dir: &Path) {
     std::fs::write(dir.join("template.yaml"), TEMPLATE).expect("template");
 }
 
-/// The DynamoDB endpoint from the box's banner.
-fn wait_for_dynamodb_url(child: &mut Child) -> String {
-    let out = child.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if let Some(rest) = line.strip_prefix("DynamoDB: ") {
-                let _ = tx.send(
-                    rest.split_whitespace()
-                        .next()
-                        .unwrap_or_default()
-                        .to_string(),
-                );
-            }
-        }
-    });
-    rx.recv_timeout(Duration::from_secs(120))
-        .expect("the box printed its DynamoDB endpoint")
-}
-
 #[test]
 fn dynamodb_external_engine_keeps_the_boxs_key_and_endpoint_and_streams() {
     let (mut moto, moto_port) = start_moto();
@@ -169,7 +148,7 @@ fn dynamodb_external_engine_keeps_the_boxs_key_and_endpoint_and_streams() {
         .stderr(Stdio::null())
         .spawn()
         .expect("esb up");
-    let url = wait_for_dynamodb_url(&mut up);
+    let url = banner_url(&mut up, "DynamoDB: ");
     let script = dir.join("driver.py");
     std::fs::write(&script, DRIVER).expect("driver");
     let out = Command::new(python())

@@ -4,7 +4,6 @@
 //! service `REMOVE`), and a box SIGKILLed while a batch is in the function: after the
 //! restart every record reaches the function (at least once, nothing skipped).
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -143,19 +142,7 @@ fn start_box(dir: &Path, state: &Path) -> (Child, String) {
         .stderr(Stdio::null())
         .spawn()
         .expect("esb up");
-    let out = up.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if let Some(rest) = line.strip_prefix("DynamoDB: ") {
-                let url = rest.split_whitespace().next().unwrap_or_default();
-                let _ = tx.send(url.to_string());
-            }
-        }
-    });
-    let url = rx
-        .recv_timeout(Duration::from_secs(120))
-        .expect("the box printed its DynamoDB endpoint");
+    let url = banner_url(&mut up, "DynamoDB: ");
     (up, url)
 }
 

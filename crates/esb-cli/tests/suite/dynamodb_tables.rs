@@ -3,7 +3,6 @@
 //! `esb status`, brought up to date by a `--watch` reload (a new GSI, TTL, the stream
 //! turned off) and kept with their items when the template drops them.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -104,23 +103,7 @@ fn start_watching(dir: &Path, state: &Path) -> (Child, String) {
         .stderr(Stdio::null())
         .spawn()
         .expect("esb up");
-    let out = up.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if let Some(rest) = line.strip_prefix("DynamoDB: ") {
-                let _ = tx.send(
-                    rest.split_whitespace()
-                        .next()
-                        .unwrap_or_default()
-                        .to_string(),
-                );
-            }
-        }
-    });
-    let url = rx
-        .recv_timeout(Duration::from_secs(120))
-        .expect("the box printed its DynamoDB endpoint");
+    let url = banner_url(&mut up, "DynamoDB: ");
     (up, url)
 }
 

@@ -3,7 +3,6 @@
 //! endpoint and key; the objects land on the engine; notifications of writes made
 //! through the box still reach Lambda.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -148,26 +147,6 @@ fn write_project(dir: &Path) {
     std::fs::write(dir.join("template.yaml"), TEMPLATE).expect("template");
 }
 
-/// The S3 endpoint from the box's banner.
-fn wait_for_s3_url(child: &mut Child) -> String {
-    let out = child.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if let Some(rest) = line.strip_prefix("S3: ") {
-                let _ = tx.send(
-                    rest.split_whitespace()
-                        .next()
-                        .unwrap_or_default()
-                        .to_string(),
-                );
-            }
-        }
-    });
-    rx.recv_timeout(Duration::from_secs(120))
-        .expect("the box printed its S3 endpoint")
-}
-
 #[test]
 fn s3_external_engine_keeps_the_boxs_key_and_endpoint_and_still_notifies() {
     let (mut moto, moto_port) = start_moto();
@@ -201,7 +180,7 @@ fn s3_external_engine_keeps_the_boxs_key_and_endpoint_and_still_notifies() {
         .stderr(Stdio::null())
         .spawn()
         .expect("esb up");
-    let s3_url = wait_for_s3_url(&mut up);
+    let s3_url = banner_url(&mut up, "S3: ");
     let script = dir.join("driver.py");
     std::fs::write(&script, DRIVER).expect("driver");
     let out = Command::new(python())

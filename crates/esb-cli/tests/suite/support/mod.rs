@@ -688,3 +688,25 @@ pub fn fresh_state_dir(name: &str) -> PathBuf {
     link_venv(&dir);
     dir
 }
+
+/// The URL a starting box prints on its banner line `<prefix>URL ...` (`"S3: "`,
+/// `"DynamoDB: "`), read from its piped stdout.
+pub fn banner_url(child: &mut Child, prefix: &'static str) -> String {
+    use std::io::BufRead;
+    let out = child.stdout.take().expect("the box's stdout is piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            if let Some(rest) = line.strip_prefix(prefix) {
+                let _ = tx.send(
+                    rest.split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_string(),
+                );
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(120))
+        .unwrap_or_else(|_| panic!("the box printed no `{prefix}` line"))
+}
