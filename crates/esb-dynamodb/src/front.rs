@@ -22,6 +22,11 @@ use crate::wire;
 
 /// DynamoDB's limit on a request body.
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+/// A body larger than this (or of unknown length) is read only while fewer than
+/// [`LARGE_BODIES`] others are: the box's memory stays bounded however many clients
+/// send 16 MB at once (DynamoDB's requests are mostly a few KB).
+const LARGE_BODY_BYTES: u64 = 1024 * 1024;
+const LARGE_BODIES: usize = 4;
 
 /// The DynamoDB service of a box, ready to serve.
 #[derive(Clone)]
@@ -34,6 +39,7 @@ struct Inner {
     credentials: esb_auth::BoxCredentials,
     region: String,
     access: Option<AccessHook>,
+    large_bodies: tokio::sync::Semaphore,
 }
 
 impl DynamoFront {
@@ -51,6 +57,7 @@ impl DynamoFront {
                 credentials,
                 region: region.to_string(),
                 access,
+                large_bodies: tokio::sync::Semaphore::new(LARGE_BODIES),
             }),
         }
     }
@@ -122,6 +129,10 @@ impl DynamoFront {
         if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
             return wire::too_large();
         }
+        let _large = match declared {
+            Some(n) if n <= LARGE_BODY_BYTES => None,
+            _ => self.inner.large_bodies.acquire().await.ok(),
+        };
         let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
             Ok(b) => b.to_bytes(),
             Err(e) if e.is::<http_body_util::LengthLimitError>() => return wire::too_large(),
@@ -165,6 +176,11 @@ impl DynamoFront {
         }
         if op == Operation::DescribeEndpoints {
             return wire::describe_endpoints(content_type, &parts.headers, &self.inner.region);
+        }
+        if op == Operation::DescribeLimits && matches!(self.inner.backend, Backend::Embedded(_)) {
+            // The embedded engine does not know the operation; an external one answers
+            // with its own (AWS: the account's) limits.
+            return wire::describe_limits(content_type);
         }
         if let Err(e) = crate::limits::check(op, &body) {
             return wire::error(

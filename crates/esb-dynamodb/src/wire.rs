@@ -100,6 +100,17 @@ pub fn describe_endpoints(
     json(content_type, StatusCode::OK, body.to_string())
 }
 
+/// `DescribeLimits`: DynamoDB's default quotas (the box enforces no capacity).
+pub fn describe_limits(content_type: ContentType) -> Response<Full<Bytes>> {
+    let body = serde_json::json!({
+        "AccountMaxReadCapacityUnits": 80000,
+        "AccountMaxWriteCapacityUnits": 80000,
+        "TableMaxReadCapacityUnits": 40000,
+        "TableMaxWriteCapacityUnits": 40000,
+    });
+    json(content_type, StatusCode::OK, body.to_string())
+}
+
 /// A CORS preflight: DynamoDB allows any origin, and echoes what was asked for.
 pub fn preflight(headers: &HeaderMap) -> Response<Full<Bytes>> {
     let mut resp = with_crc(StatusCode::OK, None, Bytes::new());

@@ -1912,6 +1912,8 @@ out["boto3_unsigned"] = error(anonymous.list_tables)
 e = ddb.describe_endpoints()["Endpoints"]
 out["endpoints"] = [{"address": x["Address"], "cache": x["CachePeriodInMinutes"]} for x in e]
 out["endpoints_unsigned"] = send(T + "DescribeEndpoints", {}, sign=False)
+limits = ddb.describe_limits()
+out["limits"] = {k: limits[k] for k in ("AccountMaxReadCapacityUnits", "TableMaxWriteCapacityUnits")}
 "##,
     );
     assert_eq!(r["signed"]["status"], 200, "{r:#}");
@@ -1983,6 +1985,12 @@ out["endpoints_unsigned"] = send(T + "DescribeEndpoints", {}, sign=False)
     assert_eq!(
         raw_code(&r["endpoints_unsigned"]),
         raw_error("MissingAuthenticationTokenException")
+    );
+    // DescribeLimits, which the engine does not know, answers DynamoDB's default quotas.
+    assert_eq!(
+        r["limits"],
+        json!({"AccountMaxReadCapacityUnits": 80000, "TableMaxWriteCapacityUnits": 40000}),
+        "{r:#}"
     );
 }
 
