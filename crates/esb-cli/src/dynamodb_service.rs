@@ -106,6 +106,7 @@ pub struct DynamoService {
     /// The engine the box itself talks to (tables, stream mappings).
     pub client: DynamoClient,
 
+    stream_arns: Arc<std::sync::RwLock<crate::dynamodb_tables::StreamArns>>,
     /// Held for its lifetime: dropping it stops the embedded engine.
     _engine: Option<Engine>,
     stop: tokio::sync::watch::Sender<bool>,
@@ -185,16 +186,28 @@ impl DynamoService {
         Ok(Some(Self {
             url,
             client,
+            stream_arns: Arc::default(),
             _engine: engine,
             stop,
         }))
     }
 
-    /// Creates the template's tables and brings them to what it declares.
+    /// Creates the template's tables and brings them to what it declares; from then
+    /// on, [`Self::stream_arns`] has their streams' real ARNs.
     pub async fn provision(&self, tables: &[esb_template::TableSpec]) -> Result<()> {
-        crate::dynamodb_tables::provision(&self.client, tables)
+        let streams = crate::dynamodb_tables::provision(&self.client, tables)
             .await
-            .with_context(|| format!("on the DynamoDB engine {}", self.client.endpoint()))
+            .with_context(|| format!("on the DynamoDB engine {}", self.client.endpoint()))?;
+        if let Ok(mut known) = self.stream_arns.write() {
+            known.extend(streams);
+        }
+        Ok(())
+    }
+
+    /// The real stream ARNs of template tables, by what the template wrote for them
+    /// (`<table ARN>/stream/latest`): functions' variables get the real one.
+    pub fn stream_arns(&self) -> Arc<std::sync::RwLock<crate::dynamodb_tables::StreamArns>> {
+        Arc::clone(&self.stream_arns)
     }
 
     /// Stops the listener (and, when the service is dropped, the engine).

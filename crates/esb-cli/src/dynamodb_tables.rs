@@ -15,14 +15,28 @@ use serde_json::{Value, json};
 /// How long an external engine may take to make a new table or index ACTIVE.
 const ACTIVE_WITHIN: Duration = Duration::from_secs(300);
 
-/// Brings every table of the template to what it declares.
-pub async fn provision(client: &DynamoClient, tables: &[TableSpec]) -> Result<()> {
+/// What the template wrote for a table's `GetAtt StreamArn` (the label is only known
+/// once the stream exists), and the stream's real ARN.
+pub type StreamArns = std::collections::BTreeMap<String, String>;
+
+/// Brings every table of the template to what it declares; the real ARNs of their
+/// streams.
+pub async fn provision(client: &DynamoClient, tables: &[TableSpec]) -> Result<StreamArns> {
+    let mut streams = StreamArns::new();
     for t in tables {
-        provision_table(client, t)
-            .await
-            .with_context(|| format!("table {} ({})", t.name, t.logical_id))?;
+        let context = || format!("table {} ({})", t.name, t.logical_id);
+        provision_table(client, t).await.with_context(context)?;
+        if t.stream_view_type.is_some()
+            && let Some(table) = describe(client, &t.name).await.with_context(context)?
+            && let (Some(arn), Some(stream)) = (
+                table["TableArn"].as_str(),
+                table["LatestStreamArn"].as_str(),
+            )
+        {
+            streams.insert(format!("{arn}/stream/latest"), stream.to_string());
+        }
     }
-    Ok(())
+    Ok(streams)
 }
 
 async fn provision_table(client: &DynamoClient, t: &TableSpec) -> Result<()> {

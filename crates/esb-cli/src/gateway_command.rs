@@ -169,6 +169,7 @@ pub async fn serve(
     let services = crate::project::Services {
         s3: s3.as_ref().map(|s| s.url.clone()),
         dynamodb: dynamodb.as_ref().map(|d| d.url.clone()),
+        stream_arns: dynamodb.as_ref().map(|d| d.stream_arns()),
     };
     let mut functions = project.entries(&url, &certs.ca, &credentials, &apis, &services);
     if let Some(p) = &pipeline {

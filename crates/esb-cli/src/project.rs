@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 
 use anyhow::{Context, Result};
 use clap::Args;
@@ -132,17 +133,23 @@ pub struct Services {
     /// The DynamoDB endpoint (`AWS_ENDPOINT_URL_DYNAMODB`, `..._DYNAMODB_STREAMS`, and
     /// the seed's `DYNAMODB_ENDPOINT`).
     pub dynamodb: Option<String>,
+    /// Template tables' stream ARNs as the template resolved them, and the real ones.
+    pub stream_arns: Option<Arc<RwLock<crate::dynamodb_tables::StreamArns>>>,
 }
 
 impl Services {
     /// A function's own variable, with the original ESB's service addresses read as
-    /// this box's services.
+    /// this box's services, and a table's `GetAtt StreamArn` as its stream's ARN.
     fn rewrite(&self, value: &str) -> String {
         match (&self.s3, &self.dynamodb) {
-            (Some(s3), _) if is_original_s3_address(value) => s3.clone(),
-            (_, Some(d)) if is_original_dynamodb_address(value) => d.clone(),
-            _ => value.to_string(),
+            (Some(s3), _) if is_original_s3_address(value) => return s3.clone(),
+            (_, Some(d)) if is_original_dynamodb_address(value) => return d.clone(),
+            _ => {}
         }
+        self.stream_arns
+            .as_ref()
+            .and_then(|known| known.read().ok()?.get(value).cloned())
+            .unwrap_or_else(|| value.to_string())
     }
 }
 

@@ -22,8 +22,8 @@ def recorder(event, context):
     for r in event["Records"]:
         key = r["dynamodb"]["Keys"]["id"]["S"]
         seen.update_item(Key={"id": r["eventName"] + ":" + key},
-            UpdateExpression="ADD n :one SET rec = :r",
-            ExpressionAttributeValues={":one": 1, ":r": json.dumps(r)})
+            UpdateExpression="ADD n :one SET rec = :r, stream_env = :s",
+            ExpressionAttributeValues={":one": 1, ":r": json.dumps(r), ":s": os.environ["STREAM"]})
     if any(r["dynamodb"]["Keys"]["id"]["S"].startswith("slow") for r in event["Records"]):
         time.sleep(1.5)
     return {"records": len(event["Records"])}
@@ -76,6 +76,7 @@ if phase == "changes":
     s = wait_for(want, 90)
     out["keys"] = sorted(s)
     out["records"] = {k: json.loads(v["rec"]["S"]) for k, v in s.items() if k in ("INSERT:a0", "MODIFY:a1", "REMOVE:a2", "REMOVE:ttl1")}
+    out["stream_env"] = s["INSERT:a0"]["stream_env"]["S"]
     out["ttl_item_left"] = "Item" in ddb.get_item(TableName="e2e-items", Key={"id": {"S": "ttl1"}})
 elif phase == "write-slow":
     for i in range(20):
@@ -111,6 +112,7 @@ Resources:
       Environment:
         Variables:
           SEEN: !Ref Seen
+          STREAM: !GetAtt Items.StreamArn
       Events:
         Changes:
           Type: DynamoDB
@@ -198,6 +200,8 @@ fn dynamodb_stream_records_reach_the_function_in_lambdas_shape_and_survive_a_kil
         "{insert}"
     );
     assert_eq!(insert["dynamodb"]["Keys"]["id"]["S"], "a0", "{insert}");
+    // `GetAtt StreamArn` in a function's variables is the stream's real ARN.
+    assert_eq!(v["stream_env"], insert["eventSourceARN"], "{v}");
     assert_eq!(insert["dynamodb"]["NewImage"]["v"]["N"], "0", "{insert}");
     assert_eq!(
         insert["dynamodb"]["StreamViewType"], "NEW_AND_OLD_IMAGES",
