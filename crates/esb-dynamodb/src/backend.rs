@@ -11,7 +11,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
-use crate::corrections::Corrections;
+use crate::corrections::{Corrections, TableFacts};
 use crate::external::External;
 pub use crate::forward_error::ForwardError;
 use crate::operations::Operation;
@@ -74,7 +74,7 @@ impl Embedded {
                 ));
             }
         };
-        let mut key_schema = None;
+        let mut facts = TableFacts::default();
         if matches!(op, Operation::DescribeStream | Operation::GetShardIterator)
             && let Some((arn, mut table)) = self.stream_table(headers, &body).await
         {
@@ -98,7 +98,12 @@ impl Embedded {
                     Some(&format!("Requested resource not found: Stream: {arn}")),
                 ));
             }
-            key_schema = table.get_mut("KeySchema").map(serde_json::Value::take);
+            facts.key_schema = table.get_mut("KeySchema").map(serde_json::Value::take);
+        }
+        if op == Operation::GetRecords
+            && let Some(mut table) = self.iterator_table(headers, &body).await
+        {
+            facts.created_at = table.get_mut("CreationDateTime").and_then(|t| t.as_f64());
         }
         if op == Operation::UpdateTimeToLive
             && let Some(refusal) = self.ttl_refusal(headers, &body).await
@@ -113,7 +118,7 @@ impl Embedded {
         let (mut parts, body) = self.send(op, headers, body).await?;
         // hyper writes the length of what is sent; the engine's may be stale below.
         parts.headers.remove(http::header::CONTENT_LENGTH);
-        let body = match self.corrections.response(op, &body, key_schema) {
+        let body = match self.corrections.response(op, &body, facts) {
             Some(corrected) => {
                 crate::wire::set_crc(&mut parts.headers, &corrected);
                 corrected
@@ -192,6 +197,26 @@ impl Embedded {
         }
     }
 
+    /// The description of the table a `GetRecords` iterator reads.
+    async fn iterator_table(&self, headers: &HeaderMap, body: &[u8]) -> Option<serde_json::Value> {
+        let request: serde_json::Value = serde_json::from_slice(body).ok()?;
+        let table = crate::corrections::table_of_iterator(request.get("ShardIterator")?.as_str()?)?;
+        self.describe_table(headers, &table).await
+    }
+
+    async fn describe_table(&self, headers: &HeaderMap, table: &str) -> Option<serde_json::Value> {
+        let describe = serde_json::json!({"TableName": table}).to_string();
+        let (parts, answer) = self
+            .send(Operation::DescribeTable, headers, Bytes::from(describe))
+            .await
+            .ok()?;
+        if !parts.status.is_success() {
+            return None;
+        }
+        let mut table: serde_json::Value = serde_json::from_slice(&answer).ok()?;
+        Some(table.get_mut("Table")?.take())
+    }
+
     /// The stream ARN a request names and its table's description (`None` when there
     /// is no such table: the engine answers that).
     async fn stream_table(
@@ -202,16 +227,7 @@ impl Embedded {
         let request: serde_json::Value = serde_json::from_slice(body).ok()?;
         let arn = request.get("StreamArn")?.as_str()?;
         let table = crate::corrections::table_of_stream(arn)?;
-        let describe = serde_json::json!({"TableName": table}).to_string();
-        let (parts, answer) = self
-            .send(Operation::DescribeTable, headers, Bytes::from(describe))
-            .await
-            .ok()?;
-        if !parts.status.is_success() {
-            return None;
-        }
-        let mut table: serde_json::Value = serde_json::from_slice(&answer).ok()?;
-        Some((arn.to_string(), table.get_mut("Table")?.take()))
+        Some((arn.to_string(), self.describe_table(headers, table).await?))
     }
 }
 

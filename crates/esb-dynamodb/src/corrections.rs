@@ -81,8 +81,9 @@ impl Corrections {
     }
 
     /// The engine's answer (`body`) to `op` as DynamoDB would write it; `None`:
-    /// unchanged. `key_schema` is the table's, for `DescribeStream`.
-    pub fn response(&self, op: Operation, body: &[u8], key_schema: Option<Value>) -> Option<Bytes> {
+    /// unchanged. `table` is what the front knows of the table the request is about:
+    /// for `DescribeStream` its key schema, for `GetRecords` its creation time.
+    pub fn response(&self, op: Operation, body: &[u8], table: TableFacts) -> Option<Bytes> {
         let text = std::str::from_utf8(body).ok()?;
         let structural = matches!(op, Operation::DescribeStream | Operation::GetRecords);
         if !structural {
@@ -91,8 +92,8 @@ impl Corrections {
         }
         let mut v: Value = serde_json::from_str(&self.arns(text)).ok()?;
         match op {
-            Operation::DescribeStream => describe_stream(&mut v, key_schema),
-            _ => self.records(&mut v),
+            Operation::DescribeStream => describe_stream(&mut v, table.key_schema),
+            _ => self.records(&mut v, table.created_at),
         }
         serde_json::to_vec(&v).ok().map(Bytes::from)
     }
@@ -110,10 +111,19 @@ impl Corrections {
             .into_owned()
     }
 
-    fn records(&self, v: &mut Value) {
+    fn records(&self, v: &mut Value, table_created_at: Option<f64>) {
         let Some(records) = v.get_mut("Records").and_then(Value::as_array_mut) else {
             return;
         };
+        // The engine keeps stream records by table name: a table deleted and created
+        // again would show its predecessor's. Records are stamped in whole seconds.
+        if let Some(created) = table_created_at {
+            records.retain(|r| {
+                r["dynamodb"]["ApproximateCreationDateTime"]
+                    .as_f64()
+                    .is_none_or(|t| t >= created.floor())
+            });
+        }
         for r in records {
             if r.get("awsRegion").and_then(Value::as_str) == Some(ENGINE_REGION) {
                 r["awsRegion"] = Value::String(self.region.clone());
@@ -168,6 +178,25 @@ pub fn label_of_stream(arn: &str) -> Option<&str> {
 pub fn box_label(engine_label: &str) -> Option<String> {
     let (secs, nanos) = engine_label.split_once('.')?;
     iso_label(secs, nanos)
+}
+
+/// What the front looked up about the table a request is about.
+#[derive(Debug, Default)]
+pub struct TableFacts {
+    pub key_schema: Option<Value>,
+    /// `CreationDateTime`, seconds since the epoch.
+    pub created_at: Option<f64>,
+}
+
+/// The table a shard iterator reads: the engine's iterators are base64 of
+/// `{"table_name", "shard_id", "position"}` (dynoxide 3.2.0, pinned).
+pub fn table_of_iterator(iterator: &str) -> Option<String> {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(iterator)
+        .ok()?;
+    let v: Value = serde_json::from_slice(&bytes).ok()?;
+    v.get("table_name")?.as_str().map(str::to_string)
 }
 
 /// The table a stream ARN (`...:table/<name>/stream/<label>`) belongs to.
@@ -274,7 +303,10 @@ mod tests {
             .response(
                 Operation::DescribeStream,
                 described.to_string().as_bytes(),
-                Some(schema.clone()),
+                TableFacts {
+                    key_schema: Some(schema.clone()),
+                    created_at: None,
+                },
             )
             .expect("rewritten");
         let out: Value = serde_json::from_slice(&out).expect("json");
@@ -287,12 +319,22 @@ mod tests {
         assert!(d["Shards"][0]["SequenceNumberRange"]["EndingSequenceNumber"].is_null());
         assert_eq!(d["KeySchema"], schema);
 
-        let records = json!({"Records": [{"awsRegion": "dynoxide", "eventName": "REMOVE",
-            "userIdentity": {"type": "Service", "principalId": "dynamodb.amazonaws.com"}}]});
+        let records = json!({"Records": [
+            {"awsRegion": "dynoxide", "eventName": "INSERT",
+                "dynamodb": {"ApproximateCreationDateTime": 99.0}},
+            {"awsRegion": "dynoxide", "eventName": "REMOVE",
+                "dynamodb": {"ApproximateCreationDateTime": 100.0},
+                "userIdentity": {"type": "Service", "principalId": "dynamodb.amazonaws.com"}}]});
+        let facts = TableFacts {
+            key_schema: None,
+            created_at: Some(100.4),
+        };
         let out = c
-            .response(Operation::GetRecords, records.to_string().as_bytes(), None)
+            .response(Operation::GetRecords, records.to_string().as_bytes(), facts)
             .expect("rewritten");
         let out: Value = serde_json::from_slice(&out).expect("json");
+        // The record older than the table was its predecessor's.
+        assert_eq!(out["Records"].as_array().map(Vec::len), Some(1));
         assert_eq!(out["Records"][0]["awsRegion"], "eu-west-1");
         assert_eq!(
             out["Records"][0]["userIdentity"],
@@ -315,7 +357,7 @@ mod tests {
             .response(
                 Operation::DescribeTable,
                 br#"{"Table":{"LatestStreamArn":"arn:aws:dynamodb:dynoxide:000000000000:table/t/stream/1796450026.915674686","LatestStreamLabel":"1796450026.915674686"}}"#,
-                None,
+                TableFacts::default(),
             )
             .expect("rewritten");
         let out: Value = serde_json::from_slice(&out).expect("json");
@@ -330,14 +372,14 @@ mod tests {
     fn other_answers_are_left_alone_unless_they_name_an_arn() {
         let c = Corrections::new("eu-west-1", "111122223333");
         assert!(
-            c.response(Operation::GetItem, br#"{"Item":{}}"#, None)
+            c.response(Operation::GetItem, br#"{"Item":{}}"#, TableFacts::default())
                 .is_none()
         );
         let out = c
             .response(
                 Operation::DescribeTable,
                 br#"{"Table":{"TableArn":"arn:aws:dynamodb:dynoxide:000000000000:table/t"}}"#,
-                None,
+                TableFacts::default(),
             )
             .expect("rewritten");
         assert!(

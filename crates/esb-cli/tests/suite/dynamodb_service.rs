@@ -2653,7 +2653,6 @@ out["removes"] = {x["dynamodb"]["Keys"]["id"]["S"]: x.get("userIdentity") for x 
 }
 
 #[test]
-#[ignore = "a table deleted and re-created under the same name shows the old table's records in its new stream (the engine keeps stream records by table name); DynamoDB's new stream holds only the new table's records. (A stream ARN with a label the table never had is refused as DynamoDB refuses it: the front checks the label.)"]
 fn dynamodb_a_stream_arn_names_one_stream() {
     let b = DdbBox::start("stream-arns");
     let r = b.python(
