@@ -10,6 +10,8 @@
 //!   timestamps (`2026-12-05T05:53:46.915`), not `<seconds>.<nanoseconds>`; a stream
 //!   ARN whose label is not the table's current stream is refused as DynamoDB
 //!   refuses a stream that does not exist (the engine reads only the table's name);
+//! - a re-created table's stream does not show its predecessor's records (the engine
+//!   keeps stream records by table name);
 //! - a stream record's `awsRegion` is the box's, and its `userIdentity` is written
 //!   `{"Type", "PrincipalId"}` as GetRecords answers it (the engine writes Lambda's
 //!   lower-case event casing, which the SDKs do not read).
