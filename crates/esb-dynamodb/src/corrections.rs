@@ -11,7 +11,8 @@
 //!   ARN whose label is not the table's current stream is refused as DynamoDB
 //!   refuses a stream that does not exist (the engine reads only the table's name);
 //! - a re-created table's stream does not show its predecessor's records (the engine
-//!   keeps stream records by table name);
+//!   keeps stream records by table name), nor a MODIFY that changed nothing (seen
+//!   with both images only);
 //! - a stream record's `awsRegion` is the box's, and its `userIdentity` is written
 //!   `{"Type", "PrincipalId"}` as GetRecords answers it (the engine writes Lambda's
 //!   lower-case event casing, which the SDKs do not read).
@@ -126,6 +127,15 @@ impl Corrections {
                     .is_none_or(|t| t >= created.floor())
             });
         }
+        // DynamoDB streams no record for a write that changes nothing; the engine writes
+        // a MODIFY with equal images. Only a stream with both images shows it (the
+        // other view types cannot tell such a record from a real change).
+        records.retain(|r| {
+            let d = &r["dynamodb"];
+            !(r["eventName"] == "MODIFY"
+                && d.get("OldImage").is_some()
+                && d.get("OldImage") == d.get("NewImage"))
+        });
         for r in records {
             if r.get("awsRegion").and_then(Value::as_str) == Some(ENGINE_REGION) {
                 r["awsRegion"] = Value::String(self.region.clone());
@@ -324,6 +334,9 @@ mod tests {
         let records = json!({"Records": [
             {"awsRegion": "dynoxide", "eventName": "INSERT",
                 "dynamodb": {"ApproximateCreationDateTime": 99.0}},
+            {"awsRegion": "dynoxide", "eventName": "MODIFY",
+                "dynamodb": {"ApproximateCreationDateTime": 101.0,
+                    "OldImage": {"a": {"S": "1"}}, "NewImage": {"a": {"S": "1"}}}},
             {"awsRegion": "dynoxide", "eventName": "REMOVE",
                 "dynamodb": {"ApproximateCreationDateTime": 100.0},
                 "userIdentity": {"type": "Service", "principalId": "dynamodb.amazonaws.com"}}]});
@@ -335,7 +348,8 @@ mod tests {
             .response(Operation::GetRecords, records.to_string().as_bytes(), facts)
             .expect("rewritten");
         let out: Value = serde_json::from_slice(&out).expect("json");
-        // The record older than the table was its predecessor's.
+        // The record older than the table was its predecessor's; the MODIFY changed
+        // nothing.
         assert_eq!(out["Records"].as_array().map(Vec::len), Some(1));
         assert_eq!(out["Records"][0]["awsRegion"], "eu-west-1");
         assert_eq!(
