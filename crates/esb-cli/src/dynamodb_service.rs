@@ -141,6 +141,8 @@ impl DynamoService {
             "https"
         };
         let url = format!("{scheme}://127.0.0.1:{port}");
+        // Marks the box's own calls, which the access log leaves out.
+        let box_token = uuid::Uuid::new_v4().simple().to_string();
         let (backend, engine, client) = match args.external(region)? {
             Some(external) => {
                 let client = external.client()?;
@@ -157,12 +159,19 @@ impl DynamoService {
                 // see (the box's ARNs).
                 let ca =
                     std::fs::read(ca).with_context(|| format!("cannot read {}", ca.display()))?;
-                let client = DynamoClient::new(&url, credentials.clone(), region, Some(&ca))?;
+                let client = DynamoClient::new(&url, credentials.clone(), region, Some(&ca))?
+                    .as_box(&box_token);
                 (Backend::Embedded(Box::new(embedded)), Some(engine), client)
             }
         };
         let access = crate::s3_service::access_hook(state, log_records, "dynamodb");
-        let front = DynamoFront::new(backend, credentials.clone(), region, Some(access));
+        let front = DynamoFront::new(
+            backend,
+            credentials.clone(),
+            region,
+            Some(access),
+            Some(box_token),
+        );
         let (stop, mut stopped) = tokio::sync::watch::channel(false);
         let tls = (!args.dynamodb_plain_http).then_some(tls);
         let shutdown = async move {

@@ -39,6 +39,8 @@ pub struct DynamoClient {
     credentials: esb_auth::BoxCredentials,
     region: String,
     http: reqwest::Client,
+    /// The box's own calls say so (see [`crate::front::BOX_CALL`]).
+    box_call: Option<String>,
 }
 
 impl DynamoClient {
@@ -78,7 +80,15 @@ impl DynamoClient {
             credentials,
             region: region.to_string(),
             http,
+            box_call: None,
         })
+    }
+
+    /// Marks every call as the box's own with `token` (the front then writes no access
+    /// line for it: a stream mapping polls a few times a second, forever).
+    pub fn as_box(mut self, token: &str) -> Self {
+        self.box_call = Some(token.to_string());
+        self
     }
 
     /// The endpoint this client calls.
@@ -160,6 +170,9 @@ impl DynamoClient {
             http::HeaderValue::from_static("application/x-amz-json-1.0"),
         );
         headers.insert("x-amz-target", value(&op.target())?);
+        if let Some(token) = &self.box_call {
+            headers.insert(crate::front::BOX_CALL, value(token)?);
+        }
         let signed = esb_auth::sign_headers(
             &self.credentials,
             &self.region,

@@ -20,6 +20,10 @@ use crate::backend::Backend;
 use crate::operations::Operation;
 use crate::wire;
 
+/// The header by which the box's own calls (template tables, stream mappings) say
+/// they are its own: its value is a secret of the running box.
+pub const BOX_CALL: &str = "x-esb-box-call";
+
 /// DynamoDB's limit on a request body.
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 /// A body larger than this (or of unknown length) is read only while fewer than
@@ -39,17 +43,21 @@ struct Inner {
     credentials: esb_auth::BoxCredentials,
     region: String,
     access: Option<AccessHook>,
+    /// The value of [`BOX_CALL`] on the box's own calls, which get no access line.
+    box_token: Option<String>,
     large_bodies: tokio::sync::Semaphore,
 }
 
 impl DynamoFront {
     /// A front for `backend`, accepting requests signed with `credentials` for
-    /// `region`; every answered request is reported to `access`.
+    /// `region`; every answered request is reported to `access`, but for the box's own
+    /// (those with `box_token` in [`BOX_CALL`]).
     pub fn new(
         backend: Backend,
         credentials: esb_auth::BoxCredentials,
         region: &str,
         access: Option<AccessHook>,
+        box_token: Option<String>,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -57,6 +65,7 @@ impl DynamoFront {
                 credentials,
                 region: region.to_string(),
                 access,
+                box_token,
                 large_bodies: tokio::sync::Semaphore::new(LARGE_BODIES),
             }),
         }
@@ -70,6 +79,10 @@ impl DynamoFront {
     ) -> Response<Full<Bytes>> {
         let started = Instant::now();
         let origin = req.headers().contains_key(http::header::ORIGIN);
+        let box_call = match (&self.inner.box_token, req.headers().get(BOX_CALL)) {
+            (Some(token), Some(given)) => esb_auth::secret_eq(token.as_bytes(), given.as_bytes()),
+            _ => false,
+        };
         let method = req.method().clone();
         let path = req.uri().path().to_string();
         let user_agent = req
@@ -105,7 +118,7 @@ impl DynamoFront {
             );
         }
         let request_id = wire::ensure_request_id(&mut resp);
-        if let Some(hook) = &self.inner.access {
+        if let Some(hook) = self.inner.access.as_ref().filter(|_| !box_call) {
             hook(&AccessLine {
                 request_id: &request_id,
                 source,

@@ -228,6 +228,23 @@ fn dynamodb_stream_records_reach_the_function_in_lambdas_shape_and_survive_a_kil
         "{expired}"
     );
 
+    // The mapping polls a few times a second; the access log has no line for it.
+    let dynamodb_lines = || {
+        std::fs::read_to_string(state.join("logs/access.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains(r#""service":"dynamodb""#))
+            .count()
+    };
+    let before = dynamodb_lines();
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        dynamodb_lines(),
+        before,
+        "the box's own polls are not logged"
+    );
+    assert!(before > 0, "clients' requests are logged");
+
     // A batch in the function when the box is SIGKILLed is delivered again after the
     // restart, and the records after it are not skipped.
     drive(&dir, "write-slow", &state, &url);
