@@ -380,7 +380,7 @@ async fn what_the_engine_has_the_front_leaves_to_it() {
 
 /// A front on a loopback port in front of `backend`, and a client of it.
 async fn front(backend: Backend) -> DynamoClient {
-    let front = DynamoFront::new(backend, credentials(), REGION, None);
+    let front = DynamoFront::new(backend, credentials(), REGION, None, None);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
         .await
         .unwrap();
