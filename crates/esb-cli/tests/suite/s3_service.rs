@@ -239,43 +239,15 @@ impl S3Box {
         )
     }
 
-    fn ca(&self) -> PathBuf {
-        self.state.join("certs/ca.pem")
-    }
-
-    /// A command with the environment an S3 client of this box needs: the endpoint,
-    /// the box's CA and its credentials file, nothing of the caller's AWS settings.
+    /// A command with the environment a client of this box's S3 needs.
     fn client_command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
-        let mut cmd = Command::new(program);
-        for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("AWS_") {
-                cmd.env_remove(&key);
-            }
-        }
-        cmd.env("S3_URL", &self.s3_url)
-            .env("AWS_CA_BUNDLE", self.ca())
-            .env(
-                "AWS_SHARED_CREDENTIALS_FILE",
-                self.state.join("credentials"),
-            )
-            .env("AWS_CONFIG_FILE", self.dir.join("no-aws-config"))
-            .env("AWS_DEFAULT_REGION", "us-east-1")
-            .env("PYTHONUNBUFFERED", "1")
-            .current_dir(&self.dir)
-            .stdin(Stdio::null());
-        cmd
+        support::aws_client_command(program, &self.state, &self.dir, "S3_URL", &self.s3_url)
     }
 
-    /// Writes `PRELUDE` + `body` to `<project>/<name>.py` and the command to run it.
+    /// The command that runs `PRELUDE` + `body` as `<project>/<name>.py`.
     fn script(&self, name: &str, body: &str) -> Command {
-        let path = self.dir.join(format!("{name}.py"));
-        std::fs::write(
-            &path,
-            format!("{PRELUDE}\n{body}\nprint(json.dumps(out, default=str))\n"),
-        )
-        .expect("write the client script");
         let mut cmd = self.client_command(support::python());
-        cmd.arg(path);
+        cmd.arg(support::client_script(&self.dir, name, PRELUDE, body));
         cmd
     }
 

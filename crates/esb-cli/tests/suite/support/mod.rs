@@ -710,3 +710,42 @@ pub fn banner_url(child: &mut Child, prefix: &'static str) -> String {
     rx.recv_timeout(Duration::from_secs(120))
         .unwrap_or_else(|_| panic!("the box printed no `{prefix}` line"))
 }
+
+/// A command with the environment an AWS client of a box's data service needs: the
+/// service's endpoint in `url_var`, the box's CA and credentials file (from `state`),
+/// nothing of the caller's AWS settings; run in `dir`.
+pub fn aws_client_command(
+    program: impl AsRef<std::ffi::OsStr>,
+    state: &Path,
+    dir: &Path,
+    url_var: &str,
+    url: &str,
+) -> Command {
+    let mut cmd = Command::new(program);
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("AWS_") {
+            cmd.env_remove(&key);
+        }
+    }
+    cmd.env(url_var, url)
+        .env("AWS_CA_BUNDLE", state.join("certs/ca.pem"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", state.join("credentials"))
+        .env("AWS_CONFIG_FILE", dir.join("no-aws-config"))
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("PYTHONUNBUFFERED", "1")
+        .current_dir(dir)
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// Writes `prelude` + `body` to `<dir>/<name>.py` (a client script that fills `out`
+/// and prints it as JSON); the path.
+pub fn client_script(dir: &Path, name: &str, prelude: &str, body: &str) -> PathBuf {
+    let path = dir.join(format!("{name}.py"));
+    std::fs::write(
+        &path,
+        format!("{prelude}\n{body}\nprint(json.dumps(out, default=str))\n"),
+    )
+    .expect("write the client script");
+    path
+}
