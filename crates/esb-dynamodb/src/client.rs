@@ -9,6 +9,10 @@ use serde_json::Value;
 
 use crate::operations::Operation;
 
+/// The header by which the box's own calls (template tables, stream mappings) say
+/// they are its own, to the box's front: its value is a secret of the running box.
+pub const BOX_CALL: &str = "x-esb-box-call";
+
 /// Why a call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {
@@ -39,7 +43,7 @@ pub struct DynamoClient {
     credentials: esb_auth::BoxCredentials,
     region: String,
     http: reqwest::Client,
-    /// The box's own calls say so (see [`crate::front::BOX_CALL`]).
+    /// The box's own calls say so (see [`BOX_CALL`]).
     box_call: Option<String>,
 }
 
@@ -171,7 +175,7 @@ impl DynamoClient {
         );
         headers.insert("x-amz-target", value(&op.target())?);
         if let Some(token) = &self.box_call {
-            headers.insert(crate::front::BOX_CALL, value(token)?);
+            headers.insert(BOX_CALL, value(token)?);
         }
         let signed = esb_auth::sign_headers(
             &self.credentials,

@@ -20,10 +20,6 @@ use crate::backend::Backend;
 use crate::operations::Operation;
 use crate::wire;
 
-/// The header by which the box's own calls (template tables, stream mappings) say
-/// they are its own: its value is a secret of the running box.
-pub const BOX_CALL: &str = "x-esb-box-call";
-
 /// DynamoDB's limit on a request body.
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 /// A body larger than this (or of unknown length) is read only while fewer than
@@ -43,7 +39,8 @@ struct Inner {
     credentials: esb_auth::BoxCredentials,
     region: String,
     access: Option<AccessHook>,
-    /// The value of [`BOX_CALL`] on the box's own calls, which get no access line.
+    /// The value of [`crate::client::BOX_CALL`] on the box's own calls, which get no
+    /// access line.
     box_token: Option<String>,
     large_bodies: tokio::sync::Semaphore,
 }
@@ -51,7 +48,7 @@ struct Inner {
 impl DynamoFront {
     /// A front for `backend`, accepting requests signed with `credentials` for
     /// `region`; every answered request is reported to `access`, but for the box's own
-    /// (those with `box_token` in [`BOX_CALL`]).
+    /// (those with `box_token` in [`crate::client::BOX_CALL`]).
     pub fn new(
         backend: Backend,
         credentials: esb_auth::BoxCredentials,
@@ -79,7 +76,10 @@ impl DynamoFront {
     ) -> Response<Full<Bytes>> {
         let started = Instant::now();
         let origin = req.headers().contains_key(http::header::ORIGIN);
-        let box_call = match (&self.inner.box_token, req.headers().get(BOX_CALL)) {
+        let box_call = match (
+            &self.inner.box_token,
+            req.headers().get(crate::client::BOX_CALL),
+        ) {
             (Some(token), Some(given)) => esb_auth::secret_eq(token.as_bytes(), given.as_bytes()),
             _ => false,
         };
