@@ -48,8 +48,10 @@ impl Project {
         child.wait_with_output().expect("esb output")
     }
 
+    /// `esb up --detach --wait` on a free port (`--port 0`: the box takes one and writes
+    /// it to box.json, where `esb status` and `esb invoke` find it; a port picked here
+    /// first could be taken by another test's box before this one binds it).
     fn up(&self, extra: &[&str]) -> Output {
-        let port = support::free_addr().port().to_string();
         let mut args = vec![
             "up",
             "--detach",
@@ -57,7 +59,7 @@ impl Project {
             "--runtime",
             "process",
             "--port",
-            &port,
+            "0",
         ];
         args.extend_from_slice(extra);
         self.esb(&args, None)
@@ -176,8 +178,10 @@ fn two_boxes_in_two_folders_and_stale_pid_files() {
     .expect("state");
     assert_eq!(a.status().0, Some(3), "a stale file is no box");
 
-    assert!(a.up(&[]).status.success());
-    assert!(b.up(&[]).status.success());
+    for p in [&a, &b] {
+        let up = p.up(&[]);
+        assert!(up.status.success(), "{}", text(&up.stderr));
+    }
     assert_eq!(a.status().0, Some(0));
     assert_eq!(b.status().0, Some(0));
     assert!(a.esb(&["invoke", "echo"], None).status.success());
