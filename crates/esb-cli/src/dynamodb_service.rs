@@ -145,7 +145,7 @@ impl DynamoService {
         let box_token = uuid::Uuid::new_v4().simple().to_string();
         let (backend, engine, client) = match args.external(region)? {
             Some(external) => {
-                let client = external.client()?;
+                let client = external.client();
                 (Backend::External(Arc::new(external)), None, client)
             }
             None => {

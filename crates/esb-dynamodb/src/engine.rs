@@ -43,7 +43,6 @@ pub enum EngineError {
 pub struct Engine {
     /// Where the engine listens (loopback only; the front is the way in).
     pub addr: SocketAddr,
-    db: Database,
     runtime: tokio::runtime::Handle,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -51,7 +50,7 @@ pub struct Engine {
 
 impl Engine {
     /// The database file inside the service's state directory.
-    pub fn database_path(dir: &Path) -> PathBuf {
+    fn database_path(dir: &Path) -> PathBuf {
         dir.join("dynamodb.sqlite")
     }
 
@@ -78,7 +77,6 @@ impl Engine {
             .map_err(|e| EngineError::Start(e.to_string()))?;
         let handle = runtime.handle().clone();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let served = db.clone();
         let swept = db.clone();
         let thread = std::thread::Builder::new()
             .name("esb-dynamodb".into())
@@ -92,7 +90,7 @@ impl Engine {
                         let _ = stopped.await;
                     };
                     if let Err(e) =
-                        dynoxide::server::serve_with_shutdown(listener, served, shutdown).await
+                        dynoxide::server::serve_with_shutdown(listener, db, shutdown).await
                     {
                         tracing::error!(service = "dynamodb", "engine stopped: {e}");
                     }
@@ -103,16 +101,10 @@ impl Engine {
             .map_err(|e| EngineError::Start(e.to_string()))?;
         Ok(Self {
             addr,
-            db,
             runtime: handle,
             stop: Some(stop),
             thread: Some(thread),
         })
-    }
-
-    /// The engine's database, for reads the box makes itself.
-    pub fn database(&self) -> &Database {
-        &self.db
     }
 
     /// The engine's runtime. The box's DynamoDB listener runs here too: a request and

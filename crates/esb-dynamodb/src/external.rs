@@ -29,14 +29,9 @@ impl External {
         })
     }
 
-    /// The engine's URL.
-    pub fn endpoint(&self) -> &str {
-        self.client.endpoint()
-    }
-
     /// A client of the engine with its own key pair.
-    pub fn client(&self) -> Result<DynamoClient, CallError> {
-        Ok(self.client.clone())
+    pub fn client(&self) -> DynamoClient {
+        self.client.clone()
     }
 
     pub(crate) async fn forward(
