@@ -164,7 +164,7 @@ impl DynamoService {
                 (Backend::Embedded(Box::new(embedded)), Some(engine), client)
             }
         };
-        let access = crate::s3_service::access_hook(state, log_records, "dynamodb");
+        let access = crate::service_port::access_hook(state, log_records, "dynamodb");
         let front = DynamoFront::new(
             backend,
             credentials.clone(),

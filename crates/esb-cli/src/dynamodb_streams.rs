@@ -149,12 +149,32 @@ impl Invoker for GatewayInvoker {
 }
 
 /// The box's S3 service, where an `arn:aws:s3:::bucket` destination's records go.
-#[derive(Clone)]
 pub struct S3Destination {
-    pub url: String,
-    pub credentials: esb_auth::BoxCredentials,
-    pub region: String,
-    pub ca: Vec<u8>,
+    url: String,
+    credentials: esb_auth::BoxCredentials,
+    region: String,
+    http: reqwest::Client,
+}
+
+impl S3Destination {
+    /// The S3 service at `url`, whose certificate chains to `ca` (PEM).
+    pub fn new(
+        url: &str,
+        credentials: esb_auth::BoxCredentials,
+        region: &str,
+        ca: &[u8],
+    ) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(ca)?)
+            .timeout(Duration::from_secs(30))
+            .build()?;
+        Ok(Self {
+            url: url.to_string(),
+            credentials,
+            region: region.to_string(),
+            http,
+        })
+    }
 }
 
 /// On-failure destinations: S3 buckets of the box. SQS and SNS are not in the box
@@ -239,12 +259,7 @@ async fn put_record(
         SystemTime::now(),
     )
     .map_err(|e| e.to_string())?;
-    let client = reqwest::Client::builder()
-        .add_root_certificate(reqwest::Certificate::from_pem(&s3.ca).map_err(|e| e.to_string())?)
-        .timeout(Duration::from_secs(30))
-        .build()
-        .map_err(|e| e.to_string())?;
-    let mut req = client.put(&url).body(body);
+    let mut req = s3.http.put(&url).body(body);
     for (name, value) in signed {
         req = req.header(name, value);
     }

@@ -205,13 +205,13 @@ pub async fn serve(
     let mappings = match &dynamodb {
         Some(d) => {
             let s3_destination = match &s3 {
-                Some(s3) => Some(crate::dynamodb_streams::S3Destination {
-                    url: s3.url.clone(),
-                    credentials: credentials.clone(),
-                    region: project.region.clone(),
-                    ca: std::fs::read(&certs.ca)
+                Some(s3) => Some(crate::dynamodb_streams::S3Destination::new(
+                    &s3.url,
+                    credentials.clone(),
+                    &project.region,
+                    &std::fs::read(&certs.ca)
                         .with_context(|| format!("cannot read {}", certs.ca.display()))?,
-                }),
+                )?),
                 None => None,
             };
             let m = Arc::new(crate::dynamodb_streams::Mappings::new(

@@ -121,7 +121,7 @@ impl S3Service {
         let scheme = if args.s3_plain_http { "http" } else { "https" };
         let url = format!("{scheme}://127.0.0.1:{port}");
         let front = S3Front::new(store.clone(), credentials.clone(), engine.clone())
-            .with_access_log(access_hook(state, log_records, "s3"));
+            .with_access_log(crate::service_port::access_hook(state, log_records, "s3"));
         let front_handle = front.clone();
         let (stop, mut stopped) = tokio::sync::watch::channel(false);
         let tls = (!args.s3_plain_http).then_some(tls);
@@ -175,33 +175,6 @@ impl S3Service {
     pub fn stop(&self) {
         let _ = self.stop.send(true);
     }
-}
-
-/// Where a data service's access lines go: where the gateway's go,
-/// `<state>/logs/access.log` and the log store, marked with the service's name.
-pub fn access_hook(
-    state: &esb_state::StateDir,
-    log_records: Option<Arc<esb_logs::Shipper>>,
-    service: &'static str,
-) -> esb_listener::AccessHook {
-    let access = Arc::new(esb_gateway::access_log::AccessLog::new(
-        Some(&state.access_log()),
-        log_records,
-    ));
-    Arc::new(move |line| {
-        access.write(&esb_gateway::access_log::AccessEntry {
-            time: time::OffsetDateTime::now_utc(),
-            request_id: Some(line.request_id),
-            source_ip: line.source.ip(),
-            method: line.method,
-            path: line.path,
-            status: line.status,
-            duration_ms: line.duration_ms,
-            user_agent: line.user_agent,
-            trace_header: None,
-            service: Some(service),
-        })
-    })
 }
 
 /// A template bucket on an external engine: created there if absent, with its declared

@@ -1,6 +1,7 @@
-//! The port setting of a data service's listener (`--s3-port`, `--dynamodb-port`):
-//! `auto` (the seed's port, or a free one when that is taken), a number (`0`: any free
-//! port) or `off`.
+//! What the data services' listeners share: the port setting (`--s3-port`,
+//! `--dynamodb-port`: `auto`, the seed's port or a free one when that is taken; a
+//! number, `0` for any free port; or `off`), what they start with from the box, and
+//! where their access lines go.
 
 use std::net::SocketAddr;
 
@@ -75,6 +76,33 @@ pub async fn bind(
             }
         },
     }
+}
+
+/// Where a data service's access lines go: where the gateway's go,
+/// `<state>/logs/access.log` and the log store, marked with the service's name.
+pub fn access_hook(
+    state: &esb_state::StateDir,
+    log_records: Option<std::sync::Arc<esb_logs::Shipper>>,
+    service: &'static str,
+) -> esb_listener::AccessHook {
+    let access = std::sync::Arc::new(esb_gateway::access_log::AccessLog::new(
+        Some(&state.access_log()),
+        log_records,
+    ));
+    std::sync::Arc::new(move |line| {
+        access.write(&esb_gateway::access_log::AccessEntry {
+            time: time::OffsetDateTime::now_utc(),
+            request_id: Some(line.request_id),
+            source_ip: line.source.ip(),
+            method: line.method,
+            path: line.path,
+            status: line.status,
+            duration_ms: line.duration_ms,
+            user_agent: line.user_agent,
+            trace_header: None,
+            service: Some(service),
+        })
+    })
 }
 
 #[cfg(test)]
