@@ -87,18 +87,27 @@ impl Corrections {
     /// unchanged. `table` is what the front knows of the table the request is about:
     /// for `DescribeStream` its key schema, for `GetRecords` its creation time.
     pub fn response(&self, op: Operation, body: &[u8], table: TableFacts) -> Option<Bytes> {
-        let text = std::str::from_utf8(body).ok()?;
-        let structural = matches!(op, Operation::DescribeStream | Operation::GetRecords);
-        if !structural {
-            return (text.contains(ENGINE_ARN_PREFIX) || text.contains("StreamLabel"))
-                .then(|| Bytes::from(self.arns(text)));
-        }
-        let mut v: Value = serde_json::from_str(&self.arns(text)).ok()?;
         match op {
-            Operation::DescribeStream => describe_stream(&mut v, table.key_schema),
-            _ => self.records(&mut v, table.created_at),
+            Operation::GetRecords => {
+                // Items' images are the user's data: no text is rewritten in them.
+                let mut v: Value = serde_json::from_slice(body).ok()?;
+                self.records(&mut v, table.created_at);
+                serde_json::to_vec(&v).ok().map(Bytes::from)
+            }
+            Operation::DescribeStream => {
+                let text = std::str::from_utf8(body).ok()?;
+                let mut v: Value = serde_json::from_str(&self.arns(text)).ok()?;
+                describe_stream(&mut v, table.key_schema);
+                serde_json::to_vec(&v).ok().map(Bytes::from)
+            }
+            _ if names_arns(op) => {
+                let text = std::str::from_utf8(body).ok()?;
+                (text.contains(ENGINE_ARN_PREFIX) || text.contains("StreamLabel"))
+                    .then(|| Bytes::from(self.arns(text)))
+            }
+            // Item operations answer with the user's data (and cost nothing here).
+            _ => None,
         }
-        serde_json::to_vec(&v).ok().map(Bytes::from)
     }
 
     fn arns(&self, text: &str) -> String {
@@ -209,6 +218,22 @@ pub fn table_of_iterator(iterator: &str) -> Option<String> {
         .ok()?;
     let v: Value = serde_json::from_slice(&bytes).ok()?;
     v.get("table_name")?.as_str().map(str::to_string)
+}
+
+/// Whether `op`'s answers (or errors) can name an ARN or a stream label: the table,
+/// stream and tag operations, never those that answer with items.
+fn names_arns(op: Operation) -> bool {
+    matches!(
+        op,
+        Operation::CreateTable
+            | Operation::DeleteTable
+            | Operation::DescribeTable
+            | Operation::UpdateTable
+            | Operation::ListStreams
+            | Operation::TagResource
+            | Operation::UntagResource
+            | Operation::ListTagsOfResource
+    )
 }
 
 /// The table a stream ARN (`...:table/<name>/stream/<label>`) belongs to.
