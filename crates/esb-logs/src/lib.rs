@@ -4,6 +4,7 @@
 //! spooled on disk while the store cannot take them).
 
 pub mod collector;
+pub mod filter_pattern;
 pub mod http;
 pub mod jsonline;
 pub mod lambda_line;
