@@ -7,6 +7,7 @@
 #                             the aws-sam-cli wheel on PyPI
 #   .esb-test/rootfs-python   a Debian bookworm root filesystem with Python 3.11 (made by
 #                             debootstrap): the air-gapped base of Python worker images
+#   /usr/bin/aws              the AWS CLI v2 (Debian's awscli): `aws logs tail` is v2-only
 # and makes sure a Docker daemon (Debian's docker.io) runs, starting one when none does,
 # and that Debian's docker-registry is installed (tests start their own registries).
 # Works on a fresh Debian/Ubuntu machine as root; fast when everything is present.
@@ -31,12 +32,13 @@ apt_install() {
 
 mkdir -p "$DEPS"
 
-# --- Docker daemon, registry, debootstrap, tmux (terminal tests) --------------------
+# --- Docker daemon, registry, debootstrap, tmux (terminal tests), AWS CLI v2 --------------------
 missing=()
 command -v tmux >/dev/null || missing+=(tmux)
 command -v dockerd >/dev/null || missing+=(docker.io)
 command -v docker-registry >/dev/null || missing+=(docker-registry)
 command -v debootstrap >/dev/null || missing+=(debootstrap)
+[ -x /usr/bin/aws ] || missing+=(awscli)
 [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
 
 docker_up() { command -v docker >/dev/null && docker info >/dev/null 2>&1; }

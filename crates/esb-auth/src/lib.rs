@@ -9,6 +9,7 @@ pub mod credentials;
 pub mod error;
 pub mod request;
 pub mod secret;
+pub mod session_token;
 pub mod sign;
 pub mod verify;
 

@@ -29,6 +29,9 @@ pub struct BoxState {
     /// The DynamoDB service's endpoint (`None`: `--dynamodb-port off`).
     #[serde(default)]
     pub dynamodb_url: Option<String>,
+    /// The CloudWatch Logs API's endpoint (`None`: off, or no log store).
+    #[serde(default)]
+    pub cloudwatch_logs_url: Option<String>,
 }
 
 /// Records the box; the file goes when the returned guard is dropped.

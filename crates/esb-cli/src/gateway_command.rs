@@ -73,6 +73,8 @@ pub struct ServeArgs {
     pub s3: crate::s3_service::S3Args,
     #[command(flatten)]
     pub dynamodb: crate::dynamodb_service::DynamoArgs,
+    #[command(flatten)]
+    pub cloudwatch_logs: crate::cloudwatch_logs_service::CloudWatchLogsArgs,
 }
 
 pub fn run(args: GatewayArgs) -> Result<()> {
@@ -166,7 +168,22 @@ pub async fn serve(
             "esb: warning: the DynamoDB service is off (--dynamodb-port off): the template's tables are not created"
         );
     }
+    let cloudwatch_logs = crate::cloudwatch_logs_service::CloudWatchLogsService::start(
+        &options.cloudwatch_logs,
+        crate::service_port::BoxContext {
+            state: &project.state_dir,
+            region: &project.region,
+            account: &project.account_id,
+            tls: Arc::clone(&tls),
+            ca: &certs.ca,
+            credentials: &credentials,
+            log_records: pipeline.as_ref().map(|p| Arc::clone(&p.box_records)),
+        },
+        pipeline.as_ref().map(|p| Arc::clone(&p.collector)),
+    )
+    .await?;
     let services = crate::project::Services {
+        cloudwatch_logs: cloudwatch_logs.as_ref().map(|c| c.url.clone()),
         s3: s3.as_ref().map(|s| s.url.clone()),
         dynamodb: dynamodb.as_ref().map(|d| d.url.clone()),
         stream_arns: dynamodb.as_ref().map(|d| d.stream_arns()),
@@ -275,6 +292,7 @@ pub async fn serve(
         options.open_invoke_api,
         s3.as_ref().map(|s| s.url.as_str()),
         dynamodb.as_ref().map(|d| d.url.as_str()),
+        cloudwatch_logs.as_ref().map(|c| c.url.as_str()),
     );
     let _state = crate::box_state::write(
         &project.state_dir,
@@ -299,6 +317,7 @@ pub async fn serve(
             },
             s3_url: s3.as_ref().map(|s| s.url.clone()),
             dynamodb_url: dynamodb.as_ref().map(|d| d.url.clone()),
+            cloudwatch_logs_url: cloudwatch_logs.as_ref().map(|c| c.url.clone()),
         },
     )?;
     let mut router = esb_gateway::server::router(Arc::clone(&gateway));
@@ -314,6 +333,9 @@ pub async fn serve(
     }
     if let Some(d) = &dynamodb {
         d.stop();
+    }
+    if let Some(c) = &cloudwatch_logs {
+        c.stop();
     }
     if let Some(p) = &pipeline {
         p.close().await;
@@ -340,6 +362,7 @@ fn print_banner(
     open: bool,
     s3: Option<&str>,
     dynamodb: Option<&str>,
+    cloudwatch_logs: Option<&str>,
 ) {
     crate::quiet::say!("ESB is up: {url}  (trust {} as CA)", ca.display());
     let credentials = project.state_dir.credentials();
@@ -379,4 +402,9 @@ fn print_banner(
         }
     }
     crate::quiet::say!("Ctrl-C stops the box and removes its workers.");
+    if let Some(c) = cloudwatch_logs {
+        crate::quiet::say!(
+            "CloudWatch Logs: {c}  (aws logs tail /aws/lambda/<function> --follow --endpoint-url {c})"
+        );
+    }
 }

@@ -6,6 +6,7 @@ mod box_client;
 mod box_lock;
 mod box_state;
 mod build_command;
+mod cloudwatch_logs_service;
 mod config_command;
 mod config_file;
 mod detach;

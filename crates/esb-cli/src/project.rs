@@ -121,6 +121,15 @@ const ORIGINAL_DYNAMODB_ADDRESSES: [&str; 4] = [
     "http://localhost:8001",
 ];
 
+/// Where the original ESB's newer branch pointed `AWS_ENDPOINT_URL_CLOUDWATCH_LOGS`:
+/// its log store (VictoriaLogs).
+const ORIGINAL_LOG_STORE_ADDRESSES: [&str; 4] = [
+    "http://10.88.0.1:9428",
+    "http://victorialogs:9428",
+    "http://localhost:9428",
+    "http://127.0.0.1:9428",
+];
+
 fn is_original_dynamodb_address(value: &str) -> bool {
     ORIGINAL_DYNAMODB_ADDRESSES.contains(&value.trim_end_matches('/'))
 }
@@ -128,6 +137,8 @@ fn is_original_dynamodb_address(value: &str) -> bool {
 /// The box's data services functions reach (None: off).
 #[derive(Debug, Clone, Default)]
 pub struct Services {
+    /// The CloudWatch Logs endpoint (`AWS_ENDPOINT_URL_CLOUDWATCH_LOGS`).
+    pub cloudwatch_logs: Option<String>,
     /// The S3 endpoint (`AWS_ENDPOINT_URL_S3`, and the seed's `S3_ENDPOINT`).
     pub s3: Option<String>,
     /// The DynamoDB endpoint (`AWS_ENDPOINT_URL_DYNAMODB`, `..._DYNAMODB_STREAMS`, and
@@ -140,7 +151,13 @@ pub struct Services {
 impl Services {
     /// A function's own variable, with the original ESB's service addresses read as
     /// this box's services, and a table's `GetAtt StreamArn` as its stream's ARN.
-    fn rewrite(&self, value: &str) -> String {
+    fn rewrite(&self, name: &str, value: &str) -> String {
+        if name == "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS"
+            && let Some(logs) = &self.cloudwatch_logs
+            && ORIGINAL_LOG_STORE_ADDRESSES.contains(&value.trim_end_matches('/'))
+        {
+            return logs.clone();
+        }
         match (&self.s3, &self.dynamodb) {
             (Some(s3), _) if is_original_s3_address(value) => return s3.clone(),
             (_, Some(d)) if is_original_dynamodb_address(value) => return d.clone(),
@@ -189,6 +206,14 @@ impl Project {
                         credentials.secret_access_key.clone(),
                     ),
                 ]);
+                // Which function signs a call (its own role's session in Lambda).
+                environment.insert(
+                    "AWS_SESSION_TOKEN".into(),
+                    esb_auth::session_token::for_function(&f.name),
+                );
+                if let Some(logs) = &services.cloudwatch_logs {
+                    environment.insert("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS".into(), logs.clone());
+                }
                 if let Some(s3) = &services.s3 {
                     environment.insert("AWS_ENDPOINT_URL_S3".into(), s3.clone());
                     environment.insert("S3_ENDPOINT".into(), s3.clone());
@@ -205,7 +230,7 @@ impl Project {
                 environment.extend(
                     f.environment
                         .iter()
-                        .map(|(k, v)| (k.clone(), services.rewrite(v))),
+                        .map(|(k, v)| (k.clone(), services.rewrite(k, v))),
                 );
                 FunctionEntry {
                     routes: f

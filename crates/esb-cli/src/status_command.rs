@@ -89,6 +89,9 @@ pub fn run(args: StatusArgs) -> Result<()> {
     if let Some(url) = &s.dynamodb_url {
         println!("dynamodb {url}");
     }
+    if let Some(url) = &s.cloudwatch_logs_url {
+        println!("cloudwatch-logs {url}");
+    }
     if !s.signed {
         println!("WARNING  the Invoke API is open (--open-invoke-api)");
     }

@@ -1,5 +1,5 @@
 //! ESB's binary as a one-file image, `esb/runtime:<digest>`, that function images take
-//! it from with `COPY --from`: the binary (~20 MB, ~65 MB in debug builds) goes to the
+//! it from with `COPY --from`: the binary (~20 MB, ~120 MB in debug builds) goes to the
 //! daemon once per version instead of in every function's build context, and the layer
 //! that copy makes is cached and shared by every function on the same base. Runtime
 //! images of earlier binaries are removed once a new one is made (after a grace

@@ -71,22 +71,44 @@ async fn ingest(
             fields,
         });
     }
-    if let Some(store) = &collector.store {
-        let batch = if collector.external.is_some() {
-            records.clone()
-        } else {
-            std::mem::take(&mut records)
-        };
-        if let Err(resp) = crate::http::store_batch(Arc::clone(store), batch).await {
-            return resp;
-        }
-    }
-    if let Some(external) = &collector.external {
-        for r in records {
-            external.push(r);
-        }
+    if let Err(e) = collector.accept(records).await {
+        return (StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")).into_response();
     }
     crate::http::stored(rejected.len())
+}
+
+/// Why records could not be stored.
+#[derive(Debug, thiserror::Error)]
+pub enum AcceptError {
+    #[error("cannot store the logs: {0}")]
+    Store(#[from] crate::store::StoreError),
+    #[error("cannot store the logs: the writer stopped ({0})")]
+    Stopped(String),
+}
+
+impl Collector {
+    /// Stores `records` (returning only once committed) and hands them to the external
+    /// shipper: what every writer of the box's records goes through, workers' batches
+    /// and CloudWatch Logs' PutLogEvents alike.
+    pub async fn accept(&self, mut records: Vec<crate::Record>) -> Result<(), AcceptError> {
+        if let Some(store) = &self.store {
+            let batch = if self.external.is_some() {
+                records.clone()
+            } else {
+                std::mem::take(&mut records)
+            };
+            let store = Arc::clone(store);
+            tokio::task::spawn_blocking(move || store.insert(&batch))
+                .await
+                .map_err(|e| AcceptError::Stopped(e.to_string()))??;
+        }
+        if let Some(external) = &self.external {
+            for r in records {
+                external.push(r);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Stream labels of the box's own records (the original ESB's gateway container name).

@@ -168,7 +168,8 @@ pub fn platform_level(line: &str) -> &'static str {
 /// A level word among the first few words of a text line, in the forms runtimes and
 /// logging libraries write: `[INFO]`, `INFO`, `ERROR:root:…`, `Error: …`, `level=warn`.
 /// A plain word like "error" inside a sentence is not a level.
-fn level_in_text(line: &str) -> Option<&'static str> {
+/// The level a text line names near its start (`[INFO]`, `ERROR:root:`, `level=warn`).
+pub fn level_in_text(line: &str) -> Option<&'static str> {
     let clean = strip_ansi(line);
     for token in clean.split([' ', '\t']).filter(|t| !t.is_empty()).take(4) {
         if let Some(v) = token.strip_prefix("level=") {

@@ -113,6 +113,12 @@ impl StateDir {
         self.logs().join("store")
     }
 
+    /// The CloudWatch Logs API's catalogue of log groups and streams (beside the store
+    /// that holds their events).
+    pub fn cloudwatch_logs(&self) -> PathBuf {
+        self.logs().join("cloudwatch")
+    }
+
     /// Per-writer spools of records the store has not taken yet; the box's own is
     /// `box`, each worker's is its id.
     pub fn log_spool(&self) -> PathBuf {

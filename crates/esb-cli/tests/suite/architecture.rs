@@ -25,6 +25,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("esb-s3", &["esb-auth", "esb-listener"]),
     ("esb-dynamodb", &["esb-auth", "esb-listener"]),
     (
+        "esb-cloudwatch-logs",
+        &["esb-auth", "esb-listener", "esb-logs"],
+    ),
+    (
         "esb-agent",
         &[
             "esb-docker",
@@ -49,6 +53,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         &[
             "esb-agent",
             "esb-auth",
+            "esb-cloudwatch-logs",
             "esb-docker",
             "esb-dynamodb",
             "esb-gateway",

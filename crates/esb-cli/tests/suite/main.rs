@@ -15,6 +15,7 @@ mod support;
 mod agent_process;
 mod architecture;
 mod box_lifecycle;
+mod cloudwatch_logs;
 mod config;
 mod dev_commands;
 mod docker_runtime;

@@ -65,6 +65,21 @@ impl Store {
         Ok((out.len() < streams.labels.len()).then_some(out))
     }
 
+    /// The labels of every stream that has records (for listings such as CloudWatch
+    /// Logs' log groups, which are derived from them).
+    pub fn stream_labels(&self) -> Result<Vec<Vec<(String, String)>>, StoreError> {
+        let conn = lock(&self.reader);
+        let mut stmt = conn
+            .prepare_cached("SELECT stream FROM log_streams")
+            .map_err(|e| self.error(e))?;
+        let texts = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(|e| self.error(e))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.error(e))?;
+        Ok(texts.iter().map(|t| parse_stream(t)).collect())
+    }
+
     /// Drops the streams that no longer have records.
     pub(super) fn forget_empty_streams(&self, conn: &mut Connection) -> Result<(), StoreError> {
         let tx = conn.transaction().map_err(|e| self.error(e))?;
