@@ -192,6 +192,7 @@ mod tests {
         assert_eq!(p(s.box_log()), "/s/logs/box.log");
         assert_eq!(p(s.access_log()), "/s/logs/access.log");
         assert_eq!(p(s.log_store()), "/s/logs/store");
+        assert_eq!(p(s.cloudwatch_logs()), "/s/logs/cloudwatch");
         assert_eq!(p(s.log_spool()), "/s/logs/spool");
         assert_eq!(p(s.box_log_spool()), "/s/logs/spool/box");
         assert_eq!(p(s.worker_log_spool("w1")), "/s/logs/spool/w1");

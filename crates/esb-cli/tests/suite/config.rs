@@ -63,7 +63,7 @@ impl Drop for Project {
 }
 
 /// The command without any setting variable the test runner may have exported, but
-/// with the suite's `ESB_S3_PORT=0` and `ESB_DYNAMODB_PORT=0` (see `support::esb_command`):
+/// with the suite's data-service ports at 0 (see `support::esb_command`):
 /// a box started here must not take a service's default port from a box of another test.
 fn isolated(mut cmd: Command) -> Command {
     for (key, _) in std::env::vars_os() {
@@ -83,6 +83,7 @@ fn isolated(mut cmd: Command) -> Command {
     }
     cmd.env("ESB_S3_PORT", "0");
     cmd.env("ESB_DYNAMODB_PORT", "0");
+    cmd.env("ESB_CLOUDWATCH_LOGS_PORT", "0");
     cmd
 }
 

@@ -69,7 +69,7 @@ fn esb_up_in_a_terminal() {
     let port = support::free_addr().port();
     let session = format!("esb-terminal-{}", std::process::id());
     let command = format!(
-        "ESB_S3_PORT=0 ESB_DYNAMODB_PORT=0 {} up --runtime process --port {port} --state-dir {} --template {}; echo EXITED $?; sleep 30",
+        "ESB_S3_PORT=0 ESB_DYNAMODB_PORT=0 ESB_CLOUDWATCH_LOGS_PORT=0 {} up --runtime process --port {port} --state-dir {} --template {}; echo EXITED $?; sleep 30",
         support::esb_bin().display(),
         dir.display(),
         support::repo_root()

@@ -58,14 +58,16 @@ pub fn esb_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_esb"))
 }
 
-/// `esb` as every test runs it: with `ESB_S3_PORT=0` and `ESB_DYNAMODB_PORT=0`, so a
-/// box's data services take any free port instead of their defaults (9000, 8001) and
+/// `esb` as every test runs it: with `ESB_S3_PORT=0`, `ESB_DYNAMODB_PORT=0` and
+/// `ESB_CLOUDWATCH_LOGS_PORT=0`, so a
+/// box's data services take any free port instead of their defaults (9000, 8001, 9429) and
 /// boxes started side by side never contend for one port. A test that wants a port of
 /// its own sets the variable (or passes the flag) on the command, which wins.
 pub fn esb_command() -> Command {
     let mut cmd = Command::new(esb_bin());
     cmd.env("ESB_S3_PORT", "0");
     cmd.env("ESB_DYNAMODB_PORT", "0");
+    cmd.env("ESB_CLOUDWATCH_LOGS_PORT", "0");
     cmd
 }
 
