@@ -140,10 +140,7 @@ impl LogsFront {
         .map_err(|e| ApiError {
             kind: e.error_type(),
             message: e.to_string(),
-            status: match e {
-                esb_auth::AuthError::Missing => StatusCode::BAD_REQUEST,
-                _ => StatusCode::BAD_REQUEST,
-            },
+            status: StatusCode::BAD_REQUEST,
         })
     }
 }

@@ -17,8 +17,10 @@ use crate::reading::quote;
 /// The `job` label of function output (esb_logs::lambda_line::FUNCTION_JOB).
 const FUNCTION_JOB: &str = esb_logs::lambda_line::FUNCTION_JOB;
 /// Records stored this long before the last read of a function's workers are read
-/// again: lines a worker spooled while the box was away arrive late.
-const LATE_NS: i64 = 10 * 60 * 1_000_000_000;
+/// again: lines a worker spooled while the store was busy arrive late.
+const LATE_NS: i64 = 2 * 60 * 1_000_000_000;
+/// A function's workers are looked for at most this often (`aws logs tail` polls).
+const DISCOVERY_INTERVAL_NS: i64 = 1_000_000_000;
 /// Most records one discovery of workers reads.
 const DISCOVERY_LIMIT: usize = 200_000;
 
@@ -193,8 +195,18 @@ fn discover(
 ) -> Result<FunctionPart, ApiError> {
     let (scanned, hidden) = catalog.function_marks(function).map_err(unavailable)?;
     let now = esb_logs::http::now_ns();
+    if now.saturating_sub(scanned) < DISCOVERY_INTERVAL_NS {
+        return Ok(FunctionPart {
+            function: function.to_string(),
+            workers: catalog.workers(function).map_err(unavailable)?,
+            hidden_before_ns: hidden,
+        });
+    }
     let from = scanned.saturating_sub(LATE_NS).max(hidden);
-    let records = crate::reading::since(store, &function_filter(function), from, DISCOVERY_LIMIT)?;
+    // Every worker's invocations leave START/END/REPORT lines: reading those (found
+    // through the word index) is enough to know the workers and their times.
+    let filter = format!("{} type:=platform", function_filter(function));
+    let records = crate::reading::since(store, &filter, from, DISCOVERY_LIMIT)?;
     let mut seen: HashMap<String, WorkerRow> = HashMap::new();
     for r in &records {
         let Some(worker) = r.field("worker") else {
