@@ -18,6 +18,8 @@ mod params;
 mod put_events;
 mod reading;
 mod service;
+#[cfg(test)]
+mod tests;
 
 pub use catalog::{Catalog, CatalogError};
 pub use error::ApiError;
