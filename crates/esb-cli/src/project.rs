@@ -195,6 +195,8 @@ impl Project {
                         "AWS_ENDPOINT_URL_LAMBDA".to_string(),
                         gateway_url.to_string(),
                     ),
+                    // The original ESB's name for the same address.
+                    ("GATEWAY_INTERNAL_URL".to_string(), gateway_url.to_string()),
                     ("AWS_CA_BUNDLE".to_string(), ca.display().to_string()),
                     // The box's credentials: chained SDK calls are signed with them.
                     (
@@ -332,7 +334,7 @@ pub fn stack_name(template: &Path) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{is_original_dynamodb_address, is_original_s3_address};
+    use super::{Services, is_original_dynamodb_address, is_original_s3_address};
 
     #[test]
     fn the_original_esbs_service_addresses_mean_the_boxs_services() {
@@ -343,5 +345,27 @@ mod tests {
         assert!(is_original_dynamodb_address("http://10.88.0.1:8001"));
         assert!(is_original_dynamodb_address("http://esb-database:8000/"));
         assert!(!is_original_dynamodb_address("http://10.88.0.1:9000"));
+    }
+
+    #[test]
+    fn only_the_cloudwatch_logs_variable_takes_the_box_logs_api_for_the_originals_store() {
+        let services = Services {
+            cloudwatch_logs: Some("https://127.0.0.1:9429".into()),
+            ..Services::default()
+        };
+        let logs = "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS";
+        assert_eq!(
+            services.rewrite(logs, "http://10.88.0.1:9428"),
+            "https://127.0.0.1:9429"
+        );
+        assert_eq!(
+            services.rewrite(logs, "https://logs.example.com"),
+            "https://logs.example.com"
+        );
+        // The original's VictoriaLogs address in another variable stays what it is.
+        assert_eq!(
+            services.rewrite("VICTORIALOGS_URL", "http://10.88.0.1:9428"),
+            "http://10.88.0.1:9428"
+        );
     }
 }
