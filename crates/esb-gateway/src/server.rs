@@ -23,10 +23,7 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         router = router.route(crate::auth::id_token::LOGIN_PATH, post(login));
     }
     router
-        .route(
-            "/health",
-            get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }),
-        )
+        .route("/health", get(health))
         .route("/metrics", get(metrics))
         .route(crate::status::STATUS_PATH, get(status))
         .route(
@@ -39,6 +36,28 @@ pub fn router(gw: Arc<Gateway>) -> Router {
             crate::request_log::record,
         ))
         .with_state(gw)
+}
+
+/// The original ESB's health answer, which its projects' checks read:
+/// `{"status":"healthy","timestamp":...}` with Python's `isoformat()` of a UTC time.
+async fn health() -> axum::Json<serde_json::Value> {
+    axum::Json(health_body(time::OffsetDateTime::now_utc()))
+}
+
+fn health_body(now: time::OffsetDateTime) -> serde_json::Value {
+    serde_json::json!({"status": "healthy", "timestamp": iso_utc(now)})
+}
+
+/// `2026-12-05T08:40:12.123456+00:00`: Python's `datetime.now(timezone.utc).isoformat()`
+/// (`+00:00` rather than RFC 3339's `Z`; the microseconds always written, where Python
+/// leaves out zero ones: `fromisoformat` and every ISO 8601 reader take both).
+fn iso_utc(t: time::OffsetDateTime) -> String {
+    const FORMAT: &[time::format_description::BorrowedFormatItem<'_>] = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]+00:00"
+    );
+    t.to_offset(time::UtcOffset::UTC)
+        .format(FORMAT)
+        .unwrap_or_default()
 }
 
 /// The original ESB's `POST /user/auth/v1`: an IdToken for a user and password.
@@ -144,4 +163,20 @@ pub async fn serve_tls(
         });
     }
     let _ = tokio::time::timeout(Duration::from_secs(5), graceful.shutdown()).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn health_answers_the_original_esbs_shape() {
+        let t = time::macros::datetime!(2026-12-05 17:40:12.1234567 +09:00);
+        assert_eq!(
+            health_body(t),
+            serde_json::json!({"status": "healthy", "timestamp": "2026-12-05T08:40:12.123456+00:00"})
+        );
+        let whole = time::macros::datetime!(2026-01-02 03:04:05 UTC);
+        assert_eq!(iso_utc(whole), "2026-01-02T03:04:05.000000+00:00");
+    }
 }
