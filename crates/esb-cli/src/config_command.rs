@@ -98,9 +98,11 @@ fn row(arg: &Arg, sub: &ArgMatches, origins: &Origins, args: &ConfigArgs) -> Res
         (false, Some(v)) => Value::from(shown(v)),
         (false, None) => Value::Null,
     };
-    let mut source = match sub.value_source(id) {
-        Some(ValueSource::CommandLine) => "flag".to_string(),
-        Some(ValueSource::EnvVariable) => format!("env {variable}"),
+    let mut source = match (sub.value_source(id), origins.alias_of(&key)) {
+        (Some(ValueSource::CommandLine), _) => "flag".to_string(),
+        (Some(ValueSource::EnvVariable), _) => format!("env {variable}"),
+        // The original ESB's variable gave the default clap used.
+        (_, Some(alias)) => format!("env {}", alias.variable),
         _ => match origins
             .file
             .as_ref()

@@ -37,6 +37,14 @@ const NOT_SETTINGS: [&str; 7] = [
 /// files), not how the box is set up: flags only, neither in esb.toml nor `esb config`.
 pub const RUN_FLAGS: [&str; 3] = ["detach", "wait", "watch"];
 
+/// The original ESB's variables for settings ESB names `ESB_*`, read when the `ESB_*`
+/// variable is not set, so the original's `.env` files keep working: flag > `ESB_*` >
+/// the original's name > esb.toml > default.
+pub const ENV_ALIASES: [(&str, &str); 2] = [
+    ("breaker-threshold", "CIRCUIT_BREAKER_THRESHOLD"),
+    ("breaker-cooldown", "CIRCUIT_BREAKER_RECOVERY_TIMEOUT"),
+];
+
 /// How the template of this run was found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TemplateSource {
@@ -101,6 +109,25 @@ impl SettingsFile {
 pub struct Origins {
     pub template: Option<TemplateOrigin>,
     pub file: Option<SettingsFile>,
+    /// Settings taken from one of [`ENV_ALIASES`].
+    pub aliases: Vec<AliasedValue>,
+}
+
+/// A setting's value read from the original ESB's variable for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AliasedValue {
+    /// The flag's long name (`breaker-threshold`).
+    pub key: String,
+    /// The variable it came from (`CIRCUIT_BREAKER_THRESHOLD`).
+    pub variable: String,
+    pub value: String,
+}
+
+impl Origins {
+    /// The original ESB's variable that gave `key` its value, if one did.
+    pub fn alias_of(&self, key: &str) -> Option<&AliasedValue> {
+        self.aliases.iter().find(|a| a.key == key)
+    }
 }
 
 /// What a valid key needs to be checked: its shape and its flag's value parser.
@@ -127,10 +154,12 @@ pub fn parse<C: Parser>() -> Result<(C, ArgMatches, Origins)> {
             Some((path, source)) => Some(read_file(&path, source, &valid_keys(&cmd))?),
             None => None,
         };
-        cmd = apply(cmd, &name, &template, file.as_ref());
+        let aliases = env_aliases(&cmd, &name, |var| std::env::var(var).ok())?;
+        cmd = apply(cmd, &name, &template, file.as_ref(), &aliases);
         origins = Origins {
             template: Some(template),
             file,
+            aliases,
         };
     }
     let matches = cmd.clone().get_matches_from(args);
@@ -458,12 +487,50 @@ fn jwks_relative_to(dir: &Path, value: &str) -> String {
     }
 }
 
-/// The command `name` with the file's values and the discovered template as defaults.
+/// The settings of command `name` that take their value from one of [`ENV_ALIASES`]
+/// (`lookup` reads a variable): those whose `ESB_*` variable is unset. A bad value is
+/// reported with the variable's name, not as a flag the user never typed.
+fn env_aliases(
+    cmd: &Command,
+    name: &str,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<Vec<AliasedValue>> {
+    let Some(sub) = cmd.find_subcommand(name) else {
+        return Ok(Vec::new());
+    };
+    let set = |var: &str| lookup(var).filter(|v| !v.is_empty());
+    let mut found = Vec::new();
+    for (key, variable) in ENV_ALIASES {
+        let Some(arg) = sub.get_arguments().find(|a| a.get_long() == Some(key)) else {
+            continue;
+        };
+        if arg
+            .get_env()
+            .and_then(|e| e.to_str())
+            .is_some_and(|primary| set(primary).is_some())
+        {
+            continue;
+        }
+        let Some(value) = set(variable) else { continue };
+        check_values(key, &key_info(arg), std::slice::from_ref(&value))
+            .with_context(|| format!("{variable}={value} (the original ESB's --{key})"))?;
+        found.push(AliasedValue {
+            key: key.to_string(),
+            variable: variable.to_string(),
+            value,
+        });
+    }
+    Ok(found)
+}
+
+/// The command `name` with the file's values, the original ESB's variables and the
+/// discovered template as defaults (an aliased variable outranks the file).
 fn apply(
     cmd: Command,
     name: &str,
     template: &TemplateOrigin,
     file: Option<&SettingsFile>,
+    aliases: &[AliasedValue],
 ) -> Command {
     cmd.mut_subcommands(|sub| {
         if sub.get_name() != name {
@@ -485,6 +552,9 @@ fn apply(
                     }
                     _ => arg,
                 };
+            }
+            if let Some(alias) = aliases.iter().find(|a| a.key == long) {
+                return arg.default_value(alias.value.clone());
             }
             match file.and_then(|f| f.entry(&long)) {
                 Some(entry) => arg.default_values(entry.values.clone()),
@@ -602,6 +672,71 @@ mod tests {
         assert_eq!(scan.config, Some("c.toml".into()));
     }
 
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |var| pairs.iter().find(|(k, _)| k == var).map(|(_, v)| v.clone())
+    }
+
+    #[test]
+    fn the_original_esbs_breaker_variables_stand_in_for_esb_ones() {
+        let cmd = cli();
+        let original = [
+            ("CIRCUIT_BREAKER_THRESHOLD", "3"),
+            ("CIRCUIT_BREAKER_RECOVERY_TIMEOUT", "10.0"),
+        ];
+        for command in ["up", "gateway", "config"] {
+            let got = env_aliases(&cmd, command, lookup(&original)).expect("valid values");
+            assert_eq!(
+                got,
+                vec![
+                    AliasedValue {
+                        key: "breaker-threshold".into(),
+                        variable: "CIRCUIT_BREAKER_THRESHOLD".into(),
+                        value: "3".into(),
+                    },
+                    AliasedValue {
+                        key: "breaker-cooldown".into(),
+                        variable: "CIRCUIT_BREAKER_RECOVERY_TIMEOUT".into(),
+                        value: "10.0".into(),
+                    },
+                ],
+                "esb {command}"
+            );
+        }
+        // ESB's own variable wins; an empty one counts as unset.
+        let got = env_aliases(
+            &cmd,
+            "up",
+            lookup(&[
+                ("ESB_BREAKER_THRESHOLD", "7"),
+                ("ESB_BREAKER_COOLDOWN", ""),
+                ("CIRCUIT_BREAKER_THRESHOLD", "3"),
+                ("CIRCUIT_BREAKER_RECOVERY_TIMEOUT", "2.5"),
+            ]),
+        )
+        .expect("valid values");
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(
+            (got[0].key.as_str(), got[0].value.as_str()),
+            ("breaker-cooldown", "2.5")
+        );
+        // `esb agent` has no breaker.
+        assert!(
+            env_aliases(&cmd, "agent", lookup(&original))
+                .expect("nothing to read")
+                .is_empty()
+        );
+        let err = env_aliases(&cmd, "up", lookup(&[("CIRCUIT_BREAKER_THRESHOLD", "many")]))
+            .expect_err("not a number");
+        assert!(
+            format!("{err:#}").contains("CIRCUIT_BREAKER_THRESHOLD=many"),
+            "{err:#}"
+        );
+    }
+
     /// "Document every setting": the page names each key and its variable.
     #[test]
     fn docs_cover_every_setting() {
@@ -635,6 +770,12 @@ mod tests {
                     );
                 }
             }
+        }
+        for (key, variable) in ENV_ALIASES {
+            assert!(
+                docs.contains(&format!("`{variable}`")),
+                "{DOCS} lacks {variable} (--{key})"
+            );
         }
     }
 }

@@ -46,10 +46,12 @@ pub struct ServeArgs {
     #[arg(long, env = "ESB_ASYNC_RETRY_DELAY", default_value_t = 60.0)]
     pub async_retry_delay: f64,
     /// Infrastructure failures in a row (no worker could be started or reached) after
-    /// which a function's circuit opens and its requests fail fast.
+    /// which a function's circuit opens and its requests fail fast. The original ESB's
+    /// CIRCUIT_BREAKER_THRESHOLD also works.
     #[arg(long, env = "ESB_BREAKER_THRESHOLD", default_value_t = 5)]
     pub breaker_threshold: u32,
-    /// Seconds an open circuit stays open before one request probes it.
+    /// Seconds an open circuit stays open before one request probes it. The original
+    /// ESB's CIRCUIT_BREAKER_RECOVERY_TIMEOUT also works.
     #[arg(long, env = "ESB_BREAKER_COOLDOWN", default_value_t = 10.0)]
     pub breaker_cooldown: f64,
     /// Serve the Invoke API and AWS_IAM routes without checking Signature V4: anyone

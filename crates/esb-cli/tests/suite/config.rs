@@ -75,6 +75,8 @@ fn isolated(mut cmd: Command) -> Command {
                 "X_API_KEY",
                 "JWT_SECRET_KEY",
                 "JWT_EXPIRES_DELTA",
+                "CIRCUIT_BREAKER_THRESHOLD",
+                "CIRCUIT_BREAKER_RECOVERY_TIMEOUT",
             ]
             .contains(&key.as_ref())
         {
@@ -190,6 +192,64 @@ fn env_beats_file_and_flag_beats_env() {
     assert_eq!(
         setting(&config, "auth-password"),
         ("****".into(), "env AUTH_PASS".into())
+    );
+}
+
+/// The original ESB's breaker variables stand in for ESB's own: above esb.toml,
+/// below `ESB_*` and flags, and `esb config` names them.
+#[test]
+fn the_original_esbs_breaker_variables_are_honoured() {
+    let p = Project::new("original-breaker");
+    p.settings("breaker-threshold = 9\nbreaker-cooldown = 20\n");
+    let original = [
+        ("CIRCUIT_BREAKER_THRESHOLD", "3"),
+        ("CIRCUIT_BREAKER_RECOVERY_TIMEOUT", "10.0"),
+    ];
+    let config = p.config(&p.dir, &[], &original);
+    assert_eq!(
+        setting(&config, "breaker-threshold"),
+        ("3".into(), "env CIRCUIT_BREAKER_THRESHOLD".into())
+    );
+    assert_eq!(
+        setting(&config, "breaker-cooldown"),
+        ("10.0".into(), "env CIRCUIT_BREAKER_RECOVERY_TIMEOUT".into())
+    );
+    let config = p.config(
+        &p.dir,
+        &["--breaker-cooldown", "2"],
+        &[&original[..], &[("ESB_BREAKER_THRESHOLD", "4")]].concat(),
+    );
+    assert_eq!(
+        setting(&config, "breaker-threshold"),
+        ("4".into(), "env ESB_BREAKER_THRESHOLD".into())
+    );
+    assert_eq!(
+        setting(&config, "breaker-cooldown"),
+        ("2".into(), "flag".into())
+    );
+    let config = p.config(&p.dir, &[], &[]);
+    assert_eq!(
+        setting(&config, "breaker-threshold"),
+        ("9".into(), "esb.toml:1".into())
+    );
+    let table = text(&p.esb(&p.dir, &["config"], &original).stdout);
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("breaker-threshold ")
+                && l.contains("env CIRCUIT_BREAKER_THRESHOLD")),
+        "{table}"
+    );
+    let out = p.esb(
+        &p.dir,
+        &["config"],
+        &[("CIRCUIT_BREAKER_THRESHOLD", "many")],
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("CIRCUIT_BREAKER_THRESHOLD=many"),
+        "the error names the variable: {}",
+        text(&out.stderr)
     );
 }
 
