@@ -45,9 +45,9 @@ pub struct ServeArgs {
     /// (doubling each time, as Lambda backs off).
     #[arg(long, env = "ESB_ASYNC_RETRY_DELAY", default_value_t = 60.0)]
     pub async_retry_delay: f64,
-    /// Infrastructure failures in a row (no worker could be started or reached) after
-    /// which a function's circuit opens and its requests fail fast. The original ESB's
-    /// CIRCUIT_BREAKER_THRESHOLD also works.
+    /// Failures in a row (no worker could be started or reached, or the function's
+    /// runtime died mid-invocation) after which a function's circuit opens and its
+    /// requests fail fast. The original ESB's CIRCUIT_BREAKER_THRESHOLD also works.
     #[arg(long, env = "ESB_BREAKER_THRESHOLD", default_value_t = 5)]
     pub breaker_threshold: u32,
     /// Seconds an open circuit stays open before one request probes it. The original

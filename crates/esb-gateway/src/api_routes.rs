@@ -183,9 +183,7 @@ fn decorate(route: &RouteMatch, request: &HeaderMap, request_id: &str, resp: &mu
 
 /// The function ran out of time (`Sandbox.Timedout`): the route answers 504.
 fn timed_out(answer: &crate::worker_client::WorkerAnswer) -> bool {
-    answer.headers.contains_key(FUNCTION_ERROR)
-        && serde_json::from_slice::<serde_json::Value>(&answer.body)
-            .is_ok_and(|v| v["errorType"] == "Sandbox.Timedout")
+    answer.short_error_type().as_deref() == Some("Sandbox.Timedout")
 }
 
 /// The headers API Gateway adds before the integration sees a request: the client

@@ -1,8 +1,10 @@
-//! A circuit breaker per function over infrastructure failures (no worker could be
-//! started, a worker vanished): after `threshold` in a row the circuit opens and
-//! requests fail fast instead of each waiting on a broken agent; after the cool-down
-//! one request probes (half-open); its success closes the circuit, its failure opens
-//! it again. Function errors and throttles are answers, not failures, and never trip it.
+//! A circuit breaker per function over failures of its execution environments: no
+//! worker could be started, a worker vanished, or its runtime died mid-invocation
+//! (`Runtime.ExitError`, an OOM kill; `call.rs` tells them apart). After `threshold` in
+//! a row the circuit opens and requests fail fast instead of each waiting on a broken
+//! agent or starting the same crash again; after the cool-down one request probes
+//! (half-open); its success closes the circuit, its failure opens it again. Errors the
+//! handler raised, timeouts and throttles are answers, not failures, and never trip it.
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -81,7 +83,7 @@ impl Breaker {
         }
     }
 
-    /// A worker answered (whatever the answer): the path works.
+    /// A worker answered (anything but a dead runtime): the path works.
     pub fn succeeded(&self) {
         *self.state() = State::Closed { failures: 0 };
     }
@@ -94,7 +96,8 @@ impl Breaker {
         }
     }
 
-    /// No worker could serve the request. Returns true when this opened the circuit.
+    /// No worker could serve the request, or its runtime died. Returns true when this
+    /// opened the circuit.
     pub fn failed(&self) -> bool {
         let mut state = self.state();
         let open = State::Open {

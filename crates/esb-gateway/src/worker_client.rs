@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 use esb_lambda::headers::WORKER_TOKEN as WORKER_TOKEN_HEADER;
-use esb_lambda::headers::{CLIENT_CONTEXT, LOG_TYPE, TRACE_ID};
+use esb_lambda::headers::{CLIENT_CONTEXT, FUNCTION_ERROR, LOG_TYPE, TRACE_ID};
 use http::{HeaderMap, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
@@ -35,6 +35,30 @@ pub struct WorkerAnswer {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: Bytes,
+}
+
+/// The largest error document read for its `errorType`. The worker's own documents
+/// (`Runtime.ExitError`, `Sandbox.Timedout`) are a few hundred bytes; a larger one is
+/// the function's own error (a stack trace, say), never one of them, and is not parsed.
+const SHORT_ERROR_MAX_BYTES: usize = 4096;
+
+impl WorkerAnswer {
+    /// The `errorType` of a function error whose document is small enough to be one the
+    /// worker wrote itself (the runtime exited, timed out...); None for answers without
+    /// `X-Amz-Function-Error` and for larger documents, which are not parsed.
+    pub fn short_error_type(&self) -> Option<String> {
+        #[derive(serde::Deserialize)]
+        struct ErrorDoc {
+            #[serde(rename = "errorType")]
+            error_type: Option<String>,
+        }
+        if !self.headers.contains_key(FUNCTION_ERROR) || self.body.len() > SHORT_ERROR_MAX_BYTES {
+            return None;
+        }
+        serde_json::from_slice::<ErrorDoc>(&self.body)
+            .ok()?
+            .error_type
+    }
 }
 
 #[derive(Clone)]
@@ -115,5 +139,46 @@ impl WorkerClient {
             headers: parts.headers,
             body,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(function_error: bool, body: &str) -> WorkerAnswer {
+        let mut headers = HeaderMap::new();
+        if function_error {
+            headers.insert(FUNCTION_ERROR, http::HeaderValue::from_static("Unhandled"));
+        }
+        WorkerAnswer {
+            status: StatusCode::OK,
+            headers,
+            body: Bytes::from(body.to_string()),
+        }
+    }
+
+    #[test]
+    fn only_small_function_error_documents_are_read() {
+        let exit = r#"{"errorType":"Runtime.ExitError","errorMessage":"RequestId: r Error: Runtime exited with error: exit status 1"}"#;
+        assert_eq!(
+            answer(true, exit).short_error_type().as_deref(),
+            Some("Runtime.ExitError")
+        );
+        assert_eq!(
+            answer(false, exit).short_error_type(),
+            None,
+            "a successful answer that looks like an error is the function's data"
+        );
+        let big = format!(
+            r#"{{"errorType":"Runtime.ExitError","errorMessage":"{}"}}"#,
+            "x".repeat(SHORT_ERROR_MAX_BYTES)
+        );
+        assert_eq!(answer(true, &big).short_error_type(), None);
+        assert_eq!(answer(true, "not json").short_error_type(), None);
+        assert_eq!(
+            answer(true, r#"{"errorMessage":"m"}"#).short_error_type(),
+            None
+        );
     }
 }
