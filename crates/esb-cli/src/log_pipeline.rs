@@ -15,8 +15,10 @@ use esb_logs::Shipper;
 use esb_logs::collector::Collector;
 use esb_state::StateDir;
 
-/// Stream fields of every record ESB ships (VictoriaLogs' `_stream_fields`).
-const STREAM_FIELDS: [&str; 2] = ["function", "job"];
+/// Stream fields of every record ESB ships (VictoriaLogs' `_stream_fields`): ESB's
+/// and the original ESB's `container_name`, so both kinds of query work wherever the
+/// records go.
+const STREAM_FIELDS: [&str; 3] = ["function", "job", esb_logs::lambda_line::CONTAINER_NAME];
 /// Most bytes the external shipper's spool keeps while VictoriaLogs is away.
 const EXTERNAL_SPOOL_BYTES: u64 = 1 << 30;
 /// Most bytes the box's own records keep while its ingest route cannot take them.
@@ -131,6 +133,8 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for BoxErrors {
         fields.insert("level".into(), level.into());
         fields.insert("type".into(), "error".into());
         fields.insert("target".into(), meta.target().into());
+        // The original ESB's name for where a line was logged from.
+        fields.insert("logger".into(), meta.target().into());
         shipper.push(esb_logs::Record {
             time_ns: esb_logs::http::now_ns(),
             msg: visitor.message,
@@ -150,8 +154,8 @@ impl Message {
     fn put(&mut self, name: &str, text: String) {
         match name {
             "message" => self.message = text,
-            // `function` and `job` name the record's stream (the box's own).
-            "function" | "job" => {
+            // `function`, `job` and `container_name` name the record's stream (the box's own).
+            "function" | "job" | esb_logs::lambda_line::CONTAINER_NAME => {
                 self.fields
                     .insert(format!("log.{name}"), serde_json::Value::String(text));
             }

@@ -131,6 +131,9 @@ fn record(e: &AccessEntry<'_>) -> esb_logs::Record {
     put("path", e.path.to_string());
     put("status", e.status.to_string());
     put("duration_ms", e.duration_ms.to_string());
+    // The original ESB's names of the same two, so its queries and dashboards work.
+    put("client_ip", e.source_ip.to_string());
+    put("latency_ms", format!("{:.2}", e.duration_ms));
     if let Some(ua) = e.user_agent {
         put("user_agent", ua.to_string());
     }
@@ -139,5 +142,40 @@ fn record(e: &AccessEntry<'_>) -> esb_logs::Record {
         msg: format!("{} {} {} {}ms", e.method, e.path, e.status, e.duration_ms),
         stream: esb_logs::collector::box_stream(),
         fields,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn access_records_carry_the_original_esbs_field_names_too() {
+        let r = record(&AccessEntry {
+            time: time::OffsetDateTime::UNIX_EPOCH,
+            request_id: Some("r-1"),
+            source_ip: IpAddr::from([10, 0, 0, 7]),
+            method: "POST",
+            path: "/api/echo",
+            status: 200,
+            duration_ms: 12.3456,
+            user_agent: Some("curl/8"),
+            trace_header: Some("Root=1-67891233-abcdef012345678912345678;Sampled=1"),
+            service: None,
+        });
+        let field = |k: &str| r.field(k).map(|v| v.into_owned());
+        assert_eq!(field("container_name").as_deref(), Some("esb-gateway"));
+        assert_eq!(field("function").as_deref(), Some("esb-gateway"));
+        assert_eq!(
+            field("trace_id").as_deref(),
+            Some("1-67891233-abcdef012345678912345678")
+        );
+        assert_eq!(field("aws_request_id").as_deref(), Some("r-1"));
+        assert_eq!(field("client_ip").as_deref(), Some("10.0.0.7"));
+        assert_eq!(field("source_ip").as_deref(), Some("10.0.0.7"));
+        assert_eq!(field("latency_ms").as_deref(), Some("12.35"));
+        assert_eq!(field("duration_ms").as_deref(), Some("12.3456"));
+        assert_eq!(field("user_agent").as_deref(), Some("curl/8"));
+        assert_eq!(r.msg, "POST /api/echo 200 12.3456ms");
     }
 }

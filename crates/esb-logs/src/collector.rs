@@ -12,6 +12,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 
+use crate::lambda_line::CONTAINER_NAME;
 use crate::shipper::Shipper;
 use crate::store::Store;
 
@@ -91,6 +92,9 @@ impl Collector {
     /// shipper: what every writer of the box's records goes through, workers' batches
     /// and CloudWatch Logs' PutLogEvents alike.
     pub async fn accept(&self, mut records: Vec<crate::Record>) -> Result<(), AcceptError> {
+        for r in &mut records {
+            name_container(r);
+        }
         if let Some(store) = &self.store {
             let batch = if self.external.is_some() {
                 records.clone()
@@ -111,15 +115,80 @@ impl Collector {
     }
 }
 
-/// Stream labels of the box's own records (the original ESB's gateway container name).
+/// `function` (and the original ESB's `container_name`) of the box's own records: the
+/// original's gateway container name.
+pub const BOX_FUNCTION: &str = "esb-gateway";
+
+/// Stream labels of the box's own records, sorted by name as streams are.
 pub fn box_stream() -> Vec<(String, String)> {
     vec![
-        ("function".into(), "esb-gateway".into()),
+        (CONTAINER_NAME.into(), BOX_FUNCTION.into()),
+        ("function".into(), BOX_FUNCTION.into()),
         ("job".into(), "gateway".into()),
     ]
+}
+
+/// Gives a record the original ESB's `container_name` label when its sender did not
+/// (a batch spooled by an older worker): the same value as its `function`.
+fn name_container(r: &mut crate::Record) {
+    if r.stream.iter().any(|(k, _)| k == CONTAINER_NAME) {
+        return;
+    }
+    if let Some(function) = r
+        .stream
+        .iter()
+        .find(|(k, _)| k == "function")
+        .map(|(_, v)| v.clone())
+    {
+        r.stream.push((CONTAINER_NAME.into(), function));
+        r.stream.sort();
+    }
 }
 
 /// Compares without leaking where the first difference is.
 fn same_secret(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_record_names_its_container_as_the_original_esb_did() {
+        let body = concat!(
+            r#"{"_msg":"new","function":"echo","job":"lambda","container_name":"echo"}"#,
+            "\n",
+            r#"{"_msg":"old worker","function":"echo","job":"lambda"}"#,
+            "\n",
+            r#"{"_msg":"no function"}"#,
+            "\n",
+        );
+        let (mut records, _) = crate::http::parse_body(
+            body.as_bytes(),
+            Some("_stream_fields=function,job,container_name"),
+        );
+        for r in &mut records {
+            name_container(r);
+        }
+        let streams: Vec<String> = records.iter().map(crate::Record::stream_text).collect();
+        assert_eq!(
+            streams,
+            [
+                r#"{container_name="echo",function="echo",job="lambda"}"#,
+                r#"{container_name="echo",function="echo",job="lambda"}"#,
+                "{}",
+            ]
+        );
+        let gateway = crate::Record {
+            time_ns: 0,
+            msg: String::new(),
+            stream: box_stream(),
+            fields: serde_json::Map::new(),
+        };
+        assert_eq!(
+            gateway.stream_text(),
+            r#"{container_name="esb-gateway",function="esb-gateway",job="gateway"}"#
+        );
+    }
 }

@@ -9,6 +9,19 @@ use crate::record::Record;
 
 /// `job` label of function output and platform lines (the original ESB's value).
 pub const FUNCTION_JOB: &str = "lambda";
+/// The original ESB's stream label naming whose line it is (the function, or
+/// `esb-gateway`): the same value as ESB's `function`, so queries written for the
+/// original (`container_name:"lambda-echo"`) work unchanged.
+pub const CONTAINER_NAME: &str = "container_name";
+
+/// The stream labels of a function's records, sorted by name as streams are.
+pub fn function_stream(function: &str) -> Vec<(String, String)> {
+    vec![
+        (CONTAINER_NAME.into(), function.into()),
+        ("function".into(), function.into()),
+        ("job".into(), FUNCTION_JOB.into()),
+    ]
+}
 
 /// Where a line came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,7 +51,7 @@ pub struct Attribution<'a> {
 const MSG_KEYS: [&str; 3] = ["message", "msg", "_msg"];
 const LEVEL_KEYS: [&str; 4] = ["level", "levelname", "severity", "log.level"];
 /// Fields ESB sets itself; a JSON line's own keys of these names are kept under `log.`.
-const RESERVED: [&str; 7] = [
+const RESERVED: [&str; 8] = [
     "aws_request_id",
     "trace_id",
     "worker",
@@ -46,6 +59,7 @@ const RESERVED: [&str; 7] = [
     "type",
     "function",
     "job",
+    CONTAINER_NAME,
 ];
 
 /// The record of one line.
@@ -116,10 +130,7 @@ pub fn record(
     Record {
         time_ns,
         msg,
-        stream: vec![
-            ("function".into(), who.function.clone()),
-            ("job".into(), FUNCTION_JOB.into()),
-        ],
+        stream: function_stream(&who.function),
         fields,
     }
 }
@@ -270,7 +281,7 @@ mod tests {
 
     #[test]
     fn lambda_json_lines_keep_their_fields_and_message() {
-        let line = r#"{"timestamp":"2024-01-01T00:00:00Z","level":"WARNING","message":"low stock","logger":"root","requestId":"r-1","item":{"sku":"A1","n":2},"worker":"theirs"}"#;
+        let line = r#"{"timestamp":"2024-01-01T00:00:00Z","level":"WARNING","message":"low stock","logger":"root","requestId":"r-1","item":{"sku":"A1","n":2},"worker":"theirs","container_name":"UNKNOWN"}"#;
         let at = Attribution {
             request_id: Some("r-1"),
             trace_id: Some("1-abc-def"),
@@ -282,10 +293,17 @@ mod tests {
         assert_eq!(r.field("logger").as_deref(), Some("root"));
         assert_eq!(r.field("worker").as_deref(), Some("w-1"));
         assert_eq!(r.field("log.worker").as_deref(), Some("theirs"));
+        assert_eq!(r.field("log.container_name").as_deref(), Some("UNKNOWN"));
         assert_eq!(r.field("aws_request_id").as_deref(), Some("r-1"));
         assert_eq!(r.field("trace_id").as_deref(), Some("1-abc-def"));
         assert_eq!(r.field("function").as_deref(), Some("orders"));
         assert_eq!(r.field("stream").as_deref(), Some("stdout"));
+        assert_eq!(
+            r.stream_text(),
+            r#"{container_name="orders",function="orders",job="lambda"}"#,
+            "the original ESB's stream label beside ESB's"
+        );
+        assert_eq!(r.field("container_name").as_deref(), Some("orders"));
         assert_eq!(r.field("type").as_deref(), Some("function"));
     }
 

@@ -62,13 +62,7 @@ fn start_shipping(
     c: &config::LogShippingConfig,
     function: &str,
 ) -> Option<invocation_log::Shipping> {
-    let identity = vec![
-        ("function".to_string(), function.to_string()),
-        (
-            "job".to_string(),
-            esb_logs::lambda_line::FUNCTION_JOB.to_string(),
-        ),
-    ];
+    let identity = esb_logs::lambda_line::function_stream(function);
     let mut shipper = esb_logs::ShipperConfig::new(c.url.clone());
     shipper.headers = c
         .token

@@ -16,6 +16,7 @@ use std::sync::atomic::AtomicBool;
 
 use anyhow::{Result, anyhow, bail};
 use clap::Args;
+use esb_logs::collector::BOX_FUNCTION;
 use esb_state::StateDir;
 
 use crate::box_client::NotRunning;
@@ -24,9 +25,6 @@ use client::{Location, Source};
 use follow::Follower;
 use line::Line;
 use printer::{OutputClosed, Printer};
-
-/// The `function` label of the box's own records (gateway access and error logs).
-const BOX_FUNCTION: &str = "esb-gateway";
 
 #[derive(Args)]
 #[command(after_help = "Examples:\n  \

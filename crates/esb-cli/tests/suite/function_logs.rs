@@ -157,6 +157,7 @@ fn check_invocation(records: &[Value], function: &str, request_id: &str, tag: &s
     for r in &mine {
         assert_eq!(s(r, "aws_request_id"), request_id, "{r}");
         assert_eq!(s(r, "job"), "lambda", "{r}");
+        assert_eq!(s(r, "container_name"), function, "the original's name: {r}");
         assert!(s(r, "worker").starts_with(function), "{r}");
     }
     let function_lines: BTreeMap<String, (String, String)> = mine
@@ -350,6 +351,74 @@ fn chained_calls_are_found_by_one_trace_id() {
     assert!(records.iter().any(|r| s(r, "_msg") == "plain chained 0"));
 }
 
+/// Queries written for the original ESB's VictoriaLogs (its test_lambda, test_id_specs
+/// and test_observability) work on the box's store: its `container_name` stream field
+/// names the function, or `esb-gateway` for the gateway's own lines.
+#[test]
+fn the_original_esbs_log_queries_find_function_and_gateway_lines() {
+    let logs_port = support::free_addr().port();
+    let b = LogBox::start(
+        "original",
+        "process",
+        &["--logs-listen", &format!("127.0.0.1:{logs_port}")],
+    );
+    let logs = logs_url(logs_port);
+    let root = "1-6b0c0001-0123456789abcdef76543210";
+    let (status, id, body) = b.invoke(
+        "chatty",
+        &json!({"tag": "original", "n": 2}),
+        Some(&format!("Root={root};Sampled=1")),
+    );
+    assert_eq!(status, 200, "{body}");
+    let lines = wait_for(
+        &logs,
+        &format!("trace_id:\"{root}\" AND container_name:\"chatty\""),
+        |found| found.iter().any(|r| s(r, "_msg").starts_with("REPORT")),
+    );
+    assert!(
+        lines.iter().any(|r| s(r, "_msg") == "plain original 0"),
+        "{lines:#?}"
+    );
+    for r in &lines {
+        assert_eq!(s(r, "container_name"), "chatty", "{r}");
+        assert_eq!(s(r, "job"), "lambda", "{r}");
+        assert_eq!(s(r, "aws_request_id"), id, "{r}");
+        assert!(
+            s(r, "_stream").contains(r#"container_name="chatty""#),
+            "a stream field, as in the original: {r}"
+        );
+        assert!(
+            !s(r, "level").is_empty() && !s(r, "_time").is_empty(),
+            "{r}"
+        );
+    }
+    let access = wait_for(
+        &logs,
+        &format!("trace_id:\"{root}\" AND container_name:\"esb-gateway\""),
+        |found| !found.is_empty(),
+    );
+    assert_eq!(access.len(), 1, "{access:#?}");
+    let a = &access[0];
+    assert!(s(a, "container_name").contains("gateway"), "{a}");
+    assert_eq!(s(a, "path"), "/2015-03-31/functions/chatty/invocations");
+    assert_eq!(s(a, "status"), "200");
+    assert_eq!(s(a, "client_ip"), "127.0.0.1", "{a}");
+    assert!(s(a, "latency_ms").parse::<f64>().is_ok(), "{a}");
+    // Stream selectors and the original's `container_name` contains-"gateway" check.
+    let streamed = query(
+        &logs,
+        &format!("_stream:{{container_name=\"chatty\"}} trace_id:\"{root}\""),
+    );
+    assert_eq!(streamed.len(), lines.len());
+    let everything = query(&logs, &format!("trace_id:\"{root}\""));
+    assert!(
+        everything
+            .iter()
+            .all(|r| !s(r, "container_name").is_empty() && s(r, "container_name") != "UNKNOWN"),
+        "{everything:#?}"
+    );
+}
+
 /// `LoggingConfig: {SystemLogLevel: WARN}` leaves START, END and REPORT out of the
 /// store, as Lambda leaves them out of CloudWatch; the function's lines still arrive.
 #[test]
@@ -485,7 +554,7 @@ fn records_are_shipped_in_victorialogs_jsonline_format() {
     for (request_line, headers, body) in got.lock().expect("requests").iter() {
         assert_eq!(
             request_line,
-            "POST /insert/jsonline?_stream_fields=function,job&_msg_field=_msg&_time_field=_time HTTP/1.1"
+            "POST /insert/jsonline?_stream_fields=function,job,container_name&_msg_field=_msg&_time_field=_time HTTP/1.1"
         );
         assert_eq!(
             headers.get("content-type").map(String::as_str),
@@ -503,12 +572,12 @@ fn records_are_shipped_in_victorialogs_jsonline_format() {
     }
     assert!(mine.iter().any(|l| s(l, "_msg") == "plain shipped 1"
         && s(l, "function") == "chatty"
+        && s(l, "container_name") == "chatty"
         && s(l, "job") == "lambda"
         && s(l, "level") == "INFO"));
-    assert!(
-        mine.iter()
-            .any(|l| s(l, "function") == "esb-gateway" && s(l, "job") == "gateway")
-    );
+    assert!(mine.iter().any(|l| s(l, "function") == "esb-gateway"
+        && s(l, "container_name") == "esb-gateway"
+        && s(l, "job") == "gateway"));
     // `esb logs` and friends find the store in box.json: here the external one.
     let state: Value =
         serde_json::from_str(&std::fs::read_to_string(b.state.join("box.json")).expect("box.json"))
