@@ -664,7 +664,7 @@ fn record(
     match &caller.function {
         Some(f) => {
             labels.push(("function".into(), f.clone()));
-            labels.push(("container_name".into(), f.clone()));
+            labels.push((esb_logs::lambda_line::CONTAINER_NAME.into(), f.clone()));
             labels.push(("job".into(), esb_logs::lambda_line::FUNCTION_JOB.into()));
         }
         None => labels.push(("job".into(), "cloudwatch-logs".into())),

@@ -254,6 +254,27 @@ fn the_original_esbs_breaker_variables_are_honoured() {
 }
 
 #[test]
+fn the_original_esbs_pool_variables_are_honoured() {
+    let p = Project::new("original-pool");
+    let original = [
+        ("POOL_ACQUIRE_TIMEOUT", "5.0"),
+        ("GATEWAY_IDLE_TIMEOUT_SECONDS", "120"),
+        ("ORPHAN_GRACE_PERIOD_SECONDS", "60"),
+    ];
+    let config = p.config(&p.dir, &[], &original);
+    for (key, (variable, value)) in ["acquire-timeout", "idle-timeout", "orphan-grace"]
+        .iter()
+        .zip(original)
+    {
+        assert_eq!(
+            setting(&config, key),
+            (value.into(), format!("env {variable}")),
+            "{key}"
+        );
+    }
+}
+
+#[test]
 fn mistakes_in_the_file_name_the_key_the_line_and_a_fix() {
     let p = Project::new("mistakes");
     p.settings("port = 9443\nidle-timout = 3\n");
