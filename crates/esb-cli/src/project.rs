@@ -288,6 +288,7 @@ fn function_sources(template: &Template) -> Vec<FunctionSource> {
             handler: f.handler.clone().unwrap_or_default(),
             code_dir: f.code_dir.clone(),
             layers: f.layers.clone(),
+            base_policy: esb_docker::BasePolicy::Exact,
         })
         .collect()
 }
