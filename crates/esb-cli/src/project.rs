@@ -242,6 +242,7 @@ impl Project {
                             .unwrap_or(self.default_concurrency.max(f.provisioned_concurrency)),
                     )
                     .unwrap_or(usize::MAX),
+                    note: None,
                 }
             })
             .collect()

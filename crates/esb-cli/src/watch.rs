@@ -206,7 +206,7 @@ async fn reload(gateway: Arc<Gateway>, reloader: &mut Reloader, names: BTreeSet<
     };
     for entry in entries {
         if names.contains(&entry.spec.name) {
-            gateway.reload(entry.spec).await;
+            gateway.reload(entry.spec, entry.note).await;
         }
     }
     let list: Vec<&str> = names.iter().map(String::as_str).collect();
