@@ -23,6 +23,8 @@ pub struct UpArgs {
     pub runtime: RuntimeArgs,
     #[command(flatten)]
     pub serve: ServeArgs,
+    #[command(flatten)]
+    pub bases: crate::build_command::BaseArgs,
     /// Run the box in the background; its output goes to <state>/logs/box.log.
     #[arg(long, short)]
     pub detach: bool,
@@ -48,8 +50,9 @@ pub fn run(args: UpArgs) -> Result<()> {
     runtime.block_on(async move {
         let mut kind = args.runtime.resolve().await?;
         if kind == RuntimeKind::Docker {
-            match crate::build_command::build_images(&project, &args.runtime).await {
-                Ok(images) => project.images = images,
+            let policy = args.bases.policy();
+            match crate::build_command::build_images(&mut project, &args.runtime, policy).await {
+                Ok(()) => {}
                 Err(e) if args.runtime.runtime == RuntimeKind::Auto => {
                     eprintln!("esb: a Docker daemon answers, but {e:#}; using process workers");
                     kind = RuntimeKind::Process;
@@ -90,7 +93,10 @@ pub fn run(args: UpArgs) -> Result<()> {
             },
             args.watch.then(|| {
                 let rebuild = match kind {
-                    RuntimeKind::Docker => crate::watch::Rebuild::Images(args.runtime.clone()),
+                    RuntimeKind::Docker => crate::watch::Rebuild::Images {
+                        runtime: args.runtime.clone(),
+                        policy: args.bases.policy(),
+                    },
                     _ => crate::watch::Rebuild::InPlace,
                 };
                 (args.project.clone(), rebuild)

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use esb_docker::BasePolicy;
 use esb_gateway::{FunctionEntry, Gateway};
 use notify::{RecommendedWatcher, RecursiveMode, Watcher};
 
@@ -24,8 +25,12 @@ const SETTLE: Duration = Duration::from_millis(200);
 pub enum Rebuild {
     /// Process workers run the code in place: new workers are enough.
     InPlace,
-    /// Docker workers: the function's image is rebuilt first.
-    Images(RuntimeArgs),
+    /// Docker workers: the function's image is rebuilt first, its base chosen by
+    /// `policy`.
+    Images {
+        runtime: RuntimeArgs,
+        policy: BasePolicy,
+    },
 }
 
 /// How the box turns a project into the functions it serves.
@@ -185,8 +190,8 @@ fn affected(project: &Project, paths: &[PathBuf]) -> BTreeSet<String> {
 /// Rebuilds the images of `project` when workers are containers (unchanged ones are
 /// "up to date" at once).
 async fn rebuild(rebuild: &Rebuild, project: &mut Project) -> Result<()> {
-    if let Rebuild::Images(args) = rebuild {
-        project.images = crate::build_command::build_images(project, args).await?;
+    if let Rebuild::Images { runtime, policy } = rebuild {
+        crate::build_command::build_images(project, runtime, *policy).await?;
     }
     Ok(())
 }
