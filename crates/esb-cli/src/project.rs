@@ -48,7 +48,7 @@ pub struct Project {
     /// empty for process workers, which run the code in place.
     pub images: BTreeMap<String, String>,
     /// What `esb status` says about how a function runs, where there is something to
-    /// say: on another Python than its runtime names (a stand-in base).
+    /// say: on another Python than its runtime names (a stand-in base, the host's).
     pub notes: BTreeMap<String, String>,
     pub default_concurrency: u32,
     pub state_dir: StateDir,
@@ -273,6 +273,32 @@ impl Project {
 
     pub fn function_sources(&self, policy: BasePolicy) -> Vec<FunctionSource> {
         function_sources(&self.template, policy)
+    }
+
+    /// Python functions whose runtime names another version than `host` (`3.11`), the
+    /// Python process workers run them on, with that runtime.
+    pub fn other_pythons(&self, host: &str) -> Vec<(String, String)> {
+        self.template
+            .functions
+            .iter()
+            .filter_map(|f| {
+                let runtime = f.runtime.id();
+                let wanted = esb_docker::base_image::python_version(&runtime)?;
+                (wanted != host).then(|| (f.name.clone(), runtime.clone()))
+            })
+            .collect()
+    }
+
+    /// What `esb status` says about those functions under process workers.
+    pub fn host_python_notes(&self, host: &str) -> BTreeMap<String, String> {
+        self.other_pythons(host)
+            .into_iter()
+            .map(|(name, runtime)| {
+                let note =
+                    format!("runtime {runtime} runs on the host's Python {host} (process workers)");
+                (name, note)
+            })
+            .collect()
     }
 
     pub fn has_python(&self) -> bool {

@@ -23,8 +23,9 @@ const SETTLE: Duration = Duration::from_millis(200);
 
 /// How a changed function is brought up to date.
 pub enum Rebuild {
-    /// Process workers run the code in place: new workers are enough.
-    InPlace,
+    /// Process workers run the code in place: new workers are enough. `host_python`
+    /// is the Python version they run (for the notes of functions naming another).
+    InPlace { host_python: Option<String> },
     /// Docker workers: the function's image is rebuilt first, its base chosen by
     /// `policy`.
     Images {
@@ -190,8 +191,14 @@ fn affected(project: &Project, paths: &[PathBuf]) -> BTreeSet<String> {
 /// Rebuilds the images of `project` when workers are containers (unchanged ones are
 /// "up to date" at once).
 async fn rebuild(rebuild: &Rebuild, project: &mut Project) -> Result<()> {
-    if let Rebuild::Images { runtime, policy } = rebuild {
-        crate::build_command::build_images(project, runtime, *policy).await?;
+    match rebuild {
+        Rebuild::Images { runtime, policy } => {
+            crate::build_command::build_images(project, runtime, *policy).await?;
+        }
+        Rebuild::InPlace {
+            host_python: Some(host),
+        } => project.notes = project.host_python_notes(host),
+        Rebuild::InPlace { host_python: None } => {}
     }
     Ok(())
 }
