@@ -71,7 +71,25 @@ impl PythonEnv {
         Ok(self.python())
     }
 
+    /// The environment's Python version (`3.11`): the host's, whatever version a
+    /// function's runtime names.
+    pub async fn version(&self) -> Result<String, PythonEnvError> {
+        let python = self.ensure().await?.display().to_string();
+        let out = self
+            .output(
+                &python,
+                &["-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            )
+            .await?;
+        Ok(String::from_utf8_lossy(&out).trim().to_string())
+    }
+
     async fn run(&self, program: &str, args: &[&str]) -> Result<(), PythonEnvError> {
+        self.output(program, args).await.map(drop)
+    }
+
+    /// Runs `program`; its stdout when it succeeds.
+    async fn output(&self, program: &str, args: &[&str]) -> Result<Vec<u8>, PythonEnvError> {
         let command = format!("{program} {}", args.join(" "));
         let err = |detail: String| PythonEnvError::Command {
             dir: self.dir.clone(),
@@ -84,7 +102,7 @@ impl PythonEnv {
             .await
             .map_err(|e| err(e.to_string()))?;
         if out.status.success() {
-            Ok(())
+            Ok(out.stdout)
         } else {
             Err(err(String::from_utf8_lossy(&out.stderr).trim().to_string()))
         }

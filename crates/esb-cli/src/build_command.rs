@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use esb_docker::{Built, FunctionSource, ImageError, Progress};
+use esb_docker::{BasePolicy, Built, FunctionSource, ImageError, Progress, StandIn};
 
 use crate::agent_command::RuntimeArgs;
 use crate::project::{Project, ProjectArgs};
@@ -19,6 +19,8 @@ use crate::project::{Project, ProjectArgs};
 pub struct BuildArgs {
     #[command(flatten)]
     pub project: ProjectArgs,
+    #[command(flatten)]
+    pub bases: BaseArgs,
     /// Also push every image to this registry (HOST:PORT), for agents on other machines.
     #[arg(long, value_name = "REGISTRY")]
     pub push: Option<String>,
@@ -30,19 +32,56 @@ pub struct BuildArgs {
     pub dry_run: bool,
 }
 
+/// Which base a Python function's image may stand on, for every command that builds
+/// or names images (`esb build`, `esb up`, `esb gateway`).
+#[derive(Args, Clone, Default)]
+pub struct BaseArgs {
+    /// Build a Python function whose version has no base image on the nearest Python
+    /// base there is (the highest version below, else the lowest above), with a warning
+    /// at start and in `esb status`. Without it, such a function stops the build.
+    #[arg(
+        long,
+        env = "ESB_NEAREST_PYTHON_BASE",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub nearest_python_base: bool,
+}
+
+impl BaseArgs {
+    pub fn policy(&self) -> BasePolicy {
+        if self.nearest_python_base {
+            BasePolicy::NearestPython
+        } else {
+            BasePolicy::Exact
+        }
+    }
+}
+
+/// What `esb status` says about a function on another Python's base.
+pub fn stand_in_note(s: &StandIn) -> String {
+    format!(
+        "runtime {} runs on the {} base {} (--nearest-python-base)",
+        s.runtime,
+        s.base_runtime(),
+        s.base
+    )
+}
+
 pub fn run(args: BuildArgs) -> Result<()> {
     let project = args.project.load()?;
     if project.template.functions.is_empty() {
         println!("no functions in {}", args.project.template.display());
         return Ok(());
     }
+    let policy = args.bases.policy();
     if args.dry_run {
-        return plan(&project, args.docker_host.as_deref());
+        return plan(&project, args.docker_host.as_deref(), policy);
     }
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(build(
         &project,
         args.docker_host.as_deref(),
+        policy,
         args.push.as_deref(),
         true,
     ))?;
@@ -50,25 +89,35 @@ pub fn run(args: BuildArgs) -> Result<()> {
 }
 
 /// What `esb up` does before starting docker workers: builds what changed (progress
-/// on stderr, no summary table) and returns each function's image; the error names
-/// every function that failed.
+/// on stderr, no summary table) and records each function's image, and a note for
+/// each on a stand-in base, in `project`; the error names every function that failed.
 pub async fn build_images(
-    project: &Project,
+    project: &mut Project,
     runtime: &RuntimeArgs,
-) -> Result<BTreeMap<String, String>> {
-    build(project, runtime.docker_host.as_deref(), None, false).await
+    policy: BasePolicy,
+) -> Result<()> {
+    let built = build(project, runtime.docker_host.as_deref(), policy, None, false).await?;
+    project.notes = built
+        .iter()
+        .filter_map(|(name, b)| Some((name.clone(), stand_in_note(b.stand_in.as_ref()?))))
+        .collect();
+    project.images = built
+        .into_iter()
+        .map(|(name, b)| (name, b.reference))
+        .collect();
+    Ok(())
 }
 
 /// `--dry-run`: every function's image reference (a content hash of its files and the
 /// esb binary) and whether the daemon already has it.
-fn plan(project: &Project, docker_host: Option<&str>) -> Result<()> {
+fn plan(project: &Project, docker_host: Option<&str>, policy: BasePolicy) -> Result<()> {
     let esb = esb_docker::running_binary()?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let docker = runtime
         .block_on(esb_docker::connect(docker_host, Duration::from_secs(5)))
         .map_err(|e| eprintln!("esb: {e}; cannot tell which images exist"))
         .ok();
-    for src in project.function_sources() {
+    for src in project.function_sources(policy) {
         let reference = esb_docker::image_reference(&src, &esb)
             .with_context(|| format!("{}: cannot read its files", src.name))?;
         let state = match &docker {
@@ -87,10 +136,11 @@ fn plan(project: &Project, docker_host: Option<&str>) -> Result<()> {
 async fn build(
     project: &Project,
     docker_host: Option<&str>,
+    policy: BasePolicy,
     push: Option<&str>,
     print_summary: bool,
-) -> Result<BTreeMap<String, String>> {
-    let sources = project.function_sources();
+) -> Result<BTreeMap<String, Built>> {
+    let sources = project.function_sources(policy);
     let esb = esb_docker::running_binary()?;
     let docker = esb_docker::connect(docker_host, Duration::from_secs(10)).await?;
     let progress = Progress::stderr();
@@ -110,6 +160,15 @@ async fn build(
     }
     if print_summary {
         summarize(&sources, &results);
+    }
+    // Said after the progress lines, where it cannot scroll away unnoticed.
+    for (src, result) in sources.iter().zip(&results) {
+        if let Ok(Built {
+            stand_in: Some(s), ..
+        }) = result
+        {
+            eprintln!("esb: warning: {}", stand_in_warning(&src.name, s));
+        }
     }
     // Functions failing for the same reason (no base image, typically) share one line.
     let mut reasons: Vec<(String, Vec<&str>)> = Vec::new();
@@ -136,8 +195,17 @@ async fn build(
     Ok(sources
         .iter()
         .zip(results)
-        .filter_map(|(src, r)| r.ok().map(|b| (src.name.clone(), b.reference)))
+        .filter_map(|(src, r)| r.ok().map(|b| (src.name.clone(), b)))
         .collect())
+}
+
+/// The line `esb build` and `esb up` print for a function on another Python's base.
+fn stand_in_warning(function: &str, s: &StandIn) -> String {
+    format!(
+        "function {function} asks for {}, which has no base image here: it runs on {} \
+         (Python {}) because of --nearest-python-base",
+        s.runtime, s.base, s.python_version
+    )
 }
 
 /// One line per function on stdout.

@@ -21,6 +21,10 @@ pub struct GatewayArgs {
     pub agent: String,
     #[command(flatten)]
     pub serve: ServeArgs,
+    /// Must match `esb build`'s: whether images may stand on another Python's base is
+    /// part of their names.
+    #[command(flatten)]
+    pub bases: crate::build_command::BaseArgs,
 }
 
 /// Pool behaviour, shared by `esb gateway` and `esb up`.
@@ -81,7 +85,7 @@ pub struct ServeArgs {
 
 pub fn run(args: GatewayArgs) -> Result<()> {
     let mut project = args.project.load()?;
-    project.name_images()?;
+    project.name_images(args.bases.policy())?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let gateway = serve(

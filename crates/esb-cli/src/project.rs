@@ -9,7 +9,7 @@ use std::sync::{Arc, RwLock};
 use anyhow::{Context, Result};
 use clap::Args;
 use esb_auth::BoxCredentials;
-use esb_docker::FunctionSource;
+use esb_docker::{BasePolicy, FunctionSource};
 use esb_gateway::AsyncConfig;
 use esb_gateway::FunctionEntry;
 use esb_proto::agent::FunctionSpec;
@@ -47,6 +47,9 @@ pub struct Project {
     /// workers run; filled by the build (`esb up`) or `name_images` (`esb gateway`),
     /// empty for process workers, which run the code in place.
     pub images: BTreeMap<String, String>,
+    /// What `esb status` says about how a function runs, where there is something to
+    /// say: on another Python than its runtime names (a stand-in base, the host's).
+    pub notes: BTreeMap<String, String>,
     pub default_concurrency: u32,
     pub state_dir: StateDir,
     pub region: String,
@@ -91,6 +94,7 @@ impl ProjectArgs {
                 .canonicalize()
                 .unwrap_or_else(|_| self.template.clone()),
             images: BTreeMap::new(),
+            notes: BTreeMap::new(),
             default_concurrency: self.default_concurrency,
             state_dir,
             region: self.region.clone(),
@@ -269,17 +273,19 @@ impl Project {
                             .unwrap_or(self.default_concurrency.max(f.provisioned_concurrency)),
                     )
                     .unwrap_or(usize::MAX),
+                    note: self.notes.get(&f.name).cloned(),
                 }
             })
             .collect()
     }
 
     /// Names every function's image from its files alone (no Docker): what a split
-    /// gateway tells an agent to run, which may be a docker agent.
-    pub fn name_images(&mut self) -> Result<()> {
+    /// gateway tells an agent to run, which may be a docker agent. `policy` must be
+    /// the one `esb build` made the images with: it is part of their names.
+    pub fn name_images(&mut self, policy: BasePolicy) -> Result<()> {
         let esb = esb_docker::running_binary()?;
         self.images = self
-            .function_sources()
+            .function_sources(policy)
             .iter()
             .filter_map(|src| match esb_docker::image_reference(src, &esb) {
                 Ok(reference) => Some((src.name.clone(), reference)),
@@ -292,8 +298,34 @@ impl Project {
         Ok(())
     }
 
-    pub fn function_sources(&self) -> Vec<FunctionSource> {
-        function_sources(&self.template)
+    pub fn function_sources(&self, policy: BasePolicy) -> Vec<FunctionSource> {
+        function_sources(&self.template, policy)
+    }
+
+    /// Python functions whose runtime names another version than `host` (`3.11`), the
+    /// Python process workers run them on, with that runtime.
+    pub fn other_pythons(&self, host: &str) -> Vec<(String, String)> {
+        self.template
+            .functions
+            .iter()
+            .filter_map(|f| {
+                let runtime = f.runtime.id();
+                let wanted = esb_docker::base_image::python_version(&runtime)?;
+                (wanted != host).then(|| (f.name.clone(), runtime.clone()))
+            })
+            .collect()
+    }
+
+    /// What `esb status` says about those functions under process workers.
+    pub fn host_python_notes(&self, host: &str) -> BTreeMap<String, String> {
+        self.other_pythons(host)
+            .into_iter()
+            .map(|(name, runtime)| {
+                let note =
+                    format!("runtime {runtime} runs on the host's Python {host} (process workers)");
+                (name, note)
+            })
+            .collect()
     }
 
     pub fn has_python(&self) -> bool {
@@ -305,7 +337,7 @@ impl Project {
 }
 
 /// What each function's image is built from.
-fn function_sources(template: &Template) -> Vec<FunctionSource> {
+fn function_sources(template: &Template, policy: BasePolicy) -> Vec<FunctionSource> {
     template
         .functions
         .iter()
@@ -315,6 +347,7 @@ fn function_sources(template: &Template) -> Vec<FunctionSource> {
             handler: f.handler.clone().unwrap_or_default(),
             code_dir: f.code_dir.clone(),
             layers: f.layers.clone(),
+            base_policy: policy,
         })
         .collect()
 }

@@ -120,6 +120,9 @@ pub fn run(args: StatusArgs) -> Result<()> {
         if let Some(url) = &f.url {
             println!("  URL {}{url}", s.url);
         }
+        if let Some(note) = &f.note {
+            println!("  WARNING {note}");
+        }
     }
     if !buckets.is_empty() {
         println!("\n{:<40} {:>9} {:>14}", "BUCKET", "objects", "bytes");

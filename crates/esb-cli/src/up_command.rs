@@ -23,6 +23,8 @@ pub struct UpArgs {
     pub runtime: RuntimeArgs,
     #[command(flatten)]
     pub serve: ServeArgs,
+    #[command(flatten)]
+    pub bases: crate::build_command::BaseArgs,
     /// Run the box in the background; its output goes to <state>/logs/box.log.
     #[arg(long, short)]
     pub detach: bool,
@@ -48,8 +50,9 @@ pub fn run(args: UpArgs) -> Result<()> {
     runtime.block_on(async move {
         let mut kind = args.runtime.resolve().await?;
         if kind == RuntimeKind::Docker {
-            match crate::build_command::build_images(&project, &args.runtime).await {
-                Ok(images) => project.images = images,
+            let policy = args.bases.policy();
+            match crate::build_command::build_images(&mut project, &args.runtime, policy).await {
+                Ok(()) => {}
                 Err(e) if args.runtime.runtime == RuntimeKind::Auto => {
                     eprintln!("esb: a Docker daemon answers, but {e:#}; using process workers");
                     kind = RuntimeKind::Process;
@@ -67,6 +70,11 @@ pub fn run(args: UpArgs) -> Result<()> {
             kind == RuntimeKind::Process && project.has_python(),
         )
         .await?;
+        let host_python = if kind == RuntimeKind::Process && project.has_python() {
+            host_python(&mut project).await
+        } else {
+            None
+        };
         let agent_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .context("no loopback port for the agent")?;
@@ -90,8 +98,11 @@ pub fn run(args: UpArgs) -> Result<()> {
             },
             args.watch.then(|| {
                 let rebuild = match kind {
-                    RuntimeKind::Docker => crate::watch::Rebuild::Images(args.runtime.clone()),
-                    _ => crate::watch::Rebuild::InPlace,
+                    RuntimeKind::Docker => crate::watch::Rebuild::Images {
+                        runtime: args.runtime.clone(),
+                        policy: args.bases.policy(),
+                    },
+                    _ => crate::watch::Rebuild::InPlace { host_python },
                 };
                 (args.project.clone(), rebuild)
             }),
@@ -104,4 +115,26 @@ pub fn run(args: UpArgs) -> Result<()> {
         let _ = tokio::time::timeout(Duration::from_secs(5), agent_task).await;
         Ok(())
     })
+}
+
+/// Process workers run every Python function on the host's Python: said for each whose
+/// runtime names another version, as a warning now and a note in `esb status`, as a
+/// docker box says it of a stand-in base. The version, when it could be read.
+async fn host_python(project: &mut crate::project::Project) -> Option<String> {
+    let env = esb_agent::python_env::PythonEnv::new(&project.state_dir);
+    let host = match env.version().await {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::debug!("cannot tell the host's Python version: {e}");
+            return None;
+        }
+    };
+    for (name, runtime) in project.other_pythons(&host) {
+        eprintln!(
+            "esb: warning: function {name} asks for {runtime}; process workers run it on \
+             the host's Python {host}"
+        );
+    }
+    project.notes = project.host_python_notes(&host);
+    Some(host)
 }

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use esb_docker::BasePolicy;
 use esb_gateway::{FunctionEntry, Gateway};
 use notify::{RecommendedWatcher, RecursiveMode, Watcher};
 
@@ -22,10 +23,15 @@ const SETTLE: Duration = Duration::from_millis(200);
 
 /// How a changed function is brought up to date.
 pub enum Rebuild {
-    /// Process workers run the code in place: new workers are enough.
-    InPlace,
-    /// Docker workers: the function's image is rebuilt first.
-    Images(RuntimeArgs),
+    /// Process workers run the code in place: new workers are enough. `host_python`
+    /// is the Python version they run (for the notes of functions naming another).
+    InPlace { host_python: Option<String> },
+    /// Docker workers: the function's image is rebuilt first, its base chosen by
+    /// `policy`.
+    Images {
+        runtime: RuntimeArgs,
+        policy: BasePolicy,
+    },
 }
 
 /// How the box turns a project into the functions it serves.
@@ -185,8 +191,14 @@ fn affected(project: &Project, paths: &[PathBuf]) -> BTreeSet<String> {
 /// Rebuilds the images of `project` when workers are containers (unchanged ones are
 /// "up to date" at once).
 async fn rebuild(rebuild: &Rebuild, project: &mut Project) -> Result<()> {
-    if let Rebuild::Images(args) = rebuild {
-        project.images = crate::build_command::build_images(project, args).await?;
+    match rebuild {
+        Rebuild::Images { runtime, policy } => {
+            crate::build_command::build_images(project, runtime, *policy).await?;
+        }
+        Rebuild::InPlace {
+            host_python: Some(host),
+        } => project.notes = project.host_python_notes(host),
+        Rebuild::InPlace { host_python: None } => {}
     }
     Ok(())
 }
@@ -206,7 +218,7 @@ async fn reload(gateway: Arc<Gateway>, reloader: &mut Reloader, names: BTreeSet<
     };
     for entry in entries {
         if names.contains(&entry.spec.name) {
-            gateway.reload(entry.spec).await;
+            gateway.reload(entry.spec, entry.note).await;
         }
     }
     let list: Vec<&str> = names.iter().map(String::as_str).collect();

@@ -2,12 +2,19 @@
 //! AWS's runtime client: ESB's own `esb/base:python3.X` (imported from a root
 //! filesystem, so no registry is needed), else an AWS Lambda base image someone
 //! loaded or can pull. `provided*` functions bring their own executable: `scratch`.
+//!
+//! A Python runtime without a base is refused unless the user asked for a stand-in
+//! ([`BasePolicy::NearestPython`]): then the nearest Python base the daemon has runs
+//! it, and the build says so ([`StandIn`]), because the code then runs on another
+//! Python than the template names.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use bollard::Docker;
-use bollard::query_parameters::{BuildImageOptionsBuilder, CreateImageOptionsBuilder};
+use bollard::query_parameters::{
+    BuildImageOptionsBuilder, CreateImageOptionsBuilder, ListImagesOptions,
+};
 use futures_util::StreamExt;
 use tokio::sync::Mutex;
 
@@ -30,6 +37,18 @@ pub const AWS_PYTHON: &str = "/var/lang/bin/python3";
 
 const SCRATCH: &str = "scratch";
 
+/// What a Python function runs on when its own Python version has no base image.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum BasePolicy {
+    /// Nothing else: the build fails, saying how to make the base (the default, so no
+    /// function silently runs on another Python than its template names).
+    #[default]
+    Exact,
+    /// The nearest Python base the daemon has (`--nearest-python-base`): the highest
+    /// version below the wanted one, else the lowest above it. Never another language.
+    NearestPython,
+}
+
 /// A resolved base.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Base {
@@ -39,6 +58,8 @@ pub struct Base {
     pub id: String,
     /// The interpreter that runs `awslambdaric`, for Python bases.
     pub python: Option<String>,
+    /// Its Python version (`3.11`), for Python bases: wheels are chosen for it.
+    pub python_version: Option<String>,
 }
 
 impl Base {
@@ -46,6 +67,36 @@ impl Base {
     /// `esb.base-id` label names even if the name moves meanwhile.
     pub fn from(&self) -> &str {
         &self.id
+    }
+
+    /// How this base differs from what `runtime` asks for, when it is another Python's.
+    pub fn stand_in_for(&self, runtime: &str) -> Option<StandIn> {
+        let wanted = python_version(runtime)?;
+        let got = self.python_version.as_deref()?;
+        (wanted != got).then(|| StandIn {
+            runtime: runtime.to_string(),
+            base: self.name.clone(),
+            python_version: got.to_string(),
+        })
+    }
+}
+
+/// A Python function built on another Python version's base
+/// ([`BasePolicy::NearestPython`]): what the warnings and `esb status` say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StandIn {
+    /// The runtime the template names (`python3.12`).
+    pub runtime: String,
+    /// The base it runs on instead (`esb/base:python3.11`).
+    pub base: String,
+    /// That base's Python version (`3.11`).
+    pub python_version: String,
+}
+
+impl StandIn {
+    /// `python3.11`: the runtime the base really is.
+    pub fn base_runtime(&self) -> String {
+        format!("python{}", self.python_version)
     }
 }
 
@@ -77,18 +128,28 @@ pub fn nominal_base(runtime: &str) -> Result<String, ImageError> {
     }
 }
 
+/// Where AWS publishes its Python Lambda images.
+const AWS_PYTHON_REPOSITORY: &str = "public.ecr.aws/lambda/python";
+
 fn aws_base_name(version: &str) -> String {
-    format!("public.ecr.aws/lambda/python:{version}")
+    format!("{AWS_PYTHON_REPOSITORY}:{version}")
 }
 
 /// Finds the base of `runtime`'s images: local `esb/base:python3.X`, local AWS image,
-/// a pull of the AWS image, or an error saying how to make one.
-pub async fn resolve(docker: &Docker, runtime: &str, task: &Task) -> Result<Base, ImageError> {
+/// a pull of the AWS image; then, when `policy` allows it, the nearest Python base
+/// present; else an error saying how to make one.
+pub async fn resolve(
+    docker: &Docker,
+    runtime: &str,
+    policy: BasePolicy,
+    task: &Task,
+) -> Result<Base, ImageError> {
     if is_provided(runtime) {
         return Ok(Base {
             name: SCRATCH.into(),
             id: SCRATCH.into(),
             python: None,
+            python_version: None,
         });
     }
     let version =
@@ -97,7 +158,7 @@ pub async fn resolve(docker: &Docker, runtime: &str, task: &Task) -> Result<Base
     let aws = aws_base_name(version);
     for name in [&esb, &aws] {
         if let Some(image) = daemon::image_if_exists(docker, name).await? {
-            return Ok(base_from(name, image));
+            return Ok(base_from(name, image, version));
         }
     }
     task.step(&format!("pulling {aws}"));
@@ -114,26 +175,100 @@ pub async fn resolve(docker: &Docker, runtime: &str, task: &Task) -> Result<Base
             break;
         }
     }
-    match failure {
+    let detail = match failure {
         None => match daemon::image_if_exists(docker, &aws).await? {
-            Some(image) => Ok(base_from(&aws, image)),
-            None => Err(no_base(
-                runtime,
-                version,
-                "the pull reported no image".into(),
-            )),
+            Some(image) => return Ok(base_from(&aws, image, version)),
+            None => "the pull reported no image".to_string(),
         },
-        Some(detail) => Err(no_base(runtime, version, detail)),
+        Some(detail) => detail,
+    };
+    tracing::debug!("pulling the AWS base image failed: {detail}");
+    let nearest = nearest_present(docker, version).await?;
+    match nearest {
+        Some((name, image, got)) if policy == BasePolicy::NearestPython => {
+            Ok(base_from(&name, image, &got))
+        }
+        _ => Err(no_base(runtime, version, nearest.map(|(name, _, _)| name))),
     }
 }
 
-fn no_base(runtime: &str, version: &str, detail: String) -> ImageError {
-    tracing::debug!("pulling the AWS base image failed: {detail}");
+fn no_base(runtime: &str, version: &str, nearest: Option<String>) -> ImageError {
     ImageError::NoBaseImage {
         runtime: runtime.into(),
         version: version.into(),
         suite: debootstrap_suite(version).into(),
+        nearest,
     }
+}
+
+/// The Python base the daemon has nearest to version `wanted` (by [`nearest_python`];
+/// ESB's own before AWS's of the same version), with its version.
+async fn nearest_present(
+    docker: &Docker,
+    wanted: &str,
+) -> Result<Option<(String, bollard::models::ImageInspect, String)>, ImageError> {
+    let options = ListImagesOptions {
+        filters: Some(HashMap::from([(
+            "reference".to_string(),
+            vec!["esb/base".to_string(), AWS_PYTHON_REPOSITORY.to_string()],
+        )])),
+        ..ListImagesOptions::default()
+    };
+    let images = docker
+        .list_images(Some(options))
+        .await
+        .map_err(ImageError::docker("list the Python base images"))?;
+    let present: Vec<(&str, &String)> = images
+        .iter()
+        .flat_map(|i| &i.repo_tags)
+        .filter_map(|name| Some((base_version(name)?, name)))
+        .collect();
+    let versions: Vec<&str> = present.iter().map(|(v, _)| *v).collect();
+    let Some(got) = nearest_python(wanted, &versions) else {
+        return Ok(None);
+    };
+    let mut names: Vec<&String> = present
+        .iter()
+        .filter(|(v, _)| *v == got)
+        .map(|(_, name)| *name)
+        .collect();
+    // `esb/...` sorts before `public.ecr.aws/...`: ESB's own base first.
+    names.sort();
+    for name in names {
+        if let Some(image) = daemon::image_if_exists(docker, name).await? {
+            return Ok(Some((name.clone(), image, got)));
+        }
+    }
+    Ok(None)
+}
+
+/// The Python version of a base image's name: `esb/base:python3.11` or
+/// `public.ecr.aws/lambda/python:3.11` (not AWS's other tags, `3.11-x86_64`...).
+fn base_version(name: &str) -> Option<&str> {
+    if let Some(runtime) = name.strip_prefix("esb/base:") {
+        return python_version(runtime);
+    }
+    let tag = name
+        .strip_prefix(AWS_PYTHON_REPOSITORY)?
+        .strip_prefix(':')?;
+    let version = tag.strip_prefix("3.")?;
+    (!version.is_empty() && version.bytes().all(|b| b.is_ascii_digit())).then_some(tag)
+}
+
+/// Which of the `present` Python versions (`3.11`) stands in for `wanted`: the highest
+/// not above it, else the lowest above it. Below first: code written for a Python
+/// runs on an older one unless it uses that version's newest syntax or library, while
+/// a newer one may have dropped modules it imports, and requirements pinned for the
+/// wanted version more often have wheels for older Pythons than for newer ones.
+pub fn nearest_python(wanted: &str, present: &[&str]) -> Option<String> {
+    let minor = |v: &str| v.strip_prefix("3.")?.parse::<u32>().ok();
+    let wanted = minor(wanted)?;
+    let mut minors: Vec<u32> = present.iter().filter_map(|v| minor(v)).collect();
+    minors.sort_unstable();
+    minors.dedup();
+    let below = minors.iter().rev().find(|m| **m <= wanted);
+    let above = minors.iter().find(|m| **m > wanted);
+    below.or(above).map(|m| format!("3.{m}"))
 }
 
 /// Where debootstrap finds a given python3 as the distribution's own.
@@ -148,7 +283,7 @@ fn debootstrap_suite(version: &str) -> &'static str {
     }
 }
 
-fn base_from(name: &str, image: bollard::models::ImageInspect) -> Base {
+fn base_from(name: &str, image: bollard::models::ImageInspect, version: &str) -> Base {
     let python = image
         .config
         .as_ref()
@@ -159,14 +294,15 @@ fn base_from(name: &str, image: bollard::models::ImageInspect) -> Base {
         name: name.to_string(),
         id: image.id.unwrap_or_default(),
         python: Some(python),
+        python_version: Some(version.to_string()),
     }
 }
 
-/// Bases resolved once per runtime for a batch of builds (failures are not kept: each
-/// function reports its own).
+/// Bases resolved once per runtime and policy for a batch of builds (failures are not
+/// kept: each function reports its own).
 #[derive(Debug, Default)]
 pub struct BaseCache {
-    resolved: Mutex<HashMap<String, Base>>,
+    resolved: Mutex<HashMap<(String, BasePolicy), Base>>,
 }
 
 impl BaseCache {
@@ -174,14 +310,16 @@ impl BaseCache {
         &self,
         docker: &Docker,
         runtime: &str,
+        policy: BasePolicy,
         task: &Task,
     ) -> Result<Base, ImageError> {
         let mut resolved = self.resolved.lock().await;
-        if let Some(base) = resolved.get(runtime) {
+        let key = (runtime.to_string(), policy);
+        if let Some(base) = resolved.get(&key) {
             return Ok(base.clone());
         }
-        let base = resolve(docker, runtime, task).await?;
-        resolved.insert(runtime.to_string(), base.clone());
+        let base = resolve(docker, runtime, policy, task).await?;
+        resolved.insert(key, base.clone());
         Ok(base)
     }
 }
@@ -411,7 +549,7 @@ mod tests {
 
     #[test]
     fn the_missing_base_error_says_how_to_make_one() {
-        let text = no_base("python3.11", "3.11", String::new()).to_string();
+        let text = no_base("python3.11", "3.11", None).to_string();
         assert!(
             text.contains(
                 "run `esb image base --runtime python3.11 --rootfs DIR` (DIR from `debootstrap \
@@ -420,6 +558,86 @@ mod tests {
             ),
             "{text}"
         );
+        assert!(!text.contains("nearest"), "no stand-in to offer: {text}");
+        let text = no_base("python3.12", "3.12", Some("esb/base:python3.11".into())).to_string();
+        assert!(
+            text.contains(
+                "run `esb image base --runtime python3.12 --rootfs DIR` (DIR from `debootstrap \
+                 --variant=minbase --include=python3-minimal,python3-pip noble \
+                 http://archive.ubuntu.com/ubuntu DIR`)"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.ends_with(
+                "or, to run python3.12 functions on esb/base:python3.11 (another Python \
+                 version), --nearest-python-base (ESB_NEAREST_PYTHON_BASE=true, or \
+                 `nearest-python-base = true` in esb.toml)"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_nearest_python_is_the_highest_below_else_the_lowest_above() {
+        let near = |wanted, present: &[&str]| nearest_python(wanted, present);
+        assert_eq!(near("3.12", &["3.11"]).as_deref(), Some("3.11"));
+        assert_eq!(
+            near("3.12", &["3.9", "3.11", "3.10"]).as_deref(),
+            Some("3.11")
+        );
+        // Lower wins over a nearer higher one.
+        assert_eq!(near("3.12", &["3.9", "3.13"]).as_deref(), Some("3.9"));
+        assert_eq!(
+            near("3.10", &["3.13", "3.11", "3.12"]).as_deref(),
+            Some("3.11")
+        );
+        // Minor versions are numbers: 3.9 is below 3.10.
+        assert_eq!(near("3.10", &["3.9", "3.11"]).as_deref(), Some("3.9"));
+        assert_eq!(near("3.12", &["3.12", "3.11"]).as_deref(), Some("3.12"));
+        assert_eq!(near("3.12", &[]), None);
+        assert_eq!(near("3.12", &["2.7", "3.x"]), None);
+    }
+
+    #[test]
+    fn python_bases_are_recognised_by_name() {
+        assert_eq!(base_version("esb/base:python3.11"), Some("3.11"));
+        assert_eq!(
+            base_version("public.ecr.aws/lambda/python:3.10"),
+            Some("3.10")
+        );
+        assert_eq!(
+            base_version("public.ecr.aws/lambda/python:3.10-x86_64"),
+            None
+        );
+        assert_eq!(base_version("public.ecr.aws/lambda/python:latest"), None);
+        assert_eq!(base_version("public.ecr.aws/lambda/nodejs:20"), None);
+        assert_eq!(base_version("esb/rootfs:python3.11"), None);
+        assert_eq!(base_version("esb/base:provided"), None);
+    }
+
+    #[test]
+    fn a_base_of_another_python_is_a_stand_in_and_only_that() {
+        let base = |version: Option<&str>| Base {
+            name: "esb/base:python3.11".into(),
+            id: "sha256:1".into(),
+            python: version.map(|_| "/usr/bin/python3.11".into()),
+            python_version: version.map(str::to_string),
+        };
+        let stand_in = base(Some("3.11"))
+            .stand_in_for("python3.12")
+            .expect("a stand-in");
+        assert_eq!(
+            stand_in,
+            StandIn {
+                runtime: "python3.12".into(),
+                base: "esb/base:python3.11".into(),
+                python_version: "3.11".into(),
+            }
+        );
+        assert_eq!(stand_in.base_runtime(), "python3.11");
+        assert_eq!(base(Some("3.11")).stand_in_for("python3.11"), None);
+        assert_eq!(base(None).stand_in_for("provided.al2023"), None);
     }
 
     #[test]

@@ -28,6 +28,10 @@ pub struct HashInput<'a> {
     /// The nominal base (`esb/base:python3.11`, `scratch`); the base actually used is
     /// tracked by the image's `esb.base-id` label.
     pub base_name: &'a str,
+    /// A Python function may be built on another Python's base
+    /// (`--nearest-python-base`): such images get names of their own, so a box that
+    /// wants the exact base never runs one (from a registry, say).
+    pub stand_in_allowed: bool,
     pub code: &'a BTreeMap<PathBuf, Entry>,
     pub layers: &'a [BTreeMap<PathBuf, Entry>],
     pub esb_binary: &'a Path,
@@ -43,6 +47,10 @@ pub fn content_hash(input: &HashInput<'_>) -> Result<String, ImageError> {
         input.base_name,
     ] {
         field(&mut h, text.as_bytes());
+    }
+    // Only when allowed, so the images of boxes without the option keep their names.
+    if input.stand_in_allowed {
+        field(&mut h, b"nearest-python-base");
     }
     field(&mut h, &binary_digest(input.esb_binary)?);
     field(&mut h, b"code");
@@ -148,17 +156,34 @@ mod tests {
     use crate::source_tree::walk;
 
     fn hash_of(code: &Path, bin: &Path, handler: &str) -> String {
+        hash_allowing(code, bin, handler, false)
+    }
+
+    fn hash_allowing(code: &Path, bin: &Path, handler: &str, stand_in_allowed: bool) -> String {
         let tree = walk(code).expect("walk");
         content_hash(&HashInput {
             name: "Fn",
             runtime: "python3.11",
             handler,
             base_name: "esb/base:python3.11",
+            stand_in_allowed,
             code: &tree,
             layers: &[],
             esb_binary: bin,
         })
         .expect("hash")
+    }
+
+    #[test]
+    fn images_that_may_stand_on_another_python_have_names_of_their_own() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        std::fs::write(tmp.path().join("app.py"), "a").expect("write");
+        let bin = tmp.path().join("esb");
+        std::fs::write(&bin, "binary").expect("write");
+        assert_ne!(
+            hash_allowing(tmp.path(), &bin, "app.handler", true),
+            hash_allowing(tmp.path(), &bin, "app.handler", false)
+        );
     }
 
     #[test]

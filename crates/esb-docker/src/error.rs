@@ -34,13 +34,16 @@ pub enum ImageError {
     #[error(
         "no base image for {runtime}: run `esb image base --runtime {runtime} --rootfs DIR` \
 (DIR from `debootstrap --variant=minbase --include=python3-minimal,python3-pip {suite} DIR`) \
-or load public.ecr.aws/lambda/python:{version}"
+or load public.ecr.aws/lambda/python:{version}{}",
+        stand_in_hint(runtime, nearest.as_deref())
     )]
     NoBaseImage {
         runtime: String,
         version: String,
         /// A Debian/Ubuntu release whose python3 is that version.
         suite: String,
+        /// The base `--nearest-python-base` would run it on, when the daemon has one.
+        nearest: Option<String>,
     },
     #[error("{} is not a {runtime} root filesystem: {detail}", rootfs.display())]
     Rootfs {
@@ -60,6 +63,18 @@ repository's .cargo/config.toml links it with crt-static)",
     BadReference(String),
     #[error("{action} failed: {detail}")]
     Registry { action: String, detail: String },
+}
+
+/// The way out that needs no new base: said only when there is a base to stand in.
+fn stand_in_hint(runtime: &str, nearest: Option<&str>) -> String {
+    match nearest {
+        Some(base) => format!(
+            "; or, to run {runtime} functions on {base} (another Python version), \
+             --nearest-python-base (ESB_NEAREST_PYTHON_BASE=true, or \
+             `nearest-python-base = true` in esb.toml)"
+        ),
+        None => String::new(),
+    }
 }
 
 impl ImageError {

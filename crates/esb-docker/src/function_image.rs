@@ -19,7 +19,7 @@ use bollard::Docker;
 use bollard::query_parameters::{BuildImageOptionsBuilder, TagImageOptionsBuilder};
 use futures_util::StreamExt;
 
-use crate::base_image::{self, Base, BaseCache};
+use crate::base_image::{self, Base, BaseCache, BasePolicy, StandIn};
 use crate::build_context::stream_tar;
 use crate::content_hash::{HashInput, content_hash};
 use crate::daemon;
@@ -63,6 +63,8 @@ pub struct FunctionSource {
     pub code_dir: PathBuf,
     /// Layer content directories in template order.
     pub layers: Vec<PathBuf>,
+    /// Whether a Python function may run on another Python's base when its own has none.
+    pub base_policy: BasePolicy,
 }
 
 /// A function image that exists now.
@@ -72,6 +74,8 @@ pub struct Built {
     pub reference: String,
     /// False when an identical image was already there.
     pub rebuilt: bool,
+    /// Set when the image stands on another Python's base (`BasePolicy::NearestPython`).
+    pub stand_in: Option<StandIn>,
 }
 
 /// The function's image reference, `esb/<name>:<16-hex content hash>`, computed from
@@ -127,11 +131,24 @@ async fn build_one(
         Ok(Built {
             reference,
             rebuilt: false,
-        }) => task.finish(&format!("up to date ({reference})")),
-        Ok(Built { reference, .. }) => task.finish(&format!("done in {ms} ms ({reference})")),
+            stand_in,
+        }) => task.finish(&format!("up to date ({reference}){}", on(stand_in))),
+        Ok(Built {
+            reference,
+            stand_in,
+            ..
+        }) => task.finish(&format!("done in {ms} ms ({reference}){}", on(stand_in))),
         Err(e) => task.fail(&format!("failed: {e}")),
     }
     result
+}
+
+/// What a progress line adds for an image on another Python's base.
+fn on(stand_in: &Option<StandIn>) -> String {
+    stand_in
+        .as_ref()
+        .map(|s| format!(" on {} instead of {}", s.base, s.runtime))
+        .unwrap_or_default()
 }
 
 async fn build_with(
@@ -147,7 +164,11 @@ async fn build_with(
         off_thread(&src.code_dir, move || Plan::read(&owned, &bin)).await?
     };
     task.step("finding the base image");
-    let base = shared.bases.get(docker, &src.runtime, task).await?;
+    let base = shared
+        .bases
+        .get(docker, &src.runtime, src.base_policy, task)
+        .await?;
+    let stand_in = base.stand_in_for(&src.runtime);
     let existing = daemon::image_if_exists(docker, &plan.reference).await?;
     let existing_base = existing
         .as_ref()
@@ -159,11 +180,18 @@ async fn build_with(
         return Ok(Built {
             reference: plan.reference,
             rebuilt: false,
+            stand_in,
         });
     }
 
-    // Dependencies go to a temporary directory that lives until the build is sent.
-    let deps_dir = match (&plan.python_version, plan.requirements()) {
+    // Dependencies go to a temporary directory that lives until the build is sent;
+    // wheels are for the base's Python, which a stand-in makes another than the
+    // template's.
+    let wheels_for = base
+        .python_version
+        .as_ref()
+        .or(plan.python_version.as_ref());
+    let deps_dir = match (wheels_for, plan.requirements()) {
         (Some(version), Some(requirements)) => {
             task.step("installing requirements.txt with the host's pip");
             let dir = tempfile::tempdir().map_err(|source| ImageError::Write {
@@ -240,6 +268,7 @@ async fn build_with(
     Ok(Built {
         reference: plan.reference,
         rebuilt: true,
+        stand_in,
     })
 }
 
@@ -301,6 +330,8 @@ impl Plan {
             runtime: &src.runtime,
             handler: &src.handler,
             base_name: &base_name,
+            stand_in_allowed: python_version.is_some()
+                && src.base_policy == BasePolicy::NearestPython,
             code: &code,
             layers: &layers,
             esb_binary,
@@ -350,11 +381,19 @@ impl Plan {
     /// every function on the same base; the function's own files follow.
     fn dockerfile(&self, base: &Base, runtime_image: &str) -> Result<String, ImageError> {
         let json = |v: &[&str]| serde_json::to_string(v).unwrap_or_default();
+        let site = |version: &str| format!("/opt/python/lib/python{version}/site-packages:");
         let (cmd, pythonpath) = match (&self.python_version, &base.python) {
             (Some(version), Some(python)) => (
                 json(&[python, "-m", "awslambdaric", &self.handler]),
                 format!(
-                    " PYTHONPATH=/opt/python/lib/python{version}/site-packages:/opt/python:/var/runtime"
+                    " PYTHONPATH={}{}/opt/python:/var/runtime",
+                    site(version),
+                    // A stand-in base: layers may also hold packages for its Python.
+                    base.python_version
+                        .as_deref()
+                        .filter(|v| v != version)
+                        .map(site)
+                        .unwrap_or_default(),
                 ),
             ),
             (Some(_), None) => {
@@ -392,6 +431,7 @@ mod tests {
             handler: handler.into(),
             code_dir: dir.to_path_buf(),
             layers: vec![],
+            base_policy: BasePolicy::Exact,
         }
     }
 
@@ -445,6 +485,7 @@ mod tests {
                     name: "esb/base:python3.11".into(),
                     id: "sha256:1".into(),
                     python: Some("/usr/bin/python3.11".into()),
+                    python_version: Some("3.11".into()),
                 },
                 "sha256:2",
             )
@@ -469,5 +510,49 @@ mod tests {
             ),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_stand_in_base_runs_its_own_python_and_keeps_the_templates_layer_path() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        std::fs::write(tmp.path().join("app.py"), "").expect("write");
+        let bin = tmp.path().join("esb-bin");
+        std::fs::write(&bin, "esb").expect("write");
+        let mut src = source(tmp.path(), "python3.12", "app.handler");
+        let exact = Plan::read(&src, &bin).expect("plan");
+        src.base_policy = BasePolicy::NearestPython;
+        let nearest = Plan::read(&src, &bin).expect("plan");
+        assert_ne!(
+            exact.reference, nearest.reference,
+            "an image that may stand on another Python has a name of its own"
+        );
+        let text = nearest
+            .dockerfile(
+                &Base {
+                    name: "esb/base:python3.11".into(),
+                    id: "sha256:1".into(),
+                    python: Some("/usr/bin/python3.11".into()),
+                    python_version: Some("3.11".into()),
+                },
+                "sha256:2",
+            )
+            .expect("dockerfile");
+        assert!(
+            text.contains(r#"CMD ["/usr/bin/python3.11","-m","awslambdaric","app.handler"]"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "PYTHONPATH=/opt/python/lib/python3.12/site-packages:\
+                 /opt/python/lib/python3.11/site-packages:/opt/python:/var/runtime"
+            ),
+            "{text}"
+        );
+        // A provided function is never affected by the policy.
+        std::fs::write(tmp.path().join("bootstrap"), "#!/bin/sh").expect("write");
+        let mut provided = source(tmp.path(), "provided.al2023", "");
+        let before = image_reference(&provided, &bin).expect("reference");
+        provided.base_policy = BasePolicy::NearestPython;
+        assert_eq!(image_reference(&provided, &bin).expect("reference"), before);
     }
 }

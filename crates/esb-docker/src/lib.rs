@@ -19,7 +19,7 @@ mod runtime_image;
 mod source_tree;
 mod tar_entries;
 
-pub use base_image::{AWSLAMBDARIC, BOTO3, import_base};
+pub use base_image::{AWSLAMBDARIC, BOTO3, BasePolicy, StandIn, import_base};
 pub use bollard;
 pub use connect::{DockerUnavailable, connect};
 pub use error::ImageError;

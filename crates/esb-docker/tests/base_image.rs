@@ -71,6 +71,7 @@ async fn a_base_from_a_rootfs_runs_awslambdaric_and_boto3_and_python_functions_b
         handler: "app.handler".into(),
         code_dir,
         layers: vec![repo_root().join("tests/functions/layer")],
+        base_policy: esb_docker::BasePolicy::Exact,
     };
     let esb = fake_esb(tmp.path());
     let started = Instant::now();

@@ -33,6 +33,7 @@ async fn a_provided_function_image_follows_the_conventions_and_rebuilds_only_on_
         handler: String::new(),
         code_dir: code.clone(),
         layers: vec![layer1, layer2],
+        base_policy: esb_docker::BasePolicy::Exact,
     };
     let progress = Progress::lines();
 
@@ -138,7 +139,8 @@ async fn a_provided_function_image_follows_the_conventions_and_rebuilds_only_on_
         again,
         esb_docker::Built {
             reference: expected.clone(),
-            rebuilt: false
+            rebuilt: false,
+            stand_in: None,
         },
         "nothing changed: up to date"
     );
@@ -173,6 +175,7 @@ async fn a_provided_function_without_bootstrap_fails_with_the_reason() {
         handler: String::new(),
         code_dir: code,
         layers: vec![],
+        base_policy: esb_docker::BasePolicy::Exact,
     };
     let err = build_function(&docker, &src, &fake_esb(tmp.path()), &Progress::quiet())
         .await
@@ -201,6 +204,7 @@ async fn build_all_reports_each_function_in_order_and_builds_the_rest_when_one_f
             handler: String::new(),
             code_dir: dir.clone(),
             layers: vec![],
+            base_policy: esb_docker::BasePolicy::Exact,
         })
         .collect();
     let results =
@@ -234,6 +238,7 @@ async fn the_esb_binary_image_is_made_again_when_it_was_removed() {
         handler: String::new(),
         code_dir: code.clone(),
         layers: vec![],
+        base_policy: esb_docker::BasePolicy::Exact,
     };
     let progress = Progress::quiet();
     build_function(&docker, &source(&names[0]), &esb, &progress)

@@ -94,6 +94,7 @@ async fn an_image_pushed_to_a_registry_comes_back_under_its_own_name() {
         handler: String::new(),
         code_dir: code,
         layers: vec![],
+        base_policy: esb_docker::BasePolicy::Exact,
     };
     let built = build_function(&docker, &src, &fake_esb(tmp.path()), &Progress::quiet())
         .await

@@ -3,6 +3,7 @@
 //! clients of the agent and the workers. Handlers reach all of it through one
 //! `Arc<Gateway>`; it calls no handler itself.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -71,6 +72,9 @@ pub struct Gateway {
     /// `ArcSwap`, not a lock: readers never wait, and no panic elsewhere can poison it
     /// into keeping the old plan. Shared with the pools' maintainer.
     plan: Arc<ArcSwap<Plan>>,
+    /// Each function's note for `esb status`, replaced with the functions (whole by
+    /// `replan`, one by `reload`): a rebuild may change it without a new plan.
+    notes: ArcSwap<HashMap<String, String>>,
     pool_settings: PoolSettings,
     pub(crate) events: AsyncEvents,
     pub(crate) metrics: Metrics,
@@ -104,9 +108,11 @@ impl Gateway {
             acquire_timeout: config.acquire_timeout,
             breaker: config.breaker,
         };
+        let notes = notes_of(&config.functions);
         let (plan, _, _) = Plan::build(config.functions, None, &pool_settings);
         let gateway = Arc::new(Self {
             plan: Arc::new(ArcSwap::from_pointee(plan)),
+            notes: ArcSwap::from_pointee(notes),
             pool_settings,
             events: AsyncEvents::default(),
             metrics: Metrics::default(),
@@ -139,6 +145,7 @@ impl Gateway {
     /// their pools and warm workers; changed ones get new workers (requests in flight
     /// finish on the old); removed ones are retired.
     pub async fn replan(&self, functions: Vec<FunctionEntry>) -> Changes {
+        self.notes.store(Arc::new(notes_of(&functions)));
         let (next, changes, transition) =
             Plan::build(functions, Some(&self.plan()), &self.pool_settings);
         self.plan.store(Arc::new(next));
@@ -182,10 +189,19 @@ impl Gateway {
     }
 
     /// Hot reload of one function: new requests get workers running `spec`, requests
-    /// in flight finish on the old ones. False when the box has no such function.
-    pub async fn reload(&self, spec: FunctionSpec) -> bool {
+    /// in flight finish on the old ones, and `esb status` shows `note`. False when the
+    /// box has no such function.
+    pub async fn reload(&self, spec: FunctionSpec, note: Option<String>) -> bool {
         match self.plan().pools.get(&spec.name) {
             Some(pool) => {
+                self.notes.rcu(|notes| {
+                    let mut notes = HashMap::clone(notes);
+                    match &note {
+                        Some(note) => notes.insert(spec.name.clone(), note.clone()),
+                        None => notes.remove(&spec.name),
+                    };
+                    notes
+                });
                 pool.replace(spec).await;
                 true
             }
@@ -196,11 +212,13 @@ impl Gateway {
     /// Every function with its routes, URL, workers and invocation counts.
     pub fn status(&self) -> Status {
         let plan = self.plan();
+        let notes = self.notes.load();
         let mut functions: Vec<FunctionStatus> = plan
             .pools
             .values()
             .map(|pool| {
                 let mut f = pool.status();
+                f.note = notes.get(&f.name).cloned();
                 f.routes = plan
                     .routes
                     .routes_of(&f.name)
@@ -351,6 +369,14 @@ pub(crate) fn test_config(functions: Vec<FunctionEntry>, dir: &std::path::Path) 
     }
 }
 
+/// The notes of the functions that have one, by function.
+fn notes_of(functions: &[FunctionEntry]) -> HashMap<String, String> {
+    functions
+        .iter()
+        .filter_map(|f| Some((f.spec.name.clone(), f.note.clone()?)))
+        .collect()
+}
+
 /// A function of `test_config` boxes, without routes or URL.
 #[cfg(test)]
 pub(crate) fn test_entry(name: &str) -> FunctionEntry {
@@ -364,6 +390,7 @@ pub(crate) fn test_entry(name: &str) -> FunctionEntry {
         url: None,
         provisioned: 0,
         async_config: AsyncConfig::default(),
+        note: None,
     }
 }
 
@@ -403,5 +430,36 @@ mod tests {
         assert_eq!(zeta.reserved_concurrency, 10);
         assert_eq!(zeta.workers, WorkerCounts::default());
         assert_eq!(status.functions[0].url, None);
+    }
+
+    #[tokio::test]
+    async fn status_shows_each_functions_note_as_reloads_and_replans_change_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let note = "runtime python3.12 runs on the python3.11 base".to_string();
+        let mut stand_in = test_entry("py");
+        stand_in.note = Some(note.clone());
+        let gw = Gateway::new(test_config(vec![stand_in, test_entry("plain")], dir.path()))
+            .expect("gateway");
+        let notes = |gw: &Gateway| -> Vec<(String, Option<String>)> {
+            gw.status()
+                .functions
+                .into_iter()
+                .map(|f| (f.name, f.note))
+                .collect()
+        };
+        assert_eq!(
+            notes(&gw),
+            [("plain".into(), None), ("py".into(), Some(note.clone()))]
+        );
+        // Rebuilt on the runtime's own base: the note goes with the reload.
+        assert!(gw.reload(test_entry("py").spec, None).await);
+        assert_eq!(notes(&gw), [("plain".into(), None), ("py".into(), None)]);
+        let mut again = test_entry("plain");
+        again.note = Some(note.clone());
+        gw.replan(vec![again, test_entry("py")]).await;
+        assert_eq!(
+            notes(&gw),
+            [("plain".into(), Some(note)), ("py".into(), None)]
+        );
     }
 }

@@ -29,6 +29,8 @@ pub struct FunctionEntry {
     pub provisioned: usize,
     /// `EventInvokeConfig`: retries, maximum age, destinations.
     pub async_config: AsyncConfig,
+    /// What `esb status` says about how it runs (a stand-in Python base, say).
+    pub note: Option<String>,
 }
 
 pub struct Plan {

@@ -170,6 +170,7 @@ impl<P: WorkerProvider> FunctionPool<P> {
             invocations: self.invocations.load(Ordering::Relaxed),
             last_invoke_ms: (last > 0).then_some(last),
             name: self.name.clone(),
+            note: None,
             provisioned: self.provisioned,
             reserved_concurrency: self.limit,
             routes: Vec::new(),

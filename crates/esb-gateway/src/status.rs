@@ -32,6 +32,10 @@ pub struct FunctionStatus {
     /// When it last ran, in milliseconds since the epoch; `null` before it first ran.
     pub last_invoke_ms: Option<i64>,
     pub name: String,
+    /// What the user should know about how it runs, e.g. on another Python than its
+    /// runtime names (`--nearest-python-base`); absent when there is nothing to say.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     /// Workers kept initialised at all times (`ProvisionedConcurrencyConfig`).
     pub provisioned: usize,
     /// Its concurrency limit (`ReservedConcurrentExecutions`, else the box default).
@@ -79,6 +83,7 @@ mod tests {
                     invocations: 7,
                     last_invoke_ms: Some(1_700_000_000_123),
                     name: "api".into(),
+                    note: None,
                     provisioned: 1,
                     reserved_concurrency: 10,
                     routes: vec![RouteStatus {
@@ -139,6 +144,26 @@ mod tests {
             serde_json::from_value::<Status>(values).expect("status"),
             typed,
             "esb status reads what the gateway writes"
+        );
+    }
+
+    #[test]
+    fn a_note_is_written_only_when_there_is_one() {
+        let f = FunctionStatus {
+            name: "py".into(),
+            note: Some("runtime python3.12 runs on the python3.11 base".into()),
+            ..FunctionStatus::default()
+        };
+        let text = serde_json::to_string(&f).expect("json");
+        assert!(
+            text.contains(
+                r#""name":"py","note":"runtime python3.12 runs on the python3.11 base","provisioned""#
+            ),
+            "{text}"
+        );
+        assert_eq!(
+            serde_json::from_str::<FunctionStatus>(&text).expect("read back"),
+            f
         );
     }
 }

@@ -505,3 +505,48 @@ fn quiet_leaves_the_banner_and_notes_out() {
     assert!(!log.contains("ESB is up"), "{log}");
     assert!(!log.contains("Logs (VictoriaLogs API)"), "{log}");
 }
+
+/// Process workers run every Python function on the host's Python: one whose runtime
+/// names another version is said to at start and in `esb status`, as a docker box
+/// says it of a function on a stand-in base (`--nearest-python-base`).
+#[test]
+fn process_workers_say_when_the_hosts_python_is_not_the_runtimes() {
+    let out = Command::new(support::python())
+        .args(["-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
+        .output()
+        .expect("the test venv's Python");
+    let host = text(&out.stdout).trim().to_string();
+    let other = if host == "3.12" { "3.11" } else { "3.12" };
+    let p = Project {
+        dir: support::python_project(
+            "lifecycle-host-python",
+            &format!(
+                "  Other:\n    Type: AWS::Serverless::Function\n    Properties: {{FunctionName: other, Handler: handlers.echo, Runtime: python{other}}}\n  Same:\n    Type: AWS::Serverless::Function\n    Properties: {{FunctionName: same, Handler: handlers.echo, Runtime: python{host}}}\n"
+            ),
+        ),
+    };
+    let up = p.up(&[]);
+    assert!(up.status.success(), "{}", text(&up.stderr));
+    let log = std::fs::read_to_string(p.dir.join(".esb/logs/box.log")).expect("box log");
+    assert!(
+        log.contains(&format!(
+            "esb: warning: function other asks for python{other}; process workers run it on \
+             the host's Python {host}"
+        )),
+        "{log}"
+    );
+    assert!(!log.contains("function same asks"), "{log}");
+    assert_eq!(
+        p.function("other")["note"],
+        format!("runtime python{other} runs on the host's Python {host} (process workers)")
+    );
+    assert_eq!(p.function("same").get("note"), None);
+    let human = text(&p.esb(&["status"], None).stdout);
+    assert!(
+        human.contains(&format!(
+            "  WARNING runtime python{other} runs on the host's Python {host}"
+        )),
+        "{human}"
+    );
+    assert!(p.esb(&["invoke", "other"], None).status.success());
+}

@@ -34,6 +34,27 @@ impl Project {
         Self { dir, function }
     }
 
+    /// A Python function of `runtime` answering with the Python version it runs on.
+    fn python(tag: &str, runtime: &str) -> Self {
+        let function = format!("py-{tag}-{}", std::process::id());
+        let dir = std::env::temp_dir().join(format!("esb-docker-{function}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("fn")).expect("project dir");
+        std::fs::write(
+            dir.join("fn/app.py"),
+            "import sys\n\n\ndef handler(event, context):\n    return {\"python\": \"%d.%d\" % sys.version_info[:2]}\n",
+        )
+        .expect("code");
+        std::fs::write(
+            dir.join("template.yaml"),
+            format!(
+                "Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n      FunctionName: {function}\n      CodeUri: fn\n      Handler: app.handler\n      Runtime: {runtime}\n      Timeout: 10\n"
+            ),
+        )
+        .expect("template");
+        Self { dir, function }
+    }
+
     fn template(&self) -> PathBuf {
         self.dir.join("template.yaml")
     }
@@ -690,4 +711,156 @@ async fn a_changed_function_drops_its_stale_standby() {
         "a standby has an id of its own (its logs and spool are its own): {left:?}"
     );
     assert!(support::terminate(&mut agent, Duration::from_secs(30)).success());
+}
+
+/// Removes a function's images (every tag of `esb/<function>`) when dropped.
+struct FunctionImages(String);
+
+impl Drop for FunctionImages {
+    fn drop(&mut self) {
+        let ids = Command::new("docker")
+            .args(["images", "-q", &format!("esb/{}", self.0)])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        let mut ids: Vec<&str> = ids.split_whitespace().collect();
+        ids.dedup();
+        if !ids.is_empty() {
+            let _ = Command::new("docker")
+                .args(["rmi", "-f"])
+                .args(&ids)
+                .output();
+        }
+    }
+}
+
+/// A template written for Lambda's `python3.12` on a host whose only Python base is
+/// `esb/base:python3.11` (what scripts/test.sh makes): `esb up --runtime docker`
+/// refuses it, naming the commands that make the base and the option that does
+/// without; with `--nearest-python-base` it serves the function on the 3.11 base and
+/// says so on stderr and in `esb status`.
+#[test]
+fn a_python_without_a_base_runs_on_the_nearest_base_only_when_asked() {
+    support::docker(&["image", "inspect", "esb/base:python3.11"]);
+    for absent in ["esb/base:python3.12", "public.ecr.aws/lambda/python:3.12"] {
+        let there = Command::new("docker")
+            .args(["image", "inspect", absent])
+            .output()
+            .expect("docker image inspect");
+        assert!(
+            !there.status.success(),
+            "this test needs a daemon without {absent}"
+        );
+    }
+    let project = Project::python("nearest", "python3.12");
+    let _images = FunctionImages(project.function.clone());
+
+    let refused = support::esb_command()
+        .arg("up")
+        .arg("--template")
+        .arg(project.template())
+        .arg("--state-dir")
+        .arg(project.state("refused"))
+        .args(["--port", &support::free_addr().port().to_string()])
+        .args(["--runtime", "docker"])
+        .env_remove("ESB_NEAREST_PYTHON_BASE")
+        .output()
+        .expect("esb up");
+    assert_eq!(refused.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&refused.stderr);
+    for fix in [
+        "no base image for python3.12",
+        "run `esb image base --runtime python3.12 --rootfs DIR`",
+        "debootstrap --variant=minbase --include=python3-minimal,python3-pip noble",
+        "or load public.ecr.aws/lambda/python:3.12",
+        "to run python3.12 functions on esb/base:python3.11 (another Python version), \
+         --nearest-python-base (ESB_NEAREST_PYTHON_BASE=true, or `nearest-python-base = \
+         true` in esb.toml)",
+    ] {
+        assert!(err.contains(fix), "the refusal names {fix:?}: {err}");
+    }
+
+    let state = project.state("nearest");
+    let mut up = Up::start(
+        &project,
+        &state,
+        &["--runtime", "docker", "--nearest-python-base"],
+    );
+    let (status, answer) = up.invoke(&project.function, &json!({}));
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        answer["python"], "3.11",
+        "it runs on the 3.11 base: {answer}"
+    );
+    let warning = format!(
+        "esb: warning: function {} asks for python3.12, which has no base image here: it \
+         runs on esb/base:python3.11 (Python 3.11) because of --nearest-python-base",
+        project.function
+    );
+    let said = up.output.lock().map(|o| o.join("\n")).unwrap_or_default();
+    assert!(said.contains(&warning), "{said}");
+
+    let note = "runtime python3.12 runs on the python3.11 base esb/base:python3.11 \
+                (--nearest-python-base)";
+    let status = |json: bool| {
+        let out = support::esb_command()
+            .arg("status")
+            .arg("--state-dir")
+            .arg(&state)
+            .args(json.then_some("--json"))
+            .output()
+            .expect("esb status");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let text = status(false);
+    assert!(text.contains(&format!("  WARNING {note}")), "{text}");
+    let doc: Value = serde_json::from_str(&status(true)).expect("status JSON");
+    assert_eq!(doc["functions"][0]["note"], note, "{doc}");
+    up.stop();
+
+    // The same through esb.toml and the variable: the image is the one just built.
+    std::fs::write(project.dir.join("esb.toml"), "nearest-python-base = true\n").expect("esb.toml");
+    let built = support::esb_command()
+        .arg("build")
+        .arg("--template")
+        .arg(project.template())
+        .output()
+        .expect("esb build");
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let summary = String::from_utf8_lossy(&built.stdout);
+    assert!(summary.contains("up to date"), "{summary}");
+    assert!(String::from_utf8_lossy(&built.stderr).contains(&warning));
+    std::fs::remove_file(project.dir.join("esb.toml")).expect("esb.toml");
+    let plan = |env: Option<&str>| {
+        let mut cmd = support::esb_command();
+        cmd.arg("build")
+            .arg("--dry-run")
+            .arg("--template")
+            .arg(project.template())
+            .env_remove("ESB_NEAREST_PYTHON_BASE");
+        if let Some(value) = env {
+            cmd.env("ESB_NEAREST_PYTHON_BASE", value);
+        }
+        let out = cmd.output().expect("esb build --dry-run");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(
+        plan(Some("1")).contains("up to date"),
+        "{}",
+        plan(Some("1"))
+    );
+    assert!(
+        plan(None).contains("to build"),
+        "without the option, the image is another one: {}",
+        plan(None)
+    );
 }
