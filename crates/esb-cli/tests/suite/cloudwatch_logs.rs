@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -90,26 +90,12 @@ impl LogsBox {
             .spawn()
             .expect("start esb up");
         let output = support::capture_output(&mut child);
-        let deadline = Instant::now() + Duration::from_secs(300);
-        let url = loop {
-            let lines = output.lock().expect("output lock").clone();
-            if let Some(url) = lines.iter().find_map(|l| {
-                l.strip_prefix("CloudWatch Logs: ")
-                    .and_then(|rest| rest.split_whitespace().next())
-                    .map(str::to_string)
-            }) {
-                break url;
-            }
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!("esb up exited ({status}):\n{}", lines.join("\n"));
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no CloudWatch Logs line in the banner:\n{}",
-                lines.join("\n")
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        };
+        let url = support::wait_for_service(
+            &mut child,
+            &output,
+            "CloudWatch Logs: ",
+            Duration::from_secs(300),
+        );
         let b = Self {
             dir,
             state,
@@ -120,15 +106,7 @@ impl LogsBox {
             docker: runtime == "docker",
         };
         // Up once the gateway answers.
-        let client = support::https_client_within(&b.state, port, Duration::from_secs(300));
-        while client
-            .get(format!("https://127.0.0.1:{port}/health"))
-            .send()
-            .is_err()
-        {
-            assert!(Instant::now() < deadline, "the gateway never answered");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        support::https_client_within(&b.state, port, Duration::from_secs(300));
         b
     }
 
@@ -225,17 +203,6 @@ fn aws_cli_v2() -> PathBuf {
         "the AWS CLI v2 is missing: run scripts/test.sh once"
     );
     p
-}
-
-fn wait_until<T>(what: &str, within: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 /// The original ESB's `test_cloudwatch` flow from a function, then what the host sees.
@@ -534,29 +501,21 @@ fn cloudwatch_logs_aws_cli_tails_and_filters_a_function() {
         .spawn()
         .expect("aws logs tail");
     let printed = support::capture_output(&mut tail);
-    wait_until(
+    let printed_has = |what: &str| {
+        let lines = printed.lock().expect("lock");
+        lines.iter().any(|l| l.contains(what))
+    };
+    support::wait_for(
         "the first print in the tail",
         Duration::from_secs(60),
-        || {
-            let lines = printed.lock().expect("lock").clone();
-            lines
-                .iter()
-                .any(|l| l.contains("connectivity: first"))
-                .then_some(())
-        },
+        || printed_has("connectivity: first"),
     );
     let (status, _) = b.post("/api/connectivity", json!({"action": "second"}));
     assert_eq!(status, 200);
-    wait_until(
+    support::wait_for(
         "the second print in the tail",
         Duration::from_secs(60),
-        || {
-            let lines = printed.lock().expect("lock").clone();
-            lines
-                .iter()
-                .any(|l| l.contains("connectivity: second"))
-                .then_some(())
-        },
+        || printed_has("connectivity: second"),
     );
     let _ = tail.kill();
     let _ = tail.wait();

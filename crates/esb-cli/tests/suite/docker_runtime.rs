@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -153,14 +153,6 @@ fn container_state(id: &str) -> String {
         .to_string()
 }
 
-fn wait_until(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + within;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 /// An idle worker is frozen (`docker pause`) after `--pause-idle-after`, and the next
 /// request resumes that same container rather than starting another.
 #[test]
@@ -175,7 +167,7 @@ fn idle_workers_are_paused_and_resumed_on_demand() {
     assert_eq!(up.invoke(&project.function, &echo()), (200, echo()));
     let containers = support::box_containers(&state);
     assert_eq!(containers.len(), 1, "{containers:?}");
-    wait_until(
+    support::wait_for(
         "the idle worker to be paused",
         Duration::from_secs(30),
         || container_state(&containers[0]) == "paused",
@@ -244,7 +236,7 @@ fn orphaned_containers_are_removed_and_other_boxes_are_not_touched() {
     let state = project.state("state");
     let addr = support::free_addr();
     let mut agent = docker_agent(&state, addr, &["--orphan-grace", "2"]);
-    wait_until("the agent's box id", Duration::from_secs(60), || {
+    support::wait_for("the agent's box id", Duration::from_secs(60), || {
         std::fs::read_to_string(state.join("box-id")).is_ok()
     });
     let box_id = std::fs::read_to_string(state.join("box-id")).expect("box id");
@@ -300,7 +292,7 @@ fn images_travel_through_a_registry() {
         .spawn()
         .expect("start docker-registry (Debian package docker-registry)");
     let registry_addr = format!("127.0.0.1:{registry_port}");
-    wait_until("the registry", Duration::from_secs(30), || {
+    support::wait_for("the registry", Duration::from_secs(30), || {
         std::net::TcpStream::connect(&registry_addr).is_ok()
     });
 
@@ -487,7 +479,7 @@ async fn the_agent_reports_container_memory_cpu_and_oom_kills() {
     let state = project.state("state");
     let addr = support::free_addr();
     let mut agent = docker_agent(&state, addr, &["--standby-workers", "0"]);
-    wait_until("the agent", Duration::from_secs(60), || {
+    support::wait_for("the agent", Duration::from_secs(60), || {
         std::net::TcpStream::connect(addr).is_ok()
     });
     let mut client = AgentServiceClient::connect(format!("http://{addr}"))
@@ -605,7 +597,7 @@ fn esb_down_leaves_nothing_behind() {
     let id = std::fs::read_to_string(state.join("box-id")).expect("box id");
     let filter = format!("label=esb.box={}", id.trim());
     // The standby is prepared in the background once the box is quiet.
-    wait_until(
+    support::wait_for(
         "the worker and its standby",
         Duration::from_secs(60),
         || {
@@ -640,7 +632,7 @@ async fn a_changed_function_drops_its_stale_standby() {
     let state = project.state("state");
     let addr = support::free_addr();
     let mut agent = docker_agent(&state, addr, &["--standby-workers", "1"]);
-    wait_until("the agent", Duration::from_secs(60), || {
+    support::wait_for("the agent", Duration::from_secs(60), || {
         std::net::TcpStream::connect(addr).is_ok()
     });
     let mut client = AgentServiceClient::connect(format!("http://{addr}"))
@@ -682,7 +674,7 @@ async fn a_changed_function_drops_its_stale_standby() {
             .expect("a worker");
         let state = state.clone();
         tokio::task::spawn_blocking(move || {
-            wait_until(
+            support::wait_for(
                 "one standby of the current spec",
                 Duration::from_secs(60),
                 || standbys(state.clone()).len() == 1,

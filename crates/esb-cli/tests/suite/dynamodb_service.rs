@@ -240,37 +240,8 @@ impl DdbBox {
             .spawn()
             .expect("start esb up");
         let output = support::capture_output(&mut child);
-        let deadline = Instant::now() + Duration::from_secs(300);
-        let url = loop {
-            let lines = output.lock().expect("output lock").clone();
-            if let Some(url) = lines.iter().find_map(|l| {
-                l.strip_prefix("DynamoDB: ")
-                    .and_then(|rest| rest.split_whitespace().next())
-                    .map(str::to_string)
-            }) {
-                break url;
-            }
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!("esb up exited ({status}):\n{}", lines.join("\n"));
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no DynamoDB line in the banner:\n{}",
-                lines.join("\n")
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        let addr = url
-            .rsplit_once("//")
-            .map(|(_, a)| a.to_string())
-            .expect("DynamoDB URL");
-        while std::net::TcpStream::connect(&addr).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "DynamoDB does not listen on {addr}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let url =
+            support::wait_for_service(&mut child, &output, "DynamoDB: ", Duration::from_secs(300));
         let client = support::https_client_within(state, port, Duration::from_secs(300));
         Running {
             child,

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -107,14 +107,6 @@ fn start_watching(dir: &Path, state: &Path) -> (Child, String) {
     (up, url)
 }
 
-fn wait_until(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + within;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(300));
-    }
-}
-
 #[test]
 fn dynamodb_template_tables_are_created_updated_on_reload_and_kept() {
     let dir = std::env::temp_dir().join(format!("esb-ddb-tables-{}", std::process::id()));
@@ -185,7 +177,7 @@ fn dynamodb_template_tables_are_created_updated_on_reload_and_kept() {
 
     // A reload adds the GSI (backfilled), turns TTL on and the stream off.
     std::fs::write(dir.join("template.yaml"), V2).expect("template v2");
-    wait_until("the new index", Duration::from_secs(60), || {
+    wait_for("the new index", Duration::from_secs(60), || {
         let t = aws(&state, &url, &["describe-table", "--table-name", "orders"]);
         t["Table"]["GlobalSecondaryIndexes"][0]["IndexName"] == "byCustomer"
     });
@@ -205,7 +197,7 @@ fn dynamodb_template_tables_are_created_updated_on_reload_and_kept() {
         ],
     );
     assert_eq!(q["Count"], 1, "{q}");
-    wait_until("TTL and the stream", Duration::from_secs(30), || {
+    wait_for("TTL and the stream", Duration::from_secs(30), || {
         let ttl = aws(
             &state,
             &url,

@@ -162,34 +162,7 @@ impl S3Box {
             .spawn()
             .expect("start esb up");
         let output = support::capture_output(&mut child);
-        let deadline = Instant::now() + Duration::from_secs(300);
-        let url = loop {
-            let lines = output.lock().expect("output lock").clone();
-            if let Some(url) = lines.iter().find_map(|l| {
-                l.strip_prefix("S3: ")
-                    .and_then(|rest| rest.split_whitespace().next())
-                    .map(str::to_string)
-            }) {
-                break url;
-            }
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!("esb up exited ({status}):\n{}", lines.join("\n"));
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no S3 line in the banner:\n{}",
-                lines.join("\n")
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        let addr = url
-            .rsplit_once("//")
-            .map(|(_, a)| a.to_string())
-            .expect("S3 URL");
-        while std::net::TcpStream::connect(&addr).is_err() {
-            assert!(Instant::now() < deadline, "S3 does not listen on {addr}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let url = support::wait_for_service(&mut child, &output, "S3: ", Duration::from_secs(300));
         // The gateway serves once the template's buckets exist.
         let client = support::https_client_within(state, port, Duration::from_secs(300));
         Running {
@@ -315,14 +288,6 @@ fn code(v: &Value) -> Value {
 
 fn s3_error(status: u16, code: &str) -> Value {
     json!({"status": status, "code": code})
-}
-
-fn wait_for(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + within;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(250));
-    }
 }
 
 // --- boto3 from the host -------------------------------------------------------------
@@ -2370,7 +2335,7 @@ fn s3_port_off_leaves_the_service_out() {
     .expect("invoke");
     let status = resp.status().as_u16();
     let env: Value = resp.json().unwrap_or_default();
-    wait_for("the banner", Duration::from_secs(60), || {
+    support::wait_for("the banner", Duration::from_secs(60), || {
         output
             .lock()
             .expect("output")

@@ -575,7 +575,7 @@ fn split_gateway_and_agent_survive_an_agent_restart(rt: Rt) {
     // The first invoke asks the agent for a worker: a docker agent still connecting to
     // its daemon would make it a 500 (seen once under a loaded CI), which is not what
     // this test is about.
-    wait_for("the agent to listen", Duration::from_secs(30), || {
+    support::wait_for("the agent to listen", Duration::from_secs(30), || {
         std::net::TcpStream::connect(agent_addr).is_ok()
     });
     let port = support::free_addr().port();
@@ -1085,17 +1085,6 @@ fn counter(client: &reqwest::blocking::Client, url: &str, line_start: &str) -> u
         .unwrap_or(0)
 }
 
-fn wait_for(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + within;
-    while !done() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 fn queued(state: &Path, folder: &str) -> Vec<PathBuf> {
     std::fs::read_dir(state.join("async").join(folder))
         .map(|d| {
@@ -1129,7 +1118,7 @@ fn async_events_are_retried_routed_and_survive_a_killed_box(rt: Rt) {
     let event = [("X-Amz-Invocation-Type", "Event")];
 
     assert_eq!(b.invoke("flaky", r#"{"try": 1}"#, &event).0, 202);
-    wait_for(
+    support::wait_for(
         "the retry and the OnFailure destination",
         Duration::from_secs(60),
         || {
@@ -1157,7 +1146,7 @@ fn async_events_are_retried_routed_and_survive_a_killed_box(rt: Rt) {
         .expect("id")
         .to_string();
     let failed = b.state.join(format!("async/failed/{id}.json"));
-    wait_for("the dead-letter record", Duration::from_secs(60), || {
+    support::wait_for("the dead-letter record", Duration::from_secs(60), || {
         failed.is_file()
     });
     let record: Value =
@@ -1202,7 +1191,7 @@ fn async_events_are_retried_routed_and_survive_a_killed_box(rt: Rt) {
     .expect("esb up again");
     let client = support::https_client_within(&b.state, port, Duration::from_secs(300));
     let url = format!("https://127.0.0.1:{port}");
-    wait_for(
+    support::wait_for(
         "the queued events to run after the restart",
         Duration::from_secs(120),
         || queued(&b.state, "queue").is_empty(),
@@ -1270,7 +1259,7 @@ fn a_dead_agent_opens_the_circuit_and_a_restarted_one_closes_it() {
 
     let mut agent = start_agent();
     std::thread::sleep(Duration::from_millis(1500));
-    wait_for(
+    support::wait_for(
         "the probe to find the agent",
         Duration::from_secs(30),
         || invoke("ctx").0 == 200,

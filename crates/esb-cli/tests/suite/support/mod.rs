@@ -691,6 +691,58 @@ pub fn fresh_state_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// Polls `done` every 250 ms until it holds; panics naming `what` after `within`.
+pub fn wait_for(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// The URL a starting box prints after `prefix` (`"S3: "`, `"DynamoDB: "`) on a line
+/// of its `output` (as [`capture_output`] collects it), once the service accepts
+/// connections there; panics with the box's output if it exits or `within` passes.
+pub fn wait_for_service(
+    child: &mut Child,
+    output: &Arc<Mutex<Vec<String>>>,
+    prefix: &str,
+    within: Duration,
+) -> String {
+    let deadline = std::time::Instant::now() + within;
+    let url = loop {
+        let lines = output.lock().expect("output lock").clone();
+        if let Some(url) = lines.iter().find_map(|l| {
+            l.strip_prefix(prefix)
+                .and_then(|rest| rest.split_whitespace().next())
+                .map(str::to_string)
+        }) {
+            break url;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("esb up exited ({status}):\n{}", lines.join("\n"));
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no `{prefix}` line in the banner:\n{}",
+            lines.join("\n")
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let addr = url
+        .rsplit_once("//")
+        .map(|(_, a)| a.to_string())
+        .unwrap_or_else(|| panic!("`{prefix}{url}` is not a URL"));
+    while std::net::TcpStream::connect(&addr).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing listens on {addr} ({prefix})"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    url
+}
+
 /// The URL a starting box prints on its banner line `<prefix>URL ...` (`"S3: "`,
 /// `"DynamoDB: "`), read from its piped stdout.
 pub fn banner_url(child: &mut Child, prefix: &'static str) -> String {
