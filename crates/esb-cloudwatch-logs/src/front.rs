@@ -23,6 +23,11 @@ const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 /// A PutLogEvents batch is at most 1 MiB of messages; its JSON (escapes, 10,000
 /// timestamps) fits in a few more.
 pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+/// A body larger than this (or of unknown length) is read only while fewer than
+/// [`LARGE_BODIES`] others are, so the box's memory stays bounded however many clients
+/// send big batches at once.
+const LARGE_BODY_BYTES: u64 = 256 * 1024;
+const LARGE_BODIES: usize = 4;
 
 #[derive(Clone)]
 pub struct LogsFront {
@@ -33,6 +38,7 @@ struct Inner {
     service: Arc<Service>,
     credentials: esb_auth::BoxCredentials,
     access: Option<AccessHook>,
+    large_bodies: tokio::sync::Semaphore,
 }
 
 impl LogsFront {
@@ -46,6 +52,7 @@ impl LogsFront {
                 service: Arc::new(service),
                 credentials,
                 access,
+                large_bodies: tokio::sync::Semaphore::new(LARGE_BODIES),
             }),
         }
     }
@@ -92,6 +99,15 @@ impl LogsFront {
 
     async fn api(&self, req: Request<Incoming>) -> Result<Value, ApiError> {
         let (parts, body) = req.into_parts();
+        let declared = parts
+            .headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        let _large = match declared {
+            Some(n) if n <= LARGE_BODY_BYTES => None,
+            _ => self.inner.large_bodies.acquire().await.ok(),
+        };
         let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
             Ok(b) => b.to_bytes(),
             Err(e) if e.is::<http_body_util::LengthLimitError>() => {

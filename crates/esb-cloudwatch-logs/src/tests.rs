@@ -283,3 +283,51 @@ async fn unknown_operations_and_bad_members_get_aws_errors() {
         .expect_err("limit");
     assert_eq!(e.kind, "InvalidParameterException");
 }
+
+#[tokio::test]
+async fn hostile_members_get_errors_not_a_crash() {
+    let fx = Fixture::new();
+    fx.ok("CreateLogGroup", json!({"logGroupName": "/g"})).await;
+    let deep = format!(
+        "{{ {}$.a = 1{} }}",
+        "(".repeat(100_000),
+        ")".repeat(100_000)
+    );
+    for pattern in [deep.as_str(), "{ $.a = ", "[a, b", "%(%", "\u{0}"] {
+        let e = fx
+            .call(
+                "FilterLogEvents",
+                json!({"logGroupName": "/g", "filterPattern": pattern}),
+            )
+            .await
+            .expect_err("a bad pattern");
+        assert_eq!(e.kind, "InvalidParameterException", "{pattern:.40}: {e}");
+    }
+    for body in [&b"\xff\xfe"[..], b"[1, 2]", b"{\"logGroupName\": ", b"null"] {
+        let e = Params::parse(body).err().expect("refused");
+        assert_eq!(e.kind, "SerializationException");
+    }
+    let e = fx
+        .call(
+            "GetLogEvents",
+            json!({"logGroupName": "/g", "logStreamName": "s", "nextToken": "f/x/1"}),
+        )
+        .await
+        .expect_err("no stream first");
+    assert_eq!(e.kind, "ResourceNotFoundException");
+    fx.ok(
+        "CreateLogStream",
+        json!({"logGroupName": "/g", "logStreamName": "s"}),
+    )
+    .await;
+    for token in ["f/x/1", "garbage", "n/1/2"] {
+        let e = fx
+            .call(
+                "GetLogEvents",
+                json!({"logGroupName": "/g", "logStreamName": "s", "nextToken": token}),
+            )
+            .await
+            .expect_err("a bad token");
+        assert_eq!(e.kind, "InvalidParameterException", "{token}");
+    }
+}
