@@ -4,7 +4,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -14,7 +13,7 @@ import boto3
 import botocore
 from botocore.config import Config
 
-from bench_common import free_port, machine, pct, start_esb_up, write_section
+from bench_common import free_port, machine, pct, proc_status, start_esb_up, stop, write_section
 
 N = int(os.environ.get("BENCH_N", "200"))
 STREAM_EVENTS = 20_000
@@ -81,23 +80,6 @@ def measure(logs):
     return rows
 
 
-def proc_status(pid):
-    out = {}
-    for line in open(f"/proc/{pid}/status"):
-        k, _, v = line.partition(":")
-        if k in ("VmRSS", "VmHWM"):
-            out[k] = int(v.split()[0]) / 1024
-    return out
-
-
-def stop(proc):
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def wait_logs(logs, proc, within=60):

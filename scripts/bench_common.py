@@ -4,6 +4,7 @@ import datetime
 import http.client
 import os
 import platform
+import signal
 import socket
 import ssl
 import subprocess
@@ -78,3 +79,24 @@ def https_conn(port, ca):
     conn.connect()
     conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return conn
+
+
+def proc_status(pid):
+    """VmRSS and VmHWM of a process, in MB."""
+    out = {}
+    for line in open(f"/proc/{pid}/status"):
+        k, _, v = line.partition(":")
+        if k in ("VmRSS", "VmHWM"):
+            out[k] = int(v.split()[0]) / 1024
+    return out
+
+
+def stop(proc):
+    """SIGTERM, then SIGKILL after a minute."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

@@ -16,7 +16,6 @@ import os
 import random
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -26,7 +25,7 @@ import boto3
 import botocore
 from botocore.config import Config
 
-from bench_common import free_port, machine, pct, start_esb_up, write_section
+from bench_common import free_port, machine, pct, proc_status, start_esb_up, stop, write_section
 
 N = int(os.environ.get("BENCH_N", "2000"))
 ROW_SECONDS = float(os.environ.get("BENCH_ROW_SECONDS", "10"))
@@ -194,14 +193,6 @@ def measure(endpoint, creds, ca, pid):
 
 # --- servers ----------------------------------------------------------------------
 
-def proc_status(pid):
-    out = {}
-    for line in open(f"/proc/{pid}/status"):
-        k, _, v = line.partition(":")
-        if k in ("VmRSS", "VmHWM"):
-            out[k] = int(v.split()[0]) / 1024
-    return out
-
 
 def wait_ddb(endpoint, creds, ca, proc, within=60):
     ddb = client(endpoint, creds, ca)
@@ -217,15 +208,6 @@ def wait_ddb(endpoint, creds, ca, proc, within=60):
                 raise SystemExit(f"nothing answers on {endpoint}")
             time.sleep(0.1)
 
-
-def stop(proc):
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def box_credentials(state):

@@ -13,7 +13,6 @@ import hashlib
 import http.client
 import os
 import shutil
-import signal
 import socket
 import ssl
 import statistics
@@ -31,7 +30,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
 
-from bench_common import free_port, machine, pct, start_esb_up, write_section
+from bench_common import free_port, machine, pct, proc_status, start_esb_up, stop, write_section
 
 ESB, VENV, FUNCTIONS, MOTO, OUT, COMMAND = sys.argv[1:7]
 N = int(os.environ.get("BENCH_N", "500"))
@@ -225,14 +224,6 @@ def cat_rate(path, size):
     return statistics.median(rates)
 
 
-def proc_status(pid):
-    out = {}
-    for line in open(f"/proc/{pid}/status"):
-        k, _, v = line.partition(":")
-        if k in ("VmRSS", "VmHWM"):
-            out[k] = int(v.split()[0]) / 1024
-    return out
-
 
 def du_mb(path):
     return int(subprocess.run(["du", "-sb", path], check=True, capture_output=True, text=True).stdout.split()[0]) / 1e6
@@ -270,14 +261,6 @@ def start_box(root, name, plain):
     scheme = "http" if plain else "https"
     return proc, state, f"{scheme}://127.0.0.1:{s3_port}", box_credentials(state), (None if plain else ca)
 
-
-def stop(proc):
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def boto_client(endpoint, creds, ca):
