@@ -1,10 +1,12 @@
 //! The table of known streams (`log_streams`): kept by inserts and retention, read by
 //! queries whose `_stream:{…}` filters pick the streams to walk before any row is read.
 
+use std::sync::MutexGuard;
+
 use rusqlite::{Connection, OptionalExtension, Transaction};
 use serde_json::Map;
 
-use super::db::{Store, lock};
+use super::db::{Store, Streams, lock};
 use super::error::StoreError;
 use super::schema::STREAMS_GENERATION;
 use crate::logsql::Filter;
@@ -22,6 +24,37 @@ impl Store {
         if selectors.is_empty() {
             return Ok(None);
         }
+        let streams = self.known_streams(conn)?;
+        let mut probe = Record {
+            time_ns: 0,
+            msg: String::new(),
+            stream: Vec::new(),
+            fields: Map::new(),
+        };
+        let mut out = Vec::new();
+        for (text, labels) in &streams.labels {
+            probe.stream.clone_from(labels);
+            if selectors.iter().all(|s| s.matches(&probe)) {
+                out.push(text.clone());
+            }
+        }
+        Ok((out.len() < streams.labels.len()).then_some(out))
+    }
+
+    /// The labels of every stream that has records (for listings such as CloudWatch
+    /// Logs' log groups, which are derived from them).
+    pub fn stream_labels(&self) -> Result<Vec<Vec<(String, String)>>, StoreError> {
+        let conn = lock(&self.reader);
+        Ok(self
+            .known_streams(&conn)?
+            .labels
+            .values()
+            .cloned()
+            .collect())
+    }
+
+    /// `log_streams` as last read, read again when another writer changed it since.
+    fn known_streams(&self, conn: &Connection) -> Result<MutexGuard<'_, Streams>, StoreError> {
         let err = |e| self.error(e);
         let mut streams = lock(&self.streams);
         let generation: i64 = conn
@@ -49,35 +82,7 @@ impl Store {
                 .collect();
             streams.generation = Some(generation);
         }
-        let mut probe = Record {
-            time_ns: 0,
-            msg: String::new(),
-            stream: Vec::new(),
-            fields: Map::new(),
-        };
-        let mut out = Vec::new();
-        for (text, labels) in &streams.labels {
-            probe.stream.clone_from(labels);
-            if selectors.iter().all(|s| s.matches(&probe)) {
-                out.push(text.clone());
-            }
-        }
-        Ok((out.len() < streams.labels.len()).then_some(out))
-    }
-
-    /// The labels of every stream that has records (for listings such as CloudWatch
-    /// Logs' log groups, which are derived from them).
-    pub fn stream_labels(&self) -> Result<Vec<Vec<(String, String)>>, StoreError> {
-        let conn = lock(&self.reader);
-        let mut stmt = conn
-            .prepare_cached("SELECT stream FROM log_streams")
-            .map_err(|e| self.error(e))?;
-        let texts = stmt
-            .query_map([], |r| r.get::<_, String>(0))
-            .map_err(|e| self.error(e))?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| self.error(e))?;
-        Ok(texts.iter().map(|t| parse_stream(t)).collect())
+        Ok(streams)
     }
 
     /// Drops the streams that no longer have records.
