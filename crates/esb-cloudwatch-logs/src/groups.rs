@@ -46,6 +46,15 @@ pub enum Stream<'a> {
     Worker(&'a WorkerRow),
 }
 
+impl Stream<'_> {
+    pub fn name(&self) -> String {
+        match self {
+            Stream::Api(row) => row.name.clone(),
+            Stream::Worker(w) => worker_stream_name(w),
+        }
+    }
+}
+
 impl Group {
     /// The group named `name`, or ResourceNotFoundException.
     pub fn load(store: &Arc<Store>, catalog: &Catalog, name: &str) -> Result<Self, ApiError> {
@@ -195,18 +204,40 @@ fn discover(
 ) -> Result<FunctionPart, ApiError> {
     let (scanned, hidden) = catalog.function_marks(function).map_err(unavailable)?;
     let now = esb_logs::http::now_ns();
-    if now.saturating_sub(scanned) < DISCOVERY_INTERVAL_NS {
-        return Ok(FunctionPart {
-            function: function.to_string(),
-            workers: catalog.workers(function).map_err(unavailable)?,
-            hidden_before_ns: hidden,
-        });
+    if now.saturating_sub(scanned) >= DISCOVERY_INTERVAL_NS {
+        note_new_workers(
+            store,
+            catalog,
+            function,
+            scanned.saturating_sub(LATE_NS).max(hidden),
+            now,
+        )?;
     }
-    let from = scanned.saturating_sub(LATE_NS).max(hidden);
+    Ok(FunctionPart {
+        function: function.to_string(),
+        workers: catalog.workers(function).map_err(unavailable)?,
+        hidden_before_ns: hidden,
+    })
+}
+
+/// Records in the catalogue the workers of `function` whose lines since `from` show.
+fn note_new_workers(
+    store: &Arc<Store>,
+    catalog: &Catalog,
+    function: &str,
+    from: i64,
+    now: i64,
+) -> Result<(), ApiError> {
     // Every worker's invocations leave START/END/REPORT lines: reading those (found
     // through the word index) is enough to know the workers and their times.
     let filter = format!("{} type:=platform", function_filter(function));
-    let records = crate::reading::since(store, &filter, from, DISCOVERY_LIMIT)?;
+    let records = crate::reading::forward(
+        store,
+        &filter,
+        crate::reading::Position::at(from),
+        None,
+        DISCOVERY_LIMIT,
+    )?;
     let mut seen: HashMap<String, WorkerRow> = HashMap::new();
     for r in &records {
         let Some(worker) = r.field("worker") else {
@@ -233,12 +264,7 @@ fn discover(
     let seen: Vec<WorkerRow> = seen.into_values().collect();
     catalog
         .note_workers(function, &seen, upto)
-        .map_err(unavailable)?;
-    Ok(FunctionPart {
-        function: function.to_string(),
-        workers: catalog.workers(function).map_err(unavailable)?,
-        hidden_before_ns: hidden,
-    })
+        .map_err(unavailable)
 }
 
 /// The functions the store holds output of.

@@ -128,22 +128,6 @@ pub fn backward(
     Ok(records)
 }
 
-/// Every record of `filter` after `from_ns`, at most `n` (oldest first).
-pub fn since(
-    store: &Arc<Store>,
-    filter: &str,
-    from_ns: i64,
-    n: usize,
-) -> Result<Vec<Record>, ApiError> {
-    run(
-        store,
-        &format!(
-            "({filter}){} | sort by (_time) | limit {n}",
-            bound(">=", from_ns)
-        ),
-    )
-}
-
 /// A stable id of a record: 56 digits, the millisecond first, as CloudWatch's look.
 pub fn event_id(r: &Record) -> String {
     let mut h = Sha256::new();

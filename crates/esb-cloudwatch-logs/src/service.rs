@@ -504,7 +504,7 @@ impl Service {
                 group
                     .all_streams()
                     .into_iter()
-                    .filter(|s| stream_name(s).starts_with(prefix))
+                    .filter(|s| s.name().starts_with(prefix))
                     .collect(),
             ),
             (None, None) => None,
@@ -614,13 +614,6 @@ impl Service {
             .map(|(k, v)| (k, Value::String(v)))
             .collect();
         Ok(json!({ "tags": tags }))
-    }
-}
-
-fn stream_name(s: &Stream<'_>) -> String {
-    match s {
-        Stream::Api(row) => row.name.clone(),
-        Stream::Worker(w) => worker_stream_name(w),
     }
 }
 
