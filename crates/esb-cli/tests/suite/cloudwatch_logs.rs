@@ -70,26 +70,22 @@ impl LogsBox {
         let dir = support::python_project(&format!("cwlogs-{name}-{runtime}"), FUNCTION);
         let state = dir.join(".esb");
         let port = support::free_addr().port();
-        let mut child = support::esb_command()
-            .arg("up")
-            .arg("--template")
-            .arg(dir.join("template.yaml"))
-            .arg("--state-dir")
-            .arg(&state)
-            .args(["--runtime", runtime, "--port", &port.to_string()])
-            .args(["--s3-port", "off", "--dynamodb-port", "off"])
-            .args([
+        let (mut child, output) = support::esb_up(
+            &dir,
+            &state,
+            runtime,
+            port,
+            &[
+                "--s3-port",
+                "off",
+                "--dynamodb-port",
+                "off",
                 "--cloudwatch-logs-port",
                 "0",
                 "--logs-listen",
                 "127.0.0.1:0",
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start esb up");
-        let output = support::capture_output(&mut child);
+            ],
+        );
         let url = support::wait_for_service(
             &mut child,
             &output,

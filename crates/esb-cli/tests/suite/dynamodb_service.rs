@@ -225,21 +225,11 @@ impl DdbBox {
     /// banner's DynamoDB line and for the endpoint to accept connections.
     fn spawn(dir: &Path, state: &Path, rt: Rt, flags: &[&str]) -> Running {
         let port = support::free_addr().port();
-        let mut child = support::esb_command()
-            .arg("up")
-            .arg("--template")
-            .arg(dir.join("template.yaml"))
-            .arg("--state-dir")
-            .arg(state)
-            .args(["--runtime", rt.flag(), "--port", &port.to_string()])
-            .args(["--s3-port", "off", "--dynamodb-port", "0"])
-            .args(flags)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start esb up");
-        let output = support::capture_output(&mut child);
+        let all: Vec<&str> = ["--s3-port", "off", "--dynamodb-port", "0"]
+            .into_iter()
+            .chain(flags.iter().copied())
+            .collect();
+        let (mut child, output) = support::esb_up(dir, state, rt.flag(), port, &all);
         let url =
             support::wait_for_service(&mut child, &output, "DynamoDB: ", Duration::from_secs(300));
         let client = support::https_client_within(state, port, Duration::from_secs(300));

@@ -147,21 +147,11 @@ impl S3Box {
     /// accept connections.
     fn spawn(dir: &Path, state: &Path, rt: Rt, flags: &[&str]) -> Running {
         let port = support::free_addr().port();
-        let mut child = support::esb_command()
-            .arg("up")
-            .arg("--template")
-            .arg(dir.join("template.yaml"))
-            .arg("--state-dir")
-            .arg(state)
-            .args(["--runtime", rt.flag(), "--port", &port.to_string()])
-            .args(["--s3-port", "0"])
-            .args(flags)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start esb up");
-        let output = support::capture_output(&mut child);
+        let all: Vec<&str> = ["--s3-port", "0"]
+            .into_iter()
+            .chain(flags.iter().copied())
+            .collect();
+        let (mut child, output) = support::esb_up(dir, state, rt.flag(), port, &all);
         let url = support::wait_for_service(&mut child, &output, "S3: ", Duration::from_secs(300));
         // The gateway serves once the template's buckets exist.
         let client = support::https_client_within(state, port, Duration::from_secs(300));
@@ -2308,20 +2298,7 @@ fn s3_port_off_leaves_the_service_out() {
     );
     let state = dir.join(".esb");
     let port = support::free_addr().port();
-    let mut child = support::esb_command()
-        .arg("up")
-        .arg("--template")
-        .arg(dir.join("template.yaml"))
-        .arg("--state-dir")
-        .arg(&state)
-        .args(["--runtime", "process", "--port", &port.to_string()])
-        .args(["--s3-port", "off"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("esb up");
-    let output = support::capture_output(&mut child);
+    let (mut child, output) = support::esb_up(&dir, &state, "process", port, &["--s3-port", "off"]);
     let client = support::https_client_within(&state, port, Duration::from_secs(300));
     let resp = support::send_signed(
         &client,

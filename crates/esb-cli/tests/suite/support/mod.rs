@@ -691,6 +691,32 @@ pub fn fresh_state_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// `esb up` on `<dir>/template.yaml` with `state`, workers of `runtime`, the gateway on
+/// `port` and `args`, its output piped and collected (see [`capture_output`]).
+pub fn esb_up(
+    dir: &Path,
+    state: &Path,
+    runtime: &str,
+    port: u16,
+    args: &[&str],
+) -> (Child, Arc<Mutex<Vec<String>>>) {
+    let mut child = esb_command()
+        .arg("up")
+        .arg("--template")
+        .arg(dir.join("template.yaml"))
+        .arg("--state-dir")
+        .arg(state)
+        .args(["--runtime", runtime, "--port", &port.to_string()])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start esb up");
+    let output = capture_output(&mut child);
+    (child, output)
+}
+
 /// Polls `done` every 250 ms until it holds; panics naming `what` after `within`.
 pub fn wait_for(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + within;
