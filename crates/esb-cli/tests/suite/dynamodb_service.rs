@@ -13,7 +13,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -2212,12 +2212,6 @@ ddb.put_item(TableName="durable", Item={"id": {"S": "after-restart"}})
 out["after"] = "Item" in ddb.get_item(TableName="durable", Key={"id": {"S": "after-restart"}})
 "#;
 
-fn count_lines(path: &Path) -> usize {
-    std::fs::read_to_string(path)
-        .map(|t| t.lines().filter(|l| !l.trim().is_empty()).count())
-        .unwrap_or(0)
-}
-
 #[test]
 fn dynamodb_acknowledged_writes_survive_kill_9() {
     let mut b = DdbBox::start("durable");
@@ -2243,19 +2237,7 @@ out["ok"] = True
         .spawn()
         .expect("start the writer");
     let acks = b.dir.join("acks.jsonl");
-    let deadline = Instant::now() + Duration::from_secs(300);
-    while count_lines(&acks) < 60 {
-        if let Ok(Some(status)) = writer.try_wait() {
-            let out = writer.wait_with_output().expect("writer output");
-            panic!(
-                "the writer stopped early ({status}):\n{}\n{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        assert!(Instant::now() < deadline, "the writer got too few acks");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    support::wait_for_acks(&mut writer, &acks, 60);
     // Mid-stream: the writer has a request in flight or about to be.
     b.kill_hard();
     let out = writer.wait_with_output().expect("writer output");

@@ -1892,12 +1892,6 @@ s3.put_object(Bucket="durable", Key="after-restart", Body=b"still serving")
 out["after"] = s3.get_object(Bucket="durable", Key="after-restart")["Body"].read().decode()
 "#;
 
-fn count_lines(path: &Path) -> usize {
-    std::fs::read_to_string(path)
-        .map(|t| t.lines().filter(|l| !l.trim().is_empty()).count())
-        .unwrap_or(0)
-}
-
 #[test]
 fn s3_acknowledged_writes_survive_kill_9() {
     let mut b = S3Box::start(
@@ -1927,19 +1921,7 @@ s3.put_bucket_tagging(Bucket="configured", Tagging={"TagSet": [{"Key": "team", "
         .spawn()
         .expect("start the writer");
     let acks = b.dir.join("acks.jsonl");
-    let deadline = Instant::now() + Duration::from_secs(300);
-    while count_lines(&acks) < 40 {
-        if let Ok(Some(status)) = writer.try_wait() {
-            let out = writer.wait_with_output().expect("writer output");
-            panic!(
-                "the writer stopped early ({status}):\n{}\n{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        assert!(Instant::now() < deadline, "the writer got too few acks");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    support::wait_for_acks(&mut writer, &acks, 40);
     // Mid-stream: the writer has a request in flight or about to be.
     b.kill_hard();
     let out = writer.wait_with_output().expect("writer output");

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -715,6 +715,32 @@ pub fn esb_up(
         .expect("start esb up");
     let output = capture_output(&mut child);
     (child, output)
+}
+
+/// Waits until the client `writer` has acknowledged `n` writes (one line each in
+/// `acks`); panics with its output if it stops first, or after five minutes.
+pub fn wait_for_acks(writer: &mut Child, acks: &Path, n: usize) {
+    let count = || {
+        std::fs::read_to_string(acks)
+            .map(|t| t.lines().filter(|l| !l.trim().is_empty()).count())
+            .unwrap_or(0)
+    };
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while count() < n {
+        if let Ok(Some(status)) = writer.try_wait() {
+            let mut out = String::new();
+            if let Some(mut pipe) = writer.stdout.take() {
+                let _ = pipe.read_to_string(&mut out);
+            }
+            out.push('\n');
+            if let Some(mut pipe) = writer.stderr.take() {
+                let _ = pipe.read_to_string(&mut out);
+            }
+            panic!("the writer stopped early ({status}):\n{out}");
+        }
+        assert!(Instant::now() < deadline, "the writer got too few acks");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// Polls `done` every 250 ms until it holds; panics naming `what` after `within`.
