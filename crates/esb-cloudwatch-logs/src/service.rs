@@ -656,8 +656,8 @@ fn record(
     ];
     match &caller.function {
         Some(f) => {
+            // (The collector adds the original ESB's `container_name` beside it.)
             labels.push(("function".into(), f.clone()));
-            labels.push((esb_logs::lambda_line::CONTAINER_NAME.into(), f.clone()));
             labels.push(("job".into(), esb_logs::lambda_line::FUNCTION_JOB.into()));
         }
         None => labels.push(("job".into(), "cloudwatch-logs".into())),
