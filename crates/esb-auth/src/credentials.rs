@@ -21,6 +21,18 @@ pub struct BoxCredentials {
 }
 
 impl BoxCredentials {
+    /// A secret of the box's for `purpose` (the workers' log token, say), derived from
+    /// the key pair so that it is the same after every restart, when workers from the
+    /// previous run are adopted, and reveals nothing of the secret key.
+    pub fn derived_secret(&self, purpose: &str) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(purpose.as_bytes());
+        h.update([0]);
+        h.update(self.secret_access_key.as_bytes());
+        hex::encode(h.finalize())
+    }
+
     /// The pair as the AWS signer takes it.
     pub(crate) fn identity(&self) -> Identity {
         aws_credential_types::Credentials::new(
@@ -167,6 +179,17 @@ mod tests {
     use super::*;
 
     const FILE: &str = "credentials";
+
+    #[test]
+    fn derived_secrets_are_stable_per_purpose_and_hide_the_key() {
+        let creds = issue();
+        let token = creds.derived_secret("log token");
+        assert_eq!(token, creds.derived_secret("log token"));
+        assert_ne!(token, creds.derived_secret("other"));
+        assert_ne!(token, issue().derived_secret("log token"));
+        assert!(!token.contains(&creds.secret_access_key));
+        assert_eq!(token.len(), 64);
+    }
 
     #[test]
     fn issued_once_then_read_back() {

@@ -134,6 +134,7 @@ pub async fn serve(
         options.logs_ship_url.as_deref(),
         &url,
         &certs.ca,
+        &credentials,
     )?
     .map(Arc::new);
     let s3 = crate::s3_service::S3Service::start(

@@ -23,11 +23,15 @@ const STREAM_FIELDS: [&str; 3] = ["function", "job", esb_logs::lambda_line::CONT
 const EXTERNAL_SPOOL_BYTES: u64 = 1 << 30;
 /// Most bytes the box's own records keep while its ingest route cannot take them.
 const BOX_SPOOL_BYTES: u64 = 256 << 20;
+/// How soon a stopped writer's spool reaches the store.
+const ORPHAN_LOOK_EVERY: Duration = Duration::from_secs(1);
 
 pub struct Pipeline {
     pub collector: Arc<Collector>,
     /// The box's own records.
     pub box_records: Arc<Shipper>,
+    /// Delivers the spools that stopped writers left.
+    orphans: tokio::task::JoinHandle<()>,
     /// What workers need to ship: the ingest URL and the token.
     worker_url: String,
     token: String,
@@ -40,6 +44,7 @@ pub fn start(
     ship_url: Option<&str>,
     gateway_url: &str,
     ca: &Path,
+    credentials: &esb_auth::BoxCredentials,
 ) -> Result<Option<Pipeline>> {
     if store.is_none() && ship_url.is_none() {
         return Ok(None);
@@ -54,7 +59,8 @@ pub fn start(
         }
         None => None,
     };
-    let token = uuid::Uuid::new_v4().simple().to_string();
+    // The same after a restart: workers adopted from the previous run keep shipping.
+    let token = credentials.derived_secret("esb log ingestion token");
     let worker_url = esb_logs::shipper::jsonline_url(
         &format!("{gateway_url}{}", esb_logs::collector::INGEST_PATH),
         &STREAM_FIELDS,
@@ -67,13 +73,21 @@ pub fn start(
     own.identity = esb_logs::collector::box_stream();
     let box_records = Arc::new(Shipper::start(own).context("the box's log records")?);
     let _ = BOX_RECORDS.set(Arc::clone(&box_records));
+    let collector = Arc::new(Collector {
+        store,
+        external,
+        token: token.clone(),
+    });
+    let orphans = esb_logs::orphan_delivery::watch(
+        Arc::clone(&collector),
+        state_dir.log_spool(),
+        worker_url.split_once('?').map(|(_, q)| q.to_string()),
+        ORPHAN_LOOK_EVERY,
+    );
     Ok(Some(Pipeline {
-        collector: Arc::new(Collector {
-            store,
-            external,
-            token: token.clone(),
-        }),
+        collector,
         box_records,
+        orphans,
         worker_url,
         token,
     }))
@@ -95,6 +109,7 @@ impl Pipeline {
 
     /// Delivers what is queued (spooling the rest) before the box stops.
     pub async fn close(&self) {
+        self.orphans.abort();
         self.box_records.close(Duration::from_secs(2)).await;
         if let Some(external) = &self.collector.external {
             external.close(Duration::from_secs(3)).await;

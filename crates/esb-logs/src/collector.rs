@@ -50,9 +50,19 @@ async fn ingest(
     if !same_secret(given, collector.token.as_bytes()) {
         return (StatusCode::FORBIDDEN, "missing or wrong log token\n").into_response();
     }
-    let (mut records, rejected) = crate::http::parse_body(&body, q.as_deref());
+    let (records, rejected) = batch_records(&body, q.as_deref());
+    if let Err(e) = collector.accept(records).await {
+        return (StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")).into_response();
+    }
+    crate::http::stored(rejected)
+}
+
+/// The records of a writer's jsonline batch (posted, or left in a spool), with one
+/// more saying how many lines could not be read, if any: accounted for where people
+/// look, in the store itself. Also how many were rejected.
+pub fn batch_records(body: &[u8], query: Option<&str>) -> (Vec<crate::Record>, usize) {
+    let (mut records, rejected) = crate::http::parse_body(body, query);
     if let Some(first) = rejected.first() {
-        // Accounted for where people look: in the store itself.
         let mut fields = serde_json::Map::new();
         fields.insert("level".into(), "WARN".into());
         fields.insert("type".into(), "error".into());
@@ -72,10 +82,7 @@ async fn ingest(
             fields,
         });
     }
-    if let Err(e) = collector.accept(records).await {
-        return (StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")).into_response();
-    }
-    crate::http::stored(rejected.len())
+    (records, rejected.len())
 }
 
 /// Why records could not be stored.

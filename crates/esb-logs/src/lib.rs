@@ -9,6 +9,7 @@ pub mod http;
 pub mod jsonline;
 pub mod lambda_line;
 pub mod logsql;
+pub mod orphan_delivery;
 pub mod record;
 pub mod shipper;
 pub mod spool;

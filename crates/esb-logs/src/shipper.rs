@@ -36,6 +36,8 @@ pub struct ShipperConfig {
     pub flush_interval: Duration,
     /// Records waiting in memory before new ones are dropped (and counted).
     pub queue: usize,
+    /// How often the shipper looks for its dead siblings' spools to adopt.
+    pub adopt_every: Duration,
 }
 
 impl ShipperConfig {
@@ -50,6 +52,7 @@ impl ShipperConfig {
             batch_bytes: 4 << 20,
             flush_interval: Duration::from_millis(200),
             queue: 20_000,
+            adopt_every: Duration::from_secs(10),
         }
     }
 }
@@ -296,7 +299,7 @@ impl Sender {
         loop {
             if tokio::time::Instant::now() >= next_adoption {
                 self.adopt_orphans();
-                next_adoption = tokio::time::Instant::now() + Duration::from_secs(30);
+                next_adoption = tokio::time::Instant::now() + self.config.adopt_every;
             }
             // Spooled batches are older than anything in memory: they go first.
             if !self.closing.load(Ordering::SeqCst)
@@ -336,7 +339,12 @@ impl Sender {
                 }
                 continue;
             }
-            let Some(body) = batches.recv().await else {
+            // Idle or not, orphans are looked for on time (whenever they appear).
+            let body = tokio::select! {
+                b = batches.recv() => b,
+                () = tokio::time::sleep_until(next_adoption) => continue,
+            };
+            let Some(body) = body else {
                 return;
             };
             if self.closing.load(Ordering::SeqCst) {
@@ -613,6 +621,42 @@ mod tests {
         assert_eq!(seen.len(), 1200, "every record delivered exactly once");
         assert_eq!(lines(&got).len(), 1200);
         assert_eq!(shipper.stats().dropped.load(Ordering::Relaxed), 0);
+        shipper.close(Duration::from_secs(5)).await;
+    }
+
+    #[tokio::test]
+    async fn an_idle_shipper_delivers_a_sibling_spool_orphaned_after_it_started() {
+        let got: Received = Arc::default();
+        let addr = receiver(0, Arc::clone(&got)).await;
+        let dir = tempfile::tempdir().expect("dir");
+        let mut config = ShipperConfig::new(jsonline_url(
+            &format!("http://{addr}"),
+            &["function", "job"],
+        ));
+        config.spool = Some((dir.path().join("me"), 1 << 20));
+        config.adopt_every = Duration::from_millis(100);
+        let shipper = Shipper::start(config).expect("start");
+        // A sibling that dies after this shipper started, while nothing is being sent.
+        let mut sibling = Spool::open(&dir.path().join("dying"), 1 << 20).expect("spool");
+        let mut batch = Vec::new();
+        encode(&record(7), &mut batch);
+        sibling.push(&batch).expect("push");
+        let old = std::time::SystemTime::now() - Duration::from_secs(60);
+        std::fs::File::options()
+            .write(true)
+            .open(dir.path().join("dying").join(".lock"))
+            .and_then(|f| f.set_modified(old))
+            .expect("age");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(lines(&got).is_empty(), "not while its writer lives");
+        drop(sibling);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while lines(&got).is_empty() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let delivered = lines(&got);
+        assert_eq!(delivered.len(), 1, "{delivered:?}");
+        assert_eq!(delivered[0]["_msg"], "line 7");
         shipper.close(Duration::from_secs(5)).await;
     }
 

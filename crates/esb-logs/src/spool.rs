@@ -141,55 +141,104 @@ impl Spool {
         let Some(root) = self.dir.parent().map(Path::to_path_buf) else {
             return 0;
         };
-        let Ok(entries) = std::fs::read_dir(&root) else {
-            return 0;
-        };
         let mut adopted = 0;
-        for entry in entries.flatten() {
-            let dir = entry.path();
-            if dir == self.dir || !dir.is_dir() {
-                continue;
-            }
-            // A spool being created has no lock file yet, or one only just made and
-            // not locked yet: leave it to its shipper.
-            let Ok(lock) = File::open(dir.join(LOCK_FILE)) else {
-                continue;
-            };
-            let age = lock
-                .metadata()
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| t.elapsed().ok())
-                .unwrap_or_default();
-            if age < ADOPT_GRACE || lock.try_lock().is_err() {
-                continue; // its shipper is alive, or may be
-            }
-            let mut found = batch_files(&dir).unwrap_or_default();
-            found.sort();
-            let mut all_moved = true;
-            for (seq, size) in found {
+        for mut orphan in claim_orphans(&root, Some(&self.dir)) {
+            for (seq, size) in orphan.batches.clone() {
                 if self.bytes + size > self.max_bytes {
-                    all_moved = false;
                     break;
                 }
-                let from = dir.join(format!("{seq:020}.{EXTENSION}"));
                 let to = self.path(self.next_seq);
-                if std::fs::rename(&from, &to).is_ok() {
+                if std::fs::rename(orphan.path(seq), &to).is_ok() {
+                    orphan.batches.retain(|(s, _)| *s != seq);
                     self.files.push_back((self.next_seq, size));
                     self.next_seq += 1;
                     self.bytes += size;
                     adopted += 1;
-                } else {
-                    all_moved = false;
                 }
             }
-            if all_moved {
-                // Half-written `.tmp` files were never accepted into the spool.
-                let _ = std::fs::remove_dir_all(&dir);
-            }
+            orphan.close();
         }
         adopted
     }
+}
+
+/// A dead shipper's spool, locked by whoever claimed it (so no one else delivers it
+/// too) until it is dropped.
+pub struct Orphan {
+    dir: PathBuf,
+    /// Its batches, oldest first: (sequence number, size).
+    batches: Vec<(u64, u64)>,
+    _lock: File,
+}
+
+impl Orphan {
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn path(&self, seq: u64) -> PathBuf {
+        self.dir.join(format!("{seq:020}.{EXTENSION}"))
+    }
+
+    /// Sequence numbers of the batches not delivered yet, oldest first.
+    pub fn batches(&self) -> Vec<u64> {
+        self.batches.iter().map(|(seq, _)| *seq).collect()
+    }
+
+    pub fn read(&self, seq: u64) -> Result<Vec<u8>, SpoolError> {
+        let path = self.path(seq);
+        std::fs::read(&path).map_err(|source| SpoolError::Io { path, source })
+    }
+
+    /// Forgets a batch once delivered (or unreadable for good).
+    pub fn remove(&mut self, seq: u64) {
+        self.batches.retain(|(s, _)| *s != seq);
+        let _ = std::fs::remove_file(self.path(seq));
+    }
+
+    /// Removes the directory once every batch is gone (half-written `.tmp` files were
+    /// never accepted into the spool); what is left waits for the next claim.
+    pub fn close(self) {
+        if self.batches.is_empty() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// Claims every spool directory under `root` (but `except`) whose shipper is gone:
+/// its lock is free and older than [`ADOPT_GRACE`] (a spool being created has no lock
+/// file yet, or one not locked yet).
+pub fn claim_orphans(root: &Path, except: Option<&Path>) -> Vec<Orphan> {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return Vec::new();
+    };
+    let mut claimed = Vec::new();
+    for entry in entries.flatten() {
+        let dir = entry.path();
+        if Some(dir.as_path()) == except || !dir.is_dir() {
+            continue;
+        }
+        let Ok(lock) = File::open(dir.join(LOCK_FILE)) else {
+            continue;
+        };
+        let age = lock
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .unwrap_or_default();
+        if age < ADOPT_GRACE || lock.try_lock().is_err() {
+            continue; // its shipper is alive, or may be
+        }
+        let mut batches = batch_files(&dir).unwrap_or_default();
+        batches.sort();
+        claimed.push(Orphan {
+            dir,
+            batches,
+            _lock: lock,
+        });
+    }
+    claimed
 }
 
 /// `(sequence, size)` of the batch files in `dir`.

@@ -825,3 +825,93 @@ fn the_ingest_route_wants_the_box_token() {
     assert_eq!(refused.status().as_u16(), 403);
     assert!(refused.text().expect("text").contains("log token"));
 }
+
+/// A writer's spool orphaned while the box idles (its worker died after every live
+/// shipper had looked, and nothing is being logged) still reaches the store: the box
+/// itself delivers it once the writer's lock is gone, and not before.
+#[test]
+fn a_spool_orphaned_while_the_box_idles_is_delivered() {
+    let logs_port = support::free_addr().port();
+    let b = LogBox::start(
+        "orphan-idle",
+        "process",
+        &["--logs-listen", &format!("127.0.0.1:{logs_port}")],
+    );
+    let logs = logs_url(logs_port);
+    let (status, _, body) = b.invoke("chatty", &json!({"tag": "warm", "n": 1}), None);
+    assert_eq!(status, 200, "{body}");
+    wait_for(&logs, "\"plain warm 0\"", |found| !found.is_empty());
+
+    // A writer as a worker leaves one: locked while it lives, a batch it could not send.
+    let dir = b.state.join("logs/spool/w-dying");
+    std::fs::create_dir_all(&dir).expect("spool dir");
+    let lock = std::fs::File::create(dir.join(".lock")).expect("lock file");
+    lock.lock().expect("lock");
+    let line = json!({"_time": "2026-12-05T10:00:00Z", "_msg": "orphaned line 1",
+        "function": "chatty", "job": "lambda", "container_name": "chatty"});
+    std::fs::write(dir.join(format!("{:020}.jsonl", 0)), format!("{line}\n")).expect("batch");
+    lock.set_modified(std::time::SystemTime::now() - Duration::from_secs(60))
+        .expect("age the lock");
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        query(&logs, "\"orphaned line 1\"").is_empty(),
+        "delivered while its writer was alive"
+    );
+    drop(lock); // the writer dies
+    let found = wait_for(&logs, "\"orphaned line 1\"", |found| !found.is_empty());
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(s(&found[0], "function"), "chatty");
+    wait_for_gone(&dir);
+}
+
+fn wait_for_gone(path: &std::path::Path) {
+    support::wait_for(
+        &format!("{} removed", path.display()),
+        Duration::from_secs(60),
+        || !path.exists(),
+    );
+}
+
+/// The issue 17 defect as a user met it: process workers, 30 `Event` invocations that
+/// print a line each, the box SIGKILLed just after the last 202, then `esb up` again on
+/// the same state dir. Every event runs and every line it printed reaches the store,
+/// whether the old workers deliver it to the new box or leave it in their spools.
+#[test]
+fn a_box_killed_after_async_events_loses_no_line() {
+    let logs_port = support::free_addr().port();
+    let port = support::free_addr().port();
+    let state = support::fresh_state_dir("logs-box-kill");
+    let listen = format!("127.0.0.1:{logs_port}");
+    let extra = ["--logs-listen", listen.as_str()];
+    let mut first = LogBox::start_in(state.clone(), "process", port, &extra);
+    for i in 0..30 {
+        let req = first
+            .client
+            .post(format!(
+                "{}/2015-03-31/functions/chatty/invocations",
+                first.url
+            ))
+            .header("x-amz-invocation-type", "Event")
+            .body(json!({"tag": format!("ev{i}"), "n": 1}).to_string());
+        let resp = support::send_signed(&first.client, &first.state, req).expect("invoke");
+        assert_eq!(resp.status().as_u16(), 202);
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    // SAFETY: kill(2) on the box this test started.
+    unsafe {
+        libc::kill(first.child.id() as i32, libc::SIGKILL);
+    }
+    let _ = first.child.wait();
+    let second = LogBox::start_in(state, "process", port, &extra);
+    // The new box owns the state dir now; the old handle must not delete it.
+    std::mem::forget(first);
+    let logs = logs_url(logs_port);
+    let found = wait_for(&logs, "_stream:{function=\"chatty\"} \"plain\"", |found| {
+        (0..30).all(|i| {
+            let want = format!("plain ev{i} 0");
+            found.iter().any(|r| s(r, "_msg") == want)
+        })
+    });
+    assert!(found.len() >= 30);
+    drop(second);
+}
