@@ -122,8 +122,10 @@ impl Agent {
             .await
             .map_err(runtime_status)?;
         if let Err(e) = self.store.save(&record) {
-            self.runtime.destroy(&record).await;
-            return Err(Status::internal(format!("cannot record worker {id}: {e}")));
+            // A worker needs no disk to serve (a full disk, say): it runs unrecorded,
+            // and is recorded at its next change of state. Unrecorded, an agent that
+            // restarts removes it as an orphan instead of adopting it.
+            tracing::warn!(worker = %id, "cannot record worker {id}; it serves, but a restarted agent will not adopt it: {e}");
         }
         self.workers.lock().await.insert(id, record.clone());
         tracing::info!(worker = %record.id, function = %record.function_name, address = %record.address, "worker started");

@@ -54,11 +54,15 @@ impl RecordStore {
     /// Writes atomically (temp file + rename): a crash never leaves half a record.
     pub fn save(&self, record: &WorkerRecord) -> std::io::Result<()> {
         let tmp = self.dir.join(format!(".{}.tmp", record.id));
-        std::fs::write(
+        let written = std::fs::write(
             &tmp,
             serde_json::to_vec_pretty(record).map_err(std::io::Error::other)?,
-        )?;
-        std::fs::rename(tmp, self.path(&record.id))
+        )
+        .and_then(|()| std::fs::rename(&tmp, self.path(&record.id)));
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        written
     }
 
     pub fn remove(&self, id: &str) {

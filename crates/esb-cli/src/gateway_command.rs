@@ -327,6 +327,7 @@ pub async fn serve(
             cloudwatch_logs_url: cloudwatch_logs.as_ref().map(|c| c.url.clone()),
         },
     )?;
+    let disk = crate::disk_watch::watch(project.state_dir.root().to_path_buf());
     let mut router = esb_gateway::server::router(Arc::clone(&gateway));
     if let Some(p) = &pipeline {
         router = router.merge(Arc::clone(&p.collector).router());
@@ -347,6 +348,7 @@ pub async fn serve(
     if let Some(p) = &pipeline {
         p.close().await;
     }
+    disk.abort();
     Ok(gateway)
 }
 

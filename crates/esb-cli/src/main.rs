@@ -10,6 +10,7 @@ mod cloudwatch_logs_service;
 mod config_command;
 mod config_file;
 mod detach;
+mod disk_watch;
 mod down_command;
 mod dynamodb_service;
 mod dynamodb_streams;

@@ -5,15 +5,25 @@
 
 use std::io::Write;
 use std::net::IpAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde_json::json;
 
 /// Where access entries go; either, both or neither.
 pub struct AccessLog {
-    file: Option<Mutex<std::fs::File>>,
+    file: Option<FileSink>,
     records: Option<Arc<esb_logs::Shipper>>,
+}
+
+/// The access log file, and how many entries could not be written (a full disk): said
+/// once in a while, not once per request.
+struct FileSink {
+    path: PathBuf,
+    file: Mutex<std::fs::File>,
+    unwritten: AtomicU64,
+    warning: esb_logs::warn_every::WarnEvery,
 }
 
 /// One answered request.
@@ -37,7 +47,12 @@ impl AccessLog {
     /// why) and ships to `records`.
     pub fn new(file: Option<&Path>, records: Option<Arc<esb_logs::Shipper>>) -> Self {
         let file = file.and_then(|path| match open(path) {
-            Ok(f) => Some(Mutex::new(f)),
+            Ok(f) => Some(FileSink {
+                path: path.to_path_buf(),
+                file: Mutex::new(f),
+                unwritten: AtomicU64::new(0),
+                warning: Default::default(),
+            }),
             Err(e) => {
                 tracing::warn!("no access log: cannot open {}: {e}", path.display());
                 None
@@ -71,7 +86,7 @@ fn open(path: &Path) -> std::io::Result<std::fs::File> {
         .open(path)
 }
 
-fn append(file: &Mutex<std::fs::File>, e: &AccessEntry<'_>) {
+fn append(sink: &FileSink, e: &AccessEntry<'_>) {
     let line = json!({
         "time": e.time
             .format(&time::format_description::well_known::Rfc3339)
@@ -91,10 +106,22 @@ fn append(file: &Mutex<std::fs::File>, e: &AccessEntry<'_>) {
     let mut text = line.to_string();
     text.push('\n');
     // One write(2) per line with O_APPEND: lines never interleave.
-    if let Ok(mut f) = file.lock()
-        && let Err(e) = f.write_all(text.as_bytes())
-    {
-        tracing::warn!("cannot write the access log: {e}");
+    let Ok(mut f) = sink.file.lock() else {
+        return;
+    };
+    let before = f.metadata().map(|m| m.len());
+    if let Err(e) = f.write_all(text.as_bytes()) {
+        // No torn line for the next entry to be glued to.
+        if let Ok(len) = before {
+            let _ = f.set_len(len);
+        }
+        let missed = sink.unwritten.fetch_add(1, Ordering::Relaxed) + 1;
+        if sink.warning.now(std::time::Duration::from_secs(10)) {
+            tracing::warn!(
+                "cannot write the access log {}: {e} ({missed} entries left out so far)",
+                sink.path.display()
+            );
+        }
     }
 }
 

@@ -14,6 +14,7 @@ pub mod record;
 pub mod shipper;
 pub mod spool;
 pub mod store;
+pub mod warn_every;
 
 pub use record::Record;
 pub use shipper::{Shipper, ShipperConfig};

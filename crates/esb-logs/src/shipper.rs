@@ -84,6 +84,8 @@ pub struct ShipperStats {
     pub dropped: AtomicU64,
     /// Batches that went to the spool.
     pub spooled: AtomicU64,
+    /// A full disk drops every batch: saying so once in a while is enough.
+    drop_warning: crate::warn_every::WarnEvery,
 }
 
 pub struct Shipper {
@@ -113,7 +115,16 @@ impl Shipper {
         }
         let client = builder.build().map_err(|e| client_err(e.to_string()))?;
         let spool = match &config.spool {
-            Some((dir, max)) => Some(Spool::open(dir, *max)?),
+            Some((dir, max)) => match Spool::open(dir, *max) {
+                Ok(spool) => Some(spool),
+                // Another live shipper owns it: a configuration error.
+                Err(e @ SpoolError::InUse { .. }) => return Err(e.into()),
+                // A full disk, say: ship without a spool until it can be opened.
+                Err(e) => {
+                    tracing::warn!("shipping logs without a spool for now: {e}");
+                    None
+                }
+            },
             None => None,
         };
         let (tx, rx) = mpsc::channel(config.queue.max(1));
@@ -251,8 +262,10 @@ fn keep(spool: &Mutex<Option<Spool>>, batch: &[u8], records: u64, stats: &Shippe
             stats.spooled.fetch_add(1, Ordering::Relaxed);
         }
         Some(Err(e)) => {
-            tracing::warn!("{records} log records dropped: {e}");
-            stats.dropped.fetch_add(records, Ordering::Relaxed);
+            let dropped = stats.dropped.fetch_add(records, Ordering::Relaxed) + records;
+            if stats.drop_warning.now(Duration::from_secs(10)) {
+                tracing::warn!("log records dropped ({dropped} so far): {e}");
+            }
         }
         None => {
             stats.dropped.fetch_add(records, Ordering::Relaxed);
@@ -375,6 +388,11 @@ impl Sender {
 
     fn adopt_orphans(&self) {
         let mut guard = self.spool.lock().unwrap_or_else(|p| p.into_inner());
+        if guard.is_none()
+            && let Some((dir, max)) = &self.config.spool
+        {
+            *guard = Spool::open(dir, *max).ok();
+        }
         if let Some(spool) = guard.as_mut() {
             let n = spool.adopt_orphans();
             if n > 0 {
@@ -453,7 +471,7 @@ impl Sender {
             &Record {
                 time_ns: crate::http::now_ns(),
                 msg: format!(
-                    "esb: {lost} log records could not be kept (log queue or spool full) and were dropped"
+                    "esb: {lost} log records could not be kept (log queue or spool full, or no space left on its disk) and were dropped"
                 ),
                 stream: self.config.identity.clone(),
                 fields,

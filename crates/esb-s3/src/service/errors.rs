@@ -22,6 +22,15 @@ impl From<StoreError> for S3Error {
             StoreError::InvalidPart => S3ErrorCode::InvalidPart,
             StoreError::InvalidPartOrder => S3ErrorCode::InvalidPartOrder,
             StoreError::EntityTooSmall => S3ErrorCode::EntityTooSmall,
+            _ if e.is_out_of_space() => {
+                // Passing (space can be freed): 503, which the SDKs retry with backoff.
+                // The box says once which disk is full (disk_watch).
+                tracing::debug!(service = "s3", "cannot write: {e}");
+                return S3Error::with_message(
+                    S3ErrorCode::ServiceUnavailable,
+                    "The box's storage is full; please try again once space is freed.",
+                );
+            }
             StoreError::Sqlite(_)
             | StoreError::Json(_)
             | StoreError::Io(_)
