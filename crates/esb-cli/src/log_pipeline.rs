@@ -68,8 +68,9 @@ pub fn start(
     let mut own = esb_logs::ShipperConfig::new(worker_url.clone());
     own.headers = vec![(esb_logs::collector::TOKEN_HEADER.to_string(), token.clone())];
     own.ca_pem = Some(std::fs::read(ca).with_context(|| format!("cannot read {}", ca.display()))?);
-    // Beside the workers' spools: the box adopts what stopped workers left.
-    own.spool = Some((state_dir.box_log_spool(), BOX_SPOOL_BYTES));
+    // Beside the workers' spools, one per run: what a killed run left is an orphan.
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    own.spool = Some((state_dir.box_log_spool(&run[..8]), BOX_SPOOL_BYTES));
     own.identity = esb_logs::collector::box_stream();
     let box_records = Arc::new(Shipper::start(own).context("the box's log records")?);
     let _ = BOX_RECORDS.set(Arc::clone(&box_records));

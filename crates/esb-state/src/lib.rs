@@ -11,7 +11,7 @@
 //!   agent/workers/  one record per worker, for adoption after an agent restart
 //!   runtimes/python the process runtime's Python env
 //!   logs/           box.log (detached box), access.log, store/ (the log store),
-//!                   spool/box/, spool/<worker>/ (records waiting for the store),
+//!                   spool/box-<run>/, spool/<worker>/ (records waiting for the store),
 //!                   external-spool/box/ (records waiting for an external VictoriaLogs),
 //!                   workers/<id>.log (a process worker's raw output)
 //! ```
@@ -125,10 +125,11 @@ impl StateDir {
         self.logs().join("spool")
     }
 
-    /// The box's own spool (its access log, warnings), beside the workers': the box
-    /// adopts what stopped workers left.
-    pub fn box_log_spool(&self) -> PathBuf {
-        self.log_spool().join("box")
+    /// The spool of one run of the box (its access log, warnings), beside the workers':
+    /// a killed run's is an orphan like a dead worker's, delivered by whoever notices
+    /// first (the next run included).
+    pub fn box_log_spool(&self, run: &str) -> PathBuf {
+        self.log_spool().join(format!("box-{run}"))
     }
 
     /// A worker's spool (`ESB_LOG_SPOOL` of a process worker).
@@ -194,7 +195,7 @@ mod tests {
         assert_eq!(p(s.log_store()), "/s/logs/store");
         assert_eq!(p(s.cloudwatch_logs()), "/s/logs/cloudwatch");
         assert_eq!(p(s.log_spool()), "/s/logs/spool");
-        assert_eq!(p(s.box_log_spool()), "/s/logs/spool/box");
+        assert_eq!(p(s.box_log_spool("1")), "/s/logs/spool/box-1");
         assert_eq!(p(s.worker_log_spool("w1")), "/s/logs/spool/w1");
         assert_eq!(p(s.external_log_spool()), "/s/logs/external-spool");
         assert_eq!(p(s.external_box_log_spool()), "/s/logs/external-spool/box");
