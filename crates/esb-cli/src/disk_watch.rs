@@ -59,6 +59,25 @@ pub fn watch(state: PathBuf) -> tokio::task::JoinHandle<()> {
     })
 }
 
+/// `esb status`'s line on the disk holding `state`.
+pub fn status_line(state: &Path) -> String {
+    match space(state) {
+        Ok((free, total)) if free < FULL_BELOW => format!(
+            "{}: FULL ({} free of {}): async events, S3 and DynamoDB writes and logs fail until space is freed",
+            state.display(),
+            bytes(free),
+            bytes(total)
+        ),
+        Ok((free, total)) => format!(
+            "{}: {} free of {}",
+            state.display(),
+            bytes(free),
+            bytes(total)
+        ),
+        Err(e) => format!("{}: {e}", state.display()),
+    }
+}
+
 fn bytes(n: u64) -> String {
     match n {
         n if n >= 1 << 30 => format!("{:.1} GiB", n as f64 / (1u64 << 30) as f64),

@@ -79,6 +79,7 @@ pub fn run(args: StatusArgs) -> Result<()> {
         s.url, s.pid, s.runtime, s.started_at
     );
     println!("template {}", s.template.display());
+    println!("disk     {}", crate::disk_watch::status_line(&state_dir));
     match &s.logs_url {
         Some(url) => println!("logs     {url} (VictoriaLogs API; `esb logs` reads it)"),
         None => println!("logs     none (--logs-listen off, no --logs-ship-url)"),

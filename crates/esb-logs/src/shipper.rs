@@ -89,7 +89,7 @@ pub struct ShipperStats {
 }
 
 pub struct Shipper {
-    tx: mpsc::Sender<Record>,
+    tx: mpsc::Sender<Item>,
     stats: Arc<ShipperStats>,
     /// Tells the collector to send what it has and stop.
     stop: tokio::sync::watch::Sender<bool>,
@@ -128,6 +128,7 @@ impl Shipper {
             None => None,
         };
         let (tx, rx) = mpsc::channel(config.queue.max(1));
+        let spooled = Arc::new(tokio::sync::Notify::new());
         let (batch_tx, batch_rx) = mpsc::channel::<Vec<u8>>(2);
         let stats = Arc::new(ShipperStats::default());
         let closing = Arc::new(AtomicBool::new(false));
@@ -144,8 +145,11 @@ impl Shipper {
         let sender = Sender {
             client,
             config: config.clone(),
-            spool: Arc::clone(&spool),
-            stats: Arc::clone(&stats),
+            keeper: Keeper {
+                spool: Arc::clone(&spool),
+                stats: Arc::clone(&stats),
+                spooled: Arc::clone(&spooled),
+            },
             closing,
             reported_drops: 0,
         };
@@ -154,8 +158,11 @@ impl Shipper {
             stop_rx,
             batch_tx,
             config,
-            spool,
-            Arc::clone(&stats),
+            Keeper {
+                spool,
+                stats: Arc::clone(&stats),
+                spooled,
+            },
         ));
         tokio::spawn(async move {
             sender.run(batch_rx).await;
@@ -166,9 +173,17 @@ impl Shipper {
 
     /// Enqueues a record; never waits. A full queue drops it (counted).
     pub fn push(&self, record: Record) {
-        if self.tx.try_send(record).is_err() {
+        if self.tx.try_send(Item::Record(record)).is_err() {
             self.stats.dropped.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// Puts what was pushed so far on disk, in the spool, at once rather than at the
+    /// next batch: what a worker calls as an invocation ends, so that its lines outlive
+    /// a worker killed right after (a SIGKILL, an OOM kill, a container removed). Never
+    /// waits; without a spool (or with a full queue) it only sends the batch now.
+    pub fn checkpoint(&self) {
+        let _ = self.tx.try_send(Item::Checkpoint);
     }
 
     pub fn stats(&self) -> &ShipperStats {
@@ -193,29 +208,40 @@ impl Shipper {
     }
 }
 
+/// What goes through the shipper's queue.
+enum Item {
+    Record(Record),
+    /// Cut the batch now and keep it on disk.
+    Checkpoint,
+}
+
 /// Groups records into batches; hands a batch to the sender, or spools it when the
-/// sender is still busy with earlier ones.
+/// sender is still busy with earlier ones (or at a checkpoint).
 async fn collect(
-    mut rx: mpsc::Receiver<Record>,
+    mut rx: mpsc::Receiver<Item>,
     mut stop: tokio::sync::watch::Receiver<bool>,
     batches: mpsc::Sender<Vec<u8>>,
     config: ShipperConfig,
-    spool: Arc<Mutex<Option<Spool>>>,
-    stats: Arc<ShipperStats>,
+    keeper: Keeper,
 ) {
     let mut batch: Vec<u8> = Vec::new();
     let mut count = 0usize;
     let mut ticker = tokio::time::interval(config.flush_interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
+        let mut durable = false;
         let closed = tokio::select! {
             r = rx.recv() => match r {
-                Some(record) => {
+                Some(Item::Record(record)) => {
                     encode(&record, &mut batch);
                     count += 1;
                     if count < config.batch_records && batch.len() < config.batch_bytes {
                         continue;
                     }
+                    false
+                }
+                Some(Item::Checkpoint) => {
+                    durable = true;
                     false
                 }
                 None => true,
@@ -224,13 +250,14 @@ async fn collect(
             _ = stop.changed() => {
                 // What was pushed before `close` goes out in the last batches.
                 rx.close();
-                while let Ok(record) = rx.try_recv() {
+                while let Ok(item) = rx.try_recv() {
+                    let Item::Record(record) = item else { continue };
                     encode(&record, &mut batch);
                     count += 1;
                     if count >= config.batch_records || batch.len() >= config.batch_bytes {
                         let records = std::mem::take(&mut count) as u64;
                         if batches.send(std::mem::take(&mut batch)).await.is_err() {
-                            stats.dropped.fetch_add(records, Ordering::Relaxed);
+                            keeper.stats.dropped.fetch_add(records, Ordering::Relaxed);
                         }
                     }
                 }
@@ -242,10 +269,18 @@ async fn collect(
             let records = std::mem::take(&mut count) as u64;
             if closed {
                 if batches.send(full).await.is_err() {
-                    stats.dropped.fetch_add(records, Ordering::Relaxed);
+                    keeper.stats.dropped.fetch_add(records, Ordering::Relaxed);
                 }
-            } else if let Err(mpsc::error::TrySendError::Full(full)) = batches.try_send(full) {
-                keep(&spool, &full, records, &stats);
+            } else if durable {
+                if let Err(full) = keeper.spool(full)
+                    && let Err(mpsc::error::TrySendError::Full(_)) = batches.try_send(full)
+                {
+                    keeper.drop_batch(records, "the log queue is full");
+                }
+            } else if let Err(mpsc::error::TrySendError::Full(full)) = batches.try_send(full)
+                && keeper.spool(full).is_err()
+            {
+                keeper.drop_batch(records, "no spool to keep it");
             }
         }
         if closed {
@@ -254,21 +289,40 @@ async fn collect(
     }
 }
 
-/// Spools a batch, or counts it as dropped when there is no room.
-fn keep(spool: &Mutex<Option<Spool>>, batch: &[u8], records: u64, stats: &ShipperStats) {
-    let mut guard = spool.lock().unwrap_or_else(|p| p.into_inner());
-    match guard.as_mut().map(|s| s.push(batch)) {
-        Some(Ok(())) => {
-            stats.spooled.fetch_add(1, Ordering::Relaxed);
-        }
-        Some(Err(e)) => {
-            let dropped = stats.dropped.fetch_add(records, Ordering::Relaxed) + records;
-            if stats.drop_warning.now(Duration::from_secs(10)) {
-                tracing::warn!("log records dropped ({dropped} so far): {e}");
+/// Where the collector keeps the batches the sender cannot take yet.
+struct Keeper {
+    spool: Arc<Mutex<Option<Spool>>>,
+    stats: Arc<ShipperStats>,
+    /// Wakes the sender when a batch was spooled.
+    spooled: Arc<tokio::sync::Notify>,
+}
+
+impl Keeper {
+    /// Spools a batch; hands it back when there is no spool or no room.
+    fn spool(&self, batch: Vec<u8>) -> Result<(), Vec<u8>> {
+        let mut guard = self.spool.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(spool) = guard.as_mut() else {
+            return Err(batch);
+        };
+        match spool.push(&batch) {
+            Ok(()) => {
+                self.stats.spooled.fetch_add(1, Ordering::Relaxed);
+                self.spooled.notify_one();
+                Ok(())
+            }
+            Err(e) => {
+                if self.stats.drop_warning.now(Duration::from_secs(10)) {
+                    tracing::warn!("cannot spool log records: {e}");
+                }
+                Err(batch)
             }
         }
-        None => {
-            stats.dropped.fetch_add(records, Ordering::Relaxed);
+    }
+
+    fn drop_batch(&self, records: u64, why: &str) {
+        let dropped = self.stats.dropped.fetch_add(records, Ordering::Relaxed) + records;
+        if self.stats.drop_warning.now(Duration::from_secs(10)) {
+            tracing::warn!("log records dropped ({dropped} so far): {why}");
         }
     }
 }
@@ -299,8 +353,7 @@ enum Posted {
 struct Sender {
     client: reqwest::Client,
     config: ShipperConfig,
-    spool: Arc<Mutex<Option<Spool>>>,
-    stats: Arc<ShipperStats>,
+    keeper: Keeper,
     closing: Arc<AtomicBool>,
     reported_drops: u64,
 }
@@ -318,22 +371,24 @@ impl Sender {
             if !self.closing.load(Ordering::SeqCst)
                 && let Some(spooled) = self.oldest_spooled()
             {
-                let (seq, body) = spooled;
+                let (seqs, body) = spooled;
                 match self.post(&body).await {
                     Posted::Delivered => {
-                        self.stats
+                        self.keeper
+                            .stats
                             .delivered
                             .fetch_add(line_count(&body), Ordering::Relaxed);
-                        self.forget(seq);
+                        self.forget(&seqs);
                         backoff = Duration::from_millis(100);
                         self.report_drops().await;
                     }
                     Posted::Refused(why) => {
                         tracing::warn!("spooled log batch refused: {why}");
-                        self.stats
+                        self.keeper
+                            .stats
                             .dropped
                             .fetch_add(line_count(&body), Ordering::Relaxed);
-                        self.forget(seq);
+                        self.forget(&seqs);
                     }
                     Posted::Failed(why) => {
                         tracing::debug!("log store unreachable: {why}");
@@ -343,7 +398,7 @@ impl Sender {
                         tokio::select! {
                             () = &mut wait => {}
                             b = batches.recv() => match b {
-                                Some(b) => self.spool_or_drop(&b),
+                                Some(b) => self.spool_or_drop(b),
                                 None => self.closing.store(true, Ordering::SeqCst),
                             },
                         }
@@ -355,18 +410,20 @@ impl Sender {
             // Idle or not, orphans are looked for on time (whenever they appear).
             let body = tokio::select! {
                 b = batches.recv() => b,
+                () = self.keeper.spooled.notified() => continue,
                 () = tokio::time::sleep_until(next_adoption) => continue,
             };
             let Some(body) = body else {
                 return;
             };
             if self.closing.load(Ordering::SeqCst) {
-                self.spool_or_drop(&body);
+                self.spool_or_drop(body);
                 continue;
             }
             match self.post(&body).await {
                 Posted::Delivered => {
-                    self.stats
+                    self.keeper
+                        .stats
                         .delivered
                         .fetch_add(line_count(&body), Ordering::Relaxed);
                     backoff = Duration::from_millis(100);
@@ -374,20 +431,21 @@ impl Sender {
                 }
                 Posted::Refused(why) => {
                     tracing::warn!("log batch refused: {why}");
-                    self.stats
+                    self.keeper
+                        .stats
                         .dropped
                         .fetch_add(line_count(&body), Ordering::Relaxed);
                 }
                 Posted::Failed(why) => {
                     tracing::debug!("log store unreachable, spooling: {why}");
-                    self.spool_or_drop(&body);
+                    self.spool_or_drop(body);
                 }
             }
         }
     }
 
     fn adopt_orphans(&self) {
-        let mut guard = self.spool.lock().unwrap_or_else(|p| p.into_inner());
+        let mut guard = self.keeper.spool.lock().unwrap_or_else(|p| p.into_inner());
         if guard.is_none()
             && let Some((dir, max)) = &self.config.spool
         {
@@ -401,31 +459,26 @@ impl Sender {
         }
     }
 
-    fn oldest_spooled(&self) -> Option<(u64, Vec<u8>)> {
-        let mut guard = self.spool.lock().unwrap_or_else(|p| p.into_inner());
-        let spool = guard.as_mut()?;
-        match spool.oldest()? {
-            Ok(found) => Some(found),
-            Err(e) => {
-                // An unreadable batch would block the spool for ever: report and skip it.
-                tracing::warn!("{e}");
-                if let Some(seq) = spool.front_seq() {
-                    spool.remove(seq);
-                }
-                None
+    /// The oldest spooled batches, sent as one: their sequence numbers and body.
+    fn oldest_spooled(&self) -> Option<(Vec<u64>, Vec<u8>)> {
+        let mut guard = self.keeper.spool.lock().unwrap_or_else(|p| p.into_inner());
+        guard.as_mut()?.oldest(self.config.batch_bytes as u64)
+    }
+
+    fn forget(&self, seqs: &[u64]) {
+        let mut guard = self.keeper.spool.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(spool) = guard.as_mut() {
+            for seq in seqs {
+                spool.remove(*seq);
             }
         }
     }
 
-    fn forget(&self, seq: u64) {
-        let mut guard = self.spool.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(spool) = guard.as_mut() {
-            spool.remove(seq);
+    fn spool_or_drop(&self, body: Vec<u8>) {
+        if let Err(body) = self.keeper.spool(body) {
+            self.keeper
+                .drop_batch(line_count(&body), "the spool cannot keep it");
         }
-    }
-
-    fn spool_or_drop(&self, body: &[u8]) {
-        keep(&self.spool, body, line_count(body), &self.stats);
     }
 
     async fn post(&self, body: &[u8]) -> Posted {
@@ -454,7 +507,7 @@ impl Sender {
 
     /// Once delivery works, says in the store itself how many records were lost.
     async fn report_drops(&mut self) {
-        let dropped = self.stats.dropped.load(Ordering::Relaxed);
+        let dropped = self.keeper.stats.dropped.load(Ordering::Relaxed);
         if dropped <= self.reported_drops {
             return;
         }
@@ -676,6 +729,57 @@ mod tests {
         assert_eq!(delivered.len(), 1, "{delivered:?}");
         assert_eq!(delivered[0]["_msg"], "line 7");
         shipper.close(Duration::from_secs(5)).await;
+    }
+
+    #[tokio::test]
+    async fn a_checkpoint_puts_what_was_pushed_on_disk_at_once() {
+        // An endpoint that takes its time: what is being sent is only in memory.
+        let app = axum::Router::new().route(
+            "/insert/jsonline",
+            axum::routing::post(|| async {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                ""
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let dir = tempfile::tempdir().expect("dir");
+        let mut config = ShipperConfig::new(jsonline_url(
+            &format!("http://{addr}"),
+            &["function", "job"],
+        ));
+        config.flush_interval = Duration::from_secs(600);
+        config.spool = Some((dir.path().join("w"), 1 << 20));
+        let shipper = Shipper::start(config).expect("start");
+        for i in 0..3 {
+            shipper.push(record(i));
+        }
+        shipper.checkpoint();
+        let spooled = || -> Vec<String> {
+            std::fs::read_dir(dir.path().join("w"))
+                .map(|d| {
+                    d.flatten()
+                        .filter(|e| e.path().extension().is_some_and(|x| x == "jsonl"))
+                        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+                        .flat_map(|t| t.lines().map(str::to_string).collect::<Vec<_>>())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while spooled().len() < 3 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let lines = spooled();
+        assert_eq!(
+            lines.len(),
+            3,
+            "on disk while the endpoint takes them: {lines:?}"
+        );
+        assert!(lines[2].contains("line 2"));
     }
 
     #[tokio::test]

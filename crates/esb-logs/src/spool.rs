@@ -109,20 +109,32 @@ impl Spool {
         Ok(())
     }
 
-    /// The sequence number of the oldest batch.
-    pub fn front_seq(&self) -> Option<u64> {
-        self.files.front().map(|(seq, _)| *seq)
-    }
-
-    /// The oldest batch, without removing it.
-    pub fn oldest(&self) -> Option<Result<(u64, Vec<u8>), SpoolError>> {
-        let (seq, _) = *self.files.front()?;
-        let path = self.path(seq);
-        Some(
-            std::fs::read(&path)
-                .map(|body| (seq, body))
-                .map_err(|source| SpoolError::Io { path, source }),
-        )
+    /// The oldest batches, as many as fit in `max_bytes` together (at least one), to be
+    /// sent as one: the sequence numbers read and their bodies one after the other. An
+    /// unreadable batch is reported and forgotten (it would block the spool for ever).
+    pub fn oldest(&mut self, max_bytes: u64) -> Option<(Vec<u64>, Vec<u8>)> {
+        let mut seqs = Vec::new();
+        let mut body = Vec::new();
+        let mut size = 0;
+        let heads: Vec<(u64, u64)> = self.files.iter().copied().collect();
+        for (seq, len) in heads {
+            if !seqs.is_empty() && size + len > max_bytes {
+                break;
+            }
+            let path = self.path(seq);
+            match std::fs::read(&path) {
+                Ok(b) => {
+                    body.extend_from_slice(&b);
+                    seqs.push(seq);
+                    size += len;
+                }
+                Err(source) => {
+                    tracing::warn!("{}", SpoolError::Io { path, source });
+                    self.remove(seq);
+                }
+            }
+        }
+        (!seqs.is_empty()).then_some((seqs, body))
     }
 
     /// Forgets a batch once it was delivered (or refused for good).
@@ -281,11 +293,13 @@ mod tests {
             ));
         }
         let mut s = Spool::open(&dir, 10).expect("reopen");
-        let (seq, body) = s.oldest().expect("one").expect("read");
+        let (seqs, body) = s.oldest(1).expect("one");
         assert_eq!(body, b"one\n");
-        s.remove(seq);
-        assert_eq!(s.oldest().expect("two").expect("read").1, b"two\n");
+        s.remove(seqs[0]);
+        assert_eq!(s.oldest(1).expect("two").1, b"two\n");
         assert_eq!(s.bytes(), 4);
+        s.push(b"three\n").expect("room again");
+        assert_eq!(s.oldest(100).expect("both").1, b"two\nthree\n");
     }
 
     #[test]
@@ -308,7 +322,7 @@ mod tests {
                 .expect("age");
         }
         assert_eq!(me.adopt_orphans(), 1);
-        assert_eq!(me.oldest().expect("adopted").expect("read").1, b"orphan\n");
+        assert_eq!(me.oldest(1 << 20).expect("adopted").1, b"orphan\n");
         assert!(!root.path().join("dead").exists());
         assert!(!alive.is_empty());
         assert_eq!(me.adopt_orphans(), 0);

@@ -146,6 +146,11 @@ impl LogSink {
             format!("END RequestId: {request_id}").as_bytes(),
         );
         self.line(Source::Platform, report.line(request_id).as_bytes());
+        // The invocation's lines go to disk now, not at the next batch: they outlive
+        // a worker killed right after it.
+        if let Some(s) = &self.shipping {
+            s.shipper.checkpoint();
+        }
         let cur = self.current().take();
         let mut tail = cur.map(|c| c.tail).unwrap_or_default();
         if tail.len() > LOG_TAIL_BYTES {

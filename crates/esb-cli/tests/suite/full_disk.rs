@@ -213,6 +213,18 @@ fn a_full_disk_fails_only_what_needs_it_and_resumes_by_itself() {
     });
     assert!(said.contains(&state), "names the path: {said}");
 
+    let status = support::esb_command()
+        .args(["status", "--state-dir"])
+        .arg(&b.state)
+        .current_dir(&b.dir)
+        .output()
+        .expect("esb status");
+    let status = String::from_utf8_lossy(&status.stdout).to_string();
+    assert!(
+        status.contains(&format!("disk     {state}: FULL")),
+        "esb status says the disk is full: {status}"
+    );
+
     let during = b.probe("during");
     // What needs no disk keeps serving, a cold start included.
     assert_eq!(tag_of(ok(&during, "sync")), "during");
