@@ -142,14 +142,15 @@ impl Shipper {
             closing: Arc::clone(&closing),
             finished,
         };
+        let keeper = Keeper {
+            spool,
+            stats: Arc::clone(&stats),
+            spooled,
+        };
         let sender = Sender {
             client,
             config: config.clone(),
-            keeper: Keeper {
-                spool: Arc::clone(&spool),
-                stats: Arc::clone(&stats),
-                spooled: Arc::clone(&spooled),
-            },
+            keeper: keeper.clone(),
             closing,
             reported_drops: 0,
         };
@@ -158,11 +159,7 @@ impl Shipper {
             stop_rx,
             batch_tx,
             config,
-            Keeper {
-                spool,
-                stats: Arc::clone(&stats),
-                spooled,
-            },
+            keeper,
         ));
         tokio::spawn(async move {
             sender.run(batch_rx).await;
@@ -289,7 +286,8 @@ async fn collect(
     }
 }
 
-/// Where the collector keeps the batches the sender cannot take yet.
+/// Where the batches the sender cannot take yet are kept.
+#[derive(Clone)]
 struct Keeper {
     spool: Arc<Mutex<Option<Spool>>>,
     stats: Arc<ShipperStats>,
