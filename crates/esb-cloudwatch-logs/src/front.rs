@@ -199,6 +199,7 @@ fn error_response(e: &ApiError) -> Response<Full<Bytes>> {
 pub async fn serve(
     listener: tokio::net::TcpListener,
     tls: Option<Arc<rustls::ServerConfig>>,
+    limits: esb_listener::Limits,
     front: LogsFront,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
@@ -209,7 +210,7 @@ pub async fn serve(
     esb_listener::serve(
         listener,
         tls,
-        esb_listener::Limits::default(),
+        limits,
         handler,
         shutdown,
     )

@@ -281,6 +281,7 @@ impl DynamoFront {
 pub async fn serve(
     listener: tokio::net::TcpListener,
     tls: Option<Arc<rustls::ServerConfig>>,
+    limits: esb_listener::Limits,
     front: DynamoFront,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
@@ -291,7 +292,7 @@ pub async fn serve(
     esb_listener::serve(
         listener,
         tls,
-        esb_listener::Limits::default(),
+        limits,
         handler,
         shutdown,
     )

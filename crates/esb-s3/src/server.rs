@@ -510,6 +510,7 @@ fn default_message(code: &str) -> String {
 pub async fn serve(
     listener: TcpListener,
     tls: Option<Arc<rustls::ServerConfig>>,
+    limits: esb_listener::Limits,
     front: S3Front,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
@@ -520,7 +521,7 @@ pub async fn serve(
     esb_listener::serve(
         listener,
         tls,
-        esb_listener::Limits::default(),
+        limits,
         handler,
         shutdown,
     )
