@@ -190,7 +190,9 @@ impl DynamoService {
                 });
             }
             None => {
-                tokio::spawn(esb_dynamodb::front::serve(listener, tls, limits, front, shutdown));
+                tokio::spawn(esb_dynamodb::front::serve(
+                    listener, tls, limits, front, shutdown,
+                ));
             }
         }
         Ok(Some(Self {

@@ -298,12 +298,9 @@ pub async fn serve(
         }
         None => None,
     };
-    let metrics = crate::metrics_listener::start(
-        &options.metrics,
-        &gateway,
-        options.edge.service_limits(),
-    )
-    .await?;
+    let metrics =
+        crate::metrics_listener::start(&options.metrics, &gateway, options.edge.service_limits())
+            .await?;
     print_banner(
         project,
         &url,

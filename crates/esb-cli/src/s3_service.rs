@@ -126,9 +126,15 @@ impl S3Service {
         let front_handle = front.clone();
         let (stop, mut stopped) = tokio::sync::watch::channel(false);
         let tls = (!args.s3_plain_http).then_some(tls);
-        tokio::spawn(esb_s3::server::serve(listener, tls, limits, front, async move {
-            let _ = stopped.wait_for(|s| *s).await;
-        }));
+        tokio::spawn(esb_s3::server::serve(
+            listener,
+            tls,
+            limits,
+            front,
+            async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            },
+        ));
         Ok(Some(Self {
             url,
             store,

@@ -162,7 +162,8 @@ fn handler(
 + Sync
 + 'static {
     move |mut req, remote| {
-        req.extensions_mut().insert(ConnectInfo::<SocketAddr>(remote));
+        req.extensions_mut()
+            .insert(ConnectInfo::<SocketAddr>(remote));
         let call = router.clone().call(req);
         Box::pin(async move {
             match call.await {

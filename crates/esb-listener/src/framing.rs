@@ -185,7 +185,8 @@ impl<IO> Guarded<IO> {
                 return Some(());
             }
         };
-        let offset = |v: &[u8]| (v.as_ptr() as usize - base)..(v.as_ptr() as usize - base + v.len());
+        let offset =
+            |v: &[u8]| (v.as_ptr() as usize - base)..(v.as_ptr() as usize - base + v.len());
         let mut lengths = Vec::new();
         let mut encodings = Vec::new();
         for h in req.headers.iter() {
@@ -208,7 +209,9 @@ impl<IO> Guarded<IO> {
         let framing = if connect {
             Framing::PassThrough
         } else if !spoil.is_empty() {
-            tracing::debug!("request refused: ambiguous framing (Content-Length with Transfer-Encoding, or repeated)");
+            tracing::debug!(
+                "request refused: ambiguous framing (Content-Length with Transfer-Encoding, or repeated)"
+            );
             Framing::PassThrough
         } else if let Some(te) = encodings.last() {
             let last = self.buf[te.clone()]
@@ -389,8 +392,14 @@ mod tests {
     async fn a_repeated_content_length_is_spoiled_even_when_equal() {
         let input = b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\nPOST /a HTTP/1.1\r\nContent-Length: 2\r\ncontent-length: 2\r\n\r\nhi";
         let text = String::from_utf8_lossy(&through(input).await).into_owned();
-        assert!(text.starts_with("GET /ok HTTP/1.1\r\nHost: x\r\n\r\n"), "{text}");
-        assert!(text.contains("Content-Length: 2\r\ncontent-length: x\r\n"), "{text}");
+        assert!(
+            text.starts_with("GET /ok HTTP/1.1\r\nHost: x\r\n\r\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Content-Length: 2\r\ncontent-length: x\r\n"),
+            "{text}"
+        );
     }
 
     #[tokio::test]

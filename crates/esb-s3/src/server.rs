@@ -518,14 +518,7 @@ pub async fn serve(
         let front = front.clone();
         async move { front.handle(req, remote).await }
     };
-    esb_listener::serve(
-        listener,
-        tls,
-        limits,
-        handler,
-        shutdown,
-    )
-    .await;
+    esb_listener::serve(listener, tls, limits, handler, shutdown).await;
 }
 
 #[cfg(test)]

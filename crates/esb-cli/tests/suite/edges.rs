@@ -111,7 +111,10 @@ impl Box_ {
         let started = Instant::now();
         let mut buf = Vec::new();
         let _ = s.read_to_end(&mut buf);
-        (String::from_utf8_lossy(&buf).into_owned(), started.elapsed())
+        (
+            String::from_utf8_lossy(&buf).into_owned(),
+            started.elapsed(),
+        )
     }
 
     fn still_serves(&self) {
@@ -385,4 +388,25 @@ fn metrics_are_served_where_the_operator_chooses() {
     }
     drop(b);
     let _ = std::fs::remove_dir_all(&token_dir);
+}
+
+/// The state dir (created by the test with the umask's 0755) is the box's user's only
+/// once the box runs; the credentials and the TLS key are 0600 themselves.
+#[test]
+fn the_state_dir_keeps_its_secrets_to_its_user() {
+    use std::os::unix::fs::PermissionsExt;
+    let b = Box_::start("modes", &[]);
+    let mode = |p: PathBuf| {
+        std::fs::metadata(&p)
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode(b.state.clone()), 0o700);
+    assert_eq!(mode(b.state.join("credentials")), 0o600);
+    assert_eq!(mode(b.state.join("certs/server-key.pem")), 0o600);
+    let box_json = std::fs::read_to_string(b.state.join("box.json")).expect("box.json");
+    let (_, secret) = support::box_credentials(&b.state);
+    assert!(!box_json.contains(&secret), "{box_json}");
 }
