@@ -144,7 +144,7 @@ pub async fn build_agent(
     lifeline: bool,
     prepare_python: bool,
 ) -> Result<Arc<Agent>> {
-    std::fs::create_dir_all(state_dir.root()).with_context(|| {
+    esb_state::create_private(state_dir.root()).with_context(|| {
         format!(
             "cannot create the state directory {}",
             state_dir.root().display()

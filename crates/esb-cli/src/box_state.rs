@@ -32,6 +32,10 @@ pub struct BoxState {
     /// The CloudWatch Logs API's endpoint (`None`: off, or no log store).
     #[serde(default)]
     pub cloudwatch_logs_url: Option<String>,
+    /// Where `/metrics` is served without the gateway's port (`None`:
+    /// `--metrics-listen off`).
+    #[serde(default)]
+    pub metrics_url: Option<String>,
 }
 
 /// Records the box; the file goes when the returned guard is dropped.

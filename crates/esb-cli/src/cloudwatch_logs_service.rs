@@ -90,7 +90,9 @@ impl CloudWatchLogsService {
         let shutdown = async move {
             let _ = stopped.wait_for(|s| *s).await;
         };
-        tokio::spawn(esb_cloudwatch_logs::serve(listener, tls, front, shutdown));
+        tokio::spawn(esb_cloudwatch_logs::serve(
+            listener, tls, ctx.limits, front, shutdown,
+        ));
         Ok(Some(Self {
             url: format!("{scheme}://127.0.0.1:{port}"),
             stop,

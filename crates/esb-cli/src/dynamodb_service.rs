@@ -123,6 +123,7 @@ impl DynamoService {
             ca,
             credentials,
             log_records,
+            limits,
         } = ctx;
         let Some(listener) = crate::service_port::bind(
             args.dynamodb_port,
@@ -183,13 +184,15 @@ impl DynamoService {
                 let listener = listener.into_std()?;
                 engine.runtime().spawn(async move {
                     match tokio::net::TcpListener::from_std(listener) {
-                        Ok(l) => esb_dynamodb::front::serve(l, tls, front, shutdown).await,
+                        Ok(l) => esb_dynamodb::front::serve(l, tls, limits, front, shutdown).await,
                         Err(e) => tracing::error!(service = "dynamodb", "cannot listen: {e}"),
                     }
                 });
             }
             None => {
-                tokio::spawn(esb_dynamodb::front::serve(listener, tls, front, shutdown));
+                tokio::spawn(esb_dynamodb::front::serve(
+                    listener, tls, limits, front, shutdown,
+                ));
             }
         }
         Ok(Some(Self {

@@ -68,6 +68,10 @@ pub struct ServeArgs {
     )]
     pub open_invoke_api: bool,
     #[command(flatten)]
+    pub edge: crate::edge_limits::EdgeArgs,
+    #[command(flatten)]
+    pub metrics: crate::metrics_listener::MetricsArgs,
+    #[command(flatten)]
     pub log_store: crate::log_store::LogStoreArgs,
     /// A VictoriaLogs to ship every record to as well (`http://host:9428`), with stream
     /// fields `function` and `job`; with `--logs-listen off`, only there.
@@ -144,6 +148,7 @@ pub async fn serve(
         Arc::clone(&tls),
         &credentials,
         pipeline.as_ref().map(|p| Arc::clone(&p.box_records)),
+        options.edge.service_limits(),
     )
     .await?
     .map(Arc::new);
@@ -164,6 +169,7 @@ pub async fn serve(
             ca: &certs.ca,
             credentials: &credentials,
             log_records: pipeline.as_ref().map(|p| Arc::clone(&p.box_records)),
+            limits: options.edge.service_limits(),
         },
     )
     .await?
@@ -185,6 +191,7 @@ pub async fn serve(
             ca: &certs.ca,
             credentials: &credentials,
             log_records: pipeline.as_ref().map(|p| Arc::clone(&p.box_records)),
+            limits: options.edge.service_limits(),
         },
         pipeline.as_ref().map(|p| Arc::clone(&p.collector)),
     )
@@ -292,6 +299,9 @@ pub async fn serve(
         }
         None => None,
     };
+    let metrics =
+        crate::metrics_listener::start(&options.metrics, &gateway, options.edge.service_limits())
+            .await?;
     print_banner(
         project,
         &url,
@@ -301,6 +311,12 @@ pub async fn serve(
         dynamodb.as_ref().map(|d| d.url.as_str()),
         cloudwatch_logs.as_ref().map(|c| c.url.as_str()),
     );
+    if let Some(m) = &metrics.url {
+        crate::quiet::say!("Metrics (Prometheus): {m}");
+    }
+    if metrics.gateway_route.is_some() {
+        crate::quiet::say!("Metrics with the bearer token of --metrics-token-file: {url}/metrics");
+    }
     let _state = crate::box_state::write(
         &project.state_dir,
         &crate::box_state::BoxState {
@@ -325,6 +341,7 @@ pub async fn serve(
             s3_url: s3.as_ref().map(|s| s.url.clone()),
             dynamodb_url: dynamodb.as_ref().map(|d| d.url.clone()),
             cloudwatch_logs_url: cloudwatch_logs.as_ref().map(|c| c.url.clone()),
+            metrics_url: metrics.url.clone(),
         },
     )?;
     let disk = crate::disk_watch::watch(project.state_dir.root().to_path_buf());
@@ -332,7 +349,17 @@ pub async fn serve(
     if let Some(p) = &pipeline {
         router = router.merge(Arc::clone(&p.collector).router());
     }
-    esb_gateway::server::serve_tls(listener, tls, router, crate::signals::shutdown_signal()).await;
+    if let Some(route) = metrics.gateway_route {
+        router = router.merge(route);
+    }
+    esb_gateway::server::serve_tls(
+        listener,
+        tls,
+        options.edge.gateway_limits(),
+        router,
+        crate::signals::shutdown_signal(),
+    )
+    .await;
     if let Some(s3) = &s3 {
         s3.stop();
     }

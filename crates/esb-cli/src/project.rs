@@ -83,7 +83,7 @@ impl ProjectArgs {
             eprintln!("esb: warning: {w}");
         }
         let state_dir = self.state_dir();
-        std::fs::create_dir_all(&state_dir).with_context(|| {
+        esb_state::create_private(&state_dir).with_context(|| {
             format!("cannot create the state directory {}", state_dir.display())
         })?;
         let state_dir = StateDir::new(state_dir.canonicalize().unwrap_or(state_dir));

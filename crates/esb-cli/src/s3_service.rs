@@ -107,6 +107,7 @@ impl S3Service {
         tls: Arc<rustls::ServerConfig>,
         credentials: &esb_auth::BoxCredentials,
         log_records: Option<Arc<esb_logs::Shipper>>,
+        limits: esb_listener::Limits,
     ) -> Result<Option<Self>> {
         let Some(listener) =
             crate::service_port::bind(args.s3_port, DEFAULT_PORT, "S3", "--s3-port").await?
@@ -125,9 +126,15 @@ impl S3Service {
         let front_handle = front.clone();
         let (stop, mut stopped) = tokio::sync::watch::channel(false);
         let tls = (!args.s3_plain_http).then_some(tls);
-        tokio::spawn(esb_s3::server::serve(listener, tls, front, async move {
-            let _ = stopped.wait_for(|s| *s).await;
-        }));
+        tokio::spawn(esb_s3::server::serve(
+            listener,
+            tls,
+            limits,
+            front,
+            async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            },
+        ));
         Ok(Some(Self {
             url,
             store,

@@ -18,6 +18,8 @@ pub struct BoxContext<'a> {
     pub credentials: &'a esb_auth::BoxCredentials,
     /// The log store's shipper, for access lines.
     pub log_records: Option<std::sync::Arc<esb_logs::Shipper>>,
+    /// What a client may do at the service's listener (`--header-read-timeout`...).
+    pub limits: esb_listener::Limits,
 }
 
 /// A data service's port setting.

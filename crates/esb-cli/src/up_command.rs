@@ -40,7 +40,7 @@ pub struct UpArgs {
 pub fn run(args: UpArgs) -> Result<()> {
     if args.detach {
         let state_dir = esb_state::StateDir::new(args.project.state_dir());
-        std::fs::create_dir_all(state_dir.root())
+        esb_state::create_private(state_dir.root())
             .with_context(|| format!("cannot create {}", state_dir.root().display()))?;
         return crate::detach::spawn(&state_dir, args.wait);
     }

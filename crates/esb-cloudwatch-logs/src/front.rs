@@ -199,6 +199,7 @@ fn error_response(e: &ApiError) -> Response<Full<Bytes>> {
 pub async fn serve(
     listener: tokio::net::TcpListener,
     tls: Option<Arc<rustls::ServerConfig>>,
+    limits: esb_listener::Limits,
     front: LogsFront,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
@@ -206,12 +207,5 @@ pub async fn serve(
         let front = front.clone();
         async move { front.handle(req, remote).await }
     };
-    esb_listener::serve(
-        listener,
-        tls,
-        esb_listener::Limits::default(),
-        handler,
-        shutdown,
-    )
-    .await;
+    esb_listener::serve(listener, tls, limits, handler, shutdown).await;
 }

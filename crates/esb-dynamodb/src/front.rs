@@ -281,6 +281,7 @@ impl DynamoFront {
 pub async fn serve(
     listener: tokio::net::TcpListener,
     tls: Option<Arc<rustls::ServerConfig>>,
+    limits: esb_listener::Limits,
     front: DynamoFront,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
@@ -288,12 +289,5 @@ pub async fn serve(
         let front = front.clone();
         async move { front.handle(req, remote).await }
     };
-    esb_listener::serve(
-        listener,
-        tls,
-        esb_listener::Limits::default(),
-        handler,
-        shutdown,
-    )
-    .await;
+    esb_listener::serve(listener, tls, limits, handler, shutdown).await;
 }

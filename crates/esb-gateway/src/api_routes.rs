@@ -71,8 +71,10 @@ pub async fn handle(
         Ok(Err(BodyError::TooLarge { .. })) => {
             return message(StatusCode::PAYLOAD_TOO_LARGE, "Request Too Long");
         }
+        Ok(Err(BodyError::Stalled)) | Err(_) => {
+            return message(StatusCode::REQUEST_TIMEOUT, "Request Timeout");
+        }
         Ok(Err(_)) => return message(StatusCode::BAD_REQUEST, "Bad Request"),
-        Err(_) => return message(StatusCode::REQUEST_TIMEOUT, "Request Timeout"),
     };
     let request_id = uuid::Uuid::new_v4().to_string();
     let headers = forwarded_headers(&parts.headers, remote);

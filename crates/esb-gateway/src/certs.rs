@@ -61,6 +61,10 @@ pub fn ensure(state: &StateDir) -> Result<CertPaths, CertError> {
     let names_now = SERVER_NAMES.join("\n");
     let current = std::fs::read_to_string(&names_file).is_ok_and(|n| n == names_now);
     if current && paths.ca.is_file() && paths.server_cert.is_file() && paths.server_key.is_file() {
+        tighten(&paths.server_key).map_err(|reason| CertError::Io {
+            dir: dir.clone(),
+            reason,
+        })?;
         return Ok(paths);
     }
     let io = |reason| CertError::Io {
@@ -98,9 +102,34 @@ pub fn ensure(state: &StateDir) -> Result<CertPaths, CertError> {
 
     std::fs::write(&paths.ca, ca_cert.pem()).map_err(io)?;
     std::fs::write(&paths.server_cert, cert.pem()).map_err(io)?;
-    std::fs::write(&paths.server_key, key.serialize_pem()).map_err(io)?;
+    write_private(&paths.server_key, key.serialize_pem().as_bytes()).map_err(io)?;
     std::fs::write(&names_file, names_now).map_err(io)?;
     Ok(paths)
+}
+
+/// Takes group and other access away from a key an older ESB wrote with the umask's mode.
+fn tighten(path: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    if std::fs::metadata(path)?.permissions().mode() & 0o077 != 0 {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
+}
+
+/// Writes a secret file readable by its user only (0600), also when it existed with a
+/// wider mode: the server's private key is the box's TLS identity.
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    file.write_all(bytes)?;
+    file.sync_all()
 }
 
 #[cfg(test)]
@@ -123,5 +152,26 @@ mod tests {
             ca,
             "the CA users trust is kept"
         );
+    }
+
+    #[test]
+    fn the_server_key_is_readable_by_its_user_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().expect("tempdir");
+        let state = StateDir::new(root.path());
+        let paths = ensure(&state).expect("first start");
+        let mode =
+            |p: &std::path::Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode(&paths.server_key), 0o600);
+        // A key left world-readable (by an older ESB) is tightened, kept or rewritten.
+        std::fs::set_permissions(&paths.server_key, std::fs::Permissions::from_mode(0o644))
+            .expect("chmod");
+        ensure(&state).expect("kept");
+        assert_eq!(mode(&paths.server_key), 0o600);
+        std::fs::set_permissions(&paths.server_key, std::fs::Permissions::from_mode(0o644))
+            .expect("chmod");
+        std::fs::remove_file(root.path().join("certs/server-names")).expect("names");
+        ensure(&state).expect("regenerated");
+        assert_eq!(mode(&paths.server_key), 0o600);
     }
 }

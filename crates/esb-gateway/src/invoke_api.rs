@@ -138,13 +138,7 @@ async fn read_in_time(body: Body, limit: usize, operation: &str) -> Result<Bytes
         read_body(body, limit, operation),
     )
     .await
-    .unwrap_or_else(|_| {
-        Err(InvokeApiError::new(
-            StatusCode::REQUEST_TIMEOUT,
-            "RequestTimeoutException",
-            "The request body did not arrive in time.",
-        ))
-    })
+    .unwrap_or_else(|_| Err(InvokeApiError::body_timeout()))
 }
 
 /// Runs one invocation on a pooled worker.

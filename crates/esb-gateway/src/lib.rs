@@ -62,7 +62,7 @@ pub mod worker_client;
 pub mod worker_provider;
 
 pub use async_config::AsyncConfig;
-pub use client_timeouts::{BODY_READ_TIMEOUT, HEADER_READ_TIMEOUT};
+pub use client_timeouts::BODY_READ_TIMEOUT;
 pub use clock::now_ms;
 pub use gateway::{Gateway, GatewayConfig, GatewayError};
 pub use plan::FunctionEntry;

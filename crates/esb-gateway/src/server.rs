@@ -2,17 +2,12 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use axum::extract::ConnectInfo;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use hyper::server::conn::http1;
-use hyper_util::rt::TokioIo;
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
-use tokio_rustls::TlsAcceptor;
 use tower_service::Service;
 
 use crate::gateway::Gateway;
@@ -24,7 +19,6 @@ pub fn router(gw: Arc<Gateway>) -> Router {
     }
     router
         .route("/health", get(health))
-        .route("/metrics", get(metrics))
         .route(crate::status::STATUS_PATH, get(status))
         .route(
             "/2015-03-31/functions/{name}/invocations",
@@ -74,11 +68,11 @@ async fn login(
     match (&gw.id_token, read) {
         (Some(auth), Ok(Ok(body))) => auth.login(&headers, &body.bytes),
         (None, _) => crate::api_response::message(http::StatusCode::NOT_FOUND, "Not Found"),
+        (_, Ok(Err(esb_lambda::body::BodyError::Stalled)) | Err(_)) => {
+            crate::api_response::message(http::StatusCode::REQUEST_TIMEOUT, "Request Timeout")
+        }
         (_, Ok(Err(_))) => {
             crate::api_response::message(http::StatusCode::BAD_REQUEST, "Bad Request")
-        }
-        (_, Err(_)) => {
-            crate::api_response::message(http::StatusCode::REQUEST_TIMEOUT, "Request Timeout")
         }
     }
 }
@@ -95,10 +89,45 @@ async fn status(
     }
 }
 
-/// Prometheus text exposition (OpenMetrics).
+/// Who may read `/metrics`: every function's name and traffic is in it, so it is not
+/// for anyone who can reach the gateway's port.
+#[derive(Clone)]
+pub struct MetricsAccess {
+    /// The bearer token a scraper must send (`Authorization: Bearer ...`, what
+    /// Prometheus's `authorization: credentials_file` sends); `None`: no token asked,
+    /// for a listener only the operator reaches (loopback).
+    pub token: Option<Arc<str>>,
+}
+
+/// `GET /metrics` alone, for the metrics listener (`--metrics-listen`), or merged into
+/// the gateway's router when a token guards it there.
+pub fn metrics_router(gw: Arc<Gateway>, access: MetricsAccess) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .with_state((gw, access))
+}
+
+/// Prometheus text exposition (OpenMetrics), to a scraper with the token if one is set.
 async fn metrics(
-    axum::extract::State(gw): axum::extract::State<Arc<Gateway>>,
+    axum::extract::State((gw, access)): axum::extract::State<(Arc<Gateway>, MetricsAccess)>,
+    headers: http::HeaderMap,
 ) -> axum::response::Response {
+    if let Some(token) = &access.token {
+        let sent = headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        if !esb_auth::secret::secret_eq(sent.trim().as_bytes(), token.as_bytes()) {
+            let mut resp =
+                crate::api_response::message(http::StatusCode::UNAUTHORIZED, "Unauthorized");
+            resp.headers_mut().insert(
+                http::header::WWW_AUTHENTICATE,
+                http::HeaderValue::from_static("Bearer"),
+            );
+            return resp;
+        }
+    }
     let mut resp = axum::response::IntoResponse::into_response(gw.metrics_text());
     resp.headers_mut().insert(
         http::header::CONTENT_TYPE,
@@ -109,60 +138,54 @@ async fn metrics(
     resp
 }
 
-/// Serves `router` over TLS until `shutdown` resolves; open requests then finish (bounded).
-pub async fn serve_tls(
+/// Serves `router` over plain HTTP (the box's loopback listeners: metrics) with the
+/// same connection handling as the gateway's port.
+pub async fn serve_plain(
     listener: TcpListener,
-    tls: Arc<rustls::ServerConfig>,
+    limits: esb_listener::Limits,
     router: Router,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
-    let acceptor = TlsAcceptor::from(tls);
-    let graceful = GracefulShutdown::new();
-    tokio::pin!(shutdown);
-    loop {
-        let (tcp, remote) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    tracing::warn!("accept failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
-        };
-        let _ = tcp.set_nodelay(true);
-        let acceptor = acceptor.clone();
-        let router = router.clone();
-        let watcher = graceful.watcher();
-        tokio::spawn(async move {
-            let tls =
-                match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
-                    Ok(Ok(s)) => s,
-                    Ok(Err(e)) => {
-                        tracing::debug!(%remote, "TLS handshake failed: {e}");
-                        return;
-                    }
-                    Err(_) => return,
-                };
-            let service = hyper::service::service_fn(
-                move |mut req: hyper::Request<hyper::body::Incoming>| {
-                    req.extensions_mut()
-                        .insert(ConnectInfo::<SocketAddr>(remote));
-                    router.clone().call(req)
-                },
-            );
-            // A client that never finishes its headers (slowloris) is cut off.
-            let conn = http1::Builder::new()
-                .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(crate::client_timeouts::HEADER_READ_TIMEOUT)
-                .serve_connection(TokioIo::new(tls), service);
-            if let Err(e) = watcher.watch(conn).await {
-                tracing::debug!(%remote, "connection closed: {e}");
+    esb_listener::serve(listener, None, limits, handler(router), shutdown).await;
+}
+
+/// The router as esb-listener's handler, with the client's address where axum's
+/// `ConnectInfo` extractor looks for it.
+fn handler(
+    router: Router,
+) -> impl Fn(
+    hyper::Request<hyper::body::Incoming>,
+    SocketAddr,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = axum::response::Response> + Send>>
++ Clone
++ Send
++ Sync
++ 'static {
+    move |mut req, remote| {
+        req.extensions_mut()
+            .insert(ConnectInfo::<SocketAddr>(remote));
+        let call = router.clone().call(req);
+        Box::pin(async move {
+            match call.await {
+                Ok(resp) => resp,
+                Err(never) => match never {},
             }
-        });
+        })
     }
-    let _ = tokio::time::timeout(Duration::from_secs(5), graceful.shutdown()).await;
+}
+
+/// Serves `router` over TLS until `shutdown` resolves; open requests then finish (bounded).
+/// The connection handling (handshake and header timeouts, header limits, framing
+/// checks, stalled bodies) is esb-listener's, shared with the data services, so every
+/// port of the box treats a hostile client the same way.
+pub async fn serve_tls(
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    limits: esb_listener::Limits,
+    router: Router,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    esb_listener::serve(listener, Some(tls), limits, handler(router), shutdown).await;
 }
 
 #[cfg(test)]

@@ -14,6 +14,9 @@ const MAX_DRAIN_BYTES: usize = 64 * 1024 * 1024;
 pub enum BodyError {
     #[error("the body is larger than {limit} bytes")]
     TooLarge { limit: usize },
+    /// The client stopped sending mid-body (the listener's `--body-idle-timeout`).
+    #[error("the body stalled before it was complete")]
+    Stalled,
     #[error("could not read the body: {0}")]
     Read(String),
 }
@@ -24,12 +27,34 @@ pub struct Collected {
     pub trailers: Option<HeaderMap>,
 }
 
+/// Whether a body error comes from a read that timed out (the listener's framing guard
+/// ends a stalled body with `io::ErrorKind::TimedOut`, wrapped by hyper and axum).
+fn timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(e);
+    while let Some(err) = cause {
+        if err
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+        {
+            return true;
+        }
+        cause = err.source();
+    }
+    false
+}
+
 pub async fn read_limited(mut body: Body, limit: usize) -> Result<Collected, BodyError> {
     let mut buf = BytesMut::new();
     let mut trailers = None;
     let mut seen = 0usize;
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| BodyError::Read(e.to_string()))?;
+        let frame = frame.map_err(|e| {
+            if timed_out(&e) {
+                BodyError::Stalled
+            } else {
+                BodyError::Read(e.to_string())
+            }
+        })?;
         match frame.into_data() {
             Ok(data) => {
                 seen = seen.saturating_add(data.len());

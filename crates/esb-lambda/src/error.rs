@@ -34,6 +34,15 @@ impl InvokeApiError {
         )
     }
 
+    /// A request body that did not arrive in time (stalled, or too slow in total).
+    pub fn body_timeout() -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "RequestTimeoutException",
+            "The request body did not arrive in time.",
+        )
+    }
+
     pub fn too_large(limit: usize, operation: &str) -> Self {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,

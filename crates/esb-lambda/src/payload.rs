@@ -21,6 +21,7 @@ pub async fn read_body(body: Body, limit: usize, operation: &str) -> Result<Byte
     match read_limited(body, limit).await {
         Ok(collected) => Ok(collected.bytes),
         Err(BodyError::TooLarge { .. }) => Err(InvokeApiError::too_large(limit, operation)),
+        Err(BodyError::Stalled) => Err(InvokeApiError::body_timeout()),
         Err(e) => Err(InvokeApiError::invalid_content(e.to_string())),
     }
 }

@@ -1,6 +1,20 @@
-//! The accept loop of the box's service listeners (S3, DynamoDB, ...): HTTP/1.1 over
-//! plain TCP or TLS with the box's certificate, limits on what a client may send before
-//! the service sees a request, and a graceful stop. Each service brings its handler.
+//! The accept loop of every listener of the box (the gateway, S3, DynamoDB, CloudWatch
+//! Logs): HTTP/1.1 over plain TCP or TLS with the box's certificate, limits on what a
+//! client may send before the service sees a request, and a graceful stop. Each service
+//! brings its handler.
+//!
+//! What a client gets at the edge, whichever listener it reaches:
+//! - a TLS handshake not finished within `handshake_timeout`: the connection is closed;
+//! - headers not complete within `header_read_timeout` (slowloris), or a connection idle
+//!   that long between requests: closed;
+//! - a request line and headers over `max_header_bytes`, or more than
+//!   `max_header_fields` fields: `431 Request Header Fields Too Large`, then closed;
+//! - a malformed request line or header: `400 Bad Request`, then closed;
+//! - `Content-Length` with `Transfer-Encoding`, or `Content-Length` twice (request
+//!   smuggling): `400 Bad Request`, then closed ([`framing`]);
+//! - a body that stalls for `body_idle_timeout`: the service's body read fails (the
+//!   gateway answers 408), then closed;
+//! - pipelined requests: answered one after the other, in order (hyper).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -15,6 +29,8 @@ use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
+
+pub mod framing;
 
 /// One answered request, for the box's access log.
 pub struct AccessLine<'a> {
@@ -33,9 +49,14 @@ pub type AccessHook = Arc<dyn Fn(&AccessLine<'_>) + Send + Sync>;
 /// What a connection may do before its request reaches the service.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
-    /// A client that has not sent its headers after this long is cut off (slowloris).
+    /// A client that has not sent its headers after this long is cut off (slowloris);
+    /// so is a kept-alive connection idle that long between requests.
     pub header_read_timeout: Duration,
-    /// Headers larger than this get a bare 431 from hyper.
+    /// A request body that stalls (no byte) for this long fails to read.
+    pub body_idle_timeout: Duration,
+    /// A TLS handshake not finished after this long is cut off.
+    pub handshake_timeout: Duration,
+    /// Request line and headers larger than this get a bare 431 from hyper.
     pub max_header_bytes: usize,
     /// More header fields than this get a bare 431 too.
     pub max_header_fields: usize,
@@ -45,16 +66,29 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             header_read_timeout: Duration::from_secs(30),
+            body_idle_timeout: Duration::from_secs(30),
+            handshake_timeout: Duration::from_secs(10),
             max_header_bytes: 256 * 1024,
             max_header_fields: 1000,
         }
     }
 }
 
-/// How long a TLS handshake may take.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// hyper's read buffer when it is not asked for more: headers may not exceed it, and
+/// a smaller buffer would only slow bodies down.
+const MIN_READ_BUFFER: usize = 8192 + 4096 * 100;
 /// How long open requests get to finish once `shutdown` resolves.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A connection behind the framing guard, with the listener's limits.
+fn guard<IO>(io: IO, limits: &Limits) -> framing::Guarded<IO> {
+    framing::Guarded::new(
+        io,
+        limits.max_header_bytes,
+        limits.max_header_fields,
+        limits.body_idle_timeout,
+    )
+}
 
 /// Serves `handler` on `listener` (TLS when `tls` is given) until `shutdown` resolves;
 /// open requests then get a few seconds to finish.
@@ -100,26 +134,33 @@ pub async fn serve<H, F, B>(
             builder
                 .timer(hyper_util::rt::TokioTimer::new())
                 .header_read_timeout(limits.header_read_timeout)
-                .max_buf_size(limits.max_header_bytes)
+                .max_buf_size(limits.max_header_bytes.max(MIN_READ_BUFFER))
+                .max_header_size(limits.max_header_bytes)
                 .max_headers(limits.max_header_fields);
+
             let result = match acceptor {
                 Some(acceptor) => {
                     let tls =
-                        match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                        match tokio::time::timeout(limits.handshake_timeout, acceptor.accept(tcp))
+                            .await
+                        {
                             Ok(Ok(s)) => s,
                             Ok(Err(e)) => {
                                 tracing::debug!(%remote, "TLS handshake failed: {e}");
                                 return;
                             }
-                            Err(_) => return,
+                            Err(_) => {
+                                tracing::debug!(%remote, "TLS handshake timed out");
+                                return;
+                            }
                         };
                     watcher
-                        .watch(builder.serve_connection(TokioIo::new(tls), service))
+                        .watch(builder.serve_connection(TokioIo::new(guard(tls, &limits)), service))
                         .await
                 }
                 None => {
                     watcher
-                        .watch(builder.serve_connection(TokioIo::new(tcp), service))
+                        .watch(builder.serve_connection(TokioIo::new(guard(tcp, &limits)), service))
                         .await
                 }
             };

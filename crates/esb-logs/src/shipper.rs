@@ -154,13 +154,7 @@ impl Shipper {
             closing,
             reported_drops: 0,
         };
-        tokio::spawn(collect(
-            rx,
-            stop_rx,
-            batch_tx,
-            config,
-            keeper,
-        ));
+        tokio::spawn(collect(rx, stop_rx, batch_tx, config, keeper));
         tokio::spawn(async move {
             sender.run(batch_rx).await;
             let _ = finished_tx.send(true);

@@ -510,6 +510,7 @@ fn default_message(code: &str) -> String {
 pub async fn serve(
     listener: TcpListener,
     tls: Option<Arc<rustls::ServerConfig>>,
+    limits: esb_listener::Limits,
     front: S3Front,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
@@ -517,14 +518,7 @@ pub async fn serve(
         let front = front.clone();
         async move { front.handle(req, remote).await }
     };
-    esb_listener::serve(
-        listener,
-        tls,
-        esb_listener::Limits::default(),
-        handler,
-        shutdown,
-    )
-    .await;
+    esb_listener::serve(listener, tls, limits, handler, shutdown).await;
 }
 
 #[cfg(test)]

@@ -21,6 +21,24 @@ use std::path::{Path, PathBuf};
 /// The state dir's name when none is given (`esb up` puts it beside the template).
 pub const DEFAULT_NAME: &str = ".esb";
 
+/// Creates the state directory `root` (and its parents) readable by its user only
+/// (0700), and takes group and other access away from one that exists: it holds the
+/// box's credentials, TLS key, worker tokens, queued event payloads, logs and data, and
+/// a mode on the folder covers every file in it, including those SQLite and the
+/// services create with the umask's mode.
+pub fn create_private(root: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(root)?;
+    let meta = std::fs::metadata(root)?;
+    if meta.permissions().mode() & 0o077 != 0 {
+        std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
 /// A box's state directory. Cheap to clone; creates nothing by itself.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct StateDir {
@@ -167,6 +185,24 @@ impl From<PathBuf> for StateDir {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_state_dir_is_private_whether_created_or_found() {
+        use std::os::unix::fs::PermissionsExt;
+        let base = std::env::temp_dir().join(format!("esb-state-private-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let made = base.join("new/.esb");
+        create_private(&made).expect("create");
+        let mode = |p: &Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode(&made), 0o700);
+        let found = base.join("found");
+        std::fs::create_dir_all(&found).expect("mkdir");
+        std::fs::set_permissions(&found, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        create_private(&found).expect("tighten");
+        assert_eq!(mode(&found), 0o700);
+        let _ = std::fs::remove_dir_all(&base);
+    }
+
     use super::*;
 
     /// The layout is a contract with earlier boxes' state dirs: a box must find what a

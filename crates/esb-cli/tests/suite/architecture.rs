@@ -43,6 +43,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         &[
             "esb-auth",
             "esb-lambda",
+            "esb-listener",
             "esb-logs",
             "esb-proto",
             "esb-state",

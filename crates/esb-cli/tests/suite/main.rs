@@ -23,6 +23,7 @@ mod dynamodb_external_engine;
 mod dynamodb_service;
 mod dynamodb_streams;
 mod dynamodb_tables;
+mod edges;
 mod full_disk;
 mod function_logs;
 mod gateway_bad_input;

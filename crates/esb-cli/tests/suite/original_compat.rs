@@ -118,7 +118,7 @@ impl Box_ {
     fn counter(&self, name: &str, function: &str) -> u64 {
         let text = self
             .client
-            .get(format!("{}/metrics", self.url))
+            .get(support::metrics_url(&self.state()))
             .send()
             .and_then(|r| r.text())
             .expect("GET /metrics");

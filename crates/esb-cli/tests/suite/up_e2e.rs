@@ -948,7 +948,7 @@ fn metrics_mirror_cloudwatch_lambda_metrics(rt: Rt) {
     assert_eq!(b.invoke("off", "{}", &[]).0, 429);
     let resp = b
         .client
-        .get(format!("{}/metrics", b.url))
+        .get(support::metrics_url(&b.state))
         .send()
         .expect("GET /metrics");
     assert_eq!(resp.status(), 200);
@@ -1035,7 +1035,7 @@ fn provisioned_workers_and_the_box_wide_limit(rt: Rt) {
     );
     let metrics = || {
         b.client
-            .get(format!("{}/metrics", b.url))
+            .get(support::metrics_url(&b.state))
             .send()
             .expect("metrics")
             .text()
@@ -1073,10 +1073,10 @@ fn provisioned_workers_and_the_box_wide_limit(rt: Rt) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// A counter of the box's `/metrics`, 0 when absent.
-fn counter(client: &reqwest::blocking::Client, url: &str, line_start: &str) -> u64 {
+/// A counter of the `/metrics` of the box in `state`, 0 when absent.
+fn counter(client: &reqwest::blocking::Client, state: &Path, line_start: &str) -> u64 {
     let text = client
-        .get(format!("{url}/metrics"))
+        .get(support::metrics_url(state))
         .send()
         .and_then(|r| r.text())
         .unwrap_or_default();
@@ -1124,7 +1124,7 @@ fn async_events_are_retried_routed_and_survive_a_killed_box(rt: Rt) {
         || {
             counter(
                 &b.client,
-                &b.url,
+                &b.state,
                 "esb_lambda_invocations_total{function=\"sink\"}",
             ) == 1
         },
@@ -1132,7 +1132,7 @@ fn async_events_are_retried_routed_and_survive_a_killed_box(rt: Rt) {
     assert_eq!(
         counter(
             &b.client,
-            &b.url,
+            &b.state,
             "esb_lambda_invocations_total{function=\"flaky\"}"
         ),
         2,
@@ -1190,7 +1190,6 @@ fn async_events_are_retried_routed_and_survive_a_killed_box(rt: Rt) {
     .spawn()
     .expect("esb up again");
     let client = support::https_client_within(&b.state, port, Duration::from_secs(300));
-    let url = format!("https://127.0.0.1:{port}");
     support::wait_for(
         "the queued events to run after the restart",
         Duration::from_secs(120),
@@ -1199,7 +1198,7 @@ fn async_events_are_retried_routed_and_survive_a_killed_box(rt: Rt) {
     assert!(
         counter(
             &client,
-            &url,
+            &b.state,
             "esb_lambda_invocations_total{function=\"slow\"}"
         ) >= 3,
         "every queued event ran"

@@ -388,6 +388,7 @@ async fn front(backend: Backend) -> DynamoClient {
     tokio::spawn(crate::front::serve(
         listener,
         None,
+        esb_listener::Limits::default(),
         front,
         std::future::pending(),
     ));

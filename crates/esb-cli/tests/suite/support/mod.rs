@@ -58,8 +58,8 @@ pub fn esb_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_esb"))
 }
 
-/// `esb` as every test runs it: with `ESB_S3_PORT=0`, `ESB_DYNAMODB_PORT=0` and
-/// `ESB_CLOUDWATCH_LOGS_PORT=0`, so a
+/// `esb` as every test runs it: with `ESB_S3_PORT=0`, `ESB_DYNAMODB_PORT=0`,
+/// `ESB_CLOUDWATCH_LOGS_PORT=0` and `ESB_METRICS_LISTEN=127.0.0.1:0`, so a
 /// box's data services take any free port instead of their defaults (9000, 8001, 9429) and
 /// boxes started side by side never contend for one port. A test that wants a port of
 /// its own sets the variable (or passes the flag) on the command, which wins.
@@ -68,7 +68,29 @@ pub fn esb_command() -> Command {
     cmd.env("ESB_S3_PORT", "0");
     cmd.env("ESB_DYNAMODB_PORT", "0");
     cmd.env("ESB_CLOUDWATCH_LOGS_PORT", "0");
+    cmd.env("ESB_METRICS_LISTEN", "127.0.0.1:0");
     cmd
+}
+
+/// The running box's metrics URL (`http://127.0.0.1:P/metrics`), from its `box.json`
+/// (waited for: the gateway's port is bound before the box writes it).
+pub fn metrics_url(state: &Path) -> String {
+    let read = || {
+        let text = std::fs::read_to_string(state.join("box.json")).ok()?;
+        let doc: serde_json::Value = serde_json::from_str(&text).ok()?;
+        doc["metrics_url"].as_str().map(str::to_string)
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(url) = read() {
+            return url;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "box.json names no metrics listener"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 pub fn python_functions() -> PathBuf {
