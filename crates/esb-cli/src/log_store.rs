@@ -65,11 +65,13 @@ pub async fn serve(state_dir: &StateDir, options: &LogStoreArgs) -> Result<Optio
     let address = listener.local_addr().context("log store address")?;
     crate::quiet::say!("Logs (VictoriaLogs API): http://{address}/select/logsql/query?query=*");
     let router = esb_logs::http::router(Arc::clone(&store));
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, router).await {
-            tracing::error!("log store API stopped: {e}");
-        }
-    });
+    // The connection handling of every other port (slow clients, smuggling, stalls).
+    tokio::spawn(esb_gateway::server::serve_plain(
+        listener,
+        esb_listener::Limits::default(),
+        router,
+        std::future::pending(),
+    ));
     let keeper = Arc::clone(&store);
     tokio::spawn(async move {
         loop {
