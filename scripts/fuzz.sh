@@ -38,10 +38,14 @@ for t in "${targets[@]}"; do
     before=$(find "artifacts/$t" -type f | wc -l)
     log="artifacts/$t.log"
     echo "== $t: ${budget}s"
-    cargo +nightly fuzz run "${flags[@]}" "$t" "grown/$t" "corpus/$t" -- \
+    # The stores the service targets open live in a temp dir libFuzzer's exit never
+    # removes: give each run its own, removed after it.
+    rm -rf "tmp/$t" && mkdir -p "tmp/$t"
+    TMPDIR="$PWD/tmp/$t" cargo +nightly fuzz run "${flags[@]}" "$t" "grown/$t" "corpus/$t" -- \
         -max_total_time="$budget" -rss_limit_mb=2048 -malloc_limit_mb=2048 \
         -max_len="$(max_len "$t")" -timeout=10 -print_final_stats=1 >"$log" 2>&1
     rc=$?
+    rm -rf "tmp/$t"
     runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
     if [ -z "$runs" ]; then
         runs=$(grep -oE '^#[0-9]+' "$log" | tail -1 | tr -d '#')
