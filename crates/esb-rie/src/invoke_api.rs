@@ -171,12 +171,26 @@ pub fn decode_client_context(encoded: &str) -> Result<String, InvokeApiError> {
     }
     let text = String::from_utf8(decoded).map_err(|_| invalid())?;
     // Header values cannot carry control characters (a pretty-printed document has
-    // newlines): such documents are passed on re-serialised, compact.
+    // newlines): such documents are passed on re-serialised, compact, with the control
+    // characters serde_json leaves as they are (DEL, U+0080..U+009F) escaped too.
+    // Compact JSON has them only inside strings, where `\uXXXX` means the same.
     Ok(if text.chars().any(char::is_control) {
-        value.to_string()
+        escape_controls(&value.to_string())
     } else {
         text
     })
+}
+
+fn escape_controls(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if c.is_control() {
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, InvokeApiError> {
@@ -263,5 +277,18 @@ mod tests {
             let e = decode_client_context(bad).expect_err(bad);
             assert_eq!(e.error_type, "InvalidRequestContentException");
         }
+    }
+
+    /// Found by the `runtime_api` fuzz target: a DEL inside a string survived the
+    /// compact re-serialisation, so the header to the runtime could not be built and
+    /// the runtime silently got no client context.
+    #[test]
+    fn client_context_with_del_or_c1_controls_reaches_the_runtime() {
+        let raw = "{\"client\":{\"inst\u{7f}m\":{\"a\":1},\"c\":\"x\u{85}y\"}}";
+        let decoded = decode_client_context(&BASE64.encode(raw)).expect("valid");
+        assert!(HeaderValue::from_str(&decoded).is_ok(), "{decoded:?}");
+        let back: serde_json::Value = serde_json::from_str(&decoded).expect("json");
+        let orig: serde_json::Value = serde_json::from_str(raw).expect("json");
+        assert_eq!(back, orig);
     }
 }
