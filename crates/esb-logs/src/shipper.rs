@@ -7,6 +7,7 @@
 //! first, once it answers again. What cannot be kept (queue or spool full) is counted
 //! and reported in the store as soon as delivery works again.
 
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -38,6 +39,9 @@ pub struct ShipperConfig {
     pub queue: usize,
     /// How often the shipper looks for its dead siblings' spools to adopt.
     pub adopt_every: Duration,
+    /// Bytes of batches kept in memory when the spool cannot take them (no spool, or
+    /// its disk is full): a passing full disk loses nothing.
+    pub hold_bytes: usize,
 }
 
 impl ShipperConfig {
@@ -53,6 +57,7 @@ impl ShipperConfig {
             flush_interval: Duration::from_millis(200),
             queue: 20_000,
             adopt_every: Duration::from_secs(10),
+            hold_bytes: 16 << 20,
         }
     }
 }
@@ -144,6 +149,8 @@ impl Shipper {
         };
         let keeper = Keeper {
             spool,
+            held: Arc::default(),
+            hold_bytes: config.hold_bytes,
             stats: Arc::clone(&stats),
             spooled,
         };
@@ -264,14 +271,12 @@ async fn collect(
                 }
             } else if durable {
                 if let Err(full) = keeper.spool(full)
-                    && let Err(mpsc::error::TrySendError::Full(_)) = batches.try_send(full)
+                    && let Err(mpsc::error::TrySendError::Full(full)) = batches.try_send(full)
                 {
-                    keeper.drop_batch(records, "the log queue is full");
+                    keeper.keep_or_drop(full);
                 }
-            } else if let Err(mpsc::error::TrySendError::Full(full)) = batches.try_send(full)
-                && keeper.spool(full).is_err()
-            {
-                keeper.drop_batch(records, "no spool to keep it");
+            } else if let Err(mpsc::error::TrySendError::Full(full)) = batches.try_send(full) {
+                keeper.keep_or_drop(full);
             }
         }
         if closed {
@@ -280,12 +285,16 @@ async fn collect(
     }
 }
 
-/// Where the batches the sender cannot take yet are kept.
+/// Where the batches the sender cannot take yet are kept: on disk in the spool, or in
+/// memory (bounded) when the spool cannot take them.
 #[derive(Clone)]
 struct Keeper {
     spool: Arc<Mutex<Option<Spool>>>,
+    /// Batches the spool could not take, oldest first, and their bytes.
+    held: Arc<Mutex<(VecDeque<Vec<u8>>, usize)>>,
+    hold_bytes: usize,
     stats: Arc<ShipperStats>,
-    /// Wakes the sender when a batch was spooled.
+    /// Wakes the sender when a batch was kept.
     spooled: Arc<tokio::sync::Notify>,
 }
 
@@ -309,6 +318,41 @@ impl Keeper {
                 Err(batch)
             }
         }
+    }
+
+    /// Spools a batch, or holds it in memory while there is room; drops it (counted)
+    /// when neither can keep it.
+    fn keep_or_drop(&self, batch: Vec<u8>) {
+        let Err(batch) = self.spool(batch) else {
+            return;
+        };
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        if held.1 + batch.len() <= self.hold_bytes {
+            held.1 += batch.len();
+            held.0.push_back(batch);
+            self.spooled.notify_one();
+        } else {
+            drop(held);
+            self.drop_batch(
+                line_count(&batch),
+                "neither the spool nor memory can keep it",
+            );
+        }
+    }
+
+    /// The oldest batch held in memory, taken out.
+    fn take_held(&self) -> Option<Vec<u8>> {
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        let batch = held.0.pop_front()?;
+        held.1 -= batch.len();
+        Some(batch)
+    }
+
+    /// Puts a held batch that could not be sent back in front.
+    fn hold_again(&self, batch: Vec<u8>) {
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        held.1 += batch.len();
+        held.0.push_front(batch);
     }
 
     fn drop_batch(&self, records: u64, why: &str) {
@@ -359,11 +403,10 @@ impl Sender {
                 self.adopt_orphans();
                 next_adoption = tokio::time::Instant::now() + self.config.adopt_every;
             }
-            // Spooled batches are older than anything in memory: they go first.
+            // Kept batches are older than anything in the queue: they go first.
             if !self.closing.load(Ordering::SeqCst)
-                && let Some(spooled) = self.oldest_spooled()
+                && let Some((seqs, body)) = self.oldest_kept()
             {
-                let (seqs, body) = spooled;
                 match self.post(&body).await {
                     Posted::Delivered => {
                         self.keeper
@@ -384,13 +427,16 @@ impl Sender {
                     }
                     Posted::Failed(why) => {
                         tracing::debug!("log store unreachable: {why}");
+                        if seqs.is_empty() {
+                            self.keeper.hold_again(body);
+                        }
                         // New batches keep spooling meanwhile (the collector sees us busy).
                         let wait = tokio::time::sleep(backoff);
                         tokio::pin!(wait);
                         tokio::select! {
                             () = &mut wait => {}
                             b = batches.recv() => match b {
-                                Some(b) => self.spool_or_drop(b),
+                                Some(b) => self.keeper.keep_or_drop(b),
                                 None => self.closing.store(true, Ordering::SeqCst),
                             },
                         }
@@ -406,10 +452,19 @@ impl Sender {
                 () = tokio::time::sleep_until(next_adoption) => continue,
             };
             let Some(body) = body else {
+                // Stopping: what memory holds goes to the spool, or is lost (counted).
+                while let Some(held) = self.keeper.take_held() {
+                    if let Err(held) = self.keeper.spool(held) {
+                        self.keeper.drop_batch(
+                            line_count(&held),
+                            "the shipper stopped before the store took it",
+                        );
+                    }
+                }
                 return;
             };
             if self.closing.load(Ordering::SeqCst) {
-                self.spool_or_drop(body);
+                self.keeper.keep_or_drop(body);
                 continue;
             }
             match self.post(&body).await {
@@ -430,7 +485,7 @@ impl Sender {
                 }
                 Posted::Failed(why) => {
                     tracing::debug!("log store unreachable, spooling: {why}");
-                    self.spool_or_drop(body);
+                    self.keeper.keep_or_drop(body);
                 }
             }
         }
@@ -451,10 +506,16 @@ impl Sender {
         }
     }
 
-    /// The oldest spooled batches, sent as one: their sequence numbers and body.
-    fn oldest_spooled(&self) -> Option<(Vec<u64>, Vec<u8>)> {
-        let mut guard = self.keeper.spool.lock().unwrap_or_else(|p| p.into_inner());
-        guard.as_mut()?.oldest(self.config.batch_bytes as u64)
+    /// The oldest kept batches, sent as one: the spooled ones (their sequence numbers
+    /// and body), else one held in memory (no sequence numbers; taken out).
+    fn oldest_kept(&self) -> Option<(Vec<u64>, Vec<u8>)> {
+        let spooled = {
+            let mut guard = self.keeper.spool.lock().unwrap_or_else(|p| p.into_inner());
+            guard
+                .as_mut()
+                .and_then(|s| s.oldest(self.config.batch_bytes as u64))
+        };
+        spooled.or_else(|| self.keeper.take_held().map(|b| (Vec::new(), b)))
     }
 
     fn forget(&self, seqs: &[u64]) {
@@ -463,13 +524,6 @@ impl Sender {
             for seq in seqs {
                 spool.remove(*seq);
             }
-        }
-    }
-
-    fn spool_or_drop(&self, body: Vec<u8>) {
-        if let Err(body) = self.keeper.spool(body) {
-            self.keeper
-                .drop_batch(line_count(&body), "the spool cannot keep it");
         }
     }
 
@@ -775,6 +829,35 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn without_a_usable_spool_batches_wait_in_memory_and_all_arrive() {
+        // A spool whose folder cannot be made (a full disk behaves the same way).
+        let dir = tempfile::tempdir().expect("dir");
+        std::fs::write(dir.path().join("file"), b"").expect("file");
+        let port = free_port();
+        let mut config = ShipperConfig::new(jsonline_url(
+            &format!("http://127.0.0.1:{port}"),
+            &["function", "job"],
+        ));
+        config.flush_interval = Duration::from_millis(10);
+        config.batch_records = 100;
+        config.spool = Some((dir.path().join("file").join("w"), 64 << 20));
+        let shipper = Shipper::start(config).expect("start without its spool");
+        for i in 0..1000 {
+            shipper.push(record(i));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let got: Received = Arc::default();
+        receiver(port, Arc::clone(&got)).await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while lines(&got).len() < 1000 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(lines(&got).len(), 1000, "every record, once");
+        assert_eq!(shipper.stats().dropped.load(Ordering::Relaxed), 0);
+        shipper.close(Duration::from_secs(5)).await;
+    }
+
+    #[tokio::test]
     async fn a_full_spool_drops_counts_and_reports_the_loss() {
         let port = free_port();
         let dir = tempfile::tempdir().expect("dir");
@@ -785,6 +868,7 @@ mod tests {
         config.flush_interval = Duration::from_millis(10);
         config.batch_records = 10;
         config.spool = Some((dir.path().join("w"), 4096));
+        config.hold_bytes = 0;
         config.identity = vec![
             ("function".into(), "f".into()),
             ("job".into(), "lambda".into()),
