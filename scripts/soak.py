@@ -141,22 +141,46 @@ class Dockerd:
         self.host = f"unix://{DOCKER_SOCK}"
 
     def cli(self, *args, check=True, timeout=120):
-        return subprocess.run(["docker", "-H", self.host] + list(args), capture_output=True, text=True,
-                              check=check, timeout=timeout)
+        try:
+            return subprocess.run(["docker", "-H", self.host] + list(args), capture_output=True, text=True,
+                                  check=check, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            if check:
+                raise
+            return subprocess.CompletedProcess(args, 124, "", "timed out")
+
+    def stale_containerd(self):
+        """The containerd a SIGKILLed dockerd left (its pid file), if it still runs."""
+        try:
+            pid = int(open(os.path.join(DOCKER_EXEC, "containerd", "containerd.pid")).read())
+            return pid if "containerd" in open(f"/proc/{pid}/cmdline").read() else None
+        except (OSError, ValueError):
+            return None
 
     def start(self):
-        out = open(os.path.join(WORK, "dockerd.log"), "a")
-        self.proc = subprocess.Popen(
-            ["dockerd", "--host", self.host, "--data-root", DOCKER_ROOT, "--exec-root", DOCKER_EXEC,
-             "--pidfile", DOCKER_EXEC + ".pid", "--bridge", "none", "--iptables=false", "--ip-masq=false",
-             "--ip6tables=false", "--default-address-pool", f"base={DOCKER_POOL},size=24"],
-            stdout=out, stderr=out, stdin=subprocess.DEVNULL, start_new_session=True)
-        note_cleanup("dockerd", self.proc.pid)
-        deadline = mono() + 60
-        while mono() < deadline:
-            if self.cli("info", check=False, timeout=10).returncode == 0:
-                return
-            time.sleep(0.3)
+        """Starts dockerd and waits until it answers; when it gives up on its containerd
+        (a SIGKILLed dockerd's containerd can linger without answering), that containerd
+        is ended and dockerd started again, up to three times. Returns the attempts."""
+        for attempt in range(1, 4):
+            out = open(os.path.join(WORK, "dockerd.log"), "a")
+            self.proc = subprocess.Popen(
+                ["dockerd", "--host", self.host, "--data-root", DOCKER_ROOT, "--exec-root", DOCKER_EXEC,
+                 "--pidfile", DOCKER_EXEC + ".pid", "--bridge", "none", "--iptables=false", "--ip-masq=false",
+                 "--ip6tables=false", "--default-address-pool", f"base={DOCKER_POOL},size=24"],
+                stdout=out, stderr=out, stdin=subprocess.DEVNULL, start_new_session=True)
+            note_cleanup("dockerd", self.proc.pid)
+            deadline = mono() + 90
+            while mono() < deadline and self.proc.poll() is None:
+                if self.cli("info", check=False, timeout=10).returncode == 0:
+                    return attempt
+                time.sleep(0.3)
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+            stale = self.stale_containerd()
+            if stale:
+                os.kill(stale, signal.SIGKILL)
+                wait_dead(stale)
         raise SystemExit("the soak's dockerd did not start; see " + os.path.join(WORK, "dockerd.log"))
 
     def seed_base(self):
@@ -179,9 +203,11 @@ class Dockerd:
             box = open(os.path.join(state, "box-id")).read().strip()
         except OSError:
             return []
-        out = self.cli("ps", "-a", "--filter", f"label=esb.box={box}", "--format", "{{.ID}} {{.Names}} {{.State}}",
-                       check=False).stdout
-        return [l.split() for l in out.splitlines() if l.strip()]
+        r = self.cli("ps", "-a", "--filter", f"label=esb.box={box}", "--format", "{{.ID}} {{.Names}} {{.State}}",
+                     check=False)
+        if r.returncode != 0:
+            return [["?", "the soak's dockerd does not answer", "unknown"]]
+        return [l.split() for l in r.stdout.splitlines() if l.strip()]
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
@@ -191,14 +217,11 @@ class Dockerd:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        # Its containerd outlives it when dockerd is SIGKILLed; end it by its pid file.
-        try:
-            pid = int(open(os.path.join(DOCKER_EXEC, "containerd", "containerd.pid")).read())
-            if "containerd" in open(f"/proc/{pid}/cmdline").read():
-                os.kill(pid, signal.SIGTERM)
-                wait_dead(pid, 20)
-        except (OSError, ValueError):
-            pass
+        # Its containerd can outlive it when dockerd is SIGKILLed; end it by its pid file.
+        stale = self.stale_containerd()
+        if stale:
+            os.kill(stale, signal.SIGTERM)
+            wait_dead(stale, 20)
 
 
 # ---------------------------------------------------------------- the box
@@ -622,10 +645,11 @@ def fault_agent_kill(ph, box, ledger, dockerd):
 def fault_dockerd_restart(ph, box, ledger, dockerd):
     ph.inject = mono()
     dockerd.kill9()
-    dockerd.start()
+    attempts = dockerd.start()
     ph.extra["restart_s"] = mono() - ph.inject
     ph.release = ph.inject
-    ph.notes.append(f"kill -9 of dockerd, restarted ({ph.extra['restart_s']:.1f} s until it answered)")
+    ph.notes.append(f"kill -9 of dockerd, restarted ({ph.extra['restart_s']:.1f} s until it answered"
+                    + (f"; {attempts} starts: its old containerd had to be killed)" if attempts > 1 else ")"))
 
 
 FAULTS = {"worker-kill": fault_worker_kill, "docker-worker-kill": fault_worker_kill, "sigstop": fault_sigstop,
@@ -714,7 +738,11 @@ def verify(box, ledger, phases, runtime_label):
     for i in missing:
         where = grep_state(box.state, i)
         if any(w.startswith("async/failed") for w in where):
+            lost[async_ids[i][1]]["async_failed"] += 1
             diag.append(f"async {i} ({async_ids[i][1]}): not run, kept in {where}")
+        elif any(w.startswith("async/queue") for w in where):
+            lost[async_ids[i][1]]["async_queued"] += 1
+            diag.append(f"async {i} (accepted during {async_ids[i][1]}): not run 3 min later, still in {where}")
         else:
             lost[async_ids[i][1]]["async"] += 1
             diag.append(f"async {i} (accepted during {async_ids[i][1]}): lost; found in {where or 'no file'}")
@@ -891,6 +919,13 @@ def main():
     report(runs, ledger, load_before, mono() - t_start)
 
 
+def async_cell(lost):
+    """Lost, plus those still queued or dead-lettered when the run ended (not lost, not run)."""
+    extra = [f"{lost[k]} {w}" for k, w in (("async_queued", "still queued"), ("async_failed", "dead-lettered"))
+             if lost[k]]
+    return f"{lost['async']}" + (f" ({', '.join(extra)})" if extra else "")
+
+
 def mb(x):
     return "–" if x is None else f"{x:.0f}"
 
@@ -933,7 +968,7 @@ def report(runs, ledger, load_before, seconds):
             leaks = max(len(ph.leaked) for ph in phs)
             lines.append(
                 f"| {run['label']} | {fault} ×{len(phs)} | {sum(failed.values())}{f' ({kinds})' if kinds else ''} "
-                f"| {rec} | {lost['async']} | {lost['lines'] + lost['flood']} "
+                f"| {rec} | {async_cell(lost)} | {lost['lines'] + lost['flood']} "
                 f"| {lost['s3'] + lost['ddb']}/{lost['s3_bad'] + lost['ddb_bad']} | {leaks} "
                 f"| {mb(phs[0].before[0])}→{mb(phs[-1].after[0])} | {phs[0].before[1]}→{phs[-1].after[1]} |")
     lines.append("")
