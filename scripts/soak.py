@@ -516,19 +516,35 @@ def fault_worker_kill(ph, box, ledger, dockerd):
 
 
 def fault_sigstop(ph, box, ledger, dockerd):
-    w, hot = pick_worker(box, ["soak-echo", "soak-lines"], prefer_busy=True)
-    if not w:
+    """Every worker of soak-echo stops answering (SIGSTOP of its `esb rie` and of its
+    runtime, each in a process group of its own), past the function's timeout: requests
+    routed to them must time out and new workers serve the rest."""
+    ws = [w for w in box.workers(["soak-echo"]) if w.get("pid")]
+    if not ws:
         raise RuntimeError("no worker to stop")
-    pgid = os.getpgid(w["pid"])
+    procs = all_procs()
+    groups = set()
+    for w in ws:
+        for p, (ppid, _, _) in procs.items():
+            if p == w["pid"] or ppid == w["pid"]:
+                try:
+                    groups.add(os.getpgid(p))
+                except OSError:
+                    pass
     ph.inject = mono()
-    os.killpg(pgid, signal.SIGSTOP)
+    for g in groups:
+        os.killpg(g, signal.SIGSTOP)
     try:
         time.sleep(3 + 7)  # past the function's 3 s timeout
     finally:
-        os.killpg(pgid, signal.SIGCONT)
+        for g in groups:
+            try:
+                os.killpg(g, signal.SIGCONT)
+            except OSError:
+                pass
     ph.release = mono()
-    ph.notes.append(f"SIGSTOP of {w['function_name']}'s worker (process group, "
-                    f"{'mid-invocation' if hot else 'idle'}) for 10 s, timeout 3 s")
+    ph.notes.append(f"SIGSTOP of all {len(ws)} soak-echo workers ({len(groups)} process groups: esb rie and "
+                    "runtime) for 10 s, past the 3 s timeout, then SIGCONT")
 
 
 def fault_flood(ph, box, ledger, dockerd):
@@ -734,18 +750,29 @@ def verify(box, ledger, phases, runtime_label):
         if not missing or mono() > deadline:
             break
         time.sleep(3)
-    failed_dir = os.path.join(box.state, "async", "failed")
-    for i in missing:
-        where = grep_state(box.state, i)
-        if any(w.startswith("async/failed") for w in where):
-            lost[async_ids[i][1]]["async_failed"] += 1
-            diag.append(f"async {i} ({async_ids[i][1]}): not run, kept in {where}")
-        elif any(w.startswith("async/queue") for w in where):
-            lost[async_ids[i][1]]["async_queued"] += 1
-            diag.append(f"async {i} (accepted during {async_ids[i][1]}): not run 3 min later, still in {where}")
+    def contents(sub):
+        d = os.path.join(box.state, "async", sub)
+        out = b""
+        for name in os.listdir(d) if os.path.isdir(d) else []:
+            try:
+                out += open(os.path.join(d, name), "rb").read()
+            except OSError:
+                pass
+        return out
+
+    failed, queued = contents("failed"), contents("queue")
+    for n, i in enumerate(missing):
+        phase = async_ids[i][1]
+        if i.encode() in failed:
+            lost[phase]["async_failed"] += 1
+            diag.append(f"async {i} (accepted during {phase}): not run, dead-lettered in async/failed/")
+        elif i.encode() in queued:
+            lost[phase]["async_queued"] += 1
+            diag.append(f"async {i} (accepted during {phase}): not run 3 min later, still in async/queue/")
         else:
-            lost[async_ids[i][1]]["async"] += 1
-            diag.append(f"async {i} (accepted during {async_ids[i][1]}): lost; found in {where or 'no file'}")
+            lost[phase]["async"] += 1
+            where = grep_state(box.state, i) if n < 10 else "not searched"
+            diag.append(f"async {i} (accepted during {phase}): lost; found in {where or 'no file'}")
     # Every line of every answered soak-lines call.
     deadline = mono() + 60
     while True:
@@ -888,7 +915,6 @@ def main():
     if args.runtime in ("docker", "all") and [f for f in faults if f in DOCKER_FAULTS]:
         plan.append(("docker", [f for f in faults if f in DOCKER_FAULTS], 0.25))
     share = sum(p[2] for p in plan) or 1
-    ledger = Ledger()
     runs = []
     dockerd = None
     load_before = os.getloadavg()[0]
@@ -910,13 +936,16 @@ def main():
                 state = os.path.join(WORK, "docker-state")
                 os.makedirs(state)
                 box = Box("up", "docker", state, dockerd)
+            ledger = Ledger()  # each box has its own store, bucket and table
             runs.append(run_box(label, box, fs, ledger, deadline, dockerd))
+            runs[-1]["errors"] = {p: dict(c.most_common(20)) for p, c in ledger.errors.items()}
+            report(runs, load_before, mono() - t_start)  # what is known so far, in case a later run fails
             if dockerd:
                 dockerd.stop()
     finally:
         if dockerd:
             dockerd.stop()
-    report(runs, ledger, load_before, mono() - t_start)
+    report(runs, load_before, mono() - t_start)
 
 
 def async_cell(lost):
@@ -930,7 +959,7 @@ def mb(x):
     return "–" if x is None else f"{x:.0f}"
 
 
-def report(runs, ledger, load_before, seconds):
+def report(runs, load_before, seconds):
     lines = [
         "## Soak: faults under load",
         "",
@@ -1002,7 +1031,7 @@ def report(runs, ledger, load_before, seconds):
     with open(os.path.join(WORK, "report.json"), "w") as f:
         json.dump({"runs": [{"label": r["label"], "diag": r["diag"], "lost": {k: dict(v) for k, v in r["lost"].items()},
                              "leaks_after_down": r["leaks_after_down"]} for r in runs],
-                   "errors": {p: dict(c.most_common(20)) for p, c in ledger.errors.items()}}, f, indent=1, default=str)
+                   "errors": {r["label"]: r["errors"] for r in runs}}, f, indent=1, default=str)
     write_section(OUT, "## Soak: faults under load", section)
 
 
