@@ -701,6 +701,10 @@ def run_phase(fault, box, ledger, dockerd):
     with ledger.lock:
         fails = [r for r in ledger.requests if r[0] >= ph.inject and not r[3]]
     ph.failed = collections.Counter(r[2] for r in fails)
+    with ledger.lock:
+        slow = max(((r[1] - r[0], r[2]) for r in ledger.requests if r[0] >= ph.inject and r[3]), default=None)
+    if slow:
+        ph.notes.append(f"slowest successful request from the injection on: {slow[0]:.1f} s ({slow[1]})")
     last = max((r[1] for r in fails), default=None)
     ph.recovery = 0.0 if last is None else max(0.0, last - ph.release)
     ph.recovered = ph.end - max(ph.release, ledger.last_fail) >= SETTLE_S - 0.01

@@ -53,6 +53,10 @@ cleanup() {
     if [ -f /run/esb-soak-docker/containerd/containerd.pid ]; then
         kill "$(cat /run/esb-soak-docker/containerd/containerd.pid)" 2>/dev/null
     fi
+    # dockerd bind-mounts its data root onto itself and leaves it when killed.
+    if grep -q ' /var/lib/esb-soak-docker ' /proc/mounts && ! pgrep -f 'dockerd --host unix:///run/esb-soak-docker.sock' >/dev/null; then
+        umount /var/lib/esb-soak-docker
+    fi
     if ! grep -q ' /var/lib/esb-soak-docker' /proc/mounts; then rm -rf /var/lib/esb-soak-docker /run/esb-soak-docker; fi
     [ -f "$WORK/report.json" ] && cp "$WORK/report.json" "${TMPDIR:-/tmp}/esb-soak-last-report.json"
     rm -rf "$WORK"
