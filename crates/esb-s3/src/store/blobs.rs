@@ -106,6 +106,9 @@ impl BlobDir {
             }
         }
         file.write_all(&buf).await.map_err(WriteError::Io)?;
+        // tokio's File writes in the background: a failed write (ENOSPC) surfaces only at
+        // the next operation, and sync_all() keeps it to itself. flush() reports it.
+        file.flush().await.map_err(WriteError::Io)?;
         file.sync_all().await.map_err(WriteError::Io)?;
         drop(file);
         sync_dir(dir).await.map_err(WriteError::Io)?;
