@@ -74,11 +74,7 @@ pub fn start(
     own.identity = esb_logs::collector::box_stream();
     let box_records = Arc::new(Shipper::start(own).context("the box's log records")?);
     let _ = BOX_RECORDS.set(Arc::clone(&box_records));
-    let collector = Arc::new(Collector {
-        store,
-        external,
-        token: token.clone(),
-    });
+    let collector = Arc::new(Collector::new(store, external, token.clone()));
     let orphans = esb_logs::orphan_delivery::watch(
         Arc::clone(&collector),
         state_dir.log_spool(),

@@ -24,11 +24,11 @@ impl Fixture {
         let dir = tempfile::tempdir().expect("tempdir");
         let store =
             Arc::new(Store::open(&dir.path().join("store"), Retention::default()).expect("store"));
-        let collector = Arc::new(Collector {
-            store: Some(Arc::clone(&store)),
-            external: None,
-            token: String::new(),
-        });
+        let collector = Arc::new(Collector::new(
+            Some(Arc::clone(&store)),
+            None,
+            String::new(),
+        ));
         let service = Arc::new(Service {
             store: Arc::clone(&store),
             catalog: Catalog::open(&dir.path().join("cw")).expect("catalog"),

@@ -25,6 +25,21 @@ pub struct Collector {
     pub store: Option<Arc<Store>>,
     pub external: Option<Shipper>,
     pub token: String,
+    /// One batch is parsed and committed at a time: the store takes one writer anyway,
+    /// and a flood of big batches from many workers must not hold them all parsed in
+    /// memory at once.
+    committing: tokio::sync::Semaphore,
+}
+
+impl Collector {
+    pub fn new(store: Option<Arc<Store>>, external: Option<Shipper>, token: String) -> Self {
+        Self {
+            store,
+            external,
+            token,
+            committing: tokio::sync::Semaphore::new(1),
+        }
+    }
 }
 
 impl Collector {
@@ -50,6 +65,9 @@ async fn ingest(
     if !same_secret(given, collector.token.as_bytes()) {
         return (StatusCode::FORBIDDEN, "missing or wrong log token\n").into_response();
     }
+    let Ok(_turn) = collector.committing.acquire().await else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "the box is stopping\n").into_response();
+    };
     let (records, rejected) = batch_records(&body, q.as_deref());
     if let Err(e) = collector.accept(records).await {
         return (StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")).into_response();

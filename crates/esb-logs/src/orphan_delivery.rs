@@ -96,11 +96,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let store =
             Arc::new(Store::open(&dir.path().join("store"), Retention::default()).expect("store"));
-        let collector = Collector {
-            store: Some(Arc::clone(&store)),
-            external: None,
-            token: String::new(),
-        };
+        let collector = Collector::new(Some(Arc::clone(&store)), None, String::new());
         let root = dir.path().join("spool");
         let query = "_stream_fields=function,job&_msg_field=_msg&_time_field=_time";
         let line = |msg: &str| {

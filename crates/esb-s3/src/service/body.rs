@@ -170,7 +170,8 @@ pub async fn receive(
                         ),
                     });
                 }
-                Err(WriteError::Io(e)) => return Err(S3Error::internal_error(e)),
+                // A full disk is passing: the same 503 as the catalogue's (errors.rs).
+                Err(WriteError::Io(e)) => return Err(crate::error::StoreError::Io(e).into()),
             }
         }
         None => (None, 0),
