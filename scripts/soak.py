@@ -54,6 +54,9 @@ DOCKER_SOCK = "/run/esb-soak-docker.sock"
 DOCKER_ROOT = "/var/lib/esb-soak-docker"
 DOCKER_EXEC = "/run/esb-soak-docker"
 DOCKER_POOL = "10.213.0.0/16"  # the private daemon's networks; never 172.50.0.0/16
+# The private daemon's default bridge. Not `--bridge none`: a dockerd started with it
+# deletes the machine's docker0, and with it every other daemon's default network.
+DOCKER_BRIDGE, DOCKER_BRIDGE_ADDR = "esbsoak0", "10.214.0.1/24"
 
 
 def log(msg):
@@ -70,7 +73,8 @@ def uptime():
 
 
 def note_cleanup(kind, value):
-    """One line the shell's trap acts on if this script dies: `pid N`, `mount P`, `state S`."""
+    """One line the shell's trap acts on if this script dies: `pid N`, `mount P`, `state S`,
+    `bridge B`."""
     with open(os.path.join(WORK, "cleanup"), "a") as f:
         f.write(f"{kind} {value}\n")
 
@@ -161,11 +165,16 @@ class Dockerd:
         """Starts dockerd and waits until it answers; when it gives up on its containerd
         (a SIGKILLed dockerd's containerd can linger without answering), that containerd
         is ended and dockerd started again, up to three times. Returns the attempts."""
+        if subprocess.run(["ip", "link", "show", DOCKER_BRIDGE], capture_output=True).returncode != 0:
+            subprocess.run(["ip", "link", "add", DOCKER_BRIDGE, "type", "bridge"], check=True)
+            note_cleanup("bridge", DOCKER_BRIDGE)
+            subprocess.run(["ip", "addr", "add", DOCKER_BRIDGE_ADDR, "dev", DOCKER_BRIDGE], check=True)
+            subprocess.run(["ip", "link", "set", DOCKER_BRIDGE, "up"], check=True)
         for attempt in range(1, 4):
             out = open(os.path.join(WORK, "dockerd.log"), "a")
             self.proc = subprocess.Popen(
                 ["dockerd", "--host", self.host, "--data-root", DOCKER_ROOT, "--exec-root", DOCKER_EXEC,
-                 "--pidfile", DOCKER_EXEC + ".pid", "--bridge", "none", "--iptables=false", "--ip-masq=false",
+                 "--pidfile", DOCKER_EXEC + ".pid", "--bridge", DOCKER_BRIDGE, "--iptables=false", "--ip-masq=false",
                  "--ip6tables=false", "--default-address-pool", f"base={DOCKER_POOL},size=24"],
                 stdout=out, stderr=out, stdin=subprocess.DEVNULL, start_new_session=True)
             note_cleanup("dockerd", self.proc.pid)

@@ -48,6 +48,7 @@ cleanup() {
         done <"$WORK/cleanup"
         while read -r kind value; do
             [ "$kind" = mount ] && umount -l "$value" 2>/dev/null
+            [ "$kind" = bridge ] && ip link del "$value" 2>/dev/null
         done <"$WORK/cleanup"
     fi
     if [ -f /run/esb-soak-docker/containerd/containerd.pid ]; then
