@@ -11,7 +11,6 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -80,27 +79,7 @@ impl Box_ {
 
     /// A TLS connection to `port` trusting the box's CA, for writing raw bytes.
     fn tls(&self, port: u16) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
-        use rustls::pki_types::pem::PemObject;
-        let mut roots = rustls::RootCertStore::empty();
-        for cert in
-            rustls::pki_types::CertificateDer::pem_file_iter(self.state.join("certs/ca.pem"))
-                .expect("CA pem")
-        {
-            roots.add(cert.expect("CA cert")).expect("add CA");
-        }
-        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .expect("protocols")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-        let conn = rustls::ClientConnection::new(
-            Arc::new(config),
-            "localhost".try_into().expect("server name"),
-        )
-        .expect("TLS client");
-        rustls::StreamOwned::new(conn, Self::tcp(port))
+        support::raw_tls(&self.state, port, BOUND)
     }
 
     /// Writes `bytes` over TLS to `port` and reads until the server closes; the

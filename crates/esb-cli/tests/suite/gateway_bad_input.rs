@@ -7,7 +7,6 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -56,30 +55,7 @@ impl Box_ {
 
     /// A TLS connection trusting the box's CA, for writing raw bytes.
     fn raw(&self) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
-        use rustls::pki_types::pem::PemObject;
-        let mut roots = rustls::RootCertStore::empty();
-        for cert in
-            rustls::pki_types::CertificateDer::pem_file_iter(self.state.join("certs/ca.pem"))
-                .expect("CA pem")
-        {
-            roots.add(cert.expect("CA cert")).expect("add CA");
-        }
-        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .expect("protocols")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-        let conn = rustls::ClientConnection::new(
-            Arc::new(config),
-            "localhost".try_into().expect("server name"),
-        )
-        .expect("TLS client");
-        let tcp = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
-        tcp.set_read_timeout(Some(Duration::from_secs(60)))
-            .expect("timeout");
-        rustls::StreamOwned::new(conn, tcp)
+        support::raw_tls(&self.state, self.port, Duration::from_secs(60))
     }
 
     /// Sends raw request bytes; returns the status line's code, or None when the

@@ -877,3 +877,34 @@ pub fn client_script(dir: &Path, name: &str, prelude: &str, body: &str) -> PathB
     .expect("write the client script");
     path
 }
+
+/// A TLS connection to `127.0.0.1:port` trusting the box's CA (from `state`), for
+/// writing raw bytes; reads time out after `read_timeout`.
+pub fn raw_tls(
+    state: &Path,
+    port: u16,
+    read_timeout: Duration,
+) -> rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream> {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::CertificateDer::pem_file_iter(state.join("certs/ca.pem"))
+        .expect("CA pem")
+    {
+        roots.add(cert.expect("CA cert")).expect("add CA");
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("protocols")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let conn = rustls::ClientConnection::new(
+        Arc::new(config),
+        "localhost".try_into().expect("server name"),
+    )
+    .expect("TLS client");
+    let tcp = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    tcp.set_read_timeout(Some(read_timeout)).expect("timeout");
+    rustls::StreamOwned::new(conn, tcp)
+}
