@@ -133,7 +133,6 @@ impl Shipper {
             None => None,
         };
         let (tx, rx) = mpsc::channel(config.queue.max(1));
-        let spooled = Arc::new(tokio::sync::Notify::new());
         let (batch_tx, batch_rx) = mpsc::channel::<Vec<u8>>(2);
         let stats = Arc::new(ShipperStats::default());
         let closing = Arc::new(AtomicBool::new(false));
@@ -152,7 +151,6 @@ impl Shipper {
             held: Arc::default(),
             hold_bytes: config.hold_bytes,
             stats: Arc::clone(&stats),
-            spooled,
         };
         let sender = Sender {
             client,
@@ -294,8 +292,6 @@ struct Keeper {
     held: Arc<Mutex<(VecDeque<Vec<u8>>, usize)>>,
     hold_bytes: usize,
     stats: Arc<ShipperStats>,
-    /// Wakes the sender when a batch was kept.
-    spooled: Arc<tokio::sync::Notify>,
 }
 
 impl Keeper {
@@ -308,7 +304,6 @@ impl Keeper {
         match spool.push(&batch) {
             Ok(()) => {
                 self.stats.spooled.fetch_add(1, Ordering::Relaxed);
-                self.spooled.notify_one();
                 Ok(())
             }
             Err(e) => {
@@ -330,7 +325,6 @@ impl Keeper {
         if held.1 + batch.len() <= self.hold_bytes {
             held.1 += batch.len();
             held.0.push_back(batch);
-            self.spooled.notify_one();
         } else {
             drop(held);
             self.drop_batch(
@@ -445,10 +439,11 @@ impl Sender {
                 }
                 continue;
             }
-            // Idle or not, orphans are looked for on time (whenever they appear).
+            // Idle or not, kept batches go out within a flush interval (one POST for
+            // all the checkpoints of that time) and orphans are looked for on time.
             let body = tokio::select! {
                 b = batches.recv() => b,
-                () = self.keeper.spooled.notified() => continue,
+                () = tokio::time::sleep(self.config.flush_interval) => continue,
                 () = tokio::time::sleep_until(next_adoption) => continue,
             };
             let Some(body) = body else {
