@@ -115,18 +115,23 @@ impl Spool {
     pub fn oldest(&mut self, max_bytes: u64) -> Option<(Vec<u64>, Vec<u8>)> {
         let mut seqs = Vec::new();
         let mut body = Vec::new();
-        let mut size = 0;
-        let heads: Vec<(u64, u64)> = self.files.iter().copied().collect();
-        for (seq, len) in heads {
-            if !seqs.is_empty() && size + len > max_bytes {
-                break;
-            }
+        let mut planned = 0;
+        let heads: Vec<u64> = self
+            .files
+            .iter()
+            .enumerate()
+            .take_while(|(i, (_, len))| {
+                planned += len;
+                *i == 0 || planned <= max_bytes
+            })
+            .map(|(_, (seq, _))| *seq)
+            .collect();
+        for seq in heads {
             let path = self.path(seq);
             match std::fs::read(&path) {
                 Ok(b) => {
                     body.extend_from_slice(&b);
                     seqs.push(seq);
-                    size += len;
                 }
                 Err(source) => {
                     tracing::warn!("{}", SpoolError::Io { path, source });
