@@ -76,18 +76,7 @@ impl Box_ {
     }
 
     fn still_serves(&self) {
-        let resp = support::send_signed(
-            &self.client,
-            &self.state,
-            self.client
-                .post(format!(
-                    "https://127.0.0.1:{}/2015-03-31/functions/echo/invocations",
-                    self.port
-                ))
-                .body(r#"{"alive": true}"#),
-        )
-        .expect("invoke");
-        assert_eq!(resp.status(), 200);
+        support::assert_echo_serves(&self.client, &self.state, self.port);
     }
 
     fn body_of(text: &str) -> Value {

@@ -908,3 +908,18 @@ pub fn raw_tls(
     tcp.set_read_timeout(Some(read_timeout)).expect("timeout");
     rustls::StreamOwned::new(conn, tcp)
 }
+
+/// Asserts that the box on `port` still answers a signed invoke of `echo` with 200.
+pub fn assert_echo_serves(client: &reqwest::blocking::Client, state: &Path, port: u16) {
+    let resp = send_signed(
+        client,
+        state,
+        client
+            .post(format!(
+                "https://127.0.0.1:{port}/2015-03-31/functions/echo/invocations"
+            ))
+            .body(r#"{"alive": true}"#),
+    )
+    .expect("invoke");
+    assert_eq!(resp.status(), 200);
+}
