@@ -246,7 +246,13 @@ async fn the_esb_binary_image_is_made_again_when_it_was_removed() {
         .expect("first build");
     let runtime_images = runtime_images_of(&docker, &esb).await;
     assert_eq!(runtime_images.len(), 1, "{runtime_images:?}");
-    let options = RemoveImageOptionsBuilder::default().force(true).build();
+    // `noprune`: pruning the untagged parents would delete intermediate
+    // images that concurrent builds of sibling tests share as build cache
+    // ("unknown parent image ID").
+    let options = RemoveImageOptionsBuilder::default()
+        .force(true)
+        .noprune(true)
+        .build();
     docker
         .remove_image(&runtime_images[0], Some(options), None)
         .await
@@ -257,7 +263,10 @@ async fn the_esb_binary_image_is_made_again_when_it_was_removed() {
         .expect("a build after the runtime image went");
     let again = runtime_images_of(&docker, &esb).await;
     assert_eq!(again.len(), 1, "made again: {again:?}");
-    let options = RemoveImageOptionsBuilder::default().force(true).build();
+    let options = RemoveImageOptionsBuilder::default()
+        .force(true)
+        .noprune(true)
+        .build();
     let _ = docker.remove_image(&again[0], Some(options), None).await;
 }
 

@@ -109,7 +109,10 @@ async fn an_image_pushed_to_a_registry_comes_back_under_its_own_name() {
     // Gone locally (both tags), as on a machine that never built it.
     let (repo, _) = reference.rsplit_once(':').expect("tag");
     for tag in [reference.clone(), format!("{repo}:latest")] {
-        let options = RemoveImageOptionsBuilder::default().force(true).build();
+        let options = RemoveImageOptionsBuilder::default()
+            .force(true)
+            .noprune(true)
+            .build();
         docker
             .remove_image(&tag, Some(options), None)
             .await

@@ -117,7 +117,10 @@ pub async fn remove_function_images(docker: &Docker, function: &str) {
         return;
     };
     for image in images {
-        let options = RemoveImageOptionsBuilder::default().force(true).build();
+        let options = RemoveImageOptionsBuilder::default()
+            .force(true)
+            .noprune(true)
+            .build();
         let _ = docker.remove_image(&image.id, Some(options), None).await;
     }
 }
