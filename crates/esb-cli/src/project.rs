@@ -265,8 +265,17 @@ impl Project {
                         max_age: std::time::Duration::from_secs(u64::from(
                             f.event_invoke.max_age_s,
                         )),
-                        on_success: f.event_invoke.on_success.clone(),
-                        on_failure: f.event_invoke.on_failure.clone(),
+                        on_success: f
+                            .event_invoke
+                            .on_success
+                            .clone()
+                            .map(esb_gateway::Destination::Function),
+                        on_failure: f
+                            .event_invoke
+                            .on_failure
+                            .clone()
+                            .map(esb_gateway::Destination::Function),
+                        dead_letter_queue: None,
                     },
                     concurrency: usize::try_from(
                         f.reserved_concurrency

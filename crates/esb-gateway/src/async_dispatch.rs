@@ -2,9 +2,10 @@
 //! a function error is retried (`MaximumRetryAttempts`, default 2) after a back-off
 //! that doubles; throttles and an unreachable agent are retried without counting; an
 //! event older than `MaximumEventAgeInSeconds` stops. The outcome goes to the
-//! function's `OnSuccess`/`OnFailure` destination as Lambda's destination record, and
-//! a failure with no destination to the dead-letter folder. The queue file goes only
-//! once that is done, so a crash at any point loses nothing.
+//! function's `OnSuccess`/`OnFailure` destination (a function or an SQS queue) as
+//! Lambda's destination record; a failed event's own payload also goes to its
+//! `DeadLetterQueue`; a failure that reaches neither is kept in the dead-letter folder.
+//! The queue file goes only once that is done, so a crash at any point loses nothing.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,9 +13,11 @@ use std::time::Duration;
 use http::{HeaderMap, HeaderValue};
 use serde_json::{Value, json};
 
+use crate::async_config::Destination;
 use crate::async_store::QueuedEvent;
 use crate::call::{call, worker_bound};
 use crate::gateway::Gateway;
+use crate::queue_sink::QueueMessage;
 use esb_lambda::headers::{FUNCTION_ERROR, TRACE_ID};
 
 /// Re-dispatches the asynchronous events a previous gateway accepted and did not
@@ -45,7 +48,7 @@ pub fn spawn(gw: Arc<Gateway>, event: QueuedEvent) {
 async fn deliver(gw: &Arc<Gateway>, mut event: QueuedEvent) {
     let Some(pool) = gw.plan().pools.get(&event.function).cloned() else {
         let record = record(gw, &event, "FunctionNotFound", None);
-        finish_failed(gw, &event, record);
+        finish_failed(gw, &event, record).await;
         return;
     };
     let config = gw.async_config(&event.function);
@@ -62,7 +65,7 @@ async fn deliver(gw: &Arc<Gateway>, mut event: QueuedEvent) {
         let age_ms = crate::clock::now_ms().saturating_sub(event.accepted_at_ms);
         if u128::try_from(age_ms).unwrap_or(0) > config.max_age.as_millis() {
             let record = record(gw, &event, "EventAgeExceeded", None);
-            finish_failed(gw, &event, record);
+            finish_failed(gw, &event, record).await;
             return;
         }
         let payload = bytes::Bytes::from(event.payload.clone());
@@ -75,7 +78,10 @@ async fn deliver(gw: &Arc<Gateway>, mut event: QueuedEvent) {
                     tracing::info!(event_id = %event.id, function = %event.function, "asynchronous invocation done");
                     if let Some(target) = &config.on_success {
                         let rec = record(gw, &event, "Success", Some((answer, false)));
-                        enqueue(gw, target, rec, &event);
+                        if !to_destination(gw, target, rec.clone(), &event).await {
+                            keep_failed(gw, &event, &rec);
+                            return;
+                        }
                     }
                     gw.async_store.remove(&event.id);
                     return;
@@ -83,7 +89,7 @@ async fn deliver(gw: &Arc<Gateway>, mut event: QueuedEvent) {
                 if event.attempts > config.max_retries {
                     tracing::warn!(event_id = %event.id, function = %event.function, attempts = event.attempts, "asynchronous invocation failed");
                     let record = record(gw, &event, "RetriesExhausted", Some((answer, true)));
-                    finish_failed(gw, &event, record);
+                    finish_failed(gw, &event, record).await;
                     return;
                 }
                 if let Err(e) = gw.async_store.save(&event) {
@@ -132,22 +138,115 @@ fn record(
     rec
 }
 
-/// The failure goes to `OnFailure`, else to the dead-letter folder.
-fn finish_failed(gw: &Arc<Gateway>, event: &QueuedEvent, record: Value) {
-    match gw.async_config(&event.function).on_failure {
-        Some(target) => {
-            enqueue(gw, &target, record, event);
-            gw.async_store.remove(&event.id);
+/// The failed event's payload goes to its `DeadLetterQueue` and its record to
+/// `OnFailure`; what reaches neither (or when there is neither) is kept in the
+/// dead-letter folder.
+async fn finish_failed(gw: &Arc<Gateway>, event: &QueuedEvent, record: Value) {
+    let config = gw.async_config(&event.function);
+    let mut delivered = config.dead_letter_queue.is_some() || config.on_failure.is_some();
+    if let Some(queue) = &config.dead_letter_queue {
+        let message = dead_letter_message(event, &record);
+        delivered &= to_queue(gw, queue, message, event).await;
+    }
+    if let Some(target) = &config.on_failure {
+        delivered &= to_destination(gw, target, record.clone(), event).await;
+    }
+    if delivered {
+        gw.async_store.remove(&event.id);
+    } else {
+        keep_failed(gw, event, &record);
+    }
+}
+
+/// Keeps a failed event's record in the dead-letter folder (its queue file goes).
+fn keep_failed(gw: &Gateway, event: &QueuedEvent, record: &Value) {
+    match gw.async_store.dead_letter(&event.id, record) {
+        Ok(path) => {
+            tracing::warn!(event_id = %event.id, "failed event kept in {}", path.display())
         }
-        None => match gw.async_store.dead_letter(&event.id, &record) {
-            Ok(path) => {
-                tracing::warn!(event_id = %event.id, "failed event kept in {}", path.display())
+        Err(e) => {
+            tracing::error!(event_id = %event.id, "cannot keep the failed event (it stays queued): {e}")
+        }
+    }
+}
+
+/// What Lambda sends a dead-letter queue: the event's own payload, with the request
+/// id, error code and (at most 1 KB of the) error message as message attributes.
+fn dead_letter_message(event: &QueuedEvent, record: &Value) -> QueueMessage {
+    let condition = record["requestContext"]["condition"].as_str().unwrap_or("");
+    let message = match record["responsePayload"]["errorMessage"].as_str() {
+        Some(m) => m.to_string(),
+        None => condition.to_string(),
+    };
+    let mut message: String = message.chars().take(1024).collect();
+    if message.is_empty() {
+        message = "Unhandled".into();
+    }
+    let code = if record.get("responseContext").is_some() {
+        "200"
+    } else {
+        "500"
+    };
+    QueueMessage {
+        body: event.payload.clone(),
+        attributes: vec![
+            ("RequestID".into(), "String".into(), event.id.clone()),
+            ("ErrorCode".into(), "Number".into(), code.into()),
+            ("ErrorMessage".into(), "String".into(), message),
+        ],
+    }
+}
+
+/// Hands a destination record to `target`; false when it could not be delivered.
+async fn to_destination(
+    gw: &Arc<Gateway>,
+    target: &Destination,
+    record: Value,
+    event: &QueuedEvent,
+) -> bool {
+    match target {
+        Destination::Function(name) => {
+            enqueue(gw, name, record, event);
+            true
+        }
+        Destination::Queue(arn) => {
+            let message = QueueMessage {
+                body: record.to_string(),
+                attributes: Vec::new(),
+            };
+            to_queue(gw, arn, message, event).await
+        }
+    }
+}
+
+/// Sends `message` to the queue `arn`, retrying with back-off for about ten minutes
+/// (the queue may be briefly unreachable); false when it never took it.
+async fn to_queue(
+    gw: &Arc<Gateway>,
+    arn: &str,
+    message: QueueMessage,
+    event: &QueuedEvent,
+) -> bool {
+    const ATTEMPTS: u32 = 12;
+    let mut delay = gw.async_retry_delay.max(Duration::from_millis(100));
+    for attempt in 1..=ATTEMPTS {
+        let outcome = match gw.queue_sink() {
+            Some(sink) => sink.send(arn, message.clone()).await,
+            None => Err("the box's SQS service is off (--sqs-port off)".to_string()),
+        };
+        match outcome {
+            Ok(()) => return true,
+            Err(e) if attempt == ATTEMPTS => {
+                tracing::error!(event_id = %event.id, queue = %arn, "cannot send to the queue, giving up: {e}");
             }
             Err(e) => {
-                tracing::error!(event_id = %event.id, "cannot keep the failed event (it stays queued): {e}")
+                tracing::warn!(event_id = %event.id, queue = %arn, "cannot send to the queue yet ({e}); retrying after {delay:?}");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(60));
             }
-        },
+        }
     }
+    false
 }
 
 /// A destination invocation: itself a durable asynchronous event.

@@ -88,6 +88,9 @@ pub struct Gateway {
     agent: AgentClient,
     pub(crate) region: String,
     pub(crate) account_id: String,
+    /// The box's SQS queues, for destinations and dead-letter queues; set once the
+    /// SQS service runs (none: queue destinations wait, then are kept as failed).
+    queue_sink: std::sync::OnceLock<Arc<dyn crate::queue_sink::QueueSink>>,
 }
 
 impl Gateway {
@@ -126,6 +129,7 @@ impl Gateway {
             agent,
             region: config.region,
             account_id: config.account_id,
+            queue_sink: std::sync::OnceLock::new(),
         });
         crate::maintainer::spawn(
             Arc::downgrade(&gateway.plan),
@@ -242,6 +246,17 @@ impl Gateway {
     /// Whether `key` is one of the box's API keys (compared in constant time).
     pub fn api_key_valid(&self, key: &str) -> bool {
         self.api_keys.contains(key)
+    }
+
+    /// Where messages to SQS queues go (the box's SQS service); set once.
+    pub fn set_queue_sink(&self, sink: Arc<dyn crate::queue_sink::QueueSink>) {
+        if self.queue_sink.set(sink).is_err() {
+            tracing::warn!("the gateway's queue sink was already set; kept the first");
+        }
+    }
+
+    pub(crate) fn queue_sink(&self) -> Option<&Arc<dyn crate::queue_sink::QueueSink>> {
+        self.queue_sink.get()
     }
 
     /// A function's `EventInvokeConfig` (Lambda's defaults when it has none).

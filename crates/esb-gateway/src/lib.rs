@@ -9,7 +9,7 @@
 //! 1. data — what is served and the state behind it: `gateway` (the state handlers
 //!    share), `plan`, `routes`, `function_url`, `pool` (with `worker_provider`,
 //!    `agent_client`, `breaker`), `maintainer`, `async_config`, `async_store`,
-//!    `async_events`, `metrics`, `status`, `access_log`, `worker_client`, `certs`,
+//!    `async_events`, `queue_sink`, `metrics`, `status`, `access_log`, `worker_client`, `certs`,
 //!    `tls`, `cors`, and leaves (`clock`, `client_timeouts`, `query_string`). A route
 //!    carries its access rules, so `auth`'s rule types and authorizers (`auth` itself,
 //!    `jwt`, `id_token`, `lambda_authorizer`, `policy`) are data too: they use nothing
@@ -52,6 +52,7 @@ pub mod pool;
 pub mod proxy_event;
 pub mod proxy_request;
 pub mod query_string;
+pub mod queue_sink;
 pub mod request_log;
 pub mod routes;
 pub mod server;
@@ -61,9 +62,10 @@ pub mod tls;
 pub mod worker_client;
 pub mod worker_provider;
 
-pub use async_config::AsyncConfig;
+pub use async_config::{AsyncConfig, Destination};
 pub use client_timeouts::BODY_READ_TIMEOUT;
 pub use clock::now_ms;
 pub use gateway::{Gateway, GatewayConfig, GatewayError};
 pub use plan::FunctionEntry;
+pub use queue_sink::{QueueMessage, QueueSink};
 pub use status::STATUS_PATH;
