@@ -28,6 +28,7 @@ mod code_dir;
 mod conditions;
 pub mod cors;
 mod dependencies;
+mod destination;
 mod dynamodb_event;
 pub mod error;
 mod function;
@@ -37,9 +38,11 @@ mod layer;
 mod load_options;
 mod located;
 mod logging_config;
+mod mapping_props;
 pub mod model;
 mod parameters;
 mod props;
+mod queue;
 mod resource_refs;
 mod resources;
 mod routes;
@@ -47,6 +50,7 @@ pub mod runtime;
 mod s3_event;
 mod s3_notification;
 mod spot;
+mod sqs_event;
 mod sub;
 mod table;
 #[cfg(test)]
@@ -66,6 +70,7 @@ pub use model::{
     LambdaAuthorizer, LambdaNotification, Projection, ProjectionType, RouteAuth, SecondaryIndex,
     StartingPosition, StreamViewType, TableSpec, Template, Throughput, TimeToLive, UrlAuth,
 };
+pub use model::{Destination, QueueSpec, SqsEventSpec};
 pub use runtime::Runtime;
 pub use yaml_tree::Position;
 
@@ -77,6 +82,7 @@ use crate::intrinsics::{Pseudo, Resolver};
 use crate::resources::{
     API, BUCKET, FUNCTION, HTTP_API, LAYER, Resource, ResourceTable, SIMPLE_TABLE, TABLE,
 };
+use crate::resources::{QUEUE, QUEUE_INLINE_POLICY, QUEUE_POLICY};
 use crate::routes::RouteTable;
 
 /// Top-level sections of a template.
@@ -176,6 +182,7 @@ pub fn load_str(source: &str, path: &Path, opts: &LoadOptions) -> Result<Templat
         apis,
         buckets,
         tables,
+        queues,
     } = functions(&resolver, globals, api_globals, path)?;
     let http_api_cors = cors::read(
         &resolver,
@@ -192,6 +199,7 @@ pub fn load_str(source: &str, path: &Path, opts: &LoadOptions) -> Result<Templat
         apis,
         buckets,
         tables,
+        queues,
         warnings,
     })
 }
@@ -243,6 +251,7 @@ struct Loaded {
     apis: Vec<ApiSpec>,
     buckets: Vec<BucketSpec>,
     tables: Vec<TableSpec>,
+    queues: Vec<QueueSpec>,
 }
 
 /// Resolves the resources that exist and builds the functions, the APIs serving their
@@ -271,11 +280,19 @@ fn functions<'a>(
     let mut layers = BTreeMap::new();
     let mut buckets = Vec::new();
     let mut tables = Vec::new();
+    let mut queues = Vec::new();
     for res in &active {
         match res.type_name {
             FUNCTION | API | HTTP_API => {}
             BUCKET => buckets.push(bucket::read(r, res)?),
             TABLE | SIMPLE_TABLE => tables.push(table::read(r, res)?),
+            QUEUE => queues.push(queue::read(r, res)?),
+            QUEUE_POLICY | QUEUE_INLINE_POLICY => r.warn_once(
+                "queue policies",
+                res.key_pos,
+                &res.path(),
+                format!("{} is not enforced by ESB (any caller with the box's keys may use its queues); ignored", res.type_name),
+            ),
             LAYER => {
                 let layer = layer::read(r, res, &template_dir)?;
                 if let Some(other) = layers
@@ -306,7 +323,9 @@ fn functions<'a>(
         }
     }
 
+    let queues = queue::finish(r, queues)?;
     let builder = FunctionBuilder {
+        queues: &queues,
         resolver: r,
         globals,
         template_dir: &template_dir,
@@ -366,6 +385,7 @@ fn functions<'a>(
         apis: apis.into_iter().map(|a| a.spec).collect(),
         buckets,
         tables,
+        queues,
     })
 }
 
