@@ -684,3 +684,459 @@ fn boolean(
         )
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Template;
+    use crate::testing::load_with_function;
+    use crate::{LoadOptions, TemplateError};
+
+    fn load(function_props: &str, resources: &str) -> Result<Template, TemplateError> {
+        load_with_function(function_props, resources, &LoadOptions::default())
+    }
+
+    /// A queue `Q` with `props` (at property indentation, 6 spaces; the first is at
+    /// line 14).
+    fn with_queue(props: &str) -> Result<Template, TemplateError> {
+        load(
+            "",
+            &format!("  Q:\n    Type: AWS::SQS::Queue\n    Properties:\n{props}"),
+        )
+    }
+
+    fn error(props: &str) -> String {
+        with_queue(props).expect_err(props).to_string()
+    }
+
+    fn queue<'t>(t: &'t Template, id: &str) -> &'t QueueSpec {
+        t.queues
+            .iter()
+            .find(|q| q.logical_id == id)
+            .unwrap_or_else(|| panic!("no queue {id}: {:?}", t.queues))
+    }
+
+    fn attrs(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_full_queue() {
+        let t = with_queue(
+            "      QueueName: !Sub '${AWS::StackName}-orders.fifo'\n      FifoQueue: true\n      ContentBasedDeduplication: 'true'\n      DeduplicationScope: messageGroup\n      FifoThroughputLimit: perMessageGroupId\n      DelaySeconds: 5\n      MaximumMessageSize: 1048576\n      MessageRetentionPeriod: '1209600'\n      ReceiveMessageWaitTimeSeconds: 20\n      VisibilityTimeout: 43200\n      KmsMasterKeyId: alias/aws/sqs\n      KmsDataKeyReusePeriodSeconds: 86400\n      SqsManagedSseEnabled: false\n      RedriveAllowPolicy: {redrivePermission: denyAll}\n      Tags:\n        - {Key: team, Value: shop}\n",
+        )
+        .expect("valid");
+        assert_eq!(
+            queue(&t, "Q"),
+            &QueueSpec {
+                logical_id: "Q".into(),
+                name: "esb-orders.fifo".into(),
+                fifo: true,
+                attributes: attrs(&[
+                    ("FifoQueue", "true"),
+                    ("ContentBasedDeduplication", "true"),
+                    ("DeduplicationScope", "messageGroup"),
+                    ("FifoThroughputLimit", "perMessageGroupId"),
+                    ("DelaySeconds", "5"),
+                    ("MaximumMessageSize", "1048576"),
+                    ("MessageRetentionPeriod", "1209600"),
+                    ("ReceiveMessageWaitTimeSeconds", "20"),
+                    ("VisibilityTimeout", "43200"),
+                    ("KmsMasterKeyId", "alias/aws/sqs"),
+                    ("KmsDataKeyReusePeriodSeconds", "86400"),
+                    ("SqsManagedSseEnabled", "false"),
+                    ("RedriveAllowPolicy", r#"{"redrivePermission":"denyAll"}"#),
+                ]),
+                tags: vec![("team".into(), "shop".into())],
+            }
+        );
+        assert!(t.warnings.is_empty(), "{:?}", t.warnings);
+    }
+
+    #[test]
+    fn names() {
+        let t = load(
+            "",
+            "  Plain:\n    Type: AWS::SQS::Queue\n  Ordered:\n    Type: AWS::SQS::Queue\n    Properties: {FifoQueue: true}\n  Standard:\n    Type: AWS::SQS::Queue\n    Properties: {FifoQueue: false, QueueName: jobs_v-2}\n  Skipped:\n    Type: AWS::SQS::Queue\n    Condition: Never\n",
+        )
+        .expect("valid");
+        let names: Vec<(&str, &str, bool)> = t
+            .queues
+            .iter()
+            .map(|q| (q.logical_id.as_str(), q.name.as_str(), q.fifo))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("Plain", "Plain", false),
+                ("Ordered", "Ordered.fifo", true),
+                ("Standard", "jobs_v-2", false)
+            ]
+        );
+        assert!(queue(&t, "Plain").attributes.is_empty());
+        assert_eq!(
+            queue(&t, "Ordered").attributes,
+            attrs(&[("FifoQueue", "true")])
+        );
+        let long = "Q".repeat(100);
+        assert_eq!(generated_name(&long, false), "Q".repeat(80));
+        assert_eq!(
+            generated_name(&long, true),
+            format!("{}.fifo", "Q".repeat(75))
+        );
+        assert_eq!(check_name(&generated_name(&long, true), true), Ok(()));
+    }
+
+    #[test]
+    fn names_sqs_refuses() {
+        let at = "unit.yaml:14:7: Resources.Q.Properties.QueueName: ";
+        for (props, want) in [
+            (
+                "      QueueName: 'has space'\n",
+                format!("{at}\"has space\" is not a valid SQS queue name: ' ' is not allowed (letters, digits, - and _ only) (hint: a queue name is 1 to 80"),
+            ),
+            (
+                "      QueueName: jobs.fifo\n",
+                format!("{at}\"jobs.fifo\" is not a valid SQS queue name: only a FIFO queue's name ends in .fifo; set FifoQueue: true"),
+            ),
+            (
+                "      QueueName: jobs\n      FifoQueue: true\n",
+                format!("{at}\"jobs\" is not a valid SQS queue name: a FIFO queue's name must end in .fifo"),
+            ),
+            (
+                "      QueueName: .fifo\n      FifoQueue: true\n",
+                "it has 5 characters; SQS allows 1 to 80".into(),
+            ),
+            (
+                &format!("      QueueName: {}\n", "q".repeat(81)),
+                "it has 81 characters; SQS allows 1 to 80".into(),
+            ),
+            (
+                "      FifoQueue: maybe\n",
+                "unit.yaml:14:7: Resources.Q.Properties.FifoQueue: must be true or false, not maybe".into(),
+            ),
+        ] {
+            let e = error(props);
+            assert!(e.contains(&want), "{props}: {e}");
+        }
+        let e = load(
+            "",
+            "  A:\n    Type: AWS::SQS::Queue\n    Properties: {QueueName: jobs}\n  B:\n    Type: AWS::SQS::Queue\n    Properties: {QueueName: jobs}\n",
+        )
+        .expect_err("duplicate")
+        .to_string();
+        assert!(
+            e.contains("unit.yaml:16:18: Resources.B.Properties.QueueName: queue name \"jobs\" is also used by A"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn attributes_sqs_refuses() {
+        let at = "unit.yaml:14:7: Resources.Q.Properties.";
+        for (props, want) in [
+            (
+                "      DelaySeconds: 901\n",
+                format!("{at}DelaySeconds: Invalid value for the parameter DelaySeconds: 901 (SQS allows a whole number from 0 to 900) (hint: DelaySeconds: 0 to 900)"),
+            ),
+            (
+                "      MaximumMessageSize: 1023\n",
+                "Invalid value for the parameter MaximumMessageSize: 1023 (SQS allows a whole number from 1024 to 1048576)".into(),
+            ),
+            (
+                "      MessageRetentionPeriod: 59\n",
+                "Invalid value for the parameter MessageRetentionPeriod: 59".into(),
+            ),
+            (
+                "      ReceiveMessageWaitTimeSeconds: 21\n",
+                "Invalid value for the parameter ReceiveMessageWaitTimeSeconds: 21".into(),
+            ),
+            (
+                "      VisibilityTimeout: -1\n",
+                "Invalid value for the parameter VisibilityTimeout: -1".into(),
+            ),
+            (
+                "      VisibilityTimeout: 1.5\n",
+                "Invalid value for the parameter VisibilityTimeout: 1.5".into(),
+            ),
+            (
+                "      KmsDataKeyReusePeriodSeconds: 86401\n",
+                "Invalid value for the parameter KmsDataKeyReusePeriodSeconds: 86401".into(),
+            ),
+            (
+                "      ContentBasedDeduplication: true\n",
+                format!("{at}ContentBasedDeduplication: ContentBasedDeduplication is only for FIFO queues"),
+            ),
+            (
+                "      DeduplicationScope: queue\n",
+                "DeduplicationScope is only for FIFO queues".into(),
+            ),
+            (
+                "      FifoQueue: true\n      DeduplicationScope: group\n",
+                "unit.yaml:15:7: Resources.Q.Properties.DeduplicationScope: Invalid value for the parameter DeduplicationScope: \"group\" is not messageGroup or queue".into(),
+            ),
+            (
+                "      FifoQueue: true\n      FifoThroughputLimit: perMessageGroupId\n",
+                "unit.yaml:15:7: Resources.Q.Properties.FifoThroughputLimit: FifoThroughputLimit perMessageGroupId is allowed only when DeduplicationScope is messageGroup".into(),
+            ),
+            (
+                "      KmsMasterKeyId: alias/aws/sqs\n      SqsManagedSseEnabled: true\n",
+                "unit.yaml:15:7: Resources.Q.Properties.SqsManagedSseEnabled: a queue has one server-side encryption option".into(),
+            ),
+            (
+                "      Tags: [{Key: 'aws:x', Value: y}]\n",
+                "the aws: prefix is reserved".into(),
+            ),
+            (
+                "      VisibilityTimout: 30\n",
+                format!("{at}VisibilityTimout: is not a property of AWS::SQS::Queue"),
+            ),
+        ] {
+            let e = error(props);
+            assert!(e.contains(&want), "{props}: {e}");
+        }
+        // `false` is the default on any queue: not sent, not refused.
+        let t = with_queue("      ContentBasedDeduplication: false\n").expect("valid");
+        assert!(t.queues[0].attributes.is_empty());
+    }
+
+    /// `Jobs` (standard) and `Ordered` (FIFO) with the given redrive properties, and
+    /// their dead-letter queues `Dead` and `DeadFifo`.
+    fn redrive(jobs: &str, dead: &str) -> Result<Template, TemplateError> {
+        load(
+            "",
+            &format!(
+                "  Jobs:\n    Type: AWS::SQS::Queue\n    Properties:\n{jobs}  Dead:\n    Type: AWS::SQS::Queue\n    Properties:\n      QueueName: dead\n{dead}  DeadFifo:\n    Type: AWS::SQS::Queue\n    Properties: {{FifoQueue: true}}\n"
+            ),
+        )
+    }
+
+    #[test]
+    fn redrive_policies() {
+        let t = redrive(
+            "      RedrivePolicy: {deadLetterTargetArn: !GetAtt Dead.Arn, maxReceiveCount: 5}\n",
+            // !GetAtt Jobs.Arn would be a cycle (Jobs needs Dead's ARN), which
+            // CloudFormation refuses: the source's ARN is written out.
+            "      RedriveAllowPolicy:\n        redrivePermission: byQueue\n        sourceQueueArns: [!Sub 'arn:aws:sqs:${AWS::Region}:${AWS::AccountId}:Jobs']\n",
+        )
+        .expect("valid");
+        assert_eq!(
+            queue(&t, "Jobs").attributes,
+            attrs(&[(
+                "RedrivePolicy",
+                r#"{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:123456789012:dead","maxReceiveCount":5}"#
+            )])
+        );
+        assert_eq!(
+            queue(&t, "Dead").attributes,
+            attrs(&[(
+                "RedriveAllowPolicy",
+                r#"{"redrivePermission":"byQueue","sourceQueueArns":["arn:aws:sqs:us-east-1:123456789012:Jobs"]}"#
+            )])
+        );
+        assert!(t.warnings.is_empty(), "{:?}", t.warnings);
+
+        // JSON text, as CloudFormation also takes it; a string count is a number.
+        let t = redrive(
+            "      RedrivePolicy: !Sub '{\"deadLetterTargetArn\": \"${Dead.Arn}\", \"maxReceiveCount\": \"1000\"}'\n",
+            "      RedriveAllowPolicy: '{\"redrivePermission\": \"allowAll\"}'\n",
+        )
+        .expect("valid");
+        assert_eq!(
+            queue(&t, "Jobs").attributes["RedrivePolicy"],
+            r#"{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:123456789012:dead","maxReceiveCount":1000}"#
+        );
+
+        // A dead-letter queue declared elsewhere is kept, and warned about.
+        let t = redrive(
+            "      RedrivePolicy: {deadLetterTargetArn: 'arn:aws:sqs:eu-west-1:123456789012:dead', maxReceiveCount: 1}\n",
+            "",
+        )
+        .expect("valid");
+        let w: Vec<String> = t.warnings.iter().map(ToString::to_string).collect();
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].ends_with("unit.yaml:14:7: Resources.Jobs.Properties.RedrivePolicy: arn:aws:sqs:eu-west-1:123456789012:dead is not a queue of this template; ESB moves messages there only if it exists in ESB's SQS"),
+            "{w:?}"
+        );
+    }
+
+    #[test]
+    fn redrive_policies_sqs_refuses() {
+        let at = "unit.yaml:14:7: Resources.Jobs.Properties.RedrivePolicy";
+        for (jobs, dead, want) in [
+            (
+                "      RedrivePolicy: {deadLetterTargetArn: !GetAtt DeadFifo.Arn, maxReceiveCount: 5}\n",
+                "",
+                format!("{at}: the dead-letter queue of a standard queue must be standard queue too, and DeadFifo is a FIFO queue (hint: point deadLetterTargetArn at a standard queue"),
+            ),
+            (
+                "      FifoQueue: true\n      RedrivePolicy: {deadLetterTargetArn: !GetAtt Dead.Arn, maxReceiveCount: 5}\n",
+                "",
+                "the dead-letter queue of a FIFO queue must be FIFO queue too, and Dead is a standard queue (hint: point deadLetterTargetArn at a queue with FifoQueue: true)".into(),
+            ),
+            (
+                "      RedrivePolicy: {deadLetterTargetArn: !GetAtt Dead.Arn, maxReceiveCount: 5}\n",
+                "      RedriveAllowPolicy: {redrivePermission: denyAll}\n",
+                format!("{at}: the RedriveAllowPolicy of Dead does not allow Jobs to use it as a dead-letter queue"),
+            ),
+            (
+                "      RedrivePolicy: {deadLetterTargetArn: !GetAtt Dead.Arn, maxReceiveCount: 5}\n",
+                "      RedriveAllowPolicy: {redrivePermission: byQueue, sourceQueueArns: [!GetAtt DeadFifo.Arn]}\n",
+                "the RedriveAllowPolicy of Dead does not allow Jobs".into(),
+            ),
+            (
+                "      RedrivePolicy: {deadLetterTargetArn: !Ref Dead, maxReceiveCount: 5}\n",
+                "",
+                format!("unit.yaml:14:23: Resources.Jobs.Properties.RedrivePolicy.deadLetterTargetArn: Value for parameter RedrivePolicy is invalid. Reason: \"https://sqs.us-east-1.amazonaws.com/123456789012/dead\" is not an SQS queue ARN (use !GetAtt Queue.Arn; !Ref gives its URL)"),
+            ),
+            (
+                "      RedrivePolicy: {deadLetterTargetArn: !GetAtt Dead.Arn}\n",
+                "",
+                "Redrive policy does not contain mandatory attribute: maxReceiveCount.".into(),
+            ),
+            (
+                "      RedrivePolicy: {maxReceiveCount: 5}\n",
+                "",
+                "Redrive policy does not contain mandatory attribute: deadLetterTargetArn.".into(),
+            ),
+            (
+                "      RedrivePolicy: {deadLetterTargetArn: !GetAtt Dead.Arn, maxReceiveCount: 1001}\n",
+                "",
+                "RedrivePolicy.maxReceiveCount: Value for parameter RedrivePolicy is invalid. Reason: maxReceiveCount must be a whole number from 1 to 1000".into(),
+            ),
+            (
+                "      RedrivePolicy: {deadLetterTargetArn: !GetAtt Dead.Arn, maxReceiveCount: 0}\n",
+                "",
+                "maxReceiveCount must be a whole number from 1 to 1000".into(),
+            ),
+            (
+                "      RedrivePolicy: {deadLetterTargetArn: !GetAtt Dead.Arn, maxReceiveCount: 5, extra: 1}\n",
+                "",
+                "extra is not deadLetterTargetArn or maxReceiveCount".into(),
+            ),
+            (
+                "      RedrivePolicy: '{not json'\n",
+                "",
+                format!("{at}: Value for parameter RedrivePolicy is invalid. Reason: not JSON"),
+            ),
+            (
+                "      RedrivePolicy: [1]\n",
+                "",
+                "RedrivePolicy: must be a mapping or a JSON object, not [1]".into(),
+            ),
+            (
+                "",
+                "      RedriveAllowPolicy: {redrivePermission: byQueue}\n",
+                "Resources.Dead.Properties.RedriveAllowPolicy.sourceQueueArns: Value for parameter RedriveAllowPolicy is invalid. Reason: redrivePermission byQueue needs sourceQueueArns: 1 to 10 queue ARNs".into(),
+            ),
+            (
+                "",
+                "      RedriveAllowPolicy: {redrivePermission: allowAll, sourceQueueArns: [!GetAtt Jobs.Arn]}\n",
+                "sourceQueueArns may be set only when redrivePermission is byQueue".into(),
+            ),
+            (
+                "",
+                "      RedriveAllowPolicy: {redrivePermission: some}\n",
+                "redrivePermission \"some\" is not allowAll, denyAll or byQueue".into(),
+            ),
+            (
+                "",
+                "      RedriveAllowPolicy: {redrivePermission: byQueue, sourceQueueArns: [jobs]}\n",
+                "RedriveAllowPolicy.sourceQueueArns[0]: Value for parameter RedriveAllowPolicy is invalid. Reason: \"jobs\" is not an SQS queue ARN".into(),
+            ),
+        ] {
+            let jobs = if jobs.is_empty() { "      DelaySeconds: 0\n" } else { jobs };
+            let e = redrive(jobs, dead).expect_err(jobs).to_string();
+            assert!(e.contains(&want), "{jobs}{dead}: {e}");
+        }
+    }
+
+    #[test]
+    fn refs_and_attributes() {
+        let resources = "  Jobs:\n    Type: AWS::SQS::Queue\n    Properties: {QueueName: jobs}\n  Ordered:\n    Type: AWS::SQS::Queue\n    Properties: {FifoQueue: true}\n";
+        let env = "      Environment:\n        Variables:\n          URL: !Ref Jobs\n          ARN: !GetAtt Jobs.Arn\n          NAME: !GetAtt Ordered.QueueName\n          QURL: !GetAtt Ordered.QueueUrl\n          SUB: !Sub '${Jobs.QueueName} at ${Jobs}'\n";
+        let t = load(env, resources).expect("valid");
+        let vars = &t.functions[0].environment;
+        assert_eq!(
+            vars["URL"],
+            "https://sqs.us-east-1.amazonaws.com/123456789012/jobs"
+        );
+        assert_eq!(vars["ARN"], "arn:aws:sqs:us-east-1:123456789012:jobs");
+        assert_eq!(vars["NAME"], "Ordered.fifo");
+        assert_eq!(
+            vars["QURL"],
+            "https://sqs.us-east-1.amazonaws.com/123456789012/Ordered.fifo"
+        );
+        assert_eq!(
+            vars["SUB"],
+            "jobs at https://sqs.us-east-1.amazonaws.com/123456789012/jobs"
+        );
+
+        let opts = LoadOptions {
+            sqs_url: Some("https://127.0.0.1:9324/".into()),
+            account_id: "000000000000".into(),
+            region: "eu-west-1".into(),
+            ..LoadOptions::default()
+        };
+        let t = load_with_function(env, resources, &opts).expect("valid");
+        let vars = &t.functions[0].environment;
+        assert_eq!(vars["URL"], "https://127.0.0.1:9324/000000000000/jobs");
+        assert_eq!(vars["ARN"], "arn:aws:sqs:eu-west-1:000000000000:jobs");
+        assert_eq!(
+            vars["QURL"],
+            "https://127.0.0.1:9324/000000000000/Ordered.fifo"
+        );
+
+        let e = load(
+            "      Environment: {Variables: {X: !GetAtt Jobs.Name}}\n",
+            resources,
+        )
+        .expect_err("unknown attribute")
+        .to_string();
+        assert!(
+            e.contains("Jobs (AWS::SQS::Queue) has no attribute \"Name\" that ESB can resolve (hint: available: Arn, QueueName, QueueUrl)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn queue_policies_are_accepted_and_warned_about_once() {
+        let t = load(
+            "",
+            "  Q:\n    Type: AWS::SQS::Queue\n  P:\n    Type: AWS::SQS::QueuePolicy\n    Properties: {Queues: [!Ref Q], PolicyDocument: {}}\n  I:\n    Type: AWS::SQS::QueueInlinePolicy\n    Properties: {Queue: !Ref Q, PolicyDocument: {}}\n",
+        )
+        .expect("valid");
+        let w: Vec<String> = t.warnings.iter().map(ToString::to_string).collect();
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].ends_with("unit.yaml:13:3: Resources.P: AWS::SQS::QueuePolicy is not enforced by ESB (any caller with the box's keys may use its queues); ignored"),
+            "{w:?}"
+        );
+    }
+
+    #[test]
+    fn queue_arns() {
+        assert_eq!(
+            parse_arn("arn:aws:sqs:eu-west-1:123456789012:jobs.fifo"),
+            Some(QueueArn {
+                region: "eu-west-1",
+                account: "123456789012",
+                name: "jobs.fifo",
+            })
+        );
+        for bad in [
+            "arn:aws:sns:eu-west-1:123456789012:jobs",
+            "arn:aws:sqs:eu-west-1:1234:jobs",
+            "arn:aws:sqs::123456789012:jobs",
+            "arn:aws:sqs:eu-west-1:123456789012:",
+            "arn:aws:sqs:eu-west-1:123456789012:a:b",
+            "https://sqs.eu-west-1.amazonaws.com/123456789012/jobs",
+        ] {
+            assert_eq!(parse_arn(bad), None, "{bad}");
+        }
+    }
+}
