@@ -204,3 +204,234 @@ fn queue_arn(
     }
     Ok(arn)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{EventInvoke, Template};
+    use crate::testing::load_with_function;
+    use crate::{LoadOptions, TemplateError};
+
+    /// A queue `Done`, a function `Sink` and a topic `Topic` to point at.
+    const TARGETS: &str = "  Done:\n    Type: AWS::SQS::Queue\n    Properties: {QueueName: done}\n  Sink:\n    Type: AWS::Serverless::Function\n    Properties: {FunctionName: sink, CodeUri: ../code/python, Handler: app.handler, Runtime: python3.12}\n  Topic:\n    Type: AWS::SNS::Topic\n";
+
+    /// `Fn` with `props` (lines at property indentation, 6 spaces; the first at
+    /// line 11) and `globals` (lines at Globals.Function indentation, 4 spaces).
+    fn load(props: &str, globals: &str) -> Result<Template, TemplateError> {
+        let t = load_with_function(props, TARGETS, &LoadOptions::default());
+        if globals.is_empty() {
+            return t;
+        }
+        let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/valid/unit.yaml");
+        let source = format!(
+            "Globals:\n  Function:\n{globals}Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: ../code/python\n      Handler: app.handler\n      Runtime: python3.12\n{props}{TARGETS}"
+        );
+        crate::load_str(&source, &path, &LoadOptions::default())
+    }
+
+    /// `EventInvokeConfig.DestinationConfig` of `Fn` written as `config` (a flow
+    /// mapping; at line 12).
+    fn destinations(config: &str) -> Result<Template, TemplateError> {
+        load(
+            &format!("      EventInvokeConfig:\n        DestinationConfig: {config}\n"),
+            "",
+        )
+    }
+
+    fn invoke(t: &Template) -> &EventInvoke {
+        &t.functions[0].event_invoke
+    }
+
+    #[test]
+    fn destinations_by_type() {
+        let t = destinations(
+            "{OnSuccess: {Type: SQS, Destination: !GetAtt Done.Arn}, OnFailure: {Type: Lambda, Destination: !GetAtt Sink.Arn}}",
+        )
+        .expect("valid");
+        assert_eq!(
+            invoke(&t).on_success,
+            Some(Destination::Queue(
+                "arn:aws:sqs:us-east-1:123456789012:done".into()
+            ))
+        );
+        assert_eq!(
+            invoke(&t).on_failure,
+            Some(Destination::Function("sink".into()))
+        );
+        assert!(t.warnings.iter().all(|w| !w.path.contains("Destination")));
+
+        let t = destinations(
+            "{OnSuccess: {Type: SNS, Destination: !Ref Topic}, OnFailure: {Type: S3, Destination: 'arn:aws:s3:::failed-events'}}",
+        );
+        // `Ref` to a topic gives its logical id here (topics are not run): not an ARN.
+        let e = t.expect_err("topic ref").to_string();
+        assert!(
+            e.contains(
+                "unit.yaml:12:52: Resources.Fn.Properties.EventInvokeConfig.DestinationConfig.OnSuccess.Destination: \"Topic\" is not an ARN"
+            ),
+            "{e}"
+        );
+        let t = destinations(
+            "{OnSuccess: {Type: EventBridge, Destination: 'arn:aws:events:us-east-1:123456789012:event-bus/default'}, OnFailure: {Type: S3, Destination: 'arn:aws:s3:::failed-events'}}",
+        )
+        .expect("valid");
+        assert_eq!(
+            invoke(&t).on_success,
+            Some(Destination::Other {
+                kind: "EventBridge".into(),
+                arn: "arn:aws:events:us-east-1:123456789012:event-bus/default".into()
+            })
+        );
+        assert_eq!(
+            invoke(&t).on_failure,
+            Some(Destination::Other {
+                kind: "S3".into(),
+                arn: "arn:aws:s3:::failed-events".into()
+            })
+        );
+        let t = destinations(
+            "{OnFailure: {Type: SNS, Destination: 'arn:aws:sns:us-east-1:123456789012:alerts'}}",
+        )
+        .expect("valid");
+        assert_eq!(invoke(&t).on_success, None);
+        assert_eq!(
+            invoke(&t).on_failure,
+            Some(Destination::Other {
+                kind: "SNS".into(),
+                arn: "arn:aws:sns:us-east-1:123456789012:alerts".into()
+            })
+        );
+    }
+
+    #[test]
+    fn a_queue_sam_would_create_is_warned_about() {
+        let t = destinations("{OnFailure: {Type: SQS}}").expect("valid");
+        assert_eq!(invoke(&t).on_failure, None);
+        let w: Vec<String> = t.warnings.iter().map(ToString::to_string).collect();
+        assert!(
+            w.iter().any(|w| w.ends_with("Resources.Fn.Properties.EventInvokeConfig.DestinationConfig.OnFailure: SAM would create a SQS destination here; ESB does not: declare one and set Destination to its ARN")),
+            "{w:#?}"
+        );
+    }
+
+    #[test]
+    fn destinations_lambda_or_sam_refuse() {
+        let at = "Resources.Fn.Properties.EventInvokeConfig.DestinationConfig";
+        for (config, want) in [
+            (
+                "{OnFailure: {Destination: !GetAtt Sink.Arn}}",
+                format!("{at}.OnFailure.Type: OnFailure needs Type, one of SQS, SNS, EventBridge, Lambda, S3"),
+            ),
+            (
+                "{OnSuccess: {Type: Function, Destination: !GetAtt Sink.Arn}}",
+                format!("{at}.OnSuccess.Type: 'Type: Function' must be one of [SQS, SNS, EventBridge, Lambda]"),
+            ),
+            (
+                "{OnSuccess: {Type: S3, Destination: 'arn:aws:s3:::b'}}",
+                "S3 is a destination for OnFailure only".into(),
+            ),
+            (
+                "{OnFailure: {Type: Lambda}}",
+                format!("{at}.OnFailure: Destination is missing (hint: Destination is required if Type is not [SQS, SNS]"),
+            ),
+            (
+                "{OnFailure: {Type: Lambda, Destination: !Ref Sink}}",
+                format!("{at}.OnFailure.Destination: \"sink\" is not an ARN"),
+            ),
+            (
+                "{OnFailure: {Type: SQS, Destination: !GetAtt Sink.Arn}}",
+                "arn:aws:lambda:us-east-1:123456789012:function:sink is not a SQS ARN (arn:aws:sqs:...): Lambda would refuse it".into(),
+            ),
+            (
+                "{OnFailure: {Type: SQS, Destination: 'arn:aws:sqs:us-east-1:123456789012:a:b'}}",
+                "\"arn:aws:sqs:us-east-1:123456789012:a:b\" is not an SQS queue ARN".into(),
+            ),
+            (
+                "{OnFailure: {Type: SQS, Destination: !GetAtt Done.Arn, Extra: 1}}",
+                format!("{at}.OnFailure.Extra: is not one of Type, Destination"),
+            ),
+            (
+                "{OnError: {Type: SQS, Destination: !GetAtt Done.Arn}}",
+                format!("{at}.OnError: is not one of OnSuccess, OnFailure"),
+            ),
+            (
+                "[a]",
+                format!("{at}: must be a mapping, not a list"),
+            ),
+        ] {
+            let e = destinations(config).expect_err(config).to_string();
+            assert!(e.contains(&want), "{config}: {e}");
+        }
+    }
+
+    #[test]
+    fn dead_letter_queues() {
+        let t = load(
+            "      DeadLetterQueue: {Type: SQS, TargetArn: !GetAtt Done.Arn}\n",
+            "",
+        )
+        .expect("valid");
+        assert_eq!(
+            t.functions[0].dead_letter_target.as_deref(),
+            Some("arn:aws:sqs:us-east-1:123456789012:done")
+        );
+        assert!(t.functions[1].dead_letter_target.is_none(), "Sink has none");
+        assert!(t.warnings.iter().all(|w| !w.path.contains("DeadLetter")));
+
+        // Globals.Function applies to every function; a function's own wins.
+        let t = load(
+            "      DeadLetterQueue: {Type: SNS, TargetArn: 'arn:aws:sns:us-east-1:123456789012:alerts'}\n",
+            "    DeadLetterQueue:\n      Type: SQS\n      TargetArn: !GetAtt Done.Arn\n",
+        )
+        .expect("valid");
+        let targets: Vec<Option<&str>> = t
+            .functions
+            .iter()
+            .map(|f| f.dead_letter_target.as_deref())
+            .collect();
+        assert_eq!(
+            targets,
+            [
+                Some("arn:aws:sns:us-east-1:123456789012:alerts"),
+                Some("arn:aws:sqs:us-east-1:123456789012:done")
+            ]
+        );
+    }
+
+    #[test]
+    fn dead_letter_queues_lambda_refuses() {
+        let at = "unit.yaml:11:7: Resources.Fn.Properties.DeadLetterQueue";
+        for (dlq, want) in [
+            (
+                "{Type: SQS}",
+                format!("{at}: TargetArn is missing (hint: DeadLetterQueue: {{Type: SQS, TargetArn: !GetAtt DeadLetters.Arn}}"),
+            ),
+            (
+                "{TargetArn: !GetAtt Done.Arn}",
+                format!("{at}: Type is missing"),
+            ),
+            (
+                "{Type: Lambda, TargetArn: !GetAtt Sink.Arn}",
+                "DeadLetterQueue.Type: \"Lambda\" is not SQS or SNS".into(),
+            ),
+            (
+                "{Type: SNS, TargetArn: !GetAtt Done.Arn}",
+                "DeadLetterQueue.TargetArn: arn:aws:sqs:us-east-1:123456789012:done is not an SNS ARN (arn:aws:sns:...)".into(),
+            ),
+            (
+                "{Type: SQS, TargetArn: !Ref Done}",
+                "DeadLetterQueue.TargetArn: \"https://sqs.us-east-1.amazonaws.com/123456789012/done\" is not an ARN (write !GetAtt Resource.Arn; !Ref gives a name or URL)".into(),
+            ),
+            (
+                "{Type: SQS, TargetArn: !GetAtt Done.Arn, Other: x}",
+                "DeadLetterQueue.Other: is not one of Type, TargetArn".into(),
+            ),
+        ] {
+            let e = load(&format!("      DeadLetterQueue: {dlq}\n"), "")
+                .expect_err(dlq)
+                .to_string();
+            assert!(e.contains(&want), "{dlq}: {e}");
+        }
+    }
+}

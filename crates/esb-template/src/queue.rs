@@ -991,7 +991,7 @@ mod tests {
             (
                 "      RedrivePolicy: {deadLetterTargetArn: !Ref Dead, maxReceiveCount: 5}\n",
                 "",
-                format!("unit.yaml:14:23: Resources.Jobs.Properties.RedrivePolicy.deadLetterTargetArn: Value for parameter RedrivePolicy is invalid. Reason: \"https://sqs.us-east-1.amazonaws.com/123456789012/dead\" is not an SQS queue ARN (use !GetAtt Queue.Arn; !Ref gives its URL)"),
+                "unit.yaml:14:23: Resources.Jobs.Properties.RedrivePolicy.deadLetterTargetArn: Value for parameter RedrivePolicy is invalid. Reason: \"https://sqs.us-east-1.amazonaws.com/123456789012/dead\" is not an SQS queue ARN (use !GetAtt Queue.Arn; !Ref gives its URL)".into(),
             ),
             (
                 "      RedrivePolicy: {deadLetterTargetArn: !GetAtt Dead.Arn}\n",
