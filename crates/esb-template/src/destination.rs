@@ -3,15 +3,18 @@
 //! SAM's `Type` picks the permission SAM grants the function; Lambda then routes by
 //! the destination's ARN, and refuses a destination the function may not use, so a
 //! `Type` that does not match the ARN's service fails the deploy and is refused here.
+//! `Type: SQS` without `Destination` is a queue SAM creates for the function; ESB
+//! creates it too.
 
 use crate::arn::name_in_arn;
 use crate::error::{ErrorKind, TemplateError};
 use crate::intrinsics::Resolver;
-use crate::model::Destination;
+use crate::model::{Destination, QueueSpec};
 use crate::props::{fields, required, text};
 use crate::queue;
 use crate::spot::Spot;
 use crate::value::Value;
+use crate::yaml_tree::Position;
 
 /// SAM's destination `Type`s and the ARN service each names.
 const TYPES: [(&str, &str); 5] = [
@@ -26,30 +29,74 @@ const GENERATED: [&str; 2] = ["SQS", "SNS"];
 const HINT: &str = "DestinationConfig: {OnSuccess: {Type: SQS, Destination: !GetAtt Done.Arn}, OnFailure: {Type: Lambda, Destination: !GetAtt Failed.Arn}}";
 const DLQ_HINT: &str = "DeadLetterQueue: {Type: SQS, TargetArn: !GetAtt DeadLetters.Arn} (or Type: SNS with a topic ARN)";
 
-/// `DestinationConfig`: the OnSuccess and OnFailure destinations.
+/// A function's `DestinationConfig`, read.
+#[derive(Debug, Default)]
+pub struct Destinations {
+    pub on_success: Option<Destination>,
+    pub on_failure: Option<Destination>,
+    /// The queues SAM creates for `Type: SQS` without `Destination`, each with where
+    /// it is asked for.
+    pub generated_queues: Vec<(QueueSpec, Position, String)>,
+}
+
+/// `DestinationConfig` of the function `function_id`: the OnSuccess and OnFailure
+/// destinations.
 pub fn event_invoke(
     r: &Resolver<'_>,
     v: &Value,
     spot: &Spot<'_>,
-) -> Result<(Option<Destination>, Option<Destination>), TemplateError> {
+    function_id: &str,
+) -> Result<Destinations, TemplateError> {
     fields(r, v, spot, &["OnSuccess", "OnFailure"], HINT)?;
-    let mut out = (None, None);
-    for (when, slot) in [("OnSuccess", &mut out.0), ("OnFailure", &mut out.1)] {
-        if let Some(d) = v.get(when) {
-            *slot = one(r, when, d, &spot.key(when))?;
+    let mut out = Destinations::default();
+    for when in ["OnSuccess", "OnFailure"] {
+        let Some(d) = v.get(when) else { continue };
+        let at = spot.key(when);
+        let dest = match one(r, when, d, &at)? {
+            One::Given(dest) => Some(dest),
+            One::Generated => {
+                let q = generated_queue(function_id, when);
+                let arn = r.queue_arn_of(&q.name);
+                out.generated_queues.push((q, at.at, at.path.clone()));
+                Some(Destination::Queue(arn))
+            }
+            One::None => None,
+        };
+        if when == "OnSuccess" {
+            out.on_success = dest;
+        } else {
+            out.on_failure = dest;
         }
     }
     Ok(out)
 }
 
-/// One destination; None when SAM would create it (`Type: SQS` or `SNS` without
-/// `Destination`), which ESB does not do (warned).
-fn one(
-    r: &Resolver<'_>,
-    when: &str,
-    v: &Value,
-    spot: &Spot<'_>,
-) -> Result<Option<Destination>, TemplateError> {
+/// The queue SAM adds for a `Type: SQS` destination without `Destination`: an
+/// `AWS::SQS::Queue` with no properties, logical id
+/// `<function>EventInvokeConfig<OnSuccess|OnFailure>Queue`, named as ESB names any
+/// queue without `QueueName`.
+fn generated_queue(function_id: &str, when: &str) -> QueueSpec {
+    let logical_id = format!("{function_id}EventInvokeConfig{when}Queue");
+    QueueSpec {
+        name: queue::generated_name(&logical_id, false),
+        logical_id,
+        fifo: false,
+        attributes: Default::default(),
+        tags: Vec::new(),
+    }
+}
+
+/// What one destination names.
+enum One {
+    Given(Destination),
+    /// `Type: SQS` without `Destination`: a queue SAM creates.
+    Generated,
+    /// `Type: SNS` without `Destination`: a topic SAM creates, which ESB has none of.
+    None,
+}
+
+/// One destination.
+fn one(r: &Resolver<'_>, when: &str, v: &Value, spot: &Spot<'_>) -> Result<One, TemplateError> {
     fields(r, v, spot, &["Type", "Destination"], HINT)?;
     let allowed: Vec<&str> = TYPES
         .iter()
@@ -78,14 +125,17 @@ fn one(
     }
     let dest_spot = spot.key("Destination");
     let Some(dest) = v.get("Destination") else {
+        if kind == "SQS" {
+            return Ok(One::Generated);
+        }
         if GENERATED.contains(&kind.as_str()) {
             r.warn_once(
                 &format!("generated {kind} destination"),
                 spot.at,
                 &spot.path,
-                format!("SAM would create a {kind} destination here; ESB does not: declare one and set Destination to its ARN"),
+                format!("SAM would create an {kind} topic here; ESB has no {kind} to deliver to"),
             );
-            return Ok(None);
+            return Ok(One::None);
         }
         return Err(r.error(
             spot.at,
@@ -110,7 +160,7 @@ fn one(
             "make Type match the destination, e.g. Type: SQS with Destination: !GetAtt Queue.Arn, Type: Lambda with !GetAtt Function.Arn",
         ));
     }
-    Ok(Some(match kind.as_str() {
+    Ok(One::Given(match kind.as_str() {
         "Lambda" => Destination::Function(name_in_arn(&arn)),
         "SQS" => Destination::Queue(queue_arn(r, arn, &dest_spot, HINT)?),
         _ => Destination::Other { kind, arn },
@@ -305,13 +355,58 @@ mod tests {
     }
 
     #[test]
-    fn a_queue_sam_would_create_is_warned_about() {
-        let t = destinations("{OnFailure: {Type: SQS}}").expect("valid");
-        assert_eq!(invoke(&t).on_failure, None);
+    fn queues_and_topics_sam_would_create() {
+        let t = destinations("{OnSuccess: {Type: SNS}, OnFailure: {Type: SQS}}").expect("valid");
+        let name = "FnEventInvokeConfigOnFailureQueue";
+        assert_eq!(
+            invoke(&t).on_failure,
+            Some(Destination::Queue(format!(
+                "arn:aws:sqs:us-east-1:123456789012:{name}"
+            )))
+        );
+        assert_eq!(invoke(&t).on_success, None);
+        let q = t.queues.last().expect("the generated queue");
+        assert_eq!(
+            (q.logical_id.as_str(), q.name.as_str(), q.fifo),
+            (name, name, false)
+        );
+        assert!(q.attributes.is_empty() && q.tags.is_empty());
         let w: Vec<String> = t.warnings.iter().map(ToString::to_string).collect();
         assert!(
-            w.iter().any(|w| w.ends_with("Resources.Fn.Properties.EventInvokeConfig.DestinationConfig.OnFailure: SAM would create a SQS destination here; ESB does not: declare one and set Destination to its ARN")),
+            w.iter().any(|w| w.ends_with("unit.yaml:12:29: Resources.Fn.Properties.EventInvokeConfig.DestinationConfig.OnSuccess: SAM would create an SNS topic here; ESB has no SNS to deliver to")),
             "{w:#?}"
+        );
+
+        // Globals.Function gives each function its own queue.
+        let t = load(
+            "",
+            "    EventInvokeConfig: {DestinationConfig: {OnSuccess: {Type: SQS}}}\n",
+        )
+        .expect("valid");
+        let generated: Vec<&str> = t
+            .queues
+            .iter()
+            .map(|q| q.name.as_str())
+            .filter(|n| n.contains("EventInvokeConfig"))
+            .collect();
+        assert_eq!(
+            generated,
+            [
+                "FnEventInvokeConfigOnSuccessQueue",
+                "SinkEventInvokeConfigOnSuccessQueue"
+            ]
+        );
+
+        let e = load_with_function(
+            "      EventInvokeConfig: {DestinationConfig: {OnFailure: {Type: SQS}}}\n",
+            "  Taken:\n    Type: AWS::SQS::Queue\n    Properties: {QueueName: FnEventInvokeConfigOnFailureQueue}\n",
+            &LoadOptions::default(),
+        )
+        .expect_err("same name")
+        .to_string();
+        assert!(
+            e.contains("unit.yaml:11:47: Resources.Fn.Properties.EventInvokeConfig.DestinationConfig.OnFailure: queue name \"FnEventInvokeConfigOnFailureQueue\" is also used by Taken (hint: SAM creates queue FnEventInvokeConfigOnFailureQueue for this destination"),
+            "{e}"
         );
     }
 

@@ -83,6 +83,9 @@ pub struct Built {
     pub events: Vec<Located>,
     /// `Type: S3` events, for their buckets.
     pub s3_events: Vec<S3Event>,
+    /// Queues SAM creates for `Type: SQS` destinations without `Destination`, each
+    /// with where it is asked for.
+    pub generated_queues: Vec<(QueueSpec, Position, String)>,
 }
 
 pub struct FunctionBuilder<'r, 'a> {
@@ -94,6 +97,9 @@ pub struct FunctionBuilder<'r, 'a> {
     /// The template's queues, for `Type: SQS` events.
     pub queues: &'r [QueueSpec],
 }
+
+/// `EventInvokeConfig` and the queues SAM creates for its destinations.
+type GeneratedInvoke = (EventInvoke, Vec<(QueueSpec, Position, String)>);
 
 /// A property as found (on the function or in Globals) and the path to it.
 struct Prop<'e> {
@@ -201,7 +207,7 @@ impl<'a> FunctionBuilder<'_, 'a> {
         let layers = self.layers(res)?;
         let function_url = self.function_url(res)?;
         let provisioned_concurrency = self.provisioned(res, reserved_concurrency)?;
-        let event_invoke = self.event_invoke(res)?;
+        let (event_invoke, generated_queues) = self.event_invoke(res)?;
         let events_node = res.properties.and_then(|p| p.get("Events"));
         let events = api_event::read(r, events_node, &base)?;
         let s3_events = s3_event::read(r, events_node, &base, &r.function_arn(res)?)?;
@@ -232,6 +238,7 @@ impl<'a> FunctionBuilder<'_, 'a> {
             name_path,
             events,
             s3_events,
+            generated_queues,
         })
     }
 
@@ -351,14 +358,16 @@ impl<'a> FunctionBuilder<'_, 'a> {
     }
 
     /// `EventInvokeConfig`: retries, maximum age and destinations (see `destination`).
-    fn event_invoke(&self, res: &Resource<'a>) -> Result<EventInvoke, TemplateError> {
+    /// Also the queues SAM creates for it.
+    fn event_invoke(&self, res: &Resource<'a>) -> Result<GeneratedInvoke, TemplateError> {
         let mut out = EventInvoke::default();
+        let mut generated = Vec::new();
         let Some(p) = self.prop(res, "EventInvokeConfig") else {
-            return Ok(out);
+            return Ok((out, generated));
         };
         let r = self.resolver;
         let Some(Value::Map(fields)) = r.resolve(&p.entry.value, &p.path)? else {
-            return Ok(out);
+            return Ok((out, generated));
         };
         let bad = |what: String| {
             r.error(
@@ -383,7 +392,9 @@ impl<'a> FunctionBuilder<'_, 'a> {
                 }
                 "DestinationConfig" => {
                     let spot = Spot::of(p.entry, p.path.clone()).key("DestinationConfig");
-                    (out.on_success, out.on_failure) = destination::event_invoke(r, value, &spot)?;
+                    let d = destination::event_invoke(r, value, &spot, res.id)?;
+                    (out.on_success, out.on_failure) = (d.on_success, d.on_failure);
+                    generated = d.generated_queues;
                 }
                 other => r.warn_once(
                     &format!("event invoke {other}"),
@@ -393,7 +404,7 @@ impl<'a> FunctionBuilder<'_, 'a> {
                 ),
             }
         }
-        Ok(out)
+        Ok((out, generated))
     }
 
     /// `DeadLetterQueue` (the function's, else the global one): its target's ARN.

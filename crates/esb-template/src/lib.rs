@@ -6,7 +6,9 @@
 //! `resources`, `resource_refs`); every function property is checked where it is
 //! written (`function`), as are the APIs routing to them and their authorizers
 //! (`api_resource`, `api_auth`), the S3 buckets whose events invoke them (`bucket`,
-//! `s3_event`) and the DynamoDB tables whose streams do (`table`, `dynamodb_event`), so a bad template fails before anything starts, with the file, line,
+//! `s3_event`), the DynamoDB tables whose streams do (`table`, `dynamodb_event`) and
+//! the SQS queues that do (`queue`, `sqs_event`), with where functions' asynchronous
+//! results go (`destination`), so a bad template fails before anything starts, with the file, line,
 //! column, property path and a hint. What ESB accepts but does not act on comes back
 //! as warnings.
 //!
@@ -362,6 +364,24 @@ fn functions<'a>(
         ));
     }
 
+    let mut queues = queues;
+    for (q, at, path) in built.iter_mut().flat_map(|b| b.generated_queues.drain(..)) {
+        if let Some(other) = queues.iter().find(|o| o.name == q.name) {
+            return Err(r.error(
+                at,
+                &path,
+                ErrorKind::DuplicateQueueName {
+                    name: q.name.clone(),
+                    other: other.logical_id.clone(),
+                },
+                format!(
+                    "SAM creates queue {} for this destination; rename the queue that has its name",
+                    q.logical_id
+                ),
+            ));
+        }
+        queues.push(q);
+    }
     let names: Vec<String> = built.iter().map(|b| b.spec.name.clone()).collect();
     let s3_events = built.iter().flat_map(|b| &b.s3_events).collect();
     let buckets = bucket::finish(r, buckets, s3_events, &names)?;

@@ -1,6 +1,6 @@
 //! What a template describes once resolved: the functions ESB runs, the APIs routing
-//! to them, the buckets whose events invoke them and the DynamoDB tables (whose
-//! streams may invoke them too). Plain data with serde derives, so
+//! to them, the buckets whose events invoke them, the DynamoDB tables (whose
+//! streams may invoke them too) and the SQS queues (which may too). Plain data with serde derives, so
 //! the model can cross a process boundary (e.g. gRPC) as JSON.
 
 use std::collections::BTreeMap;
@@ -468,7 +468,9 @@ pub enum StartingPosition {
 }
 
 /// An `AWS::SQS::Queue` that exists (its `Condition`, if any, is true), checked as
-/// SQS checks the `CreateQueue` CloudFormation sends.
+/// SQS checks the `CreateQueue` CloudFormation sends; or the queue SAM creates for a
+/// function's `Type: SQS` destination without `Destination`
+/// (`<function>EventInvokeConfig<OnSuccess|OnFailure>Queue`, no properties).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueueSpec {
     pub logical_id: String,
@@ -530,7 +532,8 @@ pub struct Template {
     /// Every `AWS::DynamoDB::Table` and `AWS::Serverless::SimpleTable` that exists,
     /// in template order.
     pub tables: Vec<TableSpec>,
-    /// Every `AWS::SQS::Queue` that exists, in template order.
+    /// Every `AWS::SQS::Queue` that exists, in template order, then the queues SAM
+    /// creates for functions' `Type: SQS` destinations without `Destination`.
     pub queues: Vec<QueueSpec>,
     /// One per distinct unsupported property, event type or resource type; the caller
     /// prints them.
