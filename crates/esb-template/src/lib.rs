@@ -8,9 +8,9 @@
 //! (`api_resource`, `api_auth`), the S3 buckets whose events invoke them (`bucket`,
 //! `s3_event`), the DynamoDB tables whose streams do (`table`, `dynamodb_event`) and
 //! the SQS queues that do (`queue`, `sqs_event`), with where functions' asynchronous
-//! results go (`destination`), so a bad template fails before anything starts, with the file, line,
-//! column, property path and a hint. What ESB accepts but does not act on comes back
-//! as warnings.
+//! results go (`destination`), so a bad template fails before anything starts, with
+//! the file, line, column, property path and a hint. What ESB accepts but does not
+//! act on comes back as warnings.
 //!
 //! ```no_run
 //! let t = esb_template::load("template.yaml".as_ref(), &Default::default())?;
