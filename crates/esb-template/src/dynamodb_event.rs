@@ -11,6 +11,7 @@
 
 use crate::error::{ErrorKind, TemplateError};
 use crate::intrinsics::{Resolver, looks_like_call};
+use crate::mapping_props::{boolean, filters, ranged, response_types};
 use crate::model::{DynamoDbEventSpec, DynamoDbStream, StartingPosition};
 use crate::props::{fields, required, text};
 use crate::resource_refs::no_stream_hint;
@@ -41,10 +42,6 @@ const PROPERTIES: [&str; 16] = [
 ];
 /// Accepted and warned about: they change nothing a local stream does.
 const NOT_ACTED_ON: [&str; 2] = ["KmsKeyArn", "MetricsConfig"];
-/// Lambda's default quota of filters per event source mapping.
-const MAX_FILTERS: usize = 5;
-/// Lambda's limit on one filter pattern.
-const MAX_PATTERN_BYTES: usize = 4096;
 const HINT: &str = "a DynamoDB event is {Type: DynamoDB, Properties: {Stream: !GetAtt MyTable.StreamArn, StartingPosition: LATEST, BatchSize: 100}}";
 const STREAM_HINT: &str = "write Stream: !GetAtt MyTable.StreamArn (a table of this template with a StreamSpecification), or a stream ARN arn:aws:dynamodb:<region>:<account>:table/<name>/stream/<label>";
 const FILTER_HINT: &str = "FilterCriteria: {Filters: [{Pattern: '{\"eventName\": [\"INSERT\"]}'}]} (each Pattern a JSON object)";
@@ -203,7 +200,7 @@ fn event(r: &Resolver<'_>, e: &Entry, path: &str) -> Result<DynamoDbEventSpec, T
                 spec.maximum_record_age_s = age;
             }
             "BisectBatchOnFunctionError" => {
-                spec.bisect_batch_on_function_error = boolean(r, &v, &spot)?;
+                spec.bisect_batch_on_function_error = boolean(r, &v, &spot, HINT)?;
             }
             "ParallelizationFactor" => {
                 spec.parallelization_factor = ranged(
@@ -219,9 +216,9 @@ fn event(r: &Resolver<'_>, e: &Entry, path: &str) -> Result<DynamoDbEventSpec, T
             "FunctionResponseTypes" => {
                 spec.report_batch_item_failures = response_types(r, &v, &spot)?;
             }
-            "FilterCriteria" => spec.filters = filters(r, &v, &spot)?,
+            "FilterCriteria" => spec.filters = filters(r, &v, &spot, FILTER_HINT)?,
             "DestinationConfig" => spec.on_failure_destination = destination(r, &v, &spot)?,
-            "Enabled" => spec.enabled = boolean(r, &v, &spot)?,
+            "Enabled" => spec.enabled = boolean(r, &v, &spot, HINT)?,
             // TumblingWindowInSeconds, the last of PROPERTIES that ESB reads.
             _ => {
                 spec.tumbling_window_s = Some(ranged(
@@ -435,146 +432,6 @@ fn starting_position(
         ErrorKind::BadEventSource(why),
         POSITION_HINT,
     ))
-}
-
-/// A whole number within Lambda's `min..=max` for `field` (its API name), refused
-/// with the wording of Lambda's ValidationException.
-fn ranged<T: TryFrom<i64>>(
-    r: &Resolver<'_>,
-    v: &Value,
-    spot: &Spot<'_>,
-    field: &str,
-    min: i64,
-    max: i64,
-    hint: &str,
-) -> Result<T, TemplateError> {
-    let written = v.as_text().unwrap_or_else(|| v.shape().to_string());
-    let n = match v {
-        Value::Number(t) | Value::String(t) => t.parse::<i64>().ok(),
-        _ => None,
-    };
-    let constraint = match n {
-        None => {
-            return Err(r.error(
-                spot.at,
-                &spot.path,
-                ErrorKind::InvalidValue(format!("must be a whole number, not {written}")),
-                hint,
-            ));
-        }
-        Some(n) if n < min => format!("greater than or equal to {min}"),
-        Some(n) if n > max => format!("less than or equal to {max}"),
-        Some(n) => match T::try_from(n) {
-            Ok(n) => return Ok(n),
-            // Only if min..=max does not fit T: a mistake here, reported as a range.
-            Err(_) => format!("between {min} and {max}"),
-        },
-    };
-    Err(r.error(
-        spot.at,
-        &spot.path,
-        ErrorKind::BadEventSource(format!(
-            "Value '{written}' at '{field}' failed to satisfy constraint: Member must have value {constraint}"
-        )),
-        hint,
-    ))
-}
-
-fn boolean(r: &Resolver<'_>, v: &Value, spot: &Spot<'_>) -> Result<bool, TemplateError> {
-    v.as_bool().ok_or_else(|| {
-        r.error(
-            spot.at,
-            &spot.path,
-            ErrorKind::InvalidValue(format!(
-                "must be true or false, not {}",
-                v.as_text().unwrap_or_else(|| v.shape().to_string())
-            )),
-            HINT,
-        )
-    })
-}
-
-/// `FunctionResponseTypes`: empty, or `[ReportBatchItemFailures]`.
-fn response_types(r: &Resolver<'_>, v: &Value, spot: &Spot<'_>) -> Result<bool, TemplateError> {
-    let hint = "FunctionResponseTypes: [ReportBatchItemFailures]";
-    let Some(types) = v.as_text_list() else {
-        return Err(r.error(
-            spot.at,
-            &spot.path,
-            ErrorKind::InvalidValue(format!("must be a list of strings, not {}", v.shape())),
-            hint,
-        ));
-    };
-    if types.iter().any(|t| t != "ReportBatchItemFailures") {
-        return Err(r.error(
-            spot.at,
-            &spot.path,
-            ErrorKind::BadEventSource(format!(
-                "Value '[{}]' at 'functionResponseTypes' failed to satisfy constraint: Member must satisfy constraint: [Member must satisfy enum value set: [ReportBatchItemFailures]]",
-                types.join(", ")
-            )),
-            hint,
-        ));
-    }
-    Ok(!types.is_empty())
-}
-
-/// `FilterCriteria: {Filters: [{Pattern}]}`: each pattern a JSON object, 5 at most.
-fn filters(r: &Resolver<'_>, v: &Value, spot: &Spot<'_>) -> Result<Vec<String>, TemplateError> {
-    fields(r, v, spot, &["Filters"], FILTER_HINT)?;
-    let Some(filters) = v.get("Filters") else {
-        return Ok(Vec::new());
-    };
-    let filters_spot = spot.key("Filters");
-    let Value::List(items) = filters else {
-        return Err(r.error(
-            filters_spot.at,
-            &filters_spot.path,
-            ErrorKind::Structure(format!("must be a list, not {}", filters.shape())),
-            FILTER_HINT,
-        ));
-    };
-    if items.len() > MAX_FILTERS {
-        return Err(r.error(
-            filters_spot.at,
-            &filters_spot.path,
-            ErrorKind::BadEventSource(format!(
-                "{} filters; Lambda allows {MAX_FILTERS} per event source mapping",
-                items.len()
-            )),
-            "combine patterns: one pattern may list several values for a field",
-        ));
-    }
-    let mut out = Vec::with_capacity(items.len());
-    for (i, item) in items.iter().enumerate() {
-        let at = filters_spot.index(i);
-        fields(r, item, &at, &["Pattern"], FILTER_HINT)?;
-        let pattern_spot = at.key("Pattern");
-        let pattern = text(
-            r,
-            required(r, item, "Pattern", &at, FILTER_HINT)?,
-            &pattern_spot,
-            FILTER_HINT,
-        )?;
-        let problem = match serde_json::from_str::<serde_json::Value>(&pattern) {
-            _ if pattern.len() > MAX_PATTERN_BYTES => Some(format!(
-                "the pattern is longer than {MAX_PATTERN_BYTES} bytes"
-            )),
-            Ok(serde_json::Value::Object(_)) => None,
-            Ok(_) => Some("a pattern is a JSON object".to_string()),
-            Err(e) => Some(e.to_string()),
-        };
-        if let Some(problem) = problem {
-            return Err(r.error(
-                pattern_spot.at,
-                &pattern_spot.path,
-                ErrorKind::BadEventSource(format!("Invalid filter pattern definition: {problem}")),
-                FILTER_HINT,
-            ));
-        }
-        out.push(pattern);
-    }
-    Ok(out)
 }
 
 /// `DestinationConfig: {OnFailure: {Destination, Type}}`: CloudFormation's shape, or

@@ -77,8 +77,15 @@ pub enum ErrorKind {
     /// would refuse to create.
     #[error("{0}")]
     BadTable(String),
-    /// A function's `DynamoDB` event that Lambda's `CreateEventSourceMapping` (or
-    /// SAM) would refuse; worded as Lambda words it.
+    #[error("{name:?} is not a valid SQS queue name: {why}")]
+    BadQueueName { name: String, why: String },
+    #[error("queue name {name:?} is also used by {other}")]
+    DuplicateQueueName { name: String, other: String },
+    /// A queue (attributes, redrive policy...) that SQS would refuse to create.
+    #[error("{0}")]
+    BadQueue(String),
+    /// A function's `DynamoDB` or `SQS` event that Lambda's
+    /// `CreateEventSourceMapping` (or SAM) would refuse; worded as Lambda words it.
     #[error("{0}")]
     BadEventSource(String),
     #[error("route {method} {path} is also served by {other}")]

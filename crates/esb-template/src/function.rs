@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::api_event;
-use crate::arn::name_in_arn;
 use crate::code_dir::local_dir;
+use crate::destination;
 use crate::dynamodb_event;
 use crate::error::{ErrorKind, TemplateError};
 use crate::globals::FunctionGlobals;
@@ -15,15 +15,18 @@ use crate::intrinsics::{Resolver, looks_like_call};
 use crate::layer::LocalLayer;
 use crate::located::Located;
 use crate::logging_config;
-use crate::model::{EventInvoke, FunctionSpec, Runtime, UrlAuth};
+use crate::model::{EventInvoke, FunctionSpec, QueueSpec, Runtime, UrlAuth};
 use crate::resources::Resource;
 use crate::s3_event::{self, S3Event};
+use crate::spot::Spot;
+use crate::sqs_event;
 use crate::value::Value;
 use crate::yaml_tree::{Entry, Position};
 
 /// Properties ESB acts on.
-const ACTED_ON: [&str; 16] = [
+const ACTED_ON: [&str; 17] = [
     "EventInvokeConfig",
+    "DeadLetterQueue",
     "FunctionUrlConfig",
     "ProvisionedConcurrencyConfig",
     "FunctionName",
@@ -80,6 +83,9 @@ pub struct Built {
     pub events: Vec<Located>,
     /// `Type: S3` events, for their buckets.
     pub s3_events: Vec<S3Event>,
+    /// Queues SAM creates for `Type: SQS` destinations without `Destination`, each
+    /// with where it is asked for.
+    pub generated_queues: Vec<(QueueSpec, Position, String)>,
 }
 
 pub struct FunctionBuilder<'r, 'a> {
@@ -88,7 +94,12 @@ pub struct FunctionBuilder<'r, 'a> {
     pub template_dir: &'r Path,
     /// Local layers by ARN (what `Ref` to a layer gives).
     pub layers: &'r BTreeMap<String, LocalLayer>,
+    /// The template's queues, for `Type: SQS` events.
+    pub queues: &'r [QueueSpec],
 }
+
+/// `EventInvokeConfig` and the queues SAM creates for its destinations.
+type GeneratedInvoke = (EventInvoke, Vec<(QueueSpec, Position, String)>);
 
 /// A property as found (on the function or in Globals) and the path to it.
 struct Prop<'e> {
@@ -196,11 +207,13 @@ impl<'a> FunctionBuilder<'_, 'a> {
         let layers = self.layers(res)?;
         let function_url = self.function_url(res)?;
         let provisioned_concurrency = self.provisioned(res, reserved_concurrency)?;
-        let event_invoke = self.event_invoke(res)?;
+        let (event_invoke, generated_queues) = self.event_invoke(res)?;
         let events_node = res.properties.and_then(|p| p.get("Events"));
         let events = api_event::read(r, events_node, &base)?;
         let s3_events = s3_event::read(r, events_node, &base, &r.function_arn(res)?)?;
         let dynamodb_events = dynamodb_event::read(r, events_node, &base)?;
+        let sqs_events = sqs_event::read(r, events_node, &base, self.queues, timeout_s)?;
+        let dead_letter_target = self.dead_letter(res)?;
         Ok(Built {
             spec: FunctionSpec {
                 logical_id: res.id.to_string(),
@@ -218,11 +231,14 @@ impl<'a> FunctionBuilder<'_, 'a> {
                 provisioned_concurrency,
                 event_invoke,
                 dynamodb_events,
+                sqs_events,
+                dead_letter_target,
             },
             name_at,
             name_path,
             events,
             s3_events,
+            generated_queues,
         })
     }
 
@@ -341,16 +357,17 @@ impl<'a> FunctionBuilder<'_, 'a> {
         ))
     }
 
-    /// `EventInvokeConfig`: retries, maximum age and `Type: Lambda` destinations (other
-    /// destination types are warned about; failures then go to the dead-letter folder).
-    fn event_invoke(&self, res: &Resource<'a>) -> Result<EventInvoke, TemplateError> {
+    /// `EventInvokeConfig`: retries, maximum age and destinations (see `destination`).
+    /// Also the queues SAM creates for it.
+    fn event_invoke(&self, res: &Resource<'a>) -> Result<GeneratedInvoke, TemplateError> {
         let mut out = EventInvoke::default();
+        let mut generated = Vec::new();
         let Some(p) = self.prop(res, "EventInvokeConfig") else {
-            return Ok(out);
+            return Ok((out, generated));
         };
         let r = self.resolver;
         let Some(Value::Map(fields)) = r.resolve(&p.entry.value, &p.path)? else {
-            return Ok(out);
+            return Ok((out, generated));
         };
         let bad = |what: String| {
             r.error(
@@ -374,39 +391,10 @@ impl<'a> FunctionBuilder<'_, 'a> {
                         .ok_or_else(|| bad("MaximumEventAgeInSeconds must be 60..21600".into()))?;
                 }
                 "DestinationConfig" => {
-                    let Value::Map(dests) = value else {
-                        return Err(bad("DestinationConfig must be a mapping".into()));
-                    };
-                    for (when, dest) in dests {
-                        let Value::Map(d) = dest else {
-                            return Err(bad(format!("{when} must be a mapping")));
-                        };
-                        let get = |k: &str| {
-                            d.iter()
-                                .find(|(n, _)| n == k)
-                                .and_then(|(_, v)| v.as_text())
-                        };
-                        let target = match (get("Type").as_deref(), get("Destination")) {
-                            (Some("Lambda"), Some(arn)) => Some(name_in_arn(&arn)),
-                            (Some(other), _) => {
-                                r.warn_once(
-                                    &format!("destination {other}"),
-                                    p.entry.key_pos,
-                                    &format!("{}.DestinationConfig.{when}", p.path),
-                                    format!("destination type {other} is not supported by ESB yet; failed events go to the dead-letter folder"),
-                                );
-                                None
-                            }
-                            _ => return Err(bad(format!("{when} needs Type and Destination"))),
-                        };
-                        match when.as_str() {
-                            "OnSuccess" => out.on_success = target,
-                            "OnFailure" => out.on_failure = target,
-                            other => {
-                                return Err(bad(format!("{other} is not OnSuccess or OnFailure")));
-                            }
-                        }
-                    }
+                    let spot = Spot::of(p.entry, p.path.clone()).key("DestinationConfig");
+                    let d = destination::event_invoke(r, value, &spot, res.id)?;
+                    (out.on_success, out.on_failure) = (d.on_success, d.on_failure);
+                    generated = d.generated_queues;
                 }
                 other => r.warn_once(
                     &format!("event invoke {other}"),
@@ -416,7 +404,21 @@ impl<'a> FunctionBuilder<'_, 'a> {
                 ),
             }
         }
-        Ok(out)
+        Ok((out, generated))
+    }
+
+    /// `DeadLetterQueue` (the function's, else the global one): its target's ARN.
+    fn dead_letter(&self, res: &Resource<'a>) -> Result<Option<String>, TemplateError> {
+        let Some(p) = self.prop(res, "DeadLetterQueue") else {
+            return Ok(None);
+        };
+        match self.resolver.resolve(&p.entry.value, &p.path)? {
+            None => Ok(None),
+            Some(v) => {
+                let spot = Spot::of(p.entry, p.path.clone());
+                destination::dead_letter(self.resolver, &v, &spot).map(Some)
+            }
+        }
     }
 
     /// `ProvisionedConcurrencyConfig: {ProvisionedConcurrentExecutions: N}`, at most the

@@ -45,6 +45,8 @@ pub struct Pseudo {
     pub region: String,
     pub account_id: String,
     pub stack_name: String,
+    /// `LoadOptions::sqs_url`, for queue URLs.
+    pub sqs_url: Option<String>,
 }
 
 impl From<&LoadOptions> for Pseudo {
@@ -53,6 +55,7 @@ impl From<&LoadOptions> for Pseudo {
             region: opts.region.clone(),
             account_id: opts.account_id.clone(),
             stack_name: opts.stack_name.clone(),
+            sqs_url: opts.sqs_url.clone(),
         }
     }
 }

@@ -6,9 +6,11 @@
 //! `resources`, `resource_refs`); every function property is checked where it is
 //! written (`function`), as are the APIs routing to them and their authorizers
 //! (`api_resource`, `api_auth`), the S3 buckets whose events invoke them (`bucket`,
-//! `s3_event`) and the DynamoDB tables whose streams do (`table`, `dynamodb_event`), so a bad template fails before anything starts, with the file, line,
-//! column, property path and a hint. What ESB accepts but does not act on comes back
-//! as warnings.
+//! `s3_event`), the DynamoDB tables whose streams do (`table`, `dynamodb_event`) and
+//! the SQS queues that do (`queue`, `sqs_event`), with where functions' asynchronous
+//! results go (`destination`), so a bad template fails before anything starts, with
+//! the file, line, column, property path and a hint. What ESB accepts but does not
+//! act on comes back as warnings.
 //!
 //! ```no_run
 //! let t = esb_template::load("template.yaml".as_ref(), &Default::default())?;
@@ -28,6 +30,7 @@ mod code_dir;
 mod conditions;
 pub mod cors;
 mod dependencies;
+mod destination;
 mod dynamodb_event;
 pub mod error;
 mod function;
@@ -37,9 +40,11 @@ mod layer;
 mod load_options;
 mod located;
 mod logging_config;
+mod mapping_props;
 pub mod model;
 mod parameters;
 mod props;
+mod queue;
 mod resource_refs;
 mod resources;
 mod routes;
@@ -47,6 +52,7 @@ pub mod runtime;
 mod s3_event;
 mod s3_notification;
 mod spot;
+mod sqs_event;
 mod sub;
 mod table;
 #[cfg(test)]
@@ -66,6 +72,7 @@ pub use model::{
     LambdaAuthorizer, LambdaNotification, Projection, ProjectionType, RouteAuth, SecondaryIndex,
     StartingPosition, StreamViewType, TableSpec, Template, Throughput, TimeToLive, UrlAuth,
 };
+pub use model::{Destination, QueueSpec, SqsEventSpec};
 pub use runtime::Runtime;
 pub use yaml_tree::Position;
 
@@ -77,6 +84,7 @@ use crate::intrinsics::{Pseudo, Resolver};
 use crate::resources::{
     API, BUCKET, FUNCTION, HTTP_API, LAYER, Resource, ResourceTable, SIMPLE_TABLE, TABLE,
 };
+use crate::resources::{QUEUE, QUEUE_INLINE_POLICY, QUEUE_POLICY};
 use crate::routes::RouteTable;
 
 /// Top-level sections of a template.
@@ -176,6 +184,7 @@ pub fn load_str(source: &str, path: &Path, opts: &LoadOptions) -> Result<Templat
         apis,
         buckets,
         tables,
+        queues,
     } = functions(&resolver, globals, api_globals, path)?;
     let http_api_cors = cors::read(
         &resolver,
@@ -192,6 +201,7 @@ pub fn load_str(source: &str, path: &Path, opts: &LoadOptions) -> Result<Templat
         apis,
         buckets,
         tables,
+        queues,
         warnings,
     })
 }
@@ -243,6 +253,7 @@ struct Loaded {
     apis: Vec<ApiSpec>,
     buckets: Vec<BucketSpec>,
     tables: Vec<TableSpec>,
+    queues: Vec<QueueSpec>,
 }
 
 /// Resolves the resources that exist and builds the functions, the APIs serving their
@@ -271,11 +282,19 @@ fn functions<'a>(
     let mut layers = BTreeMap::new();
     let mut buckets = Vec::new();
     let mut tables = Vec::new();
+    let mut queues = Vec::new();
     for res in &active {
         match res.type_name {
             FUNCTION | API | HTTP_API => {}
             BUCKET => buckets.push(bucket::read(r, res)?),
             TABLE | SIMPLE_TABLE => tables.push(table::read(r, res)?),
+            QUEUE => queues.push(queue::read(r, res)?),
+            QUEUE_POLICY | QUEUE_INLINE_POLICY => r.warn_once(
+                "queue policies",
+                res.key_pos,
+                &res.path(),
+                format!("{} is not enforced by ESB (any caller with the box's keys may use its queues); ignored", res.type_name),
+            ),
             LAYER => {
                 let layer = layer::read(r, res, &template_dir)?;
                 if let Some(other) = layers
@@ -306,7 +325,9 @@ fn functions<'a>(
         }
     }
 
+    let queues = queue::finish(r, queues)?;
     let builder = FunctionBuilder {
+        queues: &queues,
         resolver: r,
         globals,
         template_dir: &template_dir,
@@ -343,6 +364,24 @@ fn functions<'a>(
         ));
     }
 
+    let mut queues = queues;
+    for (q, at, path) in built.iter_mut().flat_map(|b| b.generated_queues.drain(..)) {
+        if let Some(other) = queues.iter().find(|o| o.name == q.name) {
+            return Err(r.error(
+                at,
+                &path,
+                ErrorKind::DuplicateQueueName {
+                    name: q.name.clone(),
+                    other: other.logical_id.clone(),
+                },
+                format!(
+                    "SAM creates queue {} for this destination; rename the queue that has its name",
+                    q.logical_id
+                ),
+            ));
+        }
+        queues.push(q);
+    }
     let names: Vec<String> = built.iter().map(|b| b.spec.name.clone()).collect();
     let s3_events = built.iter().flat_map(|b| &b.s3_events).collect();
     let buckets = bucket::finish(r, buckets, s3_events, &names)?;
@@ -366,6 +405,7 @@ fn functions<'a>(
         apis: apis.into_iter().map(|a| a.spec).collect(),
         buckets,
         tables,
+        queues,
     })
 }
 

@@ -16,6 +16,10 @@ pub struct LoadOptions {
     pub account_id: String,
     /// `AWS::StackName`.
     pub stack_name: String,
+    /// The box's SQS endpoint, e.g. `https://127.0.0.1:9324`: queue URLs (what `Ref`
+    /// to a queue gives) are `<sqs_url>/<account>/<name>`. None: AWS's own,
+    /// `https://sqs.<region>.amazonaws.com`.
+    pub sqs_url: Option<String>,
 }
 
 impl Default for LoadOptions {
@@ -25,6 +29,7 @@ impl Default for LoadOptions {
             region: "us-east-1".into(),
             account_id: "123456789012".into(),
             stack_name: "esb".into(),
+            sqs_url: None,
         }
     }
 }

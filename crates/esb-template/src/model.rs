@@ -1,6 +1,6 @@
 //! What a template describes once resolved: the functions ESB runs, the APIs routing
-//! to them, the buckets whose events invoke them and the DynamoDB tables (whose
-//! streams may invoke them too). Plain data with serde derives, so
+//! to them, the buckets whose events invoke them, the DynamoDB tables (whose
+//! streams may invoke them too) and the SQS queues (which may too). Plain data with serde derives, so
 //! the model can cross a process boundary (e.g. gRPC) as JSON.
 
 use std::collections::BTreeMap;
@@ -164,6 +164,13 @@ pub struct FunctionSpec {
     /// is an event source mapping of its own, polled on the function's behalf, so it
     /// stays with the function.
     pub dynamodb_events: Vec<DynamoDbEventSpec>,
+    /// `Events` of `Type: SQS`: the queues polled on the function's behalf, in the
+    /// order written.
+    pub sqs_events: Vec<SqsEventSpec>,
+    /// `DeadLetterQueue.TargetArn` (the function's own, else `Globals.Function`'s): the
+    /// SQS queue or SNS topic an asynchronous event goes to once its retries are spent
+    /// and no `OnFailure` destination took it.
+    pub dead_letter_target: Option<String>,
 }
 
 /// `EventInvokeConfig`, with Lambda's defaults.
@@ -173,9 +180,23 @@ pub struct EventInvoke {
     pub max_retries: u32,
     /// `MaximumEventAgeInSeconds`: 60..=21600, default 21600 (6 hours).
     pub max_age_s: u32,
-    /// `DestinationConfig.OnSuccess` / `OnFailure` of `Type: Lambda`: function names.
-    pub on_success: Option<String>,
-    pub on_failure: Option<String>,
+    /// `DestinationConfig.OnSuccess` / `OnFailure`.
+    pub on_success: Option<Destination>,
+    pub on_failure: Option<Destination>,
+}
+
+/// Where an asynchronous invocation's outcome goes (`EventInvokeConfig`'s
+/// `DestinationConfig`). Lambda routes by the ARN's service; SAM's `Type` only
+/// chooses the permissions it grants, so the ARN decides the variant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Destination {
+    /// A function: its name (from `arn:aws:lambda:<region>:<account>:function:<name>`).
+    Function(String),
+    /// An SQS queue: its ARN, `arn:aws:sqs:<region>:<account>:<name>`.
+    Queue(String),
+    /// An SNS topic, EventBridge bus or S3 bucket (OnFailure only), which ESB does not
+    /// deliver to: `kind` is SAM's `Type` (SNS, EventBridge, S3), `arn` as resolved.
+    Other { kind: String, arn: String },
 }
 
 impl Default for EventInvoke {
@@ -446,6 +467,58 @@ pub enum StartingPosition {
     Latest,
 }
 
+/// An `AWS::SQS::Queue` that exists (its `Condition`, if any, is true), checked as
+/// SQS checks the `CreateQueue` CloudFormation sends; or the queue SAM creates for a
+/// function's `Type: SQS` destination without `Destination`
+/// (`<function>EventInvokeConfig<OnSuccess|OnFailure>Queue`, no properties).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueSpec {
+    pub logical_id: String,
+    /// `QueueName`, else the logical id (with `.fifo` for a FIFO queue): see
+    /// `queue::generated_name` for why not CloudFormation's random name.
+    pub name: String,
+    /// `FifoQueue: true` (the name then ends in `.fifo`).
+    pub fifo: bool,
+    /// The `CreateQueue` attributes, in SQS's API spelling and text form: only those
+    /// the template sets (SQS applies its defaults to the rest), plus `FifoQueue` for a
+    /// FIFO queue. `RedrivePolicy` and `RedriveAllowPolicy` are JSON text with the
+    /// ARNs resolved, e.g. `{"deadLetterTargetArn":"arn:aws:sqs:...:dlq","maxReceiveCount":5}`.
+    pub attributes: BTreeMap<String, String>,
+    /// `Tags` (Key/Value list), in order.
+    pub tags: Vec<(String, String)>,
+}
+
+/// An `Events` entry of `Type: SQS`: an event source mapping from a queue to the
+/// function, with Lambda's defaults filled in and its limits checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SqsEventSpec {
+    /// The event's key under `Events`.
+    pub logical_id: String,
+    /// `Queue`, the queue's ARN as resolved (`arn:aws:sqs:<region>:<account>:<name>`).
+    pub queue_arn: String,
+    /// The name of the template's queue the ARN names ([`QueueSpec::name`]); None for
+    /// a queue declared elsewhere (warned about).
+    pub queue: Option<String>,
+    /// Whether the queue is FIFO (a template queue's `FifoQueue`, else a `.fifo` name).
+    pub fifo: bool,
+    /// `BatchSize`: default 10; 1..=10000 (standard), 1..=10 (FIFO); above 10 only
+    /// with a batching window.
+    pub batch_size: u32,
+    /// `MaximumBatchingWindowInSeconds`: 0..=300, default 0; not for FIFO queues.
+    pub maximum_batching_window_s: u32,
+    /// `FunctionResponseTypes: [ReportBatchItemFailures]`: the function may report
+    /// which messages failed instead of failing the whole batch.
+    pub report_batch_item_failures: bool,
+    /// `ScalingConfig.MaximumConcurrency`: 2..=1000 concurrent invocations at most;
+    /// None for Lambda's default (no limit but the function's).
+    pub maximum_concurrency: Option<u32>,
+    /// `FilterCriteria.Filters[].Pattern`: at most 5 JSON event patterns; a message
+    /// is delivered when any matches (all messages when there are none).
+    pub filters: Vec<String>,
+    /// `Enabled`, default true.
+    pub enabled: bool,
+}
+
 /// A loaded template: what to run, and what was accepted but is not acted on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Template {
@@ -459,6 +532,9 @@ pub struct Template {
     /// Every `AWS::DynamoDB::Table` and `AWS::Serverless::SimpleTable` that exists,
     /// in template order.
     pub tables: Vec<TableSpec>,
+    /// Every `AWS::SQS::Queue` that exists, in template order, then the queues SAM
+    /// creates for functions' `Type: SQS` destinations without `Destination`.
+    pub queues: Vec<QueueSpec>,
     /// One per distinct unsupported property, event type or resource type; the caller
     /// prints them.
     pub warnings: Vec<Warning>,

@@ -9,7 +9,8 @@
 use crate::bucket_name;
 use crate::error::{ErrorKind, TemplateError};
 use crate::intrinsics::Resolver;
-use crate::resources::{BUCKET, FUNCTION, LAYER, Resource, SIMPLE_TABLE, TABLE};
+use crate::queue;
+use crate::resources::{BUCKET, FUNCTION, LAYER, QUEUE, Resource, SIMPLE_TABLE, TABLE};
 use crate::table;
 use crate::value::Value;
 use crate::yaml_tree::Position;
@@ -25,6 +26,8 @@ const BUCKET_ATTRIBUTES: [&str; 5] = [
 ];
 /// `Fn::GetAtt` attributes of a table (CloudFormation's, less `TableId`).
 const TABLE_ATTRIBUTES: [&str; 2] = ["Arn", "StreamArn"];
+/// `Fn::GetAtt` attributes of a queue (all of CloudFormation's).
+const QUEUE_ATTRIBUTES: [&str; 3] = ["Arn", "QueueName", "QueueUrl"];
 const BUCKET_NAME_HINT: &str = "a bucket name is 3 to 63 lowercase letters, digits, dots and hyphens, beginning and ending with a letter or digit; leave BucketName out for a generated one";
 
 /// Resource attributes CloudFormation defines besides `Type` and `Properties`.
@@ -84,6 +87,9 @@ impl Resolver<'_> {
             LAYER => self.layer_arn(r).map(Value::String),
             BUCKET => self.bucket_name(r).map(Value::String),
             TABLE | SIMPLE_TABLE => self.table_name(r).map(Value::String),
+            QUEUE => self
+                .queue_name(r)
+                .map(|n| Value::String(self.queue_url_of(&n))),
             other => {
                 self.warn_once(
                     &format!("ref {other}"),
@@ -117,6 +123,7 @@ impl Resolver<'_> {
             LAYER => &["LayerVersionArn"],
             BUCKET => &BUCKET_ATTRIBUTES,
             TABLE | SIMPLE_TABLE => &TABLE_ATTRIBUTES,
+            QUEUE => &QUEUE_ATTRIBUTES,
             _ => &[],
         };
         if !known.contains(&attr) {
@@ -129,9 +136,10 @@ impl Resolver<'_> {
                 )),
                 if known.is_empty() {
                     format!(
-                        "ESB resolves attributes of functions (Arn), layers (LayerVersionArn), buckets ({}) and tables ({})",
+                        "ESB resolves attributes of functions (Arn), layers (LayerVersionArn), buckets ({}), tables ({}) and queues ({})",
                         BUCKET_ATTRIBUTES.join(", "),
-                        TABLE_ATTRIBUTES.join(", ")
+                        TABLE_ATTRIBUTES.join(", "),
+                        QUEUE_ATTRIBUTES.join(", ")
                     )
                 } else {
                     format!("available: {}", known.join(", "))
@@ -160,6 +168,9 @@ impl Resolver<'_> {
             ),
             (TABLE | SIMPLE_TABLE, "Arn") => self.table_arn(r)?,
             (TABLE | SIMPLE_TABLE, _) => self.table_stream_arn(r, at, path)?,
+            (QUEUE, "Arn") => self.queue_arn_of(&self.queue_name(r)?),
+            (QUEUE, "QueueName") => self.queue_name(r)?,
+            (QUEUE, _) => self.queue_url_of(&self.queue_name(r)?),
             _ => self.layer_arn(r)?,
         }))
     }
@@ -255,6 +266,49 @@ impl Resolver<'_> {
             )
         })?;
         Ok(self.remember(r, name))
+    }
+
+    /// `QueueName`, checked against SQS's rules, or the name ESB gives a queue
+    /// without one (see `queue::generated_name`). Remembered as the name, not the URL
+    /// `Ref` gives, which is made from it.
+    pub fn queue_name(&self, r: &Resource<'_>) -> Result<String, TemplateError> {
+        if let Some(v) = self.remembered(r) {
+            return Ok(v);
+        }
+        let fifo = queue::is_fifo(self, r)?;
+        let (name, at, path) = match self.written_name(r, "QueueName")? {
+            Some(written) => written,
+            None => (queue::generated_name(r.id, fifo), r.key_pos, r.path()),
+        };
+        queue::check_name(&name, fifo).map_err(|why| {
+            self.error(
+                at,
+                &path,
+                ErrorKind::BadQueueName {
+                    name: name.clone(),
+                    why,
+                },
+                queue::NAME_HINT,
+            )
+        })?;
+        Ok(self.remember(r, name))
+    }
+
+    /// The ARN of the queue named `name`: what `!GetAtt Queue.Arn` gives.
+    pub fn queue_arn_of(&self, name: &str) -> String {
+        let p = &self.pseudo;
+        format!("arn:aws:sqs:{}:{}:{name}", p.region, p.account_id)
+    }
+
+    /// The URL of the queue named `name` (what `Ref` to a queue gives): on the box's
+    /// SQS endpoint when the caller gave one, else on AWS's.
+    pub fn queue_url_of(&self, name: &str) -> String {
+        let p = &self.pseudo;
+        let base = match &p.sqs_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => format!("https://sqs.{}.amazonaws.com", p.region),
+        };
+        format!("{base}/{}/{name}", p.account_id)
     }
 
     /// What `!GetAtt Table.Arn` gives.
@@ -405,7 +459,7 @@ mod tests {
 
     #[test]
     fn refs_and_attributes_of_functions_and_layers() {
-        let yaml = "Resources:\n  A:\n    Type: AWS::Serverless::Function\n    Properties: {FunctionName: !Sub '${B}-a'}\n  B:\n    Type: AWS::Serverless::Function\n  L:\n    Type: AWS::Serverless::LayerVersion\n    Properties: {LayerName: libs}\n  T:\n    Type: AWS::DynamoDB::Table\n  Q:\n    Type: AWS::SQS::Queue\n";
+        let yaml = "Resources:\n  A:\n    Type: AWS::Serverless::Function\n    Properties: {FunctionName: !Sub '${B}-a'}\n  B:\n    Type: AWS::Serverless::Function\n  L:\n    Type: AWS::Serverless::LayerVersion\n    Properties: {LayerName: libs}\n  T:\n    Type: AWS::DynamoDB::Table\n  Q:\n    Type: AWS::SNS::Topic\n";
         resolver_for(yaml, |r| {
             assert_eq!(
                 r.resource_ref("A", AT, "p").expect("A"),

@@ -12,6 +12,9 @@ pub const HTTP_API: &str = "AWS::Serverless::HttpApi";
 pub const BUCKET: &str = "AWS::S3::Bucket";
 pub const TABLE: &str = "AWS::DynamoDB::Table";
 pub const SIMPLE_TABLE: &str = "AWS::Serverless::SimpleTable";
+pub const QUEUE: &str = "AWS::SQS::Queue";
+pub const QUEUE_POLICY: &str = "AWS::SQS::QueuePolicy";
+pub const QUEUE_INLINE_POLICY: &str = "AWS::SQS::QueueInlinePolicy";
 
 /// One entry of `Resources`, its shape checked.
 #[derive(Debug)]

@@ -145,7 +145,7 @@ fn unsupported_things_are_warned_about_with_their_place() {
     let warnings: Vec<String> = t.warnings.iter().map(ToString::to_string).collect();
     let expect = [
         "valid/full.yaml:56:7: Resources.Api.Properties.Policies: is not supported by ESB yet; ignored",
-        "valid/full.yaml:88:9: Resources.Api.Properties.Events.Queue: event type SQS is not supported by ESB yet; ignored",
+        "valid/full.yaml:90:24: Resources.Api.Properties.Events.Queue.Properties.Queue: queue q is not a queue of this template; ESB polls it only if it exists in ESB's SQS",
         "valid/full.yaml:98:7: Resources.Worker.Properties.Tracing: is not supported by ESB yet; ignored",
     ];
     assert_eq!(warnings.len(), expect.len(), "{warnings:#?}");
@@ -164,7 +164,7 @@ fn warnings_come_once_per_distinct_property_or_type() {
             "Globals.Function.Tracing",
             "Globals.Api.TracingEnabled",
             "Resources.A.Properties.Policies",
-            "Resources.A.Properties.Events.Q",
+            "Resources.A.Properties.Events.Q.Properties.Queue",
             "Resources.A.Properties.Events.Get.Properties.RequestParameters",
             "Resources.T1",
         ],
@@ -220,6 +220,7 @@ fn pseudo_parameters_come_from_the_caller() {
         region: "us-west-2".into(),
         account_id: "000000000000".into(),
         stack_name: "west".into(),
+        sqs_url: None,
     };
     let t = load_with("valid/full.yaml", &opts).expect("valid");
     assert_eq!(
