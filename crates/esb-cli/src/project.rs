@@ -82,6 +82,9 @@ impl ProjectArgs {
         for w in &template.warnings {
             eprintln!("esb: warning: {w}");
         }
+        for problem in undelivered_targets(&template) {
+            eprintln!("esb: warning: {problem}");
+        }
         let state_dir = self.state_dir();
         esb_state::create_private(&state_dir).with_context(|| {
             format!("cannot create the state directory {}", state_dir.display())
@@ -101,6 +104,48 @@ impl ProjectArgs {
             account_id: opts.account_id,
         })
     }
+}
+
+/// The gateway's form of an asynchronous invocation's destination: functions and SQS
+/// queues of the box; others (SNS, EventBridge, S3) are not delivered.
+fn destination(d: &esb_template::Destination) -> Option<esb_gateway::Destination> {
+    match d {
+        esb_template::Destination::Function(name) => {
+            Some(esb_gateway::Destination::Function(name.clone()))
+        }
+        esb_template::Destination::Queue(arn) => Some(esb_gateway::Destination::Queue(arn.clone())),
+        esb_template::Destination::Other { .. } => None,
+    }
+}
+
+/// Destinations and dead-letter targets the box cannot deliver to, one line each.
+fn undelivered_targets(template: &Template) -> Vec<String> {
+    let mut problems = Vec::new();
+    for f in &template.functions {
+        let invoke = &f.event_invoke;
+        for (when, d) in [
+            ("OnSuccess", &invoke.on_success),
+            ("OnFailure", &invoke.on_failure),
+        ] {
+            if let Some(esb_template::Destination::Other { kind, arn }) = d {
+                problems.push(format!(
+                    "{}: EventInvokeConfig {when} destination {arn} ({kind}) is not delivered: ESB delivers to functions and SQS queues",
+                    f.logical_id
+                ));
+            }
+        }
+        if let Some(arn) = f
+            .dead_letter_target
+            .as_ref()
+            .filter(|a| !a.starts_with("arn:aws:sqs:"))
+        {
+            problems.push(format!(
+                "{}: DeadLetterQueue {arn} is not delivered: ESB delivers dead letters to SQS queues",
+                f.logical_id
+            ));
+        }
+    }
+    problems
 }
 
 /// Where the original ESB's functions reach its RustFS (its CNI gateway, its compose
@@ -265,17 +310,12 @@ impl Project {
                         max_age: std::time::Duration::from_secs(u64::from(
                             f.event_invoke.max_age_s,
                         )),
-                        on_success: f
-                            .event_invoke
-                            .on_success
+                        on_success: f.event_invoke.on_success.as_ref().and_then(destination),
+                        on_failure: f.event_invoke.on_failure.as_ref().and_then(destination),
+                        dead_letter_queue: f
+                            .dead_letter_target
                             .clone()
-                            .map(esb_gateway::Destination::Function),
-                        on_failure: f
-                            .event_invoke
-                            .on_failure
-                            .clone()
-                            .map(esb_gateway::Destination::Function),
-                        dead_letter_queue: None,
+                            .filter(|arn| arn.starts_with("arn:aws:sqs:")),
                     },
                     concurrency: usize::try_from(
                         f.reserved_concurrency
