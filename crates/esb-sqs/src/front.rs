@@ -1,0 +1,271 @@
+//! The SQS listener's front: one HTTP request to one answer. A request speaks the JSON
+//! protocol (`X-Amz-Target: AmazonSQS.<Operation>`, current SDKs) or the query
+//! protocol (a form with `Action=`, posted to `/` or to a queue's URL, or a GET),
+//! is signed with Signature V4 (service `sqs`) by the box's key pair, and is answered
+//! in the protocol it spoke.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use bytes::Bytes;
+use esb_listener::{AccessHook, AccessLine};
+use http::{HeaderMap, Method, Request, Response};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+
+use crate::engine::Sqs;
+use crate::error::{ErrorKind, SqsError};
+use crate::input::Input;
+use crate::operations::{self, Context, OPERATIONS};
+use crate::query_protocol;
+use crate::queue_attributes::MAX_MESSAGE_BYTES;
+use crate::wire::{self, Protocol};
+
+const TARGET_PREFIX: &str = "AmazonSQS.";
+/// The largest message, encoded the costliest way (a form's `%XX` triples each byte),
+/// plus room for the rest of a batch request.
+pub const MAX_BODY_BYTES: usize = 3 * MAX_MESSAGE_BYTES + 256 * 1024;
+/// A body larger than this (or of unknown length) is read only while fewer than
+/// [`LARGE_BODIES`] others are: memory stays bounded however many clients send big
+/// messages at once.
+const LARGE_BODY_BYTES: u64 = 256 * 1024;
+const LARGE_BODIES: usize = 4;
+
+/// The SQS service of a box, ready to serve.
+#[derive(Clone)]
+pub struct SqsFront {
+    inner: Arc<Inner>,
+    /// Queue URLs say `https` when the listener has TLS.
+    https: bool,
+}
+
+struct Inner {
+    sqs: Sqs,
+    credentials: esb_auth::BoxCredentials,
+    access: Option<AccessHook>,
+    large_bodies: tokio::sync::Semaphore,
+}
+
+impl SqsFront {
+    /// A front for `sqs` accepting requests signed with `credentials`; every answered
+    /// request is reported to `access`.
+    pub fn new(
+        sqs: Sqs,
+        credentials: esb_auth::BoxCredentials,
+        access: Option<AccessHook>,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                sqs,
+                credentials,
+                access,
+                large_bodies: tokio::sync::Semaphore::new(LARGE_BODIES),
+            }),
+            https: false,
+        }
+    }
+
+    /// The same front, building `https://` (or `http://`) queue URLs.
+    pub fn with_https(mut self, https: bool) -> Self {
+        self.https = https;
+        self
+    }
+
+    /// Answers one request from `source`.
+    pub async fn handle(
+        &self,
+        req: Request<Incoming>,
+        source: SocketAddr,
+    ) -> Response<Full<Bytes>> {
+        let started = Instant::now();
+        let method = req.method().clone();
+        let path = req.uri().path().to_string();
+        let user_agent = req
+            .headers()
+            .get(http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let request_id = wire::request_id();
+        let resp = self.answer(req, &request_id).await;
+        if let Some(hook) = &self.inner.access {
+            hook(&AccessLine {
+                request_id: &request_id,
+                source,
+                method: method.as_str(),
+                path: &path,
+                status: resp.status().as_u16(),
+                duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+                user_agent: user_agent.as_deref(),
+            });
+        }
+        resp
+    }
+
+    async fn answer(&self, req: Request<Incoming>, request_id: &str) -> Response<Full<Bytes>> {
+        let (parts, body) = req.into_parts();
+        let protocol = protocol_of(&parts.headers);
+        if !matches!(parts.method, Method::POST | Method::GET) {
+            let e = SqsError::new(
+                ErrorKind::InvalidAction,
+                format!("The HTTP method {} is not supported.", parts.method),
+            );
+            return wire::error(protocol, &e, request_id);
+        }
+        let body = match self.read_body(&parts.headers, body).await {
+            Ok(b) => b,
+            Err(e) => return wire::error(protocol, &e, request_id),
+        };
+        let ctx = Context {
+            base_url: self.base_url(&parts.headers),
+            sender_id: self.inner.sqs.account().to_string(),
+        };
+        match protocol {
+            Protocol::Json => match self.json(&parts, &body, &ctx).await {
+                Ok(v) => wire::json_ok(&v, request_id),
+                Err(e) => wire::error(protocol, &e, request_id),
+            },
+            Protocol::Query => match self.query(&parts, &body, &ctx).await {
+                Ok((action, v)) => wire::xml_ok(&action, &v, request_id),
+                Err(e) => wire::error(protocol, &e, request_id),
+            },
+        }
+    }
+
+    async fn read_body(&self, headers: &HeaderMap, body: Incoming) -> Result<Bytes, SqsError> {
+        let too_large = || {
+            SqsError::new(
+                ErrorKind::RequestTooLarge,
+                format!("The request body exceeds {MAX_BODY_BYTES} bytes."),
+            )
+        };
+        let declared = headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+            return Err(too_large());
+        }
+        let _large = match declared {
+            Some(n) if n <= LARGE_BODY_BYTES => None,
+            _ => self.inner.large_bodies.acquire().await.ok(),
+        };
+        match Limited::new(body, MAX_BODY_BYTES).collect().await {
+            Ok(b) => Ok(b.to_bytes()),
+            Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
+            Err(_) => Err(SqsError::new(
+                ErrorKind::Serialization,
+                "The request body could not be read.",
+            )),
+        }
+    }
+
+    fn base_url(&self, headers: &HeaderMap) -> String {
+        let host = headers
+            .get(http::header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .filter(|h| !h.is_empty() && !h.contains(['/', ' ']))
+            .unwrap_or("localhost");
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{host}")
+    }
+
+    fn authenticate(&self, parts: &http::request::Parts, body: &[u8]) -> Result<(), SqsError> {
+        let uri = parts
+            .uri
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .to_string();
+        let signed = esb_auth::SignedRequest {
+            method: parts.method.as_str(),
+            uri: &uri,
+            headers: &parts.headers,
+            body,
+        };
+        esb_auth::verify(
+            &signed,
+            &self.inner.credentials,
+            self.inner.sqs.region(),
+            "sqs",
+            SystemTime::now(),
+        )
+        .map_err(|e| SqsError::from_auth(&e))
+    }
+
+    async fn json(
+        &self,
+        parts: &http::request::Parts,
+        body: &[u8],
+        ctx: &Context,
+    ) -> Result<serde_json::Value, SqsError> {
+        let operation = parts
+            .headers
+            .get("x-amz-target")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|t| t.strip_prefix(TARGET_PREFIX))
+            .filter(|op| OPERATIONS.contains(op))
+            .map(str::to_string);
+        self.authenticate(parts, body)?;
+        let operation = operation.ok_or_else(|| {
+            SqsError::new(
+                ErrorKind::InvalidAction,
+                "The requested operation is not recognized.",
+            )
+        })?;
+        let input = Input::parse(body)?;
+        operations::call(&self.inner.sqs, &operation, input, ctx).await
+    }
+
+    async fn query(
+        &self,
+        parts: &http::request::Parts,
+        body: &[u8],
+        ctx: &Context,
+    ) -> Result<(String, serde_json::Value), SqsError> {
+        self.authenticate(parts, body)?;
+        let mut pairs = query_protocol::parse_form(parts.uri.query().unwrap_or("").as_bytes())?;
+        if parts.method == Method::POST {
+            pairs.extend(query_protocol::parse_form(body)?);
+        }
+        let path = parts.uri.path().trim_matches('/');
+        let queue_url = (!path.is_empty()).then(|| format!("{}/{path}", ctx.base_url));
+        let (action, input) = query_protocol::to_input(pairs, queue_url)?;
+        if !OPERATIONS.contains(&action.as_str()) {
+            return Err(SqsError::new(
+                ErrorKind::InvalidAction,
+                format!("The action {action} is not valid for this endpoint."),
+            ));
+        }
+        let out = operations::call(&self.inner.sqs, &action, input, ctx).await?;
+        Ok((action, out))
+    }
+}
+
+/// JSON when the request says so (its target or its content type), else query.
+fn protocol_of(headers: &HeaderMap) -> Protocol {
+    let json_type = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.to_ascii_lowercase().starts_with("application/x-amz-json"));
+    if headers.contains_key("x-amz-target") || json_type {
+        Protocol::Json
+    } else {
+        Protocol::Query
+    }
+}
+
+/// Serves `front` on `listener` (TLS when `tls` is given) until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    limits: esb_listener::Limits,
+    front: SqsFront,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let front = front.with_https(tls.is_some());
+    let handler = move |req: Request<Incoming>, remote: SocketAddr| {
+        let front = front.clone();
+        async move { front.handle(req, remote).await }
+    };
+    esb_listener::serve(listener, tls, limits, handler, shutdown).await;
+}

@@ -1,0 +1,29 @@
+//! The box's SQS service: durable queues (standard and FIFO) on SQLite, served in both
+//! of SQS's wire protocols. `store` owns the database thread (group commit),
+//! `queue_store` and `message_store` its SQL, `engine` the [`Sqs`] handle the rest of
+//! the box calls (long-poll wake-ups included), `operations` the API's semantics,
+//! `front` the listener's envelope (protocol, Signature V4), `query_protocol` the
+//! form/XML protocol over the same operations, `wire` the answers, and
+//! `queue_attributes`, `message_attributes`, `names` and `tags` SQS's rules.
+
+mod engine;
+mod error;
+mod front;
+mod input;
+mod message_attributes;
+mod message_store;
+mod names;
+mod operations;
+mod query_protocol;
+mod queue_attributes;
+mod queue_store;
+mod store;
+mod tags;
+mod wire;
+
+pub use engine::{QueueSummary, Sqs, SqsConfig};
+pub use error::{ErrorKind, SqsError};
+pub use front::{MAX_BODY_BYTES, SqsFront, serve};
+pub use queue_attributes::MAX_MESSAGE_BYTES;
+#[cfg(test)]
+mod tests;

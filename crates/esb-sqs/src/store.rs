@@ -1,0 +1,173 @@
+//! The durable store: one SQLite database (WAL, `synchronous=FULL`) owned by a thread
+//! of its own. Requests hand it jobs; it runs every job waiting at the time in one
+//! transaction, each under a savepoint (a failing job undoes only its own writes), and
+//! answers them only once that transaction is committed. So a send is on disk before
+//! its 200, and eight concurrent clients share one fsync instead of queuing for eight.
+
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rusqlite::Connection;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::SqsError;
+
+/// What a job leaves to do once the transaction's fate is known.
+type Reply = Box<dyn FnOnce(Result<(), String>) + Send>;
+/// A job: runs against the connection, says whether its writes stand.
+type Job = Box<dyn FnOnce(&Connection) -> (bool, Reply) + Send>;
+
+/// Jobs waiting beyond this many make senders wait: memory stays bounded under load.
+const QUEUE_DEPTH: usize = 1024;
+/// At most this many jobs share one transaction.
+const BATCH: usize = 64;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS queues (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL UNIQUE,
+    fifo INTEGER NOT NULL,
+    attributes TEXT NOT NULL,
+    tags TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    modified_ms INTEGER NOT NULL,
+    purged_ms INTEGER,
+    sequence INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    queue_id INTEGER NOT NULL,
+    message_id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    md5_body TEXT NOT NULL,
+    attributes TEXT,
+    md5_attributes TEXT,
+    trace_header TEXT,
+    sender_id TEXT NOT NULL,
+    sent_ms INTEGER NOT NULL,
+    visible_ms INTEGER NOT NULL,
+    expires_ms INTEGER NOT NULL,
+    receive_count INTEGER NOT NULL DEFAULT 0,
+    first_receive_ms INTEGER,
+    receipt TEXT,
+    group_id TEXT,
+    dedup_id TEXT,
+    sequence_number TEXT
+);
+CREATE INDEX IF NOT EXISTS messages_visible ON messages(queue_id, visible_ms, id);
+CREATE INDEX IF NOT EXISTS messages_expiry ON messages(queue_id, expires_ms);
+CREATE INDEX IF NOT EXISTS messages_group ON messages(queue_id, group_id, id);
+CREATE TABLE IF NOT EXISTS dedup (
+    queue_id INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    sequence_number TEXT,
+    expires_ms INTEGER NOT NULL,
+    PRIMARY KEY (queue_id, key)
+);
+CREATE TABLE IF NOT EXISTS receive_attempts (
+    queue_id INTEGER NOT NULL,
+    attempt_id TEXT NOT NULL,
+    messages TEXT NOT NULL,
+    expires_ms INTEGER NOT NULL,
+    PRIMARY KEY (queue_id, attempt_id)
+);
+";
+
+/// Milliseconds since the epoch: visibility deadlines are wall-clock instants, so they
+/// hold across a restart.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+#[derive(Clone)]
+pub struct Store {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl Store {
+    /// Opens (creating) `<dir>/sqs.db` and starts its thread.
+    pub fn open(dir: &Path) -> Result<Self, SqsError> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| SqsError::internal(format!("cannot create {}: {e}", dir.display())))?;
+        let conn = Connection::open(dir.join("sqs.db"))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "cache_size", -4096)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.execute_batch(SCHEMA)?;
+        let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
+        std::thread::Builder::new()
+            .name("esb-sqs-store".into())
+            .spawn(move || run(conn, rx))
+            .map_err(|e| SqsError::internal(format!("cannot start the store thread: {e}")))?;
+        Ok(Self { jobs: tx })
+    }
+
+    /// Runs `f` in the store's next transaction; its result once that is committed.
+    /// An `Err` from `f` undoes its writes.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, SqsError> + Send + 'static,
+    ) -> Result<T, SqsError> {
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            let result = f(conn);
+            let ok = result.is_ok();
+            let reply: Reply = Box::new(move |committed| {
+                let _ = tx.send(match committed {
+                    Ok(()) => result,
+                    Err(e) => Err(SqsError::internal(e)),
+                });
+            });
+            (ok, reply)
+        });
+        self.jobs
+            .send(job)
+            .await
+            .map_err(|_| SqsError::internal("the store has stopped"))?;
+        rx.await
+            .map_err(|_| SqsError::internal("the store has stopped"))?
+    }
+}
+
+fn run(conn: Connection, mut rx: mpsc::Receiver<Job>) {
+    while let Some(first) = rx.blocking_recv() {
+        let mut batch = vec![first];
+        while batch.len() < BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            // Dropping the jobs drops their reply channels: each caller gets an error.
+            tracing::error!(service = "sqs", "cannot begin a transaction: {e}");
+            continue;
+        }
+        let mut replies = Vec::with_capacity(batch.len());
+        for job in batch {
+            let _ = conn.execute_batch("SAVEPOINT job");
+            let (ok, reply) = job(&conn);
+            let end = if ok {
+                "RELEASE job"
+            } else {
+                "ROLLBACK TO job; RELEASE job"
+            };
+            if let Err(e) = conn.execute_batch(end) {
+                tracing::error!(service = "sqs", "savepoint: {e}");
+            }
+            replies.push(reply);
+        }
+        let committed = conn.execute_batch("COMMIT").map_err(|e| {
+            tracing::error!(service = "sqs", "commit failed: {e}");
+            let _ = conn.execute_batch("ROLLBACK");
+            e.to_string()
+        });
+        for reply in replies {
+            reply(committed.clone());
+        }
+    }
+}
