@@ -5,6 +5,8 @@
 //! `front` the listener's envelope (protocol, Signature V4), `query_protocol` the
 //! form/XML protocol over the same operations, `wire` the answers, and
 //! `queue_attributes`, `message_attributes`, `names` and `tags` SQS's rules.
+//! `queue_mapping` is SQS → Lambda: the poller (event source mapping), which speaks
+//! the public API so it drives this service, or any other SQS, the same way.
 
 mod engine;
 mod error;
@@ -16,6 +18,7 @@ mod names;
 mod operations;
 mod query_protocol;
 mod queue_attributes;
+pub mod queue_mapping;
 mod queue_store;
 mod store;
 mod tags;

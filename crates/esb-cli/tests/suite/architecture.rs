@@ -23,7 +23,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("esb-rie", &["esb-lambda", "esb-logs"]),
     ("esb-listener", &[]),
     ("esb-s3", &["esb-auth", "esb-listener"]),
-    ("esb-dynamodb", &["esb-auth", "esb-listener"]),
+    ("esb-dynamodb", &["esb-auth", "esb-lambda", "esb-listener"]),
+    ("esb-sqs", &["esb-auth", "esb-lambda", "esb-listener"]),
     (
         "esb-cloudwatch-logs",
         &["esb-auth", "esb-listener", "esb-logs"],

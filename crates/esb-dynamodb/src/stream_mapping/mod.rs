@@ -17,8 +17,6 @@ mod batch;
 mod checkpoint;
 mod context;
 mod event;
-pub mod filter;
-mod invoke;
 mod poller;
 mod shard;
 mod spec;
@@ -31,6 +29,11 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::watch;
+
+/// Lambda's event filtering, shared with the box's other pollers.
+pub use esb_lambda::event_filter as filter;
+/// The invoker traits, shared with the box's other pollers.
+use esb_lambda::source_invoke as invoke;
 
 pub use checkpoint::CheckpointError;
 pub use filter::{FilterPattern, PatternError};

@@ -1,5 +1,7 @@
 //! Lambda's event filtering pattern language (`FilterCriteria`), matched against a
-//! record as the function would receive it (`eventName`, `dynamodb.NewImage.a.S`...).
+//! record as the function would receive it (a DynamoDB stream record's `eventName`,
+//! `dynamodb.NewImage.a.S`...; an SQS message's `body` parsed as JSON, `attributes`...).
+//! Shared by every poller of the box, so all filter alike.
 //!
 //! A pattern is a JSON object whose shape follows the record's: an object value
 //! matches the nested object, an array value (a leaf) is an OR-list of conditions on

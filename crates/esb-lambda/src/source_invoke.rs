@@ -1,7 +1,8 @@
-//! What a mapping needs from the rest of the box: a way to invoke a function
-//! synchronously (the gateway's RequestResponse invoke) and a place to describe the
-//! batches it gave up on (an SQS queue, an SNS topic, an S3 bucket). Traits, so this
-//! crate does not depend on the gateway and tests can stand in for a function.
+//! What an event source mapping (a DynamoDB stream's, an SQS queue's) needs from the
+//! rest of the box: a way to invoke a function synchronously (the gateway's
+//! RequestResponse invoke) and a place to describe the batches it gave up on (an SQS
+//! queue, an SNS topic, an S3 bucket). Traits, so the pollers do not depend on the
+//! gateway and tests can stand in for a function.
 
 /// How one synchronous invocation ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,7 +13,8 @@ pub enum InvokeOutcome {
     FunctionError(String),
     /// The function could not be invoked: throttled, not found, no worker... Lambda
     /// retries these without counting them against `MaximumRetryAttempts` and never
-    /// bisects on them: the records are not at fault.
+    /// bisects on them: the records are not at fault (an SQS mapping backs off and
+    /// returns the messages to the queue).
     Failed(String),
 }
 

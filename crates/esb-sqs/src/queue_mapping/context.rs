@@ -1,0 +1,89 @@
+//! What the pollers of a running mapping share: its configuration and services, the
+//! queue, the scaling signals, and how a poller learns it must stop.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use esb_lambda::event_filter::FilterPattern;
+use esb_lambda::source_invoke::Invoker;
+
+use super::client::SqsClient;
+use super::queue_api::QueueInfo;
+use super::spec::MappingSpec;
+use super::status::StatusHandle;
+
+/// One mapping polling one queue.
+pub(super) struct MappingCtx {
+    pub client: SqsClient,
+    pub spec: MappingSpec,
+    /// The spec's filters, parsed once.
+    pub filters: Vec<FilterPattern>,
+    /// The queue's region: every record's `awsRegion`.
+    pub region: String,
+    pub queue_url: String,
+    pub queue: QueueInfo,
+    pub invoker: Arc<dyn Invoker>,
+    pub status: StatusHandle,
+    /// Pollers running now.
+    pub pollers: AtomicUsize,
+    /// A receive came back full since the scaler last looked: more pollers would help.
+    pub busy: AtomicBool,
+}
+
+impl MappingCtx {
+    /// The pollers a quiet mapping keeps.
+    pub fn base_pollers(&self) -> usize {
+        self.spec
+            .timing
+            .initial_pollers
+            .clamp(1, self.spec.concurrency_limit())
+    }
+
+    /// Leaves the pool if it has more pollers than a quiet mapping keeps; true if this
+    /// poller should end (the count already says it is gone).
+    pub fn retire(&self) -> bool {
+        let base = self.base_pollers();
+        self.pollers
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n > base).then(|| n - 1)
+            })
+            .is_ok()
+    }
+}
+
+pub(super) type Ctx = Arc<MappingCtx>;
+
+/// Resolves once `stop` says true (or its sender is gone: nobody can say go on).
+pub(super) async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+/// Whether `stop` says true already.
+pub(super) fn is_stopped(stop: &watch::Receiver<bool>) -> bool {
+    *stop.borrow() || stop.has_changed().is_err()
+}
+
+/// Runs `call` unless told to stop first (`None`).
+pub(super) async fn or_stop<T>(
+    stop: &mut watch::Receiver<bool>,
+    call: impl Future<Output = T>,
+) -> Option<T> {
+    tokio::select! {
+        value = call => Some(value),
+        () = stopped(stop) => None,
+    }
+}
+
+/// Sleeps `duration` unless told to stop first; true if told to stop.
+pub(super) async fn sleep(stop: &mut watch::Receiver<bool>, duration: Duration) -> bool {
+    if is_stopped(stop) {
+        return true;
+    }
+    tokio::select! {
+        () = stopped(stop) => true,
+        () = tokio::time::sleep(duration) => false,
+    }
+}
