@@ -29,6 +29,9 @@ pub struct BoxState {
     /// The DynamoDB service's endpoint (`None`: `--dynamodb-port off`).
     #[serde(default)]
     pub dynamodb_url: Option<String>,
+    /// The SQS service's endpoint (`None`: `--sqs-port off`).
+    #[serde(default)]
+    pub sqs_url: Option<String>,
     /// The CloudWatch Logs API's endpoint (`None`: off, or no log store).
     #[serde(default)]
     pub cloudwatch_logs_url: Option<String>,

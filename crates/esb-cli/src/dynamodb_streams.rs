@@ -10,10 +10,9 @@ use std::time::{Duration, SystemTime};
 
 use esb_dynamodb::DynamoClient;
 use esb_dynamodb::stream_mapping::{
-    self, FailureDestination, InvokeOutcome, Invoker, MappingSpec, Source, StartingPosition,
+    self, FailureDestination, Invoker, MappingSpec, Source, StartingPosition,
 };
 use esb_gateway::Gateway;
-use esb_gateway::source_invoke::SourceInvoke;
 use esb_template::{DynamoDbEventSpec, DynamoDbStream, FunctionSpec};
 
 /// The box's running stream mappings.
@@ -43,7 +42,7 @@ impl Mappings {
         Self {
             client,
             region: region.to_string(),
-            invoker: Arc::new(GatewayInvoker(Arc::clone(gateway))),
+            invoker: Arc::new(crate::gateway_invoker::GatewayInvoker(Arc::clone(gateway))),
             failures: Arc::new(Destinations { s3 }),
             checkpoints,
             running: Mutex::new(BTreeMap::new()),
@@ -130,22 +129,6 @@ fn mapping_spec(function: &str, e: &DynamoDbEventSpec) -> MappingSpec {
     spec.on_failure = e.on_failure_destination.clone();
     spec.enabled = e.enabled;
     spec
-}
-
-/// Batches go to the function through the gateway's pools, as a synchronous
-/// (`RequestResponse`) invocation.
-struct GatewayInvoker(Arc<Gateway>);
-
-#[async_trait::async_trait]
-impl Invoker for GatewayInvoker {
-    async fn invoke(&self, function: &str, payload: String) -> InvokeOutcome {
-        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-        match esb_gateway::source_invoke::invoke(&self.0, function, payload.into()).await {
-            SourceInvoke::Ok(body) => InvokeOutcome::Ok(text(&body)),
-            SourceInvoke::FunctionError(body) => InvokeOutcome::FunctionError(text(&body)),
-            SourceInvoke::NotRun(why) => InvokeOutcome::Failed(why),
-        }
-    }
 }
 
 /// The box's S3 service, where an `arn:aws:s3:::bucket` destination's records go.

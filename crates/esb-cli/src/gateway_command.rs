@@ -84,10 +84,14 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub dynamodb: crate::dynamodb_service::DynamoArgs,
     #[command(flatten)]
+    pub sqs: crate::sqs_service::SqsArgs,
+    #[command(flatten)]
     pub cloudwatch_logs: crate::cloudwatch_logs_service::CloudWatchLogsArgs,
 }
 
-pub fn run(args: GatewayArgs) -> Result<()> {
+pub fn run(mut args: GatewayArgs) -> Result<()> {
+    let sqs_listener = args.serve.sqs.bind()?;
+    args.project.sqs_url = sqs_listener.as_ref().map(|l| l.url.clone());
     let mut project = args.project.load()?;
     project.name_images(args.bases.policy())?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
@@ -97,6 +101,7 @@ pub fn run(args: GatewayArgs) -> Result<()> {
             args.project.port,
             &args.agent,
             &args.serve,
+            sqs_listener,
             "gateway",
             None,
         )
@@ -114,6 +119,7 @@ pub async fn serve(
     port: u16,
     agent_url: &str,
     options: &ServeArgs,
+    sqs_listener: Option<crate::sqs_service::SqsListener>,
     runtime_label: &str,
     watch: Option<(ProjectArgs, crate::watch::Rebuild)>,
 ) -> Result<Arc<Gateway>> {
@@ -181,6 +187,30 @@ pub async fn serve(
             "esb: warning: the DynamoDB service is off (--dynamodb-port off): the template's tables are not created"
         );
     }
+    let sqs = match sqs_listener {
+        Some(listener) => Some(Arc::new(crate::sqs_service::SqsService::start(
+            &options.sqs,
+            listener,
+            crate::service_port::BoxContext {
+                state: &project.state_dir,
+                region: &project.region,
+                account: &project.account_id,
+                tls: Arc::clone(&tls),
+                ca: &certs.ca,
+                credentials: &credentials,
+                log_records: pipeline.as_ref().map(|p| Arc::clone(&p.box_records)),
+                limits: options.edge.service_limits(),
+            },
+        )?)),
+        None => None,
+    };
+    if let Some(q) = &sqs {
+        q.provision(&project.template.queues).await?;
+    } else if !project.template.queues.is_empty() {
+        eprintln!(
+            "esb: warning: the SQS service is off (--sqs-port off): the template's queues are not created"
+        );
+    }
     let cloudwatch_logs = crate::cloudwatch_logs_service::CloudWatchLogsService::start(
         &options.cloudwatch_logs,
         crate::service_port::BoxContext {
@@ -200,6 +230,7 @@ pub async fn serve(
         cloudwatch_logs: cloudwatch_logs.as_ref().map(|c| c.url.clone()),
         s3: s3.as_ref().map(|s| s.url.clone()),
         dynamodb: dynamodb.as_ref().map(|d| d.url.clone()),
+        sqs: sqs.as_ref().map(|q| q.url.clone()),
         stream_arns: dynamodb.as_ref().map(|d| d.stream_arns()),
     };
     let mut functions = project.entries(&url, &certs.ca, &credentials, &apis, &services);
@@ -233,6 +264,24 @@ pub async fn serve(
     if let Some(s3) = &s3 {
         s3.deliver_to(&gateway);
     }
+    let queue_mappings = match &sqs {
+        Some(q) => {
+            q.deliver_to(&gateway);
+            let m = Arc::new(crate::sqs_service::QueueMappings::new(q, &gateway));
+            for problem in m.apply(&project.template.functions, &|f| project.concurrency(f)) {
+                eprintln!("esb: warning: queue mapping not started: {problem}");
+            }
+            Some(m)
+        }
+        None => {
+            if project.template.functions.iter().any(|f| !f.sqs_events.is_empty()) {
+                eprintln!(
+                    "esb: warning: the SQS service is off (--sqs-port off): `Events: SQS` do not run"
+                );
+            }
+            None
+        }
+    };
     let mappings = match &dynamodb {
         Some(d) => {
             let s3_destination = match &s3 {
@@ -286,6 +335,8 @@ pub async fn serve(
                     s3: s3.clone(),
                     dynamodb: dynamodb.clone(),
                     mappings: mappings.clone(),
+                    sqs: sqs.clone(),
+                    queue_mappings: queue_mappings.clone(),
                     entries: Box::new(move |p: &Project| {
                         let apis = crate::api_access::Apis::new(&p.template, &auth, user_auth)?;
                         let mut entries = p.entries(&url, &ca, &credentials, &apis, &services);
@@ -309,6 +360,7 @@ pub async fn serve(
         options.open_invoke_api,
         s3.as_ref().map(|s| s.url.as_str()),
         dynamodb.as_ref().map(|d| d.url.as_str()),
+        sqs.as_ref().map(|q| q.url.as_str()),
         cloudwatch_logs.as_ref().map(|c| c.url.as_str()),
     );
     if let Some(m) = &metrics.url {
@@ -340,6 +392,7 @@ pub async fn serve(
             },
             s3_url: s3.as_ref().map(|s| s.url.clone()),
             dynamodb_url: dynamodb.as_ref().map(|d| d.url.clone()),
+            sqs_url: sqs.as_ref().map(|q| q.url.clone()),
             cloudwatch_logs_url: cloudwatch_logs.as_ref().map(|c| c.url.clone()),
             metrics_url: metrics.url.clone(),
         },
@@ -365,6 +418,12 @@ pub async fn serve(
     }
     if let Some(m) = &mappings {
         m.stop();
+    }
+    if let Some(m) = &queue_mappings {
+        m.stop();
+    }
+    if let Some(q) = &sqs {
+        q.stop();
     }
     if let Some(d) = &dynamodb {
         d.stop();
@@ -398,6 +457,7 @@ fn print_banner(
     open: bool,
     s3: Option<&str>,
     dynamodb: Option<&str>,
+    sqs: Option<&str>,
     cloudwatch_logs: Option<&str>,
 ) {
     crate::quiet::say!("ESB is up: {url}  (trust {} as CA)", ca.display());
@@ -435,6 +495,14 @@ fn print_banner(
         );
         for t in &project.template.tables {
             crate::quiet::say!("  {:<24} {}", t.logical_id, t.name);
+        }
+    }
+    if let Some(q) = sqs {
+        crate::quiet::say!(
+            "SQS: {q}  (aws sqs list-queues --endpoint-url {q}, with the credentials above)"
+        );
+        for queue in &project.template.queues {
+            crate::quiet::say!("  {:<24} {q}/{}/{}", queue.logical_id, project.account_id, queue.name);
         }
     }
     crate::quiet::say!("Ctrl-C stops the box and removes its workers.");

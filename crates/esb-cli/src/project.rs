@@ -36,6 +36,10 @@ pub struct ProjectArgs {
     /// Most concurrent workers of a function without ReservedConcurrentExecutions.
     #[arg(long, env = "ESB_DEFAULT_CONCURRENCY", default_value_t = 10)]
     pub default_concurrency: u32,
+    /// The box's SQS endpoint, once its listener is bound: the template's queue URLs
+    /// (`!Ref Queue`) start with it.
+    #[arg(skip)]
+    pub sqs_url: Option<String>,
 }
 
 #[derive(Clone)]
@@ -75,6 +79,7 @@ impl ProjectArgs {
             parameter_overrides: self.parameter_overrides.clone(),
             region: self.region.clone(),
             stack_name: stack_name(&self.template),
+            sqs_url: self.sqs_url.clone(),
             ..LoadOptions::default()
         };
         let template =
@@ -193,6 +198,8 @@ pub struct Services {
     /// The DynamoDB endpoint (`AWS_ENDPOINT_URL_DYNAMODB`, `..._DYNAMODB_STREAMS`, and
     /// the seed's `DYNAMODB_ENDPOINT`).
     pub dynamodb: Option<String>,
+    /// The SQS endpoint (`AWS_ENDPOINT_URL_SQS`).
+    pub sqs: Option<String>,
     /// Template tables' stream ARNs as the template resolved them, and the real ones.
     pub stream_arns: Option<Arc<RwLock<crate::dynamodb_tables::StreamArns>>>,
 }
@@ -269,6 +276,9 @@ impl Project {
                     environment.insert("AWS_ENDPOINT_URL_S3".into(), s3.clone());
                     environment.insert("S3_ENDPOINT".into(), s3.clone());
                 }
+                if let Some(q) = &services.sqs {
+                    environment.insert("AWS_ENDPOINT_URL_SQS".into(), q.clone());
+                }
                 if let Some(d) = &services.dynamodb {
                     for name in [
                         "AWS_ENDPOINT_URL_DYNAMODB",
@@ -317,15 +327,21 @@ impl Project {
                             .clone()
                             .filter(|arn| arn.starts_with("arn:aws:sqs:")),
                     },
-                    concurrency: usize::try_from(
-                        f.reserved_concurrency
-                            .unwrap_or(self.default_concurrency.max(f.provisioned_concurrency)),
-                    )
-                    .unwrap_or(usize::MAX),
+                    concurrency: self.concurrency(f),
                     note: self.notes.get(&f.name).cloned(),
                 }
             })
             .collect()
+    }
+
+    /// How many workers `f` may have at once: its reserved concurrency, else the box's
+    /// default (at least its provisioned workers).
+    pub fn concurrency(&self, f: &esb_template::FunctionSpec) -> usize {
+        usize::try_from(
+            f.reserved_concurrency
+                .unwrap_or(self.default_concurrency.max(f.provisioned_concurrency)),
+        )
+        .unwrap_or(usize::MAX)
     }
 
     /// Names every function's image from its files alone (no Docker): what a split

@@ -52,32 +52,46 @@ pub async fn bind(
     service: &str,
     flag: &str,
 ) -> Result<Option<tokio::net::TcpListener>> {
+    bind_std(port, usual, service, flag)?
+        .map(tokio::net::TcpListener::from_std)
+        .transpose()
+        .with_context(|| format!("cannot listen for {service}"))
+}
+
+/// [`bind`] without a runtime: for a service whose address must be known before the
+/// template is read (SQS: `!Ref` of a queue is its URL). Non-blocking, ready for tokio.
+pub fn bind_std(
+    port: ServicePort,
+    usual: u16,
+    service: &str,
+    flag: &str,
+) -> Result<Option<std::net::TcpListener>> {
     let at = |p: u16| SocketAddr::from(([0, 0, 0, 0], p));
-    match port {
-        ServicePort::Off => Ok(None),
-        ServicePort::Port(p) => tokio::net::TcpListener::bind(at(p))
-            .await
-            .map(Some)
-            .with_context(|| {
-                format!(
-                    "cannot listen on {} ({service}; choose another with {flag}, or {flag} off)",
-                    at(p)
-                )
-            }),
-        ServicePort::Auto => match tokio::net::TcpListener::bind(at(usual)).await {
-            Ok(l) => Ok(Some(l)),
+    let listener = match port {
+        ServicePort::Off => return Ok(None),
+        ServicePort::Port(p) => std::net::TcpListener::bind(at(p)).with_context(|| {
+            format!(
+                "cannot listen on {} ({service}; choose another with {flag}, or {flag} off)",
+                at(p)
+            )
+        })?,
+        ServicePort::Auto => match std::net::TcpListener::bind(at(usual)) {
+            Ok(l) => l,
             Err(e) => {
-                let l = tokio::net::TcpListener::bind(at(0))
-                    .await
+                let l = std::net::TcpListener::bind(at(0))
                     .with_context(|| format!("cannot listen on any port for {service}"))?;
                 eprintln!(
                     "esb: warning: {service}'s port {usual} is taken ({e}); {service} listens on {} instead ({flag} sets one)",
                     l.local_addr()?.port()
                 );
-                Ok(Some(l))
+                l
             }
         },
-    }
+    };
+    listener
+        .set_nonblocking(true)
+        .with_context(|| format!("cannot listen for {service}"))?;
+    Ok(Some(listener))
 }
 
 /// Where a data service's access lines go: where the gateway's go,

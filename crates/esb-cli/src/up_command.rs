@@ -37,13 +37,15 @@ pub struct UpArgs {
     pub watch: bool,
 }
 
-pub fn run(args: UpArgs) -> Result<()> {
+pub fn run(mut args: UpArgs) -> Result<()> {
     if args.detach {
         let state_dir = esb_state::StateDir::new(args.project.state_dir());
         esb_state::create_private(state_dir.root())
             .with_context(|| format!("cannot create {}", state_dir.root().display()))?;
         return crate::detach::spawn(&state_dir, args.wait);
     }
+    let sqs_listener = args.serve.sqs.bind()?;
+    args.project.sqs_url = sqs_listener.as_ref().map(|l| l.url.clone());
     let mut project = args.project.load()?;
     let _box = crate::box_lock::BoxLock::acquire(&project.state_dir)?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
@@ -92,6 +94,7 @@ pub fn run(args: UpArgs) -> Result<()> {
             args.project.port,
             &format!("http://{agent_addr}"),
             &args.serve,
+            sqs_listener,
             match kind {
                 RuntimeKind::Docker => "docker",
                 _ => "process",

@@ -50,6 +50,10 @@ pub struct Reloader {
     pub dynamodb: Option<Arc<crate::dynamodb_service::DynamoService>>,
     /// The box's stream mappings: re-planned with the functions.
     pub mappings: Option<Arc<crate::dynamodb_streams::Mappings>>,
+    /// The box's SQS service: a reloaded template's queues are brought up to date.
+    pub sqs: Option<Arc<crate::sqs_service::SqsService>>,
+    /// The box's queue mappings: re-planned with the functions.
+    pub queue_mappings: Option<Arc<crate::sqs_service::QueueMappings>>,
 }
 
 /// The watcher, shared with the reload thread (which adds the folders of functions a
@@ -264,11 +268,21 @@ async fn replan(gateway: &Gateway, reloader: &mut Reloader) {
     {
         eprintln!("esb: {template}: {e:#}");
     }
+    if let Some(q) = &reloader.sqs
+        && let Err(e) = q.provision(&project.template.queues).await
+    {
+        eprintln!("esb: {template}: {e:#}");
+    }
     let routes: usize = entries.iter().map(|e| e.routes.len()).sum();
     let changes = gateway.replan(entries).await;
     if let Some(m) = &reloader.mappings {
         for problem in m.apply(&project.template.functions) {
             eprintln!("esb: {template}: stream mapping not started: {problem}");
+        }
+    }
+    if let Some(m) = &reloader.queue_mappings {
+        for problem in m.apply(&project.template.functions, &|f| project.concurrency(f)) {
+            eprintln!("esb: {template}: queue mapping not started: {problem}");
         }
     }
     reloader.project = project;

@@ -96,6 +96,17 @@ impl StateDir {
         self.root.join("dynamodb")
     }
 
+    /// The embedded SQS service's database (queues and messages).
+    pub fn sqs(&self) -> PathBuf {
+        self.root.join("sqs")
+    }
+
+    /// The scheduler's record of the runs it fired (so none fires twice) and of when
+    /// each `rate()` schedule was created (its cadence).
+    pub fn schedules(&self) -> PathBuf {
+        self.root.join("schedules")
+    }
+
     /// Where each DynamoDB stream mapping keeps how far it has read.
     pub fn dynamodb_stream_checkpoints(&self) -> PathBuf {
         self.dynamodb().join("stream-checkpoints")
@@ -225,6 +236,8 @@ mod tests {
             p(s.dynamodb_stream_checkpoints()),
             "/s/dynamodb/stream-checkpoints"
         );
+        assert_eq!(p(s.sqs()), "/s/sqs");
+        assert_eq!(p(s.schedules()), "/s/schedules");
         assert_eq!(p(s.python_runtime()), "/s/runtimes/python");
         assert_eq!(p(s.box_log()), "/s/logs/box.log");
         assert_eq!(p(s.access_log()), "/s/logs/access.log");
