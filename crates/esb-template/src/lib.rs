@@ -46,6 +46,7 @@ mod routes;
 pub mod runtime;
 mod s3_event;
 mod s3_notification;
+pub mod schedule_expression;
 mod spot;
 mod sub;
 mod table;
