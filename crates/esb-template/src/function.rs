@@ -18,6 +18,7 @@ use crate::logging_config;
 use crate::model::{EventInvoke, FunctionSpec, Runtime, UrlAuth};
 use crate::resources::Resource;
 use crate::s3_event::{self, S3Event};
+use crate::schedule_event;
 use crate::value::Value;
 use crate::yaml_tree::{Entry, Position};
 
@@ -201,6 +202,7 @@ impl<'a> FunctionBuilder<'_, 'a> {
         let events = api_event::read(r, events_node, &base)?;
         let s3_events = s3_event::read(r, events_node, &base, &r.function_arn(res)?)?;
         let dynamodb_events = dynamodb_event::read(r, events_node, &base)?;
+        let schedule_events = schedule_event::read(r, events_node, &base, res.id)?;
         Ok(Built {
             spec: FunctionSpec {
                 logical_id: res.id.to_string(),
@@ -218,6 +220,7 @@ impl<'a> FunctionBuilder<'_, 'a> {
                 provisioned_concurrency,
                 event_invoke,
                 dynamodb_events,
+                schedule_events,
             },
             name_at,
             name_path,

@@ -46,7 +46,9 @@ mod routes;
 pub mod runtime;
 mod s3_event;
 mod s3_notification;
+mod schedule_event;
 pub mod schedule_expression;
+pub mod schedule_spec;
 mod spot;
 mod sub;
 mod table;
@@ -68,6 +70,8 @@ pub use model::{
     StartingPosition, StreamViewType, TableSpec, Template, Throughput, TimeToLive, UrlAuth,
 };
 pub use runtime::Runtime;
+pub use schedule_expression::ScheduleExpression;
+pub use schedule_spec::{ScheduleDeadLetter, ScheduleEventSpec, ScheduleKind, ScheduleRetryPolicy};
 pub use yaml_tree::Position;
 
 use crate::api_resource::LoadedApi;

@@ -164,6 +164,9 @@ pub struct FunctionSpec {
     /// is an event source mapping of its own, polled on the function's behalf, so it
     /// stays with the function.
     pub dynamodb_events: Vec<DynamoDbEventSpec>,
+    /// `Events` of `Type: Schedule` (EventBridge rules) and `Type: ScheduleV2`
+    /// (EventBridge Scheduler), in the order written.
+    pub schedule_events: Vec<crate::schedule_spec::ScheduleEventSpec>,
 }
 
 /// `EventInvokeConfig`, with Lambda's defaults.
