@@ -2,7 +2,9 @@
 //! function's event), what it was when first seen (so an edited schedule is told
 //! from an unchanged one), when `rate(...)` started counting, and the last scheduled
 //! time fired. A run is recorded, and the file fsynced, before it is fired: a crash
-//! between the two loses that run rather than firing it twice.
+//! between the two loses that run rather than firing it twice. The file is written
+//! synchronously (a few hundred bytes, once per minute at most for all the runs due
+//! together): a blocking write on a runtime thread is shorter than handing it off.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -70,10 +72,13 @@ impl Ledger {
         self.write()
     }
 
-    /// Records that the run scheduled at `at` is being fired, durably.
-    pub fn fired(&mut self, key: &str, at: DateTime<Utc>) -> Result<(), ScheduleError> {
-        if let Some(r) = self.file.schedules.get_mut(key) {
-            r.last_fired = Some(r.last_fired.map_or(at, |l| l.max(at)));
+    /// Records, durably and in one write, that the runs scheduled at these times are
+    /// being fired.
+    pub fn fired(&mut self, runs: &[(&str, DateTime<Utc>)]) -> Result<(), ScheduleError> {
+        for (key, at) in runs {
+            if let Some(r) = self.file.schedules.get_mut(*key) {
+                r.last_fired = Some(r.last_fired.map_or(*at, |l| l.max(*at)));
+            }
         }
         self.write()
     }
@@ -125,7 +130,7 @@ mod tests {
             },
         )
         .expect("set");
-        l.fired("f/E", at).expect("fired");
+        l.fired(&[("f/E", at)]).expect("fired");
         let l = Ledger::open(dir.path()).expect("reopen");
         assert_eq!(l.get("f/E").and_then(|r| r.last_fired), Some(at));
         std::fs::write(dir.path().join(FILE_NAME), "{").expect("corrupt");

@@ -18,11 +18,7 @@
 //!     account: "123456789012".into(),
 //!     state_dir: ".esb/schedules".into(),
 //! };
-//! let schedules = t
-//!     .functions
-//!     .iter()
-//!     .flat_map(|f| f.schedule_events.iter().map(|e| (f.name.clone(), e.clone())))
-//!     .collect();
+//! let schedules = esb_schedule::schedules(&t.functions);
 //! let scheduler = esb_schedule::Scheduler::start(config, target, schedules)?;
 //! for s in scheduler.status() {
 //!     println!("{} {} next {:?}", s.function, s.expression, s.next_run);
@@ -37,10 +33,12 @@ mod error;
 pub mod ledger;
 pub mod payload;
 mod plan;
+mod project;
 mod scheduler;
 mod target;
 
 pub use clock::{Clock, SystemClock};
 pub use error::ScheduleError;
+pub use project::schedules;
 pub use scheduler::{ScheduleStatus, Scheduler, SchedulerConfig};
 pub use target::{DeliveryFailure, ScheduleTarget};

@@ -243,17 +243,28 @@ impl Shared {
             ledger,
             deliveries,
         } = &mut *state;
-        for e in entries.iter_mut() {
-            let Some(due) = e.next.filter(|t| *t <= now) else {
-                continue;
-            };
-            // Missed runs are not replayed: the next is the first after now.
-            e.next = next_run(&e.spec, e.created_at, now.max(due));
-            if let Err(error) = ledger.fired(&e.key, due) {
-                // Not fired: a run that cannot be recorded might be fired twice.
-                tracing::error!(function = %e.function, event = %e.spec.logical_id, %error, "scheduled run skipped: cannot record it");
-                continue;
+        let mut due = Vec::new();
+        for (i, e) in entries.iter_mut().enumerate() {
+            if let Some(at) = e.next.filter(|t| *t <= now) {
+                due.push((i, at));
+                // Missed runs are not replayed: the next is the first after now.
+                e.next = next_run(&e.spec, e.created_at, now.max(at));
             }
+        }
+        if due.is_empty() {
+            return nap(entries, now);
+        }
+        let runs: Vec<(&str, DateTime<Utc>)> = due
+            .iter()
+            .map(|(i, at)| (entries[*i].key.as_str(), *at))
+            .collect();
+        if let Err(error) = ledger.fired(&runs) {
+            // Not fired: a run that cannot be recorded might be fired twice.
+            tracing::error!(%error, runs = due.len(), "scheduled runs skipped: cannot record them");
+            return nap(entries, now);
+        }
+        for (i, due) in due {
+            let e = &entries[i];
             let (region, account) = (&self.config.region, &self.config.account);
             tracing::info!(function = %e.function, event = %e.spec.logical_id, scheduled = %due, "scheduled run");
             deliveries.spawn(deliver(Delivery {
@@ -268,11 +279,16 @@ impl Shared {
                 target_arn: format!("arn:aws:lambda:{region}:{account}:function:{}", e.function),
             }));
         }
-        let soonest = entries.iter().filter_map(|e| e.next).min();
-        soonest.map_or(MAX_NAP, |t| {
-            (t - now).to_std().unwrap_or(Duration::ZERO).min(MAX_NAP)
-        })
+        nap(entries, now)
     }
+}
+
+/// Until the soonest next run, [`MAX_NAP`] at most.
+fn nap(entries: &[Entry], now: DateTime<Utc>) -> Duration {
+    let soonest = entries.iter().filter_map(|e| e.next).min();
+    soonest.map_or(MAX_NAP, |t| {
+        (t - now).to_std().unwrap_or(Duration::ZERO).min(MAX_NAP)
+    })
 }
 
 async fn run(shared: Arc<Shared>) {

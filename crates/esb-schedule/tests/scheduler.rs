@@ -448,3 +448,45 @@ async fn cron_in_a_time_zone_runs_at_local_time() {
     );
     s.stop().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_templates_schedules_fire_their_functions() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("src")).unwrap();
+    let template = "Transform: AWS::Serverless-2016-10-31\nResources:\n  Reports:\n    Type: AWS::Serverless::Function\n    Properties:\n      FunctionName: reports\n      CodeUri: src\n      Handler: app.handler\n      Runtime: python3.12\n      Events:\n        Minutely:\n          Type: Schedule\n          Properties: {Schedule: rate(1 minute), Input: '{\"kind\": \"minutely\"}'}\n        Morning:\n          Type: ScheduleV2\n          Properties:\n            ScheduleExpression: cron(0 8 ? * MON-FRI *)\n            ScheduleExpressionTimezone: Europe/London\n        Off:\n          Type: Schedule\n          Properties: {Schedule: rate(1 minute), Enabled: false}\n";
+    let path = dir.path().join("template.yaml");
+    let t = esb_template::load_str(template, &path, &Default::default()).unwrap();
+    let target = Arc::new(Recorder::default());
+    // Friday 2026-03-06, 07:59 in London (GMT).
+    let clock = PausedClock::at("2026-03-06T07:59:30Z");
+    let s = Scheduler::start_with_clock(
+        config(&dir),
+        target.clone(),
+        esb_schedule::schedules(&t.functions),
+        clock.clone(),
+    )
+    .unwrap();
+    let status = s.status();
+    assert_eq!(
+        status
+            .iter()
+            .map(|s| (s.event.as_str(), s.next_run.as_deref()))
+            .collect::<Vec<_>>(),
+        [
+            ("Minutely", Some("2026-03-06T08:00:30Z")),
+            ("Morning", Some("2026-03-06T08:00:00Z")),
+            ("Off", None)
+        ]
+    );
+    pass(61).await;
+    let fired = target.fired();
+    assert_eq!(fired.len(), 2, "{fired:?}");
+    assert!(fired.iter().all(|(f, _)| f == "reports"));
+    assert_eq!(fired[0].1["source"], "aws.scheduler");
+    assert_eq!(
+        fired[0].1["resources"][0],
+        "arn:aws:scheduler:eu-west-1:123456789012:schedule/default/ReportsMorning"
+    );
+    assert_eq!(fired[1].1, serde_json::json!({"kind": "minutely"}));
+    s.stop().await;
+}

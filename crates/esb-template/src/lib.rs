@@ -6,7 +6,8 @@
 //! `resources`, `resource_refs`); every function property is checked where it is
 //! written (`function`), as are the APIs routing to them and their authorizers
 //! (`api_resource`, `api_auth`), the S3 buckets whose events invoke them (`bucket`,
-//! `s3_event`) and the DynamoDB tables whose streams do (`table`, `dynamodb_event`), so a bad template fails before anything starts, with the file, line,
+//! `s3_event`) and the DynamoDB tables whose streams do (`table`, `dynamodb_event`) and the schedules that
+//! run them (`schedule_event`, `schedule_expression`), so a bad template fails before anything starts, with the file, line,
 //! column, property path and a hint. What ESB accepts but does not act on comes back
 //! as warnings.
 //!

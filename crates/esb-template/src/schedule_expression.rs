@@ -672,6 +672,21 @@ mod tests {
             runs("cron(0 9 ? * 2#1 *)", "2026-03-01T00:00:00Z", "UTC", 2),
             ["2026-03-02T09:00:00Z", "2026-04-06T09:00:00Z"]
         );
+        // "Run at 10:15 am (UTC+0) on the last Friday of each month during the years
+        // 2019 to 2022".
+        assert_eq!(
+            runs("cron(15 10 ? * 6L 2019-2022)", "2022-10-01T00:00:00Z", "UTC", 4),
+            [
+                "2022-10-28T10:15:00Z",
+                "2022-11-25T10:15:00Z",
+                "2022-12-30T10:15:00Z"
+            ]
+        );
+        // "Run every 15 minutes".
+        assert_eq!(
+            runs("cron(0/15 * * * ? *)", "2026-03-01T00:50:00Z", "UTC", 2),
+            ["2026-03-01T01:00:00Z", "2026-03-01T01:15:00Z"]
+        );
         // "1/10: the 11th, 21st, and 31st minute...".
         assert_eq!(
             runs("cron(1/10 0 * * ? *)", "2026-03-01T00:00:00Z", "UTC", 6),
