@@ -35,7 +35,7 @@ pub struct ScheduleEventSpec {
     /// `DeadLetterConfig`: where a run goes once its retries are spent.
     pub dead_letter: Option<ScheduleDeadLetter>,
     /// The rule's or schedule's name: `Name`, else the one SAM or CloudFormation
-    /// gives it (see [`crate::schedule_event`]).
+    /// gives it (SAM's defaults: see `schedule_event.rs`).
     pub name: String,
     /// `GroupName` of a schedule (`default` when absent); None for rules.
     pub group_name: Option<String>,
