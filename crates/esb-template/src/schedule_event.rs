@@ -588,7 +588,9 @@ fn dead_letter(
                 Some(q) => text(r, q, &spot.key("QueueLogicalId"), DLQ_HINT)?,
                 None => format!("{sam_id}Queue"),
             };
-            let name = generated_name(&r.pseudo.stack_name, &queue_id, MAX_QUEUE_NAME);
+            // Named as ESB names a template's queues without QueueName: the logical
+            // id, so the queue keeps its name (and messages) across restarts.
+            let name: String = queue_id.chars().take(MAX_QUEUE_NAME).collect();
             Ok(ScheduleDeadLetter {
                 arn: format!(
                     "arn:aws:sqs:{}:{}:{name}",
@@ -762,12 +764,7 @@ mod tests {
         assert_eq!(e.retry_policy.maximum_event_age_s, 86_400);
         let dlq = e.dead_letter.as_ref().expect("dlq");
         assert_eq!(dlq.sam_queue.as_deref(), Some("FnEQueue"));
-        assert!(
-            dlq.arn
-                .starts_with("arn:aws:sqs:us-east-1:123456789012:esb-FnEQueue-"),
-            "{}",
-            dlq.arn
-        );
+        assert_eq!(dlq.arn, "arn:aws:sqs:us-east-1:123456789012:FnEQueue");
         let w: Vec<String> = t.warnings.iter().map(ToString::to_string).collect();
         assert_eq!(w.len(), 1, "{w:?}");
         assert!(
@@ -787,6 +784,7 @@ mod tests {
             .clone()
             .expect("dlq");
         assert_eq!(dlq.sam_queue.as_deref(), Some("Failed"));
+        assert_eq!(dlq.arn, "arn:aws:sqs:us-east-1:123456789012:Failed");
         let t = load(
             "        At:\n          Type: ScheduleV2\n          Properties: {ScheduleExpression: 'at(2026-07-04T09:00:00)', ScheduleExpressionTimezone: Europe/Paris}\n",
         )

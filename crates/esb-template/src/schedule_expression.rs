@@ -675,7 +675,12 @@ mod tests {
         // "Run at 10:15 am (UTC+0) on the last Friday of each month during the years
         // 2019 to 2022".
         assert_eq!(
-            runs("cron(15 10 ? * 6L 2019-2022)", "2022-10-01T00:00:00Z", "UTC", 4),
+            runs(
+                "cron(15 10 ? * 6L 2019-2022)",
+                "2022-10-01T00:00:00Z",
+                "UTC",
+                4
+            ),
             [
                 "2022-10-28T10:15:00Z",
                 "2022-11-25T10:15:00Z",

@@ -81,8 +81,8 @@ pub struct ScheduleDeadLetter {
     /// `Arn` as resolved, or, for `Type: SQS`, the ARN of the queue SAM creates.
     pub arn: String,
     /// `Type: SQS`: the logical id of the queue SAM creates for it (`QueueLogicalId`,
-    /// else `<Function><Event>Queue`), named in `arn` as CloudFormation would name it;
-    /// whoever runs the queues creates it.
+    /// else `<Function><Event>Queue`), named in `arn` after it as ESB names queues
+    /// without `QueueName`; whoever runs the queues creates it.
     pub sam_queue: Option<String>,
 }
 
