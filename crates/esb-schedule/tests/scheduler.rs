@@ -490,3 +490,80 @@ async fn a_templates_schedules_fire_their_functions() {
     assert_eq!(fired[1].1, serde_json::json!({"kind": "minutely"}));
     s.stop().await;
 }
+
+/// Checks, when a run reaches it, that the run is already on disk.
+struct RecordChecker {
+    record: std::path::PathBuf,
+    seen: Mutex<Vec<bool>>,
+}
+
+#[async_trait]
+impl ScheduleTarget for RecordChecker {
+    async fn fire(&self, _function: &str, payload: String) -> Result<(), String> {
+        let event: serde_json::Value = serde_json::from_str(&payload).unwrap();
+        let record: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&self.record).unwrap()).unwrap();
+        let last = record["schedules"]["tick-fn/Tick"]["last_fired"]
+            .as_str()
+            .map(utc);
+        let time = event["time"].as_str().map(utc);
+        self.seen
+            .lock()
+            .unwrap()
+            .push(last.is_some() && last == time);
+        Ok(())
+    }
+
+    async fn dead_letter(&self, _: &str, _: String, _: DeliveryFailure) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_run_is_on_disk_before_it_is_fired() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = Arc::new(RecordChecker {
+        record: dir.path().join("schedules").join("schedules.json"),
+        seen: Mutex::new(Vec::new()),
+    });
+    let clock = PausedClock::at("2026-03-01T00:00:30Z");
+    let s = Scheduler::start_with_clock(
+        config(&dir),
+        target.clone(),
+        vec![(
+            "tick-fn".into(),
+            spec("Tick", "cron(* * * * ? *)", ScheduleKind::Rule),
+        )],
+        clock.clone(),
+    )
+    .unwrap();
+    pass(185).await;
+    assert_eq!(*target.seen.lock().unwrap(), [true, true, true]);
+    s.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_clock_that_jumps_ahead_fires_the_pending_run_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = Arc::new(Recorder::default());
+    let clock = PausedClock::at("2026-03-01T00:00:30Z");
+    let s = start(
+        &dir,
+        &target,
+        &clock,
+        vec![spec("Tick", "cron(* * * * ? *)", ScheduleKind::Rule)],
+    );
+    pass(1).await;
+    clock.jump(chrono::Duration::minutes(10));
+    pass(6).await;
+    assert_eq!(
+        target.times(),
+        ["2026-03-01T00:01:00Z"],
+        "the ten minutes jumped over are not each fired"
+    );
+    assert_eq!(
+        s.status()[0].next_run.as_deref(),
+        Some("2026-03-01T00:11:00Z")
+    );
+    s.stop().await;
+}
