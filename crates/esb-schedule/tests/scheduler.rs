@@ -567,3 +567,34 @@ async fn a_clock_that_jumps_ahead_fires_the_pending_run_once() {
     );
     s.stop().await;
 }
+
+#[tokio::test]
+async fn on_the_system_clock_a_new_scheduler_rate_fires_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = Arc::new(Recorder::default());
+    let s = Scheduler::start(
+        config(&dir),
+        target.clone(),
+        vec![(
+            "tick-fn".into(),
+            spec("Tick", "rate(1 minute)", ScheduleKind::Scheduler),
+        )],
+    )
+    .unwrap();
+    let started = Utc::now();
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while target.fired().is_empty() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .unwrap();
+    let time = utc(target.fired()[0].1["time"].as_str().unwrap());
+    assert!(
+        (time - started).num_seconds().abs() <= 1,
+        "{time} vs {started}"
+    );
+    let next = utc(s.status()[0].next_run.as_deref().unwrap());
+    assert_eq!((next - time).num_seconds(), 60);
+    s.stop().await;
+}
