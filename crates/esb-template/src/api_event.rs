@@ -44,8 +44,8 @@ pub fn read(
         match kind {
             Some("Api") => out.push(api(r, &e.value, e.key.as_str(), e.key_pos, &path)?),
             Some("HttpApi") => out.push(http_api(r, &e.value, e.key.as_str(), e.key_pos, &path)?),
-            // Read by s3_event, dynamodb_event and sqs_event.
-            Some("S3" | "DynamoDB" | "SQS") => {}
+            // Read by s3_event, dynamodb_event, sqs_event and schedule_event.
+            Some("S3" | "DynamoDB" | "SQS" | "Schedule" | "ScheduleV2") => {}
             Some(other) => r.warn_once(
                 &format!("event {other}"),
                 e.key_pos,

@@ -20,6 +20,7 @@ use crate::resources::Resource;
 use crate::s3_event::{self, S3Event};
 use crate::spot::Spot;
 use crate::sqs_event;
+use crate::schedule_event;
 use crate::value::Value;
 use crate::yaml_tree::{Entry, Position};
 
@@ -214,6 +215,7 @@ impl<'a> FunctionBuilder<'_, 'a> {
         let dynamodb_events = dynamodb_event::read(r, events_node, &base)?;
         let sqs_events = sqs_event::read(r, events_node, &base, self.queues, timeout_s)?;
         let dead_letter_target = self.dead_letter(res)?;
+        let schedule_events = schedule_event::read(r, events_node, &base, res.id)?;
         Ok(Built {
             spec: FunctionSpec {
                 logical_id: res.id.to_string(),
@@ -233,6 +235,7 @@ impl<'a> FunctionBuilder<'_, 'a> {
                 dynamodb_events,
                 sqs_events,
                 dead_letter_target,
+                schedule_events,
             },
             name_at,
             name_path,

@@ -6,8 +6,9 @@
 //! `resources`, `resource_refs`); every function property is checked where it is
 //! written (`function`), as are the APIs routing to them and their authorizers
 //! (`api_resource`, `api_auth`), the S3 buckets whose events invoke them (`bucket`,
-//! `s3_event`), the DynamoDB tables whose streams do (`table`, `dynamodb_event`) and
-//! the SQS queues that do (`queue`, `sqs_event`), with where functions' asynchronous
+//! `s3_event`), the DynamoDB tables whose streams do (`table`, `dynamodb_event`),
+//! the SQS queues that do (`queue`, `sqs_event`) and the schedules that run them
+//! (`schedule_event`, `schedule_expression`), with where functions' asynchronous
 //! results go (`destination`), so a bad template fails before anything starts, with
 //! the file, line, column, property path and a hint. What ESB accepts but does not
 //! act on comes back as warnings.
@@ -51,6 +52,9 @@ mod routes;
 pub mod runtime;
 mod s3_event;
 mod s3_notification;
+mod schedule_event;
+pub mod schedule_expression;
+pub mod schedule_spec;
 mod spot;
 mod sqs_event;
 mod sub;
@@ -74,6 +78,8 @@ pub use model::{
 };
 pub use model::{Destination, QueueSpec, SqsEventSpec};
 pub use runtime::Runtime;
+pub use schedule_expression::ScheduleExpression;
+pub use schedule_spec::{ScheduleDeadLetter, ScheduleEventSpec, ScheduleKind, ScheduleRetryPolicy};
 pub use yaml_tree::Position;
 
 use crate::api_resource::LoadedApi;

@@ -171,6 +171,9 @@ pub struct FunctionSpec {
     /// SQS queue or SNS topic an asynchronous event goes to once its retries are spent
     /// and no `OnFailure` destination took it.
     pub dead_letter_target: Option<String>,
+    /// `Events` of `Type: Schedule` (EventBridge rules) and `Type: ScheduleV2`
+    /// (EventBridge Scheduler), in the order written.
+    pub schedule_events: Vec<crate::schedule_spec::ScheduleEventSpec>,
 }
 
 /// `EventInvokeConfig`, with Lambda's defaults.

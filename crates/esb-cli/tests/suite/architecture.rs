@@ -25,6 +25,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("esb-s3", &["esb-auth", "esb-listener"]),
     ("esb-dynamodb", &["esb-auth", "esb-lambda", "esb-listener"]),
     ("esb-sqs", &["esb-auth", "esb-lambda", "esb-listener"]),
+    ("esb-schedule", &["esb-template"]),
     (
         "esb-cloudwatch-logs",
         &["esb-auth", "esb-listener", "esb-logs"],
@@ -65,6 +66,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "esb-proto",
             "esb-rie",
             "esb-s3",
+            "esb-schedule",
             "esb-state",
             "esb-template",
         ],
