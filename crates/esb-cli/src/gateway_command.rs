@@ -274,7 +274,12 @@ pub async fn serve(
             Some(m)
         }
         None => {
-            if project.template.functions.iter().any(|f| !f.sqs_events.is_empty()) {
+            if project
+                .template
+                .functions
+                .iter()
+                .any(|f| !f.sqs_events.is_empty())
+            {
                 eprintln!(
                     "esb: warning: the SQS service is off (--sqs-port off): `Events: SQS` do not run"
                 );
@@ -320,6 +325,14 @@ pub async fn serve(
             None
         }
     };
+    let schedules = Arc::new(crate::schedules::Schedules::start(
+        &project.state_dir,
+        &project.region,
+        &project.account_id,
+        &gateway,
+        sqs.as_ref().map(|q| q.sqs.clone()),
+        &project.template.functions,
+    )?);
     let _watcher = match watch {
         Some((args, rebuild)) => {
             let (url, ca, credentials) = (url.clone(), certs.ca.clone(), credentials.clone());
@@ -337,6 +350,7 @@ pub async fn serve(
                     mappings: mappings.clone(),
                     sqs: sqs.clone(),
                     queue_mappings: queue_mappings.clone(),
+                    schedules: Arc::clone(&schedules),
                     entries: Box::new(move |p: &Project| {
                         let apis = crate::api_access::Apis::new(&p.template, &auth, user_auth)?;
                         let mut entries = p.entries(&url, &ca, &credentials, &apis, &services);
@@ -422,6 +436,7 @@ pub async fn serve(
     if let Some(m) = &queue_mappings {
         m.stop();
     }
+    schedules.stop().await;
     if let Some(q) = &sqs {
         q.stop();
     }
@@ -502,7 +517,12 @@ fn print_banner(
             "SQS: {q}  (aws sqs list-queues --endpoint-url {q}, with the credentials above)"
         );
         for queue in &project.template.queues {
-            crate::quiet::say!("  {:<24} {q}/{}/{}", queue.logical_id, project.account_id, queue.name);
+            crate::quiet::say!(
+                "  {:<24} {q}/{}/{}",
+                queue.logical_id,
+                project.account_id,
+                queue.name
+            );
         }
     }
     crate::quiet::say!("Ctrl-C stops the box and removes its workers.");

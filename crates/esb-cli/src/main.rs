@@ -31,6 +31,7 @@ mod quiet;
 mod reset_command;
 mod rie_command;
 mod s3_service;
+mod schedules;
 mod service_port;
 mod signals;
 mod sqs_service;

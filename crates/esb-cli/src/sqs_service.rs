@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::Args;
 use esb_gateway::Gateway;
-use esb_sqs::queue_mapping::{self, MappingHandle, MappingSpec, MappingStatus, SqsClient};
+use esb_sqs::queue_mapping::{self, MappingHandle, MappingSpec, SqsClient};
 use esb_sqs::{Sqs, SqsConfig, SqsFront};
 use esb_template::{FunctionSpec, QueueSpec, SqsEventSpec};
 
@@ -87,9 +87,15 @@ impl SqsService {
         tokio::spawn(esb_sqs::serve(tcp, tls, ctx.limits, front, async move {
             let _ = stopped.wait_for(|s| *s).await;
         }));
-        let ca = std::fs::read(ctx.ca).with_context(|| format!("cannot read {}", ctx.ca.display()))?;
-        let client = SqsClient::new(&listener.url, ctx.credentials.clone(), ctx.region, Some(&ca))
-            .map_err(|e| anyhow::anyhow!("SQS client: {e}"))?;
+        let ca =
+            std::fs::read(ctx.ca).with_context(|| format!("cannot read {}", ctx.ca.display()))?;
+        let client = SqsClient::new(
+            &listener.url,
+            ctx.credentials.clone(),
+            ctx.region,
+            Some(&ca),
+        )
+        .map_err(|e| anyhow::anyhow!("SQS client: {e}"))?;
         Ok(Self {
             url: listener.url,
             sqs,
@@ -106,7 +112,10 @@ impl SqsService {
             attributes.remove("RedrivePolicy");
             self.ensure(q, attributes).await?;
         }
-        for q in queues.iter().filter(|q| q.attributes.contains_key("RedrivePolicy")) {
+        for q in queues
+            .iter()
+            .filter(|q| q.attributes.contains_key("RedrivePolicy"))
+        {
             self.ensure(q, q.attributes.clone()).await?;
         }
         Ok(())
@@ -137,9 +146,13 @@ struct QueueSink(Sqs);
 
 #[async_trait::async_trait]
 impl esb_gateway::QueueSink for QueueSink {
-    async fn send(&self, queue_arn: &str, message: esb_gateway::QueueMessage) -> Result<(), String> {
+    async fn send(
+        &self,
+        queue_arn: &str,
+        message: esb_gateway::QueueMessage,
+    ) -> Result<(), String> {
         self.0
-            .send(queue_arn, message.body, None)
+            .send_with_attributes(queue_arn, message.body, message.attributes)
             .await
             .map(|_| ())
             .map_err(|e| e.to_string())
@@ -213,17 +226,6 @@ impl QueueMappings {
             }
         }
         problems
-    }
-
-    /// Each mapping's state, by function and event.
-    pub fn status(&self) -> Vec<(String, String, MappingStatus)> {
-        let Ok(running) = self.running.lock() else {
-            return Vec::new();
-        };
-        running
-            .iter()
-            .map(|((f, e), r)| (f.clone(), e.clone(), r.handle.status()))
-            .collect()
     }
 
     /// Stops every mapping (a batch in flight returns to its queue after its

@@ -53,6 +53,14 @@ pub fn run(args: StatusArgs) -> Result<()> {
         }),
         None => Vec::new(),
     };
+    let queues = match &s.sqs_url {
+        Some(url) => sqs_queues(&state_dir, url, &s.region).unwrap_or_else(|e| {
+            eprintln!("esb: cannot list the SQS queues: {e:#}");
+            Vec::new()
+        }),
+        None => Vec::new(),
+    };
+    let schedules = crate::schedules::read_status(&esb_state::StateDir::new(&state_dir));
     if args.json {
         let report = Report {
             serving: BoxSummary {
@@ -61,6 +69,7 @@ pub fn run(args: StatusArgs) -> Result<()> {
                 region: &s.region,
                 s3_url: s.s3_url.as_deref(),
                 dynamodb_url: s.dynamodb_url.as_deref(),
+                sqs_url: s.sqs_url.as_deref(),
                 runtime: &s.runtime,
                 started_at: &s.started_at,
                 state_dir: &state_dir,
@@ -70,6 +79,8 @@ pub fn run(args: StatusArgs) -> Result<()> {
             status: &status,
             buckets: &buckets,
             tables: &tables,
+            queues: &queues,
+            schedules: &schedules,
         };
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
@@ -89,6 +100,9 @@ pub fn run(args: StatusArgs) -> Result<()> {
     }
     if let Some(url) = &s.dynamodb_url {
         println!("dynamodb {url}");
+    }
+    if let Some(url) = &s.sqs_url {
+        println!("sqs      {url}");
     }
     if let Some(url) = &s.cloudwatch_logs_url {
         println!("cloudwatch-logs {url}");
@@ -143,7 +157,110 @@ pub fn run(args: StatusArgs) -> Result<()> {
             );
         }
     }
+    if !queues.is_empty() {
+        println!(
+            "\n{:<40} {:>9} {:>9} {:>9}",
+            "QUEUE", "visible", "in flight", "delayed"
+        );
+        for q in &queues {
+            println!(
+                "{:<40} {:>9} {:>9} {:>9}",
+                q.name, q.visible, q.in_flight, q.delayed
+            );
+        }
+    }
+    if !schedules.is_empty() {
+        println!(
+            "\n{:<24} {:<20} {:<32} next run",
+            "FUNCTION", "SCHEDULE", "EXPRESSION"
+        );
+        for s in &schedules {
+            let next = match (&s.next_run, s.enabled) {
+                (_, false) => "disabled".to_string(),
+                (Some(t), true) if s.timezone == "UTC" => t.clone(),
+                (Some(t), true) => format!("{t} ({})", s.timezone),
+                (None, true) => "none left".to_string(),
+            };
+            println!(
+                "{:<24} {:<20} {:<32} {next}",
+                s.function, s.event, s.expression
+            );
+        }
+    }
     Ok(())
+}
+
+/// One queue as `esb status` shows it.
+#[derive(Debug, serde::Serialize)]
+struct QueueLine {
+    name: String,
+    url: String,
+    visible: u64,
+    in_flight: u64,
+    delayed: u64,
+}
+
+/// The box's queues and their counts, asked of its SQS listener.
+fn sqs_queues(state_dir: &std::path::Path, url: &str, region: &str) -> Result<Vec<QueueLine>> {
+    let state = esb_state::StateDir::new(state_dir);
+    let credentials = esb_auth::load_or_issue(&state.credentials())?;
+    let ca = std::fs::read(state.certs().join("ca.pem"))
+        .context("cannot read the box's CA certificate")?;
+    let client = esb_sqs::queue_mapping::SqsClient::new(url, credentials, region, Some(&ca))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let mut lines = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut req = serde_json::json!({"MaxResults": 1000});
+            if let Some(t) = &token {
+                req["NextToken"] = t.clone().into();
+            }
+            let page = client
+                .call("ListQueues", &req)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            for queue_url in page["QueueUrls"].as_array().into_iter().flatten() {
+                let Some(queue_url) = queue_url.as_str() else {
+                    continue;
+                };
+                let attrs = client
+                    .call(
+                        "GetQueueAttributes",
+                        &serde_json::json!({"QueueUrl": queue_url, "AttributeNames": [
+                            "ApproximateNumberOfMessages",
+                            "ApproximateNumberOfMessagesNotVisible",
+                            "ApproximateNumberOfMessagesDelayed"]}),
+                    )
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                let count = |name: &str| {
+                    attrs["Attributes"][name]
+                        .as_str()
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(0)
+                };
+                lines.push(QueueLine {
+                    name: queue_url
+                        .rsplit('/')
+                        .next()
+                        .unwrap_or(queue_url)
+                        .to_string(),
+                    url: queue_url.to_string(),
+                    visible: count("ApproximateNumberOfMessages"),
+                    in_flight: count("ApproximateNumberOfMessagesNotVisible"),
+                    delayed: count("ApproximateNumberOfMessagesDelayed"),
+                });
+            }
+            token = page["NextToken"].as_str().map(str::to_string);
+            if token.is_none() {
+                return Ok(lines);
+            }
+        }
+    })
 }
 
 /// The box's tables, read through its DynamoDB listener (so an external engine's too).
@@ -177,6 +294,12 @@ struct Report<'a> {
     /// The DynamoDB service's tables (absent when there are none).
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     tables: &'a [esb_dynamodb::summary::TableSummary],
+    /// The SQS service's queues (absent when there are none).
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    queues: &'a [QueueLine],
+    /// The template's schedules and their next runs (absent when there are none).
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    schedules: &'a [crate::schedules::ScheduleLine],
 }
 
 /// Fields in alphabetical order, as `esb status --json` has always printed them.
@@ -190,6 +313,8 @@ struct BoxSummary<'a> {
     s3_url: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     dynamodb_url: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sqs_url: Option<&'a str>,
     started_at: &'a str,
     state_dir: &'a Path,
     template: &'a Path,
@@ -231,10 +356,13 @@ mod tests {
                 url: "https://127.0.0.1:8443",
                 s3_url: None,
                 dynamodb_url: None,
+                sqs_url: None,
             },
             status: &status,
             buckets: &[],
             tables: &[],
+            queues: &[],
+            schedules: &[],
         };
         // What `esb status --json` printed when it patched the document as a Value.
         let mut before = serde_json::to_value(&status).expect("value");

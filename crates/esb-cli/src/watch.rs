@@ -54,6 +54,8 @@ pub struct Reloader {
     pub sqs: Option<Arc<crate::sqs_service::SqsService>>,
     /// The box's queue mappings: re-planned with the functions.
     pub queue_mappings: Option<Arc<crate::sqs_service::QueueMappings>>,
+    /// The box's schedules: re-planned with the functions (no run fires twice).
+    pub schedules: Arc<crate::schedules::Schedules>,
 }
 
 /// The watcher, shared with the reload thread (which adds the folders of functions a
@@ -280,6 +282,7 @@ async fn replan(gateway: &Gateway, reloader: &mut Reloader) {
             eprintln!("esb: {template}: stream mapping not started: {problem}");
         }
     }
+    reloader.schedules.apply(&project.template.functions);
     if let Some(m) = &reloader.queue_mappings {
         for problem in m.apply(&project.template.functions, &|f| project.concurrency(f)) {
             eprintln!("esb: {template}: queue mapping not started: {problem}");

@@ -228,6 +228,29 @@ impl Sqs {
         body: String,
         group_id: Option<String>,
     ) -> Result<String, SqsError> {
+        self.send_message_of_box(queue, body, Vec::new(), group_id)
+            .await
+    }
+
+    /// [`Sqs::send`] to a standard queue with message attributes: (name, data type
+    /// `String`/`Number`, value), what Lambda and EventBridge put on dead letters.
+    pub async fn send_with_attributes(
+        &self,
+        queue: &str,
+        body: String,
+        attributes: Vec<(String, String, String)>,
+    ) -> Result<String, SqsError> {
+        self.send_message_of_box(queue, body, attributes, None)
+            .await
+    }
+
+    async fn send_message_of_box(
+        &self,
+        queue: &str,
+        body: String,
+        attributes: Vec<(String, String, String)>,
+        group_id: Option<String>,
+    ) -> Result<String, SqsError> {
         let name = names::queue_of_reference(queue, &self.inner.account)?.to_string();
         if body.is_empty() {
             return Err(SqsError::missing("MessageBody"));
@@ -238,9 +261,19 @@ impl Sqs {
         let dedup_id = name
             .ends_with(".fifo")
             .then(|| uuid::Uuid::new_v4().simple().to_string());
+        let attributes = attributes
+            .into_iter()
+            .map(|(name, data_type, value)| {
+                let value = crate::message_attributes::AttributeValue::Text(value);
+                (
+                    name,
+                    crate::message_attributes::MessageAttribute { data_type, value },
+                )
+            })
+            .collect();
         let m = Outgoing {
             body,
-            attributes: Default::default(),
+            attributes,
             system: Default::default(),
             delay_seconds: None,
             group_id,

@@ -18,9 +18,9 @@ use crate::logging_config;
 use crate::model::{EventInvoke, FunctionSpec, QueueSpec, Runtime, UrlAuth};
 use crate::resources::Resource;
 use crate::s3_event::{self, S3Event};
+use crate::schedule_event;
 use crate::spot::Spot;
 use crate::sqs_event;
-use crate::schedule_event;
 use crate::value::Value;
 use crate::yaml_tree::{Entry, Position};
 

@@ -388,6 +388,23 @@ fn functions<'a>(
         }
         queues.push(q);
     }
+    // The dead-letter queues SAM creates for schedules (`DeadLetterConfig: {Type: SQS}`).
+    for b in &built {
+        for e in &b.spec.schedule_events {
+            let Some(id) = e.dead_letter.as_ref().and_then(|d| d.sam_queue.as_ref()) else {
+                continue;
+            };
+            if !queues.iter().any(|q| &q.logical_id == id) {
+                queues.push(QueueSpec {
+                    name: queue::generated_name(id, false),
+                    logical_id: id.clone(),
+                    fifo: false,
+                    attributes: Default::default(),
+                    tags: Vec::new(),
+                });
+            }
+        }
+    }
     let names: Vec<String> = built.iter().map(|b| b.spec.name.clone()).collect();
     let s3_events = built.iter().flat_map(|b| &b.s3_events).collect();
     let buckets = bucket::finish(r, buckets, s3_events, &names)?;

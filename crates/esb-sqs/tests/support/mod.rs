@@ -116,7 +116,9 @@ pub fn spawn_serve(dir: &Path) -> ServeProcess {
         .expect("the serve example is built by cargo test");
     let stdout = child.stdout.take().unwrap();
     let mut line = String::new();
-    std::io::BufReader::new(stdout).read_line(&mut line).unwrap();
+    std::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .unwrap();
     let addr = line.trim().strip_prefix("listening ").unwrap().to_string();
     ServeProcess {
         child,
