@@ -579,3 +579,21 @@ async fn busy_queues_get_more_pollers_up_to_the_maximum_concurrency() {
     let peak = peak.load(std::sync::atomic::Ordering::SeqCst);
     assert!(peak > 1 && peak <= 4, "peak concurrency {peak}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_one_second_window_still_gathers() {
+    let moto = Moto::start();
+    let (url, arn) = moto.queue("short-window", json!({})).await;
+    let f = Function::ok();
+    let mut s = spec(&arn);
+    s.maximum_batching_window = Duration::from_secs(1);
+    s.timing.initial_pollers = 1;
+    let mapping = start(&moto, s, &f);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    moto.send(&url, "first").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    moto.send(&url, "second").await;
+    until(20, "2 messages invoked", async || f.bodies().len() >= 2).await;
+    mapping.stopped().await;
+    assert_eq!(f.events().len(), 1, "one batch: {:?}", f.events());
+}
