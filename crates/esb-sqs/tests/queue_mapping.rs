@@ -441,6 +441,7 @@ async fn a_batching_window_gathers_messages_sent_over_time() {
     s.batch_size = 20;
     s.maximum_batching_window = Duration::from_secs(3);
     s.timing.initial_pollers = 1;
+    s.concurrency_cap = 1;
     let mapping = start(&moto, s, &f);
     tokio::time::sleep(Duration::from_millis(500)).await;
     for i in 0..5 {
@@ -588,6 +589,7 @@ async fn a_one_second_window_still_gathers() {
     let mut s = spec(&arn);
     s.maximum_batching_window = Duration::from_secs(1);
     s.timing.initial_pollers = 1;
+    s.concurrency_cap = 1;
     let mapping = start(&moto, s, &f);
     tokio::time::sleep(Duration::from_millis(500)).await;
     moto.send(&url, "first").await;
@@ -610,10 +612,13 @@ async fn batches_stay_under_six_megabytes() {
     let f = Function::ok();
     let mut s = spec(&arn);
     s.batch_size = 100;
-    s.maximum_batching_window = Duration::from_secs(2);
+    // Long enough for moto to hand over all 30 (it takes a while with 2.5 MB a
+    // receive): the payload limit, not the window, ends the first batch.
+    s.maximum_batching_window = Duration::from_secs(8);
     s.timing.initial_pollers = 1;
+    s.concurrency_cap = 1;
     let mapping = start(&moto, s, &f);
-    until(30, "the queue emptied", async || {
+    until(40, "the queue emptied", async || {
         moto.depth(&url).await == 0
     })
     .await;

@@ -64,7 +64,15 @@ pub(super) async fn next_batch(
         else {
             return Ok(Gathered::Stopped);
         };
-        let received = received?;
+        let received = match received {
+            Ok(received) => received,
+            // What was gathered is invoked; the error shows at the next receive.
+            Err(e) if !batch.is_empty() => {
+                tracing::warn!(service = "sqs", event = %spec.event_name, "ReceiveMessage failed while gathering a batch, invoking with what was gathered: {e}");
+                break;
+            }
+            Err(e) => return Err(e),
+        };
         status::update(&ctx.status, |s| {
             s.last_poll_ms = Some(status::now_ms());
             s.last_error = None;
