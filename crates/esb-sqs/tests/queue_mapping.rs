@@ -441,6 +441,7 @@ async fn a_batching_window_gathers_messages_sent_over_time() {
     s.batch_size = 20;
     s.maximum_batching_window = Duration::from_secs(3);
     s.timing.initial_pollers = 1;
+    s.concurrency_cap = 1;
     let mapping = start(&moto, s, &f);
     tokio::time::sleep(Duration::from_millis(500)).await;
     for i in 0..5 {
@@ -578,4 +579,61 @@ async fn busy_queues_get_more_pollers_up_to_the_maximum_concurrency() {
     assert_eq!(f.bodies().len(), 200);
     let peak = peak.load(std::sync::atomic::Ordering::SeqCst);
     assert!(peak > 1 && peak <= 4, "peak concurrency {peak}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_one_second_window_still_gathers() {
+    let moto = Moto::start();
+    let (url, arn) = moto.queue("short-window", json!({})).await;
+    let f = Function::ok();
+    let mut s = spec(&arn);
+    s.maximum_batching_window = Duration::from_secs(1);
+    s.timing.initial_pollers = 1;
+    s.concurrency_cap = 1;
+    let mapping = start(&moto, s, &f);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    moto.send(&url, "first").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    moto.send(&url, "second").await;
+    until(20, "2 messages invoked", async || f.bodies().len() >= 2).await;
+    mapping.stopped().await;
+    assert_eq!(f.events().len(), 1, "one batch: {:?}", f.events());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_stay_under_six_megabytes() {
+    let moto = Moto::start();
+    let (url, arn) = moto.queue("large", json!({})).await;
+    // 30 messages of 250 KB (moto's limit is 256 KB): 7.5 MB, more than one payload.
+    for i in 0..30 {
+        moto.send(&url, &format!("{i:02}{}", "x".repeat(250 * 1000)))
+            .await;
+    }
+    let f = Function::ok();
+    let mut s = spec(&arn);
+    s.batch_size = 100;
+    // Long enough for moto to hand over all 30 (it takes a while with 2.5 MB a
+    // receive): the payload limit, not the window, ends the first batch.
+    s.maximum_batching_window = Duration::from_secs(8);
+    s.timing.initial_pollers = 1;
+    s.concurrency_cap = 1;
+    let mapping = start(&moto, s, &f);
+    until(40, "the queue emptied", async || {
+        moto.depth(&url).await == 0
+    })
+    .await;
+    mapping.stopped().await;
+    let events = f.events();
+    assert!(events.len() >= 2, "{} batches", events.len());
+    // Gathered across receives up to the cap, not cut at one receive's ten.
+    let first = events[0]["Records"].as_array().unwrap().len();
+    assert!(first > 20, "the first batch has {first} records");
+    for e in &events {
+        let size = serde_json::to_string(e).unwrap().len();
+        assert!(size <= 6 * 1024 * 1024, "a payload of {size} bytes");
+    }
+    let mut ids: Vec<String> = f.bodies().iter().map(|b| b[..2].to_string()).collect();
+    ids.sort_unstable();
+    let expected: Vec<String> = (0..30).map(|i| format!("{i:02}")).collect();
+    assert_eq!(ids, expected);
 }

@@ -24,8 +24,8 @@ use tokio::sync::watch;
 
 use super::context::{Backoff, StreamCtx, is_stopped, sleep, stopped};
 use super::event::{self, Entry};
-use super::invoke::InvokeOutcome;
 use super::status;
+use esb_lambda::source_invoke::InvokeOutcome;
 
 /// How handling a batch ended.
 #[derive(Debug, PartialEq, Eq)]

@@ -8,11 +8,11 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use super::checkpoint::Checkpoints;
-use super::filter::FilterPattern;
-use super::invoke::{FailureDestination, Invoker};
 use super::spec::MappingSpec;
 use super::status::StatusHandle;
 use crate::client::DynamoClient;
+use esb_lambda::event_filter::FilterPattern;
+use esb_lambda::source_invoke::{FailureDestination, Invoker};
 
 /// One mapping, for its whole life.
 pub(super) struct MappingCtx {

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::filter::{self, FilterPattern};
+use esb_lambda::event_filter::{self as filter, FilterPattern};
 
 /// Lambda's limit on a synchronous invocation's payload (6 MB): a batch is cut short
 /// rather than sent over it.

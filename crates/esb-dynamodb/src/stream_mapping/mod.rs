@@ -30,14 +30,13 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::watch;
 
-/// Lambda's event filtering, shared with the box's other pollers.
+/// Lambda's event filtering and the invoker traits, shared with the box's other
+/// pollers (esb-lambda), re-exported where the stream mapping's users find them.
 pub use esb_lambda::event_filter as filter;
-/// The invoker traits, shared with the box's other pollers.
-use esb_lambda::source_invoke as invoke;
+pub use esb_lambda::event_filter::{FilterPattern, PatternError};
+pub use esb_lambda::source_invoke::{FailureDestination, InvokeOutcome, Invoker};
 
 pub use checkpoint::CheckpointError;
-pub use filter::{FilterPattern, PatternError};
-pub use invoke::{FailureDestination, InvokeOutcome, Invoker};
 pub use spec::{MappingError, MappingSpec, Source, StartingPosition, Timing};
 pub use status::{MappingState, MappingStatus, StatusHandle};
 

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::filter::FilterPattern;
+use esb_lambda::event_filter::FilterPattern;
 
 /// Lambda's limit on `BatchSize` for DynamoDB streams.
 const MAX_BATCH_SIZE: usize = 10_000;

@@ -74,7 +74,6 @@ pub(super) async fn handle(
         else {
             return Handled::Stopped;
         };
-        status::update(&ctx.status, |s| s.batches += 1);
         match judge(outcome, &matched, spec.report_batch_item_failures) {
             Verdict::NotRun(why) => {
                 tracing::warn!(service = "sqs", function = %spec.function, event = %spec.event_name, "cannot invoke the function, retrying: {why}");
@@ -90,7 +89,10 @@ pub(super) async fn handle(
                 }
                 backoff = (backoff * 2).min(spec.timing.not_run_backoff_max);
             }
-            verdict => break verdict,
+            verdict => {
+                status::update(&ctx.status, |s| s.batches += 1);
+                break verdict;
+            }
         }
     };
     match verdict {

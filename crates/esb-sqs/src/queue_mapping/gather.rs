@@ -47,7 +47,12 @@ pub(super) async fn next_batch(
                 if left.is_zero() {
                     break;
                 }
-                left.as_secs().min(MAX_WAIT_S)
+                // Whole seconds, rounded up: a long poll returns as soon as a message
+                // is there, so the window ends at most a fraction of a second late
+                // (rounded down, a one-second window would gather nothing).
+                u64::try_from(left.as_millis().div_ceil(1000))
+                    .unwrap_or(MAX_WAIT_S)
+                    .min(MAX_WAIT_S)
             }
         };
         let max = (spec.batch_size - batch.len()).min(MAX_PER_CALL);
@@ -59,7 +64,15 @@ pub(super) async fn next_batch(
         else {
             return Ok(Gathered::Stopped);
         };
-        let received = received?;
+        let received = match received {
+            Ok(received) => received,
+            // What was gathered is invoked; the error shows at the next receive.
+            Err(e) if !batch.is_empty() => {
+                tracing::warn!(service = "sqs", event = %spec.event_name, "ReceiveMessage failed while gathering a batch, invoking with what was gathered: {e}");
+                break;
+            }
+            Err(e) => return Err(e),
+        };
         status::update(&ctx.status, |s| {
             s.last_poll_ms = Some(status::now_ms());
             s.last_error = None;
@@ -70,9 +83,6 @@ pub(super) async fn next_batch(
         if received.is_empty() {
             if window_end.is_none() {
                 return Ok(Gathered::Idle);
-            }
-            if wait_s == 0 {
-                break;
             }
             continue;
         }

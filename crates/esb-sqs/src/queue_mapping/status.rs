@@ -28,7 +28,7 @@ pub struct MappingStatus {
     pub last_poll_ms: Option<u64>,
     /// How the last batch ended ("OK", "FunctionError", "2 of 10 messages failed"...).
     pub last_batch_result: Option<String>,
-    /// Batches the function was invoked with.
+    /// Batches the function took (invocations it could not be given are not counted).
     pub batches: u64,
     /// Messages the function handled (deleted after success).
     pub messages: u64,
