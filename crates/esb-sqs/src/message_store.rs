@@ -63,12 +63,12 @@ pub fn check_for_queue(m: &Outgoing, s: &Settings) -> Result<(), SqsError> {
             s.max_message_size
         )));
     }
-    if let Some(d) = m.delay_seconds {
-        if !(0..=900).contains(&d) {
-            return Err(SqsError::invalid(format!(
-                "Value {d} for parameter DelaySeconds is invalid. Reason: DelaySeconds must be >= 0 and <= 900."
-            )));
-        }
+    if let Some(d) = m.delay_seconds
+        && !(0..=900).contains(&d)
+    {
+        return Err(SqsError::invalid(format!(
+            "Value {d} for parameter DelaySeconds is invalid. Reason: DelaySeconds must be >= 0 and <= 900."
+        )));
     }
     if let Some(g) = &m.group_id {
         check_token("MessageGroupId", g)?;
@@ -286,11 +286,11 @@ pub fn receive(
     let mut out = ReceiveOutcome::default();
     conn.prepare_cached("DELETE FROM messages WHERE queue_id = ?1 AND expires_ms <= ?2")?
         .execute(params![q.id, now])?;
-    if let (true, Some(attempt)) = (s.fifo, attempt_id) {
-        if let Some(again) = repeat_attempt(conn, q, attempt, now)? {
-            out.messages = again;
-            return Ok(out);
-        }
+    if let (true, Some(attempt)) = (s.fifo, attempt_id)
+        && let Some(again) = repeat_attempt(conn, q, attempt, now)?
+    {
+        out.messages = again;
+        return Ok(out);
     }
     let dlq = match &s.redrive {
         Some((name, max_receives)) => queue_store::get(conn, name)?
@@ -319,14 +319,14 @@ pub fn receive(
         if out.messages.len() >= max {
             break;
         }
-        if let Some((dlq, max_receives)) = &dlq {
-            if c.receive_count >= *max_receives {
-                move_to(conn, c.row_id, dlq, now)?;
-                if !out.moved_to.contains(&dlq.name) {
-                    out.moved_to.push(dlq.name.clone());
-                }
-                continue;
+        if let Some((dlq, max_receives)) = &dlq
+            && c.receive_count >= *max_receives
+        {
+            move_to(conn, c.row_id, dlq, now)?;
+            if !out.moved_to.contains(&dlq.name) {
+                out.moved_to.push(dlq.name.clone());
             }
+            continue;
         }
         let nonce = uuid::Uuid::new_v4().simple().to_string();
         let m = conn

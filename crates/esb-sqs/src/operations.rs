@@ -102,10 +102,10 @@ async fn create_queue(sqs: &Sqs, input: &Input, ctx: &Context) -> Result<Value, 
 
 async fn get_queue_url(sqs: &Sqs, input: &Input, ctx: &Context) -> Result<Value, SqsError> {
     let name = input.required("QueueName")?.to_string();
-    if let Some(owner) = input.str("QueueOwnerAWSAccountId")? {
-        if owner != sqs.account() {
-            return Err(SqsError::no_queue());
-        }
+    if let Some(owner) = input.str("QueueOwnerAWSAccountId")?
+        && owner != sqs.account()
+    {
+        return Err(SqsError::no_queue());
     }
     let n = name.clone();
     sqs.run(move |conn| queue_store::require(conn, &n).map(|_| ()))
@@ -168,10 +168,11 @@ async fn list_queues(sqs: &Sqs, input: &Input, ctx: &Context) -> Result<Value, S
             .collect();
         out.insert("QueueUrls".into(), Value::Array(urls));
     }
-    if more && max.is_some() {
-        if let Some(last) = found.last() {
-            out.insert("NextToken".into(), Value::String(next_token(last)));
-        }
+    if more
+        && max.is_some()
+        && let Some(last) = found.last()
+    {
+        out.insert("NextToken".into(), Value::String(next_token(last)));
     }
     Ok(Value::Object(out))
 }
@@ -331,10 +332,11 @@ async fn dead_letter_sources(sqs: &Sqs, input: &Input, ctx: &Context) -> Result<
         .map(|n| Value::String(names::url(&ctx.base_url, sqs.account(), n)))
         .collect();
     let mut out = json!({"queueUrls": urls});
-    if more && max.is_some() {
-        if let Some(last) = shown.last() {
-            out["NextToken"] = Value::String(next_token(last));
-        }
+    if more
+        && max.is_some()
+        && let Some(last) = shown.last()
+    {
+        out["NextToken"] = Value::String(next_token(last));
     }
     Ok(out)
 }
@@ -582,12 +584,12 @@ async fn receive_message(sqs: &Sqs, input: &Input) -> Result<Value, SqsError> {
     system.extend(input.strings("MessageSystemAttributeNames")?);
     let user = input.strings("MessageAttributeNames")?;
     let attempt = input.str("ReceiveRequestAttemptId")?.map(str::to_string);
-    if let Some(a) = &attempt {
-        if a.is_empty() || a.len() > 128 {
-            return Err(SqsError::invalid(format!(
-                "Value {a} for parameter ReceiveRequestAttemptId is invalid."
-            )));
-        }
+    if let Some(a) = &attempt
+        && (a.is_empty() || a.len() > 128)
+    {
+        return Err(SqsError::invalid(format!(
+            "Value {a} for parameter ReceiveRequestAttemptId is invalid."
+        )));
     }
     let started = tokio::time::Instant::now();
     let mut deadline = None;

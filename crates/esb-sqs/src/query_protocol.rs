@@ -395,7 +395,7 @@ mod tests {
             &serde_json::json!({"Messages": [{"MessageId": "m", "Body": "a<b\r", "Attributes": {"SentTimestamp": "1"}}]}),
             "rid",
         );
-        assert!(xml.contains("<ReceiveMessageResult><Message><Attributes>") == false);
+        assert!(!xml.contains("<Attributes>"));
         assert!(xml.contains("<Message><Attribute><Name>SentTimestamp</Name><Value>1</Value></Attribute><Body>a&lt;b&#xD;</Body><MessageId>m</MessageId></Message>"));
         assert!(xml.ends_with("<ResponseMetadata><RequestId>rid</RequestId></ResponseMetadata></ReceiveMessageResponse>"));
     }
