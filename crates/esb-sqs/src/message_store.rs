@@ -218,6 +218,8 @@ pub struct Received {
     pub group_id: Option<String>,
     pub dedup_id: Option<String>,
     pub sequence_number: Option<String>,
+    /// The ARN of the queue a dead-lettered message came from.
+    pub dead_letter_source: Option<String>,
 }
 
 /// What one receive pass found.
@@ -271,6 +273,17 @@ pub fn parse_receipt(handle: &str) -> Result<(i64, i64, String), SqsError> {
     }
 }
 
+/// What a receive asks for.
+#[derive(Debug, Clone)]
+pub struct ReceiveRequest {
+    pub max: usize,
+    /// Seconds the messages stay in flight.
+    pub visibility: i64,
+    pub attempt_id: Option<String>,
+    /// The queue's ARN, which dead-lettered messages carry.
+    pub source_arn: String,
+}
+
 /// Takes up to `max` visible messages of `q`, in flight for `visibility` seconds.
 /// Messages received `maxReceiveCount` times already go to the dead-letter queue
 /// instead; expired ones are dropped.
@@ -278,11 +291,10 @@ pub fn receive(
     conn: &Connection,
     q: &QueueRow,
     s: &Settings,
-    max: usize,
-    visibility: i64,
-    attempt_id: Option<&str>,
+    req: &ReceiveRequest,
     now: i64,
 ) -> Result<ReceiveOutcome, SqsError> {
+    let (max, visibility, attempt_id) = (req.max, req.visibility, req.attempt_id.as_deref());
     let mut out = ReceiveOutcome::default();
     conn.prepare_cached("DELETE FROM messages WHERE queue_id = ?1 AND expires_ms <= ?2")?
         .execute(params![q.id, now])?;
@@ -322,7 +334,7 @@ pub fn receive(
         if let Some((dlq, max_receives)) = &dlq
             && c.receive_count >= *max_receives
         {
-            move_to(conn, c.row_id, dlq, now)?;
+            move_to(conn, c.row_id, dlq, &req.source_arn, now)?;
             if !out.moved_to.contains(&dlq.name) {
                 out.moved_to.push(dlq.name.clone());
             }
@@ -337,7 +349,7 @@ pub fn receive(
                  WHERE id = ?1
                  RETURNING message_id, body, md5_body, attributes, trace_header, sender_id,
                     sent_ms, receive_count, first_receive_ms, group_id, dedup_id,
-                    sequence_number",
+                    sequence_number, dead_letter_source",
             )?
             .query_row(
                 params![c.row_id, now, now + visibility * 1000, nonce],
@@ -356,6 +368,7 @@ pub fn receive(
                         group_id: r.get(9)?,
                         dedup_id: r.get(10)?,
                         sequence_number: r.get(11)?,
+                        dead_letter_source: r.get(12)?,
                     })
                 },
             )?;
@@ -460,7 +473,7 @@ fn repeat_attempt(
             .prepare_cached(
                 "SELECT message_id, body, md5_body, attributes, trace_header, sender_id,
                     sent_ms, receive_count, first_receive_ms, group_id, dedup_id,
-                    sequence_number
+                    sequence_number, dead_letter_source
                  FROM messages WHERE id = ?1 AND receipt = ?2 AND visible_ms > ?3",
             )?
             .query_row(params![row_id, nonce, now], |r| {
@@ -478,6 +491,7 @@ fn repeat_attempt(
                     group_id: r.get(9)?,
                     dedup_id: r.get(10)?,
                     sequence_number: r.get(11)?,
+                    dead_letter_source: r.get(12)?,
                 })
             })
             .optional()?;
@@ -488,7 +502,13 @@ fn repeat_attempt(
 
 /// Moves a message to the dead-letter queue `dlq`, visible there at once; it keeps
 /// its id, body, attributes, sent time and receive count.
-fn move_to(conn: &Connection, row_id: i64, dlq: &QueueRow, now: i64) -> Result<(), SqsError> {
+fn move_to(
+    conn: &Connection,
+    row_id: i64,
+    dlq: &QueueRow,
+    source_arn: &str,
+    now: i64,
+) -> Result<(), SqsError> {
     let s = Settings::of(&dlq.attributes, "");
     let sequence = if dlq.fifo {
         Some(queue_store::next_sequence(conn, dlq.id)?)
@@ -497,7 +517,8 @@ fn move_to(conn: &Connection, row_id: i64, dlq: &QueueRow, now: i64) -> Result<(
     };
     conn.prepare_cached(
         "UPDATE messages SET queue_id = ?2, visible_ms = ?3, receipt = NULL,
-            expires_ms = sent_ms + ?4, sequence_number = COALESCE(?5, sequence_number)
+            expires_ms = sent_ms + ?4, sequence_number = COALESCE(?5, sequence_number),
+            dead_letter_source = ?6
          WHERE id = ?1",
     )?
     .execute(params![
@@ -505,7 +526,8 @@ fn move_to(conn: &Connection, row_id: i64, dlq: &QueueRow, now: i64) -> Result<(
         dlq.id,
         now,
         s.retention_seconds * 1000,
-        sequence
+        sequence,
+        source_arn
     ])?;
     Ok(())
 }

@@ -234,10 +234,11 @@ async fn set_queue_attributes(sqs: &Sqs, input: &Input) -> Result<Value, SqsErro
     }
     let given = input.string_map("Attributes")?;
     let account = sqs.account().to_string();
+    let source_arn = sqs.arn(&name);
     sqs.run(move |conn| {
         let q = queue_store::require(conn, &name)?;
         let validated = queue_attributes::validate(&given, q.fifo, false)?;
-        check_redrive(conn, &validated, q.fifo, &account)?;
+        check_redrive(conn, &validated, q.fifo, &account, &source_arn)?;
         let mut attrs = q.attributes.clone();
         attrs.extend(validated);
         attrs.retain(|_, v| !v.is_empty());
@@ -521,6 +522,9 @@ fn system_attributes(m: &Received, wanted: &[String], account: &str) -> Map<Stri
     if let Some(v) = &m.trace_header {
         put("AWSTraceHeader", v.clone());
     }
+    if let Some(v) = &m.dead_letter_source {
+        put("DeadLetterQueueSourceArn", v.clone());
+    }
     out
 }
 
@@ -599,7 +603,14 @@ async fn receive_message(sqs: &Sqs, input: &Input) -> Result<Value, SqsError> {
         tokio::pin!(notified);
         notified.as_mut().enable();
         let (outcome, wait_default) =
-            receive_pass(sqs, &name, max, visibility, attempt.clone()).await?;
+            match receive_pass(sqs, &name, max, visibility, attempt.clone()).await {
+                Ok(found) => found,
+                Err(e) => {
+                    // No waiter entry stays behind for a queue that does not exist.
+                    sqs.forget(&name);
+                    return Err(e);
+                }
+            };
         for dlq in &outcome.moved_to {
             sqs.wake(dlq);
         }
@@ -641,11 +652,17 @@ async fn receive_pass(
 ) -> Result<(ReceiveOutcome, i64), SqsError> {
     let account = sqs.account().to_string();
     let queue = name.to_string();
+    let source_arn = sqs.arn(name);
     sqs.run(move |conn| {
         let q = queue_store::require(conn, &queue)?;
         let s = Settings::of(&q.attributes, &account);
-        let vt = visibility.unwrap_or(s.visibility_timeout);
-        let outcome = message_store::receive(conn, &q, &s, max, vt, attempt.as_deref(), now_ms())?;
+        let req = message_store::ReceiveRequest {
+            max,
+            visibility: visibility.unwrap_or(s.visibility_timeout),
+            attempt_id: attempt,
+            source_arn,
+        };
+        let outcome = message_store::receive(conn, &q, &s, &req, now_ms())?;
         Ok((outcome, s.wait_seconds))
     })
     .await

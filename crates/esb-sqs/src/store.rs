@@ -52,7 +52,8 @@ CREATE TABLE IF NOT EXISTS messages (
     receipt TEXT,
     group_id TEXT,
     dedup_id TEXT,
-    sequence_number TEXT
+    sequence_number TEXT,
+    dead_letter_source TEXT
 );
 CREATE INDEX IF NOT EXISTS messages_visible ON messages(queue_id, visible_ms, id);
 CREATE INDEX IF NOT EXISTS messages_expiry ON messages(queue_id, expires_ms);
@@ -65,6 +66,7 @@ CREATE TABLE IF NOT EXISTS dedup (
     expires_ms INTEGER NOT NULL,
     PRIMARY KEY (queue_id, key)
 );
+CREATE INDEX IF NOT EXISTS dedup_expiry ON dedup(queue_id, expires_ms);
 CREATE TABLE IF NOT EXISTS receive_attempts (
     queue_id INTEGER NOT NULL,
     attempt_id TEXT NOT NULL,

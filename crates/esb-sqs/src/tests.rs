@@ -263,6 +263,22 @@ async fn redrive_moves_a_message_after_max_receives() {
     );
     let moved = receive(&sqs, "dlq", 1, json!({})).await;
     assert_eq!(moved[0]["Body"], "poison");
+    assert_eq!(
+        moved[0]["Attributes"]["DeadLetterQueueSourceArn"],
+        format!("arn:aws:sqs:us-east-1:{ACCOUNT}:src")
+    );
+    assert_eq!(moved[0]["Attributes"]["ApproximateReceiveCount"], "3");
+    ok(&sqs, "CreateQueue", json!({"QueueName": "closed", "Attributes": {"RedriveAllowPolicy": r#"{"redrivePermission":"denyAll"}"#}})).await;
+    let to_closed = json!({"deadLetterTargetArn": format!("arn:aws:sqs:us-east-1:{ACCOUNT}:closed"), "maxReceiveCount": 2}).to_string();
+    assert_eq!(
+        err(
+            &sqs,
+            "SetQueueAttributes",
+            json!({"QueueUrl": url("src"), "Attributes": {"RedrivePolicy": to_closed}})
+        )
+        .await,
+        ErrorKind::InvalidParameterValue
+    );
     let sources = ok(
         &sqs,
         "ListDeadLetterSourceQueues",
