@@ -4,7 +4,7 @@
 //! the box calls (long-poll wake-ups included), `operations` the API's semantics,
 //! `front` the listener's envelope (protocol, Signature V4), `query_protocol` the
 //! form/XML protocol over the same operations, `wire` the answers, and
-//! `queue_attributes`, `message_attributes`, `names` and `tags` SQS's rules.
+//! `queue_attributes`, `message_attributes`, `names` and `tags` SQS's rules; `move_tasks` redrives dead-letter queues.
 
 mod engine;
 mod error;
@@ -12,6 +12,7 @@ mod front;
 mod input;
 mod message_attributes;
 mod message_store;
+mod move_tasks;
 mod names;
 mod operations;
 mod query_protocol;

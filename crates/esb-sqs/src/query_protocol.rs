@@ -275,9 +275,9 @@ fn member(action: &str, key: &str, value: &Value, out: &mut String) {
                 out.push_str("</Value></MessageAttribute>");
             }
         }
-        ("Successful" | "Failed" | "Messages", Value::Array(items)) => {
+        ("Successful" | "Failed" | "Messages" | "Results", Value::Array(items)) => {
             let element = match key {
-                "Successful" => format!("{action}ResultEntry"),
+                "Successful" | "Results" => format!("{action}ResultEntry"),
                 "Failed" => "BatchResultErrorEntry".to_string(),
                 _ => "Message".to_string(),
             };
@@ -312,6 +312,8 @@ const WITH_RESULT: &[&str] = &[
     "DeleteMessageBatch",
     "ChangeMessageVisibilityBatch",
     "ListDeadLetterSourceQueues",
+    "StartMessageMoveTask",
+    "ListMessageMoveTasks",
 ];
 
 /// `<ActionResponse>` for `output`.

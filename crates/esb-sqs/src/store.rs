@@ -67,6 +67,16 @@ CREATE TABLE IF NOT EXISTS dedup (
     PRIMARY KEY (queue_id, key)
 );
 CREATE INDEX IF NOT EXISTS dedup_expiry ON dedup(queue_id, expires_ms);
+CREATE TABLE IF NOT EXISTS move_tasks (
+    handle TEXT PRIMARY KEY,
+    source_arn TEXT NOT NULL,
+    destination_arn TEXT,
+    max_per_second INTEGER,
+    status TEXT NOT NULL,
+    moved INTEGER NOT NULL,
+    to_move INTEGER NOT NULL,
+    started_ms INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS receive_attempts (
     queue_id INTEGER NOT NULL,
     attempt_id TEXT NOT NULL,

@@ -172,6 +172,17 @@ assert "Messages" not in sqs.receive_message(QueueUrl=src, WaitTimeSeconds=3)
 moved = sqs.receive_message(QueueUrl=dlq, MessageSystemAttributeNames=["All"])["Messages"][0]
 assert moved["Body"] == "poison"
 assert sqs.list_dead_letter_source_queues(QueueUrl=dlq)["queueUrls"] == [src]
+assert moved["Attributes"]["DeadLetterQueueSourceArn"] == arn.replace("dead", "work")
+# Redrive back to the source queue.
+sqs.change_message_visibility(QueueUrl=dlq, ReceiptHandle=moved["ReceiptHandle"], VisibilityTimeout=0)
+expect_error("InvalidParameterValue", sqs.start_message_move_task, SourceArn=arn.replace("dead", "work"))
+expect_error("ResourceNotFoundException", sqs.start_message_move_task, SourceArn=arn.replace("dead", "nope"))
+handle = sqs.start_message_move_task(SourceArn=arn)["TaskHandle"]
+tasks = sqs.list_message_move_tasks(SourceArn=arn)["Results"]
+assert tasks[0]["Status"] == "COMPLETED" and tasks[0]["ApproximateNumberOfMessagesMoved"] == 1, tasks
+back = sqs.receive_message(QueueUrl=src, MessageSystemAttributeNames=["All"])["Messages"][0]
+assert back["Body"] == "poison" and back["Attributes"]["ApproximateReceiveCount"] == "1", back
+expect_error("ResourceNotFoundException", sqs.cancel_message_move_task, TaskHandle=handle)
 print("ok")
 "#,
         )
