@@ -143,6 +143,12 @@ impl Sqs {
         if fifo {
             validated.insert("FifoQueue".into(), "true".into());
         }
+        if validated.contains_key("KmsMasterKeyId")
+            && !validated.contains_key("SqsManagedSseEnabled")
+        {
+            // SSE-KMS replaces the SQS-managed encryption new queues get by default.
+            validated.insert("SqsManagedSseEnabled".into(), "false".into());
+        }
         crate::tags::check(&tags)?;
         let account = self.inner.account.clone();
         let source_arn = self.arn(&name);

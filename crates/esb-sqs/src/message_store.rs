@@ -12,6 +12,8 @@ use crate::queue_store::{self, QueueRow};
 
 /// FIFO deduplication ids and receive attempt ids count for five minutes.
 const DEDUP_WINDOW_MS: i64 = 5 * 60 * 1000;
+/// The longest a message may stay in flight, counted from its receive.
+const MAX_IN_FLIGHT_MS: i64 = 43_200 * 1000;
 
 /// A message to send, checked against SQS's rules for any queue.
 #[derive(Debug, Clone)]
@@ -562,23 +564,34 @@ pub fn change_visibility(
             format!("The input receipt handle \"{handle}\" is not a valid receipt handle."),
         ));
     }
-    let found: Option<(Option<String>, i64)> = conn
-        .prepare_cached("SELECT receipt, visible_ms FROM messages WHERE id = ?1 AND queue_id = ?2")?
-        .query_row(params![row_id, q.id], |r| Ok((r.get(0)?, r.get(1)?)))
+    let found: Option<(Option<String>, i64, Option<i64>)> = conn
+        .prepare_cached(
+            "SELECT receipt, visible_ms, first_receive_ms FROM messages
+             WHERE id = ?1 AND queue_id = ?2",
+        )?
+        .query_row(params![row_id, q.id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
         .optional()?;
     match found {
-        Some((Some(receipt), visible_ms)) if receipt == nonce => {
+        Some((Some(receipt), visible_ms, first)) if receipt == nonce => {
             if visible_ms <= now {
                 return Err(SqsError::new(
                     ErrorKind::MessageNotInflight,
                     "Message is not in flight.",
                 ));
             }
+            // A message stays in flight at most 12 hours after it was received.
+            if now + visibility * 1000 > first.unwrap_or(now) + MAX_IN_FLIGHT_MS {
+                return Err(SqsError::invalid(format!(
+                    "Value {visibility} for parameter VisibilityTimeout is invalid. Reason: Total VisibilityTimeout for the message is beyond the limit [43200 seconds]"
+                )));
+            }
             conn.prepare_cached("UPDATE messages SET visible_ms = ?2 WHERE id = ?1")?
                 .execute(params![row_id, now + visibility * 1000])?;
             Ok(())
         }
-        Some((_, visible_ms)) if visible_ms <= now => Err(SqsError::new(
+        Some((_, visible_ms, _)) if visible_ms <= now => Err(SqsError::new(
             ErrorKind::MessageNotInflight,
             "Message is not in flight.",
         )),
