@@ -183,3 +183,44 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Job>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_failing_job_undoes_only_its_own_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let insert = |name: &'static str, fail: bool| {
+            let store = store.clone();
+            async move {
+                store
+                    .run(move |conn| {
+                        conn.execute(
+                            "INSERT INTO queues (name, fifo, attributes, tags, created_ms, modified_ms)
+                             VALUES (?1, 0, '{}', '{}', 0, 0)",
+                            [name],
+                        )?;
+                        if fail {
+                            return Err(SqsError::invalid("no"));
+                        }
+                        Ok(())
+                    })
+                    .await
+            }
+        };
+        let (a, b, c) = tokio::join!(insert("a", false), insert("b", true), insert("c", false));
+        assert!(a.is_ok() && b.is_err() && c.is_ok());
+        drop(store);
+        let conn = Connection::open(dir.path().join("sqs.db")).unwrap();
+        let names: Vec<String> = conn
+            .prepare("SELECT name FROM queues ORDER BY name")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(names, ["a", "c"]);
+    }
+}

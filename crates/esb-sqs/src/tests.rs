@@ -553,3 +553,44 @@ async fn purge_and_list() {
         ErrorKind::QueueDoesNotExist
     );
 }
+
+#[tokio::test]
+async fn messages_expire_after_the_retention_period() {
+    use crate::message_store::{self, Outgoing, ReceiveRequest};
+    use crate::queue_attributes::Settings;
+    use crate::queue_store;
+    let dir = tempfile::tempdir().unwrap();
+    let sqs = open(dir.path());
+    ok(
+        &sqs,
+        "CreateQueue",
+        json!({"QueueName": "r", "Attributes": {"MessageRetentionPeriod": "60"}}),
+    )
+    .await;
+    let received = sqs
+        .run(|conn| {
+            let q = queue_store::require(conn, "r")?;
+            let s = Settings::of(&q.attributes, ACCOUNT);
+            let m = Outgoing {
+                body: "old".into(),
+                attributes: Default::default(),
+                system: Default::default(),
+                delay_seconds: None,
+                group_id: None,
+                dedup_id: None,
+            };
+            message_store::send(conn, &q, &s, &m, ACCOUNT, 1_000)?;
+            let req = ReceiveRequest {
+                max: 10,
+                visibility: 30,
+                attempt_id: None,
+                source_arn: String::new(),
+            };
+            let before = message_store::receive(conn, &q, &s, &req, 1_000 + 59_000)?;
+            let after = message_store::receive(conn, &q, &s, &req, 1_000 + 60_000 + 30_000)?;
+            Ok((before.messages.len(), after.messages.len()))
+        })
+        .await
+        .unwrap();
+    assert_eq!(received, (1, 0));
+}
