@@ -24,6 +24,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("esb-listener", &[]),
     ("esb-s3", &["esb-auth", "esb-listener"]),
     ("esb-dynamodb", &["esb-auth", "esb-listener"]),
+    ("esb-sqs", &["esb-auth", "esb-listener"]),
     (
         "esb-cloudwatch-logs",
         &["esb-auth", "esb-listener", "esb-logs"],
@@ -64,6 +65,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "esb-proto",
             "esb-rie",
             "esb-s3",
+            "esb-sqs",
             "esb-state",
             "esb-template",
         ],
