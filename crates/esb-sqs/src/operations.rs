@@ -254,10 +254,11 @@ async fn set_queue_attributes(sqs: &Sqs, input: &Input) -> Result<Value, SqsErro
 async fn tag_queue(sqs: &Sqs, input: &Input, add: bool) -> Result<Value, SqsError> {
     let name = queue_name(sqs, input)?.to_string();
     let (tags, keys) = if add {
-        if input.get("Tags").is_none() {
+        let tags = input.string_map("Tags")?;
+        if tags.is_empty() {
             return Err(SqsError::missing("Tags"));
         }
-        (input.string_map("Tags")?, Vec::new())
+        (tags, Vec::new())
     } else {
         if input.get("TagKeys").is_none() {
             return Err(SqsError::missing("TagKeys"));

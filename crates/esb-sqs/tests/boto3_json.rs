@@ -232,3 +232,39 @@ print("ok")
         )
         .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn visibility_timeout_returns_a_message_and_receipts_follow_sqs() {
+    let front = Front::start().await;
+    front
+        .python(
+            r#"
+url = sqs.create_queue(QueueName="vis", Attributes={"VisibilityTimeout": "1"})["QueueUrl"]
+sqs.send_message(QueueUrl=url, MessageBody="again")
+first = sqs.receive_message(QueueUrl=url)["Messages"][0]
+assert "Messages" not in sqs.receive_message(QueueUrl=url)
+t = time.time()
+second = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=5, MessageSystemAttributeNames=["ApproximateReceiveCount"])["Messages"][0]
+assert 0.5 < time.time() - t < 3
+assert second["MessageId"] == first["MessageId"]
+assert second["Attributes"]["ApproximateReceiveCount"] == "2"
+assert second["ReceiptHandle"] != first["ReceiptHandle"]
+# The first handle is stale: deleting with it succeeds but leaves the message.
+sqs.delete_message(QueueUrl=url, ReceiptHandle=first["ReceiptHandle"])
+sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=second["ReceiptHandle"], VisibilityTimeout=0)
+expect_error("AWS.SimpleQueueService.MessageNotInflight", sqs.change_message_visibility,
+             QueueUrl=url, ReceiptHandle=second["ReceiptHandle"], VisibilityTimeout=10)
+third = sqs.receive_message(QueueUrl=url, VisibilityTimeout=60)["Messages"][0]
+sqs.delete_message(QueueUrl=url, ReceiptHandle=third["ReceiptHandle"])
+a = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+assert a == {"ApproximateNumberOfMessages": "0", "ApproximateNumberOfMessagesNotVisible": "0"}, a
+# Delayed messages are counted apart until due.
+sqs.send_message(QueueUrl=url, MessageBody="later", DelaySeconds=2)
+a = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+assert a["ApproximateNumberOfMessagesDelayed"] == "1" and a["ApproximateNumberOfMessages"] == "0", a
+assert sqs.receive_message(QueueUrl=url, WaitTimeSeconds=5)["Messages"][0]["Body"] == "later"
+print("ok")
+"#,
+        )
+        .await;
+}
