@@ -497,7 +497,7 @@ fn range(input: &Input, key: &str, lo: i64, hi: i64, why: &str) -> Result<Option
 
 /// The system attributes a receive asked for (`AttributeNames`, deprecated, and
 /// `MessageSystemAttributeNames`).
-fn system_attributes(m: &Received, wanted: &[String], account: &str) -> Map<String, Value> {
+fn system_attributes(m: &Received, wanted: &[String]) -> Map<String, Value> {
     let all = wanted.iter().any(|w| w == "All");
     let want = |n: &str| all || wanted.iter().any(|w| w == n);
     let mut out = Map::new();
@@ -507,7 +507,6 @@ fn system_attributes(m: &Received, wanted: &[String], account: &str) -> Map<Stri
         }
     };
     put("SenderId", m.sender_id.clone());
-    let _ = account;
     put("SentTimestamp", m.sent_ms.to_string());
     put("ApproximateReceiveCount", m.receive_count.to_string());
     put(
@@ -532,13 +531,13 @@ fn system_attributes(m: &Received, wanted: &[String], account: &str) -> Map<Stri
     out
 }
 
-fn received_json(m: &Received, system: &[String], user: &[String], account: &str) -> Value {
+fn received_json(m: &Received, system: &[String], user: &[String]) -> Value {
     let mut out = Map::new();
     out.insert("MessageId".into(), m.message_id.clone().into());
     out.insert("ReceiptHandle".into(), m.receipt_handle.clone().into());
     out.insert("MD5OfBody".into(), m.md5_body.clone().into());
     out.insert("Body".into(), m.body.clone().into());
-    let attrs = system_attributes(m, system, account);
+    let attrs = system_attributes(m, system);
     if !attrs.is_empty() {
         out.insert("Attributes".into(), Value::Object(attrs));
     }
@@ -623,11 +622,10 @@ async fn receive_message(sqs: &Sqs, input: &Input) -> Result<Value, SqsError> {
         });
         let now = tokio::time::Instant::now();
         if !outcome.messages.is_empty() || now >= deadline {
-            let account = sqs.account();
             let messages: Vec<Value> = outcome
                 .messages
                 .iter()
-                .map(|m| received_json(m, &system, &user, account))
+                .map(|m| received_json(m, &system, &user))
                 .collect();
             if messages.is_empty() {
                 return Ok(json!({}));
