@@ -4,7 +4,7 @@
 //! the box calls (long-poll wake-ups included), `operations` the API's semantics,
 //! `front` the listener's envelope (protocol, Signature V4), `query_protocol` the
 //! form/XML protocol over the same operations, `wire` the answers, and
-//! `queue_attributes`, `message_attributes`, `names` and `tags` SQS's rules; `move_tasks` redrives dead-letter queues.
+//! `queue_attributes`, `message_attributes`, `names` and `tags` SQS's rules; `move_tasks` redrives dead-letter queues, `permissions` keeps AddPermission's statements.
 
 mod engine;
 mod error;
@@ -15,6 +15,7 @@ mod message_store;
 mod move_tasks;
 mod names;
 mod operations;
+mod permissions;
 mod query_protocol;
 mod queue_attributes;
 mod queue_store;

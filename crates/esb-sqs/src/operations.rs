@@ -80,6 +80,8 @@ pub async fn call(
         "DeleteMessageBatch" => delete_message_batch(sqs, &input).await,
         "ChangeMessageVisibility" => change_visibility(sqs, &input).await,
         "ChangeMessageVisibilityBatch" => change_visibility_batch(sqs, &input).await,
+        "AddPermission" => crate::permissions::add(sqs, &input).await,
+        "RemovePermission" => crate::permissions::remove(sqs, &input).await,
         "StartMessageMoveTask" => crate::move_tasks::start(sqs, &input).await,
         "ListMessageMoveTasks" => crate::move_tasks::list(sqs, &input).await,
         "CancelMessageMoveTask" => crate::move_tasks::cancel(sqs, &input).await,

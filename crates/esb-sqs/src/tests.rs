@@ -594,3 +594,51 @@ async fn messages_expire_after_the_retention_period() {
         .unwrap();
     assert_eq!(received, (1, 0));
 }
+
+#[tokio::test]
+async fn permissions_are_policy_statements() {
+    let dir = tempfile::tempdir().unwrap();
+    let sqs = open(dir.path());
+    ok(&sqs, "CreateQueue", json!({"QueueName": "p"})).await;
+    ok(&sqs, "AddPermission", json!({"QueueUrl": url("p"), "Label": "l1", "AWSAccountIds": ["111111111111"], "Actions": ["SendMessage"]})).await;
+    assert_eq!(
+        err(&sqs, "AddPermission", json!({"QueueUrl": url("p"), "Label": "l1", "AWSAccountIds": ["1"], "Actions": ["SendMessage"]})).await,
+        ErrorKind::InvalidParameterValue
+    );
+    let attrs = ok(
+        &sqs,
+        "GetQueueAttributes",
+        json!({"QueueUrl": url("p"), "AttributeNames": ["Policy"]}),
+    )
+    .await;
+    let policy: Value =
+        serde_json::from_str(attrs["Attributes"]["Policy"].as_str().unwrap()).unwrap();
+    assert_eq!(policy["Statement"][0]["Sid"], "l1");
+    assert_eq!(policy["Statement"][0]["Action"], json!(["SQS:SendMessage"]));
+    assert_eq!(
+        policy["Statement"][0]["Principal"]["AWS"],
+        json!(["arn:aws:iam::111111111111:root"])
+    );
+    ok(
+        &sqs,
+        "RemovePermission",
+        json!({"QueueUrl": url("p"), "Label": "l1"}),
+    )
+    .await;
+    assert_eq!(
+        err(
+            &sqs,
+            "RemovePermission",
+            json!({"QueueUrl": url("p"), "Label": "l1"})
+        )
+        .await,
+        ErrorKind::InvalidParameterValue
+    );
+    let attrs = ok(
+        &sqs,
+        "GetQueueAttributes",
+        json!({"QueueUrl": url("p"), "AttributeNames": ["All"]}),
+    )
+    .await;
+    assert!(attrs["Attributes"].get("Policy").is_none());
+}
