@@ -143,10 +143,17 @@ impl Sqs {
         if fifo {
             validated.insert("FifoQueue".into(), "true".into());
         }
+        if validated.contains_key("KmsMasterKeyId")
+            && !validated.contains_key("SqsManagedSseEnabled")
+        {
+            // SSE-KMS replaces the SQS-managed encryption new queues get by default.
+            validated.insert("SqsManagedSseEnabled".into(), "false".into());
+        }
         crate::tags::check(&tags)?;
         let account = self.inner.account.clone();
+        let source_arn = self.arn(&name);
         self.run(move |conn| {
-            check_redrive(conn, &validated, fifo, &account)?;
+            check_redrive(conn, &validated, fifo, &account, &source_arn)?;
             let now = now_ms();
             match queue_store::get(conn, &name)? {
                 Some(q) if existing == Existing::MustMatch => {
@@ -308,12 +315,31 @@ impl Sqs {
     }
 }
 
+/// Whether a dead-letter queue's `RedriveAllowPolicy` lets `source_arn` use it.
+fn allows(dlq: &Attributes, source_arn: &str) -> bool {
+    let Some(policy) = dlq
+        .get("RedriveAllowPolicy")
+        .and_then(|p| serde_json::from_str::<serde_json::Value>(p).ok())
+    else {
+        return true;
+    };
+    match policy.get("redrivePermission").and_then(|p| p.as_str()) {
+        Some("denyAll") => false,
+        Some("byQueue") => policy
+            .get("sourceQueueArns")
+            .and_then(|a| a.as_array())
+            .is_some_and(|a| a.iter().any(|x| x.as_str() == Some(source_arn))),
+        _ => true,
+    }
+}
+
 /// A redrive policy's target must be a queue of this box, of the same type.
 pub(crate) fn check_redrive(
     conn: &Connection,
     attrs: &Attributes,
     fifo: bool,
     account: &str,
+    source_arn: &str,
 ) -> Result<(), SqsError> {
     let Some(target) = queue_attributes::redrive_target(attrs) else {
         return Ok(());
@@ -335,6 +361,11 @@ pub(crate) fn check_redrive(
         } else {
             "Dead-letter target must be a standard queue."
         }));
+    }
+    if !allows(&dlq.attributes, source_arn) {
+        return Err(reason(
+            "Dead-letter target's RedriveAllowPolicy does not allow this source queue.",
+        ));
     }
     Ok(())
 }

@@ -4,9 +4,11 @@
 //! the box calls (long-poll wake-ups included), `operations` the API's semantics,
 //! `front` the listener's envelope (protocol, Signature V4), `query_protocol` the
 //! form/XML protocol over the same operations, `wire` the answers, and
-//! `queue_attributes`, `message_attributes`, `names` and `tags` SQS's rules.
-//! `queue_mapping` is SQS → Lambda: the poller (event source mapping), which speaks
-//! the public API so it drives this service, or any other SQS, the same way.
+//! `queue_attributes`, `message_attributes`, `names` and `tags` SQS's rules;
+//! `move_tasks` redrives dead-letter queues, `permissions` keeps AddPermission's
+//! statements. `queue_mapping` is SQS → Lambda: the poller (event source mapping),
+//! which speaks the public API so it drives this service, or any other SQS, the same
+//! way.
 
 mod engine;
 mod error;
@@ -14,8 +16,10 @@ mod front;
 mod input;
 mod message_attributes;
 mod message_store;
+mod move_tasks;
 mod names;
 mod operations;
+mod permissions;
 mod query_protocol;
 mod queue_attributes;
 pub mod queue_mapping;

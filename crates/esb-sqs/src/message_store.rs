@@ -12,6 +12,8 @@ use crate::queue_store::{self, QueueRow};
 
 /// FIFO deduplication ids and receive attempt ids count for five minutes.
 const DEDUP_WINDOW_MS: i64 = 5 * 60 * 1000;
+/// The longest a message may stay in flight, counted from its receive.
+const MAX_IN_FLIGHT_MS: i64 = 43_200 * 1000;
 
 /// A message to send, checked against SQS's rules for any queue.
 #[derive(Debug, Clone)]
@@ -63,12 +65,12 @@ pub fn check_for_queue(m: &Outgoing, s: &Settings) -> Result<(), SqsError> {
             s.max_message_size
         )));
     }
-    if let Some(d) = m.delay_seconds {
-        if !(0..=900).contains(&d) {
-            return Err(SqsError::invalid(format!(
-                "Value {d} for parameter DelaySeconds is invalid. Reason: DelaySeconds must be >= 0 and <= 900."
-            )));
-        }
+    if let Some(d) = m.delay_seconds
+        && !(0..=900).contains(&d)
+    {
+        return Err(SqsError::invalid(format!(
+            "Value {d} for parameter DelaySeconds is invalid. Reason: DelaySeconds must be >= 0 and <= 900."
+        )));
     }
     if let Some(g) = &m.group_id {
         check_token("MessageGroupId", g)?;
@@ -218,6 +220,8 @@ pub struct Received {
     pub group_id: Option<String>,
     pub dedup_id: Option<String>,
     pub sequence_number: Option<String>,
+    /// The ARN of the queue a dead-lettered message came from.
+    pub dead_letter_source: Option<String>,
 }
 
 /// What one receive pass found.
@@ -271,6 +275,17 @@ pub fn parse_receipt(handle: &str) -> Result<(i64, i64, String), SqsError> {
     }
 }
 
+/// What a receive asks for.
+#[derive(Debug, Clone)]
+pub struct ReceiveRequest {
+    pub max: usize,
+    /// Seconds the messages stay in flight.
+    pub visibility: i64,
+    pub attempt_id: Option<String>,
+    /// The queue's ARN, which dead-lettered messages carry.
+    pub source_arn: String,
+}
+
 /// Takes up to `max` visible messages of `q`, in flight for `visibility` seconds.
 /// Messages received `maxReceiveCount` times already go to the dead-letter queue
 /// instead; expired ones are dropped.
@@ -278,19 +293,18 @@ pub fn receive(
     conn: &Connection,
     q: &QueueRow,
     s: &Settings,
-    max: usize,
-    visibility: i64,
-    attempt_id: Option<&str>,
+    req: &ReceiveRequest,
     now: i64,
 ) -> Result<ReceiveOutcome, SqsError> {
+    let (max, visibility, attempt_id) = (req.max, req.visibility, req.attempt_id.as_deref());
     let mut out = ReceiveOutcome::default();
     conn.prepare_cached("DELETE FROM messages WHERE queue_id = ?1 AND expires_ms <= ?2")?
         .execute(params![q.id, now])?;
-    if let (true, Some(attempt)) = (s.fifo, attempt_id) {
-        if let Some(again) = repeat_attempt(conn, q, attempt, now)? {
-            out.messages = again;
-            return Ok(out);
-        }
+    if let (true, Some(attempt)) = (s.fifo, attempt_id)
+        && let Some(again) = repeat_attempt(conn, q, attempt, now)?
+    {
+        out.messages = again;
+        return Ok(out);
     }
     let dlq = match &s.redrive {
         Some((name, max_receives)) => queue_store::get(conn, name)?
@@ -319,14 +333,14 @@ pub fn receive(
         if out.messages.len() >= max {
             break;
         }
-        if let Some((dlq, max_receives)) = &dlq {
-            if c.receive_count >= *max_receives {
-                move_to(conn, c.row_id, dlq, now)?;
-                if !out.moved_to.contains(&dlq.name) {
-                    out.moved_to.push(dlq.name.clone());
-                }
-                continue;
+        if let Some((dlq, max_receives)) = &dlq
+            && c.receive_count >= *max_receives
+        {
+            move_to(conn, c.row_id, dlq, &req.source_arn, now)?;
+            if !out.moved_to.contains(&dlq.name) {
+                out.moved_to.push(dlq.name.clone());
             }
+            continue;
         }
         let nonce = uuid::Uuid::new_v4().simple().to_string();
         let m = conn
@@ -337,7 +351,7 @@ pub fn receive(
                  WHERE id = ?1
                  RETURNING message_id, body, md5_body, attributes, trace_header, sender_id,
                     sent_ms, receive_count, first_receive_ms, group_id, dedup_id,
-                    sequence_number",
+                    sequence_number, dead_letter_source",
             )?
             .query_row(
                 params![c.row_id, now, now + visibility * 1000, nonce],
@@ -356,6 +370,7 @@ pub fn receive(
                         group_id: r.get(9)?,
                         dedup_id: r.get(10)?,
                         sequence_number: r.get(11)?,
+                        dead_letter_source: r.get(12)?,
                     })
                 },
             )?;
@@ -460,7 +475,7 @@ fn repeat_attempt(
             .prepare_cached(
                 "SELECT message_id, body, md5_body, attributes, trace_header, sender_id,
                     sent_ms, receive_count, first_receive_ms, group_id, dedup_id,
-                    sequence_number
+                    sequence_number, dead_letter_source
                  FROM messages WHERE id = ?1 AND receipt = ?2 AND visible_ms > ?3",
             )?
             .query_row(params![row_id, nonce, now], |r| {
@@ -478,6 +493,7 @@ fn repeat_attempt(
                     group_id: r.get(9)?,
                     dedup_id: r.get(10)?,
                     sequence_number: r.get(11)?,
+                    dead_letter_source: r.get(12)?,
                 })
             })
             .optional()?;
@@ -488,7 +504,13 @@ fn repeat_attempt(
 
 /// Moves a message to the dead-letter queue `dlq`, visible there at once; it keeps
 /// its id, body, attributes, sent time and receive count.
-fn move_to(conn: &Connection, row_id: i64, dlq: &QueueRow, now: i64) -> Result<(), SqsError> {
+fn move_to(
+    conn: &Connection,
+    row_id: i64,
+    dlq: &QueueRow,
+    source_arn: &str,
+    now: i64,
+) -> Result<(), SqsError> {
     let s = Settings::of(&dlq.attributes, "");
     let sequence = if dlq.fifo {
         Some(queue_store::next_sequence(conn, dlq.id)?)
@@ -497,7 +519,8 @@ fn move_to(conn: &Connection, row_id: i64, dlq: &QueueRow, now: i64) -> Result<(
     };
     conn.prepare_cached(
         "UPDATE messages SET queue_id = ?2, visible_ms = ?3, receipt = NULL,
-            expires_ms = sent_ms + ?4, sequence_number = COALESCE(?5, sequence_number)
+            expires_ms = sent_ms + ?4, sequence_number = COALESCE(?5, sequence_number),
+            dead_letter_source = ?6
          WHERE id = ?1",
     )?
     .execute(params![
@@ -505,7 +528,8 @@ fn move_to(conn: &Connection, row_id: i64, dlq: &QueueRow, now: i64) -> Result<(
         dlq.id,
         now,
         s.retention_seconds * 1000,
-        sequence
+        sequence,
+        source_arn
     ])?;
     Ok(())
 }
@@ -540,23 +564,34 @@ pub fn change_visibility(
             format!("The input receipt handle \"{handle}\" is not a valid receipt handle."),
         ));
     }
-    let found: Option<(Option<String>, i64)> = conn
-        .prepare_cached("SELECT receipt, visible_ms FROM messages WHERE id = ?1 AND queue_id = ?2")?
-        .query_row(params![row_id, q.id], |r| Ok((r.get(0)?, r.get(1)?)))
+    let found: Option<(Option<String>, i64, Option<i64>)> = conn
+        .prepare_cached(
+            "SELECT receipt, visible_ms, first_receive_ms FROM messages
+             WHERE id = ?1 AND queue_id = ?2",
+        )?
+        .query_row(params![row_id, q.id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
         .optional()?;
     match found {
-        Some((Some(receipt), visible_ms)) if receipt == nonce => {
+        Some((Some(receipt), visible_ms, first)) if receipt == nonce => {
             if visible_ms <= now {
                 return Err(SqsError::new(
                     ErrorKind::MessageNotInflight,
                     "Message is not in flight.",
                 ));
             }
+            // A message stays in flight at most 12 hours after it was received.
+            if now + visibility * 1000 > first.unwrap_or(now) + MAX_IN_FLIGHT_MS {
+                return Err(SqsError::invalid(format!(
+                    "Value {visibility} for parameter VisibilityTimeout is invalid. Reason: Total VisibilityTimeout for the message is beyond the limit [43200 seconds]"
+                )));
+            }
             conn.prepare_cached("UPDATE messages SET visible_ms = ?2 WHERE id = ?1")?
                 .execute(params![row_id, now + visibility * 1000])?;
             Ok(())
         }
-        Some((_, visible_ms)) if visible_ms <= now => Err(SqsError::new(
+        Some((_, visible_ms, _)) if visible_ms <= now => Err(SqsError::new(
             ErrorKind::MessageNotInflight,
             "Message is not in flight.",
         )),

@@ -42,8 +42,7 @@ pub fn queue_of_url<'a>(url: &'a str, account: &str) -> Result<&'a str, SqsError
     let path = path.split(['?', '#']).next().unwrap_or("");
     let mut segments = path.split('/').filter(|s| !s.is_empty());
     match (segments.next(), segments.next(), segments.next()) {
-        (Some(acct), Some(name), None) if acct == account || acct == "queue" => Ok(name),
-        (Some(name), None, None) if !url.contains("://") => Ok(name),
+        (Some(acct), Some(name), None) if acct == account => Ok(name),
         _ => Err(SqsError::no_queue()),
     }
 }
@@ -133,6 +132,8 @@ mod tests {
         );
         assert!(queue_of_url("http://localhost/111111111111/q1", acct).is_err());
         assert!(queue_of_url("http://localhost/", acct).is_err());
+        assert!(queue_of_url("http://localhost/queue/q1", acct).is_err());
+        assert!(queue_of_url("q1", acct).is_err());
         assert_eq!(
             queue_of_reference("arn:aws:sqs:us-east-1:000000000000:q1", acct),
             Ok("q1")

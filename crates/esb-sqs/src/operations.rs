@@ -80,6 +80,11 @@ pub async fn call(
         "DeleteMessageBatch" => delete_message_batch(sqs, &input).await,
         "ChangeMessageVisibility" => change_visibility(sqs, &input).await,
         "ChangeMessageVisibilityBatch" => change_visibility_batch(sqs, &input).await,
+        "AddPermission" => crate::permissions::add(sqs, &input).await,
+        "RemovePermission" => crate::permissions::remove(sqs, &input).await,
+        "StartMessageMoveTask" => crate::move_tasks::start(sqs, &input).await,
+        "ListMessageMoveTasks" => crate::move_tasks::list(sqs, &input).await,
+        "CancelMessageMoveTask" => crate::move_tasks::cancel(sqs, &input).await,
         _ => Err(SqsError::new(
             ErrorKind::UnsupportedOperation,
             format!("{operation} is not supported by this box's SQS service."),
@@ -102,10 +107,10 @@ async fn create_queue(sqs: &Sqs, input: &Input, ctx: &Context) -> Result<Value, 
 
 async fn get_queue_url(sqs: &Sqs, input: &Input, ctx: &Context) -> Result<Value, SqsError> {
     let name = input.required("QueueName")?.to_string();
-    if let Some(owner) = input.str("QueueOwnerAWSAccountId")? {
-        if owner != sqs.account() {
-            return Err(SqsError::no_queue());
-        }
+    if let Some(owner) = input.str("QueueOwnerAWSAccountId")?
+        && owner != sqs.account()
+    {
+        return Err(SqsError::no_queue());
     }
     let n = name.clone();
     sqs.run(move |conn| queue_store::require(conn, &n).map(|_| ()))
@@ -168,10 +173,11 @@ async fn list_queues(sqs: &Sqs, input: &Input, ctx: &Context) -> Result<Value, S
             .collect();
         out.insert("QueueUrls".into(), Value::Array(urls));
     }
-    if more && max.is_some() {
-        if let Some(last) = found.last() {
-            out.insert("NextToken".into(), Value::String(next_token(last)));
-        }
+    if more
+        && max.is_some()
+        && let Some(last) = found.last()
+    {
+        out.insert("NextToken".into(), Value::String(next_token(last)));
     }
     Ok(Value::Object(out))
 }
@@ -233,10 +239,11 @@ async fn set_queue_attributes(sqs: &Sqs, input: &Input) -> Result<Value, SqsErro
     }
     let given = input.string_map("Attributes")?;
     let account = sqs.account().to_string();
+    let source_arn = sqs.arn(&name);
     sqs.run(move |conn| {
         let q = queue_store::require(conn, &name)?;
         let validated = queue_attributes::validate(&given, q.fifo, false)?;
-        check_redrive(conn, &validated, q.fifo, &account)?;
+        check_redrive(conn, &validated, q.fifo, &account, &source_arn)?;
         let mut attrs = q.attributes.clone();
         attrs.extend(validated);
         attrs.retain(|_, v| !v.is_empty());
@@ -249,10 +256,11 @@ async fn set_queue_attributes(sqs: &Sqs, input: &Input) -> Result<Value, SqsErro
 async fn tag_queue(sqs: &Sqs, input: &Input, add: bool) -> Result<Value, SqsError> {
     let name = queue_name(sqs, input)?.to_string();
     let (tags, keys) = if add {
-        if input.get("Tags").is_none() {
+        let tags = input.string_map("Tags")?;
+        if tags.is_empty() {
             return Err(SqsError::missing("Tags"));
         }
-        (input.string_map("Tags")?, Vec::new())
+        (tags, Vec::new())
     } else {
         if input.get("TagKeys").is_none() {
             return Err(SqsError::missing("TagKeys"));
@@ -331,10 +339,11 @@ async fn dead_letter_sources(sqs: &Sqs, input: &Input, ctx: &Context) -> Result<
         .map(|n| Value::String(names::url(&ctx.base_url, sqs.account(), n)))
         .collect();
     let mut out = json!({"queueUrls": urls});
-    if more && max.is_some() {
-        if let Some(last) = shown.last() {
-            out["NextToken"] = Value::String(next_token(last));
-        }
+    if more
+        && max.is_some()
+        && let Some(last) = shown.last()
+    {
+        out["NextToken"] = Value::String(next_token(last));
     }
     Ok(out)
 }
@@ -490,7 +499,7 @@ fn range(input: &Input, key: &str, lo: i64, hi: i64, why: &str) -> Result<Option
 
 /// The system attributes a receive asked for (`AttributeNames`, deprecated, and
 /// `MessageSystemAttributeNames`).
-fn system_attributes(m: &Received, wanted: &[String], account: &str) -> Map<String, Value> {
+fn system_attributes(m: &Received, wanted: &[String]) -> Map<String, Value> {
     let all = wanted.iter().any(|w| w == "All");
     let want = |n: &str| all || wanted.iter().any(|w| w == n);
     let mut out = Map::new();
@@ -500,7 +509,6 @@ fn system_attributes(m: &Received, wanted: &[String], account: &str) -> Map<Stri
         }
     };
     put("SenderId", m.sender_id.clone());
-    let _ = account;
     put("SentTimestamp", m.sent_ms.to_string());
     put("ApproximateReceiveCount", m.receive_count.to_string());
     put(
@@ -519,16 +527,19 @@ fn system_attributes(m: &Received, wanted: &[String], account: &str) -> Map<Stri
     if let Some(v) = &m.trace_header {
         put("AWSTraceHeader", v.clone());
     }
+    if let Some(v) = &m.dead_letter_source {
+        put("DeadLetterQueueSourceArn", v.clone());
+    }
     out
 }
 
-fn received_json(m: &Received, system: &[String], user: &[String], account: &str) -> Value {
+fn received_json(m: &Received, system: &[String], user: &[String]) -> Value {
     let mut out = Map::new();
     out.insert("MessageId".into(), m.message_id.clone().into());
     out.insert("ReceiptHandle".into(), m.receipt_handle.clone().into());
     out.insert("MD5OfBody".into(), m.md5_body.clone().into());
     out.insert("Body".into(), m.body.clone().into());
-    let attrs = system_attributes(m, system, account);
+    let attrs = system_attributes(m, system);
     if !attrs.is_empty() {
         out.insert("Attributes".into(), Value::Object(attrs));
     }
@@ -582,12 +593,12 @@ async fn receive_message(sqs: &Sqs, input: &Input) -> Result<Value, SqsError> {
     system.extend(input.strings("MessageSystemAttributeNames")?);
     let user = input.strings("MessageAttributeNames")?;
     let attempt = input.str("ReceiveRequestAttemptId")?.map(str::to_string);
-    if let Some(a) = &attempt {
-        if a.is_empty() || a.len() > 128 {
-            return Err(SqsError::invalid(format!(
-                "Value {a} for parameter ReceiveRequestAttemptId is invalid."
-            )));
-        }
+    if let Some(a) = &attempt
+        && (a.is_empty() || a.len() > 128)
+    {
+        return Err(SqsError::invalid(format!(
+            "Value {a} for parameter ReceiveRequestAttemptId is invalid."
+        )));
     }
     let started = tokio::time::Instant::now();
     let mut deadline = None;
@@ -597,7 +608,14 @@ async fn receive_message(sqs: &Sqs, input: &Input) -> Result<Value, SqsError> {
         tokio::pin!(notified);
         notified.as_mut().enable();
         let (outcome, wait_default) =
-            receive_pass(sqs, &name, max, visibility, attempt.clone()).await?;
+            match receive_pass(sqs, &name, max, visibility, attempt.clone()).await {
+                Ok(found) => found,
+                Err(e) => {
+                    // No waiter entry stays behind for a queue that does not exist.
+                    sqs.forget(&name);
+                    return Err(e);
+                }
+            };
         for dlq in &outcome.moved_to {
             sqs.wake(dlq);
         }
@@ -606,11 +624,10 @@ async fn receive_message(sqs: &Sqs, input: &Input) -> Result<Value, SqsError> {
         });
         let now = tokio::time::Instant::now();
         if !outcome.messages.is_empty() || now >= deadline {
-            let account = sqs.account();
             let messages: Vec<Value> = outcome
                 .messages
                 .iter()
-                .map(|m| received_json(m, &system, &user, account))
+                .map(|m| received_json(m, &system, &user))
                 .collect();
             if messages.is_empty() {
                 return Ok(json!({}));
@@ -639,11 +656,17 @@ async fn receive_pass(
 ) -> Result<(ReceiveOutcome, i64), SqsError> {
     let account = sqs.account().to_string();
     let queue = name.to_string();
+    let source_arn = sqs.arn(name);
     sqs.run(move |conn| {
         let q = queue_store::require(conn, &queue)?;
         let s = Settings::of(&q.attributes, &account);
-        let vt = visibility.unwrap_or(s.visibility_timeout);
-        let outcome = message_store::receive(conn, &q, &s, max, vt, attempt.as_deref(), now_ms())?;
+        let req = message_store::ReceiveRequest {
+            max,
+            visibility: visibility.unwrap_or(s.visibility_timeout),
+            attempt_id: attempt,
+            source_arn,
+        };
+        let outcome = message_store::receive(conn, &q, &s, &req, now_ms())?;
         Ok((outcome, s.wait_seconds))
     })
     .await

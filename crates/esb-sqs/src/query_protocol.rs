@@ -275,9 +275,9 @@ fn member(action: &str, key: &str, value: &Value, out: &mut String) {
                 out.push_str("</Value></MessageAttribute>");
             }
         }
-        ("Successful" | "Failed" | "Messages", Value::Array(items)) => {
+        ("Successful" | "Failed" | "Messages" | "Results", Value::Array(items)) => {
             let element = match key {
-                "Successful" => format!("{action}ResultEntry"),
+                "Successful" | "Results" => format!("{action}ResultEntry"),
                 "Failed" => "BatchResultErrorEntry".to_string(),
                 _ => "Message".to_string(),
             };
@@ -312,6 +312,8 @@ const WITH_RESULT: &[&str] = &[
     "DeleteMessageBatch",
     "ChangeMessageVisibilityBatch",
     "ListDeadLetterSourceQueues",
+    "StartMessageMoveTask",
+    "ListMessageMoveTasks",
 ];
 
 /// `<ActionResponse>` for `output`.
@@ -395,7 +397,7 @@ mod tests {
             &serde_json::json!({"Messages": [{"MessageId": "m", "Body": "a<b\r", "Attributes": {"SentTimestamp": "1"}}]}),
             "rid",
         );
-        assert!(xml.contains("<ReceiveMessageResult><Message><Attributes>") == false);
+        assert!(!xml.contains("<Attributes>"));
         assert!(xml.contains("<Message><Attribute><Name>SentTimestamp</Name><Value>1</Value></Attribute><Body>a&lt;b&#xD;</Body><MessageId>m</MessageId></Message>"));
         assert!(xml.ends_with("<ResponseMetadata><RequestId>rid</RequestId></ResponseMetadata></ReceiveMessageResponse>"));
     }

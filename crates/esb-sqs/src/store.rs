@@ -52,7 +52,8 @@ CREATE TABLE IF NOT EXISTS messages (
     receipt TEXT,
     group_id TEXT,
     dedup_id TEXT,
-    sequence_number TEXT
+    sequence_number TEXT,
+    dead_letter_source TEXT
 );
 CREATE INDEX IF NOT EXISTS messages_visible ON messages(queue_id, visible_ms, id);
 CREATE INDEX IF NOT EXISTS messages_expiry ON messages(queue_id, expires_ms);
@@ -64,6 +65,17 @@ CREATE TABLE IF NOT EXISTS dedup (
     sequence_number TEXT,
     expires_ms INTEGER NOT NULL,
     PRIMARY KEY (queue_id, key)
+);
+CREATE INDEX IF NOT EXISTS dedup_expiry ON dedup(queue_id, expires_ms);
+CREATE TABLE IF NOT EXISTS move_tasks (
+    handle TEXT PRIMARY KEY,
+    source_arn TEXT NOT NULL,
+    destination_arn TEXT,
+    max_per_second INTEGER,
+    status TEXT NOT NULL,
+    moved INTEGER NOT NULL,
+    to_move INTEGER NOT NULL,
+    started_ms INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS receive_attempts (
     queue_id INTEGER NOT NULL,
@@ -169,5 +181,46 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Job>) {
         for reply in replies {
             reply(committed.clone());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_failing_job_undoes_only_its_own_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let insert = |name: &'static str, fail: bool| {
+            let store = store.clone();
+            async move {
+                store
+                    .run(move |conn| {
+                        conn.execute(
+                            "INSERT INTO queues (name, fifo, attributes, tags, created_ms, modified_ms)
+                             VALUES (?1, 0, '{}', '{}', 0, 0)",
+                            [name],
+                        )?;
+                        if fail {
+                            return Err(SqsError::invalid("no"));
+                        }
+                        Ok(())
+                    })
+                    .await
+            }
+        };
+        let (a, b, c) = tokio::join!(insert("a", false), insert("b", true), insert("c", false));
+        assert!(a.is_ok() && b.is_err() && c.is_ok());
+        drop(store);
+        let conn = Connection::open(dir.path().join("sqs.db")).unwrap();
+        let names: Vec<String> = conn
+            .prepare("SELECT name FROM queues ORDER BY name")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(names, ["a", "c"]);
     }
 }

@@ -263,6 +263,22 @@ async fn redrive_moves_a_message_after_max_receives() {
     );
     let moved = receive(&sqs, "dlq", 1, json!({})).await;
     assert_eq!(moved[0]["Body"], "poison");
+    assert_eq!(
+        moved[0]["Attributes"]["DeadLetterQueueSourceArn"],
+        format!("arn:aws:sqs:us-east-1:{ACCOUNT}:src")
+    );
+    assert_eq!(moved[0]["Attributes"]["ApproximateReceiveCount"], "3");
+    ok(&sqs, "CreateQueue", json!({"QueueName": "closed", "Attributes": {"RedriveAllowPolicy": r#"{"redrivePermission":"denyAll"}"#}})).await;
+    let to_closed = json!({"deadLetterTargetArn": format!("arn:aws:sqs:us-east-1:{ACCOUNT}:closed"), "maxReceiveCount": 2}).to_string();
+    assert_eq!(
+        err(
+            &sqs,
+            "SetQueueAttributes",
+            json!({"QueueUrl": url("src"), "Attributes": {"RedrivePolicy": to_closed}})
+        )
+        .await,
+        ErrorKind::InvalidParameterValue
+    );
     let sources = ok(
         &sqs,
         "ListDeadLetterSourceQueues",
@@ -536,4 +552,93 @@ async fn purge_and_list() {
         .await,
         ErrorKind::QueueDoesNotExist
     );
+}
+
+#[tokio::test]
+async fn messages_expire_after_the_retention_period() {
+    use crate::message_store::{self, Outgoing, ReceiveRequest};
+    use crate::queue_attributes::Settings;
+    use crate::queue_store;
+    let dir = tempfile::tempdir().unwrap();
+    let sqs = open(dir.path());
+    ok(
+        &sqs,
+        "CreateQueue",
+        json!({"QueueName": "r", "Attributes": {"MessageRetentionPeriod": "60"}}),
+    )
+    .await;
+    let received = sqs
+        .run(|conn| {
+            let q = queue_store::require(conn, "r")?;
+            let s = Settings::of(&q.attributes, ACCOUNT);
+            let m = Outgoing {
+                body: "old".into(),
+                attributes: Default::default(),
+                system: Default::default(),
+                delay_seconds: None,
+                group_id: None,
+                dedup_id: None,
+            };
+            message_store::send(conn, &q, &s, &m, ACCOUNT, 1_000)?;
+            let req = ReceiveRequest {
+                max: 10,
+                visibility: 30,
+                attempt_id: None,
+                source_arn: String::new(),
+            };
+            let before = message_store::receive(conn, &q, &s, &req, 1_000 + 59_000)?;
+            let after = message_store::receive(conn, &q, &s, &req, 1_000 + 60_000 + 30_000)?;
+            Ok((before.messages.len(), after.messages.len()))
+        })
+        .await
+        .unwrap();
+    assert_eq!(received, (1, 0));
+}
+
+#[tokio::test]
+async fn permissions_are_policy_statements() {
+    let dir = tempfile::tempdir().unwrap();
+    let sqs = open(dir.path());
+    ok(&sqs, "CreateQueue", json!({"QueueName": "p"})).await;
+    ok(&sqs, "AddPermission", json!({"QueueUrl": url("p"), "Label": "l1", "AWSAccountIds": ["111111111111"], "Actions": ["SendMessage"]})).await;
+    assert_eq!(
+        err(&sqs, "AddPermission", json!({"QueueUrl": url("p"), "Label": "l1", "AWSAccountIds": ["1"], "Actions": ["SendMessage"]})).await,
+        ErrorKind::InvalidParameterValue
+    );
+    let attrs = ok(
+        &sqs,
+        "GetQueueAttributes",
+        json!({"QueueUrl": url("p"), "AttributeNames": ["Policy"]}),
+    )
+    .await;
+    let policy: Value =
+        serde_json::from_str(attrs["Attributes"]["Policy"].as_str().unwrap()).unwrap();
+    assert_eq!(policy["Statement"][0]["Sid"], "l1");
+    assert_eq!(policy["Statement"][0]["Action"], json!(["SQS:SendMessage"]));
+    assert_eq!(
+        policy["Statement"][0]["Principal"]["AWS"],
+        json!(["arn:aws:iam::111111111111:root"])
+    );
+    ok(
+        &sqs,
+        "RemovePermission",
+        json!({"QueueUrl": url("p"), "Label": "l1"}),
+    )
+    .await;
+    assert_eq!(
+        err(
+            &sqs,
+            "RemovePermission",
+            json!({"QueueUrl": url("p"), "Label": "l1"})
+        )
+        .await,
+        ErrorKind::InvalidParameterValue
+    );
+    let attrs = ok(
+        &sqs,
+        "GetQueueAttributes",
+        json!({"QueueUrl": url("p"), "AttributeNames": ["All"]}),
+    )
+    .await;
+    assert!(attrs["Attributes"].get("Policy").is_none());
 }

@@ -6,7 +6,7 @@ use http::{HeaderValue, Response, StatusCode};
 use http_body_util::Full;
 use serde_json::{Value, json};
 
-use crate::error::SqsError;
+use crate::error::{ErrorKind, SqsError};
 use crate::query_protocol;
 
 /// Which protocol a request spoke, so its answer speaks it too.
@@ -67,9 +67,13 @@ pub fn error(protocol: Protocol, e: &SqsError, request_id: &str) -> Response<Ful
                 body.to_string(),
                 request_id,
             );
-            let query = format!("{};{}", e.kind.query_code(), e.kind.fault());
-            if let Ok(v) = HeaderValue::from_str(&query) {
-                resp.headers_mut().insert("x-amzn-query-error", v);
+            // The envelope's own errors (a body that is not JSON, an unknown target)
+            // have no query-protocol code: the SDKs name them by `__type`.
+            if !matches!(e.kind, ErrorKind::Serialization | ErrorKind::InvalidAction) {
+                let query = format!("{};{}", e.kind.query_code(), e.kind.fault());
+                if let Ok(v) = HeaderValue::from_str(&query) {
+                    resp.headers_mut().insert("x-amzn-query-error", v);
+                }
             }
             resp
         }

@@ -172,6 +172,17 @@ assert "Messages" not in sqs.receive_message(QueueUrl=src, WaitTimeSeconds=3)
 moved = sqs.receive_message(QueueUrl=dlq, MessageSystemAttributeNames=["All"])["Messages"][0]
 assert moved["Body"] == "poison"
 assert sqs.list_dead_letter_source_queues(QueueUrl=dlq)["queueUrls"] == [src]
+assert moved["Attributes"]["DeadLetterQueueSourceArn"] == arn.replace("dead", "work")
+# Redrive back to the source queue.
+sqs.change_message_visibility(QueueUrl=dlq, ReceiptHandle=moved["ReceiptHandle"], VisibilityTimeout=0)
+expect_error("InvalidParameterValue", sqs.start_message_move_task, SourceArn=arn.replace("dead", "work"))
+expect_error("ResourceNotFoundException", sqs.start_message_move_task, SourceArn=arn.replace("dead", "nope"))
+handle = sqs.start_message_move_task(SourceArn=arn)["TaskHandle"]
+tasks = sqs.list_message_move_tasks(SourceArn=arn)["Results"]
+assert tasks[0]["Status"] == "COMPLETED" and tasks[0]["ApproximateNumberOfMessagesMoved"] == 1, tasks
+back = sqs.receive_message(QueueUrl=src, MessageSystemAttributeNames=["All"])["Messages"][0]
+assert back["Body"] == "poison" and back["Attributes"]["ApproximateReceiveCount"] == "1", back
+expect_error("ResourceNotFoundException", sqs.cancel_message_move_task, TaskHandle=handle)
 print("ok")
 "#,
         )
@@ -216,6 +227,42 @@ assert sorted(s["Id"] for s in d["Successful"]) == ["e0", "e1"], d
 assert d["Failed"][0]["Id"] == "junk" and d["Failed"][0]["Code"] == "ReceiptHandleIsInvalid"
 a = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
 assert a["ApproximateNumberOfMessages"] == "0" and a["ApproximateNumberOfMessagesNotVisible"] == "0", a
+print("ok")
+"#,
+        )
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn visibility_timeout_returns_a_message_and_receipts_follow_sqs() {
+    let front = Front::start().await;
+    front
+        .python(
+            r#"
+url = sqs.create_queue(QueueName="vis", Attributes={"VisibilityTimeout": "1"})["QueueUrl"]
+sqs.send_message(QueueUrl=url, MessageBody="again")
+first = sqs.receive_message(QueueUrl=url)["Messages"][0]
+assert "Messages" not in sqs.receive_message(QueueUrl=url)
+t = time.time()
+second = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=5, MessageSystemAttributeNames=["ApproximateReceiveCount"])["Messages"][0]
+assert 0.5 < time.time() - t < 3
+assert second["MessageId"] == first["MessageId"]
+assert second["Attributes"]["ApproximateReceiveCount"] == "2"
+assert second["ReceiptHandle"] != first["ReceiptHandle"]
+# The first handle is stale: deleting with it succeeds but leaves the message.
+sqs.delete_message(QueueUrl=url, ReceiptHandle=first["ReceiptHandle"])
+sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=second["ReceiptHandle"], VisibilityTimeout=0)
+expect_error("AWS.SimpleQueueService.MessageNotInflight", sqs.change_message_visibility,
+             QueueUrl=url, ReceiptHandle=second["ReceiptHandle"], VisibilityTimeout=10)
+third = sqs.receive_message(QueueUrl=url, VisibilityTimeout=60)["Messages"][0]
+sqs.delete_message(QueueUrl=url, ReceiptHandle=third["ReceiptHandle"])
+a = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+assert a == {"ApproximateNumberOfMessages": "0", "ApproximateNumberOfMessagesNotVisible": "0"}, a
+# Delayed messages are counted apart until due.
+sqs.send_message(QueueUrl=url, MessageBody="later", DelaySeconds=2)
+a = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+assert a["ApproximateNumberOfMessagesDelayed"] == "1" and a["ApproximateNumberOfMessages"] == "0", a
+assert sqs.receive_message(QueueUrl=url, WaitTimeSeconds=5)["Messages"][0]["Body"] == "later"
 print("ok")
 "#,
         )

@@ -45,6 +45,7 @@ expect_error("ReceiptHandleIsInvalid", sqs.change_message_visibility, QueueUrl=u
 # The JSON protocol, by hand.
 st, h, body = json_call("ListQueues", b"{not json")
 assert st == 400 and "SerializationException" in body, (st, body)
+assert "x-amzn-query-error" not in {k.lower() for k in h}, h
 st, h, body = json_call("SendMessage", b'{"QueueUrl": "' + url.encode() + b'", "MessageBody": "\xff\xfe"}')
 assert st == 400, (st, body)
 st, h, body = json_call("SendMessage", {"QueueUrl": url, "MessageBody": 5})

@@ -67,6 +67,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "esb-rie",
             "esb-s3",
             "esb-schedule",
+            "esb-sqs",
             "esb-state",
             "esb-template",
         ],

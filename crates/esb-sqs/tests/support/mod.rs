@@ -93,11 +93,20 @@ pub fn python(endpoint: &str, script: &str) -> String {
     stdout
 }
 
-/// The `serve` example, built by `cargo test` beside this test binary.
+/// The `serve` example: `cargo test` builds it beside this test binary (and this
+/// builds it when only this test target was built).
 pub fn serve_binary() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let debug = exe.parent().unwrap().parent().unwrap();
-    debug.join("examples").join("serve")
+    let path = debug.join("examples").join("serve");
+    if !path.exists() {
+        let status = Command::new(option_env!("CARGO").unwrap_or("cargo"))
+            .args(["build", "-p", "esb-sqs", "--example", "serve"])
+            .status()
+            .unwrap();
+        assert!(status.success(), "cannot build the serve example");
+    }
+    path
 }
 
 /// The service as a child process on `dir`.
