@@ -367,16 +367,7 @@ pub async fn serve(
     let metrics =
         crate::metrics_listener::start(&options.metrics, &gateway, options.edge.service_limits())
             .await?;
-    print_banner(
-        project,
-        &url,
-        &certs.ca,
-        options.open_invoke_api,
-        s3.as_ref().map(|s| s.url.as_str()),
-        dynamodb.as_ref().map(|d| d.url.as_str()),
-        sqs.as_ref().map(|q| q.url.as_str()),
-        cloudwatch_logs.as_ref().map(|c| c.url.as_str()),
-    );
+    print_banner(project, &url, &certs.ca, options.open_invoke_api, &services);
     if let Some(m) = &metrics.url {
         crate::quiet::say!("Metrics (Prometheus): {m}");
     }
@@ -470,10 +461,7 @@ fn print_banner(
     url: &str,
     ca: &Path,
     open: bool,
-    s3: Option<&str>,
-    dynamodb: Option<&str>,
-    sqs: Option<&str>,
-    cloudwatch_logs: Option<&str>,
+    services: &crate::project::Services,
 ) {
     crate::quiet::say!("ESB is up: {url}  (trust {} as CA)", ca.display());
     let credentials = project.state_dir.credentials();
@@ -498,13 +486,13 @@ fn print_banner(
             crate::quiet::say!("  {:<24} {} {url}{}", "", e.method, e.path);
         }
     }
-    if let Some(s3) = s3 {
+    if let Some(s3) = &services.s3 {
         crate::quiet::say!("S3: {s3}  (aws s3 ls --endpoint-url {s3}, with the credentials above)");
         for b in &project.template.buckets {
             crate::quiet::say!("  {:<24} s3://{}", b.logical_id, b.name);
         }
     }
-    if let Some(d) = dynamodb {
+    if let Some(d) = &services.dynamodb {
         crate::quiet::say!(
             "DynamoDB: {d}  (aws dynamodb list-tables --endpoint-url {d}, with the credentials above)"
         );
@@ -512,7 +500,7 @@ fn print_banner(
             crate::quiet::say!("  {:<24} {}", t.logical_id, t.name);
         }
     }
-    if let Some(q) = sqs {
+    if let Some(q) = &services.sqs {
         crate::quiet::say!(
             "SQS: {q}  (aws sqs list-queues --endpoint-url {q}, with the credentials above)"
         );
@@ -526,7 +514,7 @@ fn print_banner(
         }
     }
     crate::quiet::say!("Ctrl-C stops the box and removes its workers.");
-    if let Some(c) = cloudwatch_logs {
+    if let Some(c) = &services.cloudwatch_logs {
         crate::quiet::say!(
             "CloudWatch Logs: {c}  (aws logs tail /aws/lambda/<function> --follow --endpoint-url {c})"
         );

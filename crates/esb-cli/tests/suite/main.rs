@@ -35,6 +35,7 @@ mod rie_differential;
 mod route_auth;
 mod s3_external_engine;
 mod s3_service;
+mod sqs;
 mod static_binary;
 mod terminal;
 mod up_e2e;

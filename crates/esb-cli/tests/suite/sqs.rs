@@ -100,7 +100,8 @@ if phase == "mappings":
     # The failed message is received twice (maxReceiveCount 2), then redriven.
     dlq = drain("e2e-jobs-dlq", lambda got: len(got) >= 1, 60)
     out["dlq"] = [m["Body"] for m in dlq]
-    out["failed_attempts"] = [m["receive_count"] for m in got if m["kind"] == "failed"]
+    got += [json.loads(m["Body"]) for m in drain("e2e-results", lambda got: False, 2)]
+    out["failed_attempts"] = sorted(m["receive_count"] for m in got if m["kind"] == "failed")
     # An asynchronous invocation that fails: its record to the OnFailure queue, its
     # payload to the DeadLetterQueue.
     lam.invoke(FunctionName="e2e-flaky", InvocationType="Event", Payload=json.dumps({"n": 7}))
@@ -141,7 +142,7 @@ Resources:
     Type: AWS::SQS::Queue
     Properties:
       QueueName: e2e-jobs
-      VisibilityTimeout: 30
+      VisibilityTimeout: 10
       RedrivePolicy: {deadLetterTargetArn: !GetAtt JobsDlq.Arn, maxReceiveCount: 2}
   JobsDlq:
     Type: AWS::SQS::Queue
@@ -198,6 +199,7 @@ Resources:
       Runtime: python3.11
       CodeUri: fn/
       Handler: app.flaky
+      Environment: {Variables: {RESULTS: !Ref Results}}
       DeadLetterQueue: {Type: SQS, TargetArn: !GetAtt DeadLetters.Arn}
       EventInvokeConfig:
         MaximumRetryAttempts: 0
@@ -243,7 +245,15 @@ fn write_project(dir: &Path, template: &str) {
 fn start_box(dir: &Path, state: &Path) -> (Child, String, String) {
     let mut up = esb_command()
         .current_dir(dir)
-        .args(["up", "--runtime", "process", "--port", "0", "--sqs-port", "0"])
+        .args([
+            "up",
+            "--runtime",
+            "process",
+            "--port",
+            "0",
+            "--sqs-port",
+            "0",
+        ])
         .args(["--s3-port", "off", "--dynamodb-port", "off"])
         .args(["--async-retry-delay", "0.2"])
         .arg("--state-dir")
@@ -305,7 +315,11 @@ fn queues_drive_functions_with_lambdas_semantics_and_survive_a_kill() {
     // The template's queues exist, with the redrive policy it declares.
     for name in ["e2e-jobs", "e2e-jobs-dlq", "e2e-orders.fifo", "e2e-results"] {
         assert!(
-            v["queues"].as_array().expect("queues").iter().any(|q| q == name),
+            v["queues"]
+                .as_array()
+                .expect("queues")
+                .iter()
+                .any(|q| q == name),
             "{name}: {v}"
         );
     }
@@ -315,19 +329,37 @@ fn queues_drive_functions_with_lambdas_semantics_and_survive_a_kill() {
         "{v}"
     );
     // Every good message reached the function once, in Lambda's record shape.
-    let done: Vec<&str> = v["done"].as_array().expect("done").iter().filter_map(Value::as_str).collect();
-    assert_eq!(done, ["ok-0", "ok-1", "ok-2", "ok-3", "ok-4", "ok-5"], "{v}");
+    let done: Vec<&str> = v["done"]
+        .as_array()
+        .expect("done")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(
+        done,
+        ["ok-0", "ok-1", "ok-2", "ok-3", "ok-4", "ok-5"],
+        "{v}"
+    );
     let r = &v["record"];
     assert_eq!(r["eventSource"], "aws:sqs", "{r}");
-    assert_eq!(r["eventSourceARN"], "arn:aws:sqs:us-east-1:123456789012:e2e-jobs", "{r}");
+    assert_eq!(
+        r["eventSourceARN"], "arn:aws:sqs:us-east-1:123456789012:e2e-jobs",
+        "{r}"
+    );
     assert_eq!(r["awsRegion"], "us-east-1", "{r}");
-    assert!(r["receiptHandle"].is_string() && r["md5OfBody"].is_string(), "{r}");
+    assert!(
+        r["receiptHandle"].is_string() && r["md5OfBody"].is_string(),
+        "{r}"
+    );
     assert_eq!(r["messageAttributes"]["n"]["dataType"], "Number", "{r}");
     assert!(r["attributes"]["SentTimestamp"].is_string(), "{r}");
     // The message the function reported failed came back, then went to the DLQ.
     assert_eq!(v["dlq"], serde_json::json!(["fail-1"]), "{v}");
-    let attempts = v["failed_attempts"].as_array().expect("attempts");
-    assert_eq!(attempts.len(), 2, "received maxReceiveCount times: {v}");
+    assert_eq!(
+        v["failed_attempts"],
+        serde_json::json!(["1", "2"]),
+        "received maxReceiveCount times: {v}"
+    );
     // Each FIFO group in order.
     let fifo = v["fifo"].as_array().expect("fifo");
     for g in ["a", "b"] {
@@ -342,7 +374,10 @@ fn queues_drive_functions_with_lambdas_semantics_and_survive_a_kill() {
     // The failed asynchronous invocation: Lambda's record to OnFailure, the event
     // itself to the dead-letter queue with Lambda's attributes.
     let dest = &v["destination"][0];
-    assert_eq!(dest["requestContext"]["condition"], "RetriesExhausted", "{v}");
+    assert_eq!(
+        dest["requestContext"]["condition"], "RetriesExhausted",
+        "{v}"
+    );
     assert_eq!(dest["requestPayload"]["n"], 7, "{v}");
     assert_eq!(dest["responseContext"]["functionError"], "Unhandled", "{v}");
     let dead = &v["dead_letters"][0];
@@ -351,12 +386,19 @@ fn queues_drive_functions_with_lambdas_semantics_and_survive_a_kill() {
         dead["attributes"]["ErrorMessage"]["StringValue"], "flaky failed on purpose",
         "{v}"
     );
-    assert!(dead["attributes"]["RequestID"]["StringValue"].is_string(), "{v}");
+    assert!(
+        dead["attributes"]["RequestID"]["StringValue"].is_string(),
+        "{v}"
+    );
 
     // SIGKILL with messages acknowledged and some in flight: after a restart every
     // message is there, and the in-flight ones come back once their visibility ends.
     let parked = drive(&dir, "park", &state, &sqs, &gateway);
-    assert_eq!(parked["sent"].as_array().map(Vec::len), Some(50), "{parked}");
+    assert_eq!(
+        parked["sent"].as_array().map(Vec::len),
+        Some(50),
+        "{parked}"
+    );
     up.kill().expect("kill -9 the box");
     let _ = up.wait();
     let (mut up, gateway, sqs) = start_box(&dir, &state);
@@ -365,11 +407,19 @@ fn queues_drive_functions_with_lambdas_semantics_and_survive_a_kill() {
     let seen = after["seen"].as_object().expect("seen");
     let mut ids: Vec<&String> = seen.keys().collect();
     ids.sort();
-    let sent: Vec<&str> = parked["sent"].as_array().expect("sent").iter().filter_map(Value::as_str).collect();
+    let sent: Vec<&str> = parked["sent"]
+        .as_array()
+        .expect("sent")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
     assert_eq!(ids, sent, "every acknowledged message survived: {after}");
     for id in parked["in_flight"].as_array().expect("in flight") {
         let id = id.as_str().expect("id");
-        assert_eq!(seen[id], 2, "{id} was in flight and is received again: {after}");
+        assert_eq!(
+            seen[id], 2,
+            "{id} was in flight and is received again: {after}"
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -390,8 +440,15 @@ fn schedules_fire_their_functions_with_eventbridges_events() {
         .expect("esb status");
     terminate(&mut up, Duration::from_secs(20));
     let ticks = v["ticks"].as_array().expect("ticks");
-    let rule: Vec<&Value> = ticks.iter().filter(|t| t["source"] == "aws.events").collect();
-    assert_eq!(rule.len(), 1, "rate(1 minute) fired once in its first minute: {v}");
+    let rule: Vec<&Value> = ticks
+        .iter()
+        .filter(|t| t["source"] == "aws.events")
+        .collect();
+    assert_eq!(
+        rule.len(),
+        1,
+        "rate(1 minute) fired once in its first minute: {v}"
+    );
     let event = rule[0];
     assert_eq!(event["detail-type"], "Scheduled Event", "{event}");
     assert_eq!(event["region"], "us-east-1", "{event}");
@@ -403,15 +460,26 @@ fn schedules_fire_their_functions_with_eventbridges_events() {
         "{event}"
     );
     assert!(
-        event["time"].as_str().is_some_and(|t| t.ends_with(":00Z") || t.ends_with('Z')),
+        event["time"]
+            .as_str()
+            .is_some_and(|t| t.ends_with(":00Z") || t.ends_with('Z')),
         "{event}"
     );
     // ScheduleV2 sends its Input verbatim, at once and then every minute.
-    let v2: Vec<&Value> = ticks.iter().filter(|t| t["source"] == "aws.scheduler").collect();
+    let v2: Vec<&Value> = ticks
+        .iter()
+        .filter(|t| t["source"] == "aws.scheduler")
+        .collect();
     assert!(v2.len() >= 2, "{v}");
     assert!(v2.iter().all(|t| t["from"] == "input"), "{v}");
     let text = String::from_utf8_lossy(&status.stdout);
-    assert!(text.contains("EveryMinute") && text.contains("rate(1 minute)"), "{text}");
-    assert!(text.contains("disabled"), "the disabled schedule says so: {text}");
+    assert!(
+        text.contains("EveryMinute") && text.contains("rate(1 minute)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("disabled"),
+        "the disabled schedule says so: {text}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
