@@ -13,7 +13,7 @@ use crate::project::ProjectArgs;
 
 #[derive(Args)]
 #[command(
-    after_help = "Examples:\n  esb down              # stop the box of this folder, remove its workers\n  esb down --volumes    # and its data: queued events, logs, S3 buckets\n\nExit status: 0 nothing of the box is left running; 1 something could not be removed."
+    after_help = "Examples:\n  esb down              # stop the box of this folder, remove its workers\n  esb down --volumes    # and its data: queued events, logs, S3 buckets, tables, queues\n\nExit status: 0 nothing of the box is left running; 1 something could not be removed."
 )]
 pub struct DownArgs {
     #[command(flatten)]
@@ -64,12 +64,14 @@ pub fn run(args: DownArgs) -> Result<()> {
         println!("esb: the box of {} is down", state_dir.root().display());
         if args.volumes {
             // The box's data: queued and failed asynchronous events, logs, S3 objects,
-            // DynamoDB tables.
+            // DynamoDB tables, SQS queues, the schedules' record of fired runs.
             let data = [
                 state_dir.async_events(),
                 state_dir.logs(),
                 state_dir.s3(),
                 state_dir.dynamodb(),
+                state_dir.sqs(),
+                state_dir.schedules(),
             ];
             for dir in data.iter().filter(|d| d.exists()) {
                 std::fs::remove_dir_all(dir)
