@@ -79,7 +79,11 @@ impl SqsService {
         })
         .with_context(|| format!("cannot open the SQS store in {}", dir.display()))?;
         let access = crate::service_port::access_hook(ctx.state, ctx.log_records, "sqs");
-        let front = SqsFront::new(sqs.clone(), ctx.credentials.clone(), Some(access));
+        // Marks the box's own calls (its queue mappings' polls), which the access log
+        // leaves out.
+        let box_token = uuid::Uuid::new_v4().simple().to_string();
+        let front = SqsFront::new(sqs.clone(), ctx.credentials.clone(), Some(access))
+            .with_box_token(&box_token);
         let (stop, mut stopped) = tokio::sync::watch::channel(false);
         let tls = (!args.sqs_plain_http).then_some(ctx.tls);
         let tcp = tokio::net::TcpListener::from_std(listener.listener)
@@ -95,7 +99,8 @@ impl SqsService {
             ctx.region,
             Some(&ca),
         )
-        .map_err(|e| anyhow::anyhow!("SQS client: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("SQS client: {e}"))?
+        .as_box(&box_token);
         Ok(Self {
             url: listener.url,
             sqs,

@@ -38,6 +38,9 @@ pub struct SqsFront {
     inner: Arc<Inner>,
     /// Queue URLs say `https` when the listener has TLS.
     https: bool,
+    /// The value of [`crate::queue_mapping::BOX_CALL`] on the box's own calls, which
+    /// get no access line (a mapping's long polls would fill the log).
+    box_token: Option<Arc<str>>,
 }
 
 struct Inner {
@@ -63,7 +66,14 @@ impl SqsFront {
                 large_bodies: tokio::sync::Semaphore::new(LARGE_BODIES),
             }),
             https: false,
+            box_token: None,
         }
+    }
+
+    /// The same front, leaving out of the access log the calls that carry `token`.
+    pub fn with_box_token(mut self, token: &str) -> Self {
+        self.box_token = Some(Arc::from(token));
+        self
     }
 
     /// The same front, building `https://` (or `http://`) queue URLs.
@@ -86,9 +96,16 @@ impl SqsFront {
             .get(http::header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
+        let box_call = match (
+            &self.box_token,
+            req.headers().get(crate::queue_mapping::BOX_CALL),
+        ) {
+            (Some(token), Some(v)) => esb_auth::secret_eq(token.as_bytes(), v.as_bytes()),
+            _ => false,
+        };
         let request_id = wire::request_id();
         let resp = self.answer(req, &request_id).await;
-        if let Some(hook) = &self.inner.access {
+        if let Some(hook) = self.inner.access.as_ref().filter(|_| !box_call) {
             hook(&AccessLine {
                 request_id: &request_id,
                 source,

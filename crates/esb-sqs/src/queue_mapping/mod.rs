@@ -29,7 +29,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::watch;
 
-pub use client::{CallError, SqsClient};
+pub use client::{BOX_CALL, CallError, SqsClient};
 pub use esb_lambda::source_invoke::{InvokeOutcome, Invoker};
 pub use queue_api::QueueArn;
 pub use spec::{MappingError, MappingSpec, Timing};

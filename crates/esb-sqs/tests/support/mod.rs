@@ -9,7 +9,11 @@ use std::process::{Child, Command, Stdio};
 
 pub const KEY: &str = "AKIAESBSQSTEST000000";
 pub const SECRET: &str = "sqs-test-secret";
-pub const PYTHON: &str = "/work/main/.esb-test/venv/bin/python";
+/// The test venv scripts/test-deps.sh makes (boto3 among it).
+pub const PYTHON: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../.esb-test/venv/bin/python"
+);
 
 /// The front served in this process; stops when dropped.
 pub struct Front {
