@@ -37,13 +37,14 @@ impl Mappings {
         region: &str,
         gateway: &Arc<Gateway>,
         s3: Option<S3Destination>,
+        sqs: Option<esb_sqs::Sqs>,
         checkpoints: std::path::PathBuf,
     ) -> Self {
         Self {
             client,
             region: region.to_string(),
             invoker: Arc::new(crate::gateway_invoker::GatewayInvoker(Arc::clone(gateway))),
-            failures: Arc::new(Destinations { s3 }),
+            failures: Arc::new(Destinations { s3, sqs }),
             checkpoints,
             running: Mutex::new(BTreeMap::new()),
         }
@@ -160,10 +161,11 @@ impl S3Destination {
     }
 }
 
-/// On-failure destinations: S3 buckets of the box. SQS and SNS are not in the box
-/// yet: their records are logged (at WARN, with the whole record) instead.
+/// On-failure destinations: S3 buckets and SQS queues of the box. SNS is not in the
+/// box: its records are logged (at WARN, with the whole record) instead.
 struct Destinations {
     s3: Option<S3Destination>,
+    sqs: Option<esb_sqs::Sqs>,
 }
 
 #[async_trait::async_trait]
@@ -177,10 +179,22 @@ impl FailureDestination for Destinations {
             };
             return put_record(s3, bucket, &record).await;
         }
+        if destination_arn.starts_with("arn:aws:sqs:") {
+            let Some(sqs) = &self.sqs else {
+                return Err(format!(
+                    "{destination_arn}: the box's SQS service is off (--sqs-port off)"
+                ));
+            };
+            return sqs
+                .send(destination_arn, record.to_string(), None)
+                .await
+                .map(|_| ())
+                .map_err(|e| format!("{destination_arn}: {e}"));
+        }
         tracing::warn!(
             destination = %destination_arn,
             record = %record,
-            "stream batch discarded; SQS and SNS destinations are not served by the box yet, so its record is logged here"
+            "stream batch discarded; SNS destinations are not served by the box, so its record is logged here"
         );
         Ok(())
     }

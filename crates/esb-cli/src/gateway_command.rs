@@ -304,6 +304,7 @@ pub async fn serve(
                 &project.region,
                 &gateway,
                 s3_destination,
+                sqs.as_ref().map(|q| q.sqs.clone()),
                 project.state_dir.dynamodb_stream_checkpoints(),
             ));
             for problem in m.apply(&project.template.functions) {

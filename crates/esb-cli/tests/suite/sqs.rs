@@ -109,6 +109,11 @@ if phase == "mappings":
     out["destination"] = [json.loads(m["Body"]) for m in dest]
     dead = drain("e2e-dead-letters", lambda got: len(got) >= 1, 60)
     out["dead_letters"] = [{"body": m["Body"], "attributes": m.get("MessageAttributes", {})} for m in dead]
+    # A DynamoDB stream batch the function fails goes to the mapping's SQS destination.
+    ddb = boto3.client("dynamodb", **dict(kw, endpoint_url=sys.argv[5]))
+    ddb.put_item(TableName="e2e-sqs-items", Item={"id": {"S": "x1"}})
+    stream = drain("e2e-stream-failures", lambda got: len(got) >= 1, 90)
+    out["stream_failures"] = [json.loads(m["Body"]) for m in stream]
 elif phase == "park":
     parked = q("e2e-parked")
     ids = []
@@ -205,6 +210,25 @@ Resources:
         MaximumRetryAttempts: 0
         DestinationConfig:
           OnFailure: {Type: SQS, Destination: !GetAtt Failed.Arn}
+      Events:
+        Changes:
+          Type: DynamoDB
+          Properties:
+            Stream: !GetAtt Items.StreamArn
+            StartingPosition: TRIM_HORIZON
+            MaximumRetryAttempts: 0
+            DestinationConfig: {OnFailure: {Type: SQS, Destination: !GetAtt StreamFailures.Arn}}
+  StreamFailures:
+    Type: AWS::SQS::Queue
+    Properties: {QueueName: e2e-stream-failures}
+  Items:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      TableName: e2e-sqs-items
+      BillingMode: PAY_PER_REQUEST
+      KeySchema: [{AttributeName: id, KeyType: HASH}]
+      AttributeDefinitions: [{AttributeName: id, AttributeType: S}]
+      StreamSpecification: {StreamViewType: NEW_IMAGE}
 "#;
 
 const SCHEDULE_TEMPLATE: &str = r#"
@@ -241,8 +265,9 @@ fn write_project(dir: &Path, template: &str) {
     std::fs::write(dir.join("driver.py"), DRIVER).expect("driver");
 }
 
-/// Starts the box; returns it with its gateway and SQS endpoints (from the banner).
-fn start_box(dir: &Path, state: &Path) -> (Child, String, String) {
+/// Starts the box; returns it with its gateway, SQS and DynamoDB endpoints (from the
+/// banner).
+fn start_box(dir: &Path, state: &Path) -> (Child, (String, String, String)) {
     let mut up = esb_command()
         .current_dir(dir)
         .args([
@@ -254,7 +279,7 @@ fn start_box(dir: &Path, state: &Path) -> (Child, String, String) {
             "--sqs-port",
             "0",
         ])
-        .args(["--s3-port", "off", "--dynamodb-port", "off"])
+        .args(["--s3-port", "off", "--dynamodb-port", "0"])
         .args(["--async-retry-delay", "0.2"])
         .arg("--state-dir")
         .arg(state)
@@ -262,24 +287,29 @@ fn start_box(dir: &Path, state: &Path) -> (Child, String, String) {
         .stderr(Stdio::null())
         .spawn()
         .expect("esb up");
-    let (gateway, sqs) = banner_urls(&mut up);
-    (up, gateway, sqs)
+    let urls = banner_urls(&mut up);
+    (up, urls)
 }
 
-/// The gateway's URL (`ESB is up: `) and the SQS endpoint (`SQS: `) of the banner.
-fn banner_urls(child: &mut Child) -> (String, String) {
+/// The gateway's URL (`ESB is up: `) and the SQS and DynamoDB endpoints of the banner.
+fn banner_urls(child: &mut Child) -> (String, String, String) {
     use std::io::BufRead;
     let out = child.stdout.take().expect("the box's stdout is piped");
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let mut gateway = None;
+        let (mut gateway, mut dynamodb) = (None, None);
         for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
             let first = |rest: &str| rest.split_whitespace().next().unwrap_or("").to_string();
             if let Some(rest) = line.strip_prefix("ESB is up: ") {
                 gateway = Some(first(rest));
             }
+            if let Some(rest) = line.strip_prefix("DynamoDB: ") {
+                dynamodb = Some(first(rest));
+            }
+            // The banner lists SQS after the gateway and DynamoDB.
             if let (Some(rest), Some(g)) = (line.strip_prefix("SQS: "), &gateway) {
-                let _ = tx.send((g.clone(), first(rest)));
+                let d = dynamodb.clone().unwrap_or_default();
+                let _ = tx.send((g.clone(), first(rest), d));
             }
         }
     });
@@ -287,12 +317,13 @@ fn banner_urls(child: &mut Child) -> (String, String) {
         .expect("the box printed its gateway and SQS lines")
 }
 
-fn drive(dir: &Path, phase: &str, state: &Path, sqs: &str, gateway: &str) -> Value {
+fn drive(dir: &Path, phase: &str, state: &Path, urls: &(String, String, String)) -> Value {
+    let (gateway, sqs, dynamodb) = urls;
     let out = Command::new(python())
         .arg(dir.join("driver.py"))
         .args([phase])
         .arg(state)
-        .args([sqs, gateway])
+        .args([sqs, gateway, dynamodb])
         .output()
         .expect("driver");
     assert!(
@@ -309,9 +340,9 @@ fn queues_drive_functions_with_lambdas_semantics_and_survive_a_kill() {
     let _ = std::fs::remove_dir_all(&dir);
     write_project(&dir, TEMPLATE);
     let state = fresh_state_dir("sqs-e2e");
-    let (mut up, gateway, sqs) = start_box(&dir, &state);
+    let (mut up, urls) = start_box(&dir, &state);
 
-    let v = drive(&dir, "mappings", &state, &sqs, &gateway);
+    let v = drive(&dir, "mappings", &state, &urls);
     // The template's queues exist, with the redrive policy it declares.
     for name in ["e2e-jobs", "e2e-jobs-dlq", "e2e-orders.fifo", "e2e-results"] {
         assert!(
@@ -390,10 +421,17 @@ fn queues_drive_functions_with_lambdas_semantics_and_survive_a_kill() {
         dead["attributes"]["RequestID"]["StringValue"].is_string(),
         "{v}"
     );
+    // The stream batch's record, as Lambda describes a discarded batch.
+    let failure = &v["stream_failures"][0];
+    assert_eq!(
+        failure["requestContext"]["condition"], "RetryAttemptsExhausted",
+        "{v}"
+    );
+    assert_eq!(failure["DDBStreamBatchInfo"]["batchSize"], 1, "{v}");
 
     // SIGKILL with messages acknowledged and some in flight: after a restart every
     // message is there, and the in-flight ones come back once their visibility ends.
-    let parked = drive(&dir, "park", &state, &sqs, &gateway);
+    let parked = drive(&dir, "park", &state, &urls);
     assert_eq!(
         parked["sent"].as_array().map(Vec::len),
         Some(50),
@@ -401,8 +439,8 @@ fn queues_drive_functions_with_lambdas_semantics_and_survive_a_kill() {
     );
     up.kill().expect("kill -9 the box");
     let _ = up.wait();
-    let (mut up, gateway, sqs) = start_box(&dir, &state);
-    let after = drive(&dir, "unpark", &state, &sqs, &gateway);
+    let (mut up, urls) = start_box(&dir, &state);
+    let after = drive(&dir, "unpark", &state, &urls);
     terminate(&mut up, Duration::from_secs(20));
     let seen = after["seen"].as_object().expect("seen");
     let mut ids: Vec<&String> = seen.keys().collect();
@@ -430,8 +468,8 @@ fn schedules_fire_their_functions_with_eventbridges_events() {
     let _ = std::fs::remove_dir_all(&dir);
     write_project(&dir, SCHEDULE_TEMPLATE);
     let state = fresh_state_dir("schedules-e2e");
-    let (mut up, gateway, sqs) = start_box(&dir, &state);
-    let v = drive(&dir, "ticks", &state, &sqs, &gateway);
+    let (mut up, urls) = start_box(&dir, &state);
+    let v = drive(&dir, "ticks", &state, &urls);
     // `esb status` shows each schedule's next run while the box runs.
     let status = esb_command()
         .args(["status", "--state-dir"])
