@@ -94,6 +94,15 @@ impl Sqs {
         self.inner.store.run(f).await
     }
 
+    /// [`Sqs::run`] for receives, deletes and visibility changes: answered once in the
+    /// WAL, not waiting for the disk's flush (see `store.rs`).
+    pub(crate) async fn run_relaxed<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, SqsError> + Send + 'static,
+    ) -> Result<T, SqsError> {
+        self.inner.store.run_relaxed(f).await
+    }
+
     /// The queue's waiters.
     pub(crate) fn waiters(&self, name: &str) -> Arc<Notify> {
         let mut map = self

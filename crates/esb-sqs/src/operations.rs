@@ -657,7 +657,7 @@ async fn receive_pass(
     let account = sqs.account().to_string();
     let queue = name.to_string();
     let source_arn = sqs.arn(name);
-    sqs.run(move |conn| {
+    sqs.run_relaxed(move |conn| {
         let q = queue_store::require(conn, &queue)?;
         let s = Settings::of(&q.attributes, &account);
         let req = message_store::ReceiveRequest {
@@ -675,7 +675,7 @@ async fn receive_pass(
 async fn delete_message(sqs: &Sqs, input: &Input) -> Result<Value, SqsError> {
     let name = queue_name(sqs, input)?.to_string();
     let handle = input.required("ReceiptHandle")?.to_string();
-    sqs.run(move |conn| {
+    sqs.run_relaxed(move |conn| {
         let q = queue_store::require(conn, &name)?;
         message_store::delete(conn, &q, &handle)
     })
@@ -694,7 +694,7 @@ async fn delete_message_batch(sqs: &Sqs, input: &Input) -> Result<Value, SqsErro
         ));
     }
     let results = sqs
-        .run(move |conn| {
+        .run_relaxed(move |conn| {
             let q = queue_store::require(conn, &name)?;
             Ok(items
                 .into_iter()
@@ -737,7 +737,7 @@ async fn change_visibility(sqs: &Sqs, input: &Input) -> Result<Value, SqsError> 
     let handle = input.required("ReceiptHandle")?.to_string();
     let vt = visibility_of(input)?;
     let n = name.clone();
-    sqs.run(move |conn| {
+    sqs.run_relaxed(move |conn| {
         let q = queue_store::require(conn, &n)?;
         message_store::change_visibility(conn, &q, &handle, vt, now_ms())
     })
@@ -762,7 +762,7 @@ async fn change_visibility_batch(sqs: &Sqs, input: &Input) -> Result<Value, SqsE
     }
     let n = name.clone();
     let results = sqs
-        .run(move |conn| {
+        .run_relaxed(move |conn| {
             let q = queue_store::require(conn, &n)?;
             let now = now_ms();
             Ok(items

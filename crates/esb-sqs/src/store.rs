@@ -3,6 +3,12 @@
 //! transaction, each under a savepoint (a failing job undoes only its own writes), and
 //! answers them only once that transaction is committed. So a send is on disk before
 //! its 200, and eight concurrent clients share one fsync instead of queuing for eight.
+//!
+//! Receives, deletes and visibility changes are committed without waiting for the
+//! disk's flush ([`Store::run_relaxed`]): the write is in the WAL before the answer, so
+//! a `kill -9` of the box loses none of them; only a power loss (or kernel crash) can,
+//! and then a message is delivered again, which SQS's at-least-once delivery allows.
+//! A batch with any durable job is flushed whole.
 
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -15,7 +21,13 @@ use crate::error::SqsError;
 /// What a job leaves to do once the transaction's fate is known.
 type Reply = Box<dyn FnOnce(Result<(), String>) + Send>;
 /// A job: runs against the connection, says whether its writes stand.
-type Job = Box<dyn FnOnce(&Connection) -> (bool, Reply) + Send>;
+type Work = Box<dyn FnOnce(&Connection) -> (bool, Reply) + Send>;
+
+struct Job {
+    work: Work,
+    /// Its commit must reach the disk before it is answered.
+    durable: bool,
+}
 
 /// Jobs waiting beyond this many make senders wait: memory stays bounded under load.
 const QUEUE_DEPTH: usize = 1024;
@@ -118,14 +130,32 @@ impl Store {
         Ok(Self { jobs: tx })
     }
 
-    /// Runs `f` in the store's next transaction; its result once that is committed.
-    /// An `Err` from `f` undoes its writes.
+    /// Runs `f` in the store's next transaction; its result once that is committed
+    /// and flushed to the disk. An `Err` from `f` undoes its writes.
     pub async fn run<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, SqsError> + Send + 'static,
     ) -> Result<T, SqsError> {
+        self.submit(f, true).await
+    }
+
+    /// [`Store::run`] for writes whose loss in a power failure only redelivers a
+    /// message (receives, deletes, visibility changes): answered once committed to
+    /// the WAL, without waiting for the flush.
+    pub async fn run_relaxed<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, SqsError> + Send + 'static,
+    ) -> Result<T, SqsError> {
+        self.submit(f, false).await
+    }
+
+    async fn submit<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, SqsError> + Send + 'static,
+        durable: bool,
+    ) -> Result<T, SqsError> {
         let (tx, rx) = oneshot::channel();
-        let job: Job = Box::new(move |conn| {
+        let work: Work = Box::new(move |conn| {
             let result = f(conn);
             let ok = result.is_ok();
             let reply: Reply = Box::new(move |committed| {
@@ -137,7 +167,7 @@ impl Store {
             (ok, reply)
         });
         self.jobs
-            .send(job)
+            .send(Job { work, durable })
             .await
             .map_err(|_| SqsError::internal("the store has stopped"))?;
         rx.await
@@ -146,12 +176,21 @@ impl Store {
 }
 
 fn run(conn: Connection, mut rx: mpsc::Receiver<Job>) {
+    let mut flushing = true; // `synchronous=FULL`, as opened
     while let Some(first) = rx.blocking_recv() {
         let mut batch = vec![first];
         while batch.len() < BATCH {
             match rx.try_recv() {
                 Ok(job) => batch.push(job),
                 Err(_) => break,
+            }
+        }
+        let durable = batch.iter().any(|j| j.durable);
+        if durable != flushing {
+            let mode = if durable { "FULL" } else { "NORMAL" };
+            match conn.pragma_update(None, "synchronous", mode) {
+                Ok(()) => flushing = durable,
+                Err(e) => tracing::error!(service = "sqs", "cannot set synchronous={mode}: {e}"),
             }
         }
         if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
@@ -162,7 +201,7 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Job>) {
         let mut replies = Vec::with_capacity(batch.len());
         for job in batch {
             let _ = conn.execute_batch("SAVEPOINT job");
-            let (ok, reply) = job(&conn);
+            let (ok, reply) = (job.work)(&conn);
             let end = if ok {
                 "RELEASE job"
             } else {
