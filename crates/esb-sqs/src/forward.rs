@@ -174,6 +174,8 @@ impl Engine {
                 .find(|(k, _)| k == "QueueUrl")
                 .map(|(_, v)| v.clone()),
         };
+        // A presigned request's signature is the box's, not for the engine.
+        pairs.retain(|(k, _)| !is_signature_param(k));
         let mut queue = None;
         if let Some(url) = client_url {
             queue = queue_name_of_url(&url).map(str::to_string);
@@ -265,6 +267,21 @@ pub(crate) fn queue_name_of_url(url: &str) -> Option<&str> {
         .next()?
         .split('/')
         .rfind(|s| !s.is_empty())
+}
+
+/// A parameter of a presigned (query-string) signature.
+fn is_signature_param(name: &str) -> bool {
+    [
+        "X-Amz-Algorithm",
+        "X-Amz-Credential",
+        "X-Amz-Date",
+        "X-Amz-Expires",
+        "X-Amz-SignedHeaders",
+        "X-Amz-Signature",
+        "X-Amz-Security-Token",
+    ]
+    .iter()
+    .any(|p| p.eq_ignore_ascii_case(name))
 }
 
 /// The client's headers the engine should see too.
@@ -424,6 +441,13 @@ mod tests {
                 "<R><GetQueueUrlResult><QueueUrl>{base}/c&amp;</QueueUrl></GetQueueUrlResult><QueueUrl>{base}/d</QueueUrl></R>"
             )
         );
+    }
+
+    #[test]
+    fn presign_parameters_are_the_boxs() {
+        assert!(is_signature_param("X-Amz-Signature"));
+        assert!(is_signature_param("x-amz-credential"));
+        assert!(!is_signature_param("QueueUrl"));
     }
 
     #[test]
