@@ -2,7 +2,8 @@
 //! server, a real separate process on loopback, standing in for AWS SQS or ElasticMQ).
 //! Functions and host clients keep the box's endpoint, key and queue URLs; the
 //! template's queues and the messages land on the engine; the box's own key is still
-//! checked, in both protocols; a queue mapping polls the engine and runs its function.
+//! checked, in both protocols; a queue mapping polls the engine and runs its function;
+//! a failed asynchronous invocation's dead letter lands on the engine.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -42,6 +43,9 @@ def worker(event, context):
             "endpoint": os.environ["AWS_ENDPOINT_URL_SQS"],
         }))
     return {}
+
+def flaky(event, context):
+    raise RuntimeError("flaky failed on purpose")
 "#;
 
 /// Host-side checks: through the box with the box's key (boto3's JSON protocol, and a
@@ -52,7 +56,7 @@ import boto3, botocore
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
-state, box_url, engine_url = sys.argv[1:4]
+state, box_url, engine_url, lambda_url = sys.argv[1:5]
 ca = state + "/certs/ca.pem"
 creds = {}
 for line in open(state + "/credentials"):
@@ -105,6 +109,18 @@ try:
 except botocore.exceptions.ClientError as e:
     out["missing"] = e.response["Error"]["Code"]
 out["engine_queues_after"] = engine.list_queues().get("QueueUrls", [])
+# An asynchronous invocation that fails: its dead letter lands on the engine.
+lam = boto3.client("lambda", endpoint_url=lambda_url, region_name="us-east-1", verify=ca, **keys)
+lam.invoke(FunctionName="Flaky", InvocationType="Event", Payload=json.dumps({"n": 1}))
+dead = engine.get_queue_url(QueueName="ext-dead-letters")["QueueUrl"]
+out["dead_letter"] = None
+deadline = time.time() + 60
+while time.time() < deadline and out["dead_letter"] is None:
+    got = engine.receive_message(QueueUrl=dead, WaitTimeSeconds=1, MessageAttributeNames=["All"]).get("Messages", [])
+    if got:
+        m = got[0]
+        out["dead_letter"] = {"body": json.loads(m["Body"]),
+            "attributes": {k: v["StringValue"] for k, v in m.get("MessageAttributes", {}).items()}}
 # The mapping (polling the engine) ran Worker for both, whose sends through the box
 # landed on the engine.
 results = engine.get_queue_url(QueueName="ext-results")["QueueUrl"]
@@ -147,6 +163,14 @@ Resources:
         Jobs:
           Type: SQS
           Properties: {Queue: !GetAtt Jobs.Arn, BatchSize: 10}
+  Flaky:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.11
+      CodeUri: fn/
+      Handler: app.flaky
+      DeadLetterQueue: {Type: SQS, TargetArn: !GetAtt DeadLetters.Arn}
+      EventInvokeConfig: {MaximumRetryAttempts: 0}
 "#;
 
 fn write_project(dir: &Path) {
@@ -169,6 +193,7 @@ fn sqs_external_engine_keeps_the_boxs_key_and_queue_urls_and_runs_mappings() {
     write_project(&dir);
     let state = fresh_state_dir("sqs-external");
     let engine_url = format!("http://127.0.0.1:{moto_port}");
+    let port = free_addr().port();
     let mut up = esb_command()
         .current_dir(&dir)
         .args([
@@ -176,11 +201,12 @@ fn sqs_external_engine_keeps_the_boxs_key_and_queue_urls_and_runs_mappings() {
             "--runtime",
             "process",
             "--port",
-            "0",
+            &port.to_string(),
             "--sqs-port",
             "0",
         ])
         .args(["--s3-port", "off", "--dynamodb-port", "off"])
+        .args(["--async-retry-delay", "0.2"])
         .arg("--state-dir")
         .arg(&state)
         .args(["--sqs-endpoint", &engine_url])
@@ -200,6 +226,7 @@ fn sqs_external_engine_keeps_the_boxs_key_and_queue_urls_and_runs_mappings() {
         .arg(&state)
         .arg(&url)
         .arg(&engine_url)
+        .arg(format!("https://127.0.0.1:{port}"))
         .output()
         .expect("driver");
     terminate(&mut up, Duration::from_secs(20));
@@ -277,6 +304,17 @@ fn sqs_external_engine_keeps_the_boxs_key_and_queue_urls_and_runs_mappings() {
     assert!(!has(&v["engine_queues_after"], "/ext-sneaky-json"), "{v}");
     assert_eq!(
         v["missing"], "AWS.SimpleQueueService.NonExistentQueue",
+        "{v}"
+    );
+    // The failed asynchronous invocation's dead letter (the gateway's, sent by the box
+    // with Lambda's attributes) landed on the engine.
+    assert_eq!(v["dead_letter"]["body"], serde_json::json!({"n": 1}), "{v}");
+    assert_eq!(
+        v["dead_letter"]["attributes"]["ErrorMessage"], "flaky failed on purpose",
+        "{v}"
+    );
+    assert!(
+        v["dead_letter"]["attributes"]["RequestID"].is_string(),
         "{v}"
     );
     // The mapping found the template's queue (an ARN of the box's account) on the
