@@ -229,6 +229,12 @@ fn sqs_external_engine_keeps_the_boxs_key_and_queue_urls_and_runs_mappings() {
         .arg(format!("https://127.0.0.1:{port}"))
         .output()
         .expect("driver");
+    // `esb status` asks through the box's listener: the engine's queues, box URLs.
+    let status = esb_command()
+        .args(["status", "--json", "--state-dir"])
+        .arg(&state)
+        .output()
+        .expect("esb status");
     terminate(&mut up, Duration::from_secs(20));
     let _ = moto.kill();
     let _ = moto.wait();
@@ -316,6 +322,27 @@ fn sqs_external_engine_keeps_the_boxs_key_and_queue_urls_and_runs_mappings() {
     assert!(
         v["dead_letter"]["attributes"]["RequestID"].is_string(),
         "{v}"
+    );
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).expect("status JSON");
+    let queues: Vec<(&str, &str)> = status["queues"]
+        .as_array()
+        .map(|q| {
+            q.iter()
+                .filter_map(|q| Some((q["name"].as_str()?, q["url"].as_str()?)))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(queues.len(), 3, "{status}");
+    assert!(
+        queues
+            .iter()
+            .all(|(name, u)| *u == format!("{url}/{BOX_ACCOUNT}/{name}")),
+        "{status}"
     );
     // The mapping found the template's queue (an ARN of the box's account) on the
     // engine by name, polled it and ran Worker for both messages; its sends
