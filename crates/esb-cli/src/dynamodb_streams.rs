@@ -37,7 +37,7 @@ impl Mappings {
         region: &str,
         gateway: &Arc<Gateway>,
         s3: Option<S3Destination>,
-        sqs: Option<esb_sqs::Sqs>,
+        sqs: Option<esb_sqs::QueueService>,
         checkpoints: std::path::PathBuf,
     ) -> Self {
         Self {
@@ -165,7 +165,7 @@ impl S3Destination {
 /// box: its records are logged (at WARN, with the whole record) instead.
 struct Destinations {
     s3: Option<S3Destination>,
-    sqs: Option<esb_sqs::Sqs>,
+    sqs: Option<esb_sqs::QueueService>,
 }
 
 #[async_trait::async_trait]

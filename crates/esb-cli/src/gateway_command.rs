@@ -304,7 +304,7 @@ pub async fn serve(
                 &project.region,
                 &gateway,
                 s3_destination,
-                sqs.as_ref().map(|q| q.sqs.clone()),
+                sqs.as_ref().map(|q| q.queues.clone()),
                 project.state_dir.dynamodb_stream_checkpoints(),
             ));
             for problem in m.apply(&project.template.functions) {
@@ -331,7 +331,7 @@ pub async fn serve(
         &project.region,
         &project.account_id,
         &gateway,
-        sqs.as_ref().map(|q| q.sqs.clone()),
+        sqs.as_ref().map(|q| q.queues.clone()),
         &project.template.functions,
     )?);
     let _watcher = match watch {

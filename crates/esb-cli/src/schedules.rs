@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use esb_gateway::Gateway;
 use esb_schedule::{DeliveryFailure, ScheduleStatus, ScheduleTarget, Scheduler, SchedulerConfig};
-use esb_sqs::Sqs;
+use esb_sqs::QueueService;
 use serde::{Deserialize, Serialize};
 
 /// The file `esb status` reads the schedules from.
@@ -52,7 +52,7 @@ impl Schedules {
         region: &str,
         account: &str,
         gateway: &Arc<Gateway>,
-        sqs: Option<Sqs>,
+        sqs: Option<QueueService>,
         functions: &[esb_template::FunctionSpec],
     ) -> Result<Self> {
         let dir = state.schedules();
@@ -122,7 +122,7 @@ pub fn read_status(state: &esb_state::StateDir) -> Vec<ScheduleLine> {
 /// Runs go to the gateway's durable asynchronous queue; dead letters to the box's SQS.
 struct Target {
     gateway: Arc<Gateway>,
-    sqs: Option<Sqs>,
+    sqs: Option<QueueService>,
 }
 
 #[async_trait::async_trait]

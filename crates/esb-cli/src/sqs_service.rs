@@ -11,8 +11,9 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::Args;
 use esb_gateway::Gateway;
+use esb_sqs::forward::Engine;
 use esb_sqs::queue_mapping::{self, MappingHandle, MappingSpec, SqsClient};
-use esb_sqs::{Sqs, SqsConfig, SqsFront};
+use esb_sqs::{QueueService, Sqs, SqsConfig, SqsFront};
 use esb_template::{FunctionSpec, QueueSpec, SqsEventSpec};
 
 use crate::service_port::{BoxContext, ServicePort};
@@ -34,6 +35,32 @@ pub struct SqsArgs {
         value_parser = clap::builder::BoolishValueParser::new()
     )]
     pub sqs_plain_http: bool,
+    /// Use an existing SQS engine (AWS SQS, ElasticMQ, moto) instead of the embedded
+    /// one: the box's listener checks the box's key and forwards, re-signed.
+    #[arg(long, env = "ESB_SQS_ENDPOINT", value_name = "URL")]
+    pub sqs_endpoint: Option<String>,
+    /// The engine's access key id (with --sqs-endpoint).
+    #[arg(long, env = "ESB_SQS_ACCESS_KEY_ID", requires = "sqs_endpoint")]
+    pub sqs_access_key_id: Option<String>,
+    /// The engine's secret access key (with --sqs-endpoint).
+    #[arg(
+        long,
+        env = "ESB_SQS_SECRET_ACCESS_KEY",
+        requires = "sqs_endpoint",
+        hide_env_values = true
+    )]
+    pub sqs_secret_access_key: Option<String>,
+    /// The engine's region (default: the box's --region).
+    #[arg(long, env = "ESB_SQS_REGION", requires = "sqs_endpoint")]
+    pub sqs_region: Option<String>,
+    /// A CA certificate (PEM) the engine's HTTPS certificate chains to, if not public.
+    #[arg(
+        long,
+        env = "ESB_SQS_CA",
+        requires = "sqs_endpoint",
+        value_name = "FILE"
+    )]
+    pub sqs_ca: Option<std::path::PathBuf>,
 }
 
 /// The SQS listener, bound before the template is read.
@@ -44,6 +71,36 @@ pub struct SqsListener {
 }
 
 impl SqsArgs {
+    /// The external engine, when one is configured.
+    fn engine(&self, box_region: &str) -> Result<Option<Arc<Engine>>> {
+        let Some(endpoint) = &self.sqs_endpoint else {
+            return Ok(None);
+        };
+        let (Some(id), Some(secret)) = (&self.sqs_access_key_id, &self.sqs_secret_access_key)
+        else {
+            anyhow::bail!(
+                "--sqs-endpoint needs the engine's key pair: --sqs-access-key-id and --sqs-secret-access-key (or ESB_SQS_ACCESS_KEY_ID / ESB_SQS_SECRET_ACCESS_KEY)"
+            );
+        };
+        let ca = match &self.sqs_ca {
+            Some(p) => {
+                Some(std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?)
+            }
+            None => None,
+        };
+        let engine = Engine::new(
+            endpoint,
+            esb_auth::BoxCredentials {
+                access_key_id: id.clone(),
+                secret_access_key: secret.clone(),
+            },
+            self.sqs_region.as_deref().unwrap_or(box_region),
+            ca.as_deref(),
+        )
+        .map_err(|e| anyhow::anyhow!("--sqs-endpoint: {e}"))?;
+        Ok(Some(Arc::new(engine)))
+    }
+
     /// Binds the listener (nothing when the service is off).
     pub fn bind(&self) -> Result<Option<SqsListener>> {
         let Some(listener) =
@@ -61,29 +118,47 @@ impl SqsArgs {
 pub struct SqsService {
     /// What functions get as `AWS_ENDPOINT_URL_SQS`.
     pub url: String,
-    pub sqs: Sqs,
-    /// A signed client of the listener, for the queue mappings (which speak the public
-    /// API, as they would to any SQS).
+    /// Where the box's own queue work goes: the embedded engine or the external one.
+    pub queues: QueueService,
+    /// A signed client for the queue mappings (which speak the public API, as they
+    /// would to any SQS): of the listener, or of the external engine with its key.
     client: SqsClient,
     stop: tokio::sync::watch::Sender<bool>,
 }
 
 impl SqsService {
-    /// Opens the store under the state dir and serves it on `listener`.
+    /// Opens the store under the state dir (or, with `--sqs-endpoint`, reaches the
+    /// external engine) and serves it on `listener`.
     pub fn start(args: &SqsArgs, listener: SqsListener, ctx: BoxContext<'_>) -> Result<Self> {
-        let dir = ctx.state.sqs();
-        let sqs = Sqs::open(SqsConfig {
-            dir: dir.clone(),
-            region: ctx.region.to_string(),
-            account: ctx.account.to_string(),
-        })
-        .with_context(|| format!("cannot open the SQS store in {}", dir.display()))?;
         let access = crate::service_port::access_hook(ctx.state, ctx.log_records, "sqs");
         // Marks the box's own calls (its queue mappings' polls), which the access log
         // leaves out.
         let box_token = uuid::Uuid::new_v4().simple().to_string();
-        let front = SqsFront::new(sqs.clone(), ctx.credentials.clone(), Some(access))
-            .with_box_token(&box_token);
+        let engine = args.engine(ctx.region)?;
+        let (queues, front) = match &engine {
+            Some(engine) => (
+                QueueService::External(Arc::clone(engine)),
+                SqsFront::forwarding(
+                    Arc::clone(engine),
+                    ctx.region,
+                    ctx.account,
+                    ctx.credentials.clone(),
+                    Some(access),
+                ),
+            ),
+            None => {
+                let dir = ctx.state.sqs();
+                let sqs = Sqs::open(SqsConfig {
+                    dir: dir.clone(),
+                    region: ctx.region.to_string(),
+                    account: ctx.account.to_string(),
+                })
+                .with_context(|| format!("cannot open the SQS store in {}", dir.display()))?;
+                let front = SqsFront::new(sqs.clone(), ctx.credentials.clone(), Some(access));
+                (QueueService::Embedded(sqs), front)
+            }
+        };
+        let front = front.with_box_token(&box_token);
         let (stop, mut stopped) = tokio::sync::watch::channel(false);
         let tls = (!args.sqs_plain_http).then_some(ctx.tls);
         let tcp = tokio::net::TcpListener::from_std(listener.listener)
@@ -91,19 +166,25 @@ impl SqsService {
         tokio::spawn(esb_sqs::serve(tcp, tls, ctx.limits, front, async move {
             let _ = stopped.wait_for(|s| *s).await;
         }));
-        let ca =
-            std::fs::read(ctx.ca).with_context(|| format!("cannot read {}", ctx.ca.display()))?;
-        let client = SqsClient::new(
-            &listener.url,
-            ctx.credentials.clone(),
-            ctx.region,
-            Some(&ca),
-        )
-        .map_err(|e| anyhow::anyhow!("SQS client: {e}"))?
-        .as_box(&box_token);
+        let client = match &engine {
+            // The mappings poll the engine directly, with its key.
+            Some(engine) => engine.client(),
+            None => {
+                let ca = std::fs::read(ctx.ca)
+                    .with_context(|| format!("cannot read {}", ctx.ca.display()))?;
+                SqsClient::new(
+                    &listener.url,
+                    ctx.credentials.clone(),
+                    ctx.region,
+                    Some(&ca),
+                )
+                .map_err(|e| anyhow::anyhow!("SQS client: {e}"))?
+                .as_box(&box_token)
+            }
+        };
         Ok(Self {
             url: listener.url,
-            sqs,
+            queues,
             client,
             stop,
         })
@@ -128,16 +209,22 @@ impl SqsService {
 
     async fn ensure(&self, q: &QueueSpec, attributes: BTreeMap<String, String>) -> Result<()> {
         let tags = q.tags.iter().cloned().collect();
-        self.sqs
+        let on = match &self.queues {
+            QueueService::External(engine) => format!(" on {}", engine.endpoint()),
+            QueueService::Embedded(_) => String::new(),
+        };
+        self.queues
             .ensure_queue(&q.name, attributes, tags)
             .await
-            .with_context(|| format!("cannot create the queue {} ({})", q.name, q.logical_id))?;
+            .with_context(|| {
+                format!("cannot create the queue {} ({}){on}", q.name, q.logical_id)
+            })?;
         Ok(())
     }
 
     /// Hands the gateway's queue destinations and dead-letter queues to this service.
     pub fn deliver_to(&self, gateway: &Gateway) {
-        gateway.set_queue_sink(Arc::new(QueueSink(self.sqs.clone())));
+        gateway.set_queue_sink(Arc::new(QueueSink(self.queues.clone())));
     }
 
     /// Stops the listener.
@@ -147,7 +234,7 @@ impl SqsService {
 }
 
 /// The gateway's messages, sent to the box's queues.
-struct QueueSink(Sqs);
+struct QueueSink(QueueService);
 
 #[async_trait::async_trait]
 impl esb_gateway::QueueSink for QueueSink {

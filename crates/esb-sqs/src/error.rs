@@ -37,6 +37,8 @@ pub enum ErrorKind {
     IncompleteSignature,
     AccessDenied,
     Internal,
+    /// An external engine (`--sqs-endpoint`) did not answer.
+    ServiceUnavailable,
 }
 
 impl ErrorKind {
@@ -75,6 +77,7 @@ impl ErrorKind {
             IncompleteSignature => "com.amazon.coral.service#IncompleteSignatureException",
             AccessDenied => "com.amazon.coral.service#AccessDeniedException",
             Internal => "com.amazon.coral.service#InternalFailure",
+            ServiceUnavailable => "com.amazon.coral.service#ServiceUnavailableException",
         }
     }
 
@@ -111,6 +114,7 @@ impl ErrorKind {
             IncompleteSignature => "IncompleteSignature",
             AccessDenied => "AccessDenied",
             Internal => "InternalError",
+            ServiceUnavailable => "ServiceUnavailable",
         }
     }
 
@@ -126,13 +130,14 @@ impl ErrorKind {
             ResourceNotFound => StatusCode::NOT_FOUND,
             RequestTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,
         }
     }
 
     /// `Sender` (the caller's fault) or `Receiver`.
     pub fn fault(self) -> &'static str {
-        if self == ErrorKind::Internal {
+        if matches!(self, ErrorKind::Internal | ErrorKind::ServiceUnavailable) {
             "Receiver"
         } else {
             "Sender"

@@ -2,7 +2,8 @@
 //! protocol (`X-Amz-Target: AmazonSQS.<Operation>`, current SDKs) or the query
 //! protocol (a form with `Action=`, posted to `/` or to a queue's URL, or a GET),
 //! is signed with Signature V4 (service `sqs`) by the box's key pair, and is answered
-//! in the protocol it spoke.
+//! in the protocol it spoke. With an external engine ([`crate::forward`]), a request
+//! that passes the box's signature check is forwarded to it instead.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use hyper::body::Incoming;
 
 use crate::engine::Sqs;
 use crate::error::{ErrorKind, SqsError};
+use crate::forward::Engine;
 use crate::input::Input;
 use crate::operations::{self, Context, OPERATIONS};
 use crate::query_protocol;
@@ -44,7 +46,10 @@ pub struct SqsFront {
 }
 
 struct Inner {
-    sqs: Sqs,
+    backend: Backend,
+    /// The box's region (what clients sign for) and account (in its queue URLs).
+    region: String,
+    account: String,
     credentials: esb_auth::BoxCredentials,
     access: Option<AccessHook>,
     large_bodies: tokio::sync::Semaphore,
@@ -58,9 +63,40 @@ impl SqsFront {
         credentials: esb_auth::BoxCredentials,
         access: Option<AccessHook>,
     ) -> Self {
+        let (region, account) = (sqs.region().to_string(), sqs.account().to_string());
+        Self::with_backend(Backend::Embedded(sqs), region, account, credentials, access)
+    }
+
+    /// A front forwarding to the external `engine` what is signed with `credentials`
+    /// for the box's `region`; its queue URLs name the box's `account`.
+    pub fn forwarding(
+        engine: Arc<Engine>,
+        region: &str,
+        account: &str,
+        credentials: esb_auth::BoxCredentials,
+        access: Option<AccessHook>,
+    ) -> Self {
+        Self::with_backend(
+            Backend::External(engine),
+            region.to_string(),
+            account.to_string(),
+            credentials,
+            access,
+        )
+    }
+
+    fn with_backend(
+        backend: Backend,
+        region: String,
+        account: String,
+        credentials: esb_auth::BoxCredentials,
+        access: Option<AccessHook>,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
-                sqs,
+                backend,
+                region,
+                account,
                 credentials,
                 access,
                 large_bodies: tokio::sync::Semaphore::new(LARGE_BODIES),
@@ -135,14 +171,23 @@ impl SqsFront {
         };
         let ctx = Context {
             base_url: self.base_url(&parts.headers),
-            sender_id: self.inner.sqs.account().to_string(),
+            sender_id: self.inner.account.clone(),
+        };
+        let sqs = match &self.inner.backend {
+            Backend::Embedded(sqs) => sqs,
+            Backend::External(engine) => {
+                return match self.forward(engine, protocol, &parts, &body, &ctx).await {
+                    Ok(resp) => resp,
+                    Err(e) => wire::error(protocol, &e, request_id),
+                };
+            }
         };
         match protocol {
-            Protocol::Json => match self.json(&parts, &body, &ctx).await {
+            Protocol::Json => match self.json(sqs, &parts, &body, &ctx).await {
                 Ok(v) => wire::json_ok(&v, request_id),
                 Err(e) => wire::error(protocol, &e, request_id),
             },
-            Protocol::Query => match self.query(&parts, &body, &ctx).await {
+            Protocol::Query => match self.query(sqs, &parts, &body, &ctx).await {
                 Ok((action, v)) => wire::xml_ok(&action, &v, request_id),
                 Err(e) => wire::error(protocol, &e, request_id),
             },
@@ -202,15 +247,62 @@ impl SqsFront {
         esb_auth::verify(
             &signed,
             &self.inner.credentials,
-            self.inner.sqs.region(),
+            &self.inner.region,
             "sqs",
             SystemTime::now(),
         )
         .map_err(|e| SqsError::from_auth(&e))
     }
 
+    /// A request for the external engine: checked against the box's key, then
+    /// forwarded.
+    async fn forward(
+        &self,
+        engine: &Engine,
+        protocol: Protocol,
+        parts: &http::request::Parts,
+        body: &[u8],
+        ctx: &Context,
+    ) -> Result<Response<Full<Bytes>>, SqsError> {
+        let operation = parts
+            .headers
+            .get("x-amz-target")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|t| t.strip_prefix(TARGET_PREFIX))
+            .filter(|op| !op.is_empty() && op.chars().all(|c| c.is_ascii_alphanumeric()))
+            .map(str::to_string);
+        self.authenticate(parts, body)?;
+        let box_base = format!("{}/{}", ctx.base_url, self.inner.account);
+        match protocol {
+            Protocol::Json => {
+                let operation = operation.ok_or_else(|| {
+                    SqsError::new(
+                        ErrorKind::InvalidAction,
+                        "The requested operation is not recognized.",
+                    )
+                })?;
+                engine
+                    .forward_json(&operation, &parts.headers, body, &box_base)
+                    .await
+            }
+            Protocol::Query => {
+                let mut pairs =
+                    query_protocol::parse_form(parts.uri.query().unwrap_or("").as_bytes())?;
+                if parts.method == Method::POST {
+                    pairs.extend(query_protocol::parse_form(body)?);
+                }
+                let path = parts.uri.path().trim_matches('/');
+                let path_queue = (!path.is_empty()).then_some(path);
+                engine
+                    .forward_query(pairs, path_queue, &parts.headers, &box_base)
+                    .await
+            }
+        }
+    }
+
     async fn json(
         &self,
+        sqs: &Sqs,
         parts: &http::request::Parts,
         body: &[u8],
         ctx: &Context,
@@ -230,11 +322,12 @@ impl SqsFront {
             )
         })?;
         let input = Input::parse(body)?;
-        operations::call(&self.inner.sqs, &operation, input, ctx).await
+        operations::call(sqs, &operation, input, ctx).await
     }
 
     async fn query(
         &self,
+        sqs: &Sqs,
         parts: &http::request::Parts,
         body: &[u8],
         ctx: &Context,
@@ -253,9 +346,15 @@ impl SqsFront {
                 format!("The action {action} is not valid for this endpoint."),
             ));
         }
-        let out = operations::call(&self.inner.sqs, &action, input, ctx).await?;
+        let out = operations::call(sqs, &action, input, ctx).await?;
         Ok((action, out))
     }
+}
+
+/// What answers the requests: the embedded engine, or an external one.
+enum Backend {
+    Embedded(Sqs),
+    External(Arc<Engine>),
 }
 
 /// JSON when the request says so (its target or its content type), else query.

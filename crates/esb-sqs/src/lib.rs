@@ -6,12 +6,15 @@
 //! form/XML protocol over the same operations, `wire` the answers, and
 //! `queue_attributes`, `message_attributes`, `names` and `tags` SQS's rules;
 //! `move_tasks` redrives dead-letter queues, `permissions` keeps AddPermission's
-//! statements. `queue_mapping` is SQS → Lambda: the poller (event source mapping),
+//! statements. `forward` puts an external engine (`--sqs-endpoint`) behind the front,
+//! and `queue_service` is the box's own work (template queues, dead letters) on
+//! either engine. `queue_mapping` is SQS → Lambda: the poller (event source mapping),
 //! which speaks the public API so it drives this service, or any other SQS, the same
 //! way.
 
 mod engine;
 mod error;
+pub mod forward;
 mod front;
 mod input;
 mod message_attributes;
@@ -23,6 +26,7 @@ mod permissions;
 mod query_protocol;
 mod queue_attributes;
 pub mod queue_mapping;
+mod queue_service;
 mod queue_store;
 mod store;
 mod tags;
@@ -32,5 +36,6 @@ pub use engine::{QueueSummary, Sqs, SqsConfig};
 pub use error::{ErrorKind, SqsError};
 pub use front::{MAX_BODY_BYTES, SqsFront, serve};
 pub use queue_attributes::MAX_MESSAGE_BYTES;
+pub use queue_service::{QueueService, QueueServiceError};
 #[cfg(test)]
 mod tests;

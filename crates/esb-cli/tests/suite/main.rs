@@ -36,6 +36,7 @@ mod route_auth;
 mod s3_external_engine;
 mod s3_service;
 mod sqs;
+mod sqs_external_engine;
 mod static_binary;
 mod terminal;
 mod up_e2e;

@@ -38,12 +38,18 @@ pub struct SqsClient {
     http: reqwest::Client,
     /// The box's own calls say so (see [`BOX_CALL`]).
     box_call: Option<String>,
+    /// Find queues by name alone, not by the account their ARN names (see
+    /// [`SqsClient::by_queue_name`]).
+    by_name: bool,
 }
 
 /// The header by which the box's own calls (its queue mappings, `esb status`) say they
 /// are its own, to the box's front, which leaves them out of the access log: its value
 /// is a secret of the running box. Not signed: it changes nothing of what is done.
 pub const BOX_CALL: &str = "x-esb-box-call";
+
+/// The JSON protocol's content type.
+pub(crate) const JSON_CONTENT_TYPE: &str = "application/x-amz-json-1.0";
 
 impl SqsClient {
     /// A client of `endpoint` (`https://host:port/`) signing for `region`, trusting
@@ -84,7 +90,21 @@ impl SqsClient {
             region: region.to_string(),
             http,
             box_call: None,
+            by_name: false,
         })
+    }
+
+    /// The same client, finding a queue by its name alone (GetQueueUrl without an owner
+    /// account): for an external engine, whose account is not the one the box's ARNs
+    /// name.
+    pub fn by_queue_name(mut self) -> Self {
+        self.by_name = true;
+        self
+    }
+
+    /// Whether queues are found by name alone (see [`SqsClient::by_queue_name`]).
+    pub fn finds_by_name(&self) -> bool {
+        self.by_name
     }
 
     /// The same client, marking its calls as the box's own with `token`.
@@ -107,15 +127,9 @@ impl SqsClient {
     /// (`Null` for an empty answer).
     pub async fn call(&self, action: &str, body: &Value) -> Result<Value, CallError> {
         let body = serde_json::to_vec(body).map_err(|e| CallError::Transport(e.to_string()))?;
-        let headers = self.signed_headers(action, &body)?;
         let resp = self
-            .http
-            .post(&self.endpoint)
-            .headers(headers)
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| CallError::Transport(format!("{}: {}", self.endpoint, chain(&e))))?;
+            .post(JSON_CONTENT_TYPE, Some(action), &[], body)
+            .await?;
         let status = resp.status();
         let answer = resp
             .bytes()
@@ -153,18 +167,45 @@ impl SqsClient {
         })
     }
 
-    /// The headers of a signed call of `action` with `body`.
-    fn signed_headers(&self, action: &str, body: &[u8]) -> Result<http::HeaderMap, CallError> {
+    /// POSTs `body` to the endpoint, signed: a JSON call of `action` (`target`), or a
+    /// query-protocol form (no target); `extra` headers go along, signed too.
+    pub(crate) async fn post(
+        &self,
+        content_type: &str,
+        target: Option<&str>,
+        extra: &[(http::HeaderName, http::HeaderValue)],
+        body: Vec<u8>,
+    ) -> Result<reqwest::Response, CallError> {
+        let headers = self.signed_headers(content_type, target, extra, &body)?;
+        self.http
+            .post(&self.endpoint)
+            .headers(headers)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| CallError::Transport(format!("{}: {}", self.endpoint, chain(&e))))
+    }
+
+    /// The headers of a signed POST of `body`.
+    fn signed_headers(
+        &self,
+        content_type: &str,
+        target: Option<&str>,
+        extra: &[(http::HeaderName, http::HeaderValue)],
+        body: &[u8],
+    ) -> Result<http::HeaderMap, CallError> {
         let mut headers = http::HeaderMap::new();
         let value = |v: &str| {
             http::HeaderValue::from_str(v).map_err(|e| CallError::Transport(e.to_string()))
         };
         headers.insert(http::header::HOST, value(&self.host)?);
-        headers.insert(
-            http::header::CONTENT_TYPE,
-            http::HeaderValue::from_static("application/x-amz-json-1.0"),
-        );
-        headers.insert("x-amz-target", value(&format!("AmazonSQS.{action}"))?);
+        headers.insert(http::header::CONTENT_TYPE, value(content_type)?);
+        if let Some(action) = target {
+            headers.insert("x-amz-target", value(&format!("AmazonSQS.{action}"))?);
+        }
+        for (name, v) in extra {
+            headers.insert(name.clone(), v.clone());
+        }
         let signed = esb_auth::sign_headers(
             &self.credentials,
             &self.region,

@@ -56,14 +56,15 @@ pub(super) struct QueueInfo {
     pub fifo: bool,
 }
 
-/// The queue's URL, asked of the service by the ARN's name and account.
+/// The queue's URL, asked of the service by the ARN's name and account (by its name
+/// alone for a client that [finds by name](SqsClient::by_queue_name)).
 pub(super) async fn queue_url(client: &SqsClient, arn: &QueueArn) -> Result<String, CallError> {
-    let answer = client
-        .call(
-            "GetQueueUrl",
-            &json!({"QueueName": arn.name, "QueueOwnerAWSAccountId": arn.account}),
-        )
-        .await?;
+    let input = if client.finds_by_name() {
+        json!({"QueueName": arn.name})
+    } else {
+        json!({"QueueName": arn.name, "QueueOwnerAWSAccountId": arn.account})
+    };
+    let answer = client.call("GetQueueUrl", &input).await?;
     answer
         .get("QueueUrl")
         .and_then(Value::as_str)
