@@ -120,13 +120,26 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "cache_size", -4096)?;
+        // Checkpoints run on a thread of their own (below), not inside a request's
+        // commit, where their fsync of the database would be that request's delay.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
+        let alive = std::sync::Arc::new(());
+        let watched = std::sync::Arc::downgrade(&alive);
         std::thread::Builder::new()
             .name("esb-sqs-store".into())
-            .spawn(move || run(conn, rx))
+            .spawn(move || {
+                let _alive = alive;
+                run(conn, rx)
+            })
             .map_err(|e| SqsError::internal(format!("cannot start the store thread: {e}")))?;
+        let path = dir.join("sqs.db");
+        std::thread::Builder::new()
+            .name("esb-sqs-checkpoint".into())
+            .spawn(move || checkpoints(&path, &watched))
+            .map_err(|e| SqsError::internal(format!("cannot start the checkpoint thread: {e}")))?;
         Ok(Self { jobs: tx })
     }
 
@@ -172,6 +185,31 @@ impl Store {
             .map_err(|_| SqsError::internal("the store has stopped"))?;
         rx.await
             .map_err(|_| SqsError::internal("the store has stopped"))?
+    }
+}
+
+/// How often the WAL is copied back into the database.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Copies the WAL's committed pages into the database (a passive checkpoint: it never
+/// waits for the store thread, which keeps committing meanwhile) until the store
+/// thread has ended.
+fn checkpoints(path: &Path, store_alive: &std::sync::Weak<()>) {
+    let conn = match Connection::open(path) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(
+                service = "sqs",
+                "no checkpoint connection ({e}); the WAL grows"
+            );
+            return;
+        }
+    };
+    while store_alive.strong_count() > 0 {
+        std::thread::sleep(CHECKPOINT_EVERY);
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::debug!(service = "sqs", "checkpoint: {e}");
+        }
     }
 }
 
@@ -261,5 +299,42 @@ mod tests {
             .collect::<Result<_, _>>()
             .unwrap();
         assert_eq!(names, ["a", "c"]);
+    }
+
+    /// The WAL is checkpointed in the background (requests never run one): after a
+    /// pause, the next writes reuse it instead of growing it.
+    #[tokio::test]
+    async fn the_wal_is_reused_after_background_checkpoints() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let write = |from: usize| {
+            let store = store.clone();
+            async move {
+                for i in from..from + 300 {
+                    let name = format!("queue-{i}-{}", "x".repeat(200));
+                    store
+                        .run(move |conn| {
+                            conn.execute(
+                                "INSERT INTO queues (name, fifo, attributes, tags, created_ms, modified_ms)
+                                 VALUES (?1, 0, '{}', '{}', 0, 0)",
+                                [name],
+                            )?;
+                            Ok(())
+                        })
+                        .await
+                        .unwrap();
+                }
+            }
+        };
+        let wal = || std::fs::metadata(dir.path().join("sqs.db-wal")).unwrap().len();
+        write(0).await;
+        let first = wal();
+        tokio::time::sleep(CHECKPOINT_EVERY * 3).await;
+        write(300).await;
+        assert!(
+            wal() < first + first / 2,
+            "the WAL grew from {first} to {} bytes: not checkpointed",
+            wal()
+        );
     }
 }
