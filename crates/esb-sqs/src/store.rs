@@ -326,7 +326,11 @@ mod tests {
                 }
             }
         };
-        let wal = || std::fs::metadata(dir.path().join("sqs.db-wal")).unwrap().len();
+        let wal = || {
+            std::fs::metadata(dir.path().join("sqs.db-wal"))
+                .unwrap()
+                .len()
+        };
         write(0).await;
         let first = wal();
         tokio::time::sleep(CHECKPOINT_EVERY * 3).await;
