@@ -71,28 +71,17 @@ impl DynamoArgs {
         let Some(endpoint) = &self.dynamodb_endpoint else {
             return Ok(None);
         };
-        let (Some(id), Some(secret)) = (
-            &self.dynamodb_access_key_id,
-            &self.dynamodb_secret_access_key,
-        ) else {
-            anyhow::bail!(
-                "--dynamodb-endpoint needs the engine's key pair: --dynamodb-access-key-id and --dynamodb-secret-access-key (or ESB_DYNAMODB_ACCESS_KEY_ID / ESB_DYNAMODB_SECRET_ACCESS_KEY)"
-            );
-        };
-        let ca = match &self.dynamodb_ca {
-            Some(p) => {
-                Some(std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?)
-            }
-            None => None,
-        };
+        let access = crate::service_port::engine_access(
+            "dynamodb",
+            self.dynamodb_access_key_id.as_ref(),
+            self.dynamodb_secret_access_key.as_ref(),
+            self.dynamodb_ca.as_ref(),
+        )?;
         let external = External::new(
             endpoint,
-            esb_auth::BoxCredentials {
-                access_key_id: id.clone(),
-                secret_access_key: secret.clone(),
-            },
+            access.credentials,
             self.dynamodb_region.as_deref().unwrap_or(box_region),
-            ca.as_deref(),
+            access.ca.as_deref(),
         )
         .map_err(|e| anyhow::anyhow!("--dynamodb-endpoint: {e}"))?;
         Ok(Some(external))

@@ -62,25 +62,17 @@ impl S3Args {
         let Some(endpoint) = &self.s3_endpoint else {
             return Ok(None);
         };
-        let (Some(id), Some(secret)) = (&self.s3_access_key_id, &self.s3_secret_access_key) else {
-            anyhow::bail!(
-                "--s3-endpoint needs the engine's key pair: --s3-access-key-id and --s3-secret-access-key (or ESB_S3_ACCESS_KEY_ID / ESB_S3_SECRET_ACCESS_KEY)"
-            );
-        };
-        let ca = match &self.s3_ca {
-            Some(p) => {
-                Some(std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?)
-            }
-            None => None,
-        };
+        let access = crate::service_port::engine_access(
+            "s3",
+            self.s3_access_key_id.as_ref(),
+            self.s3_secret_access_key.as_ref(),
+            self.s3_ca.as_ref(),
+        )?;
         let engine = Engine::new(
             endpoint,
-            esb_auth::BoxCredentials {
-                access_key_id: id.clone(),
-                secret_access_key: secret.clone(),
-            },
+            access.credentials,
             self.s3_region.as_deref().unwrap_or(box_region),
-            ca.as_deref(),
+            access.ca.as_deref(),
         )
         .map_err(|e| anyhow::anyhow!("--s3-endpoint: {e}"))?;
         Ok(Some(Arc::new(engine)))

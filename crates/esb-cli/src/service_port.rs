@@ -94,6 +94,41 @@ pub fn bind_std(
     Ok(Some(listener))
 }
 
+/// What a data service's external engine (`--<service>-endpoint`) is reached with.
+pub struct EngineAccess {
+    /// The engine's key pair, which the box re-signs requests with.
+    pub credentials: esb_auth::BoxCredentials,
+    /// A CA certificate (PEM) the engine's HTTPS certificate chains to, if not public.
+    pub ca: Option<Vec<u8>>,
+}
+
+/// Reads the key pair and CA of `service`'s external engine (`service` is the flags'
+/// prefix: `s3`, `dynamodb`, `sqs`); without a key pair, says which flags to set.
+pub fn engine_access(
+    service: &str,
+    access_key_id: Option<&String>,
+    secret_access_key: Option<&String>,
+    ca: Option<&std::path::PathBuf>,
+) -> Result<EngineAccess> {
+    let (Some(id), Some(secret)) = (access_key_id, secret_access_key) else {
+        let var = service.to_uppercase();
+        anyhow::bail!(
+            "--{service}-endpoint needs the engine's key pair: --{service}-access-key-id and --{service}-secret-access-key (or ESB_{var}_ACCESS_KEY_ID / ESB_{var}_SECRET_ACCESS_KEY)"
+        );
+    };
+    let ca = match ca {
+        Some(p) => Some(std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?),
+        None => None,
+    };
+    Ok(EngineAccess {
+        credentials: esb_auth::BoxCredentials {
+            access_key_id: id.clone(),
+            secret_access_key: secret.clone(),
+        },
+        ca,
+    })
+}
+
 /// Where a data service's access lines go: where the gateway's go,
 /// `<state>/logs/access.log` and the log store, marked with the service's name.
 pub fn access_hook(
@@ -133,5 +168,22 @@ mod tests {
         assert_eq!(parse("8001"), Ok(ServicePort::Port(8001)));
         assert!(parse("80001").is_err());
         assert!(parse("eight").is_err());
+    }
+
+    #[test]
+    fn an_external_engine_without_its_key_pair_names_the_flags_to_set() {
+        let id = "AKIA".to_string();
+        let err = super::engine_access("sqs", Some(&id), None, None)
+            .err()
+            .expect("no secret, no engine")
+            .to_string();
+        assert!(
+            err.contains("--sqs-secret-access-key") && err.contains("ESB_SQS_SECRET_ACCESS_KEY"),
+            "{err}"
+        );
+        let secret = "s".to_string();
+        let access = super::engine_access("s3", Some(&id), Some(&secret), None).expect("key pair");
+        assert_eq!(access.credentials.access_key_id, "AKIA");
+        assert!(access.ca.is_none());
     }
 }

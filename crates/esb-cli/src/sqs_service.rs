@@ -76,26 +76,17 @@ impl SqsArgs {
         let Some(endpoint) = &self.sqs_endpoint else {
             return Ok(None);
         };
-        let (Some(id), Some(secret)) = (&self.sqs_access_key_id, &self.sqs_secret_access_key)
-        else {
-            anyhow::bail!(
-                "--sqs-endpoint needs the engine's key pair: --sqs-access-key-id and --sqs-secret-access-key (or ESB_SQS_ACCESS_KEY_ID / ESB_SQS_SECRET_ACCESS_KEY)"
-            );
-        };
-        let ca = match &self.sqs_ca {
-            Some(p) => {
-                Some(std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?)
-            }
-            None => None,
-        };
+        let access = crate::service_port::engine_access(
+            "sqs",
+            self.sqs_access_key_id.as_ref(),
+            self.sqs_secret_access_key.as_ref(),
+            self.sqs_ca.as_ref(),
+        )?;
         let engine = Engine::new(
             endpoint,
-            esb_auth::BoxCredentials {
-                access_key_id: id.clone(),
-                secret_access_key: secret.clone(),
-            },
+            access.credentials,
             self.sqs_region.as_deref().unwrap_or(box_region),
-            ca.as_deref(),
+            access.ca.as_deref(),
         )
         .map_err(|e| anyhow::anyhow!("--sqs-endpoint: {e}"))?;
         Ok(Some(Arc::new(engine)))
