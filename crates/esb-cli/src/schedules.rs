@@ -10,34 +10,9 @@ use anyhow::{Context, Result};
 use esb_gateway::Gateway;
 use esb_schedule::{DeliveryFailure, ScheduleStatus, ScheduleTarget, Scheduler, SchedulerConfig};
 use esb_sqs::QueueService;
-use serde::{Deserialize, Serialize};
 
 /// The file `esb status` reads the schedules from.
 const STATUS_FILE: &str = "status.json";
-
-/// One schedule as `esb status` shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ScheduleLine {
-    pub function: String,
-    pub event: String,
-    pub expression: String,
-    pub timezone: String,
-    pub enabled: bool,
-    pub next_run: Option<String>,
-}
-
-impl From<ScheduleStatus> for ScheduleLine {
-    fn from(s: ScheduleStatus) -> Self {
-        Self {
-            function: s.function,
-            event: s.event,
-            expression: s.expression,
-            timezone: s.timezone,
-            enabled: s.enabled,
-            next_run: s.next_run,
-        }
-    }
-}
 
 /// The box's running schedules.
 pub struct Schedules {
@@ -98,7 +73,7 @@ async fn write_status(scheduler: Arc<Scheduler>, dir: std::path::PathBuf) {
     let path = dir.join(STATUS_FILE);
     let mut last = String::new();
     loop {
-        let lines: Vec<ScheduleLine> = scheduler.status().into_iter().map(Into::into).collect();
+        let lines = scheduler.status();
         let text = serde_json::to_string_pretty(&lines).unwrap_or_default();
         if text != last {
             let tmp = dir.join(format!("{STATUS_FILE}.tmp"));
@@ -112,7 +87,7 @@ async fn write_status(scheduler: Arc<Scheduler>, dir: std::path::PathBuf) {
 }
 
 /// What `esb status` shows of the schedules: what the running box last wrote.
-pub fn read_status(state: &esb_state::StateDir) -> Vec<ScheduleLine> {
+pub fn read_status(state: &esb_state::StateDir) -> Vec<ScheduleStatus> {
     std::fs::read(state.schedules().join(STATUS_FILE))
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())

@@ -299,7 +299,7 @@ struct Report<'a> {
     queues: &'a [QueueLine],
     /// The template's schedules and their next runs (absent when there are none).
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    schedules: &'a [crate::schedules::ScheduleLine],
+    schedules: &'a [esb_schedule::ScheduleStatus],
 }
 
 /// Fields in alphabetical order, as `esb status --json` has always printed them.

@@ -33,8 +33,8 @@ pub struct SchedulerConfig {
     pub state_dir: PathBuf,
 }
 
-/// One schedule, for `esb status`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One schedule, for `esb status` (which reads it from a file the box writes).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ScheduleStatus {
     /// The function's name.
     pub function: String,

@@ -15,9 +15,15 @@ fn moto_server() -> PathBuf {
 
 /// Starts moto's server on a free loopback port.
 pub fn start_moto() -> (Child, u16) {
+    start_moto_with(&[])
+}
+
+/// [`start_moto`] with environment variables (`MOTO_ACCOUNT_ID`...).
+pub fn start_moto_with(env: &[(&str, &str)]) -> (Child, u16) {
     let port = free_addr().port();
     let child = Command::new(moto_server())
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -6,28 +6,11 @@
 //! a failed asynchronous invocation's dead letter lands on the engine.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
+use crate::s3_external_engine::start_moto_with;
 use crate::support::*;
-
-/// Starts moto's server on a free loopback port, its queues in `account`.
-fn start_moto_of(account: &str) -> (Child, u16) {
-    let port = free_addr().port();
-    let child = Command::new(repo_root().join(".esb-test/moto/bin/moto_server"))
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .env("MOTO_ACCOUNT_ID", account)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("moto_server (scripts/test-deps.sh installs it)");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "moto did not listen");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    (child, port)
-}
 
 const HANDLERS: &str = r#"
 import json, os
@@ -187,7 +170,7 @@ const BOX_ACCOUNT: &str = "123456789012";
 
 #[test]
 fn sqs_external_engine_keeps_the_boxs_key_and_queue_urls_and_runs_mappings() {
-    let (mut moto, moto_port) = start_moto_of(ENGINE_ACCOUNT);
+    let (mut moto, moto_port) = start_moto_with(&[("MOTO_ACCOUNT_ID", ENGINE_ACCOUNT)]);
     let dir = std::env::temp_dir().join(format!("esb-sqs-external-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     write_project(&dir);
