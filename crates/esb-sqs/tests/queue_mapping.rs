@@ -576,7 +576,10 @@ async fn busy_queues_get_more_pollers_up_to_the_maximum_concurrency() {
     })
     .await;
     mapping.stopped().await;
-    assert_eq!(f.bodies().len(), 200);
+    // Every message reached the function. SQS delivers at least once: moto, under
+    // concurrent receives on a loaded machine, has handed one message to two pollers.
+    let distinct: std::collections::BTreeSet<String> = f.bodies().into_iter().collect();
+    assert_eq!(distinct.len(), 200);
     let peak = peak.load(std::sync::atomic::Ordering::SeqCst);
     assert!(peak > 1 && peak <= 4, "peak concurrency {peak}");
 }
