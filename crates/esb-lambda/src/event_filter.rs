@@ -86,6 +86,31 @@ struct Cidr {
     prefix: u8,
 }
 
+/// Lambda's limit on the length of one filter pattern.
+const MAX_PATTERN_CHARS: usize = 4096;
+
+/// An event source mapping's `FilterCriteria.Filters[].Pattern`s, parsed; the first
+/// invalid one is refused with the message of Lambda's `InvalidParameterValueException`.
+pub fn parse_filters(patterns: &[String]) -> Result<Vec<FilterPattern>, String> {
+    patterns
+        .iter()
+        .enumerate()
+        .map(|(i, pattern)| {
+            let why = if pattern.chars().count() > MAX_PATTERN_CHARS {
+                format!("longer than {MAX_PATTERN_CHARS} characters")
+            } else {
+                match FilterPattern::parse(pattern) {
+                    Ok(parsed) => return Ok(parsed),
+                    Err(e) => e.0,
+                }
+            };
+            Err(format!(
+                "Invalid filter pattern definition. (FilterCriteria.Filters[{i}].Pattern: {why})"
+            ))
+        })
+        .collect()
+}
+
 impl FilterPattern {
     /// Parses a pattern (the JSON text of `Filters[].Pattern`).
     pub fn parse(pattern: &str) -> Result<Self, PatternError> {

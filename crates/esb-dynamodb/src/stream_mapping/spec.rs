@@ -15,8 +15,6 @@ const MAX_RETRY_ATTEMPTS: i64 = 10_000;
 /// Lambda's bounds on `MaximumRecordAgeInSeconds` (-1 is infinite).
 const MIN_RECORD_AGE_S: i64 = 60;
 const MAX_RECORD_AGE_S: i64 = 604_800;
-/// Lambda's limit on the length of one filter pattern.
-const MAX_PATTERN_CHARS: usize = 4096;
 
 /// Where the records come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -182,19 +180,8 @@ impl MappingSpec {
 
     /// The filters, parsed; an invalid one is refused with Lambda's message.
     pub(super) fn compile_filters(&self) -> Result<Vec<FilterPattern>, MappingError> {
-        self.filters
-            .iter()
-            .enumerate()
-            .map(|(i, pattern)| {
-                if pattern.chars().count() > MAX_PATTERN_CHARS {
-                    return Err(MappingError::invalid_filter(
-                        i,
-                        format!("longer than {MAX_PATTERN_CHARS} characters"),
-                    ));
-                }
-                FilterPattern::parse(pattern).map_err(|e| MappingError::invalid_filter(i, e.0))
-            })
-            .collect()
+        esb_lambda::event_filter::parse_filters(&self.filters)
+            .map_err(MappingError::InvalidParameterValue)
     }
 
     /// The name of this mapping's checkpoint file: the function and the event, made
@@ -222,16 +209,6 @@ pub enum MappingError {
     InvalidParameterValue(String),
     #[error("ValidationException: {0}")]
     Validation(String),
-}
-
-impl MappingError {
-    /// Lambda's own message for a bad filter, with which pattern and why after it:
-    /// Lambda says no more, but a developer wants to know.
-    fn invalid_filter(index: usize, why: String) -> Self {
-        Self::InvalidParameterValue(format!(
-            "Invalid filter pattern definition. (FilterCriteria.Filters[{index}].Pattern: {why})"
-        ))
-    }
 }
 
 #[cfg(test)]

@@ -18,8 +18,6 @@ const MAX_BATCHING_WINDOW: Duration = Duration::from_secs(300);
 /// Lambda's bounds on `ScalingConfig.MaximumConcurrency`.
 const MIN_MAXIMUM_CONCURRENCY: usize = 2;
 const MAX_MAXIMUM_CONCURRENCY: usize = 1000;
-/// Lambda's limit on the length of one filter pattern.
-const MAX_PATTERN_CHARS: usize = 4096;
 
 /// The poller's clock and scale: Lambda's by default; tests shorten it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -172,19 +170,8 @@ impl MappingSpec {
 
     /// The filters, parsed; an invalid one is refused with Lambda's message.
     pub(super) fn compile_filters(&self) -> Result<Vec<FilterPattern>, MappingError> {
-        self.filters
-            .iter()
-            .enumerate()
-            .map(|(i, pattern)| {
-                if pattern.chars().count() > MAX_PATTERN_CHARS {
-                    return Err(MappingError::invalid_filter(
-                        i,
-                        format!("longer than {MAX_PATTERN_CHARS} characters"),
-                    ));
-                }
-                FilterPattern::parse(pattern).map_err(|e| MappingError::invalid_filter(i, e.0))
-            })
-            .collect()
+        esb_lambda::event_filter::parse_filters(&self.filters)
+            .map_err(MappingError::InvalidParameterValue)
     }
 
     /// Invocations of this mapping at once at most: `MaximumConcurrency` if set, never
@@ -204,15 +191,6 @@ pub enum MappingError {
     InvalidParameterValue(String),
     #[error("ValidationException: {0}")]
     Validation(String),
-}
-
-impl MappingError {
-    /// Lambda's own message for a bad filter, with which pattern and why after it.
-    fn invalid_filter(index: usize, why: String) -> Self {
-        Self::InvalidParameterValue(format!(
-            "Invalid filter pattern definition. (FilterCriteria.Filters[{index}].Pattern: {why})"
-        ))
-    }
 }
 
 #[cfg(test)]
