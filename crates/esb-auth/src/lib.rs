@@ -1,5 +1,5 @@
 //! Who may call the box. Every API the box serves (the Lambda Invoke API and `AWS_IAM`
-//! routes today; S3, DynamoDB and SQS next) accepts requests signed with AWS Signature
+//! routes, S3, DynamoDB, SQS, CloudWatch Logs) accepts requests signed with AWS Signature
 //! V4 by the one key pair the box issues; this crate verifies such signatures, signs
 //! for ESB's own clients, keeps the credentials file and owns every comparison of
 //! secrets. It knows no service's error shape: each listener renders [`AuthError`] its

@@ -135,17 +135,7 @@ impl LogsFront {
     }
 
     fn authenticate(&self, parts: &http::request::Parts, body: &[u8]) -> Result<(), ApiError> {
-        let uri = parts
-            .uri
-            .path_and_query()
-            .map_or("/", |p| p.as_str())
-            .to_string();
-        let signed = esb_auth::SignedRequest {
-            method: parts.method.as_str(),
-            uri: &uri,
-            headers: &parts.headers,
-            body,
-        };
+        let signed = esb_auth::SignedRequest::of(parts, body);
         esb_auth::verify(
             &signed,
             &self.inner.credentials,

@@ -248,17 +248,7 @@ impl DynamoFront {
                 Some("Request is missing Authentication Token"),
             ));
         }
-        let uri = parts
-            .uri
-            .path_and_query()
-            .map_or("/", |p| p.as_str())
-            .to_string();
-        let signed = esb_auth::SignedRequest {
-            method: parts.method.as_str(),
-            uri: &uri,
-            headers,
-            body,
-        };
+        let signed = esb_auth::SignedRequest::of(parts, body);
         let verdict = esb_auth::verify(
             &signed,
             &self.inner.credentials,
