@@ -9,6 +9,7 @@ pub mod event_filter;
 pub mod headers;
 pub mod limits;
 pub mod payload;
+pub mod poller_stop;
 pub mod source_invoke;
 pub mod trace_id;
 

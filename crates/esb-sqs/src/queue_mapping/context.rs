@@ -3,9 +3,6 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::Duration;
-
-use tokio::sync::watch;
 
 use esb_lambda::event_filter::FilterPattern;
 use esb_lambda::source_invoke::Invoker;
@@ -56,34 +53,4 @@ impl MappingCtx {
 
 pub(super) type Ctx = Arc<MappingCtx>;
 
-/// Resolves once `stop` says true (or its sender is gone: nobody can say go on).
-pub(super) async fn stopped(stop: &mut watch::Receiver<bool>) {
-    let _ = stop.wait_for(|s| *s).await;
-}
-
-/// Whether `stop` says true already.
-pub(super) fn is_stopped(stop: &watch::Receiver<bool>) -> bool {
-    *stop.borrow() || stop.has_changed().is_err()
-}
-
-/// Runs `call` unless told to stop first (`None`).
-pub(super) async fn or_stop<T>(
-    stop: &mut watch::Receiver<bool>,
-    call: impl Future<Output = T>,
-) -> Option<T> {
-    tokio::select! {
-        value = call => Some(value),
-        () = stopped(stop) => None,
-    }
-}
-
-/// Sleeps `duration` unless told to stop first; true if told to stop.
-pub(super) async fn sleep(stop: &mut watch::Receiver<bool>, duration: Duration) -> bool {
-    if is_stopped(stop) {
-        return true;
-    }
-    tokio::select! {
-        () = stopped(stop) => true,
-        () = tokio::time::sleep(duration) => false,
-    }
-}
+pub(super) use esb_lambda::poller_stop::{is_stopped, or_stop, sleep, stopped};
