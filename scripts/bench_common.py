@@ -1,7 +1,8 @@
-"""What the benchmark scripts share: ports, percentiles, machine description, and
-replacing one section of docs/benchmarks.md."""
+"""What the benchmark scripts share: ports, percentiles, machine description, a box's
+credentials and endpoints, and replacing one section of docs/benchmarks.md."""
 import datetime
 import http.client
+import json
 import os
 import platform
 import signal
@@ -100,3 +101,32 @@ def stop(proc):
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def box_credentials(state):
+    """The key pair of the box whose state dir is `state`: (access key id, secret)."""
+    values = dict(line.split(" = ", 1) for line in open(os.path.join(state, "credentials")).read().splitlines()
+                  if " = " in line)
+    return values["aws_access_key_id"], values["aws_secret_access_key"]
+
+
+def box_url(state, key, proc, within=60):
+    """The endpoint `key` (`sqs_url`, `dynamodb_url`...) the box records in box.json,
+    once it has written it; SystemExit if it does not within `within` s or exits."""
+    deadline = time.time() + within
+    while True:
+        try:
+            url = json.load(open(os.path.join(state, "box.json"))).get(key)
+        except (OSError, ValueError):
+            url = None
+        if url is not None:
+            return url
+        if time.time() > deadline or proc.poll() is not None:
+            raise SystemExit(f"no {key} in {state}/box.json")
+        time.sleep(0.1)
+
+
+def version_of(python, module):
+    """`module.__version__` as `python` imports it, or "?"."""
+    return subprocess.run([python, "-c", f"import {module}; print({module}.__version__)"],
+                          capture_output=True, text=True).stdout.strip() or "?"

@@ -10,7 +10,6 @@ Environment: BENCH_N (2000 requests per row with one client, 250 per client with
 BENCH_ROW_SECONDS (10: a row stops early past this), BENCH_STREAM_N (50).
 """
 import argparse
-import json
 import multiprocessing
 import os
 import random
@@ -25,7 +24,8 @@ import boto3
 import botocore
 from botocore.config import Config
 
-from bench_common import free_port, machine, pct, proc_status, start_esb_up, stop, write_section
+from bench_common import (box_credentials, box_url, free_port, machine, pct, proc_status, start_esb_up,
+                          stop, version_of, write_section)
 
 N = int(os.environ.get("BENCH_N", "2000"))
 ROW_SECONDS = float(os.environ.get("BENCH_ROW_SECONDS", "10"))
@@ -210,12 +210,6 @@ def wait_ddb(endpoint, creds, ca, proc, within=60):
 
 
 
-def box_credentials(state):
-    values = dict(line.split(" = ", 1) for line in open(os.path.join(state, "credentials")).read().splitlines()
-                  if " = " in line)
-    return values["aws_access_key_id"], values["aws_secret_access_key"]
-
-
 def esb_has_dynamodb(esb):
     out = subprocess.run([esb, "up", "--help"], capture_output=True, text=True).stdout
     return "--dynamodb-port" in out
@@ -233,17 +227,7 @@ def start_box(esb, venv, root, name, template):
            "--s3-port", "off", "--dynamodb-port", str(ddb_port)]
     proc, ca = start_esb_up(cmd, state, port, 120)
     try:
-        endpoint = None
-        deadline = time.time() + 60
-        while endpoint is None:
-            try:
-                endpoint = json.load(open(os.path.join(state, "box.json"))).get("dynamodb_url")
-            except (OSError, ValueError):
-                pass
-            if endpoint is None:
-                if time.time() > deadline or proc.poll() is not None:
-                    raise SystemExit(f"no dynamodb_url in {state}/box.json")
-                time.sleep(0.1)
+        endpoint = box_url(state, "dynamodb_url", proc)
         creds = box_credentials(state)
         wait_ddb(endpoint, creds, ca, proc)
     except BaseException:
@@ -355,11 +339,6 @@ def streams_to_lambda(esb, venv, root):
 
 
 # --- the report ---------------------------------------------------------------------
-
-def version_of(python, module):
-    return subprocess.run([python, "-c", f"import {module}; print({module}.__version__)"],
-                          capture_output=True, text=True).stdout.strip() or "?"
-
 
 def main():
     ap = argparse.ArgumentParser()

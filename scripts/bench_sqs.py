@@ -13,7 +13,6 @@ BENCH_QUEUE_DEPTH (200: the most messages a queue holds).
 """
 import argparse
 import collections
-import json
 import multiprocessing
 import os
 import re
@@ -27,7 +26,8 @@ import boto3
 import botocore
 from botocore.config import Config
 
-from bench_common import free_port, machine, pct, proc_status, start_esb_up, stop, write_section
+from bench_common import (box_credentials, box_url, free_port, machine, pct, proc_status, start_esb_up,
+                          stop, version_of, write_section)
 
 N = int(os.environ.get("BENCH_N", "2000"))
 ROW_SECONDS = float(os.environ.get("BENCH_ROW_SECONDS", "10"))
@@ -280,12 +280,6 @@ def wait_sqs(endpoint, creds, ca, proc, within=60):
             time.sleep(0.1)
 
 
-def box_credentials(state):
-    values = dict(line.split(" = ", 1) for line in open(os.path.join(state, "credentials")).read().splitlines()
-                  if " = " in line)
-    return values["aws_access_key_id"], values["aws_secret_access_key"]
-
-
 def esb_up_help(esb):
     return subprocess.run([esb, "up", "--help"], capture_output=True, text=True).stdout
 
@@ -306,17 +300,7 @@ def start_box(esb, venv, root, name, template):
             cmd += [flag, "off"]
     proc, ca = start_esb_up(cmd, state, port, 120)
     try:
-        endpoint = None
-        deadline = time.time() + 60
-        while endpoint is None:
-            try:
-                endpoint = json.load(open(os.path.join(state, "box.json"))).get("sqs_url")
-            except (OSError, ValueError):
-                pass
-            if endpoint is None:
-                if time.time() > deadline or proc.poll() is not None:
-                    raise SystemExit(f"no sqs_url in {state}/box.json")
-                time.sleep(0.1)
+        endpoint = box_url(state, "sqs_url", proc)
         creds = box_credentials(state)
         wait_sqs(endpoint, creds, ca, proc)
     except BaseException:
@@ -431,11 +415,6 @@ def sqs_to_lambda(esb, venv, root):
 
 
 # --- the report ---------------------------------------------------------------------
-
-def version_of(python, module):
-    return subprocess.run([python, "-c", f"import {module}; print({module}.__version__)"],
-                          capture_output=True, text=True).stdout.strip() or "?"
-
 
 def main():
     ap = argparse.ArgumentParser()
