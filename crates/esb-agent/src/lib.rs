@@ -7,6 +7,7 @@ pub mod box_identity;
 pub mod container_env;
 pub mod docker_network;
 pub mod memory_limit;
+pub mod node_capacity;
 pub mod python_env;
 pub mod runtime;
 pub mod service;

@@ -16,6 +16,7 @@ use esb_state::StateDir;
 use tokio::sync::Mutex;
 use tonic::{Request, Response, Status};
 
+use crate::node_capacity::{LOCAL_NODE, NodeCapacity};
 use crate::runtime::{RuntimeError, WorkerRuntime};
 use crate::worker_record::{RecordStore, RecordedState, WorkerRecord, now_ms, spec_hash};
 
@@ -24,6 +25,7 @@ pub struct Agent {
     store: RecordStore,
     workers: Mutex<HashMap<String, WorkerRecord>>,
     capacity: u32,
+    node: NodeCapacity,
 }
 
 impl Agent {
@@ -65,11 +67,18 @@ impl Agent {
             store,
             workers: Mutex::new(workers),
             capacity,
+            node: NodeCapacity::detect(LOCAL_NODE, None),
         };
         if adopt {
             agent.sweep_orphans().await;
         }
         Ok(agent)
+    }
+
+    /// What this agent reports as its node: name, CPUs, memory for workers.
+    pub fn with_node(mut self, node: NodeCapacity) -> Self {
+        self.node = node;
+        self
     }
 
     /// Removes orphaned workers now and then every `interval`, for as long as the agent lives.
@@ -116,11 +125,12 @@ impl Agent {
             sanitize(&spec.name),
             &uuid::Uuid::new_v4().simple().to_string()[..8]
         );
-        let record = self
+        let mut record = self
             .runtime
             .create(&id, spec)
             .await
             .map_err(runtime_status)?;
+        record.memory_mb = spec.memory_mb;
         if let Err(e) = self.store.save(&record) {
             // A worker needs no disk to serve (a full disk, say): it runs unrecorded,
             // and is recorded at its next change of state. Unrecorded, an agent that
@@ -267,11 +277,21 @@ impl AgentService for Agent {
         &self,
         _request: Request<InfoRequest>,
     ) -> Result<Response<AgentInfo>, Status> {
+        let (workers, memory_reserved_mb) = {
+            let workers = self.workers.lock().await;
+            let reserved = workers.values().map(|w| u64::from(w.memory_mb)).sum();
+            (u32::try_from(workers.len()).unwrap_or(u32::MAX), reserved)
+        };
         Ok(Response::new(AgentInfo {
             runtime: self.runtime.kind().to_string(),
             version: env!("CARGO_PKG_VERSION").to_string(),
             capacity: self.capacity,
-            workers: u32::try_from(self.workers.lock().await.len()).unwrap_or(u32::MAX),
+            workers,
+            node: self.node.name.clone(),
+            cpus: self.node.cpus,
+            memory_mb: self.node.memory_mb,
+            memory_reserved_mb,
+            images: self.runtime.held_images().await,
         }))
     }
 }
@@ -332,5 +352,7 @@ fn to_proto(w: &WorkerRecord) -> Worker {
         last_used_ms: w.last_used_ms,
         spec_hash: w.spec_hash.clone(),
         token: w.token.clone(),
+        // The gateway's cluster knows which node it asked.
+        node: String::new(),
     }
 }

@@ -32,6 +32,9 @@ pub struct WorkerRecord {
     pub last_used_ms: i64,
     pub spec_hash: String,
     pub state: RecordedState,
+    /// The function's `MemorySize`: what the worker takes from the node's capacity.
+    #[serde(default)]
+    pub memory_mb: u32,
 }
 
 /// The directory of worker records.

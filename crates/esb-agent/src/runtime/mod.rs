@@ -59,6 +59,11 @@ pub trait WorkerRuntime: Send + Sync {
     async fn sweep_orphans(&self, _known: &[WorkerRecord], _immediately: bool) -> usize {
         0
     }
+    /// Function images this runtime can start workers from without pulling
+    /// (`esb/<function>:<hash>`), for placement; none where it runs no images.
+    async fn held_images(&self) -> Vec<String> {
+        Vec::new()
+    }
     /// Releases box-wide resources (the docker runtime's network) once every worker is gone.
     async fn shutdown(&self) {}
 }

@@ -252,6 +252,7 @@ impl WorkerRuntime for ProcessRuntime {
             last_used_ms: now,
             spec_hash: spec_hash(spec),
             state: RecordedState::Running,
+            memory_mb: spec.memory_mb,
         })
     }
 

@@ -109,7 +109,13 @@ struct Inner {
     starting: AtomicUsize,
     last_start: Mutex<Instant>,
     shutting_down: AtomicBool,
+    /// The function images the daemon holds, and when they were listed: placement
+    /// asks with every heartbeat, the daemon is asked at most every few seconds.
+    images: Mutex<(Option<Instant>, Vec<String>)>,
 }
+
+/// How long a listing of the daemon's function images is reused.
+const IMAGES_FRESH_FOR: Duration = Duration::from_secs(10);
 
 /// A started, initialised container waiting to become a worker.
 struct Standby {
@@ -151,6 +157,7 @@ impl DockerRuntime {
                 starting: AtomicUsize::new(0),
                 last_start: Mutex::new(Instant::now()),
                 shutting_down: AtomicBool::new(false),
+                images: Mutex::new((None, Vec::new())),
             }),
         })
     }
@@ -223,6 +230,7 @@ impl WorkerRuntime for DockerRuntime {
             last_used_ms: now,
             spec_hash: hash,
             state: RecordedState::Running,
+            memory_mb: spec.memory_mb,
         })
     }
 
@@ -347,6 +355,27 @@ impl WorkerRuntime for DockerRuntime {
             }
         }
         removed
+    }
+
+    async fn held_images(&self) -> Vec<String> {
+        {
+            let cached = locked(&self.inner.images);
+            if cached.0.is_some_and(|at| at.elapsed() < IMAGES_FRESH_FOR) {
+                return cached.1.clone();
+            }
+        }
+        let options = esb_docker::bollard::query_parameters::ListImagesOptionsBuilder::default()
+            .filters(&HashMap::from([("reference", vec!["esb/*"])]))
+            .build();
+        let listed: Vec<String> = match self.inner.docker.list_images(Some(options)).await {
+            Ok(images) => images.into_iter().flat_map(|i| i.repo_tags).collect(),
+            Err(e) => {
+                tracing::debug!("cannot list the daemon's images: {e}");
+                Vec::new()
+            }
+        };
+        *locked(&self.inner.images) = (Some(Instant::now()), listed.clone());
+        listed
     }
 
     async fn shutdown(&self) {
