@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use esb_proto::AgentServiceClient;
-use esb_proto::agent::{EnsureWorkerRequest, FunctionSpec, Worker, WorkerRef};
-use tonic::transport::{Channel, Endpoint};
+use esb_proto::agent::{AgentInfo, EnsureWorkerRequest, FunctionSpec, InfoRequest, Worker, WorkerRef};
+use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 
 /// Starting a worker includes the runtime's first start (a Python venv may be built).
 const ENSURE_DEADLINE: Duration = Duration::from_secs(120);
@@ -19,13 +19,34 @@ pub enum AgentError {
         call: &'static str,
         status: Box<tonic::Status>,
     },
+    #[error("no node can run the worker: {0}")]
+    NoNode(#[from] crate::nodes::placement::NoNode),
+    #[error("invalid TLS settings for the agent at {url}: {reason}")]
+    Tls { url: String, reason: String },
 }
 
 impl AgentError {
     /// The agent did not answer at all (not started yet, or restarting).
     pub fn is_unreachable(&self) -> bool {
-        matches!(self, AgentError::Call { status, .. } if status.code() == tonic::Code::Unavailable)
+        matches!(self, AgentError::Call { status, .. } if matches!(status.code(), tonic::Code::Unavailable | tonic::Code::DeadlineExceeded))
     }
+
+    /// The agent runs its maximum of workers.
+    pub fn is_full(&self) -> bool {
+        matches!(self, AgentError::Call { status, .. } if status.code() == tonic::Code::ResourceExhausted)
+    }
+}
+
+/// A lazily connected endpoint whose broken connections are noticed in seconds
+/// (HTTP/2 pings), so a node that was partitioned is reached again once it is back.
+fn endpoint(url: &str) -> Result<Endpoint, AgentError> {
+    Ok(Endpoint::from_shared(url.to_string())
+        .map_err(|_| AgentError::Address(url.to_string()))?
+        .connect_timeout(Duration::from_secs(2))
+        .http2_keep_alive_interval(Duration::from_secs(2))
+        .keep_alive_timeout(Duration::from_secs(2))
+        .keep_alive_while_idle(true)
+        .tcp_nodelay(true))
 }
 
 #[derive(Clone)]
@@ -36,13 +57,40 @@ pub struct AgentClient {
 impl AgentClient {
     /// Connects lazily: the agent may start after the gateway.
     pub fn new(url: &str) -> Result<Self, AgentError> {
-        let endpoint = Endpoint::from_shared(url.to_string())
-            .map_err(|_| AgentError::Address(url.to_string()))?
-            .connect_timeout(Duration::from_secs(5))
-            .tcp_nodelay(true);
+        Ok(Self {
+            client: AgentServiceClient::new(endpoint(url)?.connect_lazy()),
+        })
+    }
+
+    /// An agent on another node, over mutual TLS (`tls`: the gateway's certificate and
+    /// the box CA, the only one whose node certificates it accepts).
+    pub fn with_tls(url: &str, tls: ClientTlsConfig) -> Result<Self, AgentError> {
+        let endpoint = endpoint(url)?
+            .tls_config(tls)
+            .map_err(|e| AgentError::Tls {
+                url: url.to_string(),
+                reason: e.to_string(),
+            })?;
         Ok(Self {
             client: AgentServiceClient::new(endpoint.connect_lazy()),
         })
+    }
+
+    /// The agent's report (its node's capacity and images), within `deadline`: the
+    /// heartbeat, so a silent node is noticed however its connection hangs.
+    pub async fn info(&self, deadline: Duration) -> Result<AgentInfo, AgentError> {
+        let mut req = tonic::Request::new(InfoRequest {});
+        req.set_timeout(deadline);
+        let failed = |status| AgentError::Call {
+            call: "GetInfo",
+            status: Box::new(status),
+        };
+        match tokio::time::timeout(deadline, self.client.clone().get_info(req)).await {
+            Ok(answer) => answer.map(tonic::Response::into_inner).map_err(failed),
+            Err(_) => Err(failed(tonic::Status::deadline_exceeded(format!(
+                "no answer within {deadline:?}"
+            )))),
+        }
     }
 
     pub async fn ensure(&self, spec: &FunctionSpec, worker_id: &str) -> Result<Worker, AgentError> {

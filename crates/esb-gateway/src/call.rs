@@ -26,6 +26,10 @@ pub enum CallError {
     TimedOut(Duration),
     #[error("the function's workers keep failing; retry after {} s", .0.as_secs().max(1))]
     CircuitOpen(Duration),
+    /// The node running the invocation was lost: the machine's failure, not the
+    /// function's, so it does not count against the function's circuit.
+    #[error("the execution environment was lost with its node {0}")]
+    NodeLost(String),
 }
 
 pub async fn call(
@@ -57,14 +61,19 @@ pub async fn call(
             }
         };
         let (address, token) = (lease.worker().address.clone(), lease.worker().token.clone());
+        let node_lost = pool.provider().lost(lease.worker());
         let started = Instant::now();
-        match tokio::time::timeout(
-            bound,
-            gw.workers
-                .invoke(&address, &token, payload.clone(), headers, None),
-        )
-        .await
-        {
+        let outcome = tokio::select! {
+            answer = tokio::time::timeout(
+                bound,
+                gw.workers.invoke(&address, &token, payload.clone(), headers, None),
+            ) => answer,
+            () = node_lost => {
+                lease.mark_broken();
+                return Err(CallError::NodeLost(lease.worker().node.clone()));
+            }
+        };
+        match outcome {
             Ok(Ok(answer)) => {
                 if let Some(error_type) = count_answer(breaker, &answer) {
                     tracing::error!(%function, "circuit opened: the function's runtime keeps dying mid-invocation ({error_type})");
@@ -77,6 +86,12 @@ pub async fn call(
             }
             Ok(Err(e)) => {
                 lease.mark_broken();
+                if pool.provider().node_lost(lease.worker()).await {
+                    if e.not_delivered && attempt == 0 {
+                        continue;
+                    }
+                    return Err(CallError::NodeLost(lease.worker().node.clone()));
+                }
                 if !(e.not_delivered && attempt == 0) {
                     breaker.failed();
                     return Err(CallError::Worker(e.to_string()));

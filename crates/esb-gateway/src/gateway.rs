@@ -13,7 +13,8 @@ use esb_lambda::InvokeApiError;
 use esb_proto::agent::FunctionSpec;
 
 use crate::access_log::AccessLog;
-use crate::agent_client::{AgentClient, AgentError};
+use crate::agent_client::AgentError;
+use crate::nodes::Cluster;
 use crate::async_config::AsyncConfig;
 use crate::async_events::AsyncEvents;
 use crate::async_store::AsyncStore;
@@ -26,7 +27,8 @@ use crate::worker_client::WorkerClient;
 
 pub struct GatewayConfig {
     pub functions: Vec<FunctionEntry>,
-    pub agent_url: String,
+    /// The nodes whose agents run the workers (one, the box's own, unless nodes joined).
+    pub cluster: Cluster,
     pub region: String,
     pub account_id: String,
     /// How long a request waits for a busy function's worker before 429.
@@ -85,7 +87,7 @@ pub struct Gateway {
     api_keys: esb_auth::ApiKeys,
     pub(crate) id_token: Option<IdTokenAuth>,
     pub(crate) workers: WorkerClient,
-    agent: AgentClient,
+    cluster: Cluster,
     pub(crate) region: String,
     pub(crate) account_id: String,
     /// The box's SQS queues, for destinations and dead-letter queues; set once the
@@ -100,14 +102,15 @@ impl Gateway {
                 dir: config.async_dir.clone(),
                 source,
             })?;
-        let agent = AgentClient::new(&config.agent_url)?;
+        let cluster = config.cluster;
+        cluster.set_selectors(selectors_of(&config.functions));
         let pool_settings = PoolSettings {
             box_slots: Arc::new(tokio::sync::Semaphore::new(
                 config
                     .max_concurrency
                     .min(tokio::sync::Semaphore::MAX_PERMITS),
             )),
-            agent: agent.clone(),
+            cluster: cluster.clone(),
             acquire_timeout: config.acquire_timeout,
             breaker: config.breaker,
         };
@@ -126,14 +129,14 @@ impl Gateway {
             api_keys: config.api_keys,
             id_token: config.id_token,
             workers: WorkerClient::default(),
-            agent,
+            cluster,
             region: config.region,
             account_id: config.account_id,
             queue_sink: std::sync::OnceLock::new(),
         });
         crate::maintainer::spawn(
             Arc::downgrade(&gateway.plan),
-            gateway.agent.clone(),
+            gateway.cluster.clone(),
             config.pause_idle_after,
             config.idle_timeout,
         );
@@ -150,6 +153,7 @@ impl Gateway {
     /// finish on the old); removed ones are retired.
     pub async fn replan(&self, functions: Vec<FunctionEntry>) -> Changes {
         self.notes.store(Arc::new(notes_of(&functions)));
+        self.cluster.set_selectors(selectors_of(&functions));
         let (next, changes, transition) =
             Plan::build(functions, Some(&self.plan()), &self.pool_settings);
         self.plan.store(Arc::new(next));
@@ -158,7 +162,7 @@ impl Gateway {
         }
         for pool in transition.retired {
             for w in pool.drain_idle() {
-                self.return_worker(&w.id).await;
+                self.return_worker(&w).await;
             }
         }
         changes
@@ -239,6 +243,7 @@ impl Gateway {
         functions.sort_by(|a, b| a.name.cmp(&b.name));
         Status {
             functions,
+            nodes: self.cluster.status(),
             signed: self.credentials.is_some(),
         }
     }
@@ -336,17 +341,18 @@ impl Gateway {
         }
         for pool in plan.pools.values() {
             for w in pool.drain_idle() {
-                self.return_worker(&w.id).await;
+                self.return_worker(&w).await;
             }
         }
     }
 
     /// Asks the agent to remove a worker, waiting a little for an agent that is
     /// restarting: a worker the agent never hears about would outlive the box.
-    async fn return_worker(&self, id: &str) {
+    async fn return_worker(&self, worker: &esb_proto::agent::Worker) {
+        let id = &worker.id;
         let deadline = std::time::Instant::now() + Duration::from_secs(15);
         loop {
-            match self.agent.destroy(id).await {
+            match self.cluster.destroy(worker).await {
                 Ok(()) => return,
                 Err(e) if e.is_unreachable() && std::time::Instant::now() < deadline => {
                     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -366,7 +372,7 @@ impl Gateway {
 pub(crate) fn test_config(functions: Vec<FunctionEntry>, dir: &std::path::Path) -> GatewayConfig {
     GatewayConfig {
         functions,
-        agent_url: "http://127.0.0.1:1".into(),
+        cluster: Cluster::single("http://127.0.0.1:1").expect("a valid URL"),
         region: "us-east-1".into(),
         account_id: "123456789012".into(),
         acquire_timeout: Duration::from_secs(1),
@@ -385,6 +391,15 @@ pub(crate) fn test_config(functions: Vec<FunctionEntry>, dir: &std::path::Path) 
 }
 
 /// The notes of the functions that have one, by function.
+/// Which labels each function asks of its node.
+fn selectors_of(functions: &[FunctionEntry]) -> HashMap<String, crate::nodes::NodeSelector> {
+    functions
+        .iter()
+        .filter(|f| f.placement != crate::nodes::NodeSelector::default())
+        .map(|f| (f.spec.name.clone(), f.placement.clone()))
+        .collect()
+}
+
 fn notes_of(functions: &[FunctionEntry]) -> HashMap<String, String> {
     functions
         .iter()
@@ -406,6 +421,7 @@ pub(crate) fn test_entry(name: &str) -> FunctionEntry {
         provisioned: 0,
         async_config: AsyncConfig::default(),
         note: None,
+        placement: crate::nodes::NodeSelector::default(),
     }
 }
 

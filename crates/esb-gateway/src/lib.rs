@@ -47,6 +47,7 @@ pub mod http_event;
 pub mod invoke_api;
 mod maintainer;
 pub mod metrics;
+pub mod nodes;
 pub mod plan;
 pub mod pool;
 pub mod proxy_event;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 
-use crate::agent_client::AgentClient;
+use crate::nodes::Cluster;
 use crate::plan::Plan;
 
 /// How often idle workers are checked for life (the agent's list of live workers).
@@ -19,7 +19,7 @@ const DEAD_WORKER_SWEEP: Duration = Duration::from_secs(5);
 /// `idle_timeout`, at least every second) for as long as the plan holder lives.
 pub fn spawn(
     plan: Weak<ArcSwap<Plan>>,
-    agent: AgentClient,
+    cluster: Cluster,
     pause_after: Option<Duration>,
     idle_timeout: Option<Duration>,
 ) {
@@ -40,7 +40,7 @@ pub fn spawn(
             drop(served);
             if last_sweep.elapsed() >= DEAD_WORKER_SWEEP {
                 last_sweep = tokio::time::Instant::now();
-                if let Ok(live) = agent.live_workers().await {
+                if let Ok(live) = cluster.live_workers().await {
                     for pool in plan.pools.values() {
                         let gone = pool.forget_dead(&live, last_sweep);
                         if gone > 0 {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use esb_proto::agent::FunctionSpec;
 
-use crate::agent_client::AgentClient;
+use crate::nodes::{Cluster, NodeSelector};
 use crate::async_config::AsyncConfig;
 use crate::function_url::UrlAuth;
 use crate::pool::FunctionPool;
@@ -31,6 +31,8 @@ pub struct FunctionEntry {
     pub async_config: AsyncConfig,
     /// What `esb status` says about how it runs (a stand-in Python base, say).
     pub note: Option<String>,
+    /// The labels its nodes must carry, or must not (`Metadata.Esb` in the template).
+    pub placement: NodeSelector,
 }
 
 pub struct Plan {
@@ -45,7 +47,7 @@ pub struct Plan {
 pub struct PoolSettings {
     /// The box-wide concurrency limit, shared by every pool.
     pub box_slots: Arc<tokio::sync::Semaphore>,
-    pub agent: AgentClient,
+    pub cluster: Cluster,
     pub acquire_timeout: Duration,
     pub breaker: crate::breaker::BreakerSettings,
 }
@@ -111,7 +113,7 @@ impl Plan {
                         f.concurrency,
                         f.provisioned,
                         Arc::clone(&settings.box_slots),
-                        settings.agent.clone(),
+                        settings.cluster.clone(),
                         settings.acquire_timeout,
                         settings.breaker,
                     )

@@ -16,7 +16,8 @@ use esb_proto::agent::{FunctionSpec, Worker};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
-use crate::agent_client::{AgentClient, AgentError};
+use crate::agent_client::AgentError;
+use crate::nodes::Cluster;
 use crate::breaker::{Breaker, BreakerSettings};
 use crate::status::{FunctionStatus, WorkerCounts};
 use crate::worker_provider::WorkerProvider;
@@ -55,7 +56,7 @@ pub enum AcquireError {
 
 /// One function's workers. `P` starts, pauses and removes them: the agent in a box
 /// (the default), a fake in the tests.
-pub struct FunctionPool<P: WorkerProvider = AgentClient> {
+pub struct FunctionPool<P: WorkerProvider = Cluster> {
     name: String,
     /// What new workers run, and its generation, read together: a worker is always
     /// recorded under the generation of the spec it was started from. Replaced only
@@ -95,7 +96,7 @@ struct Idle {
 }
 
 /// A worker lent to one invocation; returned to the pool on drop unless marked broken.
-pub struct Lease<P: WorkerProvider = AgentClient> {
+pub struct Lease<P: WorkerProvider = Cluster> {
     pool: Arc<FunctionPool<P>>,
     worker: Worker,
     generation: u64,
@@ -221,7 +222,7 @@ impl<P: WorkerProvider> FunctionPool<P> {
             std::mem::take(&mut *idle)
         };
         for entry in stale {
-            self.remove(&entry.worker.id, "replaced").await;
+            self.remove(&entry.worker, "replaced").await;
         }
     }
 
@@ -259,19 +260,32 @@ impl<P: WorkerProvider> FunctionPool<P> {
                     )
                 })?;
         // Read under the idle lock, as `replace` writes: the popped worker is of `current`.
-        let (current, reused) = {
+        let (current, reused, unusable) = {
             let mut idle = self.idle();
-            (self.current.load_full(), idle.pop())
+            // Workers on a node that was lost or is draining are not handed out.
+            let mut unusable = Vec::new();
+            let mut reused = None;
+            while let Some(entry) = idle.pop() {
+                if self.workers.usable(&entry.worker) {
+                    reused = Some(entry);
+                    break;
+                }
+                unusable.push(entry.worker);
+            }
+            (self.current.load_full(), reused, unusable)
         };
+        for worker in unusable {
+            self.remove(&worker, "unusable").await;
+        }
         let (worker, cold) = match reused {
             Some(idle) if !idle.paused => (idle.worker, false),
             // The agent resumes it (or, if it died meanwhile, starts a new one).
             Some(idle) => {
-                let w = self.workers.ensure(&current.spec, &idle.worker.id).await?;
+                let w = self.workers.ensure(&current.spec, Some(&idle.worker)).await?;
                 let cold = w.id != idle.worker.id;
                 (w, cold)
             }
-            None => (self.workers.ensure(&current.spec, "").await?, true),
+            None => (self.workers.ensure(&current.spec, None).await?, true),
         };
         Ok(Lease {
             pool: Arc::clone(self),
@@ -312,7 +326,9 @@ impl<P: WorkerProvider> FunctionPool<P> {
     /// `replace` and `drain_idle` empty the list under, so no stale worker slips in.
     fn shelve(&self, entry: Idle, shelf: Shelf) -> Option<Worker> {
         let mut idle = self.idle();
-        if self.closed.load(Ordering::Relaxed) || entry.generation != self.current.load().generation
+        if self.closed.load(Ordering::Relaxed)
+            || entry.generation != self.current.load().generation
+            || !self.workers.usable(&entry.worker)
         {
             return Some(entry.worker);
         }
@@ -329,7 +345,7 @@ impl<P: WorkerProvider> FunctionPool<P> {
             && self.busy() + self.idle_count() < self.provisioned
         {
             let current = self.current.load_full();
-            let worker = match self.workers.ensure(&current.spec, "").await {
+            let worker = match self.workers.ensure(&current.spec, None).await {
                 Ok(worker) => worker,
                 Err(e) => {
                     tracing::warn!(function = %self.name, "cannot start a provisioned worker: {e}");
@@ -344,7 +360,7 @@ impl<P: WorkerProvider> FunctionPool<P> {
             };
             // Reloaded or closed while it started: it runs code no longer served.
             if let Some(stale) = self.shelve(entry, Shelf::Top) {
-                self.remove(&stale.id, "replaced").await;
+                self.remove(&stale, "replaced").await;
             }
         }
     }
@@ -354,18 +370,18 @@ impl<P: WorkerProvider> FunctionPool<P> {
     /// Provisioned workers stay ready: the most recently used ones are never paused.
     pub async fn pause_idle(&self, after: Duration) {
         for mut entry in self.take_idle(|i| !i.paused && i.since.elapsed() >= after) {
-            let id = entry.worker.id.clone();
-            match self.workers.pause(&id).await {
+            match self.workers.pause(&entry.worker).await {
                 Ok(()) => {
                     entry.paused = true;
                     // Reloaded or closed while it was being paused: it goes.
-                    if self.shelve(entry, Shelf::Bottom).is_some() {
-                        self.remove(&id, "replaced").await;
+                    if let Some(stale) = self.shelve(entry, Shelf::Bottom) {
+                        self.remove(&stale, "replaced").await;
                     }
                 }
                 Err(e) => {
+                    let id = &entry.worker.id;
                     tracing::warn!("cannot pause idle worker {id}: {e}; removing it");
-                    self.remove(&id, "unpausable").await;
+                    self.remove(&entry.worker, "unpausable").await;
                 }
             }
         }
@@ -376,15 +392,30 @@ impl<P: WorkerProvider> FunctionPool<P> {
     pub async fn remove_idle(&self, timeout: Duration) {
         for entry in self.take_idle(|i| i.since.elapsed() >= timeout) {
             tracing::debug!(function = %self.name, worker = %entry.worker.id, "removing an idle worker");
-            self.remove(&entry.worker.id, "idle").await;
+            self.remove(&entry.worker, "idle").await;
         }
     }
 
     /// Asks for a worker's removal; a failure is logged (`what` names the worker's kind).
-    async fn remove(&self, worker_id: &str, what: &str) {
-        if let Err(e) = self.workers.destroy(worker_id).await {
-            tracing::warn!("cannot remove {what} worker {worker_id}: {e}");
+    async fn remove(&self, worker: &Worker, what: &str) {
+        if let Err(e) = self.workers.destroy(worker).await {
+            tracing::warn!("cannot remove {what} worker {}: {e}", worker.id);
         }
+    }
+
+    /// Takes the idle workers `which` selects out of the pool (a draining node's, say).
+    pub fn take_idle_where(&self, which: impl Fn(&Worker) -> bool) -> Vec<Worker> {
+        let mut idle = self.idle();
+        let (taken, kept) = std::mem::take(&mut *idle)
+            .into_iter()
+            .partition(|i| which(&i.worker));
+        *idle = kept;
+        taken.into_iter().map(|i: Idle| i.worker).collect()
+    }
+
+    /// Who starts and removes this pool's workers.
+    pub fn provider(&self) -> &P {
+        &self.workers
     }
 
     /// Forgets idle workers that are no longer alive (their process or container died
@@ -459,7 +490,7 @@ impl<P: WorkerProvider> Drop for Lease<P> {
         if let Some(worker) = refused {
             let pool = Arc::clone(&self.pool);
             tokio::spawn(async move {
-                if let Err(e) = pool.workers.destroy(&worker.id).await {
+                if let Err(e) = pool.workers.destroy(&worker).await {
                     tracing::warn!("cannot destroy broken worker {}: {e}", worker.id);
                 }
             });
@@ -522,10 +553,13 @@ mod tests {
         fn ensure(
             &self,
             spec: &FunctionSpec,
-            worker_id: &str,
+            reuse: Option<&Worker>,
         ) -> impl Future<Output = Result<Worker, AgentError>> + Send {
-            let (agent, handler, wanted) =
-                (self.clone(), spec.handler.clone(), worker_id.to_string());
+            let (agent, handler, wanted) = (
+                self.clone(),
+                spec.handler.clone(),
+                reuse.map(|w| w.id.clone()).unwrap_or_default(),
+            );
             async move {
                 let delay = agent.state().start_delay;
                 tokio::time::sleep(delay).await;
@@ -553,15 +587,15 @@ mod tests {
             }
         }
 
-        fn pause(&self, worker_id: &str) -> impl Future<Output = Result<(), AgentError>> + Send {
-            self.state().paused.push(worker_id.to_string());
+        fn pause(&self, worker: &Worker) -> impl Future<Output = Result<(), AgentError>> + Send {
+            self.state().paused.push(worker.id.clone());
             std::future::ready(Ok(()))
         }
 
-        fn destroy(&self, worker_id: &str) -> impl Future<Output = Result<(), AgentError>> + Send {
+        fn destroy(&self, worker: &Worker) -> impl Future<Output = Result<(), AgentError>> + Send {
             let mut s = self.state();
-            s.running.remove(worker_id);
-            s.destroyed.push(worker_id.to_string());
+            s.running.remove(&worker.id);
+            s.destroyed.push(worker.id.clone());
             std::future::ready(Ok(()))
         }
     }

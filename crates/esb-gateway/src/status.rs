@@ -17,8 +17,41 @@ pub const STATUS_PATH: &str = "/esb/v1/status";
 pub struct Status {
     /// Every function the box serves, by name.
     pub functions: Vec<FunctionStatus>,
+    /// The machines whose agents run the box's workers, by name (absent from the
+    /// documents of older boxes).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<NodeStatus>,
     /// The Invoke API checks Signature V4 (`false`: `--open-invoke-api`).
     pub signed: bool,
+}
+
+/// One node of the box: where its agent is, how it is, what it offers and runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NodeStatus {
+    /// Its agent's gRPC URL.
+    pub address: String,
+    /// Most workers its agent runs at once.
+    pub capacity: u32,
+    pub cpus: u32,
+    /// Being removed (`esb node remove`): it gets no new workers.
+    pub draining: bool,
+    /// `up`, `joining`, `reconciling` or `down`.
+    pub health: String,
+    pub labels: std::collections::BTreeMap<String, String>,
+    /// Times it was declared lost.
+    pub losses: u64,
+    /// Memory its workers may take, in MB.
+    pub memory_mb: u64,
+    /// `MemorySize` of the workers placed there, in MB.
+    pub memory_used_mb: u64,
+    pub name: String,
+    /// Workers started there since the box started.
+    pub placements: u64,
+    /// `process` or `docker`.
+    pub runtime: String,
+    /// Its workers, per function.
+    pub workers: std::collections::BTreeMap<String, usize>,
 }
 
 /// One function: its routes, URL, workers and invocation counts.
@@ -77,6 +110,7 @@ mod tests {
     #[test]
     fn the_document_is_byte_for_byte_what_the_json_values_made() {
         let typed = Status {
+            nodes: Vec::new(),
             functions: vec![
                 FunctionStatus {
                     errors: 1,

@@ -1,0 +1,430 @@
+//! The box's nodes as one provider of workers. A new worker is placed on the node that
+//! fits best ([`placement`](super::placement)); a pause, resume or removal goes to the
+//! node the worker names. Each node has a heartbeat ([`heartbeat`](super::heartbeat)):
+//! a node that stops answering is declared lost within seconds, its workers are no
+//! longer handed out, and invocations in flight there fail at once; a node that
+//! answers again has its stale workers removed before it gets work.
+//!
+//! The pools stay the gateway's, one per function for the whole box, so reserved and
+//! provisioned concurrency hold across nodes, not per node.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::time::Duration;
+
+use esb_proto::agent::{FunctionSpec, Worker};
+
+use super::node::{Health, Node, NodeConfig};
+use super::placement::{Candidate, NoNode, Want, place};
+use crate::agent_client::AgentError;
+use crate::status::NodeStatus;
+
+/// How long a new worker waits for a node that is joining or reconciling before the
+/// request fails for want of one (a box just started, its nodes not heard from yet).
+const WAIT_FOR_A_NODE: Duration = Duration::from_secs(5);
+
+/// Labels a function asks of its node (`Metadata.Esb` in the template).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NodeSelector {
+    pub require: BTreeMap<String, String>,
+    pub avoid: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Default)]
+pub struct Cluster {
+    inner: Arc<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    nodes: RwLock<BTreeMap<String, Arc<Node>>>,
+    /// Every worker the cluster placed and has not removed, by id.
+    placed: Mutex<HashMap<String, Placed>>,
+    /// `MemorySize` of workers being started, by node: counted before they exist.
+    starting: Mutex<HashMap<String, u64>>,
+    /// Node selectors by function name.
+    selectors: RwLock<HashMap<String, NodeSelector>>,
+}
+
+#[derive(Debug, Clone)]
+struct Placed {
+    node: String,
+    function: String,
+    memory_mb: u64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Cluster {
+    /// A cluster of one agent on this machine (`esb gateway --agent`, tests).
+    pub fn single(url: &str) -> Result<Self, AgentError> {
+        let cluster = Self::default();
+        cluster.add_node(NodeConfig {
+            name: esb_local_name().to_string(),
+            url: url.to_string(),
+            labels: BTreeMap::new(),
+            tls: None,
+            local: true,
+        })?;
+        Ok(cluster)
+    }
+
+    /// Adds a node, or replaces the one of the same name (a node that joined again):
+    /// the replaced node's workers leave the pools as if it was lost.
+    pub fn add_node(&self, config: NodeConfig) -> Result<(), AgentError> {
+        let node = Arc::new(Node::new(config)?);
+        let old = self
+            .write_nodes()
+            .insert(node.name.clone(), Arc::clone(&node));
+        if let Some(old) = old {
+            old.removed.store(true, Ordering::Relaxed);
+            if old.lose() {
+                self.forget_node_workers(&old.name);
+            }
+        }
+        super::heartbeat::spawn(self.downgrade(), node);
+        Ok(())
+    }
+
+    fn downgrade(&self) -> WeakCluster {
+        WeakCluster(Arc::downgrade(&self.inner))
+    }
+
+    fn read_nodes(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Arc<Node>>> {
+        self.inner
+            .nodes
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write_nodes(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, Arc<Node>>> {
+        self.inner
+            .nodes
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn node(&self, name: &str) -> Option<Arc<Node>> {
+        self.read_nodes().get(name).cloned()
+    }
+
+    pub fn node_names(&self) -> Vec<String> {
+        self.read_nodes().keys().cloned().collect()
+    }
+
+    /// Which labels each function asks of its node (replaced whole with the plan).
+    pub fn set_selectors(&self, selectors: HashMap<String, NodeSelector>) {
+        *self
+            .inner
+            .selectors
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = selectors;
+    }
+
+    pub async fn ensure(
+        &self,
+        spec: &FunctionSpec,
+        reuse: Option<&Worker>,
+    ) -> Result<Worker, AgentError> {
+        if let Some(old) = reuse {
+            match self.node(&old.node).filter(|n| n.accepting()) {
+                Some(node) => {
+                    let worker = node.client.ensure(spec, &old.id).await?;
+                    if worker.id != old.id {
+                        // It had died: the agent started another.
+                        self.forget(&old.id);
+                        return Ok(self.record(&node, spec, worker));
+                    }
+                    return Ok(Worker {
+                        node: node.name.clone(),
+                        ..worker
+                    });
+                }
+                None => self.forget(&old.id),
+            }
+        }
+        let mut tried: HashSet<String> = HashSet::new();
+        let deadline = tokio::time::Instant::now() + WAIT_FOR_A_NODE;
+        loop {
+            let node = match self.choose(spec, &tried) {
+                Ok(node) => node,
+                Err(NoNode::NoneUp) if self.some_node_coming() && tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+                Err(e) => return Err(AgentError::NoNode(e)),
+            };
+            let memory = u64::from(spec.memory_mb);
+            *lock(&self.inner.starting)
+                .entry(node.name.clone())
+                .or_default() += memory;
+            let started = node.client.ensure(spec, "").await;
+            if let Some(pending) = lock(&self.inner.starting).get_mut(&node.name) {
+                *pending = pending.saturating_sub(memory);
+            }
+            match started {
+                Ok(worker) => {
+                    node.placements.fetch_add(1, Ordering::Relaxed);
+                    return Ok(self.record(&node, spec, worker));
+                }
+                // That node cannot take it now: another may.
+                Err(e) if e.is_unreachable() || e.is_full() => {
+                    tracing::warn!(node = %node.name, function = %spec.name, "cannot start a worker there; trying another node: {e}");
+                    tried.insert(node.name.clone());
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Whether a node may soon take work: joining, or reconciling after a loss.
+    fn some_node_coming(&self) -> bool {
+        self.read_nodes()
+            .values()
+            .any(|n| matches!(n.health(), Health::Joining | Health::Reconciling))
+    }
+
+    fn choose(&self, spec: &FunctionSpec, tried: &HashSet<String>) -> Result<Arc<Node>, NoNode> {
+        let nodes: Vec<Arc<Node>> = self
+            .read_nodes()
+            .values()
+            .filter(|n| !tried.contains(&n.name))
+            .cloned()
+            .collect();
+        let infos: Vec<_> = nodes.iter().map(|n| n.info()).collect();
+        let used = self.memory_used();
+        let workers = self.workers_per_node();
+        let candidates: Vec<Candidate<'_>> = nodes
+            .iter()
+            .zip(&infos)
+            .map(|(n, info)| Candidate {
+                name: &n.name,
+                labels: &n.labels,
+                accepting: n.accepting(),
+                memory_mb: if info.memory_mb == 0 {
+                    // Not reported yet (the box's own agent before its first beat).
+                    u64::MAX
+                } else {
+                    info.memory_mb
+                },
+                memory_used_mb: used.get(&n.name).copied().unwrap_or(0),
+                capacity: if info.capacity == 0 { u32::MAX } else { info.capacity },
+                workers: workers.get(&n.name).copied().unwrap_or(0),
+                holds_image: !spec.image.is_empty() && info.images.contains(&spec.image),
+            })
+            .collect();
+        let selectors = self
+            .inner
+            .selectors
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        let selector = selectors.get(&spec.name);
+        let want = Want {
+            memory_mb: u64::from(spec.memory_mb),
+            require: selector.map(|s| &s.require),
+            avoid: selector.map(|s| &s.avoid),
+        };
+        place(&candidates, &want).map(|i| Arc::clone(&nodes[i]))
+    }
+
+    /// `MemorySize` placed on each node, workers being started included.
+    fn memory_used(&self) -> HashMap<String, u64> {
+        let mut used: HashMap<String, u64> = lock(&self.inner.starting).clone();
+        for p in lock(&self.inner.placed).values() {
+            *used.entry(p.node.clone()).or_default() += p.memory_mb;
+        }
+        used
+    }
+
+    fn workers_per_node(&self) -> HashMap<String, u32> {
+        let mut count: HashMap<String, u32> = HashMap::new();
+        for p in lock(&self.inner.placed).values() {
+            *count.entry(p.node.clone()).or_default() += 1;
+        }
+        count
+    }
+
+    fn record(&self, node: &Node, spec: &FunctionSpec, worker: Worker) -> Worker {
+        lock(&self.inner.placed).insert(
+            worker.id.clone(),
+            Placed {
+                node: node.name.clone(),
+                function: spec.name.clone(),
+                memory_mb: u64::from(spec.memory_mb),
+            },
+        );
+        Worker {
+            node: node.name.clone(),
+            ..worker
+        }
+    }
+
+    fn forget(&self, worker_id: &str) {
+        lock(&self.inner.placed).remove(worker_id);
+    }
+
+    /// Forgets every worker placed on `node` (lost, replaced or removed).
+    pub(crate) fn forget_node_workers(&self, node: &str) -> usize {
+        let mut placed = lock(&self.inner.placed);
+        let before = placed.len();
+        placed.retain(|_, p| p.node != node);
+        before - placed.len()
+    }
+
+    /// Workers placed on `node` and not removed yet.
+    pub fn workers_on(&self, node: &str) -> usize {
+        lock(&self.inner.placed)
+            .values()
+            .filter(|p| p.node == node)
+            .count()
+    }
+
+    /// Whether the cluster placed this worker (a node's other workers are stale).
+    pub(crate) fn knows(&self, worker_id: &str) -> bool {
+        lock(&self.inner.placed).contains_key(worker_id)
+    }
+
+    pub async fn pause(&self, worker: &Worker) -> Result<(), AgentError> {
+        let node = self.node_of(worker)?;
+        node.client.pause(&worker.id).await
+    }
+
+    /// Removes a worker. On a node that is lost or gone it is only forgotten: the
+    /// node's reconciliation removes it when (if) the node answers again.
+    pub async fn destroy(&self, worker: &Worker) -> Result<(), AgentError> {
+        self.forget(&worker.id);
+        match self.node(&worker.node) {
+            Some(node) if node.health() != Health::Down => node.client.destroy(&worker.id).await,
+            _ => Ok(()),
+        }
+    }
+
+    fn node_of(&self, worker: &Worker) -> Result<Arc<Node>, AgentError> {
+        self.node(&worker.node)
+            .ok_or_else(|| AgentError::NoNode(NoNode::Gone(worker.node.clone())))
+    }
+
+    pub fn usable(&self, worker: &Worker) -> bool {
+        self.node(&worker.node).is_some_and(|n| n.accepting())
+    }
+
+    pub fn lost(&self, worker: &Worker) -> impl std::future::Future<Output = ()> + Send + use<> {
+        let loss = self.node(&worker.node).map(|n| n.next_loss());
+        async move {
+            match loss {
+                Some(loss) => loss.await,
+                // Its node is gone from the box: so is the worker.
+                None => {}
+            }
+        }
+    }
+
+    /// Asks the worker's node now whether it is alive; declares it lost if not.
+    pub async fn node_lost(&self, worker: &Worker) -> bool {
+        let Some(node) = self.node(&worker.node) else {
+            return true;
+        };
+        if node.health() == Health::Down {
+            return true;
+        }
+        match node.client.info(super::heartbeat::PROBE_DEADLINE).await {
+            Ok(_) => false,
+            Err(e) => {
+                super::heartbeat::declare_lost(self, &node, &format!("a worker stopped answering and so did its agent ({e})"));
+                true
+            }
+        }
+    }
+
+    /// The ids of every live worker on the nodes that are up; an error when an up
+    /// node could not say (its idle workers must not be judged dead on that).
+    pub async fn live_workers(&self) -> Result<HashSet<String>, AgentError> {
+        let nodes: Vec<Arc<Node>> = self.read_nodes().values().cloned().collect();
+        let mut live = HashSet::new();
+        for node in nodes {
+            if node.health() != Health::Up {
+                continue;
+            }
+            live.extend(node.client.live_workers().await?);
+        }
+        Ok(live)
+    }
+
+    /// Stops giving `name` new workers; false when there is no such node.
+    pub fn set_draining(&self, name: &str) -> bool {
+        self.node(name)
+            .map(|n| n.draining.store(true, Ordering::Relaxed))
+            .is_some()
+    }
+
+    /// Removes a node from the box: its heartbeat ends, its remaining workers are
+    /// removed if it answers, and it gets no more work.
+    pub async fn remove_node(&self, name: &str) -> bool {
+        let removed = self.write_nodes().remove(name);
+        let Some(node) = removed else {
+            return false;
+        };
+        node.removed.store(true, Ordering::Relaxed);
+        node.draining.store(true, Ordering::Relaxed);
+        if node.health() != Health::Down
+            && let Ok(ids) = node.client.live_workers().await
+        {
+            for id in ids {
+                let _ = node.client.destroy(&id).await;
+            }
+        }
+        self.forget_node_workers(name);
+        true
+    }
+
+    /// What `esb status` shows of each node.
+    pub fn status(&self) -> Vec<NodeStatus> {
+        let mut per_function: HashMap<String, BTreeMap<String, usize>> = HashMap::new();
+        for p in lock(&self.inner.placed).values() {
+            *per_function
+                .entry(p.node.clone())
+                .or_default()
+                .entry(p.function.clone())
+                .or_default() += 1;
+        }
+        let used = self.memory_used();
+        self.read_nodes()
+            .values()
+            .map(|n| {
+                let info = n.info();
+                NodeStatus {
+                    address: n.url.clone(),
+                    capacity: info.capacity,
+                    cpus: info.cpus,
+                    draining: n.draining.load(Ordering::Relaxed),
+                    health: n.health().as_str().to_string(),
+                    labels: n.labels.clone(),
+                    losses: n.losses.load(Ordering::Relaxed),
+                    memory_mb: info.memory_mb,
+                    memory_used_mb: used.get(&n.name).copied().unwrap_or(0),
+                    name: n.name.clone(),
+                    placements: n.placements.load(Ordering::Relaxed),
+                    runtime: info.runtime,
+                    workers: per_function.remove(&n.name).unwrap_or_default(),
+                }
+            })
+            .collect()
+    }
+}
+
+/// The name of the box's own node.
+fn esb_local_name() -> &'static str {
+    super::LOCAL_NODE
+}
+
+/// What the heartbeats hold: the cluster, weakly, so they end with it.
+pub(crate) struct WeakCluster(std::sync::Weak<Inner>);
+
+impl WeakCluster {
+    pub fn upgrade(&self) -> Option<Cluster> {
+        self.0.upgrade().map(|inner| Cluster { inner })
+    }
+}
