@@ -16,6 +16,7 @@ use crate::layer::LocalLayer;
 use crate::located::Located;
 use crate::logging_config;
 use crate::model::{EventInvoke, FunctionSpec, QueueSpec, Runtime, UrlAuth};
+use crate::placement;
 use crate::resources::Resource;
 use crate::s3_event::{self, S3Event};
 use crate::schedule_event;
@@ -216,6 +217,7 @@ impl<'a> FunctionBuilder<'_, 'a> {
         let sqs_events = sqs_event::read(r, events_node, &base, self.queues, timeout_s)?;
         let dead_letter_target = self.dead_letter(res)?;
         let schedule_events = schedule_event::read(r, events_node, &base, res.id)?;
+        let placement = placement::read(r, res)?;
         Ok(Built {
             spec: FunctionSpec {
                 logical_id: res.id.to_string(),
@@ -236,6 +238,7 @@ impl<'a> FunctionBuilder<'_, 'a> {
                 sqs_events,
                 dead_letter_target,
                 schedule_events,
+                placement,
             },
             name_at,
             name_path,

@@ -9,7 +9,8 @@
 //! `s3_event`), the DynamoDB tables whose streams do (`table`, `dynamodb_event`),
 //! the SQS queues that do (`queue`, `sqs_event`) and the schedules that run them
 //! (`schedule_event`, `schedule_expression`), with where functions' asynchronous
-//! results go (`destination`), so a bad template fails before anything starts, with
+//! results go (`destination`) and which of a box's nodes may run them (`placement`,
+//! from `Metadata.Esb`), so a bad template fails before anything starts, with
 //! the file, line, column, property path and a hint. What ESB accepts but does not
 //! act on comes back as warnings.
 //!
@@ -44,6 +45,7 @@ mod logging_config;
 mod mapping_props;
 pub mod model;
 mod parameters;
+mod placement;
 mod props;
 mod queue;
 mod resource_refs;
@@ -73,8 +75,9 @@ pub use model::{
     ApiAuth, ApiEvent, ApiKind, ApiSpec, ApiType, AttributeDefinition, AttributeType, Authorizer,
     BillingMode, BucketCorsRule, BucketSpec, DEFAULT_ROUTE, DynamoDbEventSpec, DynamoDbStream,
     EventInvoke, FunctionSpec, IMPLICIT_HTTP_API, IMPLICIT_REST_API, KeySchemaElement, KeyType,
-    LambdaAuthorizer, LambdaNotification, Projection, ProjectionType, RouteAuth, SecondaryIndex,
-    StartingPosition, StreamViewType, TableSpec, Template, Throughput, TimeToLive, UrlAuth,
+    LambdaAuthorizer, LambdaNotification, NodePlacement, Projection, ProjectionType, RouteAuth,
+    SecondaryIndex, StartingPosition, StreamViewType, TableSpec, Template, Throughput, TimeToLive,
+    UrlAuth,
 };
 pub use model::{Destination, QueueSpec, SqsEventSpec};
 pub use runtime::Runtime;

@@ -174,6 +174,34 @@ pub struct FunctionSpec {
     /// `Events` of `Type: Schedule` (EventBridge rules) and `Type: ScheduleV2`
     /// (EventBridge Scheduler), in the order written.
     pub schedule_events: Vec<crate::schedule_spec::ScheduleEventSpec>,
+    /// `Metadata.Esb.NodeLabels` / `AvoidNodeLabels`: which of a box's nodes may run
+    /// the function's workers. Defaulted when absent from JSON, so a spec written by an
+    /// older ESB still reads (it placed nothing).
+    #[serde(default)]
+    pub placement: NodePlacement,
+}
+
+/// Where a function's workers may run when a box spans several machines ("nodes"),
+/// by the labels (`key=value`) the nodes carry. Written as ESB metadata on the
+/// function resource rather than as a property, because CloudFormation refuses
+/// unknown properties and the same template must still deploy to AWS. Empty (the
+/// default) places the function on any node.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodePlacement {
+    /// `NodeLabels`: a node must carry every one of these labels, with these values
+    /// (e.g. the only machines with a GPU).
+    pub require: BTreeMap<String, String>,
+    /// `AvoidNodeLabels`: a node carrying any one of these labels, with its value, is
+    /// never used (e.g. machines in a DMZ).
+    pub avoid: BTreeMap<String, String>,
+}
+
+impl NodePlacement {
+    /// Whether a node with `labels` may run the function.
+    pub fn allows(&self, labels: &BTreeMap<String, String>) -> bool {
+        self.require.iter().all(|(k, v)| labels.get(k) == Some(v))
+            && !self.avoid.iter().any(|(k, v)| labels.get(k) == Some(v))
+    }
 }
 
 /// `EventInvokeConfig`, with Lambda's defaults.

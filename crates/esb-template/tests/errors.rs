@@ -50,6 +50,14 @@ const CASES: &[Case] = &[
         kind: |k| matches!(k, ErrorKind::InvalidValue(_)),
     },
     Case {
+        fixture: "node_labels",
+        overrides: &[],
+        at: "11:11",
+        path: "Resources.Thumbnail.Metadata.Esb.AvoidNodeLabels.zone dmz",
+        says: "\"zone dmz\" is not a valid node label key (hint: a label key is 1 to 63",
+        kind: |k| matches!(k, ErrorKind::InvalidValue(_)),
+    },
+    Case {
         fixture: "unknown_ref",
         overrides: &[],
         at: "11:23",
