@@ -99,7 +99,8 @@ pub fn run(mut args: GatewayArgs) -> Result<()> {
         let gateway = serve(
             &project,
             args.project.port,
-            &args.agent,
+            esb_gateway::nodes::Cluster::single(&args.agent)
+                .with_context(|| format!("invalid agent URL {}", args.agent))?,
             &args.serve,
             sqs_listener,
             "gateway",
@@ -117,7 +118,7 @@ pub fn run(mut args: GatewayArgs) -> Result<()> {
 pub async fn serve(
     project: &Project,
     port: u16,
-    agent_url: &str,
+    cluster: esb_gateway::nodes::Cluster,
     options: &ServeArgs,
     sqs_listener: Option<crate::sqs_service::SqsListener>,
     runtime_label: &str,
@@ -242,7 +243,7 @@ pub async fn serve(
         credentials: (!options.open_invoke_api).then(|| credentials.clone()),
         api_keys: esb_auth::ApiKeys::new(&options.auth.api_keys),
         id_token,
-        agent_url: agent_url.to_string(),
+        cluster,
         region: project.region.clone(),
         account_id: project.account_id.clone(),
         acquire_timeout: positive_seconds(options.acquire_timeout).unwrap_or_default(),

@@ -329,6 +329,10 @@ impl Project {
                     },
                     concurrency: self.concurrency(f),
                     note: self.notes.get(&f.name).cloned(),
+                    placement: esb_gateway::nodes::NodeSelector {
+                        require: f.placement.require.clone(),
+                        avoid: f.placement.avoid.clone(),
+                    },
                 }
             })
             .collect()

@@ -139,6 +139,7 @@ pub fn run(args: StatusArgs) -> Result<()> {
             println!("  WARNING {note}");
         }
     }
+    print_nodes(&status.nodes);
     if !buckets.is_empty() {
         println!("\n{:<40} {:>9} {:>14}", "BUCKET", "objects", "bytes");
         for b in &buckets {
@@ -188,6 +189,40 @@ pub fn run(args: StatusArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The NODE table: each node's health, where its agent is, what it offers and what
+/// runs there.
+fn print_nodes(nodes: &[esb_gateway::status::NodeStatus]) {
+    if nodes.is_empty() {
+        return;
+    }
+    println!(
+        "\n{:<16} {:<12} {:<8} {:<28} {:>4} {:>16}  workers",
+        "NODE", "health", "runtime", "address", "cpus", "memory MB"
+    );
+    for n in nodes {
+        let health = if n.draining {
+            format!("{} draining", n.health)
+        } else {
+            n.health.clone()
+        };
+        let workers: Vec<String> = n.workers.iter().map(|(f, c)| format!("{f}×{c}")).collect();
+        println!(
+            "{:<16} {:<12} {:<8} {:<28} {:>4} {:>16}  {}",
+            n.name,
+            health,
+            n.runtime,
+            n.address,
+            n.cpus,
+            format!("{}/{}", n.memory_used_mb, n.memory_mb),
+            if workers.is_empty() { "-".to_string() } else { workers.join(" ") },
+        );
+        if !n.labels.is_empty() {
+            let labels: Vec<String> = n.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            println!("  labels {}", labels.join(" "));
+        }
+    }
 }
 
 /// One queue as `esb status` shows it.
@@ -331,6 +366,7 @@ mod tests {
     #[test]
     fn json_output_is_the_document_with_the_box_added_as_before() {
         let status = Status {
+            nodes: Vec::new(),
             functions: vec![FunctionStatus {
                 name: "echo".into(),
                 invocations: 2,

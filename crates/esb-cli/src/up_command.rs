@@ -92,7 +92,7 @@ pub fn run(mut args: UpArgs) -> Result<()> {
         let gateway = crate::gateway_command::serve(
             &project,
             args.project.port,
-            &format!("http://{agent_addr}"),
+            esb_gateway::nodes::Cluster::single(&format!("http://{agent_addr}"))?,
             &args.serve,
             sqs_listener,
             match kind {

@@ -80,8 +80,13 @@ pub async fn call(
                 }
                 let function_error = answer.headers.contains_key(FUNCTION_ERROR);
                 pool.record(function_error);
-                gw.metrics
-                    .invoked(function, started.elapsed(), function_error, lease.is_cold());
+                gw.metrics.invoked(
+                    function,
+                    &lease.worker().node,
+                    started.elapsed(),
+                    function_error,
+                    lease.is_cold(),
+                );
                 return Ok(answer);
             }
             Ok(Err(e)) => {

@@ -290,7 +290,7 @@ impl Gateway {
                 }
             })
             .collect();
-        self.metrics.render(&figures)
+        self.metrics.render(&figures, &self.cluster.status())
     }
 
     pub fn function_arn(&self, name: &str, qualifier: Option<&str>) -> String {

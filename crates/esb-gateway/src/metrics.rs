@@ -18,7 +18,13 @@ pub struct FunctionLabel {
     pub function: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct NodeLabel {
+    pub node: String,
+}
+
 type PerFunction<M> = Family<FunctionLabel, M>;
+type PerNode<M> = Family<NodeLabel, M>;
 type HistogramFamily = Family<FunctionLabel, Histogram, fn() -> Histogram>;
 
 pub struct Metrics {
@@ -32,6 +38,13 @@ pub struct Metrics {
     idle: PerFunction<Gauge>,
     async_pending: PerFunction<Gauge>,
     async_oldest: PerFunction<Gauge<f64, std::sync::atomic::AtomicU64>>,
+    node_invocations: PerNode<Counter>,
+    node_up: PerNode<Gauge>,
+    node_workers: PerNode<Gauge>,
+    node_memory: PerNode<Gauge>,
+    node_memory_used: PerNode<Gauge>,
+    node_placements: PerNode<Gauge>,
+    node_losses: PerNode<Gauge>,
 }
 
 /// What a scrape reads from the pools and the async events at that moment.
@@ -61,6 +74,13 @@ impl Default for Metrics {
             idle: Family::default(),
             async_pending: Family::default(),
             async_oldest: Family::default(),
+            node_invocations: Family::default(),
+            node_up: Family::default(),
+            node_workers: Family::default(),
+            node_memory: Family::default(),
+            node_memory_used: Family::default(),
+            node_placements: Family::default(),
+            node_losses: Family::default(),
         };
         if let Ok(mut r) = m.registry.lock() {
             r.register(
@@ -108,6 +128,37 @@ impl Default for Metrics {
                 "Age of the oldest pending Event invocation (CloudWatch AsyncEventAge)",
                 m.async_oldest.clone(),
             );
+            r.register(
+                "node_invocations",
+                "Invocations answered by workers on the node",
+                m.node_invocations.clone(),
+            );
+            r.register(
+                "node_up",
+                "1 while the node is up and gets work, else 0",
+                m.node_up.clone(),
+            );
+            r.register("node_workers", "Workers on the node", m.node_workers.clone());
+            r.register(
+                "node_memory_bytes",
+                "Memory the node gives workers",
+                m.node_memory.clone(),
+            );
+            r.register(
+                "node_memory_used_bytes",
+                "MemorySize of the workers placed on the node",
+                m.node_memory_used.clone(),
+            );
+            r.register(
+                "node_placements",
+                "Workers started on the node since the box started",
+                m.node_placements.clone(),
+            );
+            r.register(
+                "node_losses",
+                "Times the node was declared lost",
+                m.node_losses.clone(),
+            );
         }
         m
     }
@@ -120,8 +171,20 @@ fn label(function: &str) -> FunctionLabel {
 }
 
 impl Metrics {
-    /// One invocation answered by a worker.
-    pub fn invoked(&self, function: &str, took: Duration, function_error: bool, cold: bool) {
+    /// One invocation answered by a worker on `node`.
+    pub fn invoked(
+        &self,
+        function: &str,
+        node: &str,
+        took: Duration,
+        function_error: bool,
+        cold: bool,
+    ) {
+        self.node_invocations
+            .get_or_create(&NodeLabel {
+                node: node.to_string(),
+            })
+            .inc();
         let l = label(function);
         self.invocations.get_or_create(&l).inc();
         self.duration.get_or_create(&l).observe(took.as_secs_f64());
@@ -138,7 +201,29 @@ impl Metrics {
     }
 
     /// The text a scrape gets, with the gauges read now.
-    pub fn render(&self, pools: &[PoolFigures]) -> String {
+    pub fn render(&self, pools: &[PoolFigures], nodes: &[crate::status::NodeStatus]) -> String {
+        let gauge = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        for n in nodes {
+            let l = NodeLabel {
+                node: n.name.clone(),
+            };
+            let up = n.health == crate::nodes::Health::Up.as_str() && !n.draining;
+            self.node_up.get_or_create(&l).set(i64::from(up));
+            let workers: usize = n.workers.values().sum();
+            self.node_workers
+                .get_or_create(&l)
+                .set(gauge(workers as u64));
+            self.node_memory
+                .get_or_create(&l)
+                .set(gauge(n.memory_mb.saturating_mul(1 << 20)));
+            self.node_memory_used
+                .get_or_create(&l)
+                .set(gauge(n.memory_used_mb.saturating_mul(1 << 20)));
+            self.node_placements
+                .get_or_create(&l)
+                .set(gauge(n.placements));
+            self.node_losses.get_or_create(&l).set(gauge(n.losses));
+        }
         for p in pools {
             let l = label(&p.function);
             self.concurrent
