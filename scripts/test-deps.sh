@@ -32,8 +32,11 @@ apt_install() {
 
 mkdir -p "$DEPS"
 
-# --- Docker daemon, registry, debootstrap, tmux (terminal tests), AWS CLI v2 --------------------
+# --- Docker daemon, registry, debootstrap, tmux (terminal tests), AWS CLI v2, and for the
+# multi-node tests iproute2 (network namespaces, veth pairs) and openssl (TLS refusals) -----
 missing=()
+command -v ip >/dev/null || missing+=(iproute2)
+command -v openssl >/dev/null || missing+=(openssl)
 command -v tmux >/dev/null || missing+=(tmux)
 command -v dockerd >/dev/null || missing+=(docker.io)
 command -v docker-registry >/dev/null || missing+=(docker-registry)

@@ -346,6 +346,38 @@ impl Gateway {
         }
     }
 
+    /// The box's nodes.
+    pub fn cluster(&self) -> &Cluster {
+        &self.cluster
+    }
+
+    /// Removes a node from the box after draining it: it gets no new workers, its idle
+    /// workers go at once, its busy ones when their invocation ends — waiting up to
+    /// `timeout` — then whatever is left is removed with the node. The number of
+    /// workers that were still busy at the deadline; `None` for an unknown node.
+    pub async fn drain_node(&self, name: &str, timeout: Duration) -> Option<usize> {
+        if !self.cluster.set_draining(name) {
+            return None;
+        }
+        tracing::info!(node = %name, "draining node");
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            for pool in self.plan().pools.values() {
+                for w in pool.take_idle_where(|w| w.node == name) {
+                    self.return_worker(&w).await;
+                }
+            }
+            if self.cluster.workers_on(name) == 0 || tokio::time::Instant::now() >= deadline {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let busy = self.cluster.workers_on(name);
+        self.cluster.remove_node(name).await;
+        tracing::info!(node = %name, busy_at_deadline = busy, "node removed");
+        Some(busy)
+    }
+
     /// Asks the agent to remove a worker, waiting a little for an agent that is
     /// restarting: a worker the agent never hears about would outlive the box.
     async fn return_worker(&self, worker: &esb_proto::agent::Worker) {

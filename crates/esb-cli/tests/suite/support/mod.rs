@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 
+pub mod netns;
+
 /// Which emulator to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Emulator {
