@@ -2,6 +2,7 @@
 
 mod agent_command;
 mod api_access;
+mod box_addresses;
 mod box_client;
 mod box_lock;
 mod box_state;
