@@ -34,6 +34,10 @@ pub struct AgentArgs {
     pub remove_workers_on_exit: bool,
     #[command(flatten)]
     pub runtime: RuntimeArgs,
+    /// Memory this node gives workers, in MB: what placement counts their
+    /// `MemorySize` against (default: the machine's).
+    #[arg(long, env = "ESB_MEMORY_MB")]
+    pub memory_mb: Option<u64>,
 }
 
 /// Where workers run, shared by `esb agent` and `esb up`.
@@ -143,6 +147,7 @@ pub async fn build_agent(
     kind: RuntimeKind,
     lifeline: bool,
     prepare_python: bool,
+    node: esb_agent::node_capacity::NodeCapacity,
 ) -> Result<Arc<Agent>> {
     esb_state::create_private(state_dir.root()).with_context(|| {
         format!(
@@ -176,7 +181,7 @@ pub async fn build_agent(
                 state_dir.root().display()
             )
         })?;
-    let agent = Arc::new(agent);
+    let agent = Arc::new(agent.with_node(node));
     agent.spawn_janitor(Duration::from_secs(runtime_args.orphan_grace.max(1)));
     Ok(agent)
 }
@@ -212,6 +217,10 @@ pub fn run(args: AgentArgs) -> Result<()> {
             kind,
             false,
             false,
+            esb_agent::node_capacity::NodeCapacity::detect(
+                esb_agent::node_capacity::LOCAL_NODE,
+                args.memory_mb,
+            ),
         )
         .await?;
         let listener = tokio::net::TcpListener::bind(args.listen)

@@ -57,7 +57,18 @@ pub fn run(args: DownArgs) -> Result<()> {
         for kind in kinds {
             // An agent that adopts nothing removes what it finds, then everything else.
             let agent =
-                crate::agent_command::build_agent(&state_dir, 0, &args.runtime, kind, true, false)
+                crate::agent_command::build_agent(
+                    &state_dir,
+                    0,
+                    &args.runtime,
+                    kind,
+                    true,
+                    false,
+                    esb_agent::node_capacity::NodeCapacity::detect(
+                        esb_agent::node_capacity::LOCAL_NODE,
+                        None,
+                    ),
+                )
                     .await?;
             agent.destroy_all().await;
         }

@@ -99,8 +99,7 @@ pub fn run(mut args: GatewayArgs) -> Result<()> {
         let gateway = serve(
             &project,
             args.project.port,
-            esb_gateway::nodes::Cluster::single(&args.agent)
-                .with_context(|| format!("invalid agent URL {}", args.agent))?,
+            crate::box_nodes::cluster(&args.agent, &[])?,
             &args.serve,
             sqs_listener,
             "gateway",

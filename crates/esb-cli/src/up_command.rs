@@ -35,6 +35,20 @@ pub struct UpArgs {
     /// that function (requests in flight finish on the old code).
     #[arg(long)]
     pub watch: bool,
+    #[command(flatten)]
+    pub local_node: LocalNodeArgs,
+}
+
+/// The box's own node (`local`), as placement sees it beside joined nodes.
+#[derive(Args, Clone, Default)]
+pub struct LocalNodeArgs {
+    /// A label of the box's own node, for functions' `Metadata.Esb` node labels
+    /// (repeatable, `key=value`).
+    #[arg(long = "node-label", env = "ESB_NODE_LABEL", value_delimiter = ',', value_parser = crate::node_labels::parse_label)]
+    pub labels: Vec<(String, String)>,
+    /// Memory the box's own node gives workers, in MB (default: the machine's).
+    #[arg(long = "node-memory-mb", env = "ESB_NODE_MEMORY_MB")]
+    pub memory_mb: Option<u64>,
 }
 
 pub fn run(mut args: UpArgs) -> Result<()> {
@@ -70,6 +84,10 @@ pub fn run(mut args: UpArgs) -> Result<()> {
             kind,
             true,
             kind == RuntimeKind::Process && project.has_python(),
+            esb_agent::node_capacity::NodeCapacity::detect(
+                esb_gateway::nodes::LOCAL_NODE,
+                args.local_node.memory_mb,
+            ),
         )
         .await?;
         let host_python = if kind == RuntimeKind::Process && project.has_python() {
@@ -92,7 +110,7 @@ pub fn run(mut args: UpArgs) -> Result<()> {
         let gateway = crate::gateway_command::serve(
             &project,
             args.project.port,
-            esb_gateway::nodes::Cluster::single(&format!("http://{agent_addr}"))?,
+            crate::box_nodes::cluster(&format!("http://{agent_addr}"), &args.local_node.labels)?,
             &args.serve,
             sqs_listener,
             match kind {
