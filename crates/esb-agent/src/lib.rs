@@ -8,6 +8,7 @@ pub mod container_env;
 pub mod docker_network;
 pub mod memory_limit;
 pub mod python_env;
+pub mod remote_env;
 pub mod runtime;
 pub mod service;
 pub mod worker_env;
