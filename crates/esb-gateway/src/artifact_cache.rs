@@ -79,7 +79,12 @@ impl ArtifactCache {
         }
     }
 
-    fn cached<T>(&self, dir: &Path, fingerprint: &str, take: impl Fn(&Entry) -> Option<T>) -> Option<T> {
+    fn cached<T>(
+        &self,
+        dir: &Path,
+        fingerprint: &str,
+        take: impl Fn(&Entry) -> Option<T>,
+    ) -> Option<T> {
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         entries
             .get(dir)

@@ -132,10 +132,14 @@ async fn a_remote_node_runs_pushed_artifacts_pointed_at_the_box() {
     let mut bare = spec.clone();
     bare.code_hash = unknown.clone();
     bare.layer_hashes = vec![unknown.clone()];
-    let err = client.ensure(&bare, "").await.expect_err("missing artifact");
+    let err = client
+        .ensure(&bare, "")
+        .await
+        .expect_err("missing artifact");
     assert_eq!(err.missing_artifact(), Some(unknown.clone()));
     assert!(
-        err.to_string().contains(&format!("artifact {unknown} is missing")),
+        err.to_string()
+            .contains(&format!("artifact {unknown} is missing")),
         "{err}"
     );
 
