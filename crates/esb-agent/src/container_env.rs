@@ -24,7 +24,7 @@ pub fn for_container(environment: &BTreeMap<String, String>) -> (Vec<String>, Ve
                 binds.push(format!("{v}:{CA_IN_CONTAINER}:ro"));
                 CA_IN_CONTAINER.to_string()
             } else {
-                rewrite_loopback_url(v)
+                rewrite_loopback_url(v, HOST_ALIAS)
             };
             format!("{k}={value}")
         })
@@ -32,15 +32,17 @@ pub fn for_container(environment: &BTreeMap<String, String>) -> (Vec<String>, Ve
     (vars, binds)
 }
 
-/// `http(s)://127.0.0.1:8443/x` → `http(s)://host.docker.internal:8443/x`; anything else unchanged.
-fn rewrite_loopback_url(value: &str) -> String {
+/// `http(s)://127.0.0.1:8443/x` → `http(s)://<host>:8443/x` (`host` as written in a
+/// URL: an IPv6 address in brackets); anything else unchanged. Containers use
+/// [`HOST_ALIAS`], remote nodes the box's address (`crate::remote_env`).
+pub fn rewrite_loopback_url(value: &str, host: &str) -> String {
     for scheme in ["http://", "https://"] {
         if let Some(rest) = value.strip_prefix(scheme) {
-            for host in LOOPBACK_HOSTS {
-                if let Some(tail) = rest.strip_prefix(host)
+            for loopback in LOOPBACK_HOSTS {
+                if let Some(tail) = rest.strip_prefix(loopback)
                     && (tail.is_empty() || tail.starts_with([':', '/']))
                 {
-                    return format!("{scheme}{HOST_ALIAS}{tail}");
+                    return format!("{scheme}{host}{tail}");
                 }
             }
         }

@@ -9,6 +9,7 @@ pub mod docker_network;
 pub mod memory_limit;
 pub mod node_capacity;
 pub mod python_env;
+pub mod remote_env;
 pub mod runtime;
 pub mod service;
 pub mod worker_env;

@@ -3,20 +3,21 @@
 //! of killing them.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use esb_proto::AgentService;
 use esb_proto::agent::{
-    AgentInfo, DestroyWorkerResponse, EnsureWorkerRequest, FunctionSpec, InfoRequest,
-    ListWorkersRequest, ListWorkersResponse, MetricsRequest, MetricsResponse, Worker,
-    WorkerMetrics, WorkerRef, WorkerState,
+    AgentInfo, ArtifactChunk, ArtifactStored, DestroyWorkerResponse, EnsureWorkerRequest,
+    FunctionSpec, InfoRequest, ListWorkersRequest, ListWorkersResponse, MetricsRequest,
+    MetricsResponse, Worker, WorkerMetrics, WorkerRef, WorkerState,
 };
 use esb_state::StateDir;
 use tokio::sync::Mutex;
-use tonic::{Request, Response, Status};
+use tonic::{Request, Response, Status, Streaming};
 
 use crate::node_capacity::{LOCAL_NODE, NodeCapacity};
+use crate::remote_env::{self, RemoteBox};
 use crate::runtime::{RuntimeError, WorkerRuntime};
 use crate::worker_record::{RecordStore, RecordedState, WorkerRecord, now_ms, spec_hash};
 
@@ -26,7 +27,15 @@ pub struct Agent {
     workers: Mutex<HashMap<String, WorkerRecord>>,
     capacity: u32,
     node: NodeCapacity,
+    /// Where pushed artifacts live (`<state>/agent/artifacts/<hash>`).
+    artifacts: PathBuf,
+    /// Set on a remote node: the box whose files and services its workers use.
+    remote: Option<RemoteBox>,
 }
+
+/// The gRPC metadata key naming the artifacts an `EnsureWorker` lacks (comma-separated
+/// hashes), beside a `FAILED_PRECONDITION`: the gateway pushes them and asks again.
+pub const MISSING_ARTIFACT_KEY: &str = "esb-missing-artifact";
 
 impl Agent {
     /// Loads the records under `state_dir`: with `adopt`, live workers are re-adopted
@@ -68,6 +77,8 @@ impl Agent {
             workers: Mutex::new(workers),
             capacity,
             node: NodeCapacity::detect(LOCAL_NODE, None),
+            artifacts: state_dir.artifacts(),
+            remote: None,
         };
         if adopt {
             agent.sweep_orphans().await;
@@ -79,6 +90,69 @@ impl Agent {
     pub fn with_node(mut self, node: NodeCapacity) -> Self {
         self.node = node;
         self
+    }
+
+    /// Makes this the agent of a remote node of `remote`: workers run the artifacts the
+    /// box pushed (`FunctionSpec.code_hash`, `layer_hashes`; the paths in the spec are
+    /// the box's), with their environment pointed at the box ([`remote_env::for_remote`]).
+    /// The runtime must listen where the box reaches it (`ProcessRuntime::with_listen_ip`,
+    /// `DockerOptions::publish_ip`).
+    pub fn with_remote(mut self, remote: RemoteBox) -> Self {
+        self.remote = Some(remote);
+        self
+    }
+
+    /// The spec as this machine runs it: on a remote node, pushed artifacts instead of
+    /// the box's paths (the docker runtime runs the image and needs neither) and the
+    /// environment pointed at the box; elsewhere the spec unchanged.
+    fn resolve(&self, mut spec: FunctionSpec) -> Result<FunctionSpec, Status> {
+        let Some(remote) = &self.remote else {
+            return Ok(spec);
+        };
+        spec.environment = remote_env::for_remote(&spec.environment, remote);
+        if self.runtime.kind() == "docker" {
+            return Ok(spec);
+        }
+        if spec.code_hash.is_empty() {
+            return Err(Status::invalid_argument(format!(
+                "function {}: this agent runs on a remote node and needs the code's artifact (code_hash)",
+                spec.name
+            )));
+        }
+        if spec.layer_hashes.len() != spec.layers.len() {
+            return Err(Status::invalid_argument(format!(
+                "function {}: {} layers but {} layer hashes",
+                spec.name,
+                spec.layers.len(),
+                spec.layer_hashes.len()
+            )));
+        }
+        let mut missing = Vec::new();
+        let mut local = |hash: &str| -> Result<String, Status> {
+            if !esb_proto::artifact::is_valid_hash(hash) {
+                return Err(Status::invalid_argument(format!(
+                    "function {}: {hash:?} is not an artifact hash",
+                    spec.name
+                )));
+            }
+            let dir = self.artifacts.join(hash);
+            if !dir.is_dir() && !missing.iter().any(|m| m == hash) {
+                missing.push(hash.to_string());
+            }
+            Ok(dir.display().to_string())
+        };
+        let code_dir = local(&spec.code_hash)?;
+        let layers = spec
+            .layer_hashes
+            .iter()
+            .map(|h| local(h))
+            .collect::<Result<Vec<_>, _>>()?;
+        if !missing.is_empty() {
+            return Err(missing_artifacts(&missing));
+        }
+        spec.code_dir = code_dir;
+        spec.layers = layers;
+        Ok(spec)
     }
 
     /// Removes orphaned workers now and then every `interval`, for as long as the agent lives.
@@ -113,7 +187,11 @@ impl Agent {
     }
 
     async fn create(&self, spec: &FunctionSpec) -> Result<WorkerRecord, Status> {
-        validate(spec)?;
+        // A remote docker node runs the image: the box's code dir is not on it.
+        validate(
+            spec,
+            !(self.remote.is_some() && self.runtime.kind() == "docker"),
+        )?;
         if self.workers.lock().await.len() >= self.capacity as usize {
             return Err(Status::resource_exhausted(format!(
                 "the agent runs its maximum of {} workers",
@@ -180,6 +258,7 @@ impl AgentService for Agent {
         let spec = req
             .function
             .ok_or_else(|| Status::invalid_argument("EnsureWorker needs a function spec"))?;
+        let spec = self.resolve(spec)?;
         if !req.worker_id.is_empty()
             && let Some(existing) = self.live(&req.worker_id).await
             && existing.spec_hash == spec_hash(&spec)
@@ -273,6 +352,51 @@ impl AgentService for Agent {
         Ok(Response::new(MetricsResponse { workers }))
     }
 
+    /// Receives an artifact into `<state>/agent/artifacts/<hash>`: written to a
+    /// temporary file while hashed, refused (and removed) unless the bytes hash to the
+    /// name, and moved into place whole.
+    async fn push_artifact(
+        &self,
+        request: Request<Streaming<ArtifactChunk>>,
+    ) -> Result<Response<ArtifactStored>, Status> {
+        let mut chunks = request.into_inner();
+        let first = chunks
+            .message()
+            .await?
+            .ok_or_else(|| Status::invalid_argument("PushArtifact without a chunk"))?;
+        let hash = first.hash;
+        if !esb_proto::artifact::is_valid_hash(&hash) {
+            return Err(Status::invalid_argument(format!(
+                "{hash:?} is not an artifact hash (SHA-256 hex)"
+            )));
+        }
+        let dest = self.artifacts.join(&hash);
+        let mut writer = tokio::task::spawn_blocking(move || {
+            esb_proto::artifact::ArtifactWriter::new(&hash, &dest)
+        })
+        .await
+        .map_err(|e| Status::internal(e.to_string()))?
+        .map_err(artifact_status)?;
+        let mut data = first.data;
+        loop {
+            if !data.is_empty() {
+                writer = tokio::task::spawn_blocking(move || writer.write(&data).map(|()| writer))
+                    .await
+                    .map_err(|e| Status::internal(e.to_string()))?
+                    .map_err(artifact_status)?;
+            }
+            match chunks.message().await? {
+                Some(chunk) => data = chunk.data,
+                None => break,
+            }
+        }
+        let existed = tokio::task::spawn_blocking(move || writer.finish())
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?
+            .map_err(artifact_status)?;
+        Ok(Response::new(ArtifactStored { existed }))
+    }
+
     async fn get_info(
         &self,
         _request: Request<InfoRequest>,
@@ -296,11 +420,11 @@ impl AgentService for Agent {
     }
 }
 
-fn validate(spec: &FunctionSpec) -> Result<(), Status> {
+fn validate(spec: &FunctionSpec, needs_code_dir: bool) -> Result<(), Status> {
     if spec.name.is_empty() {
         return Err(Status::invalid_argument("function spec without a name"));
     }
-    if !Path::new(&spec.code_dir).is_dir() {
+    if needs_code_dir && !Path::new(&spec.code_dir).is_dir() {
         return Err(Status::invalid_argument(format!(
             "function {}: code directory {:?} does not exist",
             spec.name, spec.code_dir
@@ -319,6 +443,31 @@ fn runtime_status(e: RuntimeError) -> Status {
     match e {
         RuntimeError::Unsupported(_) => Status::invalid_argument(e.to_string()),
         _ => Status::unavailable(e.to_string()),
+    }
+}
+
+/// `FAILED_PRECONDITION` naming the artifacts to push, in the message for people and in
+/// [`MISSING_ARTIFACT_KEY`] for the gateway.
+fn missing_artifacts(hashes: &[String]) -> Status {
+    let message = match hashes {
+        [one] => format!("artifact {one} is missing"),
+        many => format!("artifacts {} are missing", many.join(", ")),
+    };
+    let mut status = Status::failed_precondition(message);
+    if let Ok(value) = hashes.join(",").parse() {
+        status.metadata_mut().insert(MISSING_ARTIFACT_KEY, value);
+    }
+    status
+}
+
+fn artifact_status(e: esb_proto::artifact::ArtifactError) -> Status {
+    use esb_proto::artifact::ArtifactError as E;
+    match e {
+        E::BadHash(_) | E::Mismatch { .. } | E::UnsafeEntry { .. } => {
+            Status::invalid_argument(e.to_string())
+        }
+        E::TooLarge { .. } | E::TooBig { .. } => Status::resource_exhausted(e.to_string()),
+        E::Read { .. } | E::Refused { .. } | E::Store { .. } => Status::internal(e.to_string()),
     }
 }
 

@@ -8,3 +8,6 @@ pub const LOGS_URL_VAR: &str = "ESB_LOGS_URL";
 pub const LOG_SPOOL_VAR: &str = "ESB_LOG_SPOOL";
 /// The worker's id, its `worker` label in the log store.
 pub const WORKER_ID_VAR: &str = "ESB_WORKER_ID";
+/// The node a worker runs on, when not the box's own machine: its `node` field in the
+/// log store (unset on the box's machine, so a box without nodes logs as before).
+pub const NODE_VAR: &str = "ESB_NODE";

@@ -131,6 +131,7 @@ impl RuntimeArgs {
             orphan_grace: Duration::from_secs(self.orphan_grace),
             standby: self.standby_workers,
             log_spool: Some(state_dir.log_spool()),
+            publish_ip: std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
         }
     }
 }

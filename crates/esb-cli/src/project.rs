@@ -309,6 +309,7 @@ impl Project {
                         environment,
                         layers: f.layers.iter().map(|l| l.display().to_string()).collect(),
                         image: self.images.get(&f.name).cloned().unwrap_or_default(),
+                        ..FunctionSpec::default()
                     },
                     url: f.function_url.map(|auth| match auth {
                         UrlAuth::None => esb_gateway::function_url::UrlAuth::None,

@@ -59,6 +59,7 @@ impl Fixture {
         let who = WorkerIdentity {
             function: f.into(),
             worker: worker.into(),
+            node: None,
         };
         let r = esb_logs::lambda_line::record(
             &who,

@@ -3,12 +3,18 @@
 use std::time::Duration;
 
 use esb_proto::AgentServiceClient;
-use esb_proto::agent::{AgentInfo, EnsureWorkerRequest, FunctionSpec, InfoRequest, Worker, WorkerRef};
+use esb_proto::agent::{
+    AgentInfo, ArtifactChunk, EnsureWorkerRequest, FunctionSpec, InfoRequest, Worker, WorkerRef,
+};
 use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 
 /// Starting a worker includes the runtime's first start (a Python venv may be built).
 const ENSURE_DEADLINE: Duration = Duration::from_secs(120);
 const CONTROL_DEADLINE: Duration = Duration::from_secs(10);
+/// An artifact may be hundreds of MB over a slow link.
+const PUSH_DEADLINE: Duration = Duration::from_secs(600);
+/// Bytes per `ArtifactChunk`: well under gRPC's 4 MiB message limit.
+const CHUNK_BYTES: usize = 1 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
@@ -23,6 +29,9 @@ pub enum AgentError {
     NoNode(#[from] crate::nodes::placement::NoNode),
     #[error("invalid TLS settings for the agent at {url}: {reason}")]
     Tls { url: String, reason: String },
+    /// A function's directory could not be packed for a remote node.
+    #[error(transparent)]
+    Artifact(#[from] esb_proto::artifact::ArtifactError),
 }
 
 impl AgentError {
@@ -34,6 +43,33 @@ impl AgentError {
     /// The agent runs its maximum of workers.
     pub fn is_full(&self) -> bool {
         matches!(self, AgentError::Call { status, .. } if status.code() == tonic::Code::ResourceExhausted)
+    }
+
+    /// The first artifact a remote node said it lacks (see [`Self::missing_artifacts`]).
+    pub fn missing_artifact(&self) -> Option<String> {
+        self.missing_artifacts().into_iter().next()
+    }
+
+    /// The artifacts a remote node's `EnsureWorker` said it lacks (`FAILED_PRECONDITION`
+    /// with `esb-missing-artifact`): push them and ask again.
+    pub fn missing_artifacts(&self) -> Vec<String> {
+        let AgentError::Call { status, .. } = self else {
+            return Vec::new();
+        };
+        if status.code() != tonic::Code::FailedPrecondition {
+            return Vec::new();
+        }
+        status
+            .metadata()
+            .get(MISSING_ARTIFACT_KEY)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| {
+                v.split(',')
+                    .filter(|h| esb_proto::artifact::is_valid_hash(h))
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 }
 
@@ -48,6 +84,9 @@ fn endpoint(url: &str) -> Result<Endpoint, AgentError> {
         .keep_alive_while_idle(true)
         .tcp_nodelay(true))
 }
+
+/// The metadata key of the artifacts an agent lacks (esb-agent's `MISSING_ARTIFACT_KEY`).
+pub const MISSING_ARTIFACT_KEY: &str = "esb-missing-artifact";
 
 #[derive(Clone)]
 pub struct AgentClient {
@@ -106,6 +145,33 @@ impl AgentClient {
             .map(tonic::Response::into_inner)
             .map_err(|status| AgentError::Call {
                 call: "EnsureWorker",
+                status: Box::new(status),
+            })
+    }
+
+    /// Sends the artifact `hash` (its tar bytes) to the agent in 1 MiB chunks; `true`
+    /// when the agent already had it. The agent refuses bytes that do not hash to `hash`.
+    pub async fn push_artifact(&self, hash: &str, bytes: bytes::Bytes) -> Result<bool, AgentError> {
+        let hash = hash.to_string();
+        let count = bytes.len().div_ceil(CHUNK_BYTES).max(1);
+        // Each chunk is copied as the stream is read, not all at once.
+        let stream = tokio_stream::iter((0..count).map(move |i| {
+            let start = i * CHUNK_BYTES;
+            let end = (start + CHUNK_BYTES).min(bytes.len());
+            ArtifactChunk {
+                hash: if i == 0 { hash.clone() } else { String::new() },
+                data: bytes.slice(start..end).to_vec(),
+            }
+        }));
+        let mut req = tonic::Request::new(stream);
+        req.set_timeout(PUSH_DEADLINE);
+        self.client
+            .clone()
+            .push_artifact(req)
+            .await
+            .map(|r| r.into_inner().existed)
+            .map_err(|status| AgentError::Call {
+                call: "PushArtifact",
                 status: Box::new(status),
             })
     }

@@ -26,6 +26,8 @@ pub mod access_log;
 pub mod agent_client;
 pub mod api_response;
 pub mod api_routes;
+pub mod artifact_cache;
+pub mod artifact_push;
 pub mod async_config;
 pub mod async_dispatch;
 pub mod async_events;

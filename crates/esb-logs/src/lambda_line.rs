@@ -37,6 +37,9 @@ pub enum LineSource {
 pub struct WorkerIdentity {
     pub function: String,
     pub worker: String,
+    /// The node of the box the worker runs on (`ESB_NODE`), when not the box's own
+    /// machine: a field, not a stream label, so streams stay per function.
+    pub node: Option<String>,
 }
 
 /// The invocation a line belongs to, when one is in flight.
@@ -51,10 +54,11 @@ pub struct Attribution<'a> {
 const MSG_KEYS: [&str; 3] = ["message", "msg", "_msg"];
 const LEVEL_KEYS: [&str; 4] = ["level", "levelname", "severity", "log.level"];
 /// Fields ESB sets itself; a JSON line's own keys of these names are kept under `log.`.
-const RESERVED: [&str; 8] = [
+const RESERVED: [&str; 9] = [
     "aws_request_id",
     "trace_id",
     "worker",
+    "node",
     "stream",
     "type",
     "function",
@@ -113,6 +117,9 @@ pub fn record(
         fields.insert("trace_id".into(), Value::String(trace.into()));
     }
     fields.insert("worker".into(), Value::String(who.worker.clone()));
+    if let Some(node) = &who.node {
+        fields.insert("node".into(), Value::String(node.clone()));
+    }
     match source {
         LineSource::Platform => {
             fields.insert("type".into(), Value::String("platform".into()));
@@ -231,6 +238,7 @@ mod tests {
         WorkerIdentity {
             function: "orders".into(),
             worker: "w-1".into(),
+            node: None,
         }
     }
 

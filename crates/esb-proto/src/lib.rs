@@ -1,5 +1,7 @@
 //! The gRPC contract between ESB's gateway and agent: `esb.agent.v1.AgentService`.
 
+pub mod artifact;
+
 #[allow(clippy::all, missing_docs)]
 pub mod agent {
     tonic::include_proto!("esb.agent.v1");

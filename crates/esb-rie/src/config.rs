@@ -44,16 +44,20 @@ pub struct LogShippingConfig {
     pub ca_file: Option<PathBuf>,
     pub spool_dir: Option<PathBuf>,
     pub worker: String,
+    /// `ESB_NODE`: the box's node the worker runs on, a `node` field of its records;
+    /// unset on the box's own machine.
+    pub node: Option<String>,
 }
 
 /// Variables meant for `esb rie` only; the runtime never sees them.
-pub const PRIVATE_VARS: [&str; 6] = [
+pub const PRIVATE_VARS: [&str; 7] = [
     "ESB_SYSTEM_LOG_LEVEL",
     WORKER_TOKEN_VAR,
     "ESB_LOGS_URL",
     "ESB_LOGS_TOKEN",
     "ESB_LOG_SPOOL",
     "ESB_WORKER_ID",
+    "ESB_NODE",
 ];
 
 /// Error in a configuration value; names the variable so the user can fix it.
@@ -110,6 +114,7 @@ impl FunctionConfig {
             spool_dir: get("ESB_LOG_SPOOL").map(PathBuf::from),
             // Lambda's name for one execution environment when the box gave none.
             worker: get("ESB_WORKER_ID").unwrap_or_else(|| log_stream.clone()),
+            node: get("ESB_NODE"),
         });
         Ok(Self {
             handler: get("_HANDLER").or_else(|| get("AWS_LAMBDA_FUNCTION_HANDLER")),

@@ -75,15 +75,25 @@ fn start_shipping(
     match esb_logs::Shipper::start(shipper) {
         Ok(s) => Some(invocation_log::Shipping {
             shipper: s,
-            who: esb_logs::lambda_line::WorkerIdentity {
-                function: function.to_string(),
-                worker: c.worker.clone(),
-            },
+            who: worker_identity(c, function),
         }),
         Err(e) => {
             tracing::error!("function logs go to stdout only: {e}");
             None
         }
+    }
+}
+
+/// What every shipped record of this worker carries (its `function`, `worker` and,
+/// on a node of the box, `node`).
+fn worker_identity(
+    c: &config::LogShippingConfig,
+    function: &str,
+) -> esb_logs::lambda_line::WorkerIdentity {
+    esb_logs::lambda_line::WorkerIdentity {
+        function: function.to_string(),
+        worker: c.worker.clone(),
+        node: c.node.clone(),
     }
 }
 
@@ -143,4 +153,52 @@ pub async fn run(opts: RieOptions, shutdown: impl Future<Output = ()>) -> Result
     })
     .await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use esb_logs::lambda_line::{Attribution, LineSource, record};
+
+    use super::*;
+
+    fn shipped_line(env: &[(&str, &str)], line: &str) -> esb_logs::record::Record {
+        let env: BTreeMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let function = config::FunctionConfig::from_env(&env).expect("config");
+        let shipping = function.log_shipping.expect("shipping configured");
+        let who = worker_identity(&shipping, &function.name);
+        record(
+            &who,
+            LineSource::Stdout,
+            &Attribution::default(),
+            line.as_bytes(),
+            1,
+        )
+    }
+
+    #[test]
+    fn records_of_a_node_worker_name_the_node_and_local_ones_do_not() {
+        let base = [
+            ("AWS_LAMBDA_FUNCTION_NAME", "orders"),
+            ("ESB_LOGS_URL", "https://10.213.1.1:8443/esb/logs"),
+            ("ESB_WORKER_ID", "orders-1"),
+        ];
+        let mut on_node = base.to_vec();
+        on_node.push(("ESB_NODE", "edge-2"));
+        let r = shipped_line(&on_node, "hello");
+        assert_eq!(r.field("node").as_deref(), Some("edge-2"));
+        assert_eq!(r.field("worker").as_deref(), Some("orders-1"));
+        // A field, not a label: the function's stream is the same on every node.
+        assert!(!r.stream.iter().any(|(k, _)| k == "node"));
+        // The function's own `node` key cannot pose as the box's.
+        let r = shipped_line(&on_node, r#"{"message":"m","node":"fake"}"#);
+        assert_eq!(r.field("node").as_deref(), Some("edge-2"));
+        assert_eq!(r.field("log.node").as_deref(), Some("fake"));
+
+        assert_eq!(shipped_line(&base, "hello").field("node"), None);
+    }
 }

@@ -117,6 +117,12 @@ impl StateDir {
         self.root.join("agent").join("workers")
     }
 
+    /// Function files a remote node was pushed by the box, one directory per
+    /// artifact hash (`esb_proto::artifact`).
+    pub fn artifacts(&self) -> PathBuf {
+        self.root.join("agent").join("artifacts")
+    }
+
     /// The process runtime's Python environment.
     pub fn python_runtime(&self) -> PathBuf {
         self.root.join("runtimes").join("python")

@@ -3,6 +3,7 @@
 //! layers, a memory cgroup where the machine allows it). The default where no Docker
 //! daemon answers, so ESB works on a bare machine.
 
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -38,6 +39,7 @@ pub struct ProcessRuntime {
     state_dir: StateDir,
     python: PythonEnv,
     lifeline_pid: Option<u32>,
+    listen_ip: IpAddr,
     warned_no_cgroup: AtomicBool,
 }
 
@@ -52,8 +54,16 @@ impl ProcessRuntime {
             state_dir: state_dir.clone(),
             python: PythonEnv::new(state_dir),
             lifeline_pid,
+            listen_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
             warned_no_cgroup: AtomicBool::new(false),
         }
+    }
+
+    /// Workers listen on `ip` instead of 127.0.0.1: on a remote node, the address the
+    /// box's gateway reaches the node at. (Their Runtime API stays on loopback.)
+    pub fn with_listen_ip(mut self, ip: IpAddr) -> Self {
+        self.listen_ip = ip;
+        self
     }
 
     pub fn python_env(&self) -> &PythonEnv {
@@ -153,8 +163,9 @@ impl ProcessRuntime {
         let mut last_error = String::new();
         // A port picked free can be taken before the worker binds it: try again.
         for _ in 0..3 {
-            let port = free_port().map_err(|e| start_err(format!("no free port: {e}")))?;
-            let address = format!("127.0.0.1:{port}");
+            let port = free_port(self.listen_ip)
+                .map_err(|e| start_err(format!("no free port on {}: {e}", self.listen_ip)))?;
+            let address = SocketAddr::new(self.listen_ip, port).to_string();
             let log = std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
@@ -336,8 +347,8 @@ fn site_packages(python_lib: String) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+fn free_port(ip: IpAddr) -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind(SocketAddr::new(ip, 0))?
         .local_addr()?
         .port())
 }

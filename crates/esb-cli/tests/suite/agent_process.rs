@@ -113,8 +113,7 @@ fn echo_spec() -> FunctionSpec {
         timeout_s: 5,
         memory_mb: 256,
         environment: BTreeMap::from([("ESB_TEST_MARKER".to_string(), "via-agent".to_string())]),
-        layers: Vec::new(),
-        image: String::new(),
+        ..FunctionSpec::default()
     }
 }
 

@@ -31,6 +31,7 @@ mod log_store;
 mod logs_command;
 mod nodes;
 mod original_compat;
+mod remote_node;
 mod rie_behaviour;
 mod rie_differential;
 mod route_auth;

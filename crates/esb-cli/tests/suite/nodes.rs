@@ -496,7 +496,7 @@ fn nodes_killed_or_partitioned_under_load_lose_nothing_and_come_back_reconciled(
     }
 
     let report = tbox.dir.join("load.json");
-    let mut driver = aws_client_command(
+    let driver = aws_client_command(
         python(),
         &tbox.state,
         &tbox.dir,

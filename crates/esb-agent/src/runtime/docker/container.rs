@@ -106,7 +106,7 @@ impl Inner {
                     HashMap::from([(
                         port,
                         Some(vec![PortBinding {
-                            host_ip: Some("127.0.0.1".into()),
+                            host_ip: Some(self.options.publish_ip.to_string()),
                             host_port: Some(String::new()),
                         }]),
                     )])
@@ -131,7 +131,10 @@ impl Inner {
                 .and_then(|p| p.get(&format!("{RIE_PORT}/tcp")).cloned().flatten())
                 .and_then(|b| b.into_iter().find_map(|b| b.host_port))
                 .ok_or("Docker published no port for the worker")?;
-            return Ok(format!("127.0.0.1:{port}"));
+            let port: u16 = port
+                .parse()
+                .map_err(|_| format!("Docker published port {port:?}"))?;
+            return Ok(std::net::SocketAddr::new(self.options.publish_ip, port).to_string());
         }
         let ip = settings
             .networks

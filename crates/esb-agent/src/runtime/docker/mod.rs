@@ -60,7 +60,8 @@ pub enum WorkerAddress {
     Auto,
     /// The container's IP on the box network (Linux hosts).
     ContainerIp,
-    /// A port published on 127.0.0.1 (Docker Desktop, or a gateway without a route).
+    /// A port published on `DockerOptions::publish_ip` (Docker Desktop, a gateway
+    /// without a route, or a remote node's gateway on another machine).
     PublishedPort,
 }
 
@@ -84,6 +85,9 @@ pub struct DockerOptions {
     pub log_spool: Option<std::path::PathBuf>,
     /// Paused, initialised containers kept ready per function (0: none).
     pub standby: usize,
+    /// Where published ports listen: 127.0.0.1 on the box's machine; on a remote node
+    /// the node's address, which the box's gateway reaches.
+    pub publish_ip: std::net::IpAddr,
 }
 
 pub struct DockerRuntime {
@@ -141,7 +145,8 @@ impl DockerRuntime {
         tracing::info!(
             network = %network.name,
             gateway = %network.gateway,
-            addressing = if publish { "published ports on 127.0.0.1" } else { "container IPs" },
+            addressing = if publish { "published ports" } else { "container IPs" },
+            publish_ip = %options.publish_ip,
             "docker runtime ready"
         );
         Ok(Self {

@@ -69,7 +69,7 @@ impl NetNode {
             vec!["link", "set", "lo", "up"],
         ] {
             let mut full = vec!["-n", node.ns.as_str()];
-            full.extend(args.iter().map(String::as_str));
+            full.extend(args.iter().copied());
             must(&full);
         }
         node
