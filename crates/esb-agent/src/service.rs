@@ -92,6 +92,23 @@ impl Agent {
         self
     }
 
+    /// What the node can start workers from without fetching first: the runtime's
+    /// images and, on a remote node, the artifacts the box pushed.
+    async fn held_images(&self) -> Vec<String> {
+        let mut held = self.runtime.held_images().await;
+        if self.remote.is_some()
+            && let Ok(entries) = std::fs::read_dir(&self.artifacts)
+        {
+            held.extend(
+                entries
+                    .flatten()
+                    .filter_map(|e| e.file_name().to_str().map(str::to_string))
+                    .filter(|name| esb_proto::artifact::is_valid_hash(name)),
+            );
+        }
+        held
+    }
+
     /// Makes this the agent of a remote node of `remote`: workers run the artifacts the
     /// box pushed (`FunctionSpec.code_hash`, `layer_hashes`; the paths in the spec are
     /// the box's), with their environment pointed at the box ([`remote_env::for_remote`]).
@@ -415,7 +432,7 @@ impl AgentService for Agent {
             cpus: self.node.cpus,
             memory_mb: self.node.memory_mb,
             memory_reserved_mb,
-            images: self.runtime.held_images().await,
+            images: self.held_images().await,
         }))
     }
 }

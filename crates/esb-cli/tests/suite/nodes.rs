@@ -234,6 +234,9 @@ impl Drop for Agent {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("agent output:\n{}", self.output.lock().expect("output").join("\n"));
+        }
     }
 }
 

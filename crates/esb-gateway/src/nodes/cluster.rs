@@ -18,6 +18,7 @@ use esb_proto::agent::{FunctionSpec, Worker};
 use super::node::{Health, Node, NodeConfig};
 use super::placement::{Candidate, NoNode, Want, place};
 use crate::agent_client::AgentError;
+use crate::artifact_cache::ArtifactCache;
 use crate::status::NodeStatus;
 
 /// How long a new worker waits for a node that is joining or reconciling before the
@@ -45,6 +46,8 @@ struct Inner {
     starting: Mutex<HashMap<String, u64>>,
     /// Node selectors by function name.
     selectors: RwLock<HashMap<String, NodeSelector>>,
+    /// The function directories packed for remote process nodes, by hash.
+    artifacts: ArtifactCache,
 }
 
 #[derive(Debug, Clone)]
@@ -132,7 +135,7 @@ impl Cluster {
         if let Some(old) = reuse {
             match self.node(&old.node).filter(|n| n.accepting()) {
                 Some(node) => {
-                    let worker = node.client.ensure(spec, &old.id).await?;
+                    let worker = self.start_on(&node, spec, &old.id).await?;
                     if worker.id != old.id {
                         // It had died: the agent started another.
                         self.forget(&old.id);
@@ -148,8 +151,9 @@ impl Cluster {
         }
         let mut tried: HashSet<String> = HashSet::new();
         let deadline = tokio::time::Instant::now() + WAIT_FOR_A_NODE;
+        let code_hash = self.code_hash(spec).await;
         loop {
-            let node = match self.choose(spec, &tried) {
+            let node = match self.choose(spec, code_hash.as_deref(), &tried) {
                 Ok(node) => node,
                 Err(NoNode::NoneUp) if self.some_node_coming() && tokio::time::Instant::now() < deadline => {
                     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -161,7 +165,7 @@ impl Cluster {
             *lock(&self.inner.starting)
                 .entry(node.name.clone())
                 .or_default() += memory;
-            let started = node.client.ensure(spec, "").await;
+            let started = self.start_on(&node, spec, "").await;
             if let Some(pending) = lock(&self.inner.starting).get_mut(&node.name) {
                 *pending = pending.saturating_sub(memory);
             }
@@ -180,6 +184,45 @@ impl Cluster {
         }
     }
 
+    /// Asks `node` for a worker: a remote process node runs the function's code from
+    /// artifacts the box pushes it (the box's paths mean nothing there); the box's own
+    /// node and docker nodes (which run the function's image) need none.
+    async fn start_on(
+        &self,
+        node: &Node,
+        spec: &FunctionSpec,
+        worker_id: &str,
+    ) -> Result<Worker, AgentError> {
+        if node.local || node.info().runtime == "docker" {
+            node.client.ensure(spec, worker_id).await
+        } else {
+            crate::artifact_push::ensure_with_artifacts(
+                &node.client,
+                spec,
+                worker_id,
+                &self.inner.artifacts,
+            )
+            .await
+        }
+    }
+
+    /// The hash of the function's code, when a remote process node could run it: a
+    /// node that already holds it is preferred.
+    async fn code_hash(&self, spec: &FunctionSpec) -> Option<String> {
+        let remote_process = self
+            .read_nodes()
+            .values()
+            .any(|n| !n.local && n.info().runtime != "docker");
+        if !remote_process {
+            return None;
+        }
+        self.inner
+            .artifacts
+            .hash(std::path::Path::new(&spec.code_dir))
+            .await
+            .ok()
+    }
+
     /// Whether a node may soon take work: joining, or reconciling after a loss.
     fn some_node_coming(&self) -> bool {
         self.read_nodes()
@@ -187,7 +230,12 @@ impl Cluster {
             .any(|n| matches!(n.health(), Health::Joining | Health::Reconciling))
     }
 
-    fn choose(&self, spec: &FunctionSpec, tried: &HashSet<String>) -> Result<Arc<Node>, NoNode> {
+    fn choose(
+        &self,
+        spec: &FunctionSpec,
+        code_hash: Option<&str>,
+        tried: &HashSet<String>,
+    ) -> Result<Arc<Node>, NoNode> {
         let nodes: Vec<Arc<Node>> = self
             .read_nodes()
             .values()
@@ -213,7 +261,10 @@ impl Cluster {
                 memory_used_mb: used.get(&n.name).copied().unwrap_or(0),
                 capacity: if info.capacity == 0 { u32::MAX } else { info.capacity },
                 workers: workers.get(&n.name).copied().unwrap_or(0),
-                holds_image: !spec.image.is_empty() && info.images.contains(&spec.image),
+                holds_image: info
+                    .images
+                    .iter()
+                    .any(|held| (!spec.image.is_empty() && *held == spec.image) || Some(held.as_str()) == code_hash),
             })
             .collect();
         let selectors = self
