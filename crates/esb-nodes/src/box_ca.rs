@@ -14,7 +14,7 @@ use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use sha2::{Digest, Sha256};
 
-use crate::NodesError;
+use crate::error::NodesError;
 use crate::store_file::write_private;
 
 /// The DNS name every node certificate carries, whatever address the node has: the

@@ -1,5 +1,5 @@
 //! Failures of the files and certificates behind joining (not of a join itself:
-//! [`crate::JoinError`] says why a join was refused).
+//! [`crate::join_error::JoinError`] says why a join was refused).
 
 use std::path::PathBuf;
 

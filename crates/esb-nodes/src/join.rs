@@ -11,10 +11,12 @@ use rustls::pki_types::pem::PemObject;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::box_ca::BoxCa;
+use crate::error::NodesError;
+use crate::join_error::JoinError;
 use crate::join_token::{self, TokenStore};
 use crate::node_record::{NodeFile, NodeRecord, NodeRegistry, valid_node_name};
 use crate::store_file::{self, now_ms};
-use crate::{BoxCa, NodesError};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct JoinRequest {
@@ -39,101 +41,6 @@ pub struct JoinResponse {
     pub box_host: String,
     /// Where the node pulls function images from.
     pub registry: Option<String>,
-}
-
-/// Why a join failed, on either side. The box answers with [`JoinError::status`] and
-/// `{"error": code, "message": ...}`.
-#[derive(Debug, thiserror::Error)]
-pub enum JoinError {
-    #[error("malformed join token: {0}")]
-    MalformedToken(String),
-    #[error("unknown join token (a typo, or made for another box)")]
-    UnknownToken,
-    #[error("the join token has expired; make a new one with `esb node add`")]
-    ExpiredToken,
-    #[error("the join token was revoked")]
-    RevokedToken,
-    #[error("the join token was already used (by node {0}); each token joins one node")]
-    UsedToken(String),
-    #[error(
-        "the join token was issued under another CA than the box's current one; make a new one with `esb node add`"
-    )]
-    WrongCa,
-    #[error(
-        "invalid node name {0:?}: lowercase letters, digits and '-', at most 63, not starting with '-'"
-    )]
-    InvalidName(String),
-    #[error("invalid node address {0:?}: host:port or ip:port, port not 0")]
-    InvalidAddress(String),
-    #[error("invalid labels: {0}")]
-    InvalidLabels(String),
-    #[error("invalid certificate request: {0}")]
-    InvalidCsr(String),
-    #[error("invalid join request: {0}")]
-    InvalidRequest(String),
-    #[error(
-        "a node named {0} is already registered; remove it first, or join with a token made by `esb node add --name {0}`"
-    )]
-    NameTaken(String),
-    #[error("the box cannot complete the join: {0}")]
-    Box(#[from] NodesError),
-    /// Node side: the CA the box presents is not the one the token names.
-    #[error("the box at {0} is not the one that issued this token (its CA differs)")]
-    WrongBox(String),
-    /// Node side: no answer, or not one of ESB's.
-    #[error("cannot reach the box at {url}: {reason}")]
-    Unreachable { url: String, reason: String },
-    /// Node side: the box refused (its code and message).
-    #[error("the box refused the join ({code}): {message}")]
-    Refused {
-        status: u16,
-        code: String,
-        message: String,
-    },
-}
-
-impl JoinError {
-    /// The HTTP status the box answers with.
-    pub fn status(&self) -> u16 {
-        match self {
-            JoinError::MalformedToken(_)
-            | JoinError::InvalidName(_)
-            | JoinError::InvalidAddress(_)
-            | JoinError::InvalidLabels(_)
-            | JoinError::InvalidCsr(_)
-            | JoinError::InvalidRequest(_) => 400,
-            JoinError::UnknownToken
-            | JoinError::ExpiredToken
-            | JoinError::RevokedToken
-            | JoinError::UsedToken(_)
-            | JoinError::WrongCa => 401,
-            JoinError::NameTaken(_) => 409,
-            JoinError::Refused { status, .. } => *status,
-            JoinError::Box(_) | JoinError::WrongBox(_) | JoinError::Unreachable { .. } => 500,
-        }
-    }
-
-    /// The `error` field of the box's answer.
-    pub fn code(&self) -> &str {
-        match self {
-            JoinError::MalformedToken(_) => "MalformedToken",
-            JoinError::UnknownToken => "UnknownToken",
-            JoinError::ExpiredToken => "ExpiredToken",
-            JoinError::RevokedToken => "RevokedToken",
-            JoinError::UsedToken(_) => "UsedToken",
-            JoinError::WrongCa => "WrongCaFingerprint",
-            JoinError::InvalidName(_) => "InvalidName",
-            JoinError::InvalidAddress(_) => "InvalidAddress",
-            JoinError::InvalidLabels(_) => "InvalidLabels",
-            JoinError::InvalidCsr(_) => "InvalidCsr",
-            JoinError::InvalidRequest(_) => "InvalidRequest",
-            JoinError::NameTaken(_) => "NameTaken",
-            JoinError::Box(_) => "InternalError",
-            JoinError::WrongBox(_) => "WrongBox",
-            JoinError::Unreachable { .. } => "Unreachable",
-            JoinError::Refused { code, .. } => code,
-        }
-    }
 }
 
 /// The address's host as an IP (for the certificate's IP SAN) or a DNS name.
@@ -184,7 +91,7 @@ fn check_labels(labels: &BTreeMap<String, String>) -> Result<(), JoinError> {
 
 /// Joins the node `req` describes: spends its token, signs its CSR (SANs: the
 /// address's IP or host name, and `<name>.node.esb`) and registers it. The caller
-/// serves the answer (see [`crate::router`]).
+/// serves the answer (see [`crate::join_router::router`]).
 pub fn accept(
     state: &StateDir,
     req: JoinRequest,

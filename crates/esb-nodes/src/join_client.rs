@@ -10,11 +10,13 @@ use std::time::Duration;
 
 use rcgen::{CertificateParams, DnType, KeyPair};
 
-use crate::join::{JoinError, JoinRequest, JoinResponse};
+use crate::box_ca::ca_sha256_of_pem;
+use crate::error::NodesError;
+use crate::join::{JoinRequest, JoinResponse};
+use crate::join_error::JoinError;
 use crate::join_router::{CA_PATH, JOIN_PATH};
 use crate::join_token::{token_ca_sha256, token_id};
 use crate::node_credentials::{Joined, NodeCredentials};
-use crate::{NodesError, ca_sha256_of_pem};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 

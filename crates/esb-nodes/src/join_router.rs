@@ -13,7 +13,8 @@ use axum::routing::{get, post};
 use bytes::Bytes;
 use esb_state::StateDir;
 
-use crate::join::{JoinError, JoinRequest, accept};
+use crate::join::{JoinRequest, accept};
+use crate::join_error::JoinError;
 use crate::node_record::NodeRecord;
 
 /// Called after each successful join (the gateway adds the node to its cluster).
@@ -54,7 +55,10 @@ pub async fn ca_handler(State(ctx): State<JoinContext>) -> Response {
     let path = ctx.state.certs().join("ca.pem");
     match tokio::fs::read(&path).await {
         Ok(pem) => ([(header::CONTENT_TYPE, "application/x-pem-file")], pem).into_response(),
-        Err(e) => error_response(&JoinError::Box(crate::NodesError::Io { path, reason: e })),
+        Err(e) => error_response(&JoinError::Box(crate::error::NodesError::Io {
+            path,
+            reason: e,
+        })),
     }
 }
 

@@ -12,9 +12,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::join::JoinError;
+use crate::box_ca::ca_sha256_of_pem;
+use crate::error::NodesError;
+use crate::join_error::JoinError;
 use crate::store_file::{self, now_ms};
-use crate::{NodesError, ca_sha256_of_pem};
 
 const PREFIX: &str = "esbjoin1";
 

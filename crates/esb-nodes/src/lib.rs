@@ -8,6 +8,7 @@ pub mod box_ca;
 pub mod error;
 pub mod join;
 pub mod join_client;
+pub mod join_error;
 pub mod join_router;
 pub mod join_token;
 pub mod local_ips;
@@ -18,8 +19,9 @@ mod store_file;
 
 pub use box_ca::{BoxCa, ca_sha256_of_pem, node_domain};
 pub use error::NodesError;
-pub use join::{JoinError, JoinRequest, JoinResponse, accept};
+pub use join::{JoinRequest, JoinResponse, accept};
 pub use join_client::join;
+pub use join_error::JoinError;
 pub use join_router::{JoinContext, OnJoin, router};
 pub use join_token::{JoinGrant, TokenInfo, TokenStore};
 pub use local_ips::local_ips;

@@ -3,7 +3,7 @@
 //! only the gateway's identity has (node certificates are serverAuth only: a node
 //! cannot drive another). The gateway trusts the box's CA alone for nodes.
 //!
-//! The gateway connects to `https://<address>` of a [`crate::NodeRecord`]; the node's
+//! The gateway connects to `https://<address>` of a [`crate::node_record::NodeRecord`]; the node's
 //! certificate names the address's IP (or host) and `<name>.node.esb`. An IPv4
 //! address verifies as it is; for an IPv6 address (tonic passes the bracketed host to
 //! rustls) set `ClientTlsConfig::domain_name(node_domain(name))`, which always works.
@@ -11,7 +11,9 @@
 use esb_state::StateDir;
 use tonic::transport::{Certificate, ClientTlsConfig, Identity, ServerTlsConfig};
 
-use crate::{BoxCa, NodeCredentials, NodesError};
+use crate::box_ca::BoxCa;
+use crate::error::NodesError;
+use crate::node_credentials::NodeCredentials;
 
 /// TLS for a joined agent's gRPC server: client certificates required.
 pub fn agent_server_tls(creds: &NodeCredentials) -> Result<ServerTlsConfig, NodesError> {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::NodesError;
+use crate::error::NodesError;
 use crate::store_file::{write_atomic, write_private};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use esb_state::StateDir;
 use serde::{Deserialize, Serialize};
 
-use crate::NodesError;
+use crate::error::NodesError;
 use crate::store_file;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::NodesError;
+use crate::error::NodesError;
 
 /// Held while a read-modify-write of the folder's files runs; released on drop.
 pub(crate) struct DirLock {
@@ -18,8 +18,10 @@ pub(crate) struct DirLock {
 /// Locks `dir` (created 0700 if missing) against other processes and other handles.
 pub(crate) fn lock(dir: &Path) -> Result<DirLock, NodesError> {
     esb_state::create_private(dir).map_err(NodesError::io(dir))?;
+    use std::os::unix::fs::OpenOptionsExt;
     let path = dir.join("lock");
     let file = std::fs::OpenOptions::new()
+        .mode(0o600)
         .create(true)
         .truncate(false)
         .write(true)

@@ -29,6 +29,7 @@ mod function_logs;
 mod gateway_bad_input;
 mod log_store;
 mod logs_command;
+mod node_join;
 mod original_compat;
 mod rie_behaviour;
 mod rie_differential;
