@@ -39,6 +39,8 @@ pub enum JoinError {
     NameTaken(String),
     #[error("the box cannot complete the join: {0}")]
     Box(#[from] NodesError),
+    #[error("the box cannot complete the join: {0}")]
+    Internal(String),
     /// Node side: the CA the box presents is not the one the token names.
     #[error("the box at {0} is not the one that issued this token (its CA differs)")]
     WrongBox(String),
@@ -71,7 +73,10 @@ impl JoinError {
             | JoinError::WrongCa => 401,
             JoinError::NameTaken(_) => 409,
             JoinError::Refused { status, .. } => *status,
-            JoinError::Box(_) | JoinError::WrongBox(_) | JoinError::Unreachable { .. } => 500,
+            JoinError::Box(_)
+            | JoinError::Internal(_)
+            | JoinError::WrongBox(_)
+            | JoinError::Unreachable { .. } => 500,
         }
     }
 
@@ -90,7 +95,7 @@ impl JoinError {
             JoinError::InvalidCsr(_) => "InvalidCsr",
             JoinError::InvalidRequest(_) => "InvalidRequest",
             JoinError::NameTaken(_) => "NameTaken",
-            JoinError::Box(_) => "InternalError",
+            JoinError::Box(_) | JoinError::Internal(_) => "InternalError",
             JoinError::WrongBox(_) => "WrongBox",
             JoinError::Unreachable { .. } => "Unreachable",
             JoinError::Refused { code, .. } => code,

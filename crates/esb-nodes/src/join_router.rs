@@ -79,6 +79,6 @@ pub async fn join_handler(State(ctx): State<JoinContext>, body: Bytes) -> Respon
             axum::Json(response).into_response()
         }
         Ok(Err(e)) => error_response(&e),
-        Err(e) => error_response(&JoinError::InvalidRequest(format!("join task failed: {e}"))),
+        Err(e) => error_response(&JoinError::Internal(format!("join task failed: {e}"))),
     }
 }
