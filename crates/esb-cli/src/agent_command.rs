@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use esb_agent::Agent;
 use esb_agent::runtime::WorkerRuntime;
@@ -13,6 +13,7 @@ use esb_agent::runtime::docker::{DockerOptions, DockerRuntime, WorkerAddress};
 use esb_agent::runtime::process::ProcessRuntime;
 use esb_proto::AgentServiceServer;
 use esb_state::StateDir;
+use tonic::transport::ServerTlsConfig;
 
 #[derive(Args)]
 pub struct AgentArgs {
@@ -32,6 +33,8 @@ pub struct AgentArgs {
         value_parser = clap::builder::BoolishValueParser::new()
     )]
     pub remove_workers_on_exit: bool,
+    #[command(flatten)]
+    pub join: crate::agent_join::JoinArgs,
     #[command(flatten)]
     pub runtime: RuntimeArgs,
     /// Memory this node gives workers, in MB: what placement counts their
@@ -193,11 +196,26 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<()> {
+    serve_with(agent, listener, None, shutdown).await
+}
+
+/// [`serve`], over mutual TLS when `tls` is given (an agent that joined a box).
+pub async fn serve_with(
+    agent: Arc<Agent>,
+    listener: tokio::net::TcpListener,
+    tls: Option<ServerTlsConfig>,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<()> {
     if let Ok(addr) = listener.local_addr() {
-        tracing::info!(%addr, "esb agent listening");
+        tracing::info!(%addr, mtls = tls.is_some(), "esb agent listening");
     }
-    tonic::transport::Server::builder()
-        .timeout(Duration::from_secs(120))
+    let mut server = tonic::transport::Server::builder().timeout(Duration::from_secs(120));
+    if let Some(tls) = tls {
+        server = server
+            .tls_config(tls)
+            .context("the node's TLS credentials")?;
+    }
+    server
         .add_service(AgentServiceServer::from_arc(agent))
         .serve_with_incoming_shutdown(
             tokio_stream::wrappers::TcpListenerStream::new(listener),
@@ -210,9 +228,19 @@ pub async fn serve(
 pub fn run(args: AgentArgs) -> Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async {
+        let state = StateDir::new(&args.state_dir);
+        let credentials = crate::agent_join::credentials(&args.join, args.listen, &state).await?;
+        let tls = match &credentials {
+            Some(creds) => Some(esb_nodes::agent_server_tls(creds)?),
+            None if !args.listen.ip().is_loopback() => bail!(
+                "--listen {}: an agent reachable from the network runs anyone's code; without --join (mutual TLS with a box) it listens on loopback only",
+                args.listen
+            ),
+            None => None,
+        };
         let kind = args.runtime.resolve().await?;
         let agent = build_agent(
-            &StateDir::new(&args.state_dir),
+            &state,
             args.capacity,
             &args.runtime,
             kind,
@@ -227,9 +255,10 @@ pub fn run(args: AgentArgs) -> Result<()> {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {} (agent gRPC)", args.listen))?;
-        serve(
+        serve_with(
             Arc::clone(&agent),
             listener,
+            tls,
             crate::signals::shutdown_signal(),
         )
         .await?;

@@ -1,6 +1,7 @@
 //! `esb`: one binary for every ESB role.
 
 mod agent_command;
+mod agent_join;
 mod api_access;
 mod box_addresses;
 mod box_client;
@@ -28,6 +29,7 @@ mod log_pipeline;
 mod log_store;
 mod logs;
 mod metrics_listener;
+mod node_command;
 mod node_labels;
 mod project;
 mod quiet;
@@ -79,6 +81,8 @@ enum Command {
     Gateway(gateway_command::GatewayArgs),
     /// Agent: owns this machine's workers; serves the gateway over gRPC.
     Agent(agent_command::AgentArgs),
+    /// Machines joining the box: join tokens (`esb node add`, `tokens`, `revoke`).
+    Node(node_command::NodeArgs),
     /// Stop the box of a state dir and remove every worker it has or left behind.
     Down(down_command::DownArgs),
     /// `esb down --volumes`, then `esb up` again with the same settings.
@@ -155,6 +159,7 @@ fn run() -> Result<()> {
         Command::Gateway(args) => gateway_command::run(args),
         Command::Agent(args) => agent_command::run(args),
         Command::Build(args) => build_command::run(args),
+        Command::Node(args) => node_command::run(args),
         Command::Down(args) => down_command::run(args),
         Command::Reset(args) => reset_command::run(args),
         Command::Image(args) => image_command::run(args),

@@ -1,6 +1,9 @@
 //! Node labels as written on the command line: `key=value`, the rules the template's
 //! `Metadata.Esb` node labels follow (a key of letters, digits, `._/-`, at most 63
-//! characters; a value of at most 63).
+//! characters; a value of at most 63), as `esb up --node-label`, `esb node add` and
+//! `esb agent --join` take them.
+
+use std::collections::BTreeMap;
 
 /// Parses `key=value`.
 pub fn parse_label(s: &str) -> Result<(String, String), String> {
@@ -21,6 +24,10 @@ pub fn parse_label(s: &str) -> Result<(String, String), String> {
         return Err(format!("label `{key}`: the value is longer than 63 characters"));
     }
     Ok((key.to_string(), value.to_string()))
+}
+
+pub fn to_map(labels: &[(String, String)]) -> BTreeMap<String, String> {
+    labels.iter().cloned().collect()
 }
 
 #[cfg(test)]

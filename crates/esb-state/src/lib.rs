@@ -6,7 +6,9 @@
 //! ```text
 //! .esb/
 //!   box.json  box.pid  box-id  credentials
-//!   certs/          ca.pem, server.pem, server-key.pem, server-names
+//!   certs/          ca.pem, ca-key.pem, server.pem, server-key.pem, server-names
+//!   nodes/          (a box) tokens.json, nodes.json, gateway.pem, gateway-key.pem
+//!   node/           (an agent that joined a box) ca.pem, node.pem, node-key.pem, joined.json
 //!   async/          queue/ (accepted Event invocations), failed/ (dead letters)
 //!   agent/workers/  one record per worker, for adoption after an agent restart
 //!   runtimes/python the process runtime's Python env
@@ -78,6 +80,18 @@ impl StateDir {
     /// The box's CA and server certificate.
     pub fn certs(&self) -> PathBuf {
         self.root.join("certs")
+    }
+
+    /// A box's side of its nodes: join tokens, the registry of joined nodes, and the
+    /// gateway's client identity towards them.
+    pub fn nodes(&self) -> PathBuf {
+        self.root.join("nodes")
+    }
+
+    /// An agent's side of joining a box: its certificate, key and the box's CA, so a
+    /// restarted agent needs no token.
+    pub fn node(&self) -> PathBuf {
+        self.root.join("node")
     }
 
     /// Accepted asynchronous invocations (`queue/`) and dead letters (`failed/`).

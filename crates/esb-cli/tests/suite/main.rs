@@ -30,6 +30,7 @@ mod gateway_bad_input;
 mod log_store;
 mod logs_command;
 mod nodes;
+mod node_join;
 mod original_compat;
 mod remote_node;
 mod rie_behaviour;
