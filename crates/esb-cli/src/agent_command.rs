@@ -114,8 +114,16 @@ impl RuntimeArgs {
         }
     }
 
-    fn docker_options(&self, box_id: String, state_dir: &StateDir) -> DockerOptions {
-        DockerOptions {
+    /// The docker runtime's options; on a node of another machine (`remote`) workers are
+    /// published on the node's address (the box cannot route to its containers) and
+    /// images come from the box's registry unless `--registry` names another.
+    fn docker_options(
+        &self,
+        box_id: String,
+        state_dir: &StateDir,
+        remote: Option<&Remote>,
+    ) -> DockerOptions {
+        let mut options = DockerOptions {
             host: self.docker_host.clone(),
             box_id,
             subnet: self.network_subnet.clone(),
@@ -135,6 +143,43 @@ impl RuntimeArgs {
             standby: self.standby_workers,
             log_spool: Some(state_dir.log_spool()),
             publish_ip: std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+        };
+        if let Some(remote) = remote {
+            options.address = WorkerAddress::PublishedPort;
+            options.publish_ip = remote.worker.worker_ip;
+            if options.registry.is_none() {
+                options.registry.clone_from(&remote.registry);
+            }
+        }
+        options
+    }
+}
+
+/// What an agent on another machine than its box needs: where the box is (its
+/// workers' environment points there) and the box's registry.
+pub struct Remote {
+    pub worker: esb_agent::remote_env::RemoteBox,
+    pub registry: Option<String>,
+}
+
+impl Remote {
+    /// From a joined node's credentials; `listen` is where the agent serves, whose
+    /// address the workers listen on unless the advertised one is an IP.
+    pub fn of(creds: &esb_nodes::NodeCredentials, listen: std::net::SocketAddr) -> Self {
+        let advertised = creds
+            .joined
+            .address
+            .parse::<std::net::SocketAddr>()
+            .map(|a| a.ip())
+            .unwrap_or(listen.ip());
+        Self {
+            worker: esb_agent::remote_env::RemoteBox {
+                box_host: creds.joined.box_host.clone(),
+                ca_path: creds.dir.join("ca.pem"),
+                node_name: creds.joined.node_name.clone(),
+                worker_ip: advertised,
+            },
+            registry: creds.joined.registry.clone(),
         }
     }
 }
@@ -152,6 +197,7 @@ pub async fn build_agent(
     lifeline: bool,
     prepare_python: bool,
     node: esb_agent::node_capacity::NodeCapacity,
+    remote: Option<Remote>,
 ) -> Result<Arc<Agent>> {
     esb_state::create_private(state_dir.root()).with_context(|| {
         format!(
@@ -163,10 +209,16 @@ pub async fn build_agent(
         let box_id = esb_agent::box_identity::box_id(state_dir).with_context(|| {
             format!("cannot record the box id in {}", state_dir.root().display())
         })?;
-        Arc::new(DockerRuntime::connect(runtime_args.docker_options(box_id, state_dir)).await?)
+        Arc::new(
+            DockerRuntime::connect(runtime_args.docker_options(box_id, state_dir, remote.as_ref()))
+                .await?,
+        )
     } else {
         let esb = std::env::current_exe().context("cannot locate the esb binary")?;
-        let runtime = ProcessRuntime::new(esb, state_dir, lifeline.then(std::process::id));
+        let mut runtime = ProcessRuntime::new(esb, state_dir, lifeline.then(std::process::id));
+        if let Some(remote) = &remote {
+            runtime = runtime.with_listen_ip(remote.worker.worker_ip);
+        }
         if prepare_python {
             eprintln!("esb: preparing the Python runtime (first run only)...");
             runtime
@@ -185,7 +237,11 @@ pub async fn build_agent(
                 state_dir.root().display()
             )
         })?;
-    let agent = Arc::new(agent.with_node(node));
+    let mut agent = agent.with_node(node);
+    if let Some(remote) = remote {
+        agent = agent.with_remote(remote.worker);
+    }
+    let agent = Arc::new(agent);
     agent.spawn_janitor(Duration::from_secs(runtime_args.orphan_grace.max(1)));
     Ok(agent)
 }
@@ -247,9 +303,14 @@ pub fn run(args: AgentArgs) -> Result<()> {
             false,
             false,
             esb_agent::node_capacity::NodeCapacity::detect(
-                esb_agent::node_capacity::LOCAL_NODE,
+                credentials
+                    .as_ref()
+                    .map_or(esb_agent::node_capacity::LOCAL_NODE, |c| {
+                        c.joined.node_name.as_str()
+                    }),
                 args.memory_mb,
             ),
+            credentials.as_ref().map(|c| Remote::of(c, args.listen)),
         )
         .await?;
         let listener = tokio::net::TcpListener::bind(args.listen)

@@ -56,20 +56,20 @@ pub fn run(args: DownArgs) -> Result<()> {
         }
         for kind in kinds {
             // An agent that adopts nothing removes what it finds, then everything else.
-            let agent =
-                crate::agent_command::build_agent(
-                    &state_dir,
-                    0,
-                    &args.runtime,
-                    kind,
-                    true,
-                    false,
-                    esb_agent::node_capacity::NodeCapacity::detect(
-                        esb_agent::node_capacity::LOCAL_NODE,
-                        None,
-                    ),
-                )
-                    .await?;
+            let agent = crate::agent_command::build_agent(
+                &state_dir,
+                0,
+                &args.runtime,
+                kind,
+                true,
+                false,
+                esb_agent::node_capacity::NodeCapacity::detect(
+                    esb_agent::node_capacity::LOCAL_NODE,
+                    None,
+                ),
+                None,
+            )
+            .await?;
             agent.destroy_all().await;
         }
         println!("esb: the box of {} is down", state_dir.root().display());

@@ -99,7 +99,7 @@ pub fn run(mut args: GatewayArgs) -> Result<()> {
         let gateway = serve(
             &project,
             args.project.port,
-            crate::box_nodes::cluster(&args.agent, &[])?,
+            crate::box_nodes::BoxNodes::start(&project.state_dir, &args.agent, &[], None)?,
             &args.serve,
             sqs_listener,
             "gateway",
@@ -117,13 +117,14 @@ pub fn run(mut args: GatewayArgs) -> Result<()> {
 pub async fn serve(
     project: &Project,
     port: u16,
-    cluster: esb_gateway::nodes::Cluster,
+    nodes: crate::box_nodes::BoxNodes,
     options: &ServeArgs,
     sqs_listener: Option<crate::sqs_service::SqsListener>,
     runtime_label: &str,
     watch: Option<(ProjectArgs, crate::watch::Rebuild)>,
 ) -> Result<Arc<Gateway>> {
-    let certs = esb_gateway::certs::ensure(&project.state_dir)
+    // Nodes reach the box at one of this machine's addresses: the certificate names them all.
+    let certs = esb_gateway::certs::ensure_with(&project.state_dir, &esb_nodes::local_ips(), &[])
         .context("cannot prepare the box's TLS certificates")?;
     let tls = esb_gateway::tls::server_config(&certs)?;
     let listen = SocketAddr::from(([0, 0, 0, 0], port));
@@ -242,7 +243,7 @@ pub async fn serve(
         credentials: (!options.open_invoke_api).then(|| credentials.clone()),
         api_keys: esb_auth::ApiKeys::new(&options.auth.api_keys),
         id_token,
-        cluster,
+        cluster: nodes.cluster.clone(),
         region: project.region.clone(),
         account_id: project.account_id.clone(),
         acquire_timeout: positive_seconds(options.acquire_timeout).unwrap_or_default(),
@@ -411,6 +412,13 @@ pub async fn serve(
     if let Some(route) = metrics.gateway_route {
         router = router.merge(route);
     }
+    router = router.merge(crate::box_nodes::router(
+        Arc::clone(&gateway),
+        &project.state_dir,
+        &nodes,
+        credentials.clone(),
+        project.region.clone(),
+    ));
     esb_gateway::server::serve_tls(
         listener,
         tls,

@@ -3,7 +3,6 @@
 mod agent_command;
 mod agent_join;
 mod api_access;
-mod box_addresses;
 mod box_client;
 mod box_lock;
 mod box_nodes;

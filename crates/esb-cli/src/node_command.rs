@@ -1,6 +1,6 @@
-//! `esb node add | tokens | revoke`: join tokens of a box, made and revoked through its
-//! state dir's files, so they work whether or not the box runs. (`esb node list` and
-//! `remove` need the running box's cluster.)
+//! `esb node add | tokens | revoke | list | remove`: join tokens of a box, made and
+//! revoked through its state dir's files, so they work whether or not the box runs;
+//! the nodes themselves (`list`, `remove`: drain, then forget) through the running box.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -27,6 +27,22 @@ enum NodeCommand {
     Tokens(StateArgs),
     /// Revoke a join token by its id (`esb node tokens` lists them).
     Revoke(RevokeArgs),
+    /// The box's nodes: health, address, capacity, workers per function.
+    List(StateArgs),
+    /// Drain a node (no new workers; idle ones removed, busy ones once their invocation
+    /// ends) and remove it from the box. It must join again, with a new token, to return.
+    Remove(RemoveArgs),
+}
+
+#[derive(Args)]
+struct RemoveArgs {
+    /// The node's name (`esb node list`).
+    name: String,
+    /// Seconds to wait for busy workers to finish before removing them anyway.
+    #[arg(long, default_value_t = 60)]
+    timeout: u64,
+    #[command(flatten)]
+    state: StateArgs,
 }
 
 #[derive(Args)]
@@ -92,7 +108,67 @@ pub fn run(args: NodeArgs) -> Result<()> {
         NodeCommand::Add(args) => add(args),
         NodeCommand::Tokens(args) => tokens(args),
         NodeCommand::Revoke(args) => revoke(args),
+        NodeCommand::List(args) => list(args),
+        NodeCommand::Remove(args) => remove(args),
     }
+}
+
+fn list(args: StateArgs) -> Result<()> {
+    let client = crate::box_client::BoxClient::connect(&args.state_dir, Duration::from_secs(10))?;
+    let resp = client.send(
+        reqwest::Method::GET,
+        esb_gateway::STATUS_PATH,
+        &[],
+        Vec::new(),
+    )?;
+    if !resp.status().is_success() {
+        bail!(
+            "the box refused: {} {}",
+            resp.status(),
+            resp.text().unwrap_or_default()
+        );
+    }
+    let status: esb_gateway::status::Status = resp.json().context("the box's status")?;
+    crate::status_command::print_nodes(&status.nodes);
+    Ok(())
+}
+
+fn remove(args: RemoveArgs) -> Result<()> {
+    let client = crate::box_client::BoxClient::connect(
+        &args.state.state_dir,
+        Duration::from_secs(args.timeout + 30),
+    )?;
+    println!(
+        "draining node {} (up to {} s for busy workers)...",
+        args.name, args.timeout
+    );
+    let resp = client.send(
+        reqwest::Method::POST,
+        &format!(
+            "{}?timeout={}",
+            crate::box_nodes::remove_path(&args.name),
+            args.timeout
+        ),
+        &[],
+        Vec::new(),
+    )?;
+    let status = resp.status();
+    let body: serde_json::Value = resp.json().unwrap_or_default();
+    if !status.is_success() {
+        bail!(
+            "cannot remove node {}: {}",
+            args.name,
+            body["message"].as_str().unwrap_or(status.as_str())
+        );
+    }
+    match body["busy_at_deadline"].as_u64() {
+        Some(busy) if busy > 0 => println!(
+            "node {} removed; {busy} worker(s) were still busy at the deadline and were removed with it",
+            args.name
+        ),
+        _ => println!("node {} drained and removed", args.name),
+    }
+    Ok(())
 }
 
 fn add(args: AddArgs) -> Result<()> {

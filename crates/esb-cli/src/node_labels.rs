@@ -11,7 +11,10 @@ pub fn parse_label(s: &str) -> Result<(String, String), String> {
         .split_once('=')
         .ok_or_else(|| format!("`{s}` is not a label: write key=value"))?;
     let key_ok = key.len() <= 63
-        && key.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && key
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
         && key
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '/' | '-'));
@@ -21,7 +24,9 @@ pub fn parse_label(s: &str) -> Result<(String, String), String> {
         ));
     }
     if value.len() > 63 {
-        return Err(format!("label `{key}`: the value is longer than 63 characters"));
+        return Err(format!(
+            "label `{key}`: the value is longer than 63 characters"
+        ));
     }
     Ok((key.to_string(), value.to_string()))
 }

@@ -193,7 +193,7 @@ pub fn run(args: StatusArgs) -> Result<()> {
 
 /// The NODE table: each node's health, where its agent is, what it offers and what
 /// runs there.
-fn print_nodes(nodes: &[esb_gateway::status::NodeStatus]) {
+pub fn print_nodes(nodes: &[esb_gateway::status::NodeStatus]) {
     if nodes.is_empty() {
         return;
     }
@@ -216,7 +216,11 @@ fn print_nodes(nodes: &[esb_gateway::status::NodeStatus]) {
             n.address,
             n.cpus,
             format!("{}/{}", n.memory_used_mb, n.memory_mb),
-            if workers.is_empty() { "-".to_string() } else { workers.join(" ") },
+            if workers.is_empty() {
+                "-".to_string()
+            } else {
+                workers.join(" ")
+            },
         );
         if !n.labels.is_empty() {
             let labels: Vec<String> = n.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();

@@ -88,6 +88,7 @@ pub fn run(mut args: UpArgs) -> Result<()> {
                 esb_gateway::nodes::LOCAL_NODE,
                 args.local_node.memory_mb,
             ),
+            None,
         )
         .await?;
         let host_python = if kind == RuntimeKind::Process && project.has_python() {
@@ -110,7 +111,12 @@ pub fn run(mut args: UpArgs) -> Result<()> {
         let gateway = crate::gateway_command::serve(
             &project,
             args.project.port,
-            crate::box_nodes::cluster(&format!("http://{agent_addr}"), &args.local_node.labels)?,
+            crate::box_nodes::BoxNodes::start(
+                &project.state_dir,
+                &format!("http://{agent_addr}"),
+                &args.local_node.labels,
+                args.runtime.registry.clone(),
+            )?,
             &args.serve,
             sqs_listener,
             match kind {

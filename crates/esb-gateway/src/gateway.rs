@@ -14,13 +14,13 @@ use esb_proto::agent::FunctionSpec;
 
 use crate::access_log::AccessLog;
 use crate::agent_client::AgentError;
-use crate::nodes::Cluster;
 use crate::async_config::AsyncConfig;
 use crate::async_events::AsyncEvents;
 use crate::async_store::AsyncStore;
 use crate::auth::id_token::IdTokenAuth;
 use crate::breaker::BreakerSettings;
 use crate::metrics::{Metrics, PoolFigures};
+use crate::nodes::Cluster;
 use crate::plan::{Changes, FunctionEntry, Plan, PoolSettings};
 use crate::status::{FunctionStatus, RouteStatus, Status};
 use crate::worker_client::WorkerClient;

@@ -138,7 +138,11 @@ impl Default for Metrics {
                 "1 while the node is up and gets work, else 0",
                 m.node_up.clone(),
             );
-            r.register("node_workers", "Workers on the node", m.node_workers.clone());
+            r.register(
+                "node_workers",
+                "Workers on the node",
+                m.node_workers.clone(),
+            );
             r.register(
                 "node_memory_bytes",
                 "Memory the node gives workers",

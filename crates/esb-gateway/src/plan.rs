@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use esb_proto::agent::FunctionSpec;
 
-use crate::nodes::{Cluster, NodeSelector};
 use crate::async_config::AsyncConfig;
 use crate::function_url::UrlAuth;
+use crate::nodes::{Cluster, NodeSelector};
 use crate::pool::FunctionPool;
 use crate::routes::{ApiRoute, RouteTable};
 

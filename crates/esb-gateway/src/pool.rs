@@ -17,8 +17,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 use crate::agent_client::AgentError;
-use crate::nodes::Cluster;
 use crate::breaker::{Breaker, BreakerSettings};
+use crate::nodes::Cluster;
 use crate::status::{FunctionStatus, WorkerCounts};
 use crate::worker_provider::WorkerProvider;
 
@@ -281,7 +281,10 @@ impl<P: WorkerProvider> FunctionPool<P> {
             Some(idle) if !idle.paused => (idle.worker, false),
             // The agent resumes it (or, if it died meanwhile, starts a new one).
             Some(idle) => {
-                let w = self.workers.ensure(&current.spec, Some(&idle.worker)).await?;
+                let w = self
+                    .workers
+                    .ensure(&current.spec, Some(&idle.worker))
+                    .await?;
                 let cold = w.id != idle.worker.id;
                 (w, cold)
             }

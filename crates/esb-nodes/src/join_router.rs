@@ -40,6 +40,29 @@ pub fn router(ctx: JoinContext) -> Router {
         .with_state(ctx)
 }
 
+/// `10.0.0.1:8443` → `10.0.0.1`, `[fd00::1]:8443` → `[fd00::1]`, `box` → `box`.
+fn host_of(authority: &str) -> Option<String> {
+    let host = match authority.rsplit_once(':') {
+        Some((host, port)) if port.chars().all(|c| c.is_ascii_digit()) && !host.ends_with(':') => {
+            host
+        }
+        _ => authority,
+    };
+    (!host.is_empty()).then(|| host.to_string())
+}
+
+/// A registry `127.0.0.1:5000` (or `localhost:5000`) as a node reaches it: on the box.
+fn loopback_to(registry: &str, box_host: &str) -> String {
+    for loopback in ["127.0.0.1", "localhost", "[::1]"] {
+        if let Some(rest) = registry.strip_prefix(loopback)
+            && (rest.is_empty() || rest.starts_with(':') || rest.starts_with('/'))
+        {
+            return format!("{box_host}{rest}");
+        }
+    }
+    registry.to_string()
+}
+
 fn error_response(e: &JoinError) -> Response {
     let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     if status.is_server_error() {
@@ -62,14 +85,24 @@ pub async fn ca_handler(State(ctx): State<JoinContext>) -> Response {
     }
 }
 
-pub async fn join_handler(State(ctx): State<JoinContext>, body: Bytes) -> Response {
+pub async fn join_handler(
+    State(ctx): State<JoinContext>,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> Response {
     let req: JoinRequest = match serde_json::from_slice(&body) {
         Ok(req) => req,
         Err(e) => return error_response(&JoinError::InvalidRequest(e.to_string())),
     };
     let state = ctx.state.clone();
-    let box_host = ctx.box_host.clone();
-    let registry = ctx.registry.clone();
+    // The address the node reached the box at is the one its workers will reach it
+    // at: a box has one per network (one per veth, per VLAN...).
+    let box_host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .and_then(host_of)
+        .unwrap_or_else(|| ctx.box_host.clone());
+    let registry = ctx.registry.as_deref().map(|r| loopback_to(r, &box_host));
     // File locks and signing: off the async workers.
     let outcome =
         tokio::task::spawn_blocking(move || accept(&state, req, &box_host, registry)).await;
@@ -80,5 +113,23 @@ pub async fn join_handler(State(ctx): State<JoinContext>, body: Bytes) -> Respon
         }
         Ok(Err(e)) => error_response(&e),
         Err(e) => error_response(&JoinError::Internal(format!("join task failed: {e}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_box_host_is_the_address_the_node_used() {
+        assert_eq!(host_of("10.213.1.1:8443").as_deref(), Some("10.213.1.1"));
+        assert_eq!(host_of("[fd00::1]:8443").as_deref(), Some("[fd00::1]"));
+        assert_eq!(host_of("box.lan").as_deref(), Some("box.lan"));
+        assert_eq!(
+            loopback_to("127.0.0.1:5000", "10.213.1.1"),
+            "10.213.1.1:5000"
+        );
+        assert_eq!(loopback_to("localhost:5000/esb", "box"), "box:5000/esb");
+        assert_eq!(loopback_to("registry.lan:5000", "box"), "registry.lan:5000");
     }
 }

@@ -158,7 +158,11 @@ impl TestBox {
         args.extend_from_slice(extra);
         let out = self.esb(&args);
         let text = String::from_utf8_lossy(&out.stdout).to_string();
-        assert!(out.status.success(), "esb node add: {text}{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "esb node add: {text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         text.split_whitespace()
             .find(|w| w.starts_with("esbjoin1."))
             .unwrap_or_else(|| panic!("no token in: {text}"))
@@ -218,7 +222,10 @@ impl Drop for TestBox {
     fn drop(&mut self) {
         terminate(&mut self.child, Duration::from_secs(30));
         if std::thread::panicking() {
-            eprintln!("box output:\n{}", self.output.lock().expect("output").join("\n"));
+            eprintln!(
+                "box output:\n{}",
+                self.output.lock().expect("output").join("\n")
+            );
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
@@ -235,14 +242,23 @@ impl Drop for Agent {
         let _ = self.child.kill();
         let _ = self.child.wait();
         if std::thread::panicking() {
-            eprintln!("agent output:\n{}", self.output.lock().expect("output").join("\n"));
+            eprintln!(
+                "agent output:\n{}",
+                self.output.lock().expect("output").join("\n")
+            );
         }
     }
 }
 
 /// Starts `esb agent` in `node`, joining with `token` when given (a restarted agent
 /// needs none: it kept its certificate).
-fn agent(node: &NetNode, state: &Path, name: &str, token: Option<(&str, &str)>, extra: &[&str]) -> Agent {
+fn agent(
+    node: &NetNode,
+    state: &Path,
+    name: &str,
+    token: Option<(&str, &str)>,
+    extra: &[&str],
+) -> Agent {
     link_venv_once(state);
     let mut cmd = node.command(&esb_bin());
     cmd.args(["agent", "--runtime", "process", "--name", name])
@@ -290,11 +306,18 @@ fn refused_join(node: &NetNode, state: &Path, url: &str, token: &str) -> String 
 
 /// A TLS handshake with the agent at `addr` by `openssl s_client`, presenting
 /// `cert`/`key` if given and trusting the box CA; whether the agent accepted it.
-fn tls_accepted(node: &NetNode, addr: &str, ca: &Path, identity: Option<(&Path, &Path)>) -> (bool, String) {
+fn tls_accepted(
+    node: &NetNode,
+    addr: &str,
+    ca: &Path,
+    identity: Option<(&Path, &Path)>,
+) -> (bool, String) {
     let mut cmd = Command::new("ip");
-    cmd.args(["netns", "exec", &node.ns, "openssl", "s_client", "-connect", addr, "-CAfile"])
-        .arg(ca)
-        .args(["-alpn", "h2", "-verify_return_error", "-brief"]);
+    cmd.args([
+        "netns", "exec", &node.ns, "openssl", "s_client", "-connect", addr, "-CAfile",
+    ])
+    .arg(ca)
+    .args(["-alpn", "h2", "-verify_return_error", "-brief"]);
     if let Some((cert, key)) = identity {
         cmd.arg("-cert").arg(cert).arg("-key").arg(key);
     }
@@ -362,14 +385,26 @@ fn nodes_join_over_mutual_tls_and_run_pinned_functions_with_the_boxs_services() 
     let other = tbox.dir.join("other-ca");
     std::fs::create_dir_all(&other).expect("dir");
     let made = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ])
         .args(["-days", "1", "-subj", "/CN=esb-gateway", "-keyout"])
         .arg(other.join("key.pem"))
         .arg("-out")
         .arg(other.join("cert.pem"))
         .output()
         .expect("openssl req");
-    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
     let (accepted, said) = tls_accepted(
         &n1,
         &agent_addr,
@@ -381,7 +416,10 @@ fn nodes_join_over_mutual_tls_and_run_pinned_functions_with_the_boxs_services() 
         &n1,
         &agent_addr,
         &ca,
-        Some((&tbox.state.join("nodes/gateway.pem"), &tbox.state.join("nodes/gateway-key.pem"))),
+        Some((
+            &tbox.state.join("nodes/gateway.pem"),
+            &tbox.state.join("nodes/gateway-key.pem"),
+        )),
     );
     assert!(accepted, "the box's gateway certificate: {said}");
 
@@ -406,13 +444,17 @@ fn nodes_join_over_mutual_tls_and_run_pinned_functions_with_the_boxs_services() 
     assert!(!artifacts.is_empty(), "no artifact on {node}");
 
     // The worker's log line reached the box's store, with the node's name.
-    wait_for("the node's log line in the box's store", Duration::from_secs(30), || {
-        let out = tbox.esb(&["logs", "Edge", "--json", "--query", "node-marker"]);
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .any(|r| r["node"] == node.as_str())
-    });
+    wait_for(
+        "the node's log line in the box's store",
+        Duration::from_secs(30),
+        || {
+            let out = tbox.esb(&["logs", "Edge", "--json", "--query", "node-marker"]);
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+                .any(|r| r["node"] == node.as_str())
+        },
+    );
 
     // esb status and /metrics see the nodes.
     let n2_status = tbox.node_status("n2").expect("n2 in status");
@@ -420,7 +462,10 @@ fn nodes_join_over_mutual_tls_and_run_pinned_functions_with_the_boxs_services() 
     assert_eq!(n2_status["labels"]["pool"], "edge");
     assert_eq!(n2_status["workers"]["Big"], 1, "{n2_status}");
     let text = String::from_utf8_lossy(&tbox.esb(&["status"]).stdout).to_string();
-    assert!(text.contains("NODE") && text.contains("n1") && text.contains("n2"), "{text}");
+    assert!(
+        text.contains("NODE") && text.contains("n1") && text.contains("n2"),
+        "{text}"
+    );
 }
 
 /// A Python load driver: `seconds` of synchronous invokes of `Edge` from 4 threads
@@ -483,12 +528,20 @@ fn rie_workers(node: &NetNode) -> usize {
 fn nodes_killed_or_partitioned_under_load_lose_nothing_and_come_back_reconciled() {
     let nodes: Vec<NetNode> = (43..=45).map(NetNode::create).collect();
     let tbox = TestBox::start("nodes-loss");
-    let states: Vec<PathBuf> = (1..=3).map(|i| tbox.dir.join(format!("node-{i}"))).collect();
+    let states: Vec<PathBuf> = (1..=3)
+        .map(|i| tbox.dir.join(format!("node-{i}")))
+        .collect();
     let mut agents: Vec<Option<Agent>> = Vec::new();
     for (i, node) in nodes.iter().enumerate() {
         let token = tbox.token(&["--label", "pool=edge"]);
         let name = format!("n{}", i + 1);
-        agents.push(Some(agent(node, &states[i], &name, Some((&tbox.box_url(node), &token)), &[])));
+        agents.push(Some(agent(
+            node,
+            &states[i],
+            &name,
+            Some((&tbox.box_url(node), &token)),
+            &[],
+        )));
     }
     for name in ["n1", "n2", "n3"] {
         tbox.wait_health(name, "up", Duration::from_secs(60));
@@ -508,7 +561,11 @@ fn nodes_killed_or_partitioned_under_load_lose_nothing_and_come_back_reconciled(
     )
     .arg("-c")
     .arg(DRIVER)
-    .args([&format!("https://127.0.0.1:{}", tbox.port), "24", report.to_str().expect("path")])
+    .args([
+        &format!("https://127.0.0.1:{}", tbox.port),
+        "24",
+        report.to_str().expect("path"),
+    ])
     .stdout(Stdio::piped())
     .stderr(Stdio::piped())
     .spawn()
@@ -528,7 +585,10 @@ fn nodes_killed_or_partitioned_under_load_lose_nothing_and_come_back_reconciled(
     agents[0] = None;
     tbox.wait_health("n1", "down", Duration::from_secs(10));
     let detected = killed_at.elapsed();
-    assert!(detected < Duration::from_secs(10), "loss noticed after {detected:?}");
+    assert!(
+        detected < Duration::from_secs(10),
+        "loss noticed after {detected:?}"
+    );
 
     // The partitioned node: its link goes, its processes keep running.
     at(8);
@@ -556,7 +616,9 @@ fn nodes_killed_or_partitioned_under_load_lose_nothing_and_come_back_reconciled(
         String::from_utf8_lossy(&removed.stderr)
     );
     assert!(tbox.node_status("n3").is_none(), "n3 is gone from the box");
-    wait_for("n3's workers gone", Duration::from_secs(10), || rie_workers(&nodes[2]) == 0);
+    wait_for("n3's workers gone", Duration::from_secs(10), || {
+        rie_workers(&nodes[2]) == 0
+    });
 
     let out = driver.wait_with_output().expect("driver");
     assert!(
@@ -574,7 +636,10 @@ fn nodes_killed_or_partitioned_under_load_lose_nothing_and_come_back_reconciled(
     assert!(failed.is_empty(), "failed requests: {failed:?}");
     assert!(ok.len() > 100, "only {} requests served", ok.len());
     let served_by = |name: &str| ok.iter().filter(|o| o[1] == name).count();
-    assert!(served_by("n3") > 0 && served_by("n2") > 0, "work spread: {ok:?}");
+    assert!(
+        served_by("n3") > 0 && served_by("n2") > 0,
+        "work spread: {ok:?}"
+    );
 
     // Nothing accepted is lost: every accepted asynchronous event ran (at least once).
     let accepted: Vec<String> = seen["accepted"]
@@ -583,22 +648,38 @@ fn nodes_killed_or_partitioned_under_load_lose_nothing_and_come_back_reconciled(
         .iter()
         .filter_map(|v| v.as_str().map(str::to_string))
         .collect();
-    assert!(accepted.len() > 50, "only {} events accepted", accepted.len());
-    wait_for("every accepted event to run", Duration::from_secs(90), || {
-        let done = std::fs::read_to_string(&tbox.results).unwrap_or_default();
-        let done: std::collections::HashSet<&str> = done.lines().collect();
-        accepted.iter().all(|id| done.contains(id.as_str()))
-    });
+    assert!(
+        accepted.len() > 50,
+        "only {} events accepted",
+        accepted.len()
+    );
+    wait_for(
+        "every accepted event to run",
+        Duration::from_secs(90),
+        || {
+            let done = std::fs::read_to_string(&tbox.results).unwrap_or_default();
+            let done: std::collections::HashSet<&str> = done.lines().collect();
+            accepted.iter().all(|id| done.contains(id.as_str()))
+        },
+    );
 
     // The healed node runs only workers the box knows of: one `esb rie` per worker
     // in its status, no leftovers from before the partition.
-    wait_for("n2 runs only the box's workers", Duration::from_secs(15), || {
-        let listed: u64 = tbox
-            .node_status("n2")
-            .and_then(|n| n["workers"].as_object().map(|w| w.values().filter_map(Value::as_u64).sum()))
-            .unwrap_or(u64::MAX);
-        rie_workers(&nodes[1]) as u64 == listed
-    });
+    wait_for(
+        "n2 runs only the box's workers",
+        Duration::from_secs(15),
+        || {
+            let listed: u64 = tbox
+                .node_status("n2")
+                .and_then(|n| {
+                    n["workers"]
+                        .as_object()
+                        .map(|w| w.values().filter_map(Value::as_u64).sum())
+                })
+                .unwrap_or(u64::MAX);
+            rie_workers(&nodes[1]) as u64 == listed
+        },
+    );
     let metrics = String::from_utf8_lossy(
         &reqwest::blocking::get(metrics_url(&tbox.state))
             .expect("metrics")
@@ -606,5 +687,8 @@ fn nodes_killed_or_partitioned_under_load_lose_nothing_and_come_back_reconciled(
             .expect("metrics body"),
     )
     .to_string();
-    assert!(metrics.contains("esb_lambda_node_up{node=\"n2\"} 1"), "{metrics}");
+    assert!(
+        metrics.contains("esb_lambda_node_up{node=\"n2\"} 1"),
+        "{metrics}"
+    );
 }

@@ -155,7 +155,9 @@ impl Cluster {
         loop {
             let node = match self.choose(spec, code_hash.as_deref(), &tried) {
                 Ok(node) => node,
-                Err(NoNode::NoneUp) if self.some_node_coming() && tokio::time::Instant::now() < deadline => {
+                Err(NoNode::NoneUp)
+                    if self.some_node_coming() && tokio::time::Instant::now() < deadline =>
+                {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 }
@@ -259,12 +261,16 @@ impl Cluster {
                     info.memory_mb
                 },
                 memory_used_mb: used.get(&n.name).copied().unwrap_or(0),
-                capacity: if info.capacity == 0 { u32::MAX } else { info.capacity },
+                capacity: if info.capacity == 0 {
+                    u32::MAX
+                } else {
+                    info.capacity
+                },
                 workers: workers.get(&n.name).copied().unwrap_or(0),
-                holds_image: info
-                    .images
-                    .iter()
-                    .any(|held| (!spec.image.is_empty() && *held == spec.image) || Some(held.as_str()) == code_hash),
+                holds_image: info.images.iter().any(|held| {
+                    (!spec.image.is_empty() && *held == spec.image)
+                        || Some(held.as_str()) == code_hash
+                }),
             })
             .collect();
         let selectors = self
@@ -384,7 +390,11 @@ impl Cluster {
         match node.client.info(super::heartbeat::PROBE_DEADLINE).await {
             Ok(_) => false,
             Err(e) => {
-                super::heartbeat::declare_lost(self, &node, &format!("a worker stopped answering and so did its agent ({e})"));
+                super::heartbeat::declare_lost(
+                    self,
+                    &node,
+                    &format!("a worker stopped answering and so did its agent ({e})"),
+                );
                 true
             }
         }

@@ -129,7 +129,11 @@ mod tests {
             .collect()
     }
 
-    fn node<'a>(name: &'a str, labels: &'a BTreeMap<String, String>, memory_mb: u64) -> Candidate<'a> {
+    fn node<'a>(
+        name: &'a str,
+        labels: &'a BTreeMap<String, String>,
+        memory_mb: u64,
+    ) -> Candidate<'a> {
         Candidate {
             name,
             labels,
@@ -193,7 +197,11 @@ mod tests {
             labels(&[("zone", "dmz"), ("gpu", "true")]),
             BTreeMap::new(),
         );
-        let nodes = [node("plain", &none, 4096), node("gpu", &gpu, 1024), node("dmz", &dmz, 8192)];
+        let nodes = [
+            node("plain", &none, 4096),
+            node("gpu", &gpu, 1024),
+            node("dmz", &dmz, 8192),
+        ];
         let require = labels(&[("gpu", "true")]);
         let avoid = labels(&[("zone", "dmz")]);
         let pinned = Want {

@@ -59,9 +59,24 @@ impl NetNode {
         let _ = ip(&["link", "del", &node.host_if]);
         let peer = node.peer_if.clone();
         must(&["netns", "add", &node.ns]);
-        must(&["link", "add", &node.host_if, "type", "veth", "peer", "name", &peer]);
+        must(&[
+            "link",
+            "add",
+            &node.host_if,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &peer,
+        ]);
         must(&["link", "set", &peer, "netns", &node.ns]);
-        must(&["addr", "add", &format!("{}/24", node.host_ip), "dev", &node.host_if]);
+        must(&[
+            "addr",
+            "add",
+            &format!("{}/24", node.host_ip),
+            "dev",
+            &node.host_if,
+        ]);
         must(&["link", "set", &node.host_if, "up"]);
         for args in [
             vec!["addr", "add", &format!("{}/24", node.node_ip), "dev", &peer],
