@@ -24,9 +24,11 @@ ESB, VENV, OUT, WARM, ROUNDS, COMMAND = sys.argv[1:7]
 WARM, ROUNDS = int(WARM), int(ROUNDS)
 
 APP = """import os, time
+# A node keeps pushed code under its state dir (node-<name>/agent/artifacts/...).
+NODE = next((p[5:] for p in os.path.realpath(__file__).split(os.sep) if p.startswith("node-")), "local")
 def handler(event, context):
     time.sleep(event.get("seconds", 0))
-    return {"node": os.environ.get("ESB_NODE", "")}
+    return {"node": NODE}
 """
 
 TEMPLATE = """Globals:
@@ -107,7 +109,7 @@ def esb(state, *args):
 
 
 def nodes_status(state):
-    return {n["name"]: n for n in json.loads(esb(state, "status", "--json"))["status"].get("nodes", [])}
+    return {n["name"]: n for n in json.loads(esb(state, "status", "--json")).get("nodes", [])}
 
 
 def wait_up(state, names, within=60):

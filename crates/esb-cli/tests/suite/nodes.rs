@@ -21,8 +21,17 @@ const APP: &str = r#"
 import json, os, time
 import boto3
 
+def node():
+    # Where this code was put: a node keeps pushed code under its own state dir
+    # (`<dir>/node-N/agent/artifacts/`); the box's own node runs it from the project.
+    path = os.path.realpath(__file__)
+    for part in path.split(os.sep):
+        if part.startswith("node-"):
+            return "n" + part[len("node-"):]
+    return "local"
+
 def handler(event, context):
-    out = {"node": os.environ.get("ESB_NODE", ""), "pid": os.getpid()}
+    out = {"node": node(), "pid": os.getpid()}
     mode = event.get("mode", "")
     if mode == "sleep":
         time.sleep(event["seconds"])
@@ -184,8 +193,9 @@ impl TestBox {
         })
     }
 
+    /// A node as `esb status --json` lists it (under `nodes`).
     fn node_status(&self, name: &str) -> Option<Value> {
-        self.status()["status"]["nodes"]
+        self.status()["nodes"]
             .as_array()
             .and_then(|nodes| nodes.iter().find(|n| n["name"] == name).cloned())
     }
@@ -212,8 +222,10 @@ impl TestBox {
         )
         .expect("invoke");
         let status = resp.status();
+        let function_error = resp.headers().get("x-amz-function-error").cloned();
         let text = resp.text().expect("answer");
         assert_eq!(status, 200, "{function}: {text}");
+        assert!(function_error.is_none(), "{function} failed: {text}");
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("{function} answered {text}: {e}"))
     }
 }
@@ -437,7 +449,7 @@ fn nodes_join_over_mutual_tls_and_run_pinned_functions_with_the_boxs_services() 
 
     // The function's code reached the node by hash, not by the box's path.
     let node_state = if node == "n1" { &s1 } else { &s2 };
-    let artifacts: Vec<_> = std::fs::read_dir(node_state.join("artifacts"))
+    let artifacts: Vec<_> = std::fs::read_dir(node_state.join("agent/artifacts"))
         .expect("the node's artifacts")
         .flatten()
         .collect();
