@@ -155,6 +155,25 @@ impl RuntimeArgs {
     }
 }
 
+/// The node an agent runs as: what it offers, and its box when that is elsewhere.
+pub struct AgentNode {
+    pub capacity: esb_agent::node_capacity::NodeCapacity,
+    pub remote: Option<Remote>,
+}
+
+impl AgentNode {
+    /// The box's own node (`esb up`'s agent), offering `memory_mb` (default: the machine's).
+    pub fn local(memory_mb: Option<u64>) -> Self {
+        Self {
+            capacity: esb_agent::node_capacity::NodeCapacity::detect(
+                esb_agent::node_capacity::LOCAL_NODE,
+                memory_mb,
+            ),
+            remote: None,
+        }
+    }
+}
+
 /// What an agent on another machine than its box needs: where the box is (its
 /// workers' environment points there) and the box's registry.
 pub struct Remote {
@@ -196,9 +215,12 @@ pub async fn build_agent(
     kind: RuntimeKind,
     lifeline: bool,
     prepare_python: bool,
-    node: esb_agent::node_capacity::NodeCapacity,
-    remote: Option<Remote>,
+    node: AgentNode,
 ) -> Result<Arc<Agent>> {
+    let AgentNode {
+        capacity: node,
+        remote,
+    } = node;
     esb_state::create_private(state_dir.root()).with_context(|| {
         format!(
             "cannot create the state directory {}",
@@ -302,15 +324,17 @@ pub fn run(args: AgentArgs) -> Result<()> {
             kind,
             false,
             false,
-            esb_agent::node_capacity::NodeCapacity::detect(
-                credentials
-                    .as_ref()
-                    .map_or(esb_agent::node_capacity::LOCAL_NODE, |c| {
-                        c.joined.node_name.as_str()
-                    }),
-                args.memory_mb,
-            ),
-            credentials.as_ref().map(|c| Remote::of(c, args.listen)),
+            AgentNode {
+                capacity: esb_agent::node_capacity::NodeCapacity::detect(
+                    credentials
+                        .as_ref()
+                        .map_or(esb_agent::node_capacity::LOCAL_NODE, |c| {
+                            c.joined.node_name.as_str()
+                        }),
+                    args.memory_mb,
+                ),
+                remote: credentials.as_ref().map(|c| Remote::of(c, args.listen)),
+            },
         )
         .await?;
         let listener = tokio::net::TcpListener::bind(args.listen)

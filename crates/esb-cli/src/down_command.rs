@@ -63,11 +63,7 @@ pub fn run(args: DownArgs) -> Result<()> {
                 kind,
                 true,
                 false,
-                esb_agent::node_capacity::NodeCapacity::detect(
-                    esb_agent::node_capacity::LOCAL_NODE,
-                    None,
-                ),
-                None,
+                crate::agent_command::AgentNode::local(None),
             )
             .await?;
             agent.destroy_all().await;

@@ -84,11 +84,7 @@ pub fn run(mut args: UpArgs) -> Result<()> {
             kind,
             true,
             kind == RuntimeKind::Process && project.has_python(),
-            esb_agent::node_capacity::NodeCapacity::detect(
-                esb_gateway::nodes::LOCAL_NODE,
-                args.local_node.memory_mb,
-            ),
-            None,
+            crate::agent_command::AgentNode::local(args.local_node.memory_mb),
         )
         .await?;
         let host_python = if kind == RuntimeKind::Process && project.has_python() {

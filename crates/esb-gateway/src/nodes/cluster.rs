@@ -371,10 +371,9 @@ impl Cluster {
     pub fn lost(&self, worker: &Worker) -> impl std::future::Future<Output = ()> + Send + use<> {
         let loss = self.node(&worker.node).map(|n| n.next_loss());
         async move {
-            match loss {
-                Some(loss) => loss.await,
-                // Its node is gone from the box: so is the worker.
-                None => {}
+            // Without a node (gone from the box), the worker is gone: at once.
+            if let Some(loss) = loss {
+                loss.await;
             }
         }
     }

@@ -54,6 +54,12 @@ impl AgentService for InfoOnly {
     async fn get_info(&self, _: Request<InfoRequest>) -> Result<Response<AgentInfo>, Status> {
         Ok(Response::new(AgentInfo::default()))
     }
+    async fn push_artifact(
+        &self,
+        _: Request<tonic::Streaming<esb_proto::agent::ArtifactChunk>>,
+    ) -> Result<Response<esb_proto::agent::ArtifactStored>, Status> {
+        Err(Status::unimplemented("test"))
+    }
 }
 
 /// Credentials for node `name` at 127.0.0.1, signed by the box's CA.
