@@ -44,6 +44,20 @@ impl BoxClient {
         })
     }
 
+    /// The box's status document (`GET /esb/v1/status`).
+    pub fn status(&self) -> Result<esb_gateway::status::Status> {
+        let resp = self.send(
+            reqwest::Method::GET,
+            esb_gateway::STATUS_PATH,
+            &[],
+            Vec::new(),
+        )?;
+        if !resp.status().is_success() {
+            anyhow::bail!("the box refused the status request: {}", resp.status());
+        }
+        resp.json().context("the box's status is not JSON")
+    }
+
     /// Sends a request signed with the box's key; `path` includes any query.
     pub fn send(
         &self,

@@ -115,20 +115,7 @@ pub fn run(args: NodeArgs) -> Result<()> {
 
 fn list(args: StateArgs) -> Result<()> {
     let client = crate::box_client::BoxClient::connect(&args.state_dir, Duration::from_secs(10))?;
-    let resp = client.send(
-        reqwest::Method::GET,
-        esb_gateway::STATUS_PATH,
-        &[],
-        Vec::new(),
-    )?;
-    if !resp.status().is_success() {
-        bail!(
-            "the box refused: {} {}",
-            resp.status(),
-            resp.text().unwrap_or_default()
-        );
-    }
-    let status: esb_gateway::status::Status = resp.json().context("the box's status")?;
+    let status = client.status()?;
     crate::status_command::print_nodes(&status.nodes);
     Ok(())
 }

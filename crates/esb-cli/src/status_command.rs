@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::Args;
 use esb_gateway::status::Status;
 use serde::Serialize;
@@ -26,16 +26,7 @@ pub struct StatusArgs {
 
 pub fn run(args: StatusArgs) -> Result<()> {
     let client = BoxClient::connect(&args.project.state_dir(), Duration::from_secs(10))?;
-    let resp = client.send(
-        reqwest::Method::GET,
-        esb_gateway::STATUS_PATH,
-        &[],
-        Vec::new(),
-    )?;
-    if !resp.status().is_success() {
-        bail!("the box refused the status request: {}", resp.status());
-    }
-    let status: Status = resp.json().context("the box's status is not JSON")?;
+    let status: Status = client.status()?;
     let s = &client.state;
     let state_dir = args.project.state_dir();
     let buckets = if s.s3_url.is_some() {

@@ -41,6 +41,22 @@ pub fn create_private(root: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Writes a secret file (a private key) readable by its user only (0600), also when it
+/// existed with a wider mode, and flushes it to disk.
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
 /// A box's state directory. Cheap to clone; creates nothing by itself.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct StateDir {
