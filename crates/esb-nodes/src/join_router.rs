@@ -23,7 +23,8 @@ pub type OnJoin = Arc<dyn Fn(NodeRecord) + Send + Sync>;
 #[derive(Clone)]
 pub struct JoinContext {
     pub state: StateDir,
-    /// Told to nodes: how their workers reach the box's services.
+    /// Told to nodes whose request names no host: how their workers reach the box's
+    /// services. A request's `Host` (the address the node used) comes first.
     pub box_host: String,
     /// Told to nodes: where they pull function images from.
     pub registry: Option<String>,

@@ -10,13 +10,15 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use esb_proto::agent::{FunctionSpec, Worker};
 
-use super::node::{Health, Node, NodeConfig};
+use super::heartbeat;
+use super::node::{Health, LOCAL_NODE, Node, NodeConfig};
 use super::placement::{Candidate, NoNode, Want, place};
+use super::placements::Placements;
 use crate::agent_client::AgentError;
 use crate::artifact_cache::ArtifactCache;
 use crate::status::NodeStatus;
@@ -40,25 +42,12 @@ pub struct Cluster {
 #[derive(Default)]
 struct Inner {
     nodes: RwLock<BTreeMap<String, Arc<Node>>>,
-    /// Every worker the cluster placed and has not removed, by id.
-    placed: Mutex<HashMap<String, Placed>>,
-    /// `MemorySize` of workers being started, by node: counted before they exist.
-    starting: Mutex<HashMap<String, u64>>,
+    /// What the cluster placed where (the heartbeats reconcile nodes against it).
+    placements: Arc<Placements>,
     /// Node selectors by function name.
     selectors: RwLock<HashMap<String, NodeSelector>>,
     /// The function directories packed for remote process nodes, by hash.
     artifacts: ArtifactCache,
-}
-
-#[derive(Debug, Clone)]
-struct Placed {
-    node: String,
-    function: String,
-    memory_mb: u64,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Cluster {
@@ -66,7 +55,7 @@ impl Cluster {
     pub fn single(url: &str) -> Result<Self, AgentError> {
         let cluster = Self::default();
         cluster.add_node(NodeConfig {
-            name: esb_local_name().to_string(),
+            name: LOCAL_NODE.to_string(),
             url: url.to_string(),
             labels: BTreeMap::new(),
             tls: None,
@@ -85,15 +74,11 @@ impl Cluster {
         if let Some(old) = old {
             old.removed.store(true, Ordering::Relaxed);
             if old.lose() {
-                self.forget_node_workers(&old.name);
+                self.inner.placements.forget_node(&old.name);
             }
         }
-        super::heartbeat::spawn(self.downgrade(), node);
+        heartbeat::spawn(Arc::downgrade(&self.inner.placements), node);
         Ok(())
-    }
-
-    fn downgrade(&self) -> WeakCluster {
-        WeakCluster(Arc::downgrade(&self.inner))
     }
 
     fn read_nodes(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Arc<Node>>> {
@@ -164,13 +149,9 @@ impl Cluster {
                 Err(e) => return Err(AgentError::NoNode(e)),
             };
             let memory = u64::from(spec.memory_mb);
-            *lock(&self.inner.starting)
-                .entry(node.name.clone())
-                .or_default() += memory;
+            self.inner.placements.starting(&node.name, memory);
             let started = self.start_on(&node, spec, "").await;
-            if let Some(pending) = lock(&self.inner.starting).get_mut(&node.name) {
-                *pending = pending.saturating_sub(memory);
-            }
+            self.inner.placements.started(&node.name, memory);
             match started {
                 Ok(worker) => {
                     node.placements.fetch_add(1, Ordering::Relaxed);
@@ -245,8 +226,8 @@ impl Cluster {
             .cloned()
             .collect();
         let infos: Vec<_> = nodes.iter().map(|n| n.info()).collect();
-        let used = self.memory_used();
-        let workers = self.workers_per_node();
+        let used = self.inner.placements.memory_used();
+        let workers = self.inner.placements.workers_per_node();
         let candidates: Vec<Candidate<'_>> = nodes
             .iter()
             .zip(&infos)
@@ -287,31 +268,12 @@ impl Cluster {
         place(&candidates, &want).map(|i| Arc::clone(&nodes[i]))
     }
 
-    /// `MemorySize` placed on each node, workers being started included.
-    fn memory_used(&self) -> HashMap<String, u64> {
-        let mut used: HashMap<String, u64> = lock(&self.inner.starting).clone();
-        for p in lock(&self.inner.placed).values() {
-            *used.entry(p.node.clone()).or_default() += p.memory_mb;
-        }
-        used
-    }
-
-    fn workers_per_node(&self) -> HashMap<String, u32> {
-        let mut count: HashMap<String, u32> = HashMap::new();
-        for p in lock(&self.inner.placed).values() {
-            *count.entry(p.node.clone()).or_default() += 1;
-        }
-        count
-    }
-
     fn record(&self, node: &Node, spec: &FunctionSpec, worker: Worker) -> Worker {
-        lock(&self.inner.placed).insert(
-            worker.id.clone(),
-            Placed {
-                node: node.name.clone(),
-                function: spec.name.clone(),
-                memory_mb: u64::from(spec.memory_mb),
-            },
+        self.inner.placements.record(
+            &worker.id,
+            &node.name,
+            &spec.name,
+            u64::from(spec.memory_mb),
         );
         Worker {
             node: node.name.clone(),
@@ -320,28 +282,12 @@ impl Cluster {
     }
 
     fn forget(&self, worker_id: &str) {
-        lock(&self.inner.placed).remove(worker_id);
-    }
-
-    /// Forgets every worker placed on `node` (lost, replaced or removed).
-    pub(crate) fn forget_node_workers(&self, node: &str) -> usize {
-        let mut placed = lock(&self.inner.placed);
-        let before = placed.len();
-        placed.retain(|_, p| p.node != node);
-        before - placed.len()
+        self.inner.placements.forget(worker_id);
     }
 
     /// Workers placed on `node` and not removed yet.
     pub fn workers_on(&self, node: &str) -> usize {
-        lock(&self.inner.placed)
-            .values()
-            .filter(|p| p.node == node)
-            .count()
-    }
-
-    /// Whether the cluster placed this worker (a node's other workers are stale).
-    pub(crate) fn knows(&self, worker_id: &str) -> bool {
-        lock(&self.inner.placed).contains_key(worker_id)
+        self.inner.placements.workers_on(node)
     }
 
     pub async fn pause(&self, worker: &Worker) -> Result<(), AgentError> {
@@ -386,11 +332,11 @@ impl Cluster {
         if node.health() == Health::Down {
             return true;
         }
-        match node.client.info(super::heartbeat::PROBE_DEADLINE).await {
+        match node.client.info(heartbeat::PROBE_DEADLINE).await {
             Ok(_) => false,
             Err(e) => {
-                super::heartbeat::declare_lost(
-                    self,
+                heartbeat::declare_lost(
+                    &self.inner.placements,
                     &node,
                     &format!("a worker stopped answering and so did its agent ({e})"),
                 );
@@ -436,21 +382,14 @@ impl Cluster {
                 let _ = node.client.destroy(&id).await;
             }
         }
-        self.forget_node_workers(name);
+        self.inner.placements.forget_node(name);
         true
     }
 
     /// What `esb status` shows of each node.
     pub fn status(&self) -> Vec<NodeStatus> {
-        let mut per_function: HashMap<String, BTreeMap<String, usize>> = HashMap::new();
-        for p in lock(&self.inner.placed).values() {
-            *per_function
-                .entry(p.node.clone())
-                .or_default()
-                .entry(p.function.clone())
-                .or_default() += 1;
-        }
-        let used = self.memory_used();
+        let mut per_function = self.inner.placements.functions_per_node();
+        let used = self.inner.placements.memory_used();
         self.read_nodes()
             .values()
             .map(|n| {
@@ -472,19 +411,5 @@ impl Cluster {
                 }
             })
             .collect()
-    }
-}
-
-/// The name of the box's own node.
-fn esb_local_name() -> &'static str {
-    super::LOCAL_NODE
-}
-
-/// What the heartbeats hold: the cluster, weakly, so they end with it.
-pub(crate) struct WeakCluster(std::sync::Weak<Inner>);
-
-impl WeakCluster {
-    pub fn upgrade(&self) -> Option<Cluster> {
-        self.0.upgrade().map(|inner| Cluster { inner })
     }
 }

@@ -7,20 +7,23 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::cluster::{Cluster, WeakCluster};
+use std::sync::Weak;
+
 use super::node::{DOWN_AFTER, Health, Node};
+use super::placements::Placements;
 
 const BEAT_EVERY: Duration = Duration::from_millis(500);
 /// How long one heartbeat or probe may take before it counts as unanswered.
 pub(crate) const PROBE_DEADLINE: Duration = Duration::from_millis(1500);
 
-pub(crate) fn spawn(cluster: WeakCluster, node: Arc<Node>) {
+/// Beats for `node` until it is removed or the cluster (which holds `placements`) is gone.
+pub(crate) fn spawn(placements: Weak<Placements>, node: Arc<Node>) {
     tokio::spawn(async move {
         loop {
             if node.removed.load(std::sync::atomic::Ordering::Relaxed) {
                 return;
             }
-            let Some(live) = cluster.upgrade() else {
+            let Some(live) = placements.upgrade() else {
                 return;
             };
             beat(&live, &node).await;
@@ -30,16 +33,16 @@ pub(crate) fn spawn(cluster: WeakCluster, node: Arc<Node>) {
     });
 }
 
-async fn beat(cluster: &Cluster, node: &Arc<Node>) {
+async fn beat(placements: &Placements, node: &Arc<Node>) {
     match node.client.info(PROBE_DEADLINE).await {
         Ok(info) => match node.answered(info) {
-            Health::Joining | Health::Down => reconcile(cluster, node).await,
+            Health::Joining | Health::Down => reconcile(placements, node).await,
             Health::Up | Health::Reconciling => {}
         },
         Err(e) => {
             if node.silent_too_long() {
                 declare_lost(
-                    cluster,
+                    placements,
                     node,
                     &format!("no answer for {} s ({e})", DOWN_AFTER.as_secs()),
                 );
@@ -50,20 +53,20 @@ async fn beat(cluster: &Cluster, node: &Arc<Node>) {
 
 /// Marks `node` lost: its workers leave the pools (they are no longer handed out and
 /// the cluster forgets them), invocations in flight there fail now.
-pub(crate) fn declare_lost(cluster: &Cluster, node: &Node, why: &str) {
+pub(crate) fn declare_lost(placements: &Placements, node: &Node, why: &str) {
     if node.lose() {
-        let workers = cluster.forget_node_workers(&node.name);
+        let workers = placements.forget_node(&node.name);
         tracing::warn!(node = %node.name, workers, "node lost: {why}; its workers leave the pools");
     }
 }
 
 /// Removes the workers `node` runs that the cluster did not place (left from before
 /// a loss, or from a previous box), then lets it take work.
-async fn reconcile(cluster: &Cluster, node: &Arc<Node>) {
+async fn reconcile(placements: &Placements, node: &Arc<Node>) {
     let was = node.health();
     node.set_health(Health::Reconciling);
     let stale: Vec<String> = match node.client.live_workers().await {
-        Ok(ids) => ids.into_iter().filter(|id| !cluster.knows(id)).collect(),
+        Ok(ids) => ids.into_iter().filter(|id| !placements.knows(id)).collect(),
         Err(e) => {
             tracing::warn!(node = %node.name, "cannot list the node's workers; it stays out: {e}");
             node.set_health(was);

@@ -7,9 +7,7 @@ mod cluster;
 mod heartbeat;
 mod node;
 pub mod placement;
+mod placements;
 
 pub use cluster::{Cluster, NodeSelector};
-pub use node::{DOWN_AFTER, Health, NodeConfig};
-
-/// The name of the box's own node, on the gateway's machine.
-pub const LOCAL_NODE: &str = "local";
+pub use node::{DOWN_AFTER, Health, LOCAL_NODE, NodeConfig};

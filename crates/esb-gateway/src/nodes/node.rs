@@ -15,6 +15,9 @@ use tonic::transport::ClientTlsConfig;
 
 use crate::agent_client::{AgentClient, AgentError};
 
+/// The name of the box's own node, on the gateway's machine.
+pub const LOCAL_NODE: &str = "local";
+
 /// A node that has not answered a heartbeat for this long is lost.
 pub const DOWN_AFTER: Duration = Duration::from_secs(2);
 
