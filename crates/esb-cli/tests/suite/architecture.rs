@@ -48,7 +48,6 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "esb-lambda",
             "esb-listener",
             "esb-logs",
-            "esb-nodes",
             "esb-proto",
             "esb-state",
         ],
