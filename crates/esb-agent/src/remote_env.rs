@@ -22,6 +22,9 @@ pub struct RemoteBox {
     pub node_name: String,
     /// The address workers listen on, which the box's gateway reaches.
     pub worker_ip: IpAddr,
+    /// The node's certificate and key: process workers serve the gateway with them,
+    /// over mutual TLS (the box CA, `ca_path`, vouches for the gateway).
+    pub worker_tls: Option<(PathBuf, PathBuf)>,
 }
 
 impl RemoteBox {
@@ -63,6 +66,7 @@ mod tests {
             ca_path: "/var/lib/esb-node/box-ca.pem".into(),
             node_name: "edge-2".into(),
             worker_ip: "10.213.1.2".parse().expect("ip"),
+            worker_tls: None,
         }
     }
 

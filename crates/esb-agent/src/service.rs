@@ -109,6 +109,12 @@ impl Agent {
         held
     }
 
+    /// Whether its workers serve the Invoke API over mutual TLS.
+    fn serves_tls(&self) -> bool {
+        self.remote.as_ref().is_some_and(|r| r.worker_tls.is_some())
+            && self.runtime.kind() != "docker"
+    }
+
     /// Makes this the agent of a remote node of `remote`: workers run the artifacts the
     /// box pushed (`FunctionSpec.code_hash`, `layer_hashes`; the paths in the spec are
     /// the box's), with their environment pointed at the box ([`remote_env::for_remote`]).
@@ -129,6 +135,16 @@ impl Agent {
         spec.environment = remote_env::for_remote(&spec.environment, remote);
         if self.runtime.kind() == "docker" {
             return Ok(spec);
+        }
+        if let Some((cert, key)) = &remote.worker_tls {
+            for (var, path) in [
+                ("ESB_TLS_CERT", cert),
+                ("ESB_TLS_KEY", key),
+                ("ESB_TLS_CLIENT_CA", &remote.ca_path),
+            ] {
+                spec.environment
+                    .insert(var.to_string(), path.display().to_string());
+            }
         }
         if spec.code_hash.is_empty() {
             return Err(Status::invalid_argument(format!(
@@ -286,11 +302,11 @@ impl AgentService for Agent {
             let mut workers = self.workers.lock().await;
             if let Some(w) = workers.get_mut(&existing.id) {
                 w.last_used_ms = now_ms();
-                return Ok(Response::new(to_proto(w)));
+                return Ok(Response::new(to_proto(w, self.serves_tls())));
             }
         }
         let record = self.create(&spec).await?;
-        Ok(Response::new(to_proto(&record)))
+        Ok(Response::new(to_proto(&record, self.serves_tls())))
     }
 
     async fn destroy_worker(
@@ -312,14 +328,14 @@ impl AgentService for Agent {
         let record = self
             .set_state(&request.into_inner().worker_id, RecordedState::Paused)
             .await?;
-        Ok(Response::new(to_proto(&record)))
+        Ok(Response::new(to_proto(&record, self.serves_tls())))
     }
 
     async fn resume_worker(&self, request: Request<WorkerRef>) -> Result<Response<Worker>, Status> {
         let record = self
             .set_state(&request.into_inner().worker_id, RecordedState::Running)
             .await?;
-        Ok(Response::new(to_proto(&record)))
+        Ok(Response::new(to_proto(&record, self.serves_tls())))
     }
 
     async fn list_workers(
@@ -333,7 +349,7 @@ impl AgentService for Agent {
             if let Some(w) = self.live(&id).await
                 && (function.is_empty() || w.function_name == function)
             {
-                workers.push(to_proto(&w));
+                workers.push(to_proto(&w, self.serves_tls()));
             }
         }
         workers.sort_by_key(|w| w.created_at_ms);
@@ -505,11 +521,17 @@ fn sanitize(name: &str) -> String {
         .collect()
 }
 
-fn to_proto(w: &WorkerRecord) -> Worker {
+/// A worker as the gateway sees it; `https`: its Invoke API is served over mutual TLS
+/// (a process worker on a remote node), which its address says.
+fn to_proto(w: &WorkerRecord, https: bool) -> Worker {
     Worker {
         id: w.id.clone(),
         function_name: w.function_name.clone(),
-        address: w.address.clone(),
+        address: if https {
+            format!("https://{}", w.address)
+        } else {
+            w.address.clone()
+        },
         state: match w.state {
             RecordedState::Running => WorkerState::Running,
             RecordedState::Paused => WorkerState::Paused,

@@ -197,6 +197,7 @@ impl Remote {
                 ca_path: creds.dir.join("ca.pem"),
                 node_name: creds.joined.node_name.clone(),
                 worker_ip: advertised,
+                worker_tls: Some((creds.dir.join("node.pem"), creds.dir.join("node-key.pem"))),
             },
             registry: creds.joined.registry.clone(),
         }

@@ -55,6 +55,18 @@ impl BoxNodes {
     }
 }
 
+/// The gateway's identity towards workers on nodes (their Invoke API is mutual TLS),
+/// once the box's CA exists; made at start, so a node joining later is served at once.
+pub fn worker_tls(state: &StateDir) -> Option<Arc<rustls::ClientConfig>> {
+    match esb_nodes::gateway_worker_tls(state) {
+        Ok(tls) => Some(Arc::new(tls)),
+        Err(e) => {
+            tracing::warn!("workers on other nodes cannot be reached: {e}");
+            None
+        }
+    }
+}
+
 /// Adds a node that joined: its agent over mutual TLS, the name its certificate
 /// carries checked (whatever address it is reached at).
 fn add_joined(cluster: &Cluster, state: &StateDir, record: NodeRecord) -> Result<()> {

@@ -244,6 +244,7 @@ pub async fn serve(
         api_keys: esb_auth::ApiKeys::new(&options.auth.api_keys),
         id_token,
         cluster: nodes.cluster.clone(),
+        worker_tls: crate::box_nodes::worker_tls(&project.state_dir),
         region: project.region.clone(),
         account_id: project.account_id.clone(),
         acquire_timeout: positive_seconds(options.acquire_timeout).unwrap_or_default(),

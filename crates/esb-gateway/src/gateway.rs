@@ -29,6 +29,8 @@ pub struct GatewayConfig {
     pub functions: Vec<FunctionEntry>,
     /// The nodes whose agents run the workers (one, the box's own, unless nodes joined).
     pub cluster: Cluster,
+    /// The gateway's TLS client identity for workers on other nodes (mutual TLS).
+    pub worker_tls: Option<Arc<rustls::ClientConfig>>,
     pub region: String,
     pub account_id: String,
     /// How long a request waits for a busy function's worker before 429.
@@ -128,7 +130,7 @@ impl Gateway {
             credentials: config.credentials,
             api_keys: config.api_keys,
             id_token: config.id_token,
-            workers: WorkerClient::default(),
+            workers: WorkerClient::new(config.worker_tls),
             cluster,
             region: config.region,
             account_id: config.account_id,
@@ -405,6 +407,7 @@ pub(crate) fn test_config(functions: Vec<FunctionEntry>, dir: &std::path::Path) 
     GatewayConfig {
         functions,
         cluster: Cluster::single("http://127.0.0.1:1").expect("a valid URL"),
+        worker_tls: None,
         region: "us-east-1".into(),
         account_id: "123456789012".into(),
         acquire_timeout: Duration::from_secs(1),

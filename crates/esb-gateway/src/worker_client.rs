@@ -6,6 +6,9 @@ use esb_lambda::headers::WORKER_TOKEN as WORKER_TOKEN_HEADER;
 use esb_lambda::headers::{CLIENT_CONTEXT, FUNCTION_ERROR, LOG_TYPE, TRACE_ID};
 use http::{HeaderMap, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
+use std::sync::Arc;
+
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -63,21 +66,52 @@ impl WorkerAnswer {
 
 #[derive(Clone)]
 pub struct WorkerClient {
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
 }
 
 impl Default for WorkerClient {
     fn default() -> Self {
+        Self::new(None)
+    }
+}
+
+impl WorkerClient {
+    /// Plain HTTP to workers on this machine; `tls` (the gateway's certificate, the box
+    /// CA) for workers on other nodes, whose addresses are `https://`. Without it, such
+    /// a worker is refused.
+    pub fn new(tls: Option<Arc<rustls::ClientConfig>>) -> Self {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
+        connector.enforce_http(false);
         // Workers are on this host or its bridge: a connection takes microseconds. A
         // container that died leaves an address nobody answers (no refusal), so give up
         // quickly and let the call go to a fresh worker.
         connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
+        let tls = tls.map_or_else(no_https, |c| (*c).clone());
+        let connector = HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(connector);
         Self {
             client: Client::builder(TokioExecutor::new()).build(connector),
         }
     }
+}
+
+/// A TLS client that trusts nothing: with no node identity, no `https://` worker.
+fn no_https() -> rustls::ClientConfig {
+    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map(|b| {
+            b.with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth()
+        })
+        .unwrap_or_else(|_| {
+            rustls::ClientConfig::builder()
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth()
+        })
 }
 
 impl WorkerClient {
@@ -98,8 +132,14 @@ impl WorkerClient {
         let query = qualifier
             .map(|q| format!("?Qualifier={q}"))
             .unwrap_or_default();
+        // A worker on another node says `https://` (mutual TLS); local ones are host:port.
+        let base = if address.starts_with("https://") {
+            address.to_string()
+        } else {
+            format!("http://{address}")
+        };
         let mut req = Request::post(format!(
-            "http://{address}/2015-03-31/functions/function/invocations{query}"
+            "{base}/2015-03-31/functions/function/invocations{query}"
         ));
         for name in FORWARDED {
             if let Some(v) = headers.get(name) {

@@ -25,6 +25,6 @@ pub use join_error::JoinError;
 pub use join_router::{JoinContext, OnJoin, router};
 pub use join_token::{JoinGrant, TokenInfo, TokenStore};
 pub use local_ips::local_ips;
-pub use mtls::{agent_server_tls, gateway_client_tls};
+pub use mtls::{agent_server_tls, gateway_client_tls, gateway_worker_tls};
 pub use node_credentials::{Joined, NodeCredentials};
 pub use node_record::{NodeRecord, NodeRegistry, valid_node_name};

@@ -32,3 +32,30 @@ pub fn gateway_client_tls(state: &StateDir) -> Result<ClientTlsConfig, NodesErro
         .ca_certificate(Certificate::from_pem(ca.cert_pem()))
         .identity(Identity::from_pem(cert, key)))
 }
+
+/// TLS for the gateway's invocations of workers on nodes (their Invoke API over
+/// mutual TLS): the same identity and root as [`gateway_client_tls`], for rustls.
+pub fn gateway_worker_tls(state: &StateDir) -> Result<rustls::ClientConfig, NodesError> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let pem = |e: rustls::pki_types::pem::Error| NodesError::Pem(e.to_string());
+    let ca = BoxCa::load(state)?;
+    let (cert, key) = ca.gateway_identity()?;
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_slice(ca.cert_pem().as_bytes()).map_err(pem)?)
+        .map_err(|e| NodesError::Pem(e.to_string()))?;
+    let chain = CertificateDer::pem_slice_iter(cert.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(pem)?;
+    let key = PrivateKeyDer::from_pem_slice(key.as_bytes()).map_err(pem)?;
+    rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .and_then(|b| {
+        b.with_root_certificates(roots)
+            .with_client_auth_cert(chain, key)
+    })
+    .map_err(|e| NodesError::Pem(e.to_string()))
+}

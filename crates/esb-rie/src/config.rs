@@ -28,6 +28,8 @@ pub struct FunctionConfig {
     /// `X-Esb-Worker-Token` was meant for another worker (an address reused after a
     /// worker died) and is refused, undelivered. Never passed to the runtime.
     pub worker_token: Option<String>,
+    /// Serve the Invoke API over mutual TLS (a worker on a node of another machine).
+    pub tls: Option<crate::worker_tls::TlsFiles>,
     /// `LoggingConfig.SystemLogLevel` (`ESB_SYSTEM_LOG_LEVEL`): platform lines below it
     /// (START, END and REPORT are INFO) are not written, as in Lambda.
     pub system_log_level: Option<String>,
@@ -50,7 +52,10 @@ pub struct LogShippingConfig {
 }
 
 /// Variables meant for `esb rie` only; the runtime never sees them.
-pub const PRIVATE_VARS: [&str; 7] = [
+pub const PRIVATE_VARS: [&str; 10] = [
+    TLS_CERT_VAR,
+    TLS_KEY_VAR,
+    TLS_CLIENT_CA_VAR,
     "ESB_SYSTEM_LOG_LEVEL",
     WORKER_TOKEN_VAR,
     "ESB_LOGS_URL",
@@ -59,6 +64,11 @@ pub const PRIVATE_VARS: [&str; 7] = [
     "ESB_WORKER_ID",
     "ESB_NODE",
 ];
+
+/// The worker's TLS identity and the CA of its clients (see [`crate::worker_tls`]).
+pub const TLS_CERT_VAR: &str = "ESB_TLS_CERT";
+pub const TLS_KEY_VAR: &str = "ESB_TLS_KEY";
+pub const TLS_CLIENT_CA_VAR: &str = "ESB_TLS_CLIENT_CA";
 
 /// Error in a configuration value; names the variable so the user can fix it.
 #[derive(Debug, thiserror::Error)]
@@ -128,6 +138,21 @@ impl FunctionConfig {
             log_group,
             log_stream,
             worker_token: get(WORKER_TOKEN_VAR),
+            tls: match (get(TLS_CERT_VAR), get(TLS_KEY_VAR), get(TLS_CLIENT_CA_VAR)) {
+                (Some(cert), Some(key), Some(client_ca)) => Some(crate::worker_tls::TlsFiles {
+                    cert: cert.into(),
+                    key: key.into(),
+                    client_ca: client_ca.into(),
+                }),
+                (None, None, None) => None,
+                (cert, ..) => {
+                    return Err(ConfigError::Invalid {
+                        var: TLS_CERT_VAR,
+                        value: cert.unwrap_or_default(),
+                        reason: "ESB_TLS_CERT, ESB_TLS_KEY and ESB_TLS_CLIENT_CA go together",
+                    });
+                }
+            },
             log_shipping,
             system_log_level: get("ESB_SYSTEM_LOG_LEVEL"),
         })

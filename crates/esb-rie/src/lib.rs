@@ -17,6 +17,7 @@ mod runtime_api_error;
 mod runtime_process;
 pub mod sandbox;
 mod serve;
+pub mod worker_tls;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -51,6 +52,8 @@ pub enum RieError {
         what: &'static str,
         reason: std::io::Error,
     },
+    #[error(transparent)]
+    Tls(#[from] worker_tls::TlsError),
 }
 
 /// Records of a worker waiting for the store, most bytes (per worker).
@@ -104,6 +107,12 @@ pub async fn run(opts: RieOptions, shutdown: impl Future<Output = ()>) -> Result
             .await
             .map_err(|reason| RieError::Bind { addr, what, reason })
     };
+    let invoke_tls = opts
+        .function
+        .tls
+        .as_ref()
+        .map(worker_tls::acceptor)
+        .transpose()?;
     let invoke_listener = bind(opts.listen, "invoke API").await?;
     let runtime_listener = bind(opts.runtime_api, "runtime API").await?;
     // With port 0 the runtime must be told the port actually bound.
@@ -126,9 +135,18 @@ pub async fn run(opts: RieOptions, shutdown: impl Future<Output = ()>) -> Result
     );
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let spawn_server =
-        |listener, router| tokio::spawn(serve::serve(listener, router, stop_rx.clone()));
-    let invoke_server = spawn_server(invoke_listener, invoke_api::router(Arc::clone(&sandbox)));
-    let runtime_server = spawn_server(runtime_listener, runtime_api::router(Arc::clone(&sandbox)));
+        |listener, router, tls| tokio::spawn(serve::serve(listener, router, stop_rx.clone(), tls));
+    // Only the Invoke API faces the network; the Runtime API is the runtime's, on loopback.
+    let invoke_server = spawn_server(
+        invoke_listener,
+        invoke_api::router(Arc::clone(&sandbox)),
+        invoke_tls,
+    );
+    let runtime_server = spawn_server(
+        runtime_listener,
+        runtime_api::router(Arc::clone(&sandbox)),
+        None,
+    );
     tracing::info!(invoke = %opts.listen, %runtime_api, "esb rie listening");
     sandbox.start();
 

@@ -12,9 +12,17 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-/// Serves `router` on `listener` until `stop` turns true, then lets open requests
-/// finish (bounded).
-pub async fn serve(listener: TcpListener, router: axum::Router, mut stop: watch::Receiver<bool>) {
+/// How long a client may take over its TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves `router` on `listener` (over TLS with `tls`) until `stop` turns true, then
+/// lets open requests finish (bounded).
+pub async fn serve(
+    listener: TcpListener,
+    router: axum::Router,
+    mut stop: watch::Receiver<bool>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) {
     let graceful = GracefulShutdown::new();
     let stopped = async move {
         let _ = stop.wait_for(|s| *s).await;
@@ -33,12 +41,31 @@ pub async fn serve(listener: TcpListener, router: axum::Router, mut stop: watch:
                     }
                 };
                 let _ = tcp.set_nodelay(true);
-                let conn = http1::Builder::new()
-                    .title_case_headers(true)
-                    .serve_connection(TokioIo::new(tcp), TowerToHyperService::new(router.clone()));
-                let conn = graceful.watch(conn);
+                let (router, watcher, tls) = (router.clone(), graceful.watcher(), tls.clone());
                 tokio::spawn(async move {
-                    if let Err(e) = conn.await {
+                    let service = TowerToHyperService::new(router);
+                    let http = http1::Builder::new();
+                    let served = match tls {
+                        None => {
+                            let mut http = http;
+                            let conn = http.title_case_headers(true).serve_connection(TokioIo::new(tcp), service);
+                            watcher.watch(conn).await
+                        }
+                        Some(tls) => {
+                            let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(tcp)).await {
+                                Ok(Ok(stream)) => stream,
+                                Ok(Err(e)) => {
+                                    tracing::debug!("TLS handshake refused: {e}");
+                                    return;
+                                }
+                                Err(_) => return,
+                            };
+                            let mut http = http;
+                            let conn = http.title_case_headers(true).serve_connection(TokioIo::new(stream), service);
+                            watcher.watch(conn).await
+                        }
+                    };
+                    if let Err(e) = served {
                         tracing::debug!("connection closed: {e}");
                     }
                 });

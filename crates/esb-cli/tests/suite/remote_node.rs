@@ -104,6 +104,8 @@ async fn a_remote_node_runs_pushed_artifacts_pointed_at_the_box() {
         ca_path: tmp.path().join("node/box-ca.pem"),
         node_name: "edge-2".into(),
         worker_ip: node_ip,
+        // The Invoke API over mutual TLS is the nodes test's (`nodes.rs`).
+        worker_tls: None,
     };
     let agent = Arc::new(
         Agent::new(Arc::new(runtime), &state, 4, false)
