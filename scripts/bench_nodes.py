@@ -238,7 +238,7 @@ def main():
         "",
         f"`{COMMAND}`. {machine()} Process workers, Python 3.11; the box and every node on this "
         "machine, each node a network namespace behind a veth pair; gateway → remote agent over gRPC "
-        "with mutual TLS, gateway → remote worker over HTTP on the veth.",
+        "with mutual TLS, gateway → remote worker over HTTP/1.1 with mutual TLS on the veth (kept-alive connections).",
         "",
         "| warm invoke through the gateway | p50 ms | p99 ms |",
         "|---|---:|---:|",
@@ -246,7 +246,8 @@ def main():
         f"| worker on a remote node | {pct(edge, 50):.3f} | {pct(edge, 99):.3f} |",
         f"| difference | {pct(edge, 50) - pct(home, 50):+.3f} | {pct(edge, 99) - pct(home, 99):+.3f} |",
         "",
-        f"Node death → first request served by another node ({ROUNDS} rounds, the client retrying at once): "
+        f"Node death → first request served by another node ({ROUNDS} rounds, the client retrying at once; a failed attempt is the request in flight "
+        f"when the node died, answered `ServiceException`): "
         f"p50 {pct(loss_times, 50):.0f} ms, max {loss_times[-1] / 1e6:.0f} ms; failed attempts per round "
         f"{', '.join(map(str, loss_errors))}.",
         "",
