@@ -8,6 +8,7 @@ pub mod container_env;
 pub mod docker_network;
 pub mod memory_limit;
 pub mod node_capacity;
+pub mod orphan_logs;
 pub mod python_env;
 pub mod remote_env;
 pub mod runtime;

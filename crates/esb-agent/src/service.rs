@@ -31,6 +31,10 @@ pub struct Agent {
     artifacts: PathBuf,
     /// Set on a remote node: the box whose files and services its workers use.
     remote: Option<RemoteBox>,
+    /// Where workers spool their records (`<state>/logs/spool`).
+    log_spool: PathBuf,
+    /// On a remote node: delivers what dead workers left in their spools.
+    orphan_logs: Option<crate::orphan_logs::OrphanLogs>,
 }
 
 /// The gRPC metadata key naming the artifacts an `EnsureWorker` lacks (comma-separated
@@ -78,6 +82,8 @@ impl Agent {
             capacity,
             node: NodeCapacity::detect(LOCAL_NODE, None),
             artifacts: state_dir.artifacts(),
+            log_spool: state_dir.log_spool(),
+            orphan_logs: None,
             remote: None,
         };
         if adopt {
@@ -121,6 +127,10 @@ impl Agent {
     /// The runtime must listen where the box reaches it (`ProcessRuntime::with_listen_ip`,
     /// `DockerOptions::publish_ip`).
     pub fn with_remote(mut self, remote: RemoteBox) -> Self {
+        self.orphan_logs = Some(crate::orphan_logs::OrphanLogs::new(
+            self.log_spool.clone(),
+            remote.ca_path.clone(),
+        ));
         self.remote = Some(remote);
         self
     }
@@ -133,6 +143,9 @@ impl Agent {
             return Ok(spec);
         };
         spec.environment = remote_env::for_remote(&spec.environment, remote);
+        if let Some(orphans) = &self.orphan_logs {
+            orphans.ensure(&spec.environment);
+        }
         if self.runtime.kind() == "docker" {
             return Ok(spec);
         }

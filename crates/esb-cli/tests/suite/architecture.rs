@@ -36,6 +36,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         &[
             "esb-docker",
             "esb-lambda",
+            "esb-logs",
             "esb-proto",
             "esb-rie",
             "esb-state",
