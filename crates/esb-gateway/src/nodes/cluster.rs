@@ -99,10 +99,6 @@ impl Cluster {
         self.read_nodes().get(name).cloned()
     }
 
-    pub fn node_names(&self) -> Vec<String> {
-        self.read_nodes().keys().cloned().collect()
-    }
-
     /// Which labels each function asks of its node (replaced whole with the plan).
     pub fn set_selectors(&self, selectors: HashMap<String, NodeSelector>) {
         *self

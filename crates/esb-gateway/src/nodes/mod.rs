@@ -10,4 +10,4 @@ pub mod placement;
 mod placements;
 
 pub use cluster::{Cluster, NodeSelector};
-pub use node::{DOWN_AFTER, Health, LOCAL_NODE, NodeConfig};
+pub use node::{Health, LOCAL_NODE, NodeConfig};
