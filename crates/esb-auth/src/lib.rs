@@ -11,6 +11,7 @@ pub mod request;
 pub mod secret;
 pub mod session_token;
 pub mod sign;
+pub mod signed_client;
 pub mod verify;
 
 pub use credentials::{BoxCredentials, CredentialsError, load_or_issue};
@@ -18,4 +19,5 @@ pub use error::AuthError;
 pub use request::SignedRequest;
 pub use secret::{ApiKeys, constant_time_eq, secret_eq};
 pub use sign::{SignError, sign_headers, sign_headers_unsigned_payload};
+pub use signed_client::{CallError, SignedClient};
 pub use verify::{MAX_SKEW, verify};
