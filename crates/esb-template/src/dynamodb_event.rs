@@ -10,6 +10,7 @@
 //! engine creates it, and ESB needs the table, not a made-up ARN, to read it.
 
 use crate::error::{ErrorKind, TemplateError};
+use crate::event_props::{self, EventKind};
 use crate::intrinsics::{Resolver, looks_like_call};
 use crate::mapping_props::{boolean, filters, ranged, response_types};
 use crate::model::{DynamoDbEventSpec, DynamoDbStream, StartingPosition};
@@ -63,41 +64,19 @@ pub fn read(
 }
 
 fn event(r: &Resolver<'_>, e: &Entry, path: &str) -> Result<DynamoDbEventSpec, TemplateError> {
-    let props = e
-        .value
-        .entry("Properties")
-        .filter(|p| p.value.is_map())
-        .ok_or_else(|| {
-            r.error(
-                e.key_pos,
-                path,
-                ErrorKind::MissingProperty("Properties".into()),
-                HINT,
-            )
-        })?;
+    let props = event_props::checked(
+        r,
+        e,
+        path,
+        &EventKind {
+            name: "DynamoDB",
+            properties: &PROPERTIES,
+            ignored: &NOT_ACTED_ON,
+            ignored_because: "",
+            hint: HINT,
+        },
+    )?;
     let base = format!("{path}.Properties");
-    for p in props.value.entries() {
-        let p_path = format!("{base}.{}", p.key);
-        if !PROPERTIES.contains(&p.key.as_str()) {
-            return Err(r.error(
-                p.key_pos,
-                &p_path,
-                ErrorKind::Structure(format!(
-                    "is not a property of DynamoDB events ({})",
-                    PROPERTIES.join(", ")
-                )),
-                HINT,
-            ));
-        }
-        if NOT_ACTED_ON.contains(&p.key.as_str()) {
-            r.warn_once(
-                &format!("DynamoDB event property {}", p.key),
-                p.key_pos,
-                &p_path,
-                "is not acted on by ESB; ignored".into(),
-            );
-        }
-    }
     let missing = |key: &str, hint: &str| {
         r.error(
             props.key_pos,

@@ -35,6 +35,7 @@ mod dependencies;
 mod destination;
 mod dynamodb_event;
 pub mod error;
+mod event_props;
 mod function;
 mod globals;
 mod intrinsics;

@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 
 use crate::bucket_name;
 use crate::error::{ErrorKind, TemplateError};
+use crate::event_props::{self, EventKind};
 use crate::intrinsics::Resolver;
 use crate::props::{fields, text};
 use crate::schedule_expression::{ScheduleExpression, parse_timezone};
@@ -121,42 +122,25 @@ fn event(
     } else {
         (&RULE_PROPERTIES, RULE_HINT, "Schedule")
     };
-    let props = e
-        .value
-        .entry("Properties")
-        .filter(|p| p.value.is_map())
-        .ok_or_else(|| {
-            r.error(
-                e.key_pos,
-                path,
-                ErrorKind::MissingProperty("Properties".into()),
-                hint,
-            )
-        })?;
+    let props = event_props::checked(
+        r,
+        e,
+        path,
+        &EventKind {
+            name: type_name,
+            properties: allowed,
+            ignored: &NOT_ACTED_ON,
+            ignored_because: " (no IAM or KMS locally)",
+            hint,
+        },
+    )?;
     let base = format!("{path}.Properties");
     let mut resolved = Props { values: Vec::new() };
     for p in props.value.entries() {
-        let p_path = format!("{base}.{}", p.key);
-        if !allowed.contains(&p.key.as_str()) {
-            return Err(r.error(
-                p.key_pos,
-                &p_path,
-                ErrorKind::Structure(format!(
-                    "is not a property of {type_name} events ({})",
-                    allowed.join(", ")
-                )),
-                hint,
-            ));
-        }
         if NOT_ACTED_ON.contains(&p.key.as_str()) {
-            r.warn_once(
-                &format!("{type_name} event property {}", p.key),
-                p.key_pos,
-                &p_path,
-                "is not acted on by ESB (no IAM or KMS locally); ignored".into(),
-            );
             continue;
         }
+        let p_path = format!("{base}.{}", p.key);
         // AWS::NoValue: as if absent.
         if let Some(v) = r.resolve(&p.value, &p_path)? {
             resolved

@@ -6,6 +6,7 @@
 //! visibility timeout against the function's timeout.
 
 use crate::error::{ErrorKind, TemplateError};
+use crate::event_props::{self, EventKind};
 use crate::intrinsics::Resolver;
 use crate::mapping_props::{boolean, filters, ranged, response_types};
 use crate::model::{QueueSpec, SqsEventSpec};
@@ -65,41 +66,19 @@ fn event(
     queues: &[QueueSpec],
     timeout_s: u32,
 ) -> Result<SqsEventSpec, TemplateError> {
-    let props = e
-        .value
-        .entry("Properties")
-        .filter(|p| p.value.is_map())
-        .ok_or_else(|| {
-            r.error(
-                e.key_pos,
-                path,
-                ErrorKind::MissingProperty("Properties".into()),
-                HINT,
-            )
-        })?;
+    let props = event_props::checked(
+        r,
+        e,
+        path,
+        &EventKind {
+            name: "SQS",
+            properties: &PROPERTIES,
+            ignored: &NOT_ACTED_ON,
+            ignored_because: "",
+            hint: HINT,
+        },
+    )?;
     let base = format!("{path}.Properties");
-    for p in props.value.entries() {
-        let p_path = format!("{base}.{}", p.key);
-        if !PROPERTIES.contains(&p.key.as_str()) {
-            return Err(r.error(
-                p.key_pos,
-                &p_path,
-                ErrorKind::Structure(format!(
-                    "is not a property of SQS events ({})",
-                    PROPERTIES.join(", ")
-                )),
-                HINT,
-            ));
-        }
-        if NOT_ACTED_ON.contains(&p.key.as_str()) {
-            r.warn_once(
-                &format!("SQS event property {}", p.key),
-                p.key_pos,
-                &p_path,
-                "is not acted on by ESB; ignored".into(),
-            );
-        }
-    }
     let queue_entry = props.value.entry("Queue").ok_or_else(|| {
         r.error(
             props.key_pos,
