@@ -42,7 +42,7 @@ impl CallError {
 pub struct SignedClient {
     endpoint: String,
     host: String,
-    credentials: crate::BoxCredentials,
+    credentials: crate::credentials::BoxCredentials,
     region: String,
     service: &'static str,
     http: reqwest::Client,
@@ -55,7 +55,7 @@ impl SignedClient {
     /// trusting `ca` (PEM) besides the public roots.
     pub fn new(
         endpoint: &str,
-        credentials: crate::BoxCredentials,
+        credentials: crate::credentials::BoxCredentials,
         region: &str,
         service: &'static str,
         ca: Option<&[u8]>,
@@ -166,11 +166,11 @@ impl SignedClient {
         for (name, v) in extra {
             headers.insert(name.clone(), v.clone());
         }
-        let signed = crate::sign_headers(
+        let signed = crate::sign::sign_headers(
             &self.credentials,
             &self.region,
             self.service,
-            &crate::SignedRequest {
+            &crate::request::SignedRequest {
                 method: "POST",
                 uri: &self.endpoint,
                 headers: &headers,
