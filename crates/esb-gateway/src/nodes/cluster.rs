@@ -320,11 +320,17 @@ impl Cluster {
         }
     }
 
-    /// Asks the worker's node now whether it is alive; declares it lost if not.
+    /// Asks the worker's node now whether it is alive; declares it lost if not (a
+    /// node on another machine only).
     pub async fn node_lost(&self, worker: &Worker) -> bool {
         let Some(node) = self.node(&worker.node) else {
             return true;
         };
+        // The box's own node is never lost (see the heartbeat): a worker of it that
+        // stopped answering is that worker's failure.
+        if node.local {
+            return false;
+        }
         if node.health() == Health::Down {
             return true;
         }

@@ -40,7 +40,9 @@ async fn beat(placements: &Placements, node: &Arc<Node>) {
             Health::Up | Health::Reconciling => {}
         },
         Err(e) => {
-            if node.silent_too_long() {
+            // The box's own agent is not lost: it is the gateway's own machine (or
+            // process), and a slow answer there is load, not a lost node.
+            if !node.local && node.silent_too_long() {
                 declare_lost(
                     placements,
                     node,

@@ -113,8 +113,9 @@ struct Inner {
     starting: AtomicUsize,
     last_start: Mutex<Instant>,
     shutting_down: AtomicBool,
-    /// The function images the daemon holds, and when they were listed: placement
-    /// asks with every heartbeat, the daemon is asked at most every few seconds.
+    /// The function images the daemon holds, and when they were last listed:
+    /// placement asks with every heartbeat, the daemon is asked at most every few
+    /// seconds, in the background.
     images: Mutex<(Option<Instant>, Vec<String>)>,
 }
 
@@ -362,24 +363,34 @@ impl WorkerRuntime for DockerRuntime {
         removed
     }
 
+    /// The last listing, at once: the listing is refreshed in the background when
+    /// stale, so a heartbeat never waits on a busy daemon.
     async fn held_images(&self) -> Vec<String> {
-        {
-            let cached = locked(&self.inner.images);
-            if cached.0.is_some_and(|at| at.elapsed() < IMAGES_FRESH_FOR) {
-                return cached.1.clone();
+        let (listed, refresh) = {
+            let mut cached = locked(&self.inner.images);
+            let stale = cached.0.is_none_or(|at| at.elapsed() >= IMAGES_FRESH_FOR);
+            if stale {
+                // Marked fresh now: one refresh at a time.
+                cached.0 = Some(Instant::now());
             }
-        }
-        let options = esb_docker::bollard::query_parameters::ListImagesOptionsBuilder::default()
-            .filters(&HashMap::from([("reference", vec!["esb/*"])]))
-            .build();
-        let listed: Vec<String> = match self.inner.docker.list_images(Some(options)).await {
-            Ok(images) => images.into_iter().flat_map(|i| i.repo_tags).collect(),
-            Err(e) => {
-                tracing::debug!("cannot list the daemon's images: {e}");
-                Vec::new()
-            }
+            (cached.1.clone(), stale)
         };
-        *locked(&self.inner.images) = (Some(Instant::now()), listed.clone());
+        if refresh {
+            let inner = Arc::clone(&self.inner);
+            tokio::spawn(async move {
+                let options =
+                    esb_docker::bollard::query_parameters::ListImagesOptionsBuilder::default()
+                        .filters(&HashMap::from([("reference", vec!["esb/*"])]))
+                        .build();
+                match inner.docker.list_images(Some(options)).await {
+                    Ok(images) => {
+                        locked(&inner.images).1 =
+                            images.into_iter().flat_map(|i| i.repo_tags).collect();
+                    }
+                    Err(e) => tracing::debug!("cannot list the daemon's images: {e}"),
+                }
+            });
+        }
         listed
     }
 
