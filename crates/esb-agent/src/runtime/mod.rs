@@ -1,6 +1,7 @@
 //! Where workers run. Every runtime starts the same entrypoint, `esb rie`, so a
 //! function behaves the same as a process or a container.
 
+pub mod containerd;
 pub mod docker;
 pub mod process;
 
