@@ -12,6 +12,8 @@ if ! python3 -c "import ensurepip" 2>/dev/null; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv >/dev/null
 fi
 command -v curl >/dev/null || { apt-get update -qq; apt-get install -y -qq curl >/dev/null; }
+# Building needs protoc (containerd-client, the containerd runtime's API, generates its code).
+command -v protoc >/dev/null || { apt-get update -qq; apt-get install -y -qq protobuf-compiler >/dev/null; }
 cargo build --release -p esb-cli -p hello-greeter --locked
 TARGET="${CARGO_TARGET_DIR:-$PWD/target}/x86_64-unknown-linux-gnu/release"
 ESB="$TARGET/esb"

@@ -8,8 +8,9 @@
 #   .esb-test/rootfs-python   a Debian bookworm root filesystem with Python 3.11 (made by
 #                             debootstrap): the air-gapped base of Python worker images
 #   /usr/bin/aws              the AWS CLI v2 (Debian's awscli): `aws logs tail` is v2-only
-# and makes sure a Docker daemon (Debian's docker.io) runs, starting one when none does,
-# and that Debian's docker-registry is installed (tests start their own registries).
+# and makes sure a Docker daemon (Debian's docker.io) and a containerd (Debian's
+# containerd, with runc and the CNI plugins) run, starting them when none does, and that
+# Debian's docker-registry is installed (tests start their own registries).
 # Works on a fresh Debian/Ubuntu machine as root; fast when everything is present.
 set -euo pipefail
 
@@ -36,6 +37,13 @@ mkdir -p "$DEPS"
 # multi-node tests iproute2 (network namespaces, veth pairs) and openssl (TLS refusals) -----
 missing=()
 command -v ip >/dev/null || missing+=(iproute2)
+# Building needs protoc (containerd-client's build script); the containerd runtime's
+# tests need containerd, runc and the CNI plugins.
+command -v protoc >/dev/null || missing+=(protobuf-compiler)
+command -v containerd >/dev/null || missing+=(containerd)
+command -v runc >/dev/null || missing+=(runc)
+[ -x /usr/lib/cni/bridge ] || [ -x /opt/cni/bin/bridge ] || missing+=(containernetworking-plugins)
+command -v iptables >/dev/null || missing+=(iptables)
 command -v openssl >/dev/null || missing+=(openssl)
 command -v tmux >/dev/null || missing+=(tmux)
 command -v dockerd >/dev/null || missing+=(docker.io)
@@ -50,6 +58,17 @@ if ! docker_up; then
     setsid nohup dockerd >"$DEPS/dockerd.log" 2>&1 </dev/null &
     for _ in $(seq 1 120); do docker_up && break; sleep 0.5; done
     docker_up || { say "dockerd did not start; see $DEPS/dockerd.log"; tail -20 "$DEPS/dockerd.log" >&2; exit 1; }
+fi
+
+# A containerd of its own at the standard socket (Docker's containerd, if any, is
+# private to dockerd); CRI is off: ESB talks to containerd's own API.
+containerd_up() { [ -S /run/containerd/containerd.sock ] && ctr --address /run/containerd/containerd.sock version >/dev/null 2>&1; }
+if ! containerd_up; then
+    say "starting containerd (log: $DEPS/containerd.log)"
+    printf 'version = 2\ndisabled_plugins = ["io.containerd.grpc.v1.cri"]\n' >"$DEPS/containerd.toml"
+    setsid nohup containerd --config "$DEPS/containerd.toml" >"$DEPS/containerd.log" 2>&1 </dev/null &
+    for _ in $(seq 1 60); do containerd_up && break; sleep 0.5; done
+    containerd_up || { say "containerd did not start; see $DEPS/containerd.log"; tail -20 "$DEPS/containerd.log" >&2; exit 1; }
 fi
 
 ROOTFS="$DEPS/rootfs-python"

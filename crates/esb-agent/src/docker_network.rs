@@ -134,7 +134,7 @@ pub async fn remove(docker: &Docker, name: &str) {
     }
 }
 
-fn check_subnet(cidr: &str) -> Result<(), NetworkError> {
+pub fn check_subnet(cidr: &str) -> Result<(), NetworkError> {
     let bad = || NetworkError::BadSubnet(cidr.to_string());
     let (addr, len) = cidr.split_once('/').ok_or_else(bad)?;
     let addr: Ipv4Addr = addr.parse().map_err(|_| bad())?;

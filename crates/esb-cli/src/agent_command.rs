@@ -9,6 +9,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use esb_agent::Agent;
 use esb_agent::runtime::WorkerRuntime;
+use esb_agent::runtime::containerd::{ContainerdOptions, ContainerdRuntime};
 use esb_agent::runtime::docker::{DockerOptions, DockerRuntime, WorkerAddress};
 use esb_agent::runtime::process::ProcessRuntime;
 use esb_proto::AgentServiceServer;
@@ -46,13 +47,21 @@ pub struct AgentArgs {
 /// Where workers run, shared by `esb agent` and `esb up`.
 #[derive(Args, Clone)]
 pub struct RuntimeArgs {
-    /// Where workers run: docker when a daemon answers, else local processes.
+    /// Where workers run: docker when a daemon answers, else containerd when its socket
+    /// answers, else local processes.
     #[arg(long, value_enum, default_value_t = RuntimeKind::Auto, env = "ESB_RUNTIME")]
     pub runtime: RuntimeKind,
     /// Docker daemon endpoint (default: DOCKER_HOST, then unix:///var/run/docker.sock).
     #[arg(long, env = "ESB_DOCKER_HOST")]
     pub docker_host: Option<String>,
-    /// Subnet of the box's own Docker network (default: Docker picks a private range).
+    /// containerd's socket (the containerd runtime).
+    #[arg(long, env = "ESB_CONTAINERD_SOCKET", default_value = esb_agent::runtime::containerd::DEFAULT_SOCKET)]
+    pub containerd_socket: PathBuf,
+    /// The containerd namespace the box's images and workers live in.
+    #[arg(long, env = "ESB_CONTAINERD_NAMESPACE", default_value = "esb")]
+    pub containerd_namespace: String,
+    /// Subnet of the box's own network: the Docker network (default: Docker picks a
+    /// private range) or the containerd bridge (default: a free /24 of 10.89.0.0/16).
     #[arg(long, env = "ESB_NETWORK_SUBNET")]
     pub network_subnet: Option<String>,
     /// A further Docker network every worker joins (repeatable).
@@ -68,8 +77,9 @@ pub struct RuntimeArgs {
     /// by a crash) is removed; the agent looks that often.
     #[arg(long, env = "ESB_ORPHAN_GRACE", default_value_t = 30)]
     pub orphan_grace: u64,
-    /// Docker: started, initialised, paused containers kept ready per function after its
-    /// first worker, so its next new worker starts in milliseconds (0: none).
+    /// Workers kept ready per function after its first one, so its next new worker
+    /// starts in milliseconds (0: none): docker keeps started, initialised containers;
+    /// containerd keeps created tasks not yet started.
     #[arg(long, env = "ESB_STANDBY_WORKERS", default_value_t = 1)]
     pub standby_workers: usize,
 }
@@ -79,6 +89,7 @@ pub enum RuntimeKind {
     Auto,
     Process,
     Docker,
+    Containerd,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -97,15 +108,28 @@ impl RuntimeArgs {
         let chosen = match (self.runtime, legacy.as_deref()) {
             (RuntimeKind::Auto, Some("docker")) => RuntimeKind::Docker,
             (RuntimeKind::Auto, Some("process")) => RuntimeKind::Process,
+            (RuntimeKind::Auto, Some("containerd")) => RuntimeKind::Containerd,
             (kind, _) => kind,
         };
         match chosen {
             RuntimeKind::Auto => {
-                match esb_docker::connect(self.docker_host.as_deref(), Duration::from_secs(1)).await
-                {
-                    Ok(_) => Ok(RuntimeKind::Docker),
+                let docker =
+                    esb_docker::connect(self.docker_host.as_deref(), Duration::from_secs(1)).await;
+                let Err(no_docker) = docker else {
+                    return Ok(RuntimeKind::Docker);
+                };
+                let containerd = esb_agent::runtime::containerd::client::Containerd::connect(
+                    &self.containerd_socket,
+                    &self.containerd_namespace,
+                )
+                .await;
+                match containerd {
+                    Ok(_) => {
+                        tracing::info!("using containerd workers: {no_docker}");
+                        Ok(RuntimeKind::Containerd)
+                    }
                     Err(e) => {
-                        tracing::info!("using process workers: {e}");
+                        tracing::info!("using process workers: {no_docker}; {e}");
                         Ok(RuntimeKind::Process)
                     }
                 }
@@ -152,6 +176,28 @@ impl RuntimeArgs {
             }
         }
         options
+    }
+}
+
+impl RuntimeArgs {
+    fn containerd_options(&self, box_id: String, state_dir: &StateDir) -> ContainerdOptions {
+        ContainerdOptions {
+            socket: self.containerd_socket.clone(),
+            namespace: self.containerd_namespace.clone(),
+            box_id,
+            subnet: self.network_subnet.clone(),
+            dir: state_dir.root().join("containerd"),
+            docker_host: self.docker_host.clone(),
+            registry: self.registry.clone().or_else(|| {
+                std::env::var("CONTAINER_REGISTRY")
+                    .ok()
+                    .filter(|r| !r.is_empty())
+            }),
+            orphan_grace: Duration::from_secs(self.orphan_grace),
+            log_spool: Some(state_dir.log_spool()),
+            standby: self.standby_workers,
+            ready_netns: 2,
+        }
     }
 }
 
@@ -228,7 +274,19 @@ pub async fn build_agent(
             state_dir.root().display()
         )
     })?;
-    let runtime: Arc<dyn WorkerRuntime> = if kind == RuntimeKind::Docker {
+    let runtime: Arc<dyn WorkerRuntime> = if kind == RuntimeKind::Containerd {
+        if remote.is_some() {
+            bail!(
+                "containerd workers on a node of another machine are not supported yet: start the agent with --runtime docker or --runtime process"
+            );
+        }
+        let box_id = esb_agent::box_identity::box_id(state_dir).with_context(|| {
+            format!("cannot record the box id in {}", state_dir.root().display())
+        })?;
+        Arc::new(
+            ContainerdRuntime::connect(runtime_args.containerd_options(box_id, state_dir)).await?,
+        )
+    } else if kind == RuntimeKind::Docker {
         let box_id = esb_agent::box_identity::box_id(state_dir).with_context(|| {
             format!("cannot record the box id in {}", state_dir.root().display())
         })?;

@@ -45,13 +45,25 @@ pub fn run(args: DownArgs) -> Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async {
         let mut kinds = vec![RuntimeKind::Process];
-        let docker_was_used = state_dir.box_id().is_file();
-        if docker_was_used {
+        // A box id is made by the container runtimes only.
+        let containers_were_used = state_dir.box_id().is_file();
+        if containers_were_used {
             match esb_docker::connect(args.runtime.docker_host.as_deref(), Duration::from_secs(3))
                 .await
             {
                 Ok(_) => kinds.push(RuntimeKind::Docker),
                 Err(e) => eprintln!("esb: warning: cannot remove this box's containers: {e}"),
+            }
+            // containerd workers: only where containerd answers (a box that never
+            // used it has nothing there, and most machines have no containerd).
+            if esb_agent::runtime::containerd::client::Containerd::connect(
+                &args.runtime.containerd_socket,
+                &args.runtime.containerd_namespace,
+            )
+            .await
+            .is_ok()
+            {
+                kinds.push(RuntimeKind::Containerd);
             }
         }
         for kind in kinds {

@@ -65,7 +65,7 @@ pub fn run(mut args: UpArgs) -> Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let mut kind = args.runtime.resolve().await?;
-        if kind == RuntimeKind::Docker {
+        if matches!(kind, RuntimeKind::Docker | RuntimeKind::Containerd) {
             let policy = args.bases.policy();
             match crate::build_command::build_images(&mut project, &args.runtime, policy).await {
                 Ok(()) => {}
@@ -117,11 +117,12 @@ pub fn run(mut args: UpArgs) -> Result<()> {
             sqs_listener,
             match kind {
                 RuntimeKind::Docker => "docker",
+                RuntimeKind::Containerd => "containerd",
                 _ => "process",
             },
             args.watch.then(|| {
                 let rebuild = match kind {
-                    RuntimeKind::Docker => crate::watch::Rebuild::Images {
+                    RuntimeKind::Docker | RuntimeKind::Containerd => crate::watch::Rebuild::Images {
                         runtime: args.runtime.clone(),
                         policy: args.bases.policy(),
                     },

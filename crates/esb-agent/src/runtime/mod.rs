@@ -3,6 +3,7 @@
 
 pub mod containerd;
 pub mod docker;
+mod http_probe;
 pub mod process;
 
 use async_trait::async_trait;
@@ -16,6 +17,8 @@ pub enum RuntimeError {
     Start { worker: String, detail: String },
     #[error("worker {worker}: {detail}")]
     Control { worker: String, detail: String },
+    #[error("{0}")]
+    Containerd(String),
     #[error(transparent)]
     Docker(#[from] esb_docker::DockerUnavailable),
     #[error(transparent)]
@@ -40,7 +43,7 @@ pub struct WorkerUsage {
 
 #[async_trait]
 pub trait WorkerRuntime: Send + Sync {
-    /// `process` or `docker`.
+    /// `process`, `docker` or `containerd`.
     fn kind(&self) -> &'static str;
     /// Starts a worker and returns once its Invoke API accepts connections.
     async fn create(&self, id: &str, spec: &FunctionSpec) -> Result<WorkerRecord, RuntimeError>;

@@ -31,8 +31,8 @@ use esb_docker::bollard::query_parameters::{
 use esb_docker::labels;
 use esb_proto::agent::FunctionSpec;
 use futures::StreamExt;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use super::http_probe::status as http_status;
 use super::{RuntimeError, WorkerRuntime, WorkerUsage};
 use crate::container_env::{self, HOST_ALIAS};
 use crate::docker_network::{self, BoxNetwork};
@@ -427,21 +427,6 @@ fn is_not_found(e: &DockerError) -> bool {
             ..
         }
     )
-}
-
-/// The status `esb rie` at `address` answers a `GET path` with, if it answers within
-/// `within`.
-async fn http_status(address: &str, path: &str, within: Duration) -> Option<u16> {
-    let probe = async {
-        let mut stream = tokio::net::TcpStream::connect(address).await.ok()?;
-        let request = format!("GET {path} HTTP/1.1\r\nHost: worker\r\nConnection: close\r\n\r\n");
-        stream.write_all(request.as_bytes()).await.ok()?;
-        let mut head = [0u8; 12];
-        stream.read_exact(&mut head).await.ok()?;
-        let status = head.strip_prefix(b"HTTP/1.1 ")?;
-        std::str::from_utf8(status).ok()?.parse().ok()
-    };
-    tokio::time::timeout(within, probe).await.ok().flatten()
 }
 
 /// The container's memory cgroup on this host (v1 cgroupfs, or v2 with either driver),

@@ -1,0 +1,21 @@
+//! Asking a worker's `esb rie` whether it answers, with a bare HTTP/1.1 request: the
+//! container runtimes poll it in a tight loop while a worker starts.
+
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// The status `esb rie` at `address` answers a `GET path` with, if it answers within
+/// `within`.
+pub async fn status(address: &str, path: &str, within: Duration) -> Option<u16> {
+    let probe = async {
+        let mut stream = tokio::net::TcpStream::connect(address).await.ok()?;
+        let request = format!("GET {path} HTTP/1.1\r\nHost: worker\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.ok()?;
+        let mut head = [0u8; 12];
+        stream.read_exact(&mut head).await.ok()?;
+        let status = head.strip_prefix(b"HTTP/1.1 ")?;
+        std::str::from_utf8(status).ok()?.parse().ok()
+    };
+    tokio::time::timeout(within, probe).await.ok().flatten()
+}
