@@ -12,13 +12,13 @@ use serde_json::{Value, json};
 use crate::support;
 
 /// A project with one Rust `provided.al2023` function (the lambda_runtime fixture).
-struct Project {
+pub(crate) struct Project {
     dir: PathBuf,
-    function: String,
+    pub(crate) function: String,
 }
 
 impl Project {
-    fn new(tag: &str) -> Self {
+    pub(crate) fn new(tag: &str) -> Self {
         let function = format!("rust-{tag}-{}", std::process::id());
         let dir = std::env::temp_dir().join(format!("esb-docker-{function}"));
         let _ = std::fs::remove_dir_all(&dir);
@@ -55,11 +55,11 @@ impl Project {
         Self { dir, function }
     }
 
-    fn template(&self) -> PathBuf {
+    pub(crate) fn template(&self) -> PathBuf {
         self.dir.join("template.yaml")
     }
 
-    fn state(&self, name: &str) -> PathBuf {
+    pub(crate) fn state(&self, name: &str) -> PathBuf {
         self.dir.join(name)
     }
 }
@@ -71,8 +71,8 @@ impl Drop for Project {
 }
 
 /// A running `esb up`.
-struct Up {
-    child: Child,
+pub(crate) struct Up {
+    pub(crate) child: Child,
     port: u16,
     state: PathBuf,
     client: reqwest::blocking::Client,
@@ -80,7 +80,7 @@ struct Up {
 }
 
 impl Up {
-    fn start(project: &Project, state: &Path, extra: &[&str]) -> Self {
+    pub(crate) fn start(project: &Project, state: &Path, extra: &[&str]) -> Self {
         let port = support::free_addr().port();
         let mut child = support::esb_command()
             .arg("up")
@@ -105,7 +105,7 @@ impl Up {
         }
     }
 
-    fn invoke(&self, function: &str, event: &Value) -> (u16, Value) {
+    pub(crate) fn invoke(&self, function: &str, event: &Value) -> (u16, Value) {
         invoke(&self.client, &self.state, self.port, function, event)
     }
 
@@ -143,7 +143,7 @@ fn invoke(
     (status, resp.json().unwrap_or(Value::Null))
 }
 
-fn echo() -> Value {
+pub(crate) fn echo() -> Value {
     json!({"action": "echo", "n": 1})
 }
 
@@ -432,7 +432,7 @@ fn docker_agent(state: &Path, addr: std::net::SocketAddr, extra: &[&str]) -> Chi
 }
 
 /// The image reference `esb build` reports for `function` of the end-to-end project.
-fn e2e_image(function: &str) -> String {
+pub(crate) fn e2e_image(function: &str) -> String {
     let out = support::esb_command()
         .arg("build")
         .arg("--template")
@@ -453,7 +453,7 @@ fn e2e_image(function: &str) -> String {
         .expect("the function's image in esb build's summary")
 }
 
-fn post(address: &str, body: &str) -> (u16, String) {
+pub(crate) fn post(address: &str, body: &str) -> (u16, String) {
     let resp = reqwest::blocking::Client::new()
         .post(format!(
             "http://{address}/2015-03-31/functions/function/invocations"
@@ -540,7 +540,7 @@ async fn the_agent_reports_container_memory_cpu_and_oom_kills() {
     assert!(support::terminate(&mut agent, Duration::from_secs(30)).success());
 }
 
-fn esb_down(state: &Path) -> String {
+pub(crate) fn esb_down(state: &Path) -> String {
     let out = support::esb_command()
         .args(["down", "--state-dir"])
         .arg(state)

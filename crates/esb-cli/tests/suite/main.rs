@@ -17,6 +17,7 @@ mod architecture;
 mod box_lifecycle;
 mod cloudwatch_logs;
 mod config;
+mod containerd_runtime;
 mod dev_commands;
 mod docker_runtime;
 mod dynamodb_external_engine;

@@ -1,7 +1,8 @@
 //! End to end: the real `esb up` binary on a SAM project, driven over HTTPS (trusting
 //! the box's generated CA) by the stock boto3 client and by plain HTTP requests. Every
-//! scenario runs twice: with process workers and with docker workers (a real daemon,
-//! images built by `esb build`); both must give the same results.
+//! scenario runs three times: with process workers, with docker workers (a real daemon,
+//! images built by `esb build`) and with containerd workers (a real containerd, the
+//! same images imported into it); all must give the same results.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -17,6 +18,7 @@ use crate::support;
 enum Rt {
     Process,
     Docker,
+    Containerd,
 }
 
 impl Rt {
@@ -24,6 +26,21 @@ impl Rt {
         match self {
             Rt::Process => "process",
             Rt::Docker => "docker",
+            Rt::Containerd => "containerd",
+        }
+    }
+
+    /// Workers are containers (of images `esb build` made).
+    fn containers(self) -> bool {
+        self != Rt::Process
+    }
+
+    /// The box's workers in `state`, or the descendants of `parent` for processes.
+    fn workers_of(self, state: &Path, parent: u32) -> Workers {
+        match self {
+            Rt::Process => Workers::Pids(support::descendants(parent)),
+            Rt::Docker => Workers::Containers(support::box_containers(state)),
+            Rt::Containerd => Workers::Tasks(support::containerd::box_workers(state)),
         }
     }
 }
@@ -32,13 +49,14 @@ impl Rt {
 enum Workers {
     Pids(Vec<u32>),
     Containers(Vec<String>),
+    Tasks(Vec<String>),
 }
 
 impl Workers {
     fn len(&self) -> usize {
         match self {
             Workers::Pids(p) => p.len(),
-            Workers::Containers(c) => c.len(),
+            Workers::Containers(c) | Workers::Tasks(c) => c.len(),
         }
     }
 
@@ -46,6 +64,7 @@ impl Workers {
         match self {
             Workers::Pids(p) => support::wait_gone(p, within),
             Workers::Containers(c) => support::wait_containers_gone(c, within),
+            Workers::Tasks(c) => support::containerd::wait_gone(c, within),
         }
     }
 
@@ -65,6 +84,7 @@ impl Workers {
                     support::docker(&["kill", id]);
                 }
             }
+            Workers::Tasks(ids) => ids.iter().for_each(|id| support::containerd::kill(id)),
         }
     }
 }
@@ -199,10 +219,7 @@ impl Box_ {
     }
 
     fn workers(&self) -> Workers {
-        match self.rt {
-            Rt::Process => Workers::Pids(support::descendants(self.child.id())),
-            Rt::Docker => Workers::Containers(support::box_containers(&self.state)),
-        }
+        self.rt.workers_of(&self.state, self.child.id())
     }
 
     fn invoke_json(&self, function: &str, body: &str) -> Value {
@@ -224,9 +241,11 @@ impl Drop for Box_ {
         if !std::thread::panicking() {
             workers.wait_gone(Duration::from_secs(30));
         }
-        if self.rt == Rt::Docker {
-            // A failed test must not leave containers on the daemon.
-            support::remove_box_objects(&self.state);
+        // A failed test must not leave containers behind.
+        match self.rt {
+            Rt::Docker => support::remove_box_objects(&self.state),
+            Rt::Containerd => support::containerd::remove_box_objects(&self.state),
+            Rt::Process => {}
         }
         let _ = std::fs::remove_dir_all(&self.state);
     }
@@ -360,8 +379,8 @@ fn sigterm_stops_the_box_and_removes_every_worker(rt: Rt) {
     assert_eq!(b.invoke("ctx", "{}", &[]).0, 200);
     let workers = b.workers();
     let expected = match rt {
-        Rt::Process => 4, // two workers, each esb rie + runtime
-        Rt::Docker => 2,  // two containers
+        Rt::Process => 4,                   // two workers, each esb rie + runtime
+        Rt::Docker | Rt::Containerd => 2, // two containers
     };
     assert!(workers.len() >= expected, "{} workers", workers.len());
     let status = support::terminate(&mut b.child, Duration::from_secs(30));
@@ -387,6 +406,10 @@ fn sigterm_stops_the_box_and_removes_every_worker(rt: Rt) {
             "the box network is removed too"
         );
     }
+    if rt == Rt::Containerd {
+        let left = support::containerd::leftovers(&b.state);
+        assert!(left.is_empty(), "the box left {left:?}");
+    }
     let records = std::fs::read_dir(b.state.join("agent/workers"))
         .map(|d| d.count())
         .unwrap_or(0);
@@ -411,7 +434,7 @@ fn no_worker_outlives_a_killed_box(rt: Rt) {
     let mut again = esb_up(
         &project(),
         &b.state,
-        &["--port", &port.to_string(), "--runtime", "docker"],
+        &["--port", &port.to_string(), "--runtime", rt.flag()],
     )
     .stdout(Stdio::null())
     .stderr(Stdio::piped())
@@ -423,6 +446,10 @@ fn no_worker_outlives_a_killed_box(rt: Rt) {
     let said = output.lock().map(|o| o.join("\n")).unwrap_or_default();
     assert!(said.contains("left behind by a previous box"), "{said}");
     assert!(support::terminate(&mut again, Duration::from_secs(30)).success());
+    if rt == Rt::Containerd {
+        let left = support::containerd::leftovers(&b.state);
+        assert!(left.is_empty(), "the box left {left:?}");
+    }
 }
 
 #[test]
@@ -560,7 +587,7 @@ fn api_routes_behave_like_api_gateway_rest_apis(rt: Rt) {
 /// killed and restarted while the gateway keeps serving: the warm worker survives.
 fn split_gateway_and_agent_survive_an_agent_restart(rt: Rt) {
     let state = state_dir(&format!("split-{}", rt.flag()));
-    if rt == Rt::Docker {
+    if rt.containers() {
         let built = support::esb_command()
             .arg("build")
             .arg("--template")
@@ -596,10 +623,7 @@ fn split_gateway_and_agent_survive_an_agent_restart(rt: Rt) {
         resp.json::<Value>().expect("json")["instance"].clone()
     };
     let before = instance();
-    let workers = match rt {
-        Rt::Process => Workers::Pids(support::descendants(agent.id())),
-        Rt::Docker => Workers::Containers(support::box_containers(&state)),
-    };
+    let workers = rt.workers_of(&state, agent.id());
     assert!(workers.len() >= 1);
     let _ = agent.kill();
     let _ = agent.wait();
@@ -610,6 +634,11 @@ fn split_gateway_and_agent_survive_an_agent_restart(rt: Rt) {
         ),
         Workers::Containers(c) => assert_eq!(
             &support::box_containers(&state),
+            c,
+            "containers outlive the agent"
+        ),
+        Workers::Tasks(c) => assert_eq!(
+            &support::containerd::box_workers(&state),
             c,
             "containers outlive the agent"
         ),
@@ -1269,7 +1298,7 @@ fn a_dead_agent_opens_the_circuit_and_a_restarted_one_closes_it() {
     let _ = std::fs::remove_dir_all(&state);
 }
 
-/// Each scenario as a test per runtime: `process::name` and `docker::name`.
+/// Each scenario as a test per runtime: `process::name`, `docker::name`, `containerd::name`.
 macro_rules! on_both_runtimes {
     ($($scenario:ident),* $(,)?) => {
         mod process {
@@ -1277,6 +1306,9 @@ macro_rules! on_both_runtimes {
         }
         mod docker {
             $(#[test] fn $scenario() { super::$scenario(super::Rt::Docker) })*
+        }
+        mod containerd {
+            $(#[test] fn $scenario() { super::$scenario(super::Rt::Containerd) })*
         }
     };
 }

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 
+pub mod containerd;
 pub mod netns;
 
 /// Which emulator to run.

@@ -1,0 +1,154 @@
+//! What only the containerd runtime has (the e2e scenarios run on it too, in
+//! up_e2e.rs): tasks frozen through the cgroup freezer, the agent's metrics from the
+//! task's cgroups, and a box that leaves nothing in containerd or on the host — no
+//! container, task, snapshot, network namespace, bridge, mount or cgroup — after
+//! `esb down`, even when it was SIGKILLed. A real containerd throughout (scripts/test.sh
+//! starts one when none runs), with the images `esb build` made imported into it.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::docker_runtime::{Project, Up, e2e_image, echo, esb_down, post};
+use crate::support;
+use crate::support::containerd::{box_workers, leftovers, task_status};
+
+/// An idle worker is frozen after `--pause-idle-after`, and the next request thaws that
+/// same task rather than starting another.
+#[test]
+fn idle_workers_are_paused_and_resumed_on_demand() {
+    let project = Project::new("ctr-pause");
+    let state = project.state("state");
+    let up = Up::start(
+        &project,
+        &state,
+        &["--runtime", "containerd", "--pause-idle-after", "0.3"],
+    );
+    assert_eq!(up.invoke(&project.function, &echo()), (200, echo()));
+    let workers = box_workers(&state);
+    assert_eq!(workers.len(), 1, "{workers:?}");
+    support::wait_for(
+        "the idle worker to be paused",
+        Duration::from_secs(30),
+        || task_status(&workers[0]) == "PAUSED",
+    );
+    assert_eq!(up.invoke(&project.function, &echo()), (200, echo()));
+    assert_eq!(task_status(&workers[0]), "RUNNING");
+    assert_eq!(
+        box_workers(&state),
+        workers,
+        "the paused worker itself served the request"
+    );
+}
+
+/// `esb down` stops a running box and nothing of it is left; a box SIGKILLed with a
+/// worker, its standby and ready namespaces is cleaned up by `esb down` just as well.
+#[test]
+fn esb_down_leaves_nothing_behind() {
+    let project = Project::new("ctr-down");
+    let state = project.state("state");
+    let mut up = Up::start(&project, &state, &["--runtime", "containerd"]);
+    assert_eq!(up.invoke(&project.function, &echo()).0, 200);
+    assert!(esb_down(&state).contains("stopped the box"));
+    assert!(up.child.wait().expect("box exit").success());
+    let left = leftovers(&state);
+    assert!(left.is_empty(), "after esb down: {left:?}");
+
+    let mut up = Up::start(&project, &state, &["--runtime", "containerd"]);
+    assert_eq!(up.invoke(&project.function, &echo()).0, 200);
+    support::wait_for(
+        "the worker and its standby",
+        Duration::from_secs(60),
+        || support::containerd::all_containers(&state).len() == 2,
+    );
+    let _ = up.child.kill();
+    let _ = up.child.wait();
+    assert!(!leftovers(&state).is_empty(), "a killed box leaves its workers");
+    esb_down(&state);
+    let left = leftovers(&state);
+    assert!(left.is_empty(), "after a killed box and esb down: {left:?}");
+}
+
+/// The agent's GetMetrics reads a task's memory (current, peak, limit), CPU time and
+/// OOM kills from its cgroups, and `MemorySize` is a hard limit without swap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_reports_task_memory_cpu_and_oom_kills() {
+    use esb_proto::AgentServiceClient;
+    use esb_proto::agent::{EnsureWorkerRequest, FunctionSpec, MetricsRequest};
+
+    let image = tokio::task::spawn_blocking(|| e2e_image("hog"))
+        .await
+        .expect("build");
+    let project = Project::new("ctr-metrics");
+    let state = project.state("state");
+    let addr = support::free_addr();
+    let mut agent = support::esb_command()
+        .args(["agent", "--runtime", "containerd", "--remove-workers-on-exit"])
+        .args(["--standby-workers", "0", "--listen", &addr.to_string()])
+        .arg("--state-dir")
+        .arg(&state)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("esb agent");
+    support::wait_for("the agent", Duration::from_secs(60), || {
+        std::net::TcpStream::connect(addr).is_ok()
+    });
+    let mut client = AgentServiceClient::connect(format!("http://{addr}"))
+        .await
+        .expect("connect to the agent");
+    let spec = FunctionSpec {
+        name: "hog".into(),
+        code_dir: support::python_functions().display().to_string(),
+        handler: "handlers.memory".into(),
+        runtime: "python3.11".into(),
+        timeout_s: 10,
+        memory_mb: 128,
+        image,
+        ..Default::default()
+    };
+    let worker = client
+        .ensure_worker(EnsureWorkerRequest {
+            function: Some(spec),
+            worker_id: String::new(),
+        })
+        .await
+        .expect("a worker")
+        .into_inner();
+    let hog = |mb: u32| {
+        let address = worker.address.clone();
+        tokio::task::spawn_blocking(move || post(&address, &format!("{{\"mb\": {mb}}}")))
+    };
+    let (status, body) = hog(48).await.expect("invoke");
+    assert_eq!((status, body.as_str()), (200, "\"ok\""));
+    let metrics = || {
+        let request = MetricsRequest {
+            worker_ids: vec![worker.id.clone()],
+        };
+        let mut client = client.clone();
+        async move {
+            client
+                .get_metrics(request)
+                .await
+                .expect("metrics")
+                .into_inner()
+                .workers
+                .remove(0)
+        }
+    };
+    let m = metrics().await;
+    assert_eq!(m.memory_limit_bytes, 128 * 1024 * 1024, "{m:?}");
+    assert!(m.memory_max_bytes >= 48 * 1024 * 1024, "{m:?}");
+    assert!(m.memory_bytes > 0 && m.cpu_time_ms > 0, "{m:?}");
+    assert_eq!(m.oom_kills, 0, "{m:?}");
+
+    let (status, body) = hog(400).await.expect("invoke");
+    assert_eq!(status, 200);
+    let error: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+    assert_eq!(error["errorType"], "Runtime.ExitError", "{body}");
+    let m = metrics().await;
+    assert!(m.oom_kills >= 1, "the kernel's OOM kill is counted: {m:?}");
+    assert!(support::terminate(&mut agent, Duration::from_secs(30)).success());
+    let left = leftovers(&state);
+    assert!(left.is_empty(), "{left:?}");
+}

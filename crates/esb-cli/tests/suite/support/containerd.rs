@@ -1,0 +1,146 @@
+//! The containerd side of a box, seen with containerd's own CLI (`ctr`), for the tests
+//! of the containerd runtime: its workers, and everything a box may leave behind
+//! (containers, tasks, snapshots, network namespaces, the bridge, cgroups).
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// The namespace boxes use unless told otherwise.
+pub const NAMESPACE: &str = "esb";
+
+pub fn ctr(args: &[&str]) -> String {
+    let out = Command::new("ctr")
+        .args(["-n", NAMESPACE])
+        .args(args)
+        .output()
+        .expect("run ctr");
+    assert!(
+        out.status.success(),
+        "ctr {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn box_id(state: &Path) -> Option<String> {
+    std::fs::read_to_string(state.join("box-id"))
+        .ok()
+        .map(|s| s.trim().to_string())
+}
+
+/// Every container of the box (standbys included).
+pub fn all_containers(state: &Path) -> Vec<String> {
+    let Some(id) = box_id(state) else {
+        return Vec::new();
+    };
+    ctr(&["containers", "ls", "-q", &format!("labels.\"esb.box\"=={id}")])
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+/// The box's worker containers (the unstarted standbys are not workers).
+pub fn box_workers(state: &Path) -> Vec<String> {
+    all_containers(state)
+        .into_iter()
+        .filter(|c| !c.contains("-standby-"))
+        .collect()
+}
+
+pub fn kill(container: &str) {
+    let _ = Command::new("ctr")
+        .args(["-n", NAMESPACE, "task", "kill", "-s", "SIGKILL", container])
+        .output();
+}
+
+/// The status `ctr task ls` gives the container's task (RUNNING, PAUSED, STOPPED...).
+pub fn task_status(container: &str) -> String {
+    ctr(&["task", "ls"])
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(container))
+        .and_then(|l| l.split_whitespace().nth(2).map(str::to_string))
+        .unwrap_or_default()
+}
+
+pub fn wait_gone(ids: &[String], within: Duration) {
+    let deadline = Instant::now() + within;
+    loop {
+        let listed = ctr(&["containers", "ls", "-q"]);
+        let left: Vec<&str> = listed
+            .split_whitespace()
+            .filter(|c| ids.iter().any(|id| id == c))
+            .collect();
+        if left.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "containers {left:?} outlived their box"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// What the box left in containerd and on the host: containers, snapshots, network
+/// namespaces, its bridge, its cgroups, mounts of its containers.
+pub fn leftovers(state: &Path) -> Vec<String> {
+    let Some(id) = box_id(state) else {
+        return Vec::new();
+    };
+    let prefix = format!("esb-{id}-");
+    let mut left: Vec<String> = all_containers(state)
+        .into_iter()
+        .map(|c| format!("container {c}"))
+        .collect();
+    left.extend(
+        ctr(&["snapshots", "--snapshotter", "overlayfs", "ls"])
+            .lines()
+            .filter_map(|l| l.split_whitespace().next())
+            .filter(|k| k.starts_with(&prefix))
+            .map(|k| format!("snapshot {k}")),
+    );
+    if let Ok(entries) = std::fs::read_dir("/run/esb/netns") {
+        left.extend(
+            entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with(&prefix))
+                .map(|n| format!("netns {n}")),
+        );
+    }
+    let mut bridge = format!("esb{id}");
+    bridge.truncate(15);
+    if Path::new("/sys/class/net").join(&bridge).exists() {
+        left.push(format!("bridge {bridge}"));
+    }
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    left.extend(
+        mounts
+            .lines()
+            .filter(|l| l.contains(&prefix))
+            .map(|l| format!("mount {l}")),
+    );
+    for controller in ["memory", "pids", "cpu", "freezer"] {
+        let dir = Path::new("/sys/fs/cgroup").join(controller).join(format!("esb-{id}"));
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            left.extend(entries.flatten().filter(|e| e.path().is_dir()).map(|e| {
+                format!("cgroup {}", e.path().display())
+            }));
+        }
+    }
+    left
+}
+
+/// Removes what a failed test left of the box (tests call it when dropped).
+pub fn remove_box_objects(state: &Path) {
+    for c in all_containers(state) {
+        kill(&c);
+        let _ = Command::new("ctr")
+            .args(["-n", NAMESPACE, "task", "rm", "-f", &c])
+            .output();
+        let _ = Command::new("ctr")
+            .args(["-n", NAMESPACE, "containers", "rm", &c])
+            .output();
+    }
+}
