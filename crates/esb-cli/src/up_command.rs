@@ -122,10 +122,12 @@ pub fn run(mut args: UpArgs) -> Result<()> {
             },
             args.watch.then(|| {
                 let rebuild = match kind {
-                    RuntimeKind::Docker | RuntimeKind::Containerd => crate::watch::Rebuild::Images {
-                        runtime: args.runtime.clone(),
-                        policy: args.bases.policy(),
-                    },
+                    RuntimeKind::Docker | RuntimeKind::Containerd => {
+                        crate::watch::Rebuild::Images {
+                            runtime: args.runtime.clone(),
+                            policy: args.bases.policy(),
+                        }
+                    }
                     _ => crate::watch::Rebuild::InPlace { host_python },
                 };
                 (args.project.clone(), rebuild)

@@ -63,7 +63,10 @@ fn esb_down_leaves_nothing_behind() {
     );
     let _ = up.child.kill();
     let _ = up.child.wait();
-    assert!(!leftovers(&state).is_empty(), "a killed box leaves its workers");
+    assert!(
+        !leftovers(&state).is_empty(),
+        "a killed box leaves its workers"
+    );
     esb_down(&state);
     let left = leftovers(&state);
     assert!(left.is_empty(), "after a killed box and esb down: {left:?}");
@@ -83,7 +86,12 @@ async fn the_agent_reports_task_memory_cpu_and_oom_kills() {
     let state = project.state("state");
     let addr = support::free_addr();
     let mut agent = support::esb_command()
-        .args(["agent", "--runtime", "containerd", "--remove-workers-on-exit"])
+        .args([
+            "agent",
+            "--runtime",
+            "containerd",
+            "--remove-workers-on-exit",
+        ])
         .args(["--standby-workers", "0", "--listen", &addr.to_string()])
         .arg("--state-dir")
         .arg(&state)

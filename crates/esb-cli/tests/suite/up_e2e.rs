@@ -379,7 +379,7 @@ fn sigterm_stops_the_box_and_removes_every_worker(rt: Rt) {
     assert_eq!(b.invoke("ctx", "{}", &[]).0, 200);
     let workers = b.workers();
     let expected = match rt {
-        Rt::Process => 4,                   // two workers, each esb rie + runtime
+        Rt::Process => 4,                 // two workers, each esb rie + runtime
         Rt::Docker | Rt::Containerd => 2, // two containers
     };
     assert!(workers.len() >= expected, "{} workers", workers.len());

@@ -192,9 +192,10 @@ impl Bridge {
             .map_err(|e| err(e.to_string()))?;
         let result: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
         if !out.status.success() {
-            let msg = result["msg"].as_str().map(str::to_string).unwrap_or_else(|| {
-                String::from_utf8_lossy(&out.stderr).trim().to_string()
-            });
+            let msg = result["msg"]
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| String::from_utf8_lossy(&out.stderr).trim().to_string());
             return Err(err(msg));
         }
         Ok(result)
@@ -233,14 +234,20 @@ fn routed_networks() -> Vec<(u32, u32)> {
 /// The first /24 of 10.89.0.0/16, starting at one the box id picks, that no route
 /// covers or falls inside.
 fn free_subnet(box_id: &str, routed: &[(u32, u32)]) -> Result<String, BridgeError> {
-    let start = box_id.bytes().fold(0u8, |h, b| h.wrapping_mul(31).wrapping_add(b));
+    let start = box_id
+        .bytes()
+        .fold(0u8, |h, b| h.wrapping_mul(31).wrapping_add(b));
     (0..=255u8)
         .map(|i| start.wrapping_add(i))
         .map(|third| u32::from(Ipv4Addr::new(10, 89, third, 0)))
         .find(|&net| {
             routed.iter().all(|&(dest, len)| {
                 let overlap = len.min(24);
-                let mask = if overlap == 0 { 0 } else { u32::MAX << (32 - overlap) };
+                let mask = if overlap == 0 {
+                    0
+                } else {
+                    u32::MAX << (32 - overlap)
+                };
                 (net & mask) != (dest & mask)
             })
         })
@@ -255,14 +262,28 @@ mod tests {
     #[test]
     fn a_free_subnet_avoids_routed_networks() {
         let routed = free_subnet("abc", &[]).expect("free");
-        let net = u32::from(routed.trim_end_matches("/24").parse::<Ipv4Addr>().expect("ip"));
+        let net = u32::from(
+            routed
+                .trim_end_matches("/24")
+                .parse::<Ipv4Addr>()
+                .expect("ip"),
+        );
         // That very /24 routed, then all of 10.89.0.0/16, then 10.0.0.0/8.
         let other = free_subnet("abc", &[(net, 24)]).expect("another");
         assert_ne!(other, routed);
         let all = (u32::from(Ipv4Addr::new(10, 89, 0, 0)), 16);
-        assert!(matches!(free_subnet("abc", &[all]), Err(BridgeError::NoFreeSubnet)));
+        assert!(matches!(
+            free_subnet("abc", &[all]),
+            Err(BridgeError::NoFreeSubnet)
+        ));
         let ten = (u32::from(Ipv4Addr::new(10, 0, 0, 0)), 8);
-        assert!(matches!(free_subnet("abc", &[ten]), Err(BridgeError::NoFreeSubnet)));
-        assert_eq!(first_host("10.89.3.0/24"), Some(Ipv4Addr::new(10, 89, 3, 1)));
+        assert!(matches!(
+            free_subnet("abc", &[ten]),
+            Err(BridgeError::NoFreeSubnet)
+        ));
+        assert_eq!(
+            first_host("10.89.3.0/24"),
+            Some(Ipv4Addr::new(10, 89, 3, 1))
+        );
     }
 }

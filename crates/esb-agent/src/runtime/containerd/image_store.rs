@@ -3,17 +3,49 @@
 //! unpacked with the overlayfs snapshotter, so a worker's root filesystem is one
 //! snapshot on top of the image's committed layers.
 //!
-//! TODO(helper): sources in order — already in containerd; the local Docker daemon
-//! (export); the box's registry.
+//! Sources in order: containerd itself (already imported and unpacked); the local
+//! Docker daemon (`docker save`, streamed); the box's registry (`--registry`). Imports
+//! run under a lease so the garbage collector cannot take half an image, and the image
+//! record, manifest and config labels keep it all once the lease ends.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use containerd_client::services::v1::ListImagesRequest;
 
 use super::client::Containerd;
+use super::content_blobs::info;
+use super::docker_import;
+use super::image_manifest::chain_ids;
+use super::image_record::{self, Imported, StoredImage};
+use super::image_unpack::{snapshot_exists, unpack};
+use super::import_lease::ImportLease;
+use super::registry_pull::Registry;
+
+/// How long a Docker daemon has to answer before the registry is tried instead.
+const DOCKER_TIMEOUT: Duration = Duration::from_secs(3);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImageError {
-    #[error("{0}")]
-    Missing(String),
+    #[error(
+        "image {reference} is not in containerd, and no Docker daemon or registry has it ({tried}): run `esb build` (with Docker) or start the agent with --registry"
+    )]
+    Missing { reference: String, tried: String },
+    #[error("{0} is not an image reference (esb/<function>:<hash>)")]
+    BadReference(String),
+    #[error("containerd: {action}: {detail}")]
+    Containerd { action: String, detail: String },
+    #[error("Docker: {action}: {detail}")]
+    Docker { action: String, detail: String },
+    #[error("registry {registry}: {action}: {detail}")]
+    Registry {
+        registry: String,
+        action: String,
+        detail: String,
+    },
+    #[error("{what}: {detail}")]
+    Malformed { what: String, detail: String },
 }
 
 /// What a worker is started from.
@@ -28,7 +60,7 @@ pub struct Image {
 }
 
 /// The parts of the image's configuration a container is started with.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ImageConfig {
     pub entrypoint: Vec<String>,
     pub cmd: Vec<String>,
@@ -38,29 +70,250 @@ pub struct ImageConfig {
     pub user: String,
 }
 
+/// One reference's image once known; the lock makes concurrent `ensure`s of the same
+/// reference import it once.
+type Slot = Arc<tokio::sync::Mutex<Option<Arc<Image>>>>;
+
 pub struct ImageStore {
     containerd: Containerd,
     docker_host: Option<String>,
     registry: Option<String>,
+    images: Mutex<HashMap<String, Slot>>,
 }
 
 impl ImageStore {
-    pub fn new(containerd: Containerd, docker_host: Option<String>, registry: Option<String>) -> Self {
+    /// `docker_host` overrides `DOCKER_HOST` (None: it, or the local socket);
+    /// `registry` is `HOST:PORT` of a plain-HTTP registry.
+    pub fn new(
+        containerd: Containerd,
+        docker_host: Option<String>,
+        registry: Option<String>,
+    ) -> Self {
         Self {
             containerd,
             docker_host,
             registry,
+            images: Mutex::new(HashMap::new()),
         }
     }
 
-    /// The image, imported and unpacked first when containerd lacks it.
+    /// The image, imported and unpacked first when containerd lacks it. Known images
+    /// are answered from memory.
     pub async fn ensure(&self, reference: &str) -> Result<Arc<Image>, ImageError> {
-        let _ = (&self.containerd, &self.docker_host, &self.registry);
-        Err(ImageError::Missing(reference.to_string()))
+        let (repository, tag) = split(reference)?;
+        let slot = {
+            let mut images = self
+                .images
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            images.entry(reference.to_string()).or_default().clone()
+        };
+        let mut slot = slot.lock().await;
+        if let Some(image) = slot.as_ref() {
+            return Ok(image.clone());
+        }
+        let image = Arc::new(self.load(reference, repository, tag).await?);
+        *slot = Some(image.clone());
+        Ok(image)
     }
 
     /// Function images (`esb/...`) the store holds, for placement.
     pub async fn held(&self) -> Vec<String> {
-        Vec::new()
+        let request = self.containerd.request(ListImagesRequest::default());
+        match self.containerd.images().list(request).await {
+            Ok(response) => response
+                .into_inner()
+                .images
+                .into_iter()
+                .map(|image| image.name)
+                .filter(|name| name.starts_with("esb/"))
+                .collect(),
+            Err(status) => {
+                tracing::warn!("cannot list containerd's images: {}", status.message());
+                Vec::new()
+            }
+        }
+    }
+
+    async fn load(
+        &self,
+        reference: &str,
+        repository: &str,
+        tag: &str,
+    ) -> Result<Image, ImageError> {
+        if let Some(stored) = image_record::read(&self.containerd, reference).await? {
+            if let Some(top) = chain_ids(&stored.config.diff_ids).last()
+                && snapshot_exists(&self.containerd, top).await?
+            {
+                return Ok(image(reference, top.clone(), stored));
+            }
+            if self.layers_present(&stored).await? {
+                tracing::info!("unpacking {reference}, already in containerd");
+                let lease = ImportLease::create(&self.containerd).await?;
+                let result = unpack(
+                    &self.containerd,
+                    &lease,
+                    &stored.manifest.layers,
+                    &stored.config.diff_ids,
+                )
+                .await;
+                lease.release().await;
+                return Ok(image(reference, result?, stored));
+            }
+        }
+        let lease = ImportLease::create(&self.containerd).await?;
+        let result = self.import(&lease, reference, repository, tag).await;
+        lease.release().await;
+        result
+    }
+
+    async fn layers_present(&self, stored: &StoredImage) -> Result<bool, ImageError> {
+        for layer in &stored.manifest.layers {
+            if info(&self.containerd, &layer.digest).await?.is_none() {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// From Docker, else the registry; then unpacked and recorded.
+    async fn import(
+        &self,
+        lease: &ImportLease,
+        reference: &str,
+        repository: &str,
+        tag: &str,
+    ) -> Result<Image, ImageError> {
+        let mut tried = Vec::new();
+        let mut imported = self.from_docker(lease, reference, &mut tried).await?;
+        if imported.is_none() {
+            imported = self
+                .from_registry(lease, repository, tag, &mut tried)
+                .await?;
+        }
+        let Some(Imported {
+            manifest_bytes,
+            media_type,
+            image: stored,
+        }) = imported
+        else {
+            return Err(ImageError::Missing {
+                reference: reference.to_string(),
+                tried: tried.join("; "),
+            });
+        };
+        let top = unpack(
+            &self.containerd,
+            lease,
+            &stored.manifest.layers,
+            &stored.config.diff_ids,
+        )
+        .await?;
+        image_record::record(
+            &self.containerd,
+            lease,
+            reference,
+            &manifest_bytes,
+            &media_type,
+            &stored.manifest,
+        )
+        .await?;
+        Ok(image(reference, top, stored))
+    }
+
+    async fn from_docker(
+        &self,
+        lease: &ImportLease,
+        reference: &str,
+        tried: &mut Vec<String>,
+    ) -> Result<Option<Imported>, ImageError> {
+        let docker = match esb_docker::connect(self.docker_host.as_deref(), DOCKER_TIMEOUT).await {
+            Ok(docker) => docker,
+            Err(unavailable) => {
+                tracing::debug!("{unavailable}");
+                tried.push(format!("no Docker daemon at {}", unavailable.endpoint));
+                return Ok(None);
+            }
+        };
+        let imported = docker_import::import(&self.containerd, lease, &docker, reference).await?;
+        if imported.is_none() {
+            tried.push("Docker does not have it".into());
+        }
+        Ok(imported)
+    }
+
+    async fn from_registry(
+        &self,
+        lease: &ImportLease,
+        repository: &str,
+        tag: &str,
+        tried: &mut Vec<String>,
+    ) -> Result<Option<Imported>, ImageError> {
+        let Some(registry) = &self.registry else {
+            tried.push("no registry configured".into());
+            return Ok(None);
+        };
+        let registry = Registry::new(registry)?;
+        tracing::info!("pulling {repository}:{tag} from {}", registry.host());
+        let imported = registry
+            .pull(&self.containerd, lease, repository, tag)
+            .await?;
+        if imported.is_none() {
+            tried.push(format!("registry {} does not have it", registry.host()));
+        }
+        Ok(imported)
+    }
+}
+
+fn image(reference: &str, chain_id: String, stored: StoredImage) -> Image {
+    Image {
+        reference: reference.to_string(),
+        chain_id,
+        config: stored.config.config,
+    }
+}
+
+/// `repository:tag`; a reference must name its tag (ESB's are content hashes).
+fn split(reference: &str) -> Result<(&str, &str), ImageError> {
+    let bad = || ImageError::BadReference(reference.to_string());
+    let (repository, tag) = reference.rsplit_once(':').ok_or_else(bad)?;
+    let valid = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/'))
+    };
+    if !valid(repository)
+        || !valid(tag)
+        || tag.contains('/')
+        || repository
+            .split('/')
+            .any(|part| part.is_empty() || part.starts_with('.'))
+    {
+        return Err(bad());
+    }
+    Ok((repository, tag))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_name_a_repository_and_a_tag() {
+        assert_eq!(
+            split("esb/hello:0123abcd").expect("valid"),
+            ("esb/hello", "0123abcd")
+        );
+        for bad in [
+            "esb/hello",
+            "esb/hello:",
+            ":tag",
+            "esb/he llo:t",
+            "a:b/c",
+            "../x:y",
+        ] {
+            let err = split(bad).expect_err(bad);
+            assert!(err.to_string().contains("esb/<function>:<hash>"), "{err}");
+        }
     }
 }

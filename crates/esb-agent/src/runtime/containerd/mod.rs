@@ -15,10 +15,18 @@
 
 mod bridge;
 pub mod client;
+mod content_blobs;
+mod docker_import;
+mod image_manifest;
+mod image_record;
 pub mod image_store;
+mod image_unpack;
+mod import_lease;
 mod netns;
 mod oci_spec;
+mod registry_pull;
 mod standby;
+mod tar_stream;
 mod task;
 
 use std::collections::{HashMap, HashSet};
@@ -170,7 +178,10 @@ impl Inner {
     }
 
     fn output_file(&self, container: &str) -> PathBuf {
-        self.options.dir.join("output").join(format!("{container}.log"))
+        self.options
+            .dir
+            .join("output")
+            .join(format!("{container}.log"))
     }
 
     fn cgroups_path(&self, container: &str) -> String {
@@ -322,7 +333,9 @@ impl Inner {
             cgroups_path: self.cgroups_path(container),
             binds,
         };
-        let spec_json = oci_spec::runtime_spec(&worker_spec).to_string().into_bytes();
+        let spec_json = oci_spec::runtime_spec(&worker_spec)
+            .to_string()
+            .into_bytes();
         let labels = HashMap::from([
             (labels::MANAGED.to_string(), "true".to_string()),
             (labels::BOX.to_string(), self.options.box_id.clone()),
@@ -372,7 +385,12 @@ impl Inner {
         ready
     }
 
-    async fn wait_ready(&self, id: &str, container: &str, address: &str) -> Result<(), RuntimeError> {
+    async fn wait_ready(
+        &self,
+        id: &str,
+        container: &str,
+        address: &str,
+    ) -> Result<(), RuntimeError> {
         let deadline = Instant::now() + READY_TIMEOUT;
         let mut attempts = 0u32;
         loop {
@@ -386,7 +404,10 @@ impl Inner {
             if attempts.is_multiple_of(25) && !self.task_alive(container).await {
                 return Err(Self::start_err(
                     id,
-                    format!("the worker exited before answering: {}", self.output_tail(container)),
+                    format!(
+                        "the worker exited before answering: {}",
+                        self.output_tail(container)
+                    ),
                 ));
             }
             if Instant::now() > deadline {
@@ -436,7 +457,13 @@ impl Inner {
     }
 
     async fn remove(&self, container: &str) {
-        task::remove(&self.ctr, &self.bridge, container, &self.output_file(container)).await;
+        task::remove(
+            &self.ctr,
+            &self.bridge,
+            container,
+            &self.output_file(container),
+        )
+        .await;
     }
 
     /// The worker's cgroup directory for `controller` (v1), or its v2 directory.
@@ -611,23 +638,32 @@ impl WorkerRuntime for ContainerdRuntime {
         let output = inner.output_file(&worker.container);
         if std::fs::metadata(&output).is_ok_and(|m| m.len() > OUTPUT_CAP) {
             // The shim appends: cutting the file back loses only old output.
-            let _ = std::fs::OpenOptions::new().write(true).truncate(true).open(&output);
+            let _ = std::fs::OpenOptions::new()
+                .write(true)
+                .truncate(true)
+                .open(&output);
         }
         let memory = inner.cgroup_dir(&worker.container, "memory");
         let stats = crate::memory_limit::stats(&memory);
         let current = read_u64(&memory.join("memory.current"))
             .or_else(|| read_u64(&memory.join("memory.usage_in_bytes")))
             .unwrap_or_default();
-        let cpu_ns = read_u64(&inner.cgroup_dir(&worker.container, "cpuacct").join("cpuacct.usage"))
-            .or_else(|| {
-                std::fs::read_to_string(memory.join("cpu.stat")).ok().and_then(|s| {
+        let cpu_ns = read_u64(
+            &inner
+                .cgroup_dir(&worker.container, "cpuacct")
+                .join("cpuacct.usage"),
+        )
+        .or_else(|| {
+            std::fs::read_to_string(memory.join("cpu.stat"))
+                .ok()
+                .and_then(|s| {
                     s.lines()
                         .find_map(|l| l.strip_prefix("usage_usec "))
                         .and_then(|v| v.trim().parse::<u64>().ok())
                         .map(|us| us * 1000)
                 })
-            })
-            .unwrap_or_default();
+        })
+        .unwrap_or_default();
         WorkerUsage {
             memory_bytes: current,
             memory_max_bytes: stats.max_bytes,
@@ -697,7 +733,8 @@ impl WorkerRuntime for ContainerdRuntime {
         let inner = &self.inner;
         inner.shutting_down.store(true, Ordering::Relaxed);
         let deadline = Instant::now() + READY_TIMEOUT;
-        while (!locked(&inner.standby_filling).is_empty() || !locked(&inner.netns_filling).is_empty())
+        while (!locked(&inner.standby_filling).is_empty()
+            || !locked(&inner.netns_filling).is_empty())
             && Instant::now() < deadline
         {
             tokio::time::sleep(Duration::from_millis(20)).await;

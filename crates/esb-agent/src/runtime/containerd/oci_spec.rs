@@ -178,13 +178,23 @@ mod tests {
             .as_array()
             .and_then(|m| m.iter().find(|m| m["destination"] == "/tmp"))
             .expect("/tmp");
-        assert!(tmp["options"].as_array().expect("options").contains(&json!("size=512m")));
+        assert!(
+            tmp["options"]
+                .as_array()
+                .expect("options")
+                .contains(&json!("size=512m"))
+        );
         let ns = spec["linux"]["namespaces"].as_array().expect("namespaces");
         assert!(ns.contains(&json!({"type": "network", "path": netns})));
         let ca = spec["mounts"]
             .as_array()
             .and_then(|m| m.iter().find(|m| m["destination"] == "/etc/esb/ca.pem"))
             .expect("ca");
-        assert!(ca["options"].as_array().expect("options").contains(&json!("ro")));
+        assert!(
+            ca["options"]
+                .as_array()
+                .expect("options")
+                .contains(&json!("ro"))
+        );
     }
 }

@@ -70,7 +70,10 @@ impl Inner {
             let keep = !inner.shutting_down.load(Ordering::Relaxed) && current;
             match prepared {
                 Ok(standby) if keep => {
-                    locked(&inner.standby).entry(hash).or_default().push(standby);
+                    locked(&inner.standby)
+                        .entry(hash)
+                        .or_default()
+                        .push(standby);
                 }
                 Ok(_) => inner.remove(&container).await,
                 Err(e) => tracing::warn!("cannot prepare a standby worker of {}: {e}", spec.name),

@@ -34,10 +34,15 @@ pub fn all_containers(state: &Path) -> Vec<String> {
     let Some(id) = box_id(state) else {
         return Vec::new();
     };
-    ctr(&["containers", "ls", "-q", &format!("labels.\"esb.box\"=={id}")])
-        .split_whitespace()
-        .map(str::to_string)
-        .collect()
+    ctr(&[
+        "containers",
+        "ls",
+        "-q",
+        &format!("labels.\"esb.box\"=={id}"),
+    ])
+    .split_whitespace()
+    .map(str::to_string)
+    .collect()
 }
 
 /// The box's worker containers (the unstarted standbys are not workers).
@@ -122,11 +127,16 @@ pub fn leftovers(state: &Path) -> Vec<String> {
             .map(|l| format!("mount {l}")),
     );
     for controller in ["memory", "pids", "cpu", "freezer"] {
-        let dir = Path::new("/sys/fs/cgroup").join(controller).join(format!("esb-{id}"));
+        let dir = Path::new("/sys/fs/cgroup")
+            .join(controller)
+            .join(format!("esb-{id}"));
         if let Ok(entries) = std::fs::read_dir(&dir) {
-            left.extend(entries.flatten().filter(|e| e.path().is_dir()).map(|e| {
-                format!("cgroup {}", e.path().display())
-            }));
+            left.extend(
+                entries
+                    .flatten()
+                    .filter(|e| e.path().is_dir())
+                    .map(|e| format!("cgroup {}", e.path().display())),
+            );
         }
     }
     left

@@ -1,0 +1,146 @@
+//! Importing an image from the local Docker daemon (where `esb build` puts it): the
+//! `docker save` archive streams straight into containerd's content store, layer by
+//! layer (uncompressed: their digests are the image's diff IDs), and a Docker schema 2
+//! manifest is written for them. Nothing is exported when containerd already holds
+//! every blob.
+
+use std::collections::HashMap;
+
+use esb_docker::bollard::Docker;
+use esb_docker::bollard::errors::Error as DockerError;
+
+use super::client::Containerd;
+use super::content_blobs::{BlobWriter, info, read_small};
+use super::image_manifest::{DOCKER_CONFIG, DOCKER_LAYER, DOCKER_MANIFEST, Descriptor, Manifest};
+use super::image_record::{Imported, StoredImage, write_config};
+use super::image_store::ImageError;
+use super::import_lease::ImportLease;
+use super::tar_stream::TarStream;
+
+/// A config JSON larger than this is not an image config.
+const MAX_CONFIG: u64 = 16 << 20;
+
+fn docker_error(action: String) -> impl FnOnce(DockerError) -> ImageError {
+    move |e| ImageError::Docker {
+        action,
+        detail: e.to_string(),
+    }
+}
+
+/// The image from Docker; `None` when the daemon has no such image.
+pub async fn import(
+    containerd: &Containerd,
+    lease: &ImportLease,
+    docker: &Docker,
+    reference: &str,
+) -> Result<Option<Imported>, ImageError> {
+    let inspect = match docker.inspect_image(reference).await {
+        Ok(inspect) => inspect,
+        Err(DockerError::DockerResponseServerError {
+            status_code: 404, ..
+        }) => return Ok(None),
+        Err(e) => return Err(docker_error(format!("inspect {reference}"))(e)),
+    };
+    let config_digest = inspect.id.unwrap_or_default();
+    let diff_ids = inspect.root_fs.and_then(|r| r.layers).unwrap_or_default();
+    let Some(config_hex) = config_digest.strip_prefix("sha256:") else {
+        return Err(ImageError::Malformed {
+            what: reference.to_string(),
+            detail: format!("Docker names its config {config_digest:?}"),
+        });
+    };
+
+    let mut sizes: HashMap<String, i64> = HashMap::new();
+    let mut config_bytes = None;
+    if all_present(containerd, &config_digest, &diff_ids).await? {
+        tracing::debug!("{reference}: every blob already in containerd");
+        config_bytes = Some(read_small(containerd, &config_digest).await?);
+    } else {
+        tracing::info!("importing {reference} from Docker into containerd");
+        let mut tar = TarStream::new(Box::pin(docker.export_image(reference)));
+        let tar_error = |e: super::tar_stream::TarError| ImageError::Docker {
+            action: format!("export {reference}"),
+            detail: e.to_string(),
+        };
+        let config_name = format!("{config_hex}.json");
+        while let Some(entry) = tar.next_entry().await.map_err(tar_error)? {
+            if !entry.is_file() {
+                continue;
+            }
+            if entry.path.ends_with("/layer.tar") {
+                let mut writer = BlobWriter::open(containerd, &lease.id).await?;
+                while let Some(chunk) = tar.chunk().await.map_err(tar_error)? {
+                    writer.write(&chunk).await?;
+                }
+                let size = writer.size();
+                let digest = writer.commit(None, HashMap::new()).await?;
+                sizes.insert(digest, size);
+            } else if entry.path == config_name {
+                config_bytes = Some(tar.whole(MAX_CONFIG).await.map_err(tar_error)?);
+            }
+        }
+    }
+    let Some(config_bytes) = config_bytes else {
+        return Err(ImageError::Malformed {
+            what: reference.to_string(),
+            detail: format!(
+                "Docker's export lacks its config {config_name}",
+                config_name = config_hex
+            ),
+        });
+    };
+    let (config, parsed) = write_config(containerd, lease, &config_bytes, DOCKER_CONFIG).await?;
+    let mut layers = Vec::with_capacity(parsed.diff_ids.len());
+    for diff_id in &parsed.diff_ids {
+        let size = match sizes.get(diff_id) {
+            Some(size) => *size,
+            None => match info(containerd, diff_id).await? {
+                Some(existing) => {
+                    lease.hold_content(diff_id).await?;
+                    existing.size
+                }
+                None => {
+                    return Err(ImageError::Malformed {
+                        what: reference.to_string(),
+                        detail: format!("Docker's export lacks layer {diff_id}"),
+                    });
+                }
+            },
+        };
+        layers.push(Descriptor {
+            media_type: DOCKER_LAYER.to_string(),
+            digest: diff_id.clone(),
+            size,
+        });
+    }
+    let manifest = Manifest::docker(config, layers);
+    let manifest_bytes = serde_json::to_vec(&manifest).map_err(|e| ImageError::Malformed {
+        what: reference.to_string(),
+        detail: e.to_string(),
+    })?;
+    Ok(Some(Imported {
+        manifest_bytes,
+        media_type: DOCKER_MANIFEST.to_string(),
+        image: StoredImage {
+            manifest,
+            config: parsed,
+        },
+    }))
+}
+
+/// Whether containerd has the config and every layer already.
+async fn all_present(
+    containerd: &Containerd,
+    config: &str,
+    diff_ids: &[String],
+) -> Result<bool, ImageError> {
+    if diff_ids.is_empty() || info(containerd, config).await?.is_none() {
+        return Ok(false);
+    }
+    for diff_id in diff_ids {
+        if info(containerd, diff_id).await?.is_none() {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
