@@ -43,10 +43,11 @@ def write_section(path, heading, section):
         f.write(text.rstrip("\n") + "\n")
 
 
-def start_esb_up(command, state, port, within):
+def start_esb_up(command, state, port, within, env=None, stderr=None):
     """Starts `esb up` (`command`) and waits until it answers HTTPS on `port`;
-    returns the process and the box CA."""
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    returns the process and the box CA. `stderr`: a file for its log (else dropped)."""
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr or subprocess.DEVNULL,
+                            env=env)
     ca = os.path.join(state, "certs", "ca.pem")
     deadline = time.time() + within
     while True:

@@ -1,6 +1,7 @@
 """Worker runtimes compared through the whole `esb up` path (client -> HTTPS gateway
-Invoke API -> pool -> worker): cold start, resume from pause and warm latency, docker
-vs process, for a Python function and a Rust `provided.al2023` function.
+Invoke API -> pool -> worker): cold start, resume from pause and warm latency, process
+vs docker vs containerd, for a Python function and a Rust `provided.al2023` function,
+and where a containerd cold start spends its time (the agent logs each phase).
 
 Cold start: K identical functions per language, each invoked once (no worker exists
 yet, the image is built and present). Standby: a second worker of each function, started
@@ -12,6 +13,7 @@ Usage: bench_runtime.py <esb> <rust-bootstrap> <venv> <python-functions> <benchm
                         <cold-k> <warm-n> <resume-n> <command>
 """
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -26,6 +28,9 @@ COLD, WARM, RESUME = int(COLD), int(WARM), int(RESUME)
 PAUSE_AFTER = 0.3
 LANGS = {"python": b'{"seconds": 0}', "rust": b'{"action": "echo", "bench": true}'}
 BUSY = {"python": b'{"seconds": 2}', "rust": b'{"action": "sleep", "seconds": 2}'}
+RUNTIMES = ("process", "docker", "containerd")
+# The containerd runtime's phases of a start from scratch, as its agent logs them.
+PHASES = ("network", "snapshot", "container", "task_create", "task_start", "ready")
 
 
 def make_project(root):
@@ -56,10 +61,32 @@ def start_box(root, runtime):
     port = free_port()
     t0 = time.time()
     # Unsigned clients: this measures workers; bench-gateway.sh measures Signature V4.
+    env = dict(os.environ, ESB_LOG="info,s3s=off,dynoxide=error,esb_agent::runtime::containerd=debug")
+    log = open(os.path.join(root, f"{runtime}.log"), "w")
     proc, ca = start_esb_up(
         [ESB, "up", "--open-invoke-api", "--template", os.path.join(root, "template.yaml"), "--state-dir", state,
-         "--port", str(port), "--runtime", runtime, "--pause-idle-after", str(PAUSE_AFTER)], state, port, 900)
+         "--port", str(port), "--runtime", runtime, "--pause-idle-after", str(PAUSE_AFTER)], state, port, 900,
+        env=env, stderr=log)
     return proc, (port, ca), time.time() - t0
+
+
+def median(values):
+    values = sorted(values)
+    return values[len(values) // 2]
+
+
+def phases(root):
+    """Each containerd start from scratch's phases (ms), by function, from the agent's log."""
+    out = {}
+    with open(os.path.join(root, "containerd.log")) as f:
+        for line in f:
+            if "containerd worker started" not in line:
+                continue
+            worker = re.search(r"worker=(\S+)", line)
+            fields = dict(re.findall(r"(\w+)_ms=([\d.]+)", line))
+            if worker and all(p in fields for p in PHASES):
+                out[worker.group(1)] = {p: float(fields[p]) for p in PHASES}
+    return out
 
 
 def invoke(conn, function, body):
@@ -108,13 +135,14 @@ def main():
     try:
         make_project(root)
         build_images(root)
-        for runtime in ("process", "docker"):
+        for runtime in RUNTIMES:
             proc, box, startup[runtime] = start_box(root, runtime)
             try:
                 results[runtime] = measure(box)
             finally:
                 proc.terminate()
                 proc.wait(timeout=120)
+        started = phases(root)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     table = [
@@ -134,11 +162,26 @@ def main():
         "| resume p50 ms | resume p90 ms | warm p50 ms | warm p99 ms |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for runtime in ("process", "docker"):
+    for runtime in RUNTIMES:
         for lang in LANGS:
             table.append(row(runtime, lang, results[runtime][lang]))
-    table += ["", f"Box start to first HTTPS answer (images up to date): process {startup['process']:.2f} s, "
-              f"docker {startup['docker']:.2f} s.", ""]
+    table += ["", "Box start to first HTTPS answer (images up to date): "
+              + ", ".join(f"{r} {startup[r]:.2f} s" for r in RUNTIMES) + ".", ""]
+    table += ["### Where a containerd cold start goes", "",
+              "The agent's own timing of each first worker (no standby yet), p50 over the cold functions; "
+              "`ready` runs from the task's start until the worker's `esb rie` answers. The rest of the cold "
+              "figure above is the gateway, the runtime's init and the invocation itself.", "",
+              "| function | " + " | ".join(f"{p} ms" for p in PHASES) + " | agent total ms | cold p50 ms |",
+              "|---|" + "---:|" * (len(PHASES) + 2)]
+    for lang in LANGS:
+        samples = [v for k, v in started.items() if k.startswith(lang)]
+        if not samples:
+            continue
+        med = {p: median(s[p] for s in samples) for p in PHASES}
+        total = median(sum(s.values()) for s in samples)
+        table.append(f"| {lang} | " + " | ".join(f"{med[p]:.1f}" for p in PHASES)
+                     + f" | {total:.1f} | {pct(results['containerd'][lang]['cold'], 50):.1f} |")
+    table.append("")
     section = "\n".join(table)
     print(section)
     write_section(OUT, "## Worker runtimes: cold start, resume, warm", section)

@@ -478,6 +478,21 @@ impl Inner {
     }
 }
 
+impl Inner {
+    /// Removes the box's parent cgroups (`esb-<box>` under each controller), which runc
+    /// leaves behind once their last worker is gone; a non-empty one stays.
+    fn remove_parent_cgroups(&self) {
+        let name = format!("esb-{}", self.options.box_id);
+        let root = Path::new("/sys/fs/cgroup");
+        let _ = std::fs::remove_dir(root.join(&name));
+        if let Ok(controllers) = std::fs::read_dir(root) {
+            for c in controllers.flatten() {
+                let _ = std::fs::remove_dir(c.path().join(&name));
+            }
+        }
+    }
+}
+
 /// Later `KEY=` entries replace earlier ones, keeping the first one's place.
 fn dedup_env(env: Vec<String>) -> Vec<String> {
     let mut out: Vec<String> = Vec::with_capacity(env.len());
@@ -749,5 +764,6 @@ impl WorkerRuntime for ContainerdRuntime {
             task::release_netns(&inner.bridge, &n.path).await;
         }
         inner.bridge.remove().await;
+        inner.remove_parent_cgroups();
     }
 }

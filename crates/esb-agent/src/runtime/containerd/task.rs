@@ -85,26 +85,16 @@ pub struct NewTask<'a> {
     pub log_file: &'a Path,
 }
 
-/// Prepares the snapshot, creates the container and its task (runc create: the
+/// Creates the container, prepares its snapshot and creates its task (runc create: the
 /// process exists, stopped before the function's entrypoint); not started.
 pub async fn create(
     ctr: &Containerd,
     task: NewTask<'_>,
     phases: &mut Phases,
 ) -> Result<(), String> {
-    let t = Instant::now();
-    let prepared = ctr
-        .snapshots()
-        .prepare(ctr.request(PrepareSnapshotRequest {
-            snapshotter: SNAPSHOTTER.into(),
-            key: task.id.into(),
-            parent: task.parent_snapshot.into(),
-            labels: HashMap::new(),
-        }))
-        .await
-        .map_err(|e| format!("preparing its root filesystem: {}", e.message()))?
-        .into_inner();
-    phases.snapshot = t.elapsed();
+    // The container first: it references the snapshot, so containerd's garbage
+    // collector (which may run at any moment, say after an image import's lease ends)
+    // never sees the snapshot unreferenced.
     let t = Instant::now();
     let container = Container {
         id: task.id.into(),
@@ -129,6 +119,19 @@ pub async fn create(
         .await
         .map_err(|e| format!("creating the container: {}", e.message()))?;
     phases.container = t.elapsed();
+    let t = Instant::now();
+    let prepared = ctr
+        .snapshots()
+        .prepare(ctr.request(PrepareSnapshotRequest {
+            snapshotter: SNAPSHOTTER.into(),
+            key: task.id.into(),
+            parent: task.parent_snapshot.into(),
+            labels: HashMap::new(),
+        }))
+        .await
+        .map_err(|e| format!("preparing its root filesystem: {}", e.message()))?
+        .into_inner();
+    phases.snapshot = t.elapsed();
     let t = Instant::now();
     let log = format!("file://{}", task.log_file.display());
     ctr.tasks()

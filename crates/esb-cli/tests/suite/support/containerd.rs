@@ -126,17 +126,12 @@ pub fn leftovers(state: &Path) -> Vec<String> {
             .filter(|l| l.contains(&prefix))
             .map(|l| format!("mount {l}")),
     );
-    for controller in ["memory", "pids", "cpu", "freezer"] {
+    for controller in ["", "memory", "pids", "cpu", "freezer"] {
         let dir = Path::new("/sys/fs/cgroup")
             .join(controller)
             .join(format!("esb-{id}"));
-        if let Ok(entries) = std::fs::read_dir(&dir) {
-            left.extend(
-                entries
-                    .flatten()
-                    .filter(|e| e.path().is_dir())
-                    .map(|e| format!("cgroup {}", e.path().display())),
-            );
+        if dir.is_dir() {
+            left.push(format!("cgroup {}", dir.display()));
         }
     }
     left
