@@ -83,10 +83,7 @@ pub async fn import(
     let Some(config_bytes) = config_bytes else {
         return Err(ImageError::Malformed {
             what: reference.to_string(),
-            detail: format!(
-                "Docker's export lacks its config {config_name}",
-                config_name = config_hex
-            ),
+            detail: format!("Docker's export lacks its config {config_hex}.json"),
         });
     };
     let (config, parsed) = write_config(containerd, lease, &config_bytes, DOCKER_CONFIG).await?;

@@ -185,10 +185,12 @@ impl ImageStore {
         tag: &str,
     ) -> Result<Image, ImageError> {
         let mut tried = Vec::new();
-        let mut imported = self.from_docker(lease, reference, &mut tried).await?;
+        let mut imported = self
+            .import_from_docker(lease, reference, &mut tried)
+            .await?;
         if imported.is_none() {
             imported = self
-                .from_registry(lease, repository, tag, &mut tried)
+                .pull_from_registry(lease, repository, tag, &mut tried)
                 .await?;
         }
         let Some(Imported {
@@ -221,7 +223,7 @@ impl ImageStore {
         Ok(image(reference, top, stored))
     }
 
-    async fn from_docker(
+    async fn import_from_docker(
         &self,
         lease: &ImportLease,
         reference: &str,
@@ -242,7 +244,7 @@ impl ImageStore {
         Ok(imported)
     }
 
-    async fn from_registry(
+    async fn pull_from_registry(
         &self,
         lease: &ImportLease,
         repository: &str,

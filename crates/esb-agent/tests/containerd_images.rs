@@ -1,0 +1,450 @@
+//! The containerd runtime's image store against the real containerd and Docker daemon:
+//! an image `esb build` would leave in Docker is imported into a namespace of its own,
+//! unpacked into overlayfs snapshots that survive containerd's garbage collector, found
+//! again without importing, and pulled from a real registry when Docker is absent.
+//! Needs root, containerd at /run/containerd/containerd.sock and Docker.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use esb_agent::runtime::containerd::client::{Containerd, DEFAULT_SOCKET};
+use esb_agent::runtime::containerd::image_store::{ImageError, ImageStore};
+use sha2::{Digest, Sha256};
+
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+fn unique(what: &str) -> String {
+    format!(
+        "{what}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+fn run(program: &str, args: &[&str]) -> String {
+    let output = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("run {program}: {e}"));
+    assert!(
+        output.status.success(),
+        "{program} {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// `ctr` in `namespace`, its output whether or not it succeeded.
+fn ctr(namespace: &str, args: &[&str]) -> String {
+    let output = Command::new("ctr")
+        .args(["-n", namespace])
+        .args(args)
+        .stderr(Stdio::null())
+        .output()
+        .expect("run ctr");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// A containerd namespace of the test's own, emptied and deleted when dropped.
+struct Namespace {
+    name: String,
+}
+
+impl Namespace {
+    fn new(what: &str) -> Self {
+        Self {
+            name: unique(&format!("esb-test-{what}")),
+        }
+    }
+
+    async fn connect(&self) -> Containerd {
+        Containerd::connect(Path::new(DEFAULT_SOCKET), &self.name)
+            .await
+            .unwrap_or_else(|e| {
+                panic!("these tests need containerd running at {DEFAULT_SOCKET} (start it: `containerd &`): {e}")
+            })
+    }
+
+    fn snapshots(&self) -> String {
+        ctr(
+            &self.name,
+            &["snapshots", "--snapshotter", "overlayfs", "ls"],
+        )
+    }
+
+    fn list(&self, args: &[&str]) -> Vec<String> {
+        ctr(&self.name, args)
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+impl Drop for Namespace {
+    fn drop(&mut self) {
+        let ns = self.name.clone();
+        for image in self.list(&["images", "ls", "-q"]) {
+            ctr(&ns, &["images", "rm", &image]);
+        }
+        for lease in self.list(&["leases", "ls", "-q"]) {
+            ctr(&ns, &["leases", "rm", &lease]);
+        }
+        // Children before parents: repeat until nothing more goes.
+        for _ in 0..20 {
+            let keys: Vec<String> = self
+                .snapshots()
+                .lines()
+                .skip(1)
+                .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+                .collect();
+            if keys.is_empty() {
+                break;
+            }
+            for key in keys {
+                ctr(
+                    &ns,
+                    &["snapshots", "--snapshotter", "overlayfs", "rm", &key],
+                );
+            }
+        }
+        for digest in self.list(&["content", "ls", "-q"]) {
+            ctr(&ns, &["content", "rm", &digest]);
+        }
+        ctr("default", &["namespaces", "rm", &ns]);
+        if ctr("default", &["namespaces", "ls", "-q"])
+            .lines()
+            .any(|l| l.trim() == ns)
+        {
+            eprintln!("containerd namespace {ns} is left over");
+        }
+    }
+}
+
+/// A two-layer image built from scratch (no pulls: the test runs offline), removed
+/// from Docker when dropped.
+struct TestImage {
+    reference: String,
+    dir: tempfile::TempDir,
+    first: String,
+    second: String,
+}
+
+impl TestImage {
+    fn build() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let name = unique("esb/ctrimg");
+        let reference = format!("{name}:{}", unique("h"));
+        let first = format!("first layer of {reference}\n");
+        let second = format!("second layer of {reference}\n");
+        std::fs::write(dir.path().join("a.txt"), &first).expect("a.txt");
+        std::fs::write(dir.path().join("b.txt"), &second).expect("b.txt");
+        std::fs::write(
+            dir.path().join("Dockerfile"),
+            "FROM scratch\nCOPY a.txt /a.txt\nCOPY b.txt /data/b.txt\n\
+             ENV GREETING=hello\nWORKDIR /data\nUSER 1000\n\
+             ENTRYPOINT [\"/bin/run\", \"x\"]\nCMD [\"arg1\"]\n",
+        )
+        .expect("Dockerfile");
+        let path = dir.path().to_string_lossy().into_owned();
+        run("docker", &["build", "-q", "-t", &reference, &path]);
+        Self {
+            reference,
+            dir,
+            first,
+            second,
+        }
+    }
+
+    /// The top chain ID, computed from what Docker says the layers are.
+    fn chain_id(&self) -> String {
+        let layers = run(
+            "docker",
+            &[
+                "image",
+                "inspect",
+                "-f",
+                "{{range .RootFS.Layers}}{{.}} {{end}}",
+                &self.reference,
+            ],
+        );
+        let mut chain = String::new();
+        for diff_id in layers.split_whitespace() {
+            chain = if chain.is_empty() {
+                diff_id.to_string()
+            } else {
+                let digest = Sha256::digest(format!("{chain} {diff_id}").as_bytes());
+                let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+                format!("sha256:{hex}")
+            };
+        }
+        assert!(
+            layers.split_whitespace().count() == 2,
+            "two layers: {layers}"
+        );
+        chain
+    }
+}
+
+impl Drop for TestImage {
+    fn drop(&mut self) {
+        let _ = Command::new("docker")
+            .args(["rmi", "-f", &self.reference])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let _ = &self.dir;
+    }
+}
+
+/// The files of committed snapshot `chain_id`, read through a view's mounts.
+fn read_from_snapshot(ns: &Namespace, chain_id: &str, file: &str) -> String {
+    let key = unique("esb-test-view");
+    let mounts = ctr(
+        &ns.name,
+        &[
+            "snapshots",
+            "--snapshotter",
+            "overlayfs",
+            "view",
+            "--mounts",
+            &key,
+            chain_id,
+        ],
+    );
+    ctr(
+        &ns.name,
+        &["snapshots", "--snapshotter", "overlayfs", "rm", &key],
+    );
+    let mounts: serde_json::Value = serde_json::from_str(&mounts).expect("mounts JSON");
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    for mount in mounts.as_array().expect("mounts") {
+        // ctr prints Go's field names.
+        if mount["Type"] == "bind" {
+            dirs.push(PathBuf::from(mount["Source"].as_str().expect("source")));
+        }
+        for option in mount["Options"].as_array().into_iter().flatten() {
+            if let Some(lower) = option.as_str().and_then(|o| o.strip_prefix("lowerdir=")) {
+                dirs.extend(lower.split(':').map(PathBuf::from));
+            }
+        }
+    }
+    dirs.iter()
+        .find_map(|dir| std::fs::read_to_string(dir.join(file)).ok())
+        .unwrap_or_else(|| panic!("{file} in none of {dirs:?} ({mounts})"))
+}
+
+/// Runs containerd's garbage collector now (deleting a lease with --sync does).
+fn collect_garbage(ns: &Namespace) {
+    let lease = unique("esb-test-gc");
+    ctr(&ns.name, &["leases", "create", &lease]);
+    ctr(&ns.name, &["leases", "rm", "--sync", &lease]);
+}
+
+const NO_DOCKER: &str = "unix:///nonexistent/esb-test/docker.sock";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_docker_image_is_imported_unpacked_kept_and_found_again() {
+    let image = TestImage::build();
+    let ns = Namespace::new("docker");
+    let store = ImageStore::new(ns.connect().await, None, None);
+
+    let imported = store.ensure(&image.reference).await.expect("import");
+    assert_eq!(imported.reference, image.reference);
+    assert_eq!(imported.chain_id, image.chain_id());
+    assert_eq!(imported.config.entrypoint, ["/bin/run", "x"]);
+    assert_eq!(imported.config.cmd, ["arg1"]);
+    assert!(
+        imported.config.env.iter().any(|e| e == "GREETING=hello"),
+        "{:?}",
+        imported.config.env
+    );
+    assert_eq!(imported.config.working_dir, "/data");
+    assert_eq!(imported.config.user, "1000");
+    assert!(
+        ns.snapshots().contains(&imported.chain_id),
+        "{}",
+        ns.snapshots()
+    );
+    assert_eq!(
+        read_from_snapshot(&ns, &imported.chain_id, "a.txt"),
+        image.first
+    );
+    assert_eq!(
+        read_from_snapshot(&ns, &imported.chain_id, "data/b.txt"),
+        image.second
+    );
+    assert_eq!(store.held().await, vec![image.reference.clone()]);
+    assert!(
+        ns.list(&["leases", "ls", "-q"]).is_empty(),
+        "the import's lease is gone"
+    );
+
+    // Known: answered from memory.
+    let started = Instant::now();
+    let again = store.ensure(&image.reference).await.expect("again");
+    assert!(Arc::ptr_eq(&imported, &again));
+    assert!(started.elapsed() < Duration::from_millis(50));
+
+    // The garbage collector keeps everything the image record references.
+    collect_garbage(&ns);
+    assert!(ns.snapshots().contains(&imported.chain_id));
+
+    // Another agent (no Docker now) finds it in containerd as it is.
+    let elsewhere = ImageStore::new(ns.connect().await, Some(NO_DOCKER.into()), None);
+    let found = elsewhere.ensure(&image.reference).await.expect("found");
+    assert_eq!(found.chain_id, imported.chain_id);
+    assert_eq!(found.config, imported.config);
+
+    // Snapshots gone (layers still in the content store): unpacked again, no Docker.
+    for _ in 0..3 {
+        for line in ns.snapshots().lines().skip(1) {
+            if let Some(key) = line.split_whitespace().next() {
+                ctr(
+                    &ns.name,
+                    &["snapshots", "--snapshotter", "overlayfs", "rm", key],
+                );
+            }
+        }
+    }
+    assert!(!ns.snapshots().contains(&imported.chain_id));
+    let unpacked = ImageStore::new(ns.connect().await, Some(NO_DOCKER.into()), None)
+        .ensure(&image.reference)
+        .await
+        .expect("unpacked again");
+    assert_eq!(unpacked.chain_id, imported.chain_id);
+    assert_eq!(
+        read_from_snapshot(&ns, &unpacked.chain_id, "data/b.txt"),
+        image.second
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_ensures_of_one_image_import_it_once() {
+    let image = TestImage::build();
+    let ns = Namespace::new("concurrent");
+    let store = Arc::new(ImageStore::new(ns.connect().await, None, None));
+    let tasks: Vec<_> = (0..2)
+        .map(|_| {
+            let store = store.clone();
+            let reference = image.reference.clone();
+            tokio::spawn(async move { store.ensure(&reference).await })
+        })
+        .collect();
+    let mut images = Vec::new();
+    for task in tasks {
+        images.push(task.await.expect("task").expect("ensure"));
+    }
+    assert!(Arc::ptr_eq(&images[0], &images[1]), "one import, one image");
+    assert_eq!(images[0].chain_id, image.chain_id());
+    // One committed snapshot per layer, no extraction left behind.
+    let snapshots = ns.snapshots();
+    assert_eq!(snapshots.lines().skip(1).count(), 2, "{snapshots}");
+    assert!(!snapshots.contains("esb-extract-"), "{snapshots}");
+}
+
+/// A real Debian docker-registry on loopback, stopped when dropped.
+struct Registry {
+    child: std::process::Child,
+    addr: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Registry {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let config = dir.path().join("registry.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n",
+                dir.path().join("storage").display()
+            ),
+        )
+        .expect("registry config");
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start docker-registry (Debian package docker-registry)");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(&addr).is_err() {
+            assert!(Instant::now() < deadline, "the registry did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Self {
+            child,
+            addr,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_docker_images_come_from_the_registry() {
+    let image = TestImage::build();
+    let registry = Registry::start();
+    let remote = format!("{}/{}", registry.addr, image.reference);
+    run("docker", &["tag", &image.reference, &remote]);
+    let pushed = Command::new("docker")
+        .args(["push", &remote])
+        .output()
+        .expect("docker push");
+    run("docker", &["rmi", &remote]);
+    assert!(
+        pushed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pushed.stderr)
+    );
+
+    let ns = Namespace::new("registry");
+    let store = ImageStore::new(
+        ns.connect().await,
+        Some(NO_DOCKER.into()),
+        Some(registry.addr.clone()),
+    );
+    let pulled = store.ensure(&image.reference).await.expect("pull");
+    assert_eq!(pulled.chain_id, image.chain_id());
+    assert_eq!(pulled.config.entrypoint, ["/bin/run", "x"]);
+    assert_eq!(pulled.config.cmd, ["arg1"]);
+    assert_eq!(
+        read_from_snapshot(&ns, &pulled.chain_id, "a.txt"),
+        image.first
+    );
+    collect_garbage(&ns);
+    assert!(ns.snapshots().contains(&pulled.chain_id));
+    assert_eq!(store.held().await, vec![image.reference.clone()]);
+
+    // What nobody has: the error says where it looked and what to do.
+    let missing = format!("{}-missing:0000", image.reference.replace(':', "-"));
+    let err = store.ensure(&missing).await.expect_err("nobody has it");
+    assert!(matches!(err, ImageError::Missing { .. }), "{err:?}");
+    let text = err.to_string();
+    for part in [
+        missing.as_str(),
+        "esb build",
+        "--registry",
+        NO_DOCKER,
+        &registry.addr,
+    ] {
+        assert!(text.contains(part), "{part:?} in {text}");
+    }
+}
