@@ -10,6 +10,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use containerd_client::services::v1::snapshots::{RemoveSnapshotRequest, ViewSnapshotRequest};
+use containerd_client::services::v1::{CreateRequest, DeleteRequest};
 use esb_agent::runtime::containerd::client::{Containerd, DEFAULT_SOCKET};
 use esb_agent::runtime::containerd::image_store::{ImageError, ImageStore};
 use sha2::{Digest, Sha256};
@@ -75,6 +77,36 @@ impl Namespace {
         )
     }
 
+    /// Removes every snapshot, children before parents; a removal can fail while
+    /// containerd collects garbage, so this repeats until none is left.
+    fn remove_snapshots(&self) {
+        let mut failures = Vec::new();
+        for _ in 0..50 {
+            let keys: Vec<String> = self
+                .snapshots()
+                .lines()
+                .skip(1)
+                .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+                .collect();
+            if keys.is_empty() {
+                return;
+            }
+            failures.clear();
+            for key in keys {
+                let output = Command::new("ctr")
+                    .args(["-n", &self.name, "snapshots", "--snapshotter", "overlayfs"])
+                    .args(["rm", &key])
+                    .output()
+                    .expect("run ctr");
+                if !output.status.success() {
+                    failures.push(String::from_utf8_lossy(&output.stderr).trim().to_string());
+                }
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        eprintln!("snapshots of {} left: {failures:?}", self.name);
+    }
+
     fn list(&self, args: &[&str]) -> Vec<String> {
         ctr(&self.name, args)
             .lines()
@@ -94,24 +126,7 @@ impl Drop for Namespace {
         for lease in self.list(&["leases", "ls", "-q"]) {
             ctr(&ns, &["leases", "rm", &lease]);
         }
-        // Children before parents: repeat until nothing more goes.
-        for _ in 0..20 {
-            let keys: Vec<String> = self
-                .snapshots()
-                .lines()
-                .skip(1)
-                .filter_map(|l| l.split_whitespace().next().map(str::to_string))
-                .collect();
-            if keys.is_empty() {
-                break;
-            }
-            for key in keys {
-                ctr(
-                    &ns,
-                    &["snapshots", "--snapshotter", "overlayfs", "rm", &key],
-                );
-            }
-        }
+        self.remove_snapshots();
         for digest in self.list(&["content", "ls", "-q"]) {
             ctr(&ns, &["content", "rm", &digest]);
         }
@@ -126,38 +141,59 @@ impl Drop for Namespace {
 }
 
 /// A two-layer image built from scratch (no pulls: the test runs offline), removed
-/// from Docker when dropped.
+/// from Docker when dropped. The first layer holds a file of several MiB, so layers
+/// travel in more than one write.
 struct TestImage {
     reference: String,
-    dir: tempfile::TempDir,
+    _dir: Arc<tempfile::TempDir>,
     first: String,
+    big: Arc<Vec<u8>>,
     second: String,
 }
 
 impl TestImage {
     fn build() -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
+        Self::family(1).remove(0)
+    }
+
+    /// `count` images with the same first layer and second layers of their own.
+    fn family(count: usize) -> Vec<Self> {
+        let dir = Arc::new(tempfile::tempdir().expect("tempdir"));
         let name = unique("esb/ctrimg");
-        let reference = format!("{name}:{}", unique("h"));
-        let first = format!("first layer of {reference}\n");
-        let second = format!("second layer of {reference}\n");
+        let first = format!("first layer of {name}\n");
+        let mut seed: u32 = std::process::id();
+        let big: Vec<u8> = (0..(3 << 20) + 17)
+            .map(|_| {
+                seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                (seed >> 24) as u8
+            })
+            .collect();
         std::fs::write(dir.path().join("a.txt"), &first).expect("a.txt");
-        std::fs::write(dir.path().join("b.txt"), &second).expect("b.txt");
+        std::fs::write(dir.path().join("big.bin"), &big).expect("big.bin");
         std::fs::write(
             dir.path().join("Dockerfile"),
-            "FROM scratch\nCOPY a.txt /a.txt\nCOPY b.txt /data/b.txt\n\
+            "FROM scratch\nCOPY a.txt big.bin /\nCOPY b.txt /data/b.txt\n\
              ENV GREETING=hello\nWORKDIR /data\nUSER 1000\n\
              ENTRYPOINT [\"/bin/run\", \"x\"]\nCMD [\"arg1\"]\n",
         )
         .expect("Dockerfile");
+        let big = Arc::new(big);
         let path = dir.path().to_string_lossy().into_owned();
-        run("docker", &["build", "-q", "-t", &reference, &path]);
-        Self {
-            reference,
-            dir,
-            first,
-            second,
-        }
+        (0..count)
+            .map(|_| {
+                let reference = format!("{name}:{}", unique("h"));
+                let second = format!("second layer of {reference}\n");
+                std::fs::write(dir.path().join("b.txt"), &second).expect("b.txt");
+                run("docker", &["build", "-q", "-t", &reference, &path]);
+                Self {
+                    reference,
+                    _dir: dir.clone(),
+                    first: first.clone(),
+                    big: big.clone(),
+                    second,
+                }
+            })
+            .collect()
     }
 
     /// The top chain ID, computed from what Docker says the layers are.
@@ -197,45 +233,72 @@ impl Drop for TestImage {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
-        let _ = &self.dir;
     }
 }
 
-/// The files of committed snapshot `chain_id`, read through a view's mounts.
-fn read_from_snapshot(ns: &Namespace, chain_id: &str, file: &str) -> String {
+/// A file of committed snapshot `chain_id`, as text.
+async fn read_from_snapshot(ns: &Namespace, chain_id: &str, file: &str) -> String {
+    String::from_utf8(bytes_from_snapshot(ns, chain_id, file).await).expect("text")
+}
+
+/// A file of committed snapshot `chain_id`, read through a view's mounts. The view is
+/// leased: containerd 1.6's collector would otherwise take it at once and leave its
+/// parent with a dangling child it can never remove.
+async fn bytes_from_snapshot(ns: &Namespace, chain_id: &str, file: &str) -> Vec<u8> {
+    let containerd = ns.connect().await;
+    let lease = unique("esb-test-view");
+    containerd
+        .leases()
+        .create(containerd.request(CreateRequest {
+            id: lease.clone(),
+            ..Default::default()
+        }))
+        .await
+        .expect("lease");
     let key = unique("esb-test-view");
-    let mounts = ctr(
-        &ns.name,
-        &[
-            "snapshots",
-            "--snapshotter",
-            "overlayfs",
-            "view",
-            "--mounts",
-            &key,
-            chain_id,
-        ],
-    );
-    ctr(
-        &ns.name,
-        &["snapshots", "--snapshotter", "overlayfs", "rm", &key],
-    );
-    let mounts: serde_json::Value = serde_json::from_str(&mounts).expect("mounts JSON");
+    let view = containerd
+        .snapshots()
+        .view(containerd.leased(
+            ViewSnapshotRequest {
+                snapshotter: "overlayfs".into(),
+                key: key.clone(),
+                parent: chain_id.to_string(),
+                ..Default::default()
+            },
+            &lease,
+        ))
+        .await;
+    let mounts = view.expect("view").into_inner().mounts;
+    containerd
+        .snapshots()
+        .remove(containerd.request(RemoveSnapshotRequest {
+            snapshotter: "overlayfs".into(),
+            key,
+        }))
+        .await
+        .expect("remove the view");
+    containerd
+        .leases()
+        .delete(containerd.request(DeleteRequest {
+            id: lease,
+            sync: false,
+        }))
+        .await
+        .expect("delete the lease");
     let mut dirs: Vec<PathBuf> = Vec::new();
-    for mount in mounts.as_array().expect("mounts") {
-        // ctr prints Go's field names.
-        if mount["Type"] == "bind" {
-            dirs.push(PathBuf::from(mount["Source"].as_str().expect("source")));
+    for mount in &mounts {
+        if mount.r#type == "bind" {
+            dirs.push(PathBuf::from(&mount.source));
         }
-        for option in mount["Options"].as_array().into_iter().flatten() {
-            if let Some(lower) = option.as_str().and_then(|o| o.strip_prefix("lowerdir=")) {
+        for option in &mount.options {
+            if let Some(lower) = option.strip_prefix("lowerdir=") {
                 dirs.extend(lower.split(':').map(PathBuf::from));
             }
         }
     }
     dirs.iter()
-        .find_map(|dir| std::fs::read_to_string(dir.join(file)).ok())
-        .unwrap_or_else(|| panic!("{file} in none of {dirs:?} ({mounts})"))
+        .find_map(|dir| std::fs::read(dir.join(file)).ok())
+        .unwrap_or_else(|| panic!("{file} in none of {dirs:?} ({mounts:?})"))
 }
 
 /// Runs containerd's garbage collector now (deleting a lease with --sync does).
@@ -271,13 +334,14 @@ async fn a_docker_image_is_imported_unpacked_kept_and_found_again() {
         ns.snapshots()
     );
     assert_eq!(
-        read_from_snapshot(&ns, &imported.chain_id, "a.txt"),
+        read_from_snapshot(&ns, &imported.chain_id, "a.txt").await,
         image.first
     );
     assert_eq!(
-        read_from_snapshot(&ns, &imported.chain_id, "data/b.txt"),
+        read_from_snapshot(&ns, &imported.chain_id, "data/b.txt").await,
         image.second
     );
+    assert!(bytes_from_snapshot(&ns, &imported.chain_id, "big.bin").await == *image.big);
     assert_eq!(store.held().await, vec![image.reference.clone()]);
     assert!(
         ns.list(&["leases", "ls", "-q"]).is_empty(),
@@ -301,16 +365,7 @@ async fn a_docker_image_is_imported_unpacked_kept_and_found_again() {
     assert_eq!(found.config, imported.config);
 
     // Snapshots gone (layers still in the content store): unpacked again, no Docker.
-    for _ in 0..3 {
-        for line in ns.snapshots().lines().skip(1) {
-            if let Some(key) = line.split_whitespace().next() {
-                ctr(
-                    &ns.name,
-                    &["snapshots", "--snapshotter", "overlayfs", "rm", key],
-                );
-            }
-        }
-    }
+    ns.remove_snapshots();
     assert!(!ns.snapshots().contains(&imported.chain_id));
     let unpacked = ImageStore::new(ns.connect().await, Some(NO_DOCKER.into()), None)
         .ensure(&image.reference)
@@ -318,7 +373,7 @@ async fn a_docker_image_is_imported_unpacked_kept_and_found_again() {
         .expect("unpacked again");
     assert_eq!(unpacked.chain_id, imported.chain_id);
     assert_eq!(
-        read_from_snapshot(&ns, &unpacked.chain_id, "data/b.txt"),
+        read_from_snapshot(&ns, &unpacked.chain_id, "data/b.txt").await,
         image.second
     );
 }
@@ -345,6 +400,42 @@ async fn concurrent_ensures_of_one_image_import_it_once() {
     let snapshots = ns.snapshots();
     assert_eq!(snapshots.lines().skip(1).count(), 2, "{snapshots}");
     assert!(!snapshots.contains("esb-extract-"), "{snapshots}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn images_sharing_a_layer_unpack_side_by_side() {
+    let family = TestImage::family(2);
+    let ns = Namespace::new("shared");
+    let store = Arc::new(ImageStore::new(ns.connect().await, None, None));
+    let tasks: Vec<_> = family
+        .iter()
+        .map(|image| {
+            let store = store.clone();
+            let reference = image.reference.clone();
+            tokio::spawn(async move { store.ensure(&reference).await })
+        })
+        .collect();
+    for (task, image) in tasks.into_iter().zip(&family) {
+        let ensured = task.await.expect("task").expect("ensure");
+        assert_eq!(ensured.chain_id, image.chain_id());
+        assert_eq!(
+            read_from_snapshot(&ns, &ensured.chain_id, "data/b.txt").await,
+            image.second
+        );
+        assert_eq!(
+            read_from_snapshot(&ns, &ensured.chain_id, "a.txt").await,
+            image.first
+        );
+    }
+    // The shared layer once, each image's own layer on it.
+    let snapshots = ns.snapshots();
+    assert_eq!(snapshots.lines().skip(1).count(), 3, "{snapshots}");
+    assert!(!snapshots.contains("esb-extract-"), "{snapshots}");
+    let mut held = store.held().await;
+    held.sort();
+    let mut expected: Vec<String> = family.iter().map(|i| i.reference.clone()).collect();
+    expected.sort();
+    assert_eq!(held, expected);
 }
 
 /// A real Debian docker-registry on loopback, stopped when dropped.
@@ -426,7 +517,7 @@ async fn without_docker_images_come_from_the_registry() {
     assert_eq!(pulled.config.entrypoint, ["/bin/run", "x"]);
     assert_eq!(pulled.config.cmd, ["arg1"]);
     assert_eq!(
-        read_from_snapshot(&ns, &pulled.chain_id, "a.txt"),
+        read_from_snapshot(&ns, &pulled.chain_id, "a.txt").await,
         image.first
     );
     collect_garbage(&ns);
