@@ -353,6 +353,11 @@ async fn a_docker_image_is_imported_unpacked_kept_and_found_again() {
     let again = store.ensure(&image.reference).await.expect("again");
     assert!(Arc::ptr_eq(&imported, &again));
     assert!(started.elapsed() < Duration::from_millis(50));
+    // Forgotten: looked up in containerd again, found as it is.
+    store.forget(&image.reference);
+    let looked_up = store.ensure(&image.reference).await.expect("looked up");
+    assert!(!Arc::ptr_eq(&imported, &looked_up));
+    assert_eq!(looked_up.chain_id, imported.chain_id);
 
     // The garbage collector keeps everything the image record references.
     collect_garbage(&ns);

@@ -2,7 +2,9 @@
 //! `docker save` archive streams straight into containerd's content store, layer by
 //! layer (uncompressed: their digests are the image's diff IDs), and a Docker schema 2
 //! manifest is written for them. Nothing is exported when containerd already holds
-//! every blob.
+//! every blob; otherwise every layer is streamed (the archive names layers by Docker's
+//! v1 IDs, so a layer's digest is only known once it has passed), and containerd keeps
+//! one copy of those it already had.
 
 use std::collections::HashMap;
 

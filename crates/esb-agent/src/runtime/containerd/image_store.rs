@@ -117,6 +117,16 @@ impl ImageStore {
         Ok(image)
     }
 
+    /// Drops what is remembered of `reference`, so the next [`Self::ensure`] looks in
+    /// containerd again (say, after a worker's snapshot could not be prepared on it
+    /// because someone removed the image with `ctr`).
+    pub fn forget(&self, reference: &str) {
+        self.images
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(reference);
+    }
+
     /// Function images (`esb/...`) the store holds, for placement.
     pub async fn held(&self) -> Vec<String> {
         let request = self.containerd.request(ListImagesRequest::default());
