@@ -2,7 +2,9 @@
 //! `docker save` archive streams straight into containerd's content store, layer by
 //! layer (uncompressed: their digests are the image's diff IDs), and a Docker schema 2
 //! manifest is written for them. Nothing is exported when containerd already holds
-//! every blob.
+//! every blob; otherwise every layer is streamed (the archive names layers by Docker's
+//! v1 IDs, so a layer's digest is only known once it has passed), and containerd keeps
+//! one copy of those it already had.
 
 use std::collections::HashMap;
 
@@ -83,10 +85,7 @@ pub async fn import(
     let Some(config_bytes) = config_bytes else {
         return Err(ImageError::Malformed {
             what: reference.to_string(),
-            detail: format!(
-                "Docker's export lacks its config {config_name}",
-                config_name = config_hex
-            ),
+            detail: format!("Docker's export lacks its config {config_hex}.json"),
         });
     };
     let (config, parsed) = write_config(containerd, lease, &config_bytes, DOCKER_CONFIG).await?;

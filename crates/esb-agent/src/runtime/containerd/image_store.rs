@@ -117,6 +117,16 @@ impl ImageStore {
         Ok(image)
     }
 
+    /// Drops what is remembered of `reference`, so the next [`Self::ensure`] looks in
+    /// containerd again (say, after a worker's snapshot could not be prepared on it
+    /// because someone removed the image with `ctr`).
+    pub fn forget(&self, reference: &str) {
+        self.images
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(reference);
+    }
+
     /// Function images (`esb/...`) the store holds, for placement.
     pub async fn held(&self) -> Vec<String> {
         let request = self.containerd.request(ListImagesRequest::default());
@@ -185,10 +195,12 @@ impl ImageStore {
         tag: &str,
     ) -> Result<Image, ImageError> {
         let mut tried = Vec::new();
-        let mut imported = self.from_docker(lease, reference, &mut tried).await?;
+        let mut imported = self
+            .import_from_docker(lease, reference, &mut tried)
+            .await?;
         if imported.is_none() {
             imported = self
-                .from_registry(lease, repository, tag, &mut tried)
+                .pull_from_registry(lease, repository, tag, &mut tried)
                 .await?;
         }
         let Some(Imported {
@@ -221,7 +233,7 @@ impl ImageStore {
         Ok(image(reference, top, stored))
     }
 
-    async fn from_docker(
+    async fn import_from_docker(
         &self,
         lease: &ImportLease,
         reference: &str,
@@ -242,7 +254,7 @@ impl ImageStore {
         Ok(imported)
     }
 
-    async fn from_registry(
+    async fn pull_from_registry(
         &self,
         lease: &ImportLease,
         repository: &str,
