@@ -221,6 +221,12 @@ impl Agent {
         }
     }
 
+    /// Readies the runtime to start workers of `images` (see
+    /// [`WorkerRuntime::prepare_images`]).
+    pub async fn prepare_images(&self, images: &[String]) -> Result<(), RuntimeError> {
+        self.runtime.prepare_images(images).await
+    }
+
     /// Stops every worker and releases the box's runtime resources (the box is shutting down).
     pub async fn destroy_all(&self) {
         let all: Vec<WorkerRecord> = self.workers.lock().await.drain().map(|(_, w)| w).collect();

@@ -87,6 +87,19 @@ pub fn run(mut args: UpArgs) -> Result<()> {
             crate::agent_command::AgentNode::local(args.local_node.memory_mb),
         )
         .await?;
+        if kind == RuntimeKind::Containerd {
+            // Into containerd before the first request: one export from Docker, not
+            // one per function at its first cold start.
+            let images: Vec<String> = project.images.values().cloned().collect();
+            crate::quiet::note!(
+                "esb: making {} function images ready in containerd",
+                images.len()
+            );
+            agent
+                .prepare_images(&images)
+                .await
+                .context("cannot import the function images into containerd")?;
+        }
         let host_python = if kind == RuntimeKind::Process && project.has_python() {
             host_python(&mut project).await
         } else {

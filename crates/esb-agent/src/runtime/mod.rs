@@ -68,6 +68,11 @@ pub trait WorkerRuntime: Send + Sync {
     async fn held_images(&self) -> Vec<String> {
         Vec::new()
     }
+    /// Makes the images of `images` ready to start workers from before any is asked
+    /// for (the containerd runtime imports them); a no-op where images need nothing.
+    async fn prepare_images(&self, _images: &[String]) -> Result<(), RuntimeError> {
+        Ok(())
+    }
     /// Releases box-wide resources (the docker runtime's network) once every worker is gone.
     async fn shutdown(&self) {}
 }

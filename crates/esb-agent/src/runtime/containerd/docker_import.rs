@@ -127,6 +127,51 @@ pub async fn import(
     }))
 }
 
+/// Streams the blobs (configs and layers) of every image in `references` that Docker
+/// holds into containerd's content store, in one export: layers the images share (a
+/// Python base, ESB's runtime) pass once, where one export per image would send the
+/// shared base every time. Images are recorded later, by [`import`], which then finds
+/// every blob present.
+pub async fn export_blobs(
+    containerd: &Containerd,
+    lease: &ImportLease,
+    docker: &Docker,
+    references: &[&str],
+) -> Result<(), ImageError> {
+    if references.is_empty() {
+        return Ok(());
+    }
+    tracing::info!(
+        images = references.len(),
+        "importing function images from Docker into containerd"
+    );
+    let action = || format!("export {}", references.join(" "));
+    let mut tar = TarStream::new(Box::pin(docker.export_images(references)));
+    let tar_error = |e: super::tar_stream::TarError| ImageError::Docker {
+        action: action(),
+        detail: e.to_string(),
+    };
+    while let Some(entry) = tar.next_entry().await.map_err(tar_error)? {
+        if !entry.is_file() {
+            continue;
+        }
+        if entry.path.ends_with("/layer.tar") {
+            let mut writer = BlobWriter::open(containerd, &lease.id).await?;
+            while let Some(chunk) = tar.chunk().await.map_err(tar_error)? {
+                writer.write(&chunk).await?;
+            }
+            writer.commit(None, HashMap::new()).await?;
+        } else if entry.path.ends_with(".json") && !entry.path.contains('/') {
+            let data = tar.whole(MAX_CONFIG).await.map_err(tar_error)?;
+            // manifest.json and repositories are the archive's own, not configs.
+            if entry.path != "manifest.json" {
+                write_config(containerd, lease, &data, DOCKER_CONFIG).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Whether containerd has the config and every layer already.
 async fn all_present(
     containerd: &Containerd,

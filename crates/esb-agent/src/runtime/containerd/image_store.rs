@@ -117,6 +117,46 @@ impl ImageStore {
         Ok(image)
     }
 
+    /// Imports every image of `references` containerd lacks, ahead of their first
+    /// worker (`esb up` names its project's images): what Docker holds comes in one
+    /// export whose shared layers pass once; the rest is imported one by one as
+    /// [`Self::ensure`] does. Returns the first failure, after trying them all.
+    pub async fn prefetch(&self, references: &[String]) -> Result<(), ImageError> {
+        let mut missing = Vec::new();
+        for reference in references {
+            let known = image_record::read(&self.containerd, reference).await?;
+            if known.is_none() {
+                missing.push(reference.as_str());
+            }
+        }
+        let lease = ImportLease::create(&self.containerd).await?;
+        if !missing.is_empty()
+            && let Ok(docker) =
+                esb_docker::connect(self.docker_host.as_deref(), DOCKER_TIMEOUT).await
+        {
+            let mut held = Vec::new();
+            for reference in &missing {
+                if docker.inspect_image(reference).await.is_ok() {
+                    held.push(*reference);
+                }
+            }
+            if let Err(e) =
+                docker_import::export_blobs(&self.containerd, &lease, &docker, &held).await
+            {
+                tracing::warn!("cannot import the images from Docker at once: {e}");
+            }
+        }
+        // The lease keeps the exported blobs until each image is recorded.
+        let mut first_error = None;
+        for reference in references {
+            if let Err(e) = self.ensure(reference).await {
+                first_error.get_or_insert(e);
+            }
+        }
+        lease.release().await;
+        first_error.map_or(Ok(()), Err)
+    }
+
     /// Drops what is remembered of `reference`, so the next [`Self::ensure`] looks in
     /// containerd again (say, after a worker's snapshot could not be prepared on it
     /// because someone removed the image with `ctr`).

@@ -744,6 +744,14 @@ impl WorkerRuntime for ContainerdRuntime {
         self.inner.images.held().await
     }
 
+    async fn prepare_images(&self, images: &[String]) -> Result<(), RuntimeError> {
+        self.inner
+            .images
+            .prefetch(images)
+            .await
+            .map_err(|e| RuntimeError::Containerd(e.to_string()))
+    }
+
     async fn shutdown(&self) {
         let inner = &self.inner;
         inner.shutting_down.store(true, Ordering::Relaxed);
