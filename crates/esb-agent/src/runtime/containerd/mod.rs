@@ -359,7 +359,7 @@ impl Inner {
         .await;
         if let Err(e) = created {
             // The container may not hold the namespace yet: release both.
-            task::remove(&self.ctr, &self.bridge, container, &log_file).await;
+            task::remove(&self.ctr, &self.bridge, container, &log_file, false).await;
             task::release_netns(&self.bridge, &netns.path).await;
             return Err(Self::start_err(id, e));
         }
@@ -462,6 +462,7 @@ impl Inner {
             &self.bridge,
             container,
             &self.output_file(container),
+            true,
         )
         .await;
     }

@@ -162,20 +162,55 @@ pub async fn start(ctr: &Containerd, id: &str) -> Result<(), String> {
 
 /// The container's labels, if it exists.
 pub async fn labels(ctr: &Containerd, id: &str) -> Option<HashMap<String, String>> {
+    container(ctr, id).await.map(|c| c.labels)
+}
+
+async fn container(ctr: &Containerd, id: &str) -> Option<Container> {
     let got = ctr
         .containers()
         .get(ctr.request(GetContainerRequest { id: id.into() }))
         .await
         .ok()?;
-    got.into_inner().container.map(|c| c.labels)
+    got.into_inner().container
 }
 
-/// Removes the worker's task, container, snapshot, namespace and log, whatever of them
-/// exists: safe on a half-made worker and on one already gone.
-pub async fn remove(ctr: &Containerd, bridge: &Bridge, id: &str, log_file: &Path) {
-    let netns = labels(ctr, id)
+/// Kills the container's task (all its processes).
+async fn kill(ctr: &Containerd, id: &str) -> Result<(), tonic::Status> {
+    ctr.tasks()
+        .kill(ctr.request(KillRequest {
+            container_id: id.into(),
+            exec_id: String::new(),
+            signal: libc::SIGKILL as u32,
+            all: true,
+        }))
         .await
-        .and_then(|l| l.get(NETNS_LABEL).cloned());
+        .map(|_| ())
+}
+
+/// A container this young may have its task being created right now (by an agent
+/// killed mid-start, whose request containerd still completes).
+const TASK_MAY_BE_COMING: Duration = Duration::from_secs(30);
+
+/// Removes the worker's task, container, snapshot, namespace and log, whatever of them
+/// exists: safe on a half-made worker and on one already gone. `task_may_come`: the
+/// container may be someone else's start in progress (not this agent's own failed
+/// one), so a young container without a task is given a moment to get it.
+pub async fn remove(
+    ctr: &Containerd,
+    bridge: &Bridge,
+    id: &str,
+    log_file: &Path,
+    task_may_come: bool,
+) {
+    let record = container(ctr, id).await;
+    let young = task_may_come
+        && record
+            .as_ref()
+            .and_then(|c| c.created_at)
+            .and_then(|t| std::time::SystemTime::try_from(t).ok())
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age < TASK_MAY_BE_COMING);
+    let netns = record.and_then(|c| c.labels.get(NETNS_LABEL).cloned());
     // A frozen task cannot die: thaw it first (harmless when not paused).
     let _ = ctr
         .tasks()
@@ -183,15 +218,19 @@ pub async fn remove(ctr: &Containerd, bridge: &Bridge, id: &str, log_file: &Path
             container_id: id.into(),
         }))
         .await;
-    let killed = ctr
-        .tasks()
-        .kill(ctr.request(KillRequest {
-            container_id: id.into(),
-            exec_id: String::new(),
-            signal: libc::SIGKILL as u32,
-            all: true,
-        }))
-        .await;
+    let mut killed = kill(ctr, id).await;
+    if young && killed.as_ref().is_err_and(|e| e.code() == Code::NotFound) {
+        // Deleting the container now would leave that task's shim and mounts with
+        // nothing naming them: wait briefly for it to appear.
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            killed = kill(ctr, id).await;
+            if !killed.as_ref().is_err_and(|e| e.code() == Code::NotFound) {
+                break;
+            }
+        }
+    }
     if killed.is_ok() {
         let mut tasks = ctr.tasks();
         let wait = tasks.wait(ctr.request(WaitRequest {
