@@ -196,7 +196,7 @@ impl RuntimeArgs {
             orphan_grace: Duration::from_secs(self.orphan_grace),
             log_spool: Some(state_dir.log_spool()),
             standby: self.standby_workers,
-            ready_netns: 2,
+            ready_netns: 6,
         }
     }
 }

@@ -165,7 +165,8 @@ impl Bridge {
             command: command.into(),
             detail,
         };
-        let mut child = tokio::process::Command::new(self.plugins.join(plugin))
+        let mut child = tokio::process::Command::new(self.plugins.join(plugin));
+        child
             .env_clear()
             .env("CNI_COMMAND", command)
             .env("CNI_CONTAINERID", id)
@@ -177,9 +178,17 @@ impl Bridge {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| err(e.to_string()))?;
+            .kill_on_drop(true);
+        // Namespaces are mostly made in the background, beside worker starts that
+        // requests wait for: the plugins (and the iptables they run) yield the CPU.
+        // SAFETY: setpriority(2) is async-signal-safe and touches only the child.
+        unsafe {
+            child.pre_exec(|| {
+                libc::setpriority(libc::PRIO_PROCESS, 0, 10);
+                Ok(())
+            });
+        }
+        let mut child = child.spawn().map_err(|e| err(e.to_string()))?;
         if let Some(mut stdin) = child.stdin.take() {
             stdin
                 .write_all(config.to_string().as_bytes())

@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use tonic::{Code, Status, Streaming};
 
 use super::client::Containerd;
-use super::image_store::ImageError;
+use super::image_types::ImageError;
 
 /// The size of each write sent to containerd.
 const PIECE: usize = 1 << 20;

@@ -15,7 +15,7 @@ use super::client::Containerd;
 use super::content_blobs::{BlobWriter, info, read_small};
 use super::image_manifest::{DOCKER_CONFIG, DOCKER_LAYER, DOCKER_MANIFEST, Descriptor, Manifest};
 use super::image_record::{Imported, StoredImage, write_config};
-use super::image_store::ImageError;
+use super::image_types::ImageError;
 use super::import_lease::ImportLease;
 use super::tar_stream::TarStream;
 

@@ -16,7 +16,7 @@ use super::image_manifest::{
     DOCKER_CONFIG, DOCKER_MANIFEST, Descriptor, Manifest, OCI_MANIFEST, ParsedConfig, chain_ids,
     parse_config,
 };
-use super::image_store::ImageError;
+use super::image_types::ImageError;
 use super::import_lease::ImportLease;
 
 /// An image's manifest and parsed config, as read from or written to the store.

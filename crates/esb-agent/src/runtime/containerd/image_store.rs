@@ -19,34 +19,13 @@ use super::content_blobs::info;
 use super::docker_import;
 use super::image_manifest::chain_ids;
 use super::image_record::{self, Imported, StoredImage};
+pub use super::image_types::{ImageConfig, ImageError};
 use super::image_unpack::{snapshot_exists, unpack};
 use super::import_lease::ImportLease;
 use super::registry_pull::Registry;
 
 /// How long a Docker daemon has to answer before the registry is tried instead.
 const DOCKER_TIMEOUT: Duration = Duration::from_secs(3);
-
-#[derive(Debug, thiserror::Error)]
-pub enum ImageError {
-    #[error(
-        "image {reference} is not in containerd, and no Docker daemon or registry has it ({tried}): run `esb build` (with Docker) or start the agent with --registry"
-    )]
-    Missing { reference: String, tried: String },
-    #[error("{0} is not an image reference (esb/<function>:<hash>)")]
-    BadReference(String),
-    #[error("containerd: {action}: {detail}")]
-    Containerd { action: String, detail: String },
-    #[error("Docker: {action}: {detail}")]
-    Docker { action: String, detail: String },
-    #[error("registry {registry}: {action}: {detail}")]
-    Registry {
-        registry: String,
-        action: String,
-        detail: String,
-    },
-    #[error("{what}: {detail}")]
-    Malformed { what: String, detail: String },
-}
 
 /// What a worker is started from.
 #[derive(Debug, Clone)]
@@ -57,17 +36,6 @@ pub struct Image {
     /// filesystem is prepared with this as parent.
     pub chain_id: String,
     pub config: ImageConfig,
-}
-
-/// The parts of the image's configuration a container is started with.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ImageConfig {
-    pub entrypoint: Vec<String>,
-    pub cmd: Vec<String>,
-    /// `KEY=value`.
-    pub env: Vec<String>,
-    pub working_dir: String,
-    pub user: String,
 }
 
 /// One reference's image once known; the lock makes concurrent `ensure`s of the same

@@ -13,7 +13,7 @@ use tonic::Code;
 use super::client::{Containerd, SNAPSHOTTER};
 use super::content_blobs::containerd_error;
 use super::image_manifest::{Descriptor, chain_ids};
-use super::image_store::ImageError;
+use super::image_types::ImageError;
 use super::import_lease::ImportLease;
 
 /// Whether the committed snapshot `name` exists.

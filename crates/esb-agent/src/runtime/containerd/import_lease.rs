@@ -10,7 +10,7 @@ use time::format_description::well_known::Rfc3339;
 
 use super::client::{Containerd, SNAPSHOTTER};
 use super::content_blobs::containerd_error;
-use super::image_store::ImageError;
+use super::image_types::ImageError;
 
 const EXPIRE_LABEL: &str = "containerd.io/gc.expire";
 

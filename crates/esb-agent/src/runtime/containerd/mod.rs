@@ -20,6 +20,7 @@ mod docker_import;
 mod image_manifest;
 mod image_record;
 pub mod image_store;
+mod image_types;
 mod image_unpack;
 mod import_lease;
 mod netns;
@@ -31,7 +32,7 @@ mod task;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -61,6 +62,8 @@ const READY_TIMEOUT: Duration = Duration::from_secs(20);
 const MB_PER_VCPU: u64 = 1769;
 const TMP_SIZE: &str = "512m";
 const PIDS_LIMIT: i64 = 1024;
+/// Background preparation waits until no worker has started for this long.
+const QUIET: Duration = Duration::from_millis(500);
 /// Where the host's worker log spools appear inside a worker.
 const SPOOL_IN_CONTAINER: &str = "/var/esb/log-spool";
 /// A worker's own output file is cut back once this large (function output is in the
@@ -102,12 +105,29 @@ struct Inner {
     netns_ready: Mutex<Vec<ReadyNetns>>,
     /// Namespaces being made for the ready list.
     netns_filling: Mutex<HashSet<PathBuf>>,
-    standby: Mutex<HashMap<String, Vec<standby::Standby>>>,
+    standby: Mutex<HashMap<String, Vec<Standby>>>,
     standby_filling: Mutex<HashSet<String>>,
     current_spec: Mutex<HashMap<String, String>>,
     preparing: tokio::sync::Semaphore,
+    /// Workers being started for requests right now, and when the last one began:
+    /// background preparation (standbys, namespaces) waits for a quiet moment, so it
+    /// never competes with a start a request waits for.
+    starting: AtomicUsize,
+    last_start: Mutex<Instant>,
     shutting_down: AtomicBool,
-    last_phases: Mutex<Phases>,
+}
+
+/// In the container ids of standbys (`esb-<box>-standby-<spec hash>-<n>`).
+const STANDBY_MARK: &str = "-standby-";
+
+/// A created, unstarted task waiting to become a worker.
+struct Standby {
+    container: String,
+    /// The worker id it was made with (its log spool and log records use it).
+    worker_id: String,
+    address: String,
+    token: String,
+    function: String,
 }
 
 /// Bookkeeping is changed one whole insert or removal at a time: a lock poisoned by a
@@ -157,18 +177,14 @@ impl ContainerdRuntime {
                 standby_filling: Mutex::new(HashSet::new()),
                 current_spec: Mutex::new(HashMap::new()),
                 preparing: tokio::sync::Semaphore::new(1),
+                starting: AtomicUsize::new(0),
+                last_start: Mutex::new(Instant::now()),
                 shutting_down: AtomicBool::new(false),
-                last_phases: Mutex::new(Phases::default()),
                 options,
             }),
         };
         runtime.inner.refill_netns();
         Ok(runtime)
-    }
-
-    /// How long each step of the last worker started from scratch took.
-    pub fn last_phases(&self) -> Phases {
-        *locked(&self.inner.last_phases)
     }
 }
 
@@ -224,6 +240,18 @@ impl Inner {
                 }
                 locked(&inner.netns_filling).remove(&path);
             });
+        }
+    }
+
+    /// Waits until no worker has been started for a request for [`QUIET`].
+    async fn wait_quiet(&self) {
+        loop {
+            let since = locked(&self.last_start).elapsed();
+            if self.starting.load(Ordering::Relaxed) == 0 && since >= QUIET {
+                return;
+            }
+            let left = QUIET.saturating_sub(since);
+            tokio::time::sleep(left.max(Duration::from_millis(50))).await;
         }
     }
 
@@ -317,6 +345,7 @@ impl Inner {
         phases.network = t.elapsed();
         let (env, binds) = self.environment(id, spec, image, token);
         let memory_bytes = u64::from(spec.memory_mb) * 1024 * 1024;
+        let shim_group = format!("esb-{}", self.options.box_id);
         let mut args = image.config.entrypoint.clone();
         args.extend(image.config.cmd.iter().cloned());
         let worker_spec = WorkerSpec {
@@ -332,6 +361,7 @@ impl Inner {
             netns: &netns.path,
             cgroups_path: self.cgroups_path(container),
             binds,
+            shim_group: &shim_group,
         };
         let spec_json = oci_spec::runtime_spec(&worker_spec)
             .to_string()
@@ -521,6 +551,66 @@ fn read_u64(path: &Path) -> Option<u64> {
     std::fs::read_to_string(path).ok()?.trim().parse().ok()
 }
 
+impl ContainerdRuntime {
+    /// A started worker of `spec`: a standby started, else one made from scratch;
+    /// returns its container, address and token.
+    async fn start_worker(
+        &self,
+        id: &str,
+        spec: &FunctionSpec,
+        hash: &str,
+        phases: &mut Phases,
+    ) -> Result<(String, String, String), RuntimeError> {
+        let inner = &self.inner;
+        let mut started = None;
+        while let Some(sb) = inner.take_standby(hash) {
+            match inner
+                .start_task(&sb.worker_id, &sb.container, &sb.address, phases)
+                .await
+            {
+                Ok(()) => {
+                    started = Some(sb);
+                    break;
+                }
+                Err(e) => {
+                    tracing::warn!("standby {} is unusable ({e}); removing it", sb.container);
+                    inner.remove(&sb.container).await;
+                }
+            }
+        }
+        Ok(match started {
+            Some(sb) => (sb.container, sb.address, sb.token),
+            None => {
+                let image = inner
+                    .images
+                    .ensure(&spec.image)
+                    .await
+                    .map_err(|e| Inner::start_err(id, e))?;
+                let container = inner.container_id(id);
+                let token = new_token();
+                let address = inner
+                    .create_task(id, &container, spec, &image, &token, phases)
+                    .await?;
+                if let Err(e) = inner.start_task(id, &container, &address, phases).await {
+                    inner.remove(&container).await;
+                    return Err(e);
+                }
+                tracing::debug!(
+                    worker = id,
+                    network_ms = phases.network.as_secs_f64() * 1e3,
+                    snapshot_ms = phases.snapshot.as_secs_f64() * 1e3,
+                    container_ms = phases.container.as_secs_f64() * 1e3,
+                    task_create_ms = phases.task_create.as_secs_f64() * 1e3,
+                    task_start_ms = phases.task_start.as_secs_f64() * 1e3,
+                    ready_ms = phases.ready.as_secs_f64() * 1e3,
+                    "containerd worker started"
+                );
+                (container, address, token)
+            }
+        })
+    }
+}
+
 #[async_trait]
 impl WorkerRuntime for ContainerdRuntime {
     fn kind(&self) -> &'static str {
@@ -543,56 +633,11 @@ impl WorkerRuntime for ContainerdRuntime {
             inner.remove(&stale.container).await;
         }
         let mut phases = Phases::default();
-        let mut started = None;
-        while let Some(sb) = inner.take_standby(&hash) {
-            match inner
-                .start_task(&sb.worker_id, &sb.container, &sb.address, &mut phases)
-                .await
-            {
-                Ok(()) => {
-                    started = Some(sb);
-                    break;
-                }
-                Err(e) => {
-                    tracing::warn!("standby {} is unusable ({e}); removing it", sb.container);
-                    inner.remove(&sb.container).await;
-                }
-            }
-        }
-        let (container, address, token) = match started {
-            Some(sb) => (sb.container, sb.address, sb.token),
-            None => {
-                let image = inner
-                    .images
-                    .ensure(&spec.image)
-                    .await
-                    .map_err(|e| Inner::start_err(id, e))?;
-                let container = inner.container_id(id);
-                let token = new_token();
-                let address = inner
-                    .create_task(id, &container, spec, &image, &token, &mut phases)
-                    .await?;
-                if let Err(e) = inner
-                    .start_task(id, &container, &address, &mut phases)
-                    .await
-                {
-                    inner.remove(&container).await;
-                    return Err(e);
-                }
-                *locked(&inner.last_phases) = phases;
-                tracing::debug!(
-                    worker = id,
-                    network_ms = phases.network.as_secs_f64() * 1e3,
-                    snapshot_ms = phases.snapshot.as_secs_f64() * 1e3,
-                    container_ms = phases.container.as_secs_f64() * 1e3,
-                    task_create_ms = phases.task_create.as_secs_f64() * 1e3,
-                    task_start_ms = phases.task_start.as_secs_f64() * 1e3,
-                    ready_ms = phases.ready.as_secs_f64() * 1e3,
-                    "containerd worker started"
-                );
-                (container, address, token)
-            }
-        };
+        inner.starting.fetch_add(1, Ordering::Relaxed);
+        let result = self.start_worker(id, spec, &hash, &mut phases).await;
+        *locked(&inner.last_start) = Instant::now();
+        inner.starting.fetch_sub(1, Ordering::Relaxed);
+        let (container, address, token) = result?;
         inner.refill(spec);
         let now = now_ms();
         Ok(WorkerRecord {
@@ -719,7 +764,7 @@ impl WorkerRuntime for ContainerdRuntime {
                 .and_then(|t| std::time::SystemTime::try_from(t).ok())
                 .unwrap_or(now);
             let age = now.duration_since(created).unwrap_or_default();
-            let standby = c.id.contains(standby::STANDBY_MARK);
+            let standby = c.id.contains(STANDBY_MARK);
             if !keep.contains(&c.id)
                 && (immediately || standby || age >= inner.options.orphan_grace)
             {
@@ -763,7 +808,7 @@ impl WorkerRuntime for ContainerdRuntime {
         {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        let standbys: Vec<standby::Standby> = locked(&inner.standby)
+        let standbys: Vec<Standby> = locked(&inner.standby)
             .drain()
             .flat_map(|(_, v)| v)
             .collect();

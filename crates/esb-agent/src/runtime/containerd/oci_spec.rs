@@ -13,6 +13,9 @@ use serde_json::{Value, json};
 /// The Any type containerd stores a container's spec under.
 pub const SPEC_TYPE_URL: &str = "types.containerd.io/opencontainers/runtime-spec/1/Spec";
 
+/// The annotation the runc shim groups containers by (containerd's runc v2 shim).
+const SHIM_GROUP_ANNOTATION: &str = "io.containerd.runc.v2.group";
+
 /// Docker's default capability set.
 const CAPABILITIES: [&str; 14] = [
     "CAP_CHOWN",
@@ -77,6 +80,8 @@ pub struct WorkerSpec<'a> {
     pub netns: &'a Path,
     pub cgroups_path: String,
     pub binds: Vec<Bind>,
+    /// Workers of one group share one runc shim process.
+    pub shim_group: &'a str,
 }
 
 pub fn runtime_spec(w: &WorkerSpec<'_>) -> Value {
@@ -123,6 +128,9 @@ pub fn runtime_spec(w: &WorkerSpec<'_>) -> Value {
             "noNewPrivileges": true,
         },
         "root": {"path": "rootfs", "readonly": true},
+        // One shim serves every worker of the group: a new worker's task does not
+        // wait for a shim of its own to start, and N workers cost one shim's memory.
+        "annotations": {SHIM_GROUP_ANNOTATION: w.shim_group},
         "hostname": w.hostname,
         "mounts": mounts,
         "linux": {
@@ -167,6 +175,7 @@ mod tests {
                 destination: "/etc/esb/ca.pem".into(),
                 read_only: true,
             }],
+            shim_group: "esb-box",
         });
         assert_eq!(spec["root"]["readonly"], true);
         assert_eq!(spec["process"]["cwd"], "/");

@@ -14,7 +14,7 @@ use super::image_manifest::{
     DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, Index, Manifest, OCI_INDEX, OCI_MANIFEST, go_arch,
 };
 use super::image_record::{Imported, StoredImage, write_config};
-use super::image_store::ImageError;
+use super::image_types::ImageError;
 use super::import_lease::ImportLease;
 
 const MAX_SMALL: usize = 16 << 20;

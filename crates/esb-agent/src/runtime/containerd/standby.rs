@@ -5,19 +5,6 @@
 
 use super::*;
 
-/// In the container ids of standbys (`esb-<box>-standby-<spec hash>-<n>`).
-pub(super) const STANDBY_MARK: &str = "-standby-";
-
-/// A created, unstarted task waiting to become a worker.
-pub(super) struct Standby {
-    pub container: String,
-    /// The worker id it was made with (its log spool and log records use it).
-    pub worker_id: String,
-    pub address: String,
-    pub token: String,
-    pub function: String,
-}
-
 impl Inner {
     pub(super) fn take_standby(&self, spec_hash: &str) -> Option<Standby> {
         locked(&self.standby).get_mut(spec_hash)?.pop()
@@ -61,7 +48,10 @@ impl Inner {
         let spec = spec.clone();
         tokio::spawn(async move {
             let prepared = match inner.preparing.acquire().await {
-                Ok(_turn) => inner.prepare_standby(&container, &suffix, &spec).await,
+                Ok(_turn) => {
+                    inner.wait_quiet().await;
+                    inner.prepare_standby(&container, &suffix, &spec).await
+                }
                 Err(e) => Err(Inner::control_err(&container, e)),
             };
             let current = locked(&inner.current_spec)
