@@ -10,7 +10,8 @@ use esb_proto::AgentService;
 use esb_proto::agent::{
     AgentInfo, ArtifactChunk, ArtifactStored, DestroyWorkerResponse, EnsureWorkerRequest,
     FunctionSpec, InfoRequest, ListWorkersRequest, ListWorkersResponse, MetricsRequest,
-    MetricsResponse, Worker, WorkerMetrics, WorkerRef, WorkerState,
+    MetricsResponse, PrepareWorkerRequest, PrepareWorkerResponse, Worker, WorkerMetrics, WorkerRef,
+    WorkerState,
 };
 use esb_state::StateDir;
 use tokio::sync::Mutex;
@@ -447,6 +448,18 @@ impl AgentService for Agent {
             .map_err(|e| Status::internal(e.to_string()))?
             .map_err(artifact_status)?;
         Ok(Response::new(ArtifactStored { existed }))
+    }
+
+    async fn prepare_worker(
+        &self,
+        request: Request<PrepareWorkerRequest>,
+    ) -> Result<Response<PrepareWorkerResponse>, Status> {
+        let spec = request
+            .into_inner()
+            .function
+            .ok_or_else(|| Status::invalid_argument("function spec missing"))?;
+        self.runtime.prepare(&spec);
+        Ok(Response::new(PrepareWorkerResponse {}))
     }
 
     async fn get_info(

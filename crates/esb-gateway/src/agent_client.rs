@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use esb_proto::AgentServiceClient;
 use esb_proto::agent::{
-    AgentInfo, ArtifactChunk, EnsureWorkerRequest, FunctionSpec, InfoRequest, Worker, WorkerRef,
+    AgentInfo, ArtifactChunk, EnsureWorkerRequest, FunctionSpec, InfoRequest, PrepareWorkerRequest,
+    Worker, WorkerRef,
 };
 use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 
@@ -145,6 +146,23 @@ impl AgentClient {
             .map(tonic::Response::into_inner)
             .map_err(|status| AgentError::Call {
                 call: "EnsureWorker",
+                status: Box::new(status),
+            })
+    }
+
+    /// Asks the agent to ready the function's first worker (best effort).
+    pub async fn prepare(&self, spec: &FunctionSpec) -> Result<(), AgentError> {
+        let mut req = tonic::Request::new(PrepareWorkerRequest {
+            function: Some(spec.clone()),
+        });
+        req.set_timeout(Duration::from_secs(5));
+        self.client
+            .clone()
+            .prepare_worker(req)
+            .await
+            .map(|_| ())
+            .map_err(|status| AgentError::Call {
+                call: "PrepareWorker",
                 status: Box::new(status),
             })
     }

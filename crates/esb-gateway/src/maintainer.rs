@@ -50,6 +50,7 @@ pub fn spawn(
                 }
             }
             for pool in plan.pools.values() {
+                pool.keep_prepared().await;
                 pool.keep_provisioned().await;
                 if let Some(timeout) = idle_timeout {
                     pool.remove_idle(timeout).await;

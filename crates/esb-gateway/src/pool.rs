@@ -71,6 +71,8 @@ pub struct FunctionPool<P: WorkerProvider = Cluster> {
     provisioned: usize,
     /// Set when the box stops: no more provisioned workers are started.
     closed: AtomicBool,
+    /// The spec generation a first worker was last prepared for (`u64::MAX`: none).
+    prepared: AtomicU64,
     breaker: Breaker,
     /// Idle warm workers, most recently used last (reused first); paused ones first.
     idle: Mutex<Vec<Idle>>,
@@ -137,6 +139,7 @@ impl<P: WorkerProvider> FunctionPool<P> {
             box_slots,
             provisioned,
             closed: AtomicBool::new(false),
+            prepared: AtomicU64::new(u64::MAX),
             breaker: Breaker::new(breaker),
             idle: Mutex::new(Vec::new()),
             workers,
@@ -343,6 +346,20 @@ impl<P: WorkerProvider> FunctionPool<P> {
     }
 
     /// Starts workers until the provisioned number exist (busy or idle).
+    /// Once per spec generation, asks for the function's first worker to be readied
+    /// (a containerd node creates its task without starting it), so even the first
+    /// request finds most of a cold start done. Not for a function that may not run.
+    pub async fn keep_prepared(&self) {
+        let current = self.current.load_full();
+        if self.closed.load(Ordering::Relaxed)
+            || self.limit == 0
+            || self.prepared.swap(current.generation, Ordering::Relaxed) == current.generation
+        {
+            return;
+        }
+        self.workers.prepare(&current.spec).await;
+    }
+
     pub async fn keep_provisioned(&self) {
         while !self.closed.load(Ordering::Relaxed)
             && self.busy() + self.idle_count() < self.provisioned
@@ -520,6 +537,8 @@ mod tests {
         resumed: Vec<String>,
         paused: Vec<String>,
         destroyed: Vec<String>,
+        /// The handlers of the specs it was asked to prepare a worker of.
+        prepared: Vec<String>,
         start_delay: Duration,
         failing: bool,
     }
@@ -588,6 +607,11 @@ mod tests {
                     ..Worker::default()
                 })
             }
+        }
+
+        fn prepare(&self, spec: &FunctionSpec) -> impl Future<Output = ()> + Send {
+            self.state().prepared.push(spec.handler.clone());
+            std::future::ready(())
         }
 
         fn pause(&self, worker: &Worker) -> impl Future<Output = Result<(), AgentError>> + Send {
@@ -816,6 +840,29 @@ mod tests {
         assert!(
             !ready.is_cold(),
             "a provisioned worker of the new spec is ready"
+        );
+    }
+
+    /// The first worker of each spec is prepared once, ahead of any request: again only
+    /// after a reload, and never for a function that may not run.
+    #[tokio::test(start_paused = true)]
+    async fn a_first_worker_is_prepared_once_per_spec() {
+        let agent = FakeAgent::default();
+        let fivefold = pool(&agent, 5, 0);
+        fivefold.keep_prepared().await;
+        fivefold.keep_prepared().await;
+        assert_eq!(agent.state().prepared, ["v1"]);
+        assert_eq!(agent.started(), 0, "preparing starts no worker");
+        fivefold.replace(spec("v2")).await;
+        fivefold.keep_prepared().await;
+        fivefold.keep_prepared().await;
+        assert_eq!(agent.state().prepared, ["v1", "v2"]);
+
+        let off = FakeAgent::default();
+        pool(&off, 0, 0).keep_prepared().await;
+        assert!(
+            off.state().prepared.is_empty(),
+            "a function limited to 0 runs nothing"
         );
     }
 

@@ -27,6 +27,12 @@ pub trait WorkerProvider: Send + Sync + 'static {
     /// Removes a worker for good.
     fn destroy(&self, worker: &Worker) -> impl Future<Output = Result<(), AgentError>> + Send;
 
+    /// Readies the function's first worker ahead of its first request, where the
+    /// runtime can (best effort); nothing by default.
+    fn prepare(&self, _spec: &FunctionSpec) -> impl Future<Output = ()> + Send {
+        std::future::ready(())
+    }
+
     /// Whether an idle worker may be handed out: not when its node was lost or is
     /// draining. A provider with one machine always says yes.
     fn usable(&self, _worker: &Worker) -> bool {
@@ -47,6 +53,10 @@ pub trait WorkerProvider: Send + Sync + 'static {
 }
 
 impl WorkerProvider for Cluster {
+    fn prepare(&self, spec: &FunctionSpec) -> impl Future<Output = ()> + Send {
+        Cluster::prepare(self, spec)
+    }
+
     fn ensure(
         &self,
         spec: &FunctionSpec,

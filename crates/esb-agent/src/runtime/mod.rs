@@ -68,6 +68,10 @@ pub trait WorkerRuntime: Send + Sync {
     async fn held_images(&self) -> Vec<String> {
         Vec::new()
     }
+    /// Readies what the first worker of `spec` needs before it is asked for, in the
+    /// background (the containerd runtime creates a task of it, not started); a
+    /// no-op where starting is cheap.
+    fn prepare(&self, _spec: &FunctionSpec) {}
     /// Makes the images of `images` ready to start workers from before any is asked
     /// for (the containerd runtime imports them); a no-op where images need nothing.
     async fn prepare_images(&self, _images: &[String]) -> Result<(), RuntimeError> {

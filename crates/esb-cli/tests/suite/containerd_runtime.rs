@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::docker_runtime::{Project, Up, e2e_image, echo, esb_down, post};
 use crate::support;
-use crate::support::containerd::{box_workers, leftovers, task_status};
+use crate::support::containerd::{box_standbys, box_workers, leftovers, task_status};
 
 /// An idle worker is frozen after `--pause-idle-after`, and the next request thaws that
 /// same task rather than starting another.
@@ -41,6 +41,50 @@ fn idle_workers_are_paused_and_resumed_on_demand() {
     );
 }
 
+/// Before its first request, a function already has a task created and not started
+/// (the gateway asked the agent to prepare it): the first request starts that very
+/// task, and another is prepared behind it. `--standby-workers 0` prepares nothing.
+#[test]
+fn a_functions_first_worker_is_prepared_before_its_first_request() {
+    let project = Project::new("ctr-prepared");
+    let state = project.state("state");
+    let up = Up::start(&project, &state, &["--runtime", "containerd"]);
+    support::wait_for(
+        "a prepared task before any request",
+        Duration::from_secs(60),
+        || box_standbys(&state).len() == 1,
+    );
+    let prepared = box_standbys(&state);
+    assert!(box_workers(&state).is_empty());
+    assert_eq!(up.invoke(&project.function, &echo()), (200, echo()));
+    assert_eq!(
+        box_workers(&state),
+        prepared,
+        "the prepared task became the worker"
+    );
+    support::wait_for("the next prepared task", Duration::from_secs(60), || {
+        box_standbys(&state).len() == 1
+    });
+    assert_ne!(box_standbys(&state), prepared);
+    drop(up);
+
+    let state = project.state("bare");
+    let up = Up::start(
+        &project,
+        &state,
+        &["--runtime", "containerd", "--standby-workers", "0"],
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(box_standbys(&state).is_empty(), "nothing prepared");
+    assert_eq!(up.invoke(&project.function, &echo()), (200, echo()));
+    assert_eq!(box_workers(&state).len(), 1);
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(
+        box_standbys(&state).is_empty(),
+        "nothing prepared after it either"
+    );
+}
+
 /// `esb down` stops a running box and nothing of it is left; a box SIGKILLed with a
 /// worker, its standby and ready namespaces is cleaned up by `esb down` just as well.
 #[test]
@@ -59,7 +103,7 @@ fn esb_down_leaves_nothing_behind() {
     support::wait_for(
         "the worker and its standby",
         Duration::from_secs(60),
-        || support::containerd::all_containers(&state).len() == 2,
+        || box_workers(&state).len() == 1 && box_standbys(&state).len() == 1,
     );
     let _ = up.child.kill();
     let _ = up.child.wait();

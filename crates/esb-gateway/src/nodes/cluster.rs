@@ -166,6 +166,20 @@ impl Cluster {
     /// Asks `node` for a worker: a remote process node runs the function's code from
     /// artifacts the box pushes it (the box's paths mean nothing there); the box's own
     /// node and docker nodes (which run the function's image) need none.
+    /// Asks the node a new worker of `spec` would be placed on now to ready one (see
+    /// `PrepareWorker`); best effort, and only for nodes that run images.
+    pub async fn prepare(&self, spec: &FunctionSpec) {
+        let Ok(node) = self.choose(spec, None, &HashSet::new()) else {
+            return;
+        };
+        if spec.image.is_empty() || !(node.local || node.info().runtime == "docker") {
+            return;
+        }
+        if let Err(e) = node.client.prepare(spec).await {
+            tracing::debug!(node = %node.name, function = %spec.name, "cannot prepare a worker: {e}");
+        }
+    }
+
     async fn start_on(
         &self,
         node: &Node,

@@ -51,6 +51,12 @@ impl AgentService for InfoOnly {
     ) -> Result<Response<MetricsResponse>, Status> {
         Err(Status::unimplemented("test"))
     }
+    async fn prepare_worker(
+        &self,
+        _: Request<esb_proto::agent::PrepareWorkerRequest>,
+    ) -> Result<Response<esb_proto::agent::PrepareWorkerResponse>, Status> {
+        Err(Status::unimplemented("test"))
+    }
     async fn get_info(&self, _: Request<InfoRequest>) -> Result<Response<AgentInfo>, Status> {
         Ok(Response::new(AgentInfo::default()))
     }

@@ -790,6 +790,24 @@ impl WorkerRuntime for ContainerdRuntime {
         self.inner.images.held().await
     }
 
+    /// A standby of `spec` (created, not started) before its first worker, so even
+    /// that one only starts a process; standbys of the function's older spec go.
+    fn prepare(&self, spec: &FunctionSpec) {
+        if spec.image.is_empty() {
+            return;
+        }
+        let inner = Arc::clone(&self.inner);
+        let stale = inner.take_stale_standbys(&spec.name, &spec_hash(spec));
+        inner.refill(spec);
+        if !stale.is_empty() {
+            tokio::spawn(async move {
+                for sb in stale {
+                    inner.remove(&sb.container).await;
+                }
+            });
+        }
+    }
+
     async fn prepare_images(&self, images: &[String]) -> Result<(), RuntimeError> {
         self.inner
             .images

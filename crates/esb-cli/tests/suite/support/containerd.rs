@@ -45,11 +45,38 @@ pub fn all_containers(state: &Path) -> Vec<String> {
     .collect()
 }
 
-/// The box's worker containers (the unstarted standbys are not workers).
+/// The box's tasks and their status (RUNNING, PAUSED, CREATED...).
+fn box_tasks(state: &Path) -> Vec<(String, String)> {
+    let ours = all_containers(state);
+    ctr(&["task", "ls"])
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let mut cols = l.split_whitespace();
+            let (id, status) = (cols.next()?, cols.nth(1)?);
+            ours.iter()
+                .any(|c| c == id)
+                .then(|| (id.to_string(), status.to_string()))
+        })
+        .collect()
+}
+
+/// The box's worker containers: those whose task was started (a standby is created
+/// but not started until it becomes a worker, keeping its container id).
 pub fn box_workers(state: &Path) -> Vec<String> {
-    all_containers(state)
+    box_tasks(state)
         .into_iter()
-        .filter(|c| !c.contains("-standby-"))
+        .filter(|(_, status)| status != "CREATED")
+        .map(|(id, _)| id)
+        .collect()
+}
+
+/// The box's standbys: tasks created and not started.
+pub fn box_standbys(state: &Path) -> Vec<String> {
+    box_tasks(state)
+        .into_iter()
+        .filter(|(_, status)| status == "CREATED")
+        .map(|(id, _)| id)
         .collect()
 }
 
