@@ -5,6 +5,8 @@ pub mod containerd;
 pub mod docker;
 mod http_probe;
 pub mod process;
+mod quiet;
+mod standby_shelf;
 
 use async_trait::async_trait;
 use esb_proto::agent::FunctionSpec;

@@ -7,9 +7,9 @@
 
 use std::time::Duration;
 
-use serde_json::Value;
-
-use crate::docker_runtime::{Project, Up, e2e_image, echo, esb_down, post};
+use crate::docker_runtime::{
+    Project, Up, a_memory_hog_shows_in_the_agents_metrics, e2e_image, echo, esb_down,
+};
 use crate::support;
 use crate::support::containerd::{box_standbys, box_workers, leftovers, task_status};
 
@@ -117,12 +117,10 @@ fn esb_down_leaves_nothing_behind() {
 }
 
 /// The agent's GetMetrics reads a task's memory (current, peak, limit), CPU time and
-/// OOM kills from its cgroups, and `MemorySize` is a hard limit without swap.
+/// OOM kills from its cgroups, and `MemorySize` is a hard limit without swap; the
+/// agent leaves nothing behind when it stops.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_agent_reports_task_memory_cpu_and_oom_kills() {
-    use esb_proto::AgentServiceClient;
-    use esb_proto::agent::{EnsureWorkerRequest, FunctionSpec, MetricsRequest};
-
     let image = tokio::task::spawn_blocking(|| e2e_image("hog"))
         .await
         .expect("build");
@@ -143,63 +141,7 @@ async fn the_agent_reports_task_memory_cpu_and_oom_kills() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("esb agent");
-    support::wait_for("the agent", Duration::from_secs(60), || {
-        std::net::TcpStream::connect(addr).is_ok()
-    });
-    let mut client = AgentServiceClient::connect(format!("http://{addr}"))
-        .await
-        .expect("connect to the agent");
-    let spec = FunctionSpec {
-        name: "hog".into(),
-        code_dir: support::python_functions().display().to_string(),
-        handler: "handlers.memory".into(),
-        runtime: "python3.11".into(),
-        timeout_s: 10,
-        memory_mb: 128,
-        image,
-        ..Default::default()
-    };
-    let worker = client
-        .ensure_worker(EnsureWorkerRequest {
-            function: Some(spec),
-            worker_id: String::new(),
-        })
-        .await
-        .expect("a worker")
-        .into_inner();
-    let hog = |mb: u32| {
-        let address = worker.address.clone();
-        tokio::task::spawn_blocking(move || post(&address, &format!("{{\"mb\": {mb}}}")))
-    };
-    let (status, body) = hog(48).await.expect("invoke");
-    assert_eq!((status, body.as_str()), (200, "\"ok\""));
-    let metrics = || {
-        let request = MetricsRequest {
-            worker_ids: vec![worker.id.clone()],
-        };
-        let mut client = client.clone();
-        async move {
-            client
-                .get_metrics(request)
-                .await
-                .expect("metrics")
-                .into_inner()
-                .workers
-                .remove(0)
-        }
-    };
-    let m = metrics().await;
-    assert_eq!(m.memory_limit_bytes, 128 * 1024 * 1024, "{m:?}");
-    assert!(m.memory_max_bytes >= 48 * 1024 * 1024, "{m:?}");
-    assert!(m.memory_bytes > 0 && m.cpu_time_ms > 0, "{m:?}");
-    assert_eq!(m.oom_kills, 0, "{m:?}");
-
-    let (status, body) = hog(400).await.expect("invoke");
-    assert_eq!(status, 200);
-    let error: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-    assert_eq!(error["errorType"], "Runtime.ExitError", "{body}");
-    let m = metrics().await;
-    assert!(m.oom_kills >= 1, "the kernel's OOM kill is counted: {m:?}");
+    a_memory_hog_shows_in_the_agents_metrics(addr, image).await;
     assert!(support::terminate(&mut agent, Duration::from_secs(30)).success());
     let left = leftovers(&state);
     assert!(left.is_empty(), "{left:?}");

@@ -453,7 +453,7 @@ pub(crate) fn e2e_image(function: &str) -> String {
         .expect("the function's image in esb build's summary")
 }
 
-pub(crate) fn post(address: &str, body: &str) -> (u16, String) {
+fn post(address: &str, body: &str) -> (u16, String) {
     let resp = reqwest::blocking::Client::new()
         .post(format!(
             "http://{address}/2015-03-31/functions/function/invocations"
@@ -469,9 +469,6 @@ pub(crate) fn post(address: &str, body: &str) -> (u16, String) {
 /// time and OOM kills from the daemon and the container's cgroup.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_agent_reports_container_memory_cpu_and_oom_kills() {
-    use esb_proto::AgentServiceClient;
-    use esb_proto::agent::{EnsureWorkerRequest, FunctionSpec, MetricsRequest};
-
     let image = tokio::task::spawn_blocking(|| e2e_image("hog"))
         .await
         .expect("build");
@@ -479,6 +476,21 @@ async fn the_agent_reports_container_memory_cpu_and_oom_kills() {
     let state = project.state("state");
     let addr = support::free_addr();
     let mut agent = docker_agent(&state, addr, &["--standby-workers", "0"]);
+    a_memory_hog_shows_in_the_agents_metrics(addr, image).await;
+    assert!(support::terminate(&mut agent, Duration::from_secs(30)).success());
+}
+
+/// Against the container agent at `addr`: a 128 MB worker of the e2e project's `hog`
+/// (`image`) that takes 48 MB shows it in GetMetrics (current, peak, limit, CPU time,
+/// no OOM kill); one that takes 400 MB is killed by the kernel, which the OOM-kill
+/// counter shows.
+pub(crate) async fn a_memory_hog_shows_in_the_agents_metrics(
+    addr: std::net::SocketAddr,
+    image: String,
+) {
+    use esb_proto::AgentServiceClient;
+    use esb_proto::agent::{EnsureWorkerRequest, FunctionSpec, MetricsRequest};
+
     support::wait_for("the agent", Duration::from_secs(60), || {
         std::net::TcpStream::connect(addr).is_ok()
     });
@@ -503,12 +515,13 @@ async fn the_agent_reports_container_memory_cpu_and_oom_kills() {
         .await
         .expect("a worker")
         .into_inner();
-    let address = worker.address.clone();
-    let (status, body) = tokio::task::spawn_blocking(move || post(&address, r#"{"mb": 48}"#))
-        .await
-        .expect("invoke");
+    let hog = |mb: u32| {
+        let address = worker.address.clone();
+        tokio::task::spawn_blocking(move || post(&address, &format!("{{\"mb\": {mb}}}")))
+    };
+    let (status, body) = hog(48).await.expect("invoke");
     assert_eq!((status, body.as_str()), (200, "\"ok\""));
-    let metrics = |client: &mut AgentServiceClient<tonic::transport::Channel>| {
+    let metrics = || {
         let request = MetricsRequest {
             worker_ids: vec![worker.id.clone()],
         };
@@ -523,21 +536,17 @@ async fn the_agent_reports_container_memory_cpu_and_oom_kills() {
                 .remove(0)
         }
     };
-    let m = metrics(&mut client).await;
+    let m = metrics().await;
     assert_eq!(m.memory_limit_bytes, 128 * 1024 * 1024, "{m:?}");
     assert!(m.memory_max_bytes >= 48 * 1024 * 1024, "{m:?}");
     assert!(m.memory_bytes > 0 && m.cpu_time_ms > 0, "{m:?}");
     assert_eq!(m.oom_kills, 0, "{m:?}");
 
-    let address = worker.address.clone();
-    let (status, body) = tokio::task::spawn_blocking(move || post(&address, r#"{"mb": 400}"#))
-        .await
-        .expect("invoke");
+    let (status, body) = hog(400).await.expect("invoke");
     assert_eq!(status, 200);
     assert!(body.contains("Runtime.ExitError"), "{body}");
-    let m = metrics(&mut client).await;
+    let m = metrics().await;
     assert!(m.oom_kills >= 1, "the kernel's OOM kill is counted: {m:?}");
-    assert!(support::terminate(&mut agent, Duration::from_secs(30)).success());
 }
 
 pub(crate) fn esb_down(state: &Path) -> String {

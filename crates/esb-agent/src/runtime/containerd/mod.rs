@@ -32,7 +32,7 @@ mod task;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -48,6 +48,9 @@ use self::client::Containerd;
 use self::image_store::{Image, ImageStore};
 use self::oci_spec::{Bind, WorkerSpec};
 use self::task::{NETNS_LABEL, Phases, ReadyNetns};
+use super::http_probe::{self, NotReady};
+use super::quiet::Starts;
+use super::standby_shelf::{STANDBY_MARK, Shelved, StandbyShelf};
 use super::{RuntimeError, WorkerRuntime, WorkerUsage};
 use crate::container_env::{self, HOST_ALIAS};
 use crate::worker_env::{LOG_SPOOL_VAR, LOGS_URL_VAR, WORKER_ID_VAR};
@@ -105,20 +108,13 @@ struct Inner {
     netns_ready: Mutex<Vec<ReadyNetns>>,
     /// Namespaces being made for the ready list.
     netns_filling: Mutex<HashSet<PathBuf>>,
-    standby: Mutex<HashMap<String, Vec<Standby>>>,
-    standby_filling: Mutex<HashSet<String>>,
-    current_spec: Mutex<HashMap<String, String>>,
+    /// Created, unstarted tasks ready per spec, and those being prepared.
+    standby: StandbyShelf<Standby>,
     preparing: tokio::sync::Semaphore,
-    /// Workers being started for requests right now, and when the last one began:
-    /// background preparation (standbys, namespaces) waits for a quiet moment, so it
-    /// never competes with a start a request waits for.
-    starting: AtomicUsize,
-    last_start: Mutex<Instant>,
+    /// Starts requests wait for: standbys are prepared once they are quiet.
+    starts: Starts,
     shutting_down: AtomicBool,
 }
-
-/// In the container ids of standbys (`esb-<box>-standby-<spec hash>-<n>`).
-const STANDBY_MARK: &str = "-standby-";
 
 /// A created, unstarted task waiting to become a worker.
 struct Standby {
@@ -173,12 +169,9 @@ impl ContainerdRuntime {
                 hosts_file,
                 netns_ready: Mutex::new(Vec::new()),
                 netns_filling: Mutex::new(HashSet::new()),
-                standby: Mutex::new(HashMap::new()),
-                standby_filling: Mutex::new(HashSet::new()),
-                current_spec: Mutex::new(HashMap::new()),
+                standby: StandbyShelf::default(),
                 preparing: tokio::sync::Semaphore::new(1),
-                starting: AtomicUsize::new(0),
-                last_start: Mutex::new(Instant::now()),
+                starts: Starts::default(),
                 shutting_down: AtomicBool::new(false),
                 options,
             }),
@@ -240,18 +233,6 @@ impl Inner {
                 }
                 locked(&inner.netns_filling).remove(&path);
             });
-        }
-    }
-
-    /// Waits until no worker has been started for a request for [`QUIET`].
-    async fn wait_quiet(&self) {
-        loop {
-            let since = locked(&self.last_start).elapsed();
-            if self.starting.load(Ordering::Relaxed) == 0 && since >= QUIET {
-                return;
-            }
-            let left = QUIET.saturating_sub(since);
-            tokio::time::sleep(left.max(Duration::from_millis(50))).await;
         }
     }
 
@@ -421,37 +402,19 @@ impl Inner {
         container: &str,
         address: &str,
     ) -> Result<(), RuntimeError> {
-        let deadline = Instant::now() + READY_TIMEOUT;
-        let mut attempts = 0u32;
-        loop {
-            if super::http_probe::status(address, "/esb/v1/ready", Duration::from_secs(1))
-                .await
-                .is_some()
-            {
-                return Ok(());
-            }
-            attempts += 1;
-            if attempts.is_multiple_of(25) && !self.task_alive(container).await {
-                return Err(Self::start_err(
-                    id,
-                    format!(
-                        "the worker exited before answering: {}",
-                        self.output_tail(container)
-                    ),
-                ));
-            }
-            if Instant::now() > deadline {
-                return Err(Self::start_err(
-                    id,
-                    format!(
-                        "no answer on {address} within {} s: {}",
-                        READY_TIMEOUT.as_secs(),
-                        self.output_tail(container)
-                    ),
-                ));
-            }
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
+        let alive = || self.task_alive(container);
+        let detail = match http_probe::wait_ready(address, READY_TIMEOUT, alive).await {
+            Ok(()) => return Ok(()),
+            Err(NotReady::Exited) => "the worker exited before answering".to_string(),
+            Err(NotReady::Silent) => format!(
+                "no answer on {address} within {} s",
+                READY_TIMEOUT.as_secs()
+            ),
+        };
+        Err(Self::start_err(
+            id,
+            format!("{detail}: {}", self.output_tail(container)),
+        ))
     }
 
     /// Whether the container's task runs (or is paused).
@@ -563,7 +526,7 @@ impl ContainerdRuntime {
     ) -> Result<(String, String, String), RuntimeError> {
         let inner = &self.inner;
         let mut started = None;
-        while let Some(sb) = inner.take_standby(hash) {
+        while let Some(sb) = inner.standby.take(hash) {
             match inner
                 .start_task(&sb.worker_id, &sb.container, &sb.address, phases)
                 .await
@@ -629,15 +592,14 @@ impl WorkerRuntime for ContainerdRuntime {
             ));
         }
         let hash = spec_hash(spec);
-        for stale in inner.take_stale_standbys(&spec.name, &hash) {
+        for stale in inner.standby.take_stale(&spec.name, &hash) {
             inner.remove(&stale.container).await;
         }
         let mut phases = Phases::default();
-        inner.starting.fetch_add(1, Ordering::Relaxed);
-        let result = self.start_worker(id, spec, &hash, &mut phases).await;
-        *locked(&inner.last_start) = Instant::now();
-        inner.starting.fetch_sub(1, Ordering::Relaxed);
-        let (container, address, token) = result?;
+        let (container, address, token) = inner
+            .starts
+            .track(self.start_worker(id, spec, &hash, &mut phases))
+            .await?;
         inner.refill(spec);
         let now = now_ms();
         Ok(WorkerRecord {
@@ -753,7 +715,7 @@ impl WorkerRuntime for ContainerdRuntime {
         else {
             return 0;
         };
-        let mut keep = inner.held();
+        let mut keep = inner.standby.held();
         keep.extend(known.iter().map(|w| w.container.clone()));
         let now = std::time::SystemTime::now();
         let mut removed = 0;
@@ -797,7 +759,7 @@ impl WorkerRuntime for ContainerdRuntime {
             return;
         }
         let inner = Arc::clone(&self.inner);
-        let stale = inner.take_stale_standbys(&spec.name, &spec_hash(spec));
+        let stale = inner.standby.take_stale(&spec.name, &spec_hash(spec));
         inner.refill(spec);
         if !stale.is_empty() {
             tokio::spawn(async move {
@@ -820,16 +782,12 @@ impl WorkerRuntime for ContainerdRuntime {
         let inner = &self.inner;
         inner.shutting_down.store(true, Ordering::Relaxed);
         let deadline = Instant::now() + READY_TIMEOUT;
-        while (!locked(&inner.standby_filling).is_empty()
-            || !locked(&inner.netns_filling).is_empty())
+        while (inner.standby.preparing() || !locked(&inner.netns_filling).is_empty())
             && Instant::now() < deadline
         {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        let standbys: Vec<Standby> = locked(&inner.standby)
-            .drain()
-            .flat_map(|(_, v)| v)
-            .collect();
+        let standbys = inner.standby.drain();
         futures::future::join_all(standbys.iter().map(|sb| inner.remove(&sb.container))).await;
         let ready: Vec<ReadyNetns> = locked(&inner.netns_ready).drain(..).collect();
         for n in ready {

@@ -153,37 +153,19 @@ impl Inner {
         name: &str,
         address: &str,
     ) -> Result<(), RuntimeError> {
-        let deadline = Instant::now() + READY_TIMEOUT;
-        let mut attempts = 0u32;
-        loop {
-            if http_status(address, "/esb/v1/ready", Duration::from_secs(1))
-                .await
-                .is_some()
-            {
-                return Ok(());
-            }
-            attempts += 1;
-            if attempts.is_multiple_of(25) && !self.running(name).await {
-                return Err(Self::start_err(
-                    id,
-                    format!(
-                        "the container exited before answering: {}",
-                        self.log_tail(name).await
-                    ),
-                ));
-            }
-            if Instant::now() > deadline {
-                return Err(Self::start_err(
-                    id,
-                    format!(
-                        "no answer on {address} within {} s: {}",
-                        READY_TIMEOUT.as_secs(),
-                        self.log_tail(name).await
-                    ),
-                ));
-            }
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
+        let alive = || self.running(name);
+        let detail = match http_probe::wait_ready(address, READY_TIMEOUT, alive).await {
+            Ok(()) => return Ok(()),
+            Err(NotReady::Exited) => "the container exited before answering".to_string(),
+            Err(NotReady::Silent) => format!(
+                "no answer on {address} within {} s",
+                READY_TIMEOUT.as_secs()
+            ),
+        };
+        Err(Self::start_err(
+            id,
+            format!("{detail}: {}", self.log_tail(name).await),
+        ))
     }
 
     pub(super) async fn running(&self, name: &str) -> bool {

@@ -13,8 +13,8 @@
 mod container;
 mod standby;
 
-use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -32,7 +32,9 @@ use esb_docker::labels;
 use esb_proto::agent::FunctionSpec;
 use futures::StreamExt;
 
-use super::http_probe::status as http_status;
+use super::http_probe::{self, NotReady, status as http_status};
+use super::quiet::Starts;
+use super::standby_shelf::{STANDBY_MARK, Shelved, StandbyShelf};
 use super::{RuntimeError, WorkerRuntime, WorkerUsage};
 use crate::container_env::{self, HOST_ALIAS};
 use crate::docker_network::{self, BoxNetwork};
@@ -47,8 +49,6 @@ const MB_PER_VCPU: i64 = 1769;
 const TMP_SIZE: &str = "512m";
 /// Lambda's limit on processes and threads per execution environment.
 const PIDS_LIMIT: i64 = 1024;
-/// In the names of standby containers (`esb-<box>-standby-<spec hash>-<n>`).
-const STANDBY_MARK: &str = "-standby-";
 /// Standbys are prepared only after this long without a worker being started, so
 /// they never slow down the starts requests are waiting for.
 const STANDBY_QUIET: Duration = Duration::from_millis(500);
@@ -99,19 +99,13 @@ struct Inner {
     options: DockerOptions,
     network: BoxNetwork,
     publish: bool,
-    /// Ready paused containers by spec hash.
-    standby: Mutex<HashMap<String, Vec<Standby>>>,
-    /// Standby containers being prepared (names), so no more than wanted are started
-    /// and the orphan sweep leaves them alone.
-    filling: Mutex<HashSet<String>>,
-    /// The spec hash each function's newest worker was started with: a standby of an
-    /// older spec is stale.
-    current_spec: Mutex<HashMap<String, String>>,
+    /// Started, initialised containers ready per spec, and those being prepared
+    /// (which the orphan sweep leaves alone).
+    standby: StandbyShelf<Standby>,
     /// One standby is prepared at a time: they are background work.
     preparing: tokio::sync::Semaphore,
-    /// Workers being started for requests right now, and when the last one began.
-    starting: AtomicUsize,
-    last_start: Mutex<Instant>,
+    /// Starts requests wait for: standbys are prepared once they are quiet.
+    starts: Starts,
     shutting_down: AtomicBool,
     /// The function images the daemon holds, and when they were last listed:
     /// placement asks with every heartbeat, the daemon is asked at most every few
@@ -156,12 +150,9 @@ impl DockerRuntime {
                 options,
                 network,
                 publish,
-                standby: Mutex::new(HashMap::new()),
-                filling: Mutex::new(HashSet::new()),
-                current_spec: Mutex::new(HashMap::new()),
+                standby: StandbyShelf::default(),
                 preparing: tokio::sync::Semaphore::new(1),
-                starting: AtomicUsize::new(0),
-                last_start: Mutex::new(Instant::now()),
+                starts: Starts::default(),
                 shutting_down: AtomicBool::new(false),
                 images: Mutex::new((None, Vec::new())),
             }),
@@ -188,11 +179,11 @@ impl WorkerRuntime for DockerRuntime {
         }
         let hash = spec_hash(spec);
         let container = inner.container_name(id);
-        for stale in inner.take_stale_standbys(&spec.name, &hash) {
+        for stale in inner.standby.take_stale(&spec.name, &hash) {
             inner.remove(&stale.name).await;
         }
         let mut promoted = None;
-        while let Some(standby) = inner.take_standby(&hash) {
+        while let Some(standby) = inner.standby.take(&hash) {
             // Promoted: renamed after the worker it now is.
             let rename = RenameContainerOptions {
                 name: container.clone(),
@@ -212,14 +203,13 @@ impl WorkerRuntime for DockerRuntime {
             Some(p) => p,
             None => {
                 let token = new_token();
-                inner.starting.fetch_add(1, Ordering::Relaxed);
-                let started = async {
-                    inner.ensure_image(id, &spec.image).await?;
-                    inner.start_container(id, &container, spec, &token).await
-                }
-                .await;
-                *locked(&inner.last_start) = Instant::now();
-                inner.starting.fetch_sub(1, Ordering::Relaxed);
+                let started = inner
+                    .starts
+                    .track(async {
+                        inner.ensure_image(id, &spec.image).await?;
+                        inner.start_container(id, &container, spec, &token).await
+                    })
+                    .await;
                 (started?, token)
             }
         };
@@ -335,7 +325,7 @@ impl WorkerRuntime for DockerRuntime {
         let Ok(containers) = inner.docker.list_containers(Some(options)).await else {
             return 0;
         };
-        let mut keep = inner.held();
+        let mut keep = inner.standby.held();
         keep.extend(known.iter().map(|w| w.container.clone()));
         let now = now_ms() / 1000;
         let mut removed = 0;
@@ -399,13 +389,10 @@ impl WorkerRuntime for DockerRuntime {
         inner.shutting_down.store(true, Ordering::Relaxed);
         // Standbys being prepared remove themselves when done; wait for them briefly.
         let deadline = Instant::now() + READY_TIMEOUT;
-        while !locked(&inner.filling).is_empty() && Instant::now() < deadline {
+        while inner.standby.preparing() && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let standbys: Vec<Standby> = locked(&inner.standby)
-            .drain()
-            .flat_map(|(_, v)| v)
-            .collect();
+        let standbys = inner.standby.drain();
         futures::future::join_all(standbys.iter().map(|sb| inner.remove(&sb.name))).await;
         docker_network::remove(&inner.docker, &inner.network.name).await;
     }

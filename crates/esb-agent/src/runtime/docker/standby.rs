@@ -6,71 +6,39 @@ use super::*;
 
 /// Standby containers: prepared behind a function's workers, promoted on demand.
 impl Inner {
-    pub(super) fn take_standby(&self, spec_hash: &str) -> Option<Standby> {
-        locked(&self.standby).get_mut(spec_hash)?.pop()
-    }
-
-    /// Records `spec_hash` as `function`'s current spec and hands back its standbys of
-    /// another spec (its code or settings changed, as on a hot reload): nothing will
-    /// promote them any more.
-    pub(super) fn take_stale_standbys(&self, function: &str, spec_hash: &str) -> Vec<Standby> {
-        locked(&self.current_spec).insert(function.to_string(), spec_hash.to_string());
-        let mut all = locked(&self.standby);
-        let mut stale = Vec::new();
-        for (hash, list) in all.iter_mut() {
-            if hash != spec_hash {
-                let (gone, kept): (Vec<Standby>, Vec<Standby>) =
-                    list.drain(..).partition(|s| s.function == function);
-                stale.extend(gone);
-                *list = kept;
-            }
-        }
-        all.retain(|_, list| !list.is_empty());
-        stale
-    }
-
     /// Prepares standby containers for `spec` in the background, up to the number wanted.
     pub(super) fn refill(self: &Arc<Self>, spec: &FunctionSpec) {
         let hash = spec_hash(spec);
-        let ready = locked(&self.standby).get(&hash).map_or(0, Vec::len);
-        let preparing = locked(&self.filling)
-            .iter()
-            .filter(|n| n.contains(&hash))
-            .count();
+        let suffix = &uuid::Uuid::new_v4().simple().to_string()[..8];
+        let name = format!("esb-{}{STANDBY_MARK}{hash}-{suffix}", self.options.box_id);
         if self.shutting_down.load(Ordering::Relaxed)
-            || ready.saturating_add(preparing) >= self.options.standby
+            || !self.standby.begin(&hash, &name, self.options.standby)
         {
             return;
         }
-        let suffix = &uuid::Uuid::new_v4().simple().to_string()[..8];
-        let name = format!("esb-{}{STANDBY_MARK}{hash}-{suffix}", self.options.box_id);
-        locked(&self.filling).insert(name.clone());
         let inner = Arc::clone(self);
         let spec = spec.clone();
         tokio::spawn(async move {
             let prepared = match inner.preparing.acquire().await {
                 Ok(_turn) => {
-                    inner.wait_quiet().await;
+                    inner.starts.wait_quiet(STANDBY_QUIET).await;
                     inner.prepare_standby(&name, &spec).await
                 }
                 Err(e) => Err(Inner::control_err(&name, e)),
             };
-            // A standby finished after its function changed spec is stale at birth.
-            let current = locked(&inner.current_spec)
-                .get(&spec.name)
-                .is_none_or(|h| *h == hash);
-            let keep = !inner.shutting_down.load(Ordering::Relaxed) && current;
             match prepared {
-                Ok(standby) if keep => {
-                    locked(&inner.standby)
-                        .entry(hash)
-                        .or_default()
-                        .push(standby);
+                Ok(standby) => {
+                    let keep = !inner.shutting_down.load(Ordering::Relaxed);
+                    // A standby finished after its function changed spec is stale at birth.
+                    if let Some(stale) = inner.standby.finish(&hash, standby, keep) {
+                        inner.remove(&stale.name).await;
+                    }
                 }
-                Ok(_) => inner.remove(&name).await,
-                Err(e) => tracing::warn!("cannot prepare a standby worker of {}: {e}", spec.name),
+                Err(e) => {
+                    inner.standby.abandon(&name);
+                    tracing::warn!("cannot prepare a standby worker of {}: {e}", spec.name);
+                }
             }
-            locked(&inner.filling).remove(&name);
         });
     }
 
@@ -98,32 +66,13 @@ impl Inner {
             function: spec.name.clone(),
         })
     }
+}
 
-    /// Waits until no worker has been started for a request for [`STANDBY_QUIET`].
-    pub(super) async fn wait_quiet(&self) {
-        loop {
-            let since = locked(&self.last_start).elapsed();
-            if self.starting.load(Ordering::Relaxed) == 0 && since >= STANDBY_QUIET {
-                return;
-            }
-            tokio::time::sleep(
-                STANDBY_QUIET
-                    .saturating_sub(since)
-                    .max(Duration::from_millis(50)),
-            )
-            .await;
-        }
+impl Shelved for Standby {
+    fn name(&self) -> &str {
+        &self.name
     }
-
-    /// Names of every container the runtime itself holds (standby or being prepared).
-    pub(super) fn held(&self) -> HashSet<String> {
-        let mut names: HashSet<String> = locked(&self.filling).clone();
-        names.extend(
-            locked(&self.standby)
-                .values()
-                .flatten()
-                .map(|sb| sb.name.clone()),
-        );
-        names
+    fn function(&self) -> &str {
+        &self.function
     }
 }
