@@ -70,7 +70,14 @@ pub fn run(mut args: UpArgs) -> Result<()> {
             match crate::build_command::build_images(&mut project, &args.runtime, policy).await {
                 Ok(()) => {}
                 Err(e) if args.runtime.runtime == RuntimeKind::Auto => {
-                    eprintln!("esb: a Docker daemon answers, but {e:#}; using process workers");
+                    eprintln!(
+                        "esb: {} workers run the function images, but {e:#}; using process workers",
+                        if kind == RuntimeKind::Docker {
+                            "docker"
+                        } else {
+                            "containerd"
+                        }
+                    );
                     kind = RuntimeKind::Process;
                 }
                 Err(e) => return Err(e),

@@ -62,7 +62,7 @@ struct LogsBox {
     output: Arc<Mutex<Vec<String>>>,
     url: String,
     port: u16,
-    docker: bool,
+    runtime: String,
 }
 
 impl LogsBox {
@@ -99,7 +99,7 @@ impl LogsBox {
             output,
             url,
             port,
-            docker: runtime == "docker",
+            runtime: runtime.to_string(),
         };
         // Up once the gateway answers.
         support::https_client_within(&b.state, port, Duration::from_secs(300));
@@ -184,8 +184,10 @@ impl Drop for LogsBox {
             }
         }
         let _ = self.child.wait();
-        if self.docker {
-            support::remove_box_objects(&self.state);
+        match self.runtime.as_str() {
+            "docker" => support::remove_box_objects(&self.state),
+            "containerd" => support::containerd::remove_box_objects(&self.state),
+            _ => {}
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
@@ -327,6 +329,11 @@ out["prints"] = [e["message"] for e in logs.filter_log_events(logGroupName=g, fi
 #[test]
 fn cloudwatch_logs_a_docker_function_writes_log_events() {
     a_function_writes_log_events("docker");
+}
+
+#[test]
+fn cloudwatch_logs_a_containerd_function_writes_log_events() {
+    a_function_writes_log_events("containerd");
 }
 
 #[test]

@@ -146,3 +146,28 @@ async fn the_agent_reports_task_memory_cpu_and_oom_kills() {
     let left = leftovers(&state);
     assert!(left.is_empty(), "{left:?}");
 }
+
+/// No containerd at the configured socket: `--runtime containerd` fails saying where
+/// it looked and what to do, before anything starts.
+#[test]
+fn an_absent_containerd_is_explained() {
+    let project = Project::new("ctr-absent");
+    let socket = project.state("no-containerd.sock");
+    let out = support::esb_command()
+        .arg("up")
+        .arg("--template")
+        .arg(project.template())
+        .arg("--state-dir")
+        .arg(project.state("state"))
+        .args(["--port", &support::free_addr().port().to_string()])
+        .args(["--runtime", "containerd", "--containerd-socket"])
+        .arg(&socket)
+        .output()
+        .expect("esb up");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&socket.display().to_string()) && err.contains("--containerd-socket"),
+        "{err}"
+    );
+}

@@ -24,6 +24,7 @@ use crate::support;
 enum Rt {
     Process,
     Docker,
+    Containerd,
 }
 
 impl Rt {
@@ -31,6 +32,7 @@ impl Rt {
         match self {
             Rt::Process => "process",
             Rt::Docker => "docker",
+            Rt::Containerd => "containerd",
         }
     }
 }
@@ -319,8 +321,10 @@ impl Drop for DdbBox {
             }
         }
         let _ = self.child.wait();
-        if self.rt == Rt::Docker {
-            support::remove_box_objects(&self.state);
+        match self.rt {
+            Rt::Docker => support::remove_box_objects(&self.state),
+            Rt::Containerd => support::containerd::remove_box_objects(&self.state),
+            Rt::Process => {}
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
@@ -2310,7 +2314,7 @@ out["ok"] = True
     let endpoint_ok = |endpoint: &Value| match rt {
         Rt::Process => endpoint.as_str() == Some(b.url.as_str()),
         // A container reaches the box by another name, on the same port.
-        Rt::Docker => endpoint
+        Rt::Docker | Rt::Containerd => endpoint
             .as_str()
             .is_some_and(|e| e.starts_with("https://") && e.ends_with(&format!(":{port}"))),
     };
@@ -2421,6 +2425,11 @@ fn dynamodb_a_process_function_uses_the_box_dynamodb() {
 #[test]
 fn dynamodb_a_docker_function_uses_the_box_dynamodb() {
     functions_use_the_box_dynamodb(Rt::Docker);
+}
+
+#[test]
+fn dynamodb_a_containerd_function_uses_the_box_dynamodb() {
+    functions_use_the_box_dynamodb(Rt::Containerd);
 }
 
 // --- where the box still differs from DynamoDB -------------------------------------------------------

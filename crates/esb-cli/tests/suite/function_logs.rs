@@ -24,7 +24,7 @@ struct LogBox {
     state: PathBuf,
     url: String,
     client: reqwest::blocking::Client,
-    docker: bool,
+    runtime: String,
 }
 
 impl LogBox {
@@ -53,7 +53,7 @@ impl LogBox {
             state,
             url: format!("https://127.0.0.1:{port}"),
             client,
-            docker: runtime == "docker",
+            runtime: runtime.to_string(),
         }
     }
 
@@ -87,8 +87,10 @@ impl Drop for LogBox {
         if !matches!(self.child.try_wait(), Ok(Some(_))) {
             support::terminate(&mut self.child, Duration::from_secs(20));
         }
-        if self.docker {
-            support::remove_box_objects(&self.state);
+        match self.runtime.as_str() {
+            "docker" => support::remove_box_objects(&self.state),
+            "containerd" => support::containerd::remove_box_objects(&self.state),
+            _ => {}
         }
         let _ = std::fs::remove_dir_all(&self.state);
     }
@@ -305,6 +307,11 @@ fn every_line_is_found_by_request_id_process() {
 #[test]
 fn every_line_is_found_by_request_id_docker() {
     every_line_is_found_by_request_id("docker");
+}
+
+#[test]
+fn every_line_is_found_by_request_id_containerd() {
+    every_line_is_found_by_request_id("containerd");
 }
 
 #[test]

@@ -24,6 +24,7 @@ use crate::support;
 enum Rt {
     Process,
     Docker,
+    Containerd,
 }
 
 impl Rt {
@@ -31,6 +32,7 @@ impl Rt {
         match self {
             Rt::Process => "process",
             Rt::Docker => "docker",
+            Rt::Containerd => "containerd",
         }
     }
 }
@@ -250,8 +252,10 @@ impl Drop for S3Box {
             }
         }
         let _ = self.child.wait();
-        if self.rt == Rt::Docker {
-            support::remove_box_objects(&self.state);
+        match self.rt {
+            Rt::Docker => support::remove_box_objects(&self.state),
+            Rt::Containerd => support::containerd::remove_box_objects(&self.state),
+            Rt::Process => {}
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
@@ -1542,7 +1546,9 @@ out["ok"] = True
     match rt {
         Rt::Process => assert_eq!(endpoint, b.s3_url),
         // A container reaches the box by another name, on the same port.
-        Rt::Docker => assert!(endpoint.ends_with(&format!(":{port}")), "{endpoint}"),
+        Rt::Docker | Rt::Containerd => {
+            assert!(endpoint.ends_with(&format!(":{port}")), "{endpoint}")
+        }
     }
     let back = b.python(
         "read-back",
@@ -1566,6 +1572,11 @@ fn s3_a_process_function_reads_and_writes_s3() {
 #[test]
 fn s3_a_docker_function_reads_and_writes_s3() {
     a_function_reads_and_writes_s3(Rt::Docker);
+}
+
+#[test]
+fn s3_a_containerd_function_reads_and_writes_s3() {
+    a_function_reads_and_writes_s3(Rt::Containerd);
 }
 
 // --- notifications ---------------------------------------------------------------------
