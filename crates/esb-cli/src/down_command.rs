@@ -54,14 +54,15 @@ pub fn run(args: DownArgs) -> Result<()> {
                 Ok(_) => kinds.push(RuntimeKind::Docker),
                 Err(e) => eprintln!("esb: warning: cannot remove this box's containers: {e}"),
             }
-            // containerd workers: only where containerd answers (a box that never
-            // used it has nothing there, and most machines have no containerd).
-            if esb_agent::runtime::containerd::client::Containerd::connect(
-                &args.runtime.containerd_socket,
-                &args.runtime.containerd_namespace,
-            )
-            .await
-            .is_ok()
+            // containerd workers: only for a box that used containerd (its runtime
+            // keeps `<state>/containerd/`), where containerd answers.
+            if state_dir.root().join("containerd").is_dir()
+                && esb_agent::runtime::containerd::client::Containerd::connect(
+                    &args.runtime.containerd_socket,
+                    &args.runtime.containerd_namespace,
+                )
+                .await
+                .is_ok()
             {
                 kinds.push(RuntimeKind::Containerd);
             }
@@ -77,8 +78,15 @@ pub fn run(args: DownArgs) -> Result<()> {
                 false,
                 crate::agent_command::AgentNode::local(None),
             )
-            .await?;
-            agent.destroy_all().await;
+            .await;
+            match agent {
+                Ok(agent) => agent.destroy_all().await,
+                // containerd answers but this box never ran there (no CNI plugins, say).
+                Err(e) if kind == RuntimeKind::Containerd => {
+                    eprintln!("esb: warning: cannot look for this box's containerd workers: {e:#}")
+                }
+                Err(e) => return Err(e),
+            }
         }
         println!("esb: the box of {} is down", state_dir.root().display());
         if args.volumes {
