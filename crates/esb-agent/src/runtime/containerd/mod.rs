@@ -8,12 +8,15 @@
 //!
 //! A cold start is the sum of a network namespace, a snapshot, a container, runc's
 //! create and start, and the runtime's init. Namespaces attached to the bridge are
-//! kept ready (made in the background), and after a function's first worker a
-//! standby is kept *created but not started* (runc has set up its namespaces,
-//! cgroups and mounts; nothing of the function runs, so it costs no CPU and almost
-//! no memory): the next new worker of that function only starts it.
+//! kept ready (`netns_pool.rs`), and each function has a standby *created but not
+//! started* (`standby.rs`: runc has set up its namespaces, cgroups and mounts; nothing
+//! of the function runs, so it costs no CPU and about 2 MB): the first one is made
+//! when the gateway asks (`prepare`, before any request), the next behind each one a
+//! request takes. A new worker then only starts a process. Every worker of the box
+//! shares one runc shim.
 
 mod bridge;
+mod cgroups;
 pub mod client;
 mod content_blobs;
 mod docker_import;
@@ -24,6 +27,7 @@ mod image_types;
 mod image_unpack;
 mod import_lease;
 mod netns;
+mod netns_pool;
 mod oci_spec;
 mod registry_pull;
 mod standby;
@@ -89,7 +93,8 @@ pub struct ContainerdOptions {
     pub registry: Option<String>,
     pub orphan_grace: Duration,
     pub log_spool: Option<PathBuf>,
-    /// Created, unstarted tasks kept per function after its first worker (0: none).
+    /// Created, unstarted tasks kept per function, the first before any request (0:
+    /// none, every worker is made from scratch).
     pub standby: usize,
     /// Network namespaces kept attached and ready.
     pub ready_netns: usize,
@@ -209,47 +214,6 @@ impl Inner {
             worker: worker.to_string(),
             detail: e.to_string(),
         }
-    }
-
-    /// Keeps `ready_netns` namespaces attached, made in the background.
-    fn refill_netns(self: &Arc<Self>) {
-        let want = self.options.ready_netns;
-        let have = locked(&self.netns_ready).len() + locked(&self.netns_filling).len();
-        if self.shutting_down.load(Ordering::Relaxed) || have >= want {
-            return;
-        }
-        for _ in have..want {
-            let name = self.netns_name();
-            let path = netns::path_of(&name);
-            locked(&self.netns_filling).insert(path.clone());
-            let inner = Arc::clone(self);
-            tokio::spawn(async move {
-                match ReadyNetns::make(&inner.bridge, name).await {
-                    Ok(ready) if !inner.shutting_down.load(Ordering::Relaxed) => {
-                        locked(&inner.netns_ready).push(ready)
-                    }
-                    Ok(ready) => task::release_netns(&inner.bridge, &ready.path).await,
-                    Err(e) => tracing::warn!("cannot prepare a worker network namespace: {e}"),
-                }
-                locked(&inner.netns_filling).remove(&path);
-            });
-        }
-    }
-
-    fn netns_name(&self) -> String {
-        let suffix = &uuid::Uuid::new_v4().simple().to_string()[..12];
-        format!("esb-{}-{suffix}", self.options.box_id)
-    }
-
-    /// A ready namespace, or one made now when none is.
-    async fn take_netns(self: &Arc<Self>) -> Result<ReadyNetns, String> {
-        let ready = locked(&self.netns_ready).pop();
-        let netns = match ready {
-            Some(n) => n,
-            None => ReadyNetns::make(&self.bridge, self.netns_name()).await?,
-        };
-        self.refill_netns();
-        Ok(netns)
     }
 
     /// The worker's environment and the host files mounted for it.
@@ -459,32 +423,6 @@ impl Inner {
         )
         .await;
     }
-
-    /// The worker's cgroup directory for `controller` (v1), or its v2 directory.
-    fn cgroup_dir(&self, container: &str, controller: &str) -> PathBuf {
-        let rel = self.cgroups_path(container);
-        let rel = rel.trim_start_matches('/');
-        if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
-            Path::new("/sys/fs/cgroup").join(rel)
-        } else {
-            Path::new("/sys/fs/cgroup").join(controller).join(rel)
-        }
-    }
-}
-
-impl Inner {
-    /// Removes the box's parent cgroups (`esb-<box>` under each controller), which runc
-    /// leaves behind once their last worker is gone; a non-empty one stays.
-    fn remove_parent_cgroups(&self) {
-        let name = format!("esb-{}", self.options.box_id);
-        let root = Path::new("/sys/fs/cgroup");
-        let _ = std::fs::remove_dir(root.join(&name));
-        if let Ok(controllers) = std::fs::read_dir(root) {
-            for c in controllers.flatten() {
-                let _ = std::fs::remove_dir(c.path().join(&name));
-            }
-        }
-    }
 }
 
 /// Later `KEY=` entries replace earlier ones, keeping the first one's place.
@@ -508,10 +446,6 @@ fn dedup_env(env: Vec<String>) -> Vec<String> {
 fn swap_accounted() -> bool {
     Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
         || Path::new("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes").exists()
-}
-
-fn read_u64(path: &Path) -> Option<u64> {
-    std::fs::read_to_string(path).ok()?.trim().parse().ok()
 }
 
 impl ContainerdRuntime {
@@ -657,43 +591,7 @@ impl WorkerRuntime for ContainerdRuntime {
     }
 
     async fn usage(&self, worker: &WorkerRecord) -> WorkerUsage {
-        let inner = &self.inner;
-        let output = inner.output_file(&worker.container);
-        if std::fs::metadata(&output).is_ok_and(|m| m.len() > OUTPUT_CAP) {
-            // The shim appends: cutting the file back loses only old output.
-            let _ = std::fs::OpenOptions::new()
-                .write(true)
-                .truncate(true)
-                .open(&output);
-        }
-        let memory = inner.cgroup_dir(&worker.container, "memory");
-        let stats = crate::memory_limit::stats(&memory);
-        let current = read_u64(&memory.join("memory.current"))
-            .or_else(|| read_u64(&memory.join("memory.usage_in_bytes")))
-            .unwrap_or_default();
-        let cpu_ns = read_u64(
-            &inner
-                .cgroup_dir(&worker.container, "cpuacct")
-                .join("cpuacct.usage"),
-        )
-        .or_else(|| {
-            std::fs::read_to_string(memory.join("cpu.stat"))
-                .ok()
-                .and_then(|s| {
-                    s.lines()
-                        .find_map(|l| l.strip_prefix("usage_usec "))
-                        .and_then(|v| v.trim().parse::<u64>().ok())
-                        .map(|us| us * 1000)
-                })
-        })
-        .unwrap_or_default();
-        WorkerUsage {
-            memory_bytes: current,
-            memory_max_bytes: stats.max_bytes,
-            memory_limit_bytes: stats.limit_bytes,
-            cpu_time_ms: cpu_ns / 1_000_000,
-            oom_kills: stats.oom_kills,
-        }
+        self.inner.usage_of(&worker.container)
     }
 
     async fn cleanup(&self, worker: &WorkerRecord) {
