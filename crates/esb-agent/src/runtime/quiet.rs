@@ -30,6 +30,14 @@ impl Starts {
         out
     }
 
+    /// Waits until no start runs, for at most `within`.
+    pub async fn wait_none(&self, within: Duration) {
+        let deadline = Instant::now() + within;
+        while self.running.load(Ordering::Relaxed) > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Waits until no start has run for `quiet`.
     pub async fn wait_quiet(&self, quiet: Duration) {
         loop {

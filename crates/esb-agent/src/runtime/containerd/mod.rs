@@ -525,6 +525,9 @@ impl WorkerRuntime for ContainerdRuntime {
                 ),
             ));
         }
+        if inner.shutting_down.load(Ordering::Relaxed) {
+            return Err(Inner::start_err(id, "the box is stopping"));
+        }
         let hash = spec_hash(spec);
         for stale in inner.standby.take_stale(&spec.name, &hash) {
             inner.remove(&stale.container).await;
@@ -676,9 +679,14 @@ impl WorkerRuntime for ContainerdRuntime {
             .map_err(|e| RuntimeError::Containerd(e.to_string()))
     }
 
+    /// Removes everything of the box: the box is stopping, so a worker a start still
+    /// in flight was making is not wanted either (waited for, then swept with the
+    /// rest, standbys included); then the ready namespaces, the bridge and the box's
+    /// cgroups.
     async fn shutdown(&self) {
         let inner = &self.inner;
         inner.shutting_down.store(true, Ordering::Relaxed);
+        inner.starts.wait_none(READY_TIMEOUT).await;
         let deadline = Instant::now() + READY_TIMEOUT;
         while (inner.standby.preparing() || !locked(&inner.netns_filling).is_empty())
             && Instant::now() < deadline
@@ -687,6 +695,7 @@ impl WorkerRuntime for ContainerdRuntime {
         }
         let standbys = inner.standby.drain();
         futures::future::join_all(standbys.iter().map(|sb| inner.remove(&sb.container))).await;
+        self.sweep_orphans(&[], true).await;
         let ready: Vec<ReadyNetns> = locked(&inner.netns_ready).drain(..).collect();
         for n in ready {
             task::release_netns(&inner.bridge, &n.path).await;

@@ -146,6 +146,15 @@ pub fn leftovers(state: &Path) -> Vec<String> {
     if Path::new("/sys/class/net").join(&bridge).exists() {
         left.push(format!("bridge {bridge}"));
     }
+    // The masquerading rules the CNI bridge plugin adds per worker.
+    if let Ok(out) = Command::new("iptables").args(["-t", "nat", "-S"]).output() {
+        left.extend(
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter(|l| l.contains(&format!("name: \"{bridge}\"")))
+                .map(|l| format!("iptables {l}")),
+        );
+    }
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     left.extend(
         mounts
