@@ -3,6 +3,7 @@
 
 pub mod containerd;
 pub mod docker;
+mod held_images;
 mod http_probe;
 pub mod process;
 mod quiet;

@@ -82,26 +82,25 @@ impl<T: Shelved> StandbyShelf<T> {
 
     /// Ends the preparation [`Self::begin`] started. A standby is shelved when `keep`
     /// and its spec is still its function's current one; otherwise it is handed back
-    /// for removal.
+    /// for removal, still counted as being prepared until [`Self::abandon`] says it is
+    /// gone (a runtime shutting down waits for it before removing its network).
     pub fn finish(&self, spec_hash: &str, standby: T, keep: bool) -> Option<T> {
-        let name = standby.name().to_string();
         let current = locked(&self.current)
             .get(standby.function())
             .is_none_or(|h| h == spec_hash);
-        let back = if keep && current {
-            locked(&self.ready)
-                .entry(spec_hash.to_string())
-                .or_default()
-                .push(standby);
-            None
-        } else {
-            Some(standby)
-        };
+        if !(keep && current) {
+            return Some(standby);
+        }
+        let name = standby.name().to_string();
+        locked(&self.ready)
+            .entry(spec_hash.to_string())
+            .or_default()
+            .push(standby);
         locked(&self.filling).remove(&name);
-        back
+        None
     }
 
-    /// Ends a preparation that failed.
+    /// Ends a preparation that failed, or whose standby was handed back and removed.
     pub fn abandon(&self, name: &str) {
         locked(&self.filling).remove(name);
     }
@@ -158,6 +157,8 @@ mod tests {
         assert!(shelf.take("h1").is_none());
         assert!(shelf.begin("h1", "sb-h1-c", 1));
         assert!(shelf.finish("h1", Sb("sb-h1-c", "f"), true).is_some());
+        assert!(shelf.preparing(), "until the stale one is removed");
+        shelf.abandon("sb-h1-c");
         assert!(shelf.begin("h2", "sb-h2-a", 1));
         assert!(shelf.finish("h2", Sb("sb-h2-a", "f"), true).is_none());
         assert_eq!(shelf.take("h2").map(|s| s.0), Some("sb-h2-a"));

@@ -24,7 +24,9 @@ fn idle_workers_are_paused_and_resumed_on_demand() {
         &state,
         &["--runtime", "containerd", "--pause-idle-after", "0.3"],
     );
-    assert_eq!(up.invoke(&project.function, &echo()), (200, echo()));
+    let first = up.invoke(&project.function, &echo());
+    let said = || up.output.lock().map(|o| o.join("\n")).unwrap_or_default();
+    assert_eq!(first, (200, echo()), "{}", said());
     let workers = box_workers(&state);
     assert_eq!(workers.len(), 1, "{workers:?}");
     support::wait_for(

@@ -76,7 +76,7 @@ pub(crate) struct Up {
     port: u16,
     state: PathBuf,
     client: reqwest::blocking::Client,
-    output: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    pub(crate) output: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Up {

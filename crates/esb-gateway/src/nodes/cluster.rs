@@ -131,6 +131,9 @@ impl Cluster {
             }
         }
         let mut tried: HashSet<String> = HashSet::new();
+        // Why the last node tried could not start it: more telling than "no node is
+        // up" once every node was tried.
+        let mut last_refusal: Option<AgentError> = None;
         let deadline = tokio::time::Instant::now() + WAIT_FOR_A_NODE;
         let code_hash = self.code_hash(spec).await;
         loop {
@@ -142,7 +145,7 @@ impl Cluster {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 }
-                Err(e) => return Err(AgentError::NoNode(e)),
+                Err(e) => return Err(last_refusal.unwrap_or(AgentError::NoNode(e))),
             };
             let memory = u64::from(spec.memory_mb);
             self.inner.placements.starting(&node.name, memory);
@@ -157,6 +160,7 @@ impl Cluster {
                 Err(e) if e.is_unreachable() || e.is_full() => {
                     tracing::warn!(node = %node.name, function = %spec.name, "cannot start a worker there; trying another node: {e}");
                     tried.insert(node.name.clone());
+                    last_refusal = Some(e);
                 }
                 Err(e) => return Err(e),
             }

@@ -137,22 +137,37 @@ impl ImageStore {
 
     /// Function images (`esb/...`) the store holds, for placement.
     pub async fn held(&self) -> Vec<String> {
-        let request = self.containerd.request(ListImagesRequest::default());
-        match self.containerd.images().list(request).await {
-            Ok(response) => response
+        held_in(self.containerd.clone()).await.unwrap_or_default()
+    }
+
+    /// A handle for listing the store's images off its owner (a heartbeat's
+    /// background refresh).
+    pub fn containerd(&self) -> Containerd {
+        self.containerd.clone()
+    }
+}
+
+/// Function images (`esb/...`) in `containerd`'s namespace; `None` when it cannot say.
+pub async fn held_in(containerd: Containerd) -> Option<Vec<String>> {
+    let request = containerd.request(ListImagesRequest::default());
+    match containerd.images().list(request).await {
+        Ok(response) => Some(
+            response
                 .into_inner()
                 .images
                 .into_iter()
                 .map(|image| image.name)
                 .filter(|name| name.starts_with("esb/"))
                 .collect(),
-            Err(status) => {
-                tracing::warn!("cannot list containerd's images: {}", status.message());
-                Vec::new()
-            }
+        ),
+        Err(status) => {
+            tracing::warn!("cannot list containerd's images: {}", status.message());
+            None
         }
     }
+}
 
+impl ImageStore {
     async fn load(
         &self,
         reference: &str,

@@ -52,6 +52,7 @@ use self::client::Containerd;
 use self::image_store::{Image, ImageStore};
 use self::oci_spec::{Bind, WorkerSpec};
 use self::task::{NETNS_LABEL, Phases, ReadyNetns};
+use super::held_images::HeldImages;
 use super::http_probe::{self, NotReady};
 use super::quiet::Starts;
 use super::standby_shelf::{STANDBY_MARK, Shelved, StandbyShelf};
@@ -118,6 +119,8 @@ struct Inner {
     preparing: tokio::sync::Semaphore,
     /// Starts requests wait for: standbys are prepared once they are quiet.
     starts: Starts,
+    /// The function images containerd holds, for placement.
+    held_images: HeldImages,
     shutting_down: AtomicBool,
 }
 
@@ -177,6 +180,7 @@ impl ContainerdRuntime {
                 standby: StandbyShelf::default(),
                 preparing: tokio::sync::Semaphore::new(1),
                 starts: Starts::default(),
+                held_images: HeldImages::default(),
                 shutting_down: AtomicBool::new(false),
                 options,
             }),
@@ -650,7 +654,8 @@ impl WorkerRuntime for ContainerdRuntime {
     }
 
     async fn held_images(&self) -> Vec<String> {
-        self.inner.images.held().await
+        let containerd = self.inner.ctr.clone();
+        self.inner.held_images.get(image_store::held_in(containerd))
     }
 
     /// A standby of `spec` (created, not started) before its first worker, so even

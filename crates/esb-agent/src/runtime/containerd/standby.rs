@@ -31,6 +31,7 @@ impl Inner {
                     let keep = !inner.shutting_down.load(Ordering::Relaxed);
                     if let Some(stale) = inner.standby.finish(&hash, standby, keep) {
                         inner.remove(&stale.container).await;
+                        inner.standby.abandon(&stale.container);
                     }
                 }
                 Err(e) => {

@@ -14,8 +14,8 @@ mod container;
 mod standby;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -32,6 +32,7 @@ use esb_docker::labels;
 use esb_proto::agent::FunctionSpec;
 use futures::StreamExt;
 
+use super::held_images::HeldImages;
 use super::http_probe::{self, NotReady, status as http_status};
 use super::quiet::Starts;
 use super::standby_shelf::{STANDBY_MARK, Shelved, StandbyShelf};
@@ -107,14 +108,9 @@ struct Inner {
     /// Starts requests wait for: standbys are prepared once they are quiet.
     starts: Starts,
     shutting_down: AtomicBool,
-    /// The function images the daemon holds, and when they were last listed:
-    /// placement asks with every heartbeat, the daemon is asked at most every few
-    /// seconds, in the background.
-    images: Mutex<(Option<Instant>, Vec<String>)>,
+    /// The function images the daemon holds, for placement.
+    images: HeldImages,
 }
-
-/// How long a listing of the daemon's function images is reused.
-const IMAGES_FRESH_FOR: Duration = Duration::from_secs(10);
 
 /// A started, initialised container waiting to become a worker.
 struct Standby {
@@ -154,7 +150,7 @@ impl DockerRuntime {
                 preparing: tokio::sync::Semaphore::new(1),
                 starts: Starts::default(),
                 shutting_down: AtomicBool::new(false),
-                images: Mutex::new((None, Vec::new())),
+                images: HeldImages::default(),
             }),
         })
     }
@@ -353,35 +349,21 @@ impl WorkerRuntime for DockerRuntime {
         removed
     }
 
-    /// The last listing, at once: the listing is refreshed in the background when
-    /// stale, so a heartbeat never waits on a busy daemon.
     async fn held_images(&self) -> Vec<String> {
-        let (listed, refresh) = {
-            let mut cached = locked(&self.inner.images);
-            let stale = cached.0.is_none_or(|at| at.elapsed() >= IMAGES_FRESH_FOR);
-            if stale {
-                // Marked fresh now: one refresh at a time.
-                cached.0 = Some(Instant::now());
-            }
-            (cached.1.clone(), stale)
-        };
-        if refresh {
-            let inner = Arc::clone(&self.inner);
-            tokio::spawn(async move {
-                let options =
-                    esb_docker::bollard::query_parameters::ListImagesOptionsBuilder::default()
-                        .filters(&HashMap::from([("reference", vec!["esb/*"])]))
-                        .build();
-                match inner.docker.list_images(Some(options)).await {
-                    Ok(images) => {
-                        locked(&inner.images).1 =
-                            images.into_iter().flat_map(|i| i.repo_tags).collect();
-                    }
-                    Err(e) => tracing::debug!("cannot list the daemon's images: {e}"),
+        let docker = self.inner.docker.clone();
+        self.inner.images.get(async move {
+            let options =
+                esb_docker::bollard::query_parameters::ListImagesOptionsBuilder::default()
+                    .filters(&HashMap::from([("reference", vec!["esb/*"])]))
+                    .build();
+            match docker.list_images(Some(options)).await {
+                Ok(images) => Some(images.into_iter().flat_map(|i| i.repo_tags).collect()),
+                Err(e) => {
+                    tracing::debug!("cannot list the daemon's images: {e}");
+                    None
                 }
-            });
-        }
-        listed
+            }
+        })
     }
 
     async fn shutdown(&self) {
@@ -396,14 +378,6 @@ impl WorkerRuntime for DockerRuntime {
         futures::future::join_all(standbys.iter().map(|sb| inner.remove(&sb.name))).await;
         docker_network::remove(&inner.docker, &inner.network.name).await;
     }
-}
-
-/// The runtime's bookkeeping (standbys, containers being prepared, the last start) is
-/// changed one whole insert, removal or assignment at a time, so a lock poisoned by a
-/// panic elsewhere still guards consistent data: take it rather than skip the change
-/// (a skipped one would leak a standby container or forget one being prepared).
-fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn is_not_found(e: &DockerError) -> bool {

@@ -32,6 +32,7 @@ impl Inner {
                     // A standby finished after its function changed spec is stale at birth.
                     if let Some(stale) = inner.standby.finish(&hash, standby, keep) {
                         inner.remove(&stale.name).await;
+                        inner.standby.abandon(&stale.name);
                     }
                 }
                 Err(e) => {
