@@ -188,11 +188,6 @@ impl BlobWriter {
         Ok(())
     }
 
-    /// The bytes written so far.
-    pub fn size(&self) -> i64 {
-        self.offset + self.pending.len() as i64
-    }
-
     /// Commits the blob as what was written; `expected` (when the source named the
     /// digest) must match it. A blob already there counts as written (containerd then
     /// adds the existing one to the lease).

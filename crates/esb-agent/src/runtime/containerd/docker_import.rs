@@ -4,7 +4,8 @@
 //! manifest is written for them. Nothing is exported when containerd already holds
 //! every blob; otherwise every layer is streamed (the archive names layers by Docker's
 //! v1 IDs, so a layer's digest is only known once it has passed), and containerd keeps
-//! one copy of those it already had.
+//! one copy of those it already had. One export can carry many images
+//! ([`export_blobs`]); [`import`] then records each from the stored blobs.
 
 use std::collections::HashMap;
 
@@ -45,71 +46,33 @@ pub async fn import(
     };
     let config_digest = inspect.id.unwrap_or_default();
     let diff_ids = inspect.root_fs.and_then(|r| r.layers).unwrap_or_default();
-    let Some(config_hex) = config_digest.strip_prefix("sha256:") else {
+    if !config_digest.starts_with("sha256:") {
         return Err(ImageError::Malformed {
             what: reference.to_string(),
             detail: format!("Docker names its config {config_digest:?}"),
         });
-    };
-
-    let mut sizes: HashMap<String, i64> = HashMap::new();
-    let mut config_bytes = None;
+    }
     if all_present(containerd, &config_digest, &diff_ids).await? {
         tracing::debug!("{reference}: every blob already in containerd");
-        config_bytes = Some(read_small(containerd, &config_digest).await?);
     } else {
         tracing::info!("importing {reference} from Docker into containerd");
-        let mut tar = TarStream::new(Box::pin(docker.export_image(reference)));
-        let tar_error = |e: super::tar_stream::TarError| ImageError::Docker {
-            action: format!("export {reference}"),
-            detail: e.to_string(),
-        };
-        let config_name = format!("{config_hex}.json");
-        while let Some(entry) = tar.next_entry().await.map_err(tar_error)? {
-            if !entry.is_file() {
-                continue;
-            }
-            if entry.path.ends_with("/layer.tar") {
-                let mut writer = BlobWriter::open(containerd, &lease.id).await?;
-                while let Some(chunk) = tar.chunk().await.map_err(tar_error)? {
-                    writer.write(&chunk).await?;
-                }
-                let size = writer.size();
-                let digest = writer.commit(None, HashMap::new()).await?;
-                sizes.insert(digest, size);
-            } else if entry.path == config_name {
-                config_bytes = Some(tar.whole(MAX_CONFIG).await.map_err(tar_error)?);
-            }
-        }
+        export_blobs(containerd, lease, docker, &[reference]).await?;
     }
-    let Some(config_bytes) = config_bytes else {
-        return Err(ImageError::Malformed {
-            what: reference.to_string(),
-            detail: format!("Docker's export lacks its config {config_hex}.json"),
-        });
-    };
+    let config_bytes = read_small(containerd, &config_digest).await?;
     let (config, parsed) = write_config(containerd, lease, &config_bytes, DOCKER_CONFIG).await?;
     let mut layers = Vec::with_capacity(parsed.diff_ids.len());
     for diff_id in &parsed.diff_ids {
-        let size = match sizes.get(diff_id) {
-            Some(size) => *size,
-            None => match info(containerd, diff_id).await? {
-                Some(existing) => {
-                    lease.hold_content(diff_id).await?;
-                    existing.size
-                }
-                None => {
-                    return Err(ImageError::Malformed {
-                        what: reference.to_string(),
-                        detail: format!("Docker's export lacks layer {diff_id}"),
-                    });
-                }
-            },
+        let Some(stored) = info(containerd, diff_id).await? else {
+            return Err(ImageError::Malformed {
+                what: reference.to_string(),
+                detail: format!("Docker's export lacks layer {diff_id}"),
+            });
         };
+        lease.hold_content(diff_id).await?;
         layers.push(Descriptor {
             media_type: DOCKER_LAYER.to_string(),
             digest: diff_id.clone(),
-            size,
+            size: stored.size,
         });
     }
     let manifest = Manifest::docker(config, layers);
@@ -141,10 +104,12 @@ pub async fn export_blobs(
     if references.is_empty() {
         return Ok(());
     }
-    tracing::info!(
-        images = references.len(),
-        "importing function images from Docker into containerd"
-    );
+    if references.len() > 1 {
+        tracing::info!(
+            images = references.len(),
+            "importing function images from Docker into containerd"
+        );
+    }
     let action = || format!("export {}", references.join(" "));
     let mut tar = TarStream::new(Box::pin(docker.export_images(references)));
     let tar_error = |e: super::tar_stream::TarError| ImageError::Docker {

@@ -172,7 +172,12 @@ impl Registry {
         Ok(Some((media_type, bytes)))
     }
 
-    async fn small_blob(&self, repository: &str, digest: &str) -> Result<Vec<u8>, ImageError> {
+    /// `GET` of blob `digest`, answered with success; and what to call it in errors.
+    async fn get_blob(
+        &self,
+        repository: &str,
+        digest: &str,
+    ) -> Result<(reqwest::Response, String), ImageError> {
         let url = format!("http://{}/v2/{repository}/blobs/{digest}", self.host);
         let action = format!("GET {url}");
         let response = self
@@ -182,6 +187,11 @@ impl Registry {
             .await
             .and_then(|r| r.error_for_status())
             .map_err(self.error(action.clone()))?;
+        Ok((response, action))
+    }
+
+    async fn small_blob(&self, repository: &str, digest: &str) -> Result<Vec<u8>, ImageError> {
+        let (response, action) = self.get_blob(repository, digest).await?;
         let bytes = self.bounded(response, &action).await?;
         if digest_of(&bytes) != digest {
             return Err(self.mismatch(digest));
@@ -221,15 +231,7 @@ impl Registry {
         digest: &str,
         diff_id: &str,
     ) -> Result<(), ImageError> {
-        let url = format!("http://{}/v2/{repository}/blobs/{digest}", self.host);
-        let action = format!("GET {url}");
-        let mut response = self
-            .http
-            .get(&url)
-            .send()
-            .await
-            .and_then(|r| r.error_for_status())
-            .map_err(self.error(action.clone()))?;
+        let (mut response, action) = self.get_blob(repository, digest).await?;
         let mut writer = BlobWriter::open(containerd, &lease.id).await?;
         while let Some(chunk) = response.chunk().await.map_err(self.error(action.clone()))? {
             writer.write(&chunk).await?;
