@@ -37,6 +37,36 @@ pub struct WorkerRecord {
     pub memory_mb: u32,
 }
 
+impl WorkerRecord {
+    /// A worker of `spec` (whose [`spec_hash`] is `hash`) that just started: its Invoke
+    /// API at `address`, its process (`pid`, process runtime) or container
+    /// (`container`, container runtimes).
+    pub fn running(
+        id: &str,
+        spec: &FunctionSpec,
+        hash: String,
+        address: String,
+        pid: u32,
+        container: String,
+        token: String,
+    ) -> Self {
+        let now = now_ms();
+        Self {
+            id: id.to_string(),
+            function_name: spec.name.clone(),
+            address,
+            pid,
+            container,
+            token,
+            created_at_ms: now,
+            last_used_ms: now,
+            spec_hash: hash,
+            state: RecordedState::Running,
+            memory_mb: spec.memory_mb,
+        }
+    }
+}
+
 /// The directory of worker records.
 #[derive(Debug, Clone)]
 pub struct RecordStore {

@@ -20,7 +20,7 @@ use super::{RuntimeError, WorkerRuntime, WorkerUsage};
 use crate::memory_limit::WorkerCgroup;
 use crate::python_env::PythonEnv;
 use crate::worker_env::{LOG_SPOOL_VAR, WORKER_ID_VAR};
-use crate::worker_record::{RecordedState, WorkerRecord, new_token, now_ms, spec_hash};
+use crate::worker_record::{WorkerRecord, new_token, spec_hash};
 
 /// Host variables a process worker keeps (everything else comes from the template).
 const PASSED_THROUGH: [&str; 7] = [
@@ -251,20 +251,15 @@ impl WorkerRuntime for ProcessRuntime {
             WorkerCgroup::remove(cg.path());
         }
         let (pid, address) = spawned?;
-        let now = now_ms();
-        Ok(WorkerRecord {
-            id: id.to_string(),
-            function_name: spec.name.clone(),
+        Ok(WorkerRecord::running(
+            id,
+            spec,
+            spec_hash(spec),
             address,
             pid,
-            container: String::new(),
+            String::new(),
             token,
-            created_at_ms: now,
-            last_used_ms: now,
-            spec_hash: spec_hash(spec),
-            state: RecordedState::Running,
-            memory_mb: spec.memory_mb,
-        })
+        ))
     }
 
     async fn destroy(&self, worker: &WorkerRecord) {

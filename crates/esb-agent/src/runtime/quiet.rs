@@ -6,6 +6,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+/// Background preparation waits until no start has run for this long.
+pub const QUIET: Duration = Duration::from_millis(500);
+
 pub struct Starts {
     running: AtomicUsize,
     last: Mutex<Instant>,

@@ -54,12 +54,12 @@ use self::oci_spec::{Bind, WorkerSpec};
 use self::task::{NETNS_LABEL, Phases, ReadyNetns};
 use super::held_images::HeldImages;
 use super::http_probe::{self, NotReady};
-use super::quiet::Starts;
+use super::quiet::{QUIET, Starts};
 use super::standby_shelf::{STANDBY_MARK, Shelved, StandbyShelf};
 use super::{RuntimeError, WorkerRuntime, WorkerUsage};
 use crate::container_env::{self, HOST_ALIAS};
 use crate::worker_env::{LOG_SPOOL_VAR, LOGS_URL_VAR, WORKER_ID_VAR};
-use crate::worker_record::{RecordedState, WorkerRecord, new_token, now_ms, spec_hash};
+use crate::worker_record::{WorkerRecord, new_token, spec_hash};
 
 pub use self::client::DEFAULT_SOCKET;
 
@@ -70,8 +70,6 @@ const READY_TIMEOUT: Duration = Duration::from_secs(20);
 const MB_PER_VCPU: u64 = 1769;
 const TMP_SIZE: &str = "512m";
 const PIDS_LIMIT: i64 = 1024;
-/// Background preparation waits until no worker has started for this long.
-const QUIET: Duration = Duration::from_millis(500);
 /// Where the host's worker log spools appear inside a worker.
 const SPOOL_IN_CONTAINER: &str = "/var/esb/log-spool";
 /// A worker's own output file is cut back once this large (function output is in the
@@ -185,7 +183,6 @@ impl ContainerdRuntime {
                 options,
             }),
         };
-        runtime.inner.refill_netns();
         Ok(runtime)
     }
 }
@@ -542,20 +539,9 @@ impl WorkerRuntime for ContainerdRuntime {
             .track(self.start_worker(id, spec, &hash, &mut phases))
             .await?;
         inner.refill(spec);
-        let now = now_ms();
-        Ok(WorkerRecord {
-            id: id.to_string(),
-            function_name: spec.name.clone(),
-            address,
-            pid: 0,
-            container,
-            token,
-            created_at_ms: now,
-            last_used_ms: now,
-            spec_hash: hash,
-            state: RecordedState::Running,
-            memory_mb: spec.memory_mb,
-        })
+        Ok(WorkerRecord::running(
+            id, spec, hash, address, 0, container, token,
+        ))
     }
 
     async fn destroy(&self, worker: &WorkerRecord) {
@@ -661,6 +647,7 @@ impl WorkerRuntime for ContainerdRuntime {
     /// A standby of `spec` (created, not started) before its first worker, so even
     /// that one only starts a process; standbys of the function's older spec go.
     fn prepare(&self, spec: &FunctionSpec) {
+        self.inner.refill_netns();
         if spec.image.is_empty() {
             return;
         }
@@ -677,6 +664,7 @@ impl WorkerRuntime for ContainerdRuntime {
     }
 
     async fn prepare_images(&self, images: &[String]) -> Result<(), RuntimeError> {
+        self.inner.refill_netns();
         self.inner
             .images
             .prefetch(images)

@@ -1,6 +1,8 @@
 //! Network namespaces already attached to the box's bridge, kept ready so a worker
-//! start does not wait for the CNI plugins: taken by a start, refilled at once in the
-//! background (the plugins run niced).
+//! start does not wait for the CNI plugins: filled once the runtime is asked to
+//! prepare (images or a function; an agent that only cleans up, as `esb down`'s,
+//! makes none), taken by a start, refilled at once in the background (the plugins
+//! run niced).
 
 use super::*;
 

@@ -34,7 +34,7 @@ use futures::StreamExt;
 
 use super::held_images::HeldImages;
 use super::http_probe::{self, NotReady, status as http_status};
-use super::quiet::Starts;
+use super::quiet::{QUIET, Starts};
 use super::standby_shelf::{STANDBY_MARK, Shelved, StandbyShelf};
 use super::{RuntimeError, WorkerRuntime, WorkerUsage};
 use crate::container_env::{self, HOST_ALIAS};
@@ -50,9 +50,6 @@ const MB_PER_VCPU: i64 = 1769;
 const TMP_SIZE: &str = "512m";
 /// Lambda's limit on processes and threads per execution environment.
 const PIDS_LIMIT: i64 = 1024;
-/// Standbys are prepared only after this long without a worker being started, so
-/// they never slow down the starts requests are waiting for.
-const STANDBY_QUIET: Duration = Duration::from_millis(500);
 
 /// How the gateway reaches a worker's Invoke API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -210,20 +207,9 @@ impl WorkerRuntime for DockerRuntime {
             }
         };
         inner.refill(spec);
-        let now = now_ms();
-        Ok(WorkerRecord {
-            id: id.to_string(),
-            function_name: spec.name.clone(),
-            address,
-            pid: 0,
-            container,
-            token,
-            created_at_ms: now,
-            last_used_ms: now,
-            spec_hash: hash,
-            state: RecordedState::Running,
-            memory_mb: spec.memory_mb,
-        })
+        Ok(WorkerRecord::running(
+            id, spec, hash, address, 0, container, token,
+        ))
     }
 
     async fn destroy(&self, worker: &WorkerRecord) {

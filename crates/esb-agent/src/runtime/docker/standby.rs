@@ -21,7 +21,7 @@ impl Inner {
         tokio::spawn(async move {
             let prepared = match inner.preparing.acquire().await {
                 Ok(_turn) => {
-                    inner.starts.wait_quiet(STANDBY_QUIET).await;
+                    inner.starts.wait_quiet(QUIET).await;
                     inner.prepare_standby(&name, &spec).await
                 }
                 Err(e) => Err(Inner::control_err(&name, e)),
