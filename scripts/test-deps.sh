@@ -52,6 +52,15 @@ command -v debootstrap >/dev/null || missing+=(debootstrap)
 [ -x /usr/bin/aws ] || missing+=(awscli)
 [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
 
+containerd_up() { [ -S /run/containerd/containerd.sock ] && ctr --address /run/containerd/containerd.sock version >/dev/null 2>&1; }
+# /run may outlive the daemons (it is not a tmpfs on every machine): a containerd socket
+# nothing answers on makes dockerd dial it as the system containerd and give up, instead
+# of starting its own. Drop it; the containerd started below makes a new one.
+if [ -e /run/containerd/containerd.sock ] && ! containerd_up; then
+    say "removing a stale containerd socket nothing answers on"
+    rm -f /run/containerd/containerd.sock /run/containerd/containerd.sock.ttrpc
+fi
+
 docker_up() { command -v docker >/dev/null && docker info >/dev/null 2>&1; }
 if ! docker_up; then
     say "starting a Docker daemon (log: $DEPS/dockerd.log)"
@@ -62,7 +71,6 @@ fi
 
 # A containerd of its own at the standard socket (Docker's containerd, if any, is
 # private to dockerd); CRI is off: ESB talks to containerd's own API.
-containerd_up() { [ -S /run/containerd/containerd.sock ] && ctr --address /run/containerd/containerd.sock version >/dev/null 2>&1; }
 if ! containerd_up; then
     say "starting containerd (log: $DEPS/containerd.log)"
     printf 'version = 2\ndisabled_plugins = ["io.containerd.grpc.v1.cri"]\n' >"$DEPS/containerd.toml"
