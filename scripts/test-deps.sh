@@ -62,6 +62,11 @@ if [ -e /run/containerd/containerd.sock ] && ! containerd_up; then
 fi
 
 docker_up() { command -v docker >/dev/null && docker info >/dev/null 2>&1; }
+# Likewise a pid file of a dockerd that is gone (or a zombie) stops a new one.
+live_dockerd() { [ "$(ps -o stat= -o comm= -p "$1" 2>/dev/null | awk '$1 !~ /^Z/ {print $2}')" = dockerd ]; }
+if ! docker_up && [ -f /var/run/docker.pid ] && ! live_dockerd "$(cat /var/run/docker.pid)"; then
+    rm -f /var/run/docker.pid
+fi
 if ! docker_up; then
     say "starting a Docker daemon (log: $DEPS/dockerd.log)"
     setsid nohup dockerd >"$DEPS/dockerd.log" 2>&1 </dev/null &
