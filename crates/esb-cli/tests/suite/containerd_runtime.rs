@@ -1,17 +1,24 @@
-//! What only the containerd runtime has (the e2e scenarios run on it too, in
+//! The containerd runtime beyond the e2e scenarios (those run on it too, in
 //! up_e2e.rs): tasks frozen through the cgroup freezer, the agent's metrics from the
 //! task's cgroups, and a box that leaves nothing in containerd or on the host — no
 //! container, task, snapshot, network namespace, bridge, mount or cgroup — after
-//! `esb down`, even when it was SIGKILLed. A real containerd throughout (scripts/test.sh
-//! starts one when none runs), with the images `esb build` made imported into it.
+//! `esb down`, even when it was SIGKILLed; two boxes sharing one containerd, containers
+//! no worker names removed after the grace period, images pulled from a registry, a
+//! hot-reloaded function's stale standby dropped. A real containerd throughout
+//! (scripts/test.sh starts one when none runs), with the images `esb build` made
+//! imported into it.
 
 use std::time::Duration;
 
 use crate::docker_runtime::{
-    Project, Up, a_memory_hog_shows_in_the_agents_metrics, e2e_image, echo, esb_down,
+    Project, Up, a_changed_function_drops_its_stale_standby_on,
+    a_memory_hog_shows_in_the_agents_metrics, a_registry_feeds_an_agent_of, agent_on, docker_holds,
+    e2e_image, echo, esb_down,
 };
 use crate::support;
-use crate::support::containerd::{box_standbys, box_workers, leftovers, task_status};
+use crate::support::containerd::{
+    box_standbys, box_workers, container_info, ctr, leftovers, task_status, wait_gone,
+};
 
 /// An idle worker is frozen after `--pause-idle-after`, and the next request thaws that
 /// same task rather than starting another.
@@ -118,6 +125,123 @@ fn esb_down_leaves_nothing_behind() {
     assert!(left.is_empty(), "after a killed box and esb down: {left:?}");
 }
 
+/// Two boxes on one containerd share its namespace: each has a bridge and subnet of its
+/// own, sees and stops only its own tasks, and one stopping leaves nothing of it while
+/// the other's worker goes on serving.
+#[test]
+fn two_boxes_share_one_containerd_without_touching_each_other() {
+    let project = Project::new("ctr-twoboxes");
+    let (state_a, state_b) = (project.state("a"), project.state("b"));
+    let mut a = Up::start(&project, &state_a, &["--runtime", "containerd"]);
+    let b = Up::start(&project, &state_b, &["--runtime", "containerd"]);
+    assert_eq!(a.invoke(&project.function, &echo()), (200, echo()));
+    assert_eq!(b.invoke(&project.function, &echo()), (200, echo()));
+    let (wa, wb) = (box_workers(&state_a), box_workers(&state_b));
+    assert_eq!((wa.len(), wb.len()), (1, 1), "{wa:?} {wb:?}");
+    assert_ne!(wa, wb);
+    let subnet = |state: &std::path::Path| {
+        std::fs::read_to_string(state.join("containerd/subnet")).expect("the box's subnet")
+    };
+    assert_ne!(subnet(&state_a), subnet(&state_b));
+    a.stop();
+    let left = leftovers(&state_a);
+    assert!(left.is_empty(), "box a stopped: {left:?}");
+    assert_eq!(box_workers(&state_b), wb, "box b keeps its worker");
+    assert_eq!(b.invoke(&project.function, &echo()), (200, echo()));
+}
+
+/// A container of this box that no worker record names (the agent died between making
+/// it and recording it) is removed after the grace period; another box's is left alone.
+#[test]
+fn orphaned_containers_are_removed_and_other_boxes_are_not_touched() {
+    let project = Project::new("ctr-orphans");
+    let state = project.state("state");
+    let mut agent = agent_on(
+        "containerd",
+        &state,
+        support::free_addr(),
+        &["--orphan-grace", "2"],
+    );
+    support::wait_for("the agent's box id", Duration::from_secs(60), || {
+        std::fs::read_to_string(state.join("box-id")).is_ok()
+    });
+    let box_id = std::fs::read_to_string(state.join("box-id")).expect("box id");
+    let rootfs = project.state("rootfs");
+    std::fs::create_dir_all(&rootfs).expect("rootfs");
+    let rootfs = rootfs.display().to_string();
+    let create = |box_label: &str| {
+        let id = format!("esb-{box_label}-ghost-{}", std::process::id());
+        let label = format!("esb.box={box_label}");
+        ctr(&[
+            "containers",
+            "create",
+            "--rootfs",
+            "--label",
+            &label,
+            "--label",
+            "esb.managed=true",
+            "--label",
+            "esb.worker=ghost",
+            &rootfs,
+            &id,
+        ]);
+        id
+    };
+    let orphan = create(box_id.trim());
+    let foreign = create("another-box");
+    wait_gone(std::slice::from_ref(&orphan), Duration::from_secs(60));
+    let listed = ctr(&["containers", "ls", "-q"]);
+    assert!(
+        listed.split_whitespace().any(|c| c == foreign),
+        "another box's container stays: {listed}"
+    );
+    ctr(&["containers", "rm", &foreign]);
+    assert!(support::terminate(&mut agent, Duration::from_secs(30)).success());
+}
+
+/// With no Docker image to import, a containerd agent started with `--registry` pulls
+/// the image `esb build --push` put there straight into containerd (Docker never gets
+/// it back) and serves the function from it.
+#[test]
+fn images_travel_through_a_registry() {
+    let reference = a_registry_feeds_an_agent_of("containerd");
+    let held = ctr(&["images", "ls", "-q"]);
+    assert!(
+        held.lines().any(|i| i == reference),
+        "{reference} in {held}"
+    );
+    assert!(!docker_holds(&reference), "not through Docker");
+    ctr(&["images", "rm", &reference]);
+}
+
+/// A hot-reloaded function's standby task of the old spec goes, and one of the new spec
+/// takes its place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_function_drops_its_stale_standby() {
+    let standbys = |state: &std::path::Path| {
+        box_standbys(state)
+            .into_iter()
+            .map(|c| {
+                let worker = container_info(&c)["Labels"]["esb.worker"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
+                (c, worker)
+            })
+            .collect()
+    };
+    let environment = |container: &str| {
+        let info = container_info(container);
+        let env = info["Spec"]["process"]["env"].as_array().cloned();
+        env.unwrap_or_default()
+            .iter()
+            .filter_map(|v| v.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    a_changed_function_drops_its_stale_standby_on("containerd", standbys, environment).await;
+}
+
 /// The agent's GetMetrics reads a task's memory (current, peak, limit), CPU time and
 /// OOM kills from its cgroups, and `MemorySize` is a hard limit without swap; the
 /// agent leaves nothing behind when it stops.
@@ -129,20 +253,7 @@ async fn the_agent_reports_task_memory_cpu_and_oom_kills() {
     let project = Project::new("ctr-metrics");
     let state = project.state("state");
     let addr = support::free_addr();
-    let mut agent = support::esb_command()
-        .args([
-            "agent",
-            "--runtime",
-            "containerd",
-            "--remove-workers-on-exit",
-        ])
-        .args(["--standby-workers", "0", "--listen", &addr.to_string()])
-        .arg("--state-dir")
-        .arg(&state)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("esb agent");
+    let mut agent = agent_on("containerd", &state, addr, &["--standby-workers", "0"]);
     a_memory_hog_shows_in_the_agents_metrics(addr, image).await;
     assert!(support::terminate(&mut agent, Duration::from_secs(30)).success());
     let left = leftovers(&state);

@@ -109,7 +109,7 @@ impl Up {
         invoke(&self.client, &self.state, self.port, function, event)
     }
 
-    fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         assert!(support::terminate(&mut self.child, Duration::from_secs(60)).success());
     }
 }
@@ -235,7 +235,7 @@ fn orphaned_containers_are_removed_and_other_boxes_are_not_touched() {
     let project = Project::new("orphans");
     let state = project.state("state");
     let addr = support::free_addr();
-    let mut agent = docker_agent(&state, addr, &["--orphan-grace", "2"]);
+    let mut agent = agent_on("docker", &state, addr, &["--orphan-grace", "2"]);
     support::wait_for("the agent's box id", Duration::from_secs(60), || {
         std::fs::read_to_string(state.join("box-id")).is_ok()
     });
@@ -267,11 +267,25 @@ fn orphaned_containers_are_removed_and_other_boxes_are_not_touched() {
     assert!(support::terminate(&mut agent, Duration::from_secs(30)).success());
 }
 
-/// `esb build --push` fills a real registry; an agent started with `--registry` pulls
-/// the image it lacks and serves the function from it.
+/// `esb build --push` fills a real registry; a docker agent started with `--registry`
+/// pulls the image it lacks into the daemon and serves the function from it.
 #[test]
 fn images_travel_through_a_registry() {
-    let project = Project::new("registry");
+    let reference = a_registry_feeds_an_agent_of("docker");
+    assert!(docker_holds(&reference), "pulled into the daemon");
+    let latest = format!("{}:latest", reference.split(':').next().unwrap_or_default());
+    let _ = Command::new("docker")
+        .args(["rmi", &reference, &latest])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// `esb build --push` fills a real registry (Debian's docker-registry) and the image
+/// leaves the Docker daemon; an agent of `runtime` started with `--registry` pulls the
+/// image it lacks and serves the function from it. Returns the image's reference.
+pub(crate) fn a_registry_feeds_an_agent_of(runtime: &str) -> String {
+    let project = Project::new(&format!("registry-{runtime}"));
     let storage = project.state("registry");
     let registry_port = support::free_addr().port();
     std::fs::create_dir_all(&storage).expect("registry dir");
@@ -336,18 +350,13 @@ fn images_travel_through_a_registry() {
             .status();
     }
     assert!(
-        Command::new("docker")
-            .args(["image", "inspect", &reference])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| !s.success()),
+        !docker_holds(&reference),
         "the image is gone from the daemon"
     );
 
     let state = project.state("state");
     let agent_addr = support::free_addr();
-    let mut agent = docker_agent(&state, agent_addr, &["--registry", &registry_addr]);
+    let mut agent = agent_on(runtime, &state, agent_addr, &["--registry", &registry_addr]);
     let port = support::free_addr().port();
     let mut gateway = support::esb_command()
         .arg("gateway")
@@ -370,16 +379,21 @@ fn images_travel_through_a_registry() {
         invoke(&client, &state, port, &project.function, &echo()),
         (200, echo())
     );
-    support::docker(&["image", "inspect", &reference]);
     assert!(support::terminate(&mut gateway, Duration::from_secs(30)).success());
     assert!(support::terminate(&mut agent, Duration::from_secs(30)).success());
     let _ = registry.kill();
     let _ = registry.wait();
-    let _ = Command::new("docker")
-        .args(["rmi", &reference, &latest])
+    reference
+}
+
+/// Whether the Docker daemon holds `image`.
+pub(crate) fn docker_holds(image: &str) -> bool {
+    Command::new("docker")
+        .args(["image", "inspect", image])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
-        .status();
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 /// No daemon at the configured endpoint: `--runtime docker` fails saying where it
@@ -417,10 +431,15 @@ fn an_absent_daemon_is_explained_and_auto_falls_back_to_processes() {
     assert!(said.contains("using process workers"), "{said}");
 }
 
-/// `esb agent --runtime docker` on `addr`, removing its workers when it stops.
-fn docker_agent(state: &Path, addr: std::net::SocketAddr, extra: &[&str]) -> Child {
+/// `esb agent --runtime <runtime>` on `addr`, removing its workers when it stops.
+pub(crate) fn agent_on(
+    runtime: &str,
+    state: &Path,
+    addr: std::net::SocketAddr,
+    extra: &[&str],
+) -> Child {
     support::esb_command()
-        .args(["agent", "--runtime", "docker", "--remove-workers-on-exit"])
+        .args(["agent", "--runtime", runtime, "--remove-workers-on-exit"])
         .args(["--listen", &addr.to_string()])
         .args(extra)
         .arg("--state-dir")
@@ -475,7 +494,7 @@ async fn the_agent_reports_container_memory_cpu_and_oom_kills() {
     let project = Project::new("metrics");
     let state = project.state("state");
     let addr = support::free_addr();
-    let mut agent = docker_agent(&state, addr, &["--standby-workers", "0"]);
+    let mut agent = agent_on("docker", &state, addr, &["--standby-workers", "0"]);
     a_memory_hog_shows_in_the_agents_metrics(addr, image).await;
     assert!(support::terminate(&mut agent, Duration::from_secs(30)).success());
 }
@@ -631,16 +650,51 @@ fn esb_down_leaves_nothing_behind() {
 /// worker starts, and a standby of the new spec takes its place.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_changed_function_drops_its_stale_standby() {
+    let standbys = |state: &Path| {
+        let id = std::fs::read_to_string(state.join("box-id")).unwrap_or_default();
+        support::docker(&[
+            "ps",
+            "-a",
+            "--filter",
+            &format!("label=esb.box={}", id.trim()),
+            "--format",
+            "{{.Names}} {{.Label \"esb.worker\"}}",
+        ])
+        .lines()
+        .filter(|l| l.contains("-standby-"))
+        .filter_map(|l| l.split_once(' '))
+        .map(|(name, worker)| (name.to_string(), worker.to_string()))
+        .collect()
+    };
+    let environment = |name: &str| {
+        support::docker(&[
+            "inspect",
+            "--format",
+            "{{range .Config.Env}}{{println .}}{{end}}",
+            name,
+        ])
+    };
+    a_changed_function_drops_its_stale_standby_on("docker", standbys, environment).await;
+}
+
+/// The stale-standby scenario against an agent of `runtime`: `standbys` lists a box's
+/// standbys (container, `esb.worker` label), `environment` a container's environment,
+/// a variable a line.
+pub(crate) async fn a_changed_function_drops_its_stale_standby_on(
+    runtime: &str,
+    standbys: impl Fn(&Path) -> Vec<(String, String)> + Clone + Send + 'static,
+    environment: impl Fn(&str) -> String,
+) {
     use esb_proto::AgentServiceClient;
     use esb_proto::agent::{EnsureWorkerRequest, FunctionSpec};
 
     let image = tokio::task::spawn_blocking(|| e2e_image("echo"))
         .await
         .expect("build");
-    let project = Project::new("stale-standby");
+    let project = Project::new(&format!("stale-standby-{runtime}"));
     let state = project.state("state");
     let addr = support::free_addr();
-    let mut agent = docker_agent(&state, addr, &["--standby-workers", "1"]);
+    let mut agent = agent_on(runtime, &state, addr, &["--standby-workers", "1"]);
     support::wait_for("the agent", Duration::from_secs(60), || {
         std::net::TcpStream::connect(addr).is_ok()
     });
@@ -658,21 +712,6 @@ async fn a_changed_function_drops_its_stale_standby() {
         environment: [("VERSION".to_string(), version.to_string())].into(),
         ..Default::default()
     };
-    let standbys = |state: PathBuf| {
-        let id = std::fs::read_to_string(state.join("box-id")).unwrap_or_default();
-        support::docker(&[
-            "ps",
-            "-a",
-            "--filter",
-            &format!("label=esb.box={}", id.trim()),
-            "--format",
-            "{{.Names}} {{.Label \"esb.worker\"}}",
-        ])
-        .lines()
-        .filter(|l| l.contains("-standby-"))
-        .map(str::to_string)
-        .collect::<Vec<_>>()
-    };
     for version in ["1", "2"] {
         client
             .ensure_worker(EnsureWorkerRequest {
@@ -681,12 +720,12 @@ async fn a_changed_function_drops_its_stale_standby() {
             })
             .await
             .expect("a worker");
-        let state = state.clone();
+        let (state, standbys) = (state.clone(), standbys.clone());
         tokio::task::spawn_blocking(move || {
             support::wait_for(
                 "one standby of the current spec",
                 Duration::from_secs(60),
-                || standbys(state.clone()).len() == 1,
+                || standbys(&state).len() == 1,
             );
         })
         .await
@@ -694,21 +733,12 @@ async fn a_changed_function_drops_its_stale_standby() {
     }
     // Stays one, of the new spec: the first spec's standby went, it is not just late.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let left = standbys(state.clone());
+    let left = standbys(&state);
     assert_eq!(left.len(), 1, "{left:?}");
-    let name = left[0].split(' ').next().unwrap_or_default().to_string();
-    let env = support::docker(&[
-        "inspect",
-        "--format",
-        "{{range .Config.Env}}{{println .}}{{end}}",
-        &name,
-    ]);
+    let env = environment(&left[0].0);
     assert!(env.lines().any(|l| l == "VERSION=2"), "{env}");
     assert!(
-        left[0]
-            .split(' ')
-            .nth(1)
-            .is_some_and(|w| w.starts_with("echo-standby-")),
+        left[0].1.starts_with("echo-standby-"),
         "a standby has an id of its own (its logs and spool are its own): {left:?}"
     );
     assert!(support::terminate(&mut agent, Duration::from_secs(30)).success());

@@ -35,6 +35,9 @@ impl Registry {
         }
         let http = reqwest::Client::builder()
             .connect_timeout(std::time::Duration::from_secs(10))
+            // A registry that stops sending fails the pull rather than stalling the
+            // start waiting on it; a slow but moving download goes on.
+            .read_timeout(std::time::Duration::from_secs(60))
             .build()
             .map_err(|e| ImageError::Registry {
                 registry: host.to_string(),

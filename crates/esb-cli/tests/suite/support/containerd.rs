@@ -86,6 +86,11 @@ pub fn kill(container: &str) {
         .output();
 }
 
+/// `ctr containers info`: the container's record (labels, OCI spec...) as JSON.
+pub fn container_info(container: &str) -> serde_json::Value {
+    serde_json::from_str(&ctr(&["containers", "info", container])).unwrap_or_default()
+}
+
 /// The status `ctr task ls` gives the container's task (RUNNING, PAUSED, STOPPED...).
 pub fn task_status(container: &str) -> String {
     ctr(&["task", "ls"])
