@@ -4,9 +4,9 @@
 //! container, task, snapshot, network namespace, bridge, mount or cgroup — after
 //! `esb down`, even when it was SIGKILLed; two boxes sharing one containerd, containers
 //! no worker names removed after the grace period, images pulled from a registry, a
-//! hot-reloaded function's stale standby dropped. A real containerd throughout
-//! (scripts/test.sh starts one when none runs), with the images `esb build` made
-//! imported into it.
+//! hot-reloaded function's stale standby dropped, Docker's seccomp boundary. A real
+//! containerd throughout (scripts/test.sh starts one when none runs), with the images
+//! `esb build` made imported into it.
 
 use std::time::Duration;
 
@@ -123,6 +123,56 @@ fn esb_down_leaves_nothing_behind() {
     esb_down(&state);
     let left = leftovers(&state);
     assert!(left.is_empty(), "after a killed box and esb down: {left:?}");
+}
+
+/// A function trying what Docker's seccomp profile refuses a container: a user
+/// namespace (no capability stops that one), the kernel keyring, io_uring; and what
+/// every function does: a thread, a child process.
+const SYSCALLS: &str = r#"import ctypes, errno, os, subprocess, threading
+
+libc = ctypes.CDLL(None, use_errno=True)
+KEYCTL = {"x86_64": 250, "aarch64": 219}[os.uname().machine]
+IO_URING_SETUP = 425
+
+
+def outcome(result):
+    return errno.errorcode.get(ctypes.get_errno(), "?") if result == -1 else "allowed"
+
+
+def handler(event, context):
+    out = {
+        "unshare_user": outcome(libc.unshare(0x10000000)),
+        "keyctl": outcome(libc.syscall(KEYCTL, 0, -3, 0)),
+        "io_uring_setup": outcome(libc.syscall(IO_URING_SETUP, 1, None)),
+    }
+    thread = threading.Thread(target=lambda: None)
+    thread.start()
+    thread.join()
+    out["thread"] = "ok"
+    out["subprocess"] = subprocess.run(["/bin/true"]).returncode
+    return out
+"#;
+
+/// Workers get Docker's seccomp boundary: those calls fail with `EPERM`, while threads
+/// (glibc's `clone3`, told "no such call", falls back to `clone`) and child processes
+/// work as ever.
+#[test]
+fn workers_get_dockers_seccomp_boundary() {
+    let project = Project::python_code("ctr-seccomp", "python3.11", SYSCALLS);
+    let state = project.state("state");
+    let up = Up::start(&project, &state, &["--runtime", "containerd"]);
+    let (status, out) = up.invoke(&project.function, &serde_json::json!({}));
+    assert_eq!(status, 200, "{out}");
+    assert_eq!(
+        out,
+        serde_json::json!({
+            "unshare_user": "EPERM",
+            "keyctl": "EPERM",
+            "io_uring_setup": "EPERM",
+            "thread": "ok",
+            "subprocess": 0,
+        })
+    );
 }
 
 /// Two boxes on one containerd share its namespace: each has a bridge and subnet of its

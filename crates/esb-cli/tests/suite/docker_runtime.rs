@@ -36,15 +36,20 @@ impl Project {
 
     /// A Python function of `runtime` answering with the Python version it runs on.
     fn python(tag: &str, runtime: &str) -> Self {
+        Self::python_code(
+            tag,
+            runtime,
+            "import sys\n\n\ndef handler(event, context):\n    return {\"python\": \"%d.%d\" % sys.version_info[:2]}\n",
+        )
+    }
+
+    /// A Python function of `runtime` whose `app.py` is `code` (handler `app.handler`).
+    pub(crate) fn python_code(tag: &str, runtime: &str, code: &str) -> Self {
         let function = format!("py-{tag}-{}", std::process::id());
         let dir = std::env::temp_dir().join(format!("esb-docker-{function}"));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("fn")).expect("project dir");
-        std::fs::write(
-            dir.join("fn/app.py"),
-            "import sys\n\n\ndef handler(event, context):\n    return {\"python\": \"%d.%d\" % sys.version_info[:2]}\n",
-        )
-        .expect("code");
+        std::fs::write(dir.join("fn/app.py"), code).expect("code");
         std::fs::write(
             dir.join("template.yaml"),
             format!(

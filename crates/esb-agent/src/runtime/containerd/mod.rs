@@ -30,6 +30,7 @@ mod netns;
 mod netns_pool;
 mod oci_spec;
 mod registry_pull;
+mod seccomp;
 mod standby;
 mod tar_stream;
 mod task;

@@ -1,14 +1,16 @@
 //! The OCI runtime spec of a worker: what `docker run` would give the same container
-//! (Docker's default capabilities, masked and read-only kernel paths, devices), plus
-//! Lambda's shape — a read-only root with a 512 MB `/tmp`, `MemorySize` as the memory
-//! limit without swap, CPU weight following memory, a pid limit — and the worker's own
-//! network namespace. runc reads it as JSON; it is written as a JSON document here
-//! rather than through a spec-builder crate, one literal being easier to check
-//! against the OCI spec than a chain of builders.
+//! (Docker's default capabilities, its seccomp boundary, masked and read-only kernel
+//! paths, devices), plus Lambda's shape — a read-only root with a 512 MB `/tmp`,
+//! `MemorySize` as the memory limit without swap, CPU weight following memory, a pid
+//! limit — and the worker's own network namespace. runc reads it as JSON; it is
+//! written as a JSON document here rather than through a spec-builder crate, one
+//! literal being easier to check against the OCI spec than a chain of builders.
 
 use std::path::Path;
 
 use serde_json::{Value, json};
+
+use super::seccomp;
 
 /// The Any type containerd stores a container's spec under.
 pub const SPEC_TYPE_URL: &str = "types.containerd.io/opencontainers/runtime-spec/1/Spec";
@@ -147,6 +149,7 @@ pub fn runtime_spec(w: &WorkerSpec<'_>) -> Value {
             ],
             "maskedPaths": MASKED_PATHS,
             "readonlyPaths": READONLY_PATHS,
+            "seccomp": seccomp::profile(),
         },
     })
 }
@@ -195,6 +198,7 @@ mod tests {
         );
         let ns = spec["linux"]["namespaces"].as_array().expect("namespaces");
         assert!(ns.contains(&json!({"type": "network", "path": netns})));
+        assert_eq!(spec["linux"]["seccomp"], seccomp::profile());
         let ca = spec["mounts"]
             .as_array()
             .and_then(|m| m.iter().find(|m| m["destination"] == "/etc/esb/ca.pem"))
