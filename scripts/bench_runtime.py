@@ -194,7 +194,8 @@ def main():
     for runtime in RUNTIMES:
         for lang in LANGS:
             table.append(row(runtime, lang, results[runtime][lang]))
-    table += ["", "Box start to first HTTPS answer (images up to date): "
+    table += ["", "Box start to first HTTPS answer (images built; the run's first containerd box also "
+              "imports into containerd whatever images changed since the last run, in one `docker save`): "
               + ", ".join(f"{r} {startup[r]:.2f} s" for r in RUNTIMES) + ".", ""]
     table += ["### Where a containerd cold start goes", "",
               "The agent's own timing of each first worker made from scratch (the `containerd-bare` box: "
