@@ -3,8 +3,8 @@
 //! a veth pair from each worker's namespace to the box's bridge, `loopback` brings up
 //! `lo` inside it. The bridge's address is how workers reach the box's host, as the
 //! Docker network's gateway is for docker workers. The subnet is `--network-subnet`,
-//! or a free /24 of 10.89.0.0/16 chosen once per box and kept in the state dir;
-//! 172.50.0.0/16 is never used.
+//! or a free /24 of 10.89.0.0/16 chosen once per box, claimed host-wide while the box
+//! runs (`subnet_claim.rs`) and kept in the state dir; 172.50.0.0/16 is never used.
 
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -13,6 +13,7 @@ use std::process::Stdio;
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 
+use super::subnet_claim::SubnetClaims;
 use crate::docker_network::{NetworkError, check_subnet};
 
 /// Where distributions put the CNI plugins (Debian first, then upstream's default).
@@ -47,13 +48,16 @@ pub struct Bridge {
     pub subnet: String,
     /// The bridge's own address: the box's host as workers see it.
     pub gateway: Ipv4Addr,
+    box_id: String,
+    /// Whether the subnet was chosen here (and so claimed), not configured.
+    chosen: bool,
     plugins: PathBuf,
     ipam_dir: PathBuf,
 }
 
 impl Bridge {
     /// The box's bridge settings; `subnet` as configured, else the one chosen before
-    /// (kept in `<dir>/subnet`), else a free one.
+    /// (kept in `<dir>/subnet`) unless another box claimed it since, else a free one.
     pub fn new(box_id: &str, subnet: Option<&str>, dir: &Path) -> Result<Self, BridgeError> {
         let plugins = PLUGIN_DIRS
             .iter()
@@ -61,13 +65,17 @@ impl Bridge {
             .find(|d| d.join("bridge").is_file() && d.join("host-local").is_file())
             .ok_or(BridgeError::NoPlugins)?;
         std::fs::create_dir_all(dir)?;
+        let configured = subnet.is_some();
         let kept = dir.join("subnet");
+        let claims = SubnetClaims::host();
         let subnet = match subnet {
             Some(s) => s.to_string(),
             None => match std::fs::read_to_string(&kept) {
-                Ok(s) if check_subnet(s.trim()).is_ok() => s.trim().to_string(),
+                Ok(s) if check_subnet(s.trim()).is_ok() && claims.claim(s.trim(), box_id) => {
+                    s.trim().to_string()
+                }
                 _ => {
-                    let s = free_subnet(box_id, &routed_networks())?;
+                    let s = free_subnet(box_id, &routed_networks(), |s| claims.claim(s, box_id))?;
                     std::fs::write(&kept, &s)?;
                     s
                 }
@@ -79,8 +87,10 @@ impl Bridge {
         name.truncate(15);
         Ok(Self {
             name,
+            chosen: !configured,
             subnet,
             gateway,
+            box_id: box_id.to_string(),
             plugins,
             ipam_dir: dir.join("ipam"),
         })
@@ -139,7 +149,8 @@ impl Bridge {
         }
     }
 
-    /// Removes the bridge itself (once no worker is attached).
+    /// Removes the bridge itself (once no worker is attached), and gives its subnet
+    /// back to the host.
     pub async fn remove(&self) {
         let removed = tokio::process::Command::new("ip")
             .args(["link", "delete", &self.name, "type", "bridge"])
@@ -148,6 +159,9 @@ impl Bridge {
             .await;
         if let Err(e) = removed {
             tracing::debug!("cannot remove bridge {}: {e}", self.name);
+        }
+        if self.chosen {
+            SubnetClaims::host().release(&self.subnet, &self.box_id);
         }
     }
 
@@ -241,15 +255,19 @@ fn routed_networks() -> Vec<(u32, u32)> {
 }
 
 /// The first /24 of 10.89.0.0/16, starting at one the box id picks, that no route
-/// covers or falls inside.
-fn free_subnet(box_id: &str, routed: &[(u32, u32)]) -> Result<String, BridgeError> {
+/// covers or falls inside and that `claim` gets for the box.
+fn free_subnet(
+    box_id: &str,
+    routed: &[(u32, u32)],
+    claim: impl Fn(&str) -> bool,
+) -> Result<String, BridgeError> {
     let start = box_id
         .bytes()
         .fold(0u8, |h, b| h.wrapping_mul(31).wrapping_add(b));
     (0..=255u8)
         .map(|i| start.wrapping_add(i))
         .map(|third| u32::from(Ipv4Addr::new(10, 89, third, 0)))
-        .find(|&net| {
+        .filter(|&net| {
             routed.iter().all(|&(dest, len)| {
                 let overlap = len.min(24);
                 let mask = if overlap == 0 {
@@ -261,6 +279,7 @@ fn free_subnet(box_id: &str, routed: &[(u32, u32)]) -> Result<String, BridgeErro
             })
         })
         .map(|net| format!("{}/24", Ipv4Addr::from(net)))
+        .find(|subnet| claim(subnet))
         .ok_or(BridgeError::NoFreeSubnet)
 }
 
@@ -270,7 +289,7 @@ mod tests {
 
     #[test]
     fn a_free_subnet_avoids_routed_networks() {
-        let routed = free_subnet("abc", &[]).expect("free");
+        let routed = free_subnet("abc", &[], |_| true).expect("free");
         let net = u32::from(
             routed
                 .trim_end_matches("/24")
@@ -278,18 +297,21 @@ mod tests {
                 .expect("ip"),
         );
         // That very /24 routed, then all of 10.89.0.0/16, then 10.0.0.0/8.
-        let other = free_subnet("abc", &[(net, 24)]).expect("another");
+        let other = free_subnet("abc", &[(net, 24)], |_| true).expect("another");
         assert_ne!(other, routed);
         let all = (u32::from(Ipv4Addr::new(10, 89, 0, 0)), 16);
         assert!(matches!(
-            free_subnet("abc", &[all]),
+            free_subnet("abc", &[all], |_| true),
             Err(BridgeError::NoFreeSubnet)
         ));
         let ten = (u32::from(Ipv4Addr::new(10, 0, 0, 0)), 8);
         assert!(matches!(
-            free_subnet("abc", &[ten]),
+            free_subnet("abc", &[ten], |_| true),
             Err(BridgeError::NoFreeSubnet)
         ));
+        // Claimed by another box: the next one.
+        let unclaimed = free_subnet("abc", &[], |s| s != routed).expect("unclaimed");
+        assert_ne!(unclaimed, routed);
         assert_eq!(
             first_host("10.89.3.0/24"),
             Some(Ipv4Addr::new(10, 89, 3, 1))

@@ -32,6 +32,7 @@ mod oci_spec;
 mod registry_pull;
 mod seccomp;
 mod standby;
+mod subnet_claim;
 mod tar_stream;
 mod task;
 

@@ -120,7 +120,8 @@ pub fn wait_gone(ids: &[String], within: Duration) {
 }
 
 /// What the box left in containerd and on the host: containers, snapshots, network
-/// namespaces, its bridge, its cgroups, mounts of its containers.
+/// namespaces, its bridge and its claim on its subnet, its cgroups, mounts of its
+/// containers.
 pub fn leftovers(state: &Path) -> Vec<String> {
     let Some(id) = box_id(state) else {
         return Vec::new();
@@ -159,6 +160,13 @@ pub fn leftovers(state: &Path) -> Vec<String> {
                 .filter(|l| l.contains(&format!("name: \"{bridge}\"")))
                 .map(|l| format!("iptables {l}")),
         );
+    }
+    // The host-wide claim on the box's subnet.
+    if let Ok(subnet) = std::fs::read_to_string(state.join("containerd/subnet")) {
+        let claim = Path::new("/run/esb/subnets").join(subnet.trim().replace('/', "_"));
+        if std::fs::read_to_string(&claim).is_ok_and(|owner| owner == id) {
+            left.push(format!("subnet claim {}", claim.display()));
+        }
     }
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     left.extend(
