@@ -1,7 +1,7 @@
 //! The seccomp filter of a worker: the system calls Docker's default profile keeps
 //! from a container that has Docker's default capabilities, refused with `EPERM`
 //! (Docker's table "Significant syscalls blocked by the default profile"), plus
-//! io_uring (outside seccomp's view of the calls it makes; Docker blocks it too).
+//! io_uring, whose operations seccomp never sees (Docker blocks it too, since 25.0).
 //!
 //! Docker's profile is an allowlist of some 350 calls; this is the same boundary
 //! written as a denylist, so a call newer than the list (the kernel and libc grow)
@@ -61,6 +61,7 @@ const REFUSED: &[&str] = &[
     "perf_event_open",
     "lookup_dcookie",
     "userfaultfd",
+    // io_uring: the operations it runs never pass through this filter.
     "io_uring_setup",
     "io_uring_enter",
     "io_uring_register",
