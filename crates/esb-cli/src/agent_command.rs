@@ -60,6 +60,10 @@ pub struct RuntimeArgs {
     /// The containerd namespace the box's images and workers live in.
     #[arg(long, env = "ESB_CONTAINERD_NAMESPACE", default_value = "esb")]
     pub containerd_namespace: String,
+    /// The directory of the CNI plugins the containerd runtime runs (`bridge`,
+    /// `host-local`, `loopback`); default: /usr/lib/cni, then /opt/cni/bin.
+    #[arg(long, env = "ESB_CNI_BIN_DIR")]
+    pub cni_bin_dir: Option<PathBuf>,
     /// Subnet of the box's own network: the Docker network (default: Docker picks a
     /// private range) or the containerd bridge (default: a free /24 of 10.89.0.0/16).
     #[arg(long, env = "ESB_NETWORK_SUBNET")]
@@ -197,6 +201,7 @@ impl RuntimeArgs {
             log_spool: Some(state_dir.log_spool()),
             standby: self.standby_workers,
             ready_netns: 6,
+            cni_bin_dir: self.cni_bin_dir.clone(),
         }
     }
 }

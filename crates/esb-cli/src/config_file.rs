@@ -40,12 +40,13 @@ pub const RUN_FLAGS: [&str; 3] = ["detach", "wait", "watch"];
 /// The original ESB's variables for settings ESB names `ESB_*`, read when the `ESB_*`
 /// variable is not set, so the original's `.env` files keep working: flag > `ESB_*` >
 /// the original's name > esb.toml > default.
-pub const ENV_ALIASES: [(&str, &str); 5] = [
+pub const ENV_ALIASES: [(&str, &str); 6] = [
     ("breaker-threshold", "CIRCUIT_BREAKER_THRESHOLD"),
     ("breaker-cooldown", "CIRCUIT_BREAKER_RECOVERY_TIMEOUT"),
     ("acquire-timeout", "POOL_ACQUIRE_TIMEOUT"),
     ("idle-timeout", "GATEWAY_IDLE_TIMEOUT_SECONDS"),
     ("orphan-grace", "ORPHAN_GRACE_PERIOD_SECONDS"),
+    ("cni-bin-dir", "CNI_BIN_DIR"),
 ];
 
 /// How the template of this run was found.

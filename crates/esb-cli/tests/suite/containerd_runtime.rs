@@ -334,3 +334,65 @@ fn an_absent_containerd_is_explained() {
         "{err}"
     );
 }
+
+/// The CNI plugins come from `--cni-bin-dir` when given (k3s keeps its own): a box
+/// serves with plugins from there, and a directory without them (here through the
+/// original ESB's `CNI_BIN_DIR`) stops `esb up` naming the directory and the flag.
+#[test]
+fn the_cni_plugins_can_come_from_a_directory_of_the_users() {
+    let project = Project::new("ctr-cni-dir");
+    let empty = project.state("no-plugins");
+    std::fs::create_dir_all(&empty).expect("dir");
+    let out = support::esb_command()
+        .arg("up")
+        .arg("--template")
+        .arg(project.template())
+        .arg("--state-dir")
+        .arg(project.state("state-a"))
+        .args(["--port", &support::free_addr().port().to_string()])
+        .args(["--runtime", "containerd"])
+        .env("CNI_BIN_DIR", &empty)
+        .output()
+        .expect("esb up");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&empty.display().to_string()) && err.contains("--cni-bin-dir"),
+        "{err}"
+    );
+
+    let plugins = project.state("plugins");
+    std::fs::create_dir_all(&plugins).expect("dir");
+    for plugin in ["bridge", "host-local", "loopback"] {
+        let installed = ["/usr/lib/cni", "/opt/cni/bin"]
+            .iter()
+            .map(|d| std::path::Path::new(d).join(plugin))
+            .find(|p| p.is_file())
+            .expect("the CNI plugins (scripts/test-deps.sh installs them)");
+        // A wrapper that leaves a mark, so the test sees these very plugins ran.
+        let wrapper = plugins.join(plugin);
+        std::fs::write(
+            &wrapper,
+            format!(
+                "#!/bin/sh\ntouch {}/ran-{plugin}\nexec {} \"$@\"\n",
+                plugins.display(),
+                installed.display()
+            ),
+        )
+        .expect("wrapper");
+        std::fs::set_permissions(
+            &wrapper,
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .expect("chmod");
+    }
+    let state = project.state("state-b");
+    let plugin_dir = plugins.display().to_string();
+    let up = Up::start(
+        &project,
+        &state,
+        &["--runtime", "containerd", "--cni-bin-dir", &plugin_dir],
+    );
+    assert_eq!(up.invoke(&project.function, &echo()), (200, echo()));
+    assert!(plugins.join("ran-bridge").exists() && plugins.join("ran-loopback").exists());
+}

@@ -25,10 +25,9 @@ pub enum BridgeError {
     #[error(transparent)]
     Subnet(#[from] NetworkError),
     #[error(
-        "the CNI plugins are not installed (looked in {}): install Debian's containernetworking-plugins",
-        PLUGIN_DIRS.join(", ")
+        "the CNI plugins bridge and host-local are not in {0}: install Debian's containernetworking-plugins, or name their directory with --cni-bin-dir"
     )]
-    NoPlugins,
+    NoPlugins(String),
     #[error("no free /24 in 10.89.0.0/16 for the box's bridge: choose one with --network-subnet")]
     NoFreeSubnet,
     #[error("CNI {plugin} {command}: {detail}")]
@@ -58,12 +57,26 @@ pub struct Bridge {
 impl Bridge {
     /// The box's bridge settings; `subnet` as configured, else the one chosen before
     /// (kept in `<dir>/subnet`) unless another box claimed it since, else a free one.
-    pub fn new(box_id: &str, subnet: Option<&str>, dir: &Path) -> Result<Self, BridgeError> {
-        let plugins = PLUGIN_DIRS
+    /// The CNI plugins are in `plugin_dir`, else where distributions put them.
+    pub fn new(
+        box_id: &str,
+        subnet: Option<&str>,
+        dir: &Path,
+        plugin_dir: Option<&Path>,
+    ) -> Result<Self, BridgeError> {
+        let candidates: Vec<PathBuf> = match plugin_dir {
+            Some(d) => vec![d.to_path_buf()],
+            None => PLUGIN_DIRS.iter().map(PathBuf::from).collect(),
+        };
+        let plugins = candidates
             .iter()
-            .map(PathBuf::from)
             .find(|d| d.join("bridge").is_file() && d.join("host-local").is_file())
-            .ok_or(BridgeError::NoPlugins)?;
+            .cloned()
+            .ok_or_else(|| {
+                let looked: Vec<String> =
+                    candidates.iter().map(|d| d.display().to_string()).collect();
+                BridgeError::NoPlugins(looked.join(", "))
+            })?;
         std::fs::create_dir_all(dir)?;
         let configured = subnet.is_some();
         let kept = dir.join("subnet");

@@ -99,6 +99,8 @@ pub struct ContainerdOptions {
     pub standby: usize,
     /// Network namespaces kept attached and ready.
     pub ready_netns: usize,
+    /// Where the CNI plugins are; `None`: /usr/lib/cni, then /opt/cni/bin.
+    pub cni_bin_dir: Option<PathBuf>,
 }
 
 pub struct ContainerdRuntime {
@@ -146,8 +148,13 @@ impl ContainerdRuntime {
         let ctr = Containerd::connect(&options.socket, &options.namespace)
             .await
             .map_err(|e| RuntimeError::Containerd(e.to_string()))?;
-        let bridge = Bridge::new(&options.box_id, options.subnet.as_deref(), &options.dir)
-            .map_err(|e| RuntimeError::Containerd(e.to_string()))?;
+        let bridge = Bridge::new(
+            &options.box_id,
+            options.subnet.as_deref(),
+            &options.dir,
+            options.cni_bin_dir.as_deref(),
+        )
+        .map_err(|e| RuntimeError::Containerd(e.to_string()))?;
         std::fs::create_dir_all(options.dir.join("output"))
             .map_err(|e| RuntimeError::Containerd(format!("{}: {e}", options.dir.display())))?;
         let hosts_file = options.dir.join("hosts");
