@@ -24,11 +24,12 @@ pub async fn status(address: &str, path: &str, within: Duration) -> Option<u16> 
 }
 
 /// Why a starting worker never answered.
+#[derive(Debug, thiserror::Error)]
 pub enum NotReady {
-    /// Its container stopped.
+    #[error("the worker exited before answering")]
     Exited,
-    /// No answer within the time allowed.
-    Silent,
+    #[error("no answer on {address} within {} s", within.as_secs())]
+    Silent { address: String, within: Duration },
 }
 
 /// Polls the worker at `address` until its `esb rie` answers; every 25 attempts asks
@@ -56,7 +57,10 @@ where
             return Err(NotReady::Exited);
         }
         if Instant::now() > deadline {
-            return Err(NotReady::Silent);
+            return Err(NotReady::Silent {
+                address: address.to_string(),
+                within,
+            });
         }
         tokio::time::sleep(Duration::from_millis(1)).await;
     }

@@ -55,7 +55,7 @@ use self::image_store::{Image, ImageStore};
 use self::oci_spec::{Bind, WorkerSpec};
 use self::task::{NETNS_LABEL, Phases, ReadyNetns};
 use super::held_images::HeldImages;
-use super::http_probe::{self, NotReady};
+use super::http_probe;
 use super::quiet::{QUIET, Starts};
 use super::standby_shelf::{STANDBY_MARK, Shelved, StandbyShelf};
 use super::{RuntimeError, WorkerRuntime, WorkerUsage};
@@ -377,18 +377,9 @@ impl Inner {
         address: &str,
     ) -> Result<(), RuntimeError> {
         let alive = || self.task_alive(container);
-        let detail = match http_probe::wait_ready(address, READY_TIMEOUT, alive).await {
-            Ok(()) => return Ok(()),
-            Err(NotReady::Exited) => "the worker exited before answering".to_string(),
-            Err(NotReady::Silent) => format!(
-                "no answer on {address} within {} s",
-                READY_TIMEOUT.as_secs()
-            ),
-        };
-        Err(Self::start_err(
-            id,
-            format!("{detail}: {}", self.output_tail(container)),
-        ))
+        http_probe::wait_ready(address, READY_TIMEOUT, alive)
+            .await
+            .map_err(|e| Self::start_err(id, format!("{e}: {}", self.output_tail(container))))
     }
 
     /// Whether the container's task runs (or is paused).

@@ -154,18 +154,13 @@ impl Inner {
         address: &str,
     ) -> Result<(), RuntimeError> {
         let alive = || self.running(name);
-        let detail = match http_probe::wait_ready(address, READY_TIMEOUT, alive).await {
-            Ok(()) => return Ok(()),
-            Err(NotReady::Exited) => "the container exited before answering".to_string(),
-            Err(NotReady::Silent) => format!(
-                "no answer on {address} within {} s",
-                READY_TIMEOUT.as_secs()
-            ),
-        };
-        Err(Self::start_err(
-            id,
-            format!("{detail}: {}", self.log_tail(name).await),
-        ))
+        match http_probe::wait_ready(address, READY_TIMEOUT, alive).await {
+            Ok(()) => Ok(()),
+            Err(e) => Err(Self::start_err(
+                id,
+                format!("{e}: {}", self.log_tail(name).await),
+            )),
+        }
     }
 
     pub(super) async fn running(&self, name: &str) -> bool {

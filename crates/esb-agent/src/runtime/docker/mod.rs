@@ -33,7 +33,7 @@ use esb_proto::agent::FunctionSpec;
 use futures::StreamExt;
 
 use super::held_images::HeldImages;
-use super::http_probe::{self, NotReady, status as http_status};
+use super::http_probe::{self, status as http_status};
 use super::quiet::{QUIET, Starts};
 use super::standby_shelf::{STANDBY_MARK, Shelved, StandbyShelf};
 use super::{RuntimeError, WorkerRuntime, WorkerUsage};
