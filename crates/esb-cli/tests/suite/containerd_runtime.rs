@@ -316,13 +316,8 @@ async fn the_agent_reports_task_memory_cpu_and_oom_kills() {
 fn an_absent_containerd_is_explained() {
     let project = Project::new("ctr-absent");
     let socket = project.state("no-containerd.sock");
-    let out = support::esb_command()
-        .arg("up")
-        .arg("--template")
-        .arg(project.template())
-        .arg("--state-dir")
-        .arg(project.state("state"))
-        .args(["--port", &support::free_addr().port().to_string()])
+    let out = project
+        .esb_up(&project.state("state"), support::free_addr().port())
         .args(["--runtime", "containerd", "--containerd-socket"])
         .arg(&socket)
         .output()
@@ -343,13 +338,8 @@ fn the_cni_plugins_can_come_from_a_directory_of_the_users() {
     let project = Project::new("ctr-cni-dir");
     let empty = project.state("no-plugins");
     std::fs::create_dir_all(&empty).expect("dir");
-    let out = support::esb_command()
-        .arg("up")
-        .arg("--template")
-        .arg(project.template())
-        .arg("--state-dir")
-        .arg(project.state("state-a"))
-        .args(["--port", &support::free_addr().port().to_string()])
+    let out = project
+        .esb_up(&project.state("state-a"), support::free_addr().port())
         .args(["--runtime", "containerd"])
         .env("CNI_BIN_DIR", &empty)
         .output()

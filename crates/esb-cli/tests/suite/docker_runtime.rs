@@ -67,6 +67,11 @@ impl Project {
     pub(crate) fn state(&self, name: &str) -> PathBuf {
         self.dir.join(name)
     }
+
+    /// `esb up` of the project with its state in `state`, the gateway on `port`.
+    pub(crate) fn esb_up(&self, state: &Path, port: u16) -> Command {
+        support::up_command(&self.template(), state, &["--port", &port.to_string()])
+    }
 }
 
 impl Drop for Project {
@@ -87,13 +92,8 @@ pub(crate) struct Up {
 impl Up {
     pub(crate) fn start(project: &Project, state: &Path, extra: &[&str]) -> Self {
         let port = support::free_addr().port();
-        let mut child = support::esb_command()
-            .arg("up")
-            .arg("--template")
-            .arg(project.template())
-            .arg("--state-dir")
-            .arg(state)
-            .args(["--port", &port.to_string()])
+        let mut child = project
+            .esb_up(state, port)
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -407,13 +407,8 @@ pub(crate) fn docker_holds(image: &str) -> bool {
 fn an_absent_daemon_is_explained_and_auto_falls_back_to_processes() {
     let project = Project::new("nodaemon");
     let socket = format!("unix://{}/no-docker.sock", project.dir.display());
-    let out = support::esb_command()
-        .arg("up")
-        .arg("--template")
-        .arg(project.template())
-        .arg("--state-dir")
-        .arg(project.state("docker"))
-        .args(["--port", &support::free_addr().port().to_string()])
+    let out = project
+        .esb_up(&project.state("docker"), support::free_addr().port())
         .args(["--runtime", "docker", "--docker-host", &socket])
         .output()
         .expect("esb up");
@@ -791,13 +786,8 @@ fn a_python_without_a_base_runs_on_the_nearest_base_only_when_asked() {
     let project = Project::python("nearest", "python3.12");
     let _images = FunctionImages(project.function.clone());
 
-    let refused = support::esb_command()
-        .arg("up")
-        .arg("--template")
-        .arg(project.template())
-        .arg("--state-dir")
-        .arg(project.state("refused"))
-        .args(["--port", &support::free_addr().port().to_string()])
+    let refused = project
+        .esb_up(&project.state("refused"), support::free_addr().port())
         .args(["--runtime", "docker"])
         .env_remove("ESB_NEAREST_PYTHON_BASE")
         .output()

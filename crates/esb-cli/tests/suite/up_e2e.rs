@@ -116,16 +116,7 @@ fn state_dir(name: &str) -> PathBuf {
     dir
 }
 
-fn esb_up(template: &Path, state: &Path, extra: &[&str]) -> Command {
-    let mut cmd = support::esb_command();
-    cmd.arg("up")
-        .arg("--template")
-        .arg(template)
-        .arg("--state-dir")
-        .arg(state)
-        .args(extra);
-    cmd
-}
+use support::up_command as esb_up;
 
 /// `esb agent` on `addr` for the split deployment; it removes its workers when stopped.
 fn spawn_agent(state: &Path, addr: std::net::SocketAddr, rt: Rt) -> Child {

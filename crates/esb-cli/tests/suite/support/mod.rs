@@ -716,6 +716,18 @@ pub fn fresh_state_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// `esb up` of `template` with its state in `state`, then `extra`.
+pub fn up_command(template: &Path, state: &Path, extra: &[&str]) -> Command {
+    let mut cmd = esb_command();
+    cmd.arg("up")
+        .arg("--template")
+        .arg(template)
+        .arg("--state-dir")
+        .arg(state)
+        .args(extra);
+    cmd
+}
+
 /// `esb up` on `<dir>/template.yaml` with `state`, workers of `runtime`, the gateway on
 /// `port` and `args`, its output piped and collected (see [`capture_output`]).
 pub fn esb_up(
@@ -725,12 +737,7 @@ pub fn esb_up(
     port: u16,
     args: &[&str],
 ) -> (Child, Arc<Mutex<Vec<String>>>) {
-    let mut child = esb_command()
-        .arg("up")
-        .arg("--template")
-        .arg(dir.join("template.yaml"))
-        .arg("--state-dir")
-        .arg(state)
+    let mut child = up_command(&dir.join("template.yaml"), state, &[])
         .args(["--runtime", runtime, "--port", &port.to_string()])
         .args(args)
         .stdin(Stdio::null())
