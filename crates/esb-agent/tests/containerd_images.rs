@@ -453,10 +453,7 @@ struct Registry {
 impl Registry {
     fn start() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
+        let port = esb_test_ports::reserve();
         let addr = format!("127.0.0.1:{port}");
         let config = dir.path().join("registry.yml");
         std::fs::write(

@@ -3,7 +3,7 @@
 
 mod support;
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -27,9 +27,7 @@ impl Registry {
             "{REGISTRY_BIN} is missing: scripts/test-deps.sh installs Debian's docker-registry"
         );
         let dir = tempfile::tempdir().expect("tempdir");
-        let addr = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port");
+        let addr = esb_test_ports::reserve_addr();
         let config = dir.path().join("config.yml");
         std::fs::write(
             &config,
@@ -135,10 +133,7 @@ async fn an_image_pushed_to_a_registry_comes_back_under_its_own_name() {
         "no registry-prefixed tag is left behind: {tags:?}"
     );
 
-    let nobody = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .to_string();
+    let nobody = esb_test_ports::reserve_addr().to_string();
     let err = push(&docker, &reference, &nobody)
         .await
         .expect_err("no registry there");

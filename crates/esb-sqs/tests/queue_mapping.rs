@@ -24,11 +24,7 @@ struct Moto {
 
 impl Moto {
     fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = esb_test_ports::reserve();
         let server = concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../../.esb-test/moto/bin/moto_server"

@@ -23,6 +23,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("esb-docker", &[]),
     ("esb-rie", &["esb-lambda", "esb-logs"]),
     ("esb-listener", &[]),
+    ("esb-test-ports", &[]),
     ("esb-s3", &["esb-auth", "esb-listener"]),
     ("esb-dynamodb", &["esb-auth", "esb-lambda", "esb-listener"]),
     ("esb-sqs", &["esb-auth", "esb-lambda", "esb-listener"]),

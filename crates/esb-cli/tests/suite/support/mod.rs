@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -119,9 +119,10 @@ pub fn python_cmd(handler: &str) -> Vec<String> {
     ]
 }
 
+/// A loopback address for a server a test starts (a box's gateway, a store): its port is
+/// one no process binding port 0 can be given meanwhile (see esb-test-ports).
 pub fn free_addr() -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
-    l.local_addr().expect("local addr")
+    esb_test_ports::reserve_addr()
 }
 
 /// A running emulator with its runtime; killed on drop.
