@@ -621,13 +621,6 @@ mod tests {
         addr
     }
 
-    fn free_port() -> u16 {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port()
-    }
-
     fn record(i: usize) -> Record {
         Record {
             time_ns: 1_700_000_000_000_000_000 + i as i64,
@@ -700,7 +693,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_absent_endpoint_spools_and_everything_arrives_once_it_answers() {
-        let port = free_port();
+        let port = esb_test_ports::reserve();
         let dir = tempfile::tempdir().expect("dir");
         let mut config = ShipperConfig::new(jsonline_url(
             &format!("http://127.0.0.1:{port}"),
@@ -828,7 +821,7 @@ mod tests {
         // A spool whose folder cannot be made (a full disk behaves the same way).
         let dir = tempfile::tempdir().expect("dir");
         std::fs::write(dir.path().join("file"), b"").expect("file");
-        let port = free_port();
+        let port = esb_test_ports::reserve();
         let mut config = ShipperConfig::new(jsonline_url(
             &format!("http://127.0.0.1:{port}"),
             &["function", "job"],
@@ -854,7 +847,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_spool_drops_counts_and_reports_the_loss() {
-        let port = free_port();
+        let port = esb_test_ports::reserve();
         let dir = tempfile::tempdir().expect("dir");
         let mut config = ShipperConfig::new(jsonline_url(
             &format!("http://127.0.0.1:{port}"),

@@ -979,10 +979,8 @@ mod tests {
 
     #[tokio::test]
     async fn an_unreachable_issuer_means_401() {
-        // A port that was just free: nothing listens there.
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let issuer = format!("http://{}", listener.local_addr().expect("addr"));
-        drop(listener);
+        // Nothing listens there, and no port-0 bind is given it meanwhile.
+        let issuer = format!("http://{}", esb_test_ports::reserve_addr());
         let auth = JwtAuthorizer::new(issuer.clone(), vec!["my-api".into()], KeySource::Discover);
         let e = check(&auth, &token_for(&issuer, RSA_A, "key-a"))
             .await
