@@ -53,12 +53,25 @@ command -v debootstrap >/dev/null || missing+=(debootstrap)
 [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
 
 containerd_up() { [ -S /run/containerd/containerd.sock ] && ctr --address /run/containerd/containerd.sock version >/dev/null 2>&1; }
-# /run may outlive the daemons (it is not a tmpfs on every machine): a containerd socket
-# nothing answers on makes dockerd dial it as the system containerd and give up, instead
-# of starting its own. Drop it; the containerd started below makes a new one.
+# /run may outlive the daemons (it is not a tmpfs on every machine): drop a containerd
+# socket nothing answers on (dockerd would dial it and give up); the containerd started
+# below makes a new one.
 if [ -e /run/containerd/containerd.sock ] && ! containerd_up; then
     say "removing a stale containerd socket nothing answers on"
     rm -f /run/containerd/containerd.sock /run/containerd/containerd.sock.ttrpc
+fi
+
+# A containerd of its own at the standard socket, CRI off (ESB talks to containerd's own
+# API). It starts before dockerd, which is pointed at it: a dockerd left to start a
+# containerd of its own trusts that one's pid file under /var/run/docker/containerd,
+# and a pid file that outlived its process (a SIGKILLed box of daemons, a reused pid)
+# makes it wait for a containerd that never comes.
+if ! containerd_up; then
+    say "starting containerd (log: $DEPS/containerd.log)"
+    printf 'version = 2\ndisabled_plugins = ["io.containerd.grpc.v1.cri"]\n' >"$DEPS/containerd.toml"
+    setsid nohup containerd --config "$DEPS/containerd.toml" >"$DEPS/containerd.log" 2>&1 </dev/null &
+    for _ in $(seq 1 60); do containerd_up && break; sleep 0.5; done
+    containerd_up || { say "containerd did not start; see $DEPS/containerd.log"; tail -20 "$DEPS/containerd.log" >&2; exit 1; }
 fi
 
 docker_up() { command -v docker >/dev/null && docker info >/dev/null 2>&1; }
@@ -69,19 +82,9 @@ if ! docker_up && [ -f /var/run/docker.pid ] && ! live_dockerd "$(cat /var/run/d
 fi
 if ! docker_up; then
     say "starting a Docker daemon (log: $DEPS/dockerd.log)"
-    setsid nohup dockerd >"$DEPS/dockerd.log" 2>&1 </dev/null &
+    setsid nohup dockerd --containerd /run/containerd/containerd.sock >"$DEPS/dockerd.log" 2>&1 </dev/null &
     for _ in $(seq 1 120); do docker_up && break; sleep 0.5; done
     docker_up || { say "dockerd did not start; see $DEPS/dockerd.log"; tail -20 "$DEPS/dockerd.log" >&2; exit 1; }
-fi
-
-# A containerd of its own at the standard socket (Docker's containerd, if any, is
-# private to dockerd); CRI is off: ESB talks to containerd's own API.
-if ! containerd_up; then
-    say "starting containerd (log: $DEPS/containerd.log)"
-    printf 'version = 2\ndisabled_plugins = ["io.containerd.grpc.v1.cri"]\n' >"$DEPS/containerd.toml"
-    setsid nohup containerd --config "$DEPS/containerd.toml" >"$DEPS/containerd.log" 2>&1 </dev/null &
-    for _ in $(seq 1 60); do containerd_up && break; sleep 0.5; done
-    containerd_up || { say "containerd did not start; see $DEPS/containerd.log"; tail -20 "$DEPS/containerd.log" >&2; exit 1; }
 fi
 
 ROOTFS="$DEPS/rootfs-python"
