@@ -140,34 +140,6 @@ impl ImageStore {
         held_in(self.containerd.clone()).await.unwrap_or_default()
     }
 
-    /// A handle for listing the store's images off its owner (a heartbeat's
-    /// background refresh).
-    pub fn containerd(&self) -> Containerd {
-        self.containerd.clone()
-    }
-}
-
-/// Function images (`esb/...`) in `containerd`'s namespace; `None` when it cannot say.
-pub async fn held_in(containerd: Containerd) -> Option<Vec<String>> {
-    let request = containerd.request(ListImagesRequest::default());
-    match containerd.images().list(request).await {
-        Ok(response) => Some(
-            response
-                .into_inner()
-                .images
-                .into_iter()
-                .map(|image| image.name)
-                .filter(|name| name.starts_with("esb/"))
-                .collect(),
-        ),
-        Err(status) => {
-            tracing::warn!("cannot list containerd's images: {}", status.message());
-            None
-        }
-    }
-}
-
-impl ImageStore {
     async fn load(
         &self,
         reference: &str,
@@ -297,6 +269,26 @@ impl ImageStore {
             tried.push(format!("registry {} does not have it", registry.host()));
         }
         Ok(imported)
+    }
+}
+
+/// Function images (`esb/...`) in `containerd`'s namespace; `None` when it cannot say.
+pub async fn held_in(containerd: Containerd) -> Option<Vec<String>> {
+    let request = containerd.request(ListImagesRequest::default());
+    match containerd.images().list(request).await {
+        Ok(response) => Some(
+            response
+                .into_inner()
+                .images
+                .into_iter()
+                .map(|image| image.name)
+                .filter(|name| name.starts_with("esb/"))
+                .collect(),
+        ),
+        Err(status) => {
+            tracing::warn!("cannot list containerd's images: {}", status.message());
+            None
+        }
     }
 }
 
