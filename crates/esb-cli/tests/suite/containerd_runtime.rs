@@ -323,16 +323,23 @@ async fn the_agent_reports_task_memory_cpu_and_oom_kills() {
 fn an_absent_containerd_is_explained() {
     let project = Project::new("ctr-absent");
     let socket = project.state("no-containerd.sock");
-    let out = project
-        .esb_up(&project.state("state"), support::free_addr().port())
-        .args(["--runtime", "containerd", "--containerd-socket"])
-        .arg(&socket)
-        .output()
-        .expect("esb up");
+    refused_naming(
+        project
+            .esb_up(&project.state("state"), support::free_addr().port())
+            .args(["--runtime", "containerd", "--containerd-socket"])
+            .arg(&socket),
+        &socket,
+        "--containerd-socket",
+    );
+}
+
+/// `esb up` exits 1, its error naming `path` and the `flag` that changes it.
+fn refused_naming(up: &mut std::process::Command, path: &std::path::Path, flag: &str) {
+    let out = up.output().expect("esb up");
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains(&socket.display().to_string()) && err.contains("--containerd-socket"),
+        err.contains(&path.display().to_string()) && err.contains(flag),
         "{err}"
     );
 }
@@ -345,17 +352,13 @@ fn the_cni_plugins_can_come_from_a_directory_of_the_users() {
     let project = Project::new("ctr-cni-dir");
     let empty = project.state("no-plugins");
     std::fs::create_dir_all(&empty).expect("dir");
-    let out = project
-        .esb_up(&project.state("state-a"), support::free_addr().port())
-        .args(["--runtime", "containerd"])
-        .env("CNI_BIN_DIR", &empty)
-        .output()
-        .expect("esb up");
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains(&empty.display().to_string()) && err.contains("--cni-bin-dir"),
-        "{err}"
+    refused_naming(
+        project
+            .esb_up(&project.state("state-a"), support::free_addr().port())
+            .args(["--runtime", "containerd"])
+            .env("CNI_BIN_DIR", &empty),
+        &empty,
+        "--cni-bin-dir",
     );
 
     let plugins = project.state("plugins");
